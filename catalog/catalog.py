@@ -1,0 +1,84 @@
+"""The catalog: named objects and the dependencies between them."""
+from __future__ import annotations
+
+from typing import Union
+
+from tidal.catalog.objects import Relation, Sink
+
+CatalogObject = Union[Relation, Sink]
+
+
+class CatalogError(Exception):
+    """A name that does not exist, exists already, or cannot be dropped."""
+
+
+class Catalog:
+    """Names are case-insensitive (stored lower-case), as unquoted names are in PostgreSQL.
+
+    >>> from tidal.catalog.objects import Table, Column
+    >>> c = Catalog(); c.add(Table("t", (Column("a", "INTEGER"),)))
+    >>> c.get("T").column_names()
+    ['a']
+    """
+
+    def __init__(self) -> None:
+        self._objects: dict[str, CatalogObject] = {}
+
+    def add(self, obj: CatalogObject, replace: bool = False) -> None:
+        key = obj.name.lower()
+        if key in self._objects and not replace:
+            existing = self._objects[key]
+            raise CatalogError(f"{existing.kind} {obj.name!r} already exists: "
+                               "choose another name or DROP it first")
+        self._objects[key] = obj
+
+    def get(self, name: str) -> CatalogObject:
+        obj = self._objects.get(name.lower())
+        if obj is None:
+            raise CatalogError(self._unknown(name))
+        return obj
+
+    def relation(self, name: str) -> Relation:
+        obj = self.get(name)
+        if not isinstance(obj, Relation):
+            raise CatalogError(f"{obj.kind} {name!r} cannot be read from: it is not a table, source or view")
+        return obj
+
+    def find(self, name: str) -> CatalogObject | None:
+        return self._objects.get(name.lower())
+
+    def __contains__(self, name: str) -> bool:
+        return name.lower() in self._objects
+
+    def objects(self, kind: str | None = None) -> list[CatalogObject]:
+        return [o for o in self._objects.values() if kind is None or o.kind == kind]
+
+    def dependents(self, name: str) -> list[CatalogObject]:
+        """Objects that read ``name`` directly."""
+        key = name.lower()
+        return [o for o in self._objects.values() if key in (d.lower() for d in o.depends_on())]
+
+    def drop_order(self, name: str, cascade: bool) -> list[CatalogObject]:
+        """The objects a DROP removes, dependents first; refuses when others depend and not cascade."""
+        target = self.get(name)
+        direct = self.dependents(name)
+        if direct and not cascade:
+            names = ", ".join(f"{o.kind} {o.name}" for o in direct)
+            raise CatalogError(f"cannot drop {target.kind} {target.name!r}: {names} depend(s) on it; "
+                               "drop those first or use DROP ... CASCADE")
+        order: list[CatalogObject] = []
+        for dependent in direct:
+            for obj in self.drop_order(dependent.name, cascade=True):
+                if obj not in order:
+                    order.append(obj)
+        order.append(target)
+        return order
+
+    def remove(self, name: str) -> None:
+        self._objects.pop(name.lower(), None)
+
+    def _unknown(self, name: str) -> str:
+        import difflib
+        close = difflib.get_close_matches(name.lower(), list(self._objects), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        return f"unknown relation {name!r}{hint}"

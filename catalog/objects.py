@@ -1,0 +1,91 @@
+"""Catalog objects: plain frozen records of what a user declared."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+
+from tidal.catalog import types
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str  # canonical SQL type name, see tidal.catalog.types
+
+    @property
+    def arrow_type(self) -> pa.DataType:
+        return types.to_arrow(self.type)
+
+
+@dataclass(frozen=True)
+class Watermark:
+    """``WATERMARK FOR column AS <expression>``: the event-time column and its delay expression (SQL text)."""
+    column: str
+    expression: str
+
+
+@dataclass(frozen=True)
+class Relation:
+    """Anything that can be read in FROM: a table, a source or a view."""
+    name: str
+    columns: tuple[Column, ...]
+
+    kind = "relation"
+
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    def arrow_schema(self) -> pa.Schema:
+        return pa.schema([pa.field(c.name, c.arrow_type) for c in self.columns])
+
+    def depends_on(self) -> tuple[str, ...]:
+        return ()
+
+
+@dataclass(frozen=True)
+class Table(Relation):
+    """A table fed by INSERT, UPDATE and DELETE."""
+    watermark: Watermark | None = None
+    kind = "table"
+
+
+@dataclass(frozen=True)
+class Source(Relation):
+    """An append-only stream read by a connector (``WITH (connector = ...)``)."""
+    options: tuple[tuple[str, str], ...] = ()
+    watermark: Watermark | None = None
+    kind = "source"
+
+    def option(self, key: str, default: str | None = None) -> str | None:
+        return dict(self.options).get(key, default)
+
+
+@dataclass(frozen=True)
+class View(Relation):
+    """A named query; a materialized view is maintained incrementally and holds its rows."""
+    definition: str = ""  # the SELECT, as the user wrote it
+    materialized: bool = False
+    inputs: tuple[str, ...] = ()  # relations the definition reads
+
+    @property
+    def kind(self) -> str:  # type: ignore[override]
+        return "materialized view" if self.materialized else "view"
+
+    def depends_on(self) -> tuple[str, ...]:
+        return self.inputs
+
+
+@dataclass(frozen=True)
+class Sink:
+    """Writes the changes of a relation to the outside (``CREATE SINK s FROM v WITH (...)``)."""
+    name: str
+    source: str
+    options: tuple[tuple[str, str], ...] = field(default=())
+    kind = "sink"
+
+    def option(self, key: str, default: str | None = None) -> str | None:
+        return dict(self.options).get(key, default)
+
+    def depends_on(self) -> tuple[str, ...]:
+        return (self.source,)

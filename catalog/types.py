@@ -1,0 +1,153 @@
+"""SQL types as tidal names them, and their Arrow and PostgreSQL counterparts.
+
+A SQL type is a string in DuckDB's spelling (``BIGINT``, ``DECIMAL(10,2)``, ``TIMESTAMP``):
+DuckDB's type rules are tidal's type rules, so that batch mode and the incremental engine
+agree by construction (see docs/types.md).
+
+>>> to_arrow("DECIMAL(10,2)")
+Decimal128Type(decimal128(10, 2))
+>>> from_arrow(to_arrow("TIMESTAMP"))
+'TIMESTAMP'
+"""
+from __future__ import annotations
+
+import re
+
+import pyarrow as pa
+
+_SIMPLE: dict[str, pa.DataType] = {
+    "BOOLEAN": pa.bool_(),
+    "TINYINT": pa.int8(),
+    "SMALLINT": pa.int16(),
+    "INTEGER": pa.int32(),
+    "BIGINT": pa.int64(),
+    "UTINYINT": pa.uint8(),
+    "USMALLINT": pa.uint16(),
+    "UINTEGER": pa.uint32(),
+    "UBIGINT": pa.uint64(),
+    "HUGEINT": pa.decimal128(38, 0),
+    "FLOAT": pa.float32(),
+    "DOUBLE": pa.float64(),
+    "VARCHAR": pa.string(),
+    "BLOB": pa.binary(),
+    "DATE": pa.date32(),
+    "TIME": pa.time64("us"),
+    "TIMESTAMP": pa.timestamp("us"),
+    "TIMESTAMP_MS": pa.timestamp("ms"),
+    "TIMESTAMP_S": pa.timestamp("s"),
+    "TIMESTAMP_NS": pa.timestamp("ns"),
+    "TIMESTAMP WITH TIME ZONE": pa.timestamp("us", tz="UTC"),
+    "INTERVAL": pa.month_day_nano_interval(),
+    "UUID": pa.string(),
+    "JSON": pa.string(),
+    "NULL": pa.null(),
+}
+
+# Spellings users write, mapped to the canonical name.
+_ALIASES = {
+    "INT": "INTEGER", "INT4": "INTEGER", "SIGNED": "INTEGER",
+    "INT8": "BIGINT", "LONG": "BIGINT", "INT2": "SMALLINT", "SHORT": "SMALLINT", "INT1": "TINYINT",
+    "BOOL": "BOOLEAN", "LOGICAL": "BOOLEAN",
+    "REAL": "FLOAT", "FLOAT4": "FLOAT", "FLOAT8": "DOUBLE", "DOUBLE PRECISION": "DOUBLE",
+    "TEXT": "VARCHAR", "STRING": "VARCHAR", "CHAR": "VARCHAR", "BPCHAR": "VARCHAR",
+    "CHARACTER VARYING": "VARCHAR", "CHARACTER": "VARCHAR",
+    "BYTEA": "BLOB", "BINARY": "BLOB", "VARBINARY": "BLOB",
+    "DATETIME": "TIMESTAMP", "TIMESTAMP WITHOUT TIME ZONE": "TIMESTAMP",
+    "TIMESTAMPTZ": "TIMESTAMP WITH TIME ZONE",
+    "NUMERIC": "DECIMAL",
+}
+
+_PG_OIDS = {
+    "BOOLEAN": 16, "BLOB": 17, "BIGINT": 20, "SMALLINT": 21, "TINYINT": 21, "INTEGER": 23,
+    "VARCHAR": 25, "JSON": 114, "FLOAT": 700, "DOUBLE": 701, "DATE": 1082, "TIME": 1083,
+    "TIMESTAMP": 1114, "TIMESTAMP_MS": 1114, "TIMESTAMP_S": 1114, "TIMESTAMP_NS": 1114,
+    "TIMESTAMP WITH TIME ZONE": 1184, "INTERVAL": 1186, "UUID": 2950,
+    "UTINYINT": 21, "USMALLINT": 23, "UINTEGER": 20, "UBIGINT": 1700, "HUGEINT": 1700,
+}
+PG_NUMERIC_OID = 1700
+
+_DECIMAL = re.compile(r"^DECIMAL\s*(?:\(\s*(\d+)\s*(?:,\s*(\d+)\s*)?\))?$")
+_PARAMETERIZED = re.compile(r"^(VARCHAR|CHAR|CHARACTER VARYING|CHARACTER|TEXT)\s*\(\s*\d+\s*\)$")
+_TIMESTAMP_PRECISION = re.compile(r"^TIMESTAMP\s*\(\s*(\d)\s*\)$")
+
+
+class TypeError_(ValueError):
+    """A type name tidal does not know."""
+
+
+def normalize(name: str) -> str:
+    """The canonical spelling of a SQL type name.
+
+    >>> normalize("numeric(10, 2)"), normalize("text"), normalize("timestamp(3)")
+    ('DECIMAL(10,2)', 'VARCHAR', 'TIMESTAMP_MS')
+    """
+    upper = " ".join(name.upper().split())
+    if _PARAMETERIZED.match(upper):
+        return "VARCHAR"
+    upper = _ALIASES.get(upper, upper)
+    precision = _TIMESTAMP_PRECISION.match(upper)
+    if precision:
+        digits = int(precision.group(1))
+        return {0: "TIMESTAMP_S", 3: "TIMESTAMP_MS", 6: "TIMESTAMP", 9: "TIMESTAMP_NS"}.get(
+            digits, "TIMESTAMP")
+    if upper.startswith("NUMERIC"):
+        upper = "DECIMAL" + upper[len("NUMERIC"):]
+    decimal = _DECIMAL.match(upper)
+    if decimal:
+        precision_, scale = decimal.group(1), decimal.group(2)
+        return f"DECIMAL({precision_ or 18},{scale or 0})"
+    if upper in _SIMPLE or upper.endswith("[]") or upper.startswith(("STRUCT", "MAP")):
+        return upper
+    raise TypeError_(f"unknown type {name!r}: use one of {', '.join(sorted(_SIMPLE))}, "
+                     "DECIMAL(p,s) or a list type such as INTEGER[]")
+
+
+def to_arrow(name: str) -> pa.DataType:
+    """The Arrow type that carries values of SQL type ``name``."""
+    name = normalize(name)
+    decimal = _DECIMAL.match(name)
+    if decimal:
+        return pa.decimal128(int(decimal.group(1)), int(decimal.group(2)))
+    if name.endswith("[]"):
+        return pa.list_(to_arrow(name[:-2]))
+    if name in _SIMPLE:
+        return _SIMPLE[name]
+    raise TypeError_(f"type {name} has no Arrow mapping in tidal yet")
+
+
+def from_arrow(arrow_type: pa.DataType) -> str:
+    """The SQL type name of an Arrow type (the inverse of ``to_arrow``)."""
+    if pa.types.is_decimal(arrow_type):
+        if arrow_type.precision == 38 and arrow_type.scale == 0:
+            return "HUGEINT"
+        return f"DECIMAL({arrow_type.precision},{arrow_type.scale})"
+    if pa.types.is_large_string(arrow_type) or pa.types.is_string_view(arrow_type):
+        return "VARCHAR"
+    if pa.types.is_large_binary(arrow_type):
+        return "BLOB"
+    if pa.types.is_list(arrow_type) or pa.types.is_large_list(arrow_type):
+        return from_arrow(arrow_type.value_type) + "[]"
+    if pa.types.is_timestamp(arrow_type) and arrow_type.tz is not None:
+        return "TIMESTAMP WITH TIME ZONE"
+    for name, candidate in _SIMPLE.items():
+        if candidate == arrow_type and name not in ("UUID", "JSON", "HUGEINT"):
+            return name
+    raise TypeError_(f"Arrow type {arrow_type} has no SQL type in tidal")
+
+
+def pg_oid(name: str) -> int:
+    """The built-in PostgreSQL type OID used to send values of this type over the wire."""
+    name = normalize(name)
+    if name.startswith("DECIMAL"):
+        return PG_NUMERIC_OID
+    return _PG_OIDS.get(name, 25)
+
+
+def is_numeric(name: str) -> bool:
+    arrow_type = to_arrow(name)
+    return pa.types.is_integer(arrow_type) or pa.types.is_floating(arrow_type) or pa.types.is_decimal(arrow_type)
+
+
+def is_temporal(name: str) -> bool:
+    arrow_type = to_arrow(name)
+    return pa.types.is_timestamp(arrow_type) or pa.types.is_date(arrow_type)

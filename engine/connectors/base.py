@@ -1,0 +1,177 @@
+"""The two connector interfaces (SourceReader, SinkWriter) and the option checks they share.
+
+A connector turns the ``WITH (...)`` options of a ``CREATE SOURCE`` / ``CREATE SINK`` into a
+reader or a writer. Option problems are found when the connector is opened, never later, and
+every ``ConnectorError`` says what to write instead (the valid values or options).
+"""
+from __future__ import annotations
+
+import abc
+import os
+import pathlib
+from collections.abc import Iterable, Mapping
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+
+class ConnectorError(Exception):
+    """A source or sink cannot be opened or read: bad options, a missing file, a bad header."""
+
+
+class SourceReader(abc.ABC):
+    """Reads one source as Arrow tables of its declared columns, resumable from a snapshot.
+
+    ``schema`` is exactly the declared columns and their Arrow types; ``bounded`` is True when the
+    input is finite as of now (files; datagen with a row count). ``errors`` collects the records
+    that were skipped (``file:line: what is wrong``) so that nothing bad is dropped silently.
+    """
+
+    schema: pa.Schema
+    bounded: bool
+    errors: list[str]
+
+    @abc.abstractmethod
+    def poll(self, max_rows: int, drain: bool = False) -> pa.Table | None:
+        """The next rows available now, at most ``max_rows``, cast to ``schema`` exactly.
+
+        None when nothing new is available right now. ``drain=True`` ignores the rate limit of a
+        bounded source (a finite datagen produces its remaining rows as fast as possible); an
+        unbounded datagen stays rate-limited even when draining.
+        """
+
+    @abc.abstractmethod
+    def snapshot(self) -> dict:
+        """The read position as a JSON-serialisable dict (file offsets, rows generated)."""
+
+    @abc.abstractmethod
+    def restore(self, state: dict) -> None:
+        """Resume exactly after a position returned by ``snapshot``."""
+
+    def close(self) -> None:
+        """Release what the reader holds."""
+
+
+class SinkWriter(abc.ABC):
+    """Writes the changes of one relation to the outside, one consolidated delta per tick."""
+
+    @abc.abstractmethod
+    def write(self, changes: pa.Table, tick: int) -> None:
+        """Write one tick's changes now (flushed before returning).
+
+        ``changes`` holds the relation's columns plus an int64 ``__weight`` column (+n inserts n
+        copies, -n retracts n copies), already consolidated.
+        """
+
+    def snapshot(self) -> dict:
+        """What the sink has written so far, as a JSON-serialisable dict (for checkpoints)."""
+        return {}
+
+    def restore(self, state: dict) -> None:
+        """Forget what was written after ``snapshot`` returned ``state`` (exactly-once replay)."""
+
+    def close(self) -> None:
+        """Flush and release what the writer holds."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Option checks shared by the connectors
+
+
+def canonical_options(
+    what: str, pairs: Iterable[tuple[str, str]], aliases: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """The options as a dict under their canonical names; an option given twice is an error.
+
+    >>> canonical_options("source s", [("rows_per_second", "5")], {"rows_per_second": "rows-per-second"})
+    {'rows-per-second': '5'}
+    """
+    aliases = aliases or {}
+    options: dict[str, str] = {}
+    for key, value in pairs:
+        name = aliases.get(key.lower(), key.lower())
+        if name in options:
+            raise ConnectorError(f"{what}: option '{name}' is given twice (as '{key}' too)")
+        options[name] = value
+    return options
+
+
+def check_known(what: str, options: Mapping[str, str], allowed: Iterable[str]) -> None:
+    """Refuse options the connector does not use, listing the ones it does."""
+    allowed = set(allowed)
+    unknown = sorted(set(options) - allowed)
+    if unknown:
+        raise ConnectorError(
+            f"{what}: option {', '.join(repr(k) for k in unknown)} does not apply here; "
+            f"valid options: {', '.join(sorted(allowed))}"
+        )
+
+
+def required(what: str, options: Mapping[str, str], key: str, hint: str) -> str:
+    """The value of a required option, or a ConnectorError saying how to give it."""
+    value = options.get(key)
+    if value is None or value == "":
+        raise ConnectorError(f"{what}: option '{key}' is required ({hint})")
+    return value
+
+
+def choice(
+    what: str, options: Mapping[str, str], key: str, choices: Mapping[str, str],
+    default: str | None = None,
+) -> str:
+    """One of a fixed set of values (``choices`` maps accepted spellings to canonical values)."""
+    value = options.get(key, default)
+    if value is None:
+        raise ConnectorError(f"{what}: option '{key}' is required; one of: {_listing(choices)}")
+    canonical = choices.get(value.lower())
+    if canonical is None:
+        raise ConnectorError(
+            f"{what}: {key} = '{value}' is not supported; use one of: {_listing(choices)}")
+    return canonical
+
+
+def flag(what: str, options: Mapping[str, str], key: str, default: bool) -> bool:
+    """A boolean option written 'true' or 'false'."""
+    value = options.get(key)
+    if value is None:
+        return default
+    if value.lower() not in ("true", "false"):
+        raise ConnectorError(f"{what}: {key} = '{value}' must be 'true' or 'false'")
+    return value.lower() == "true"
+
+
+def resolve_path(value: str, base_dir: pathlib.Path) -> pathlib.Path:
+    """A path option as a filesystem path: ``file://`` and ``~`` expanded, relative to base_dir."""
+    value = value.removeprefix("file://")
+    path = pathlib.Path(os.path.expanduser(value))
+    return path if path.is_absolute() else pathlib.Path(base_dir) / path
+
+
+def names_a_directory(value: str) -> bool:
+    """Whether a path option is written as a directory (ends with a path separator)."""
+    return value.endswith(("/", os.sep))
+
+
+def cast_text(column: pa.ChunkedArray, target: pa.DataType) -> pa.ChunkedArray:
+    """A column cast to ``target``, also from text where Arrow's cast alone cannot.
+
+    Text becomes TIME through a timestamp on 1970-01-01, and text without a zone offset
+    becomes a TIMESTAMP WITH TIME ZONE as UTC. Raises ArrowInvalid on a value that does not fit.
+    """
+    if column.type == target:
+        return column
+    if pa.types.is_string(column.type) and pa.types.is_time(target):
+        stamped = pa.chunked_array(
+            [pc.binary_join_element_wise("1970-01-01 ", chunk, "") for chunk in column.chunks],
+            pa.string())
+        return stamped.cast(pa.timestamp("ns")).cast(target)
+    if pa.types.is_string(column.type) and pa.types.is_timestamp(target) and target.tz:
+        try:
+            return column.cast(target)
+        except pa.ArrowInvalid:
+            return column.cast(pa.timestamp(target.unit)).cast(target)
+    return column.cast(target)
+
+
+def _listing(choices: Mapping[str, str]) -> str:
+    return ", ".join(f"'{c}'" for c in dict.fromkeys(choices))

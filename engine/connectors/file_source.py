@@ -1,0 +1,351 @@
+"""The file source: reads CSV, JSON lines or Parquet from one file or a directory, and follows it.
+
+Options (``CREATE SOURCE s (...) WITH (connector = 'file', ...)``):
+
+- ``path`` (required): one file, or a directory (every file in it, in name order, not
+  recursive, skipping names that start with ``.`` or ``_`` and suffixes of other formats).
+  A path written with a trailing ``/`` may not exist yet. Relative to the script's directory.
+- ``format`` (required): ``csv`` | ``jsonl`` (alias ``json``) | ``parquet``.
+- ``header`` (csv, default ``'true'``): the first line of each file names the columns, which
+  are then matched by name (extra columns ignored); with ``'false'`` columns go by position.
+- ``delimiter`` (csv, default ``','``; alias ``csv.field-delimiter``): one character, or ``\\t``.
+
+CSV and JSON lines files are followed like ``tail -f``: a byte offset per file, only complete
+lines (up to the last newline) are taken, lines appended later and files that appear later are
+read on a later poll. A CSV record cannot span lines. Parquet files are read once each, whole;
+one that cannot be read yet (still being written) is retried on the next poll.
+
+Values are cast to the declared types. In CSV an unquoted empty field is NULL and a quoted one
+(``""``) is the empty string, as in PostgreSQL's COPY. A line that does not parse or does not
+fit its column types is skipped and reported in ``errors`` as ``file:line: problem``; the other
+lines of the chunk come through.
+"""
+from __future__ import annotations
+
+import copy
+import functools
+import io
+import os
+import pathlib
+import re
+from collections.abc import Callable
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+import pyarrow.json as pa_json
+import pyarrow.parquet as pq
+from tidal.catalog.objects import Source
+from tidal.engine.connectors.base import (
+    ConnectorError,
+    SourceReader,
+    canonical_options,
+    cast_text,
+    check_known,
+    choice,
+    flag,
+    names_a_directory,
+    required,
+    resolve_path,
+)
+
+FORMATS = {"csv": "csv", "jsonl": "jsonl", "json": "jsonl", "parquet": "parquet"}
+SUFFIXES = {"csv": (".csv", ".tsv"), "jsonl": (".jsonl", ".json", ".ndjson"),
+            "parquet": (".parquet",)}
+MAX_ERRORS = 1000  # the newest skipped-line messages kept; older ones are dropped
+_READ_BLOCK = 1 << 22
+_COMMON_OPTIONS = {"connector", "path", "format"}
+_CSV_OPTIONS = {"header", "delimiter"}
+_ALIASES = {"csv.field-delimiter": "delimiter"}
+
+Parse = Callable[[bytes], pa.Table]
+
+
+def open_file_source(source: Source, base_dir: pathlib.Path) -> FileSource:
+    """A FileSource for ``source`` after checking its options (see the module docstring)."""
+    what = f"source {source.name} (connector 'file')"
+    options = canonical_options(what, source.options, _ALIASES)
+    fmt = choice(what, options, "format", FORMATS)
+    check_known(what, options, _COMMON_OPTIONS | (_CSV_OPTIONS if fmt == "csv" else set()))
+    path = required(what, options, "path", "a file or a directory ending in '/'")
+    delimiter = options.get("delimiter", ",").replace("\\t", "\t")
+    if len(delimiter) != 1:
+        raise ConnectorError(f"{what}: delimiter = '{delimiter}' must be one character (or '\\t')")
+    return FileSource(
+        name=source.name, schema=source.arrow_schema(), fmt=fmt, path_option=path,
+        path=resolve_path(path, base_dir), header=flag(what, options, "header", True),
+        delimiter=delimiter,
+    )
+
+
+class FileSource(SourceReader):
+    """Reads the files of one source incrementally; its position is a byte offset per file."""
+
+    bounded = True  # the files hold a finite input as of now
+
+    def __init__(self, name: str, schema: pa.Schema, fmt: str, path_option: str,
+                 path: pathlib.Path, header: bool = True, delimiter: str = ",") -> None:
+        self.name, self.schema, self.fmt = name, schema, fmt
+        self.errors: list[str] = []
+        self._path_option, self._path = path_option, path
+        self._header, self._delimiter = header, delimiter
+        self._read_types = {f.name: _read_type(f, fmt, name) for f in schema}
+        # name -> {"offset", "line", "header"} for text files, {"rows", "done"} for parquet
+        self._files: dict[str, dict] = {}
+        self._parquet: tuple[str, pa.Table] | None = None  # the parquet file being read
+        self._unreadable: set[str] = set()  # parquet files already reported as unreadable
+
+    def poll(self, max_rows: int, drain: bool = False) -> pa.Table | None:
+        tables: list[pa.Table] = []
+        budget = max_rows
+        for name, path in self._list_files():
+            if budget <= 0:
+                break
+            read = self._read_parquet if self.fmt == "parquet" else self._read_text
+            table = read(name, path, budget)
+            if table is not None and table.num_rows:
+                tables.append(table)
+                budget -= table.num_rows
+        if not tables:
+            return None
+        return tables[0] if len(tables) == 1 else pa.concat_tables(tables)
+
+    def snapshot(self) -> dict:
+        return {"files": copy.deepcopy(self._files)}
+
+    def restore(self, state: dict) -> None:
+        self._files = copy.deepcopy(state.get("files", {}))
+        self._parquet = None
+
+    def close(self) -> None:
+        self._parquet = None
+
+    # -- which files ------------------------------------------------------------------------
+
+    def _list_files(self) -> list[tuple[str, pathlib.Path]]:
+        path = self._path
+        if names_a_directory(self._path_option) or path.is_dir():
+            if not path.exists():
+                if names_a_directory(self._path_option):
+                    return []  # a directory named with a trailing '/' may be created later
+                raise self._missing()
+            if not path.is_dir():
+                raise ConnectorError(f"source {self.name}: path '{self._path_option}' is a file, "
+                                     "not a directory: remove the trailing '/'")
+            suffixes = SUFFIXES[self.fmt]
+            names = sorted(
+                entry.name for entry in os.scandir(path)
+                if entry.is_file() and not entry.name.startswith((".", "_"))
+                and entry.name.lower().endswith(suffixes)
+            )
+            return [(name, path / name) for name in names]
+        if not path.exists():
+            raise self._missing()
+        return [(path.name, path)]
+
+    def _missing(self) -> ConnectorError:
+        return ConnectorError(
+            f"source {self.name}: path '{self._path_option}' does not exist "
+            f"(looked for {self._path}); end it with '/' for a directory that is created later")
+
+    def _display(self, name: str) -> str:
+        """How messages name a file: the path as the user wrote it, plus the file's name."""
+        if names_a_directory(self._path_option) or self._path.is_dir():
+            return self._path_option.rstrip("/" + os.sep) + "/" + name
+        return self._path_option
+
+    # -- CSV and JSON lines -----------------------------------------------------------------
+
+    def _read_text(self, name: str, path: pathlib.Path, budget: int) -> pa.Table | None:
+        state = self._files.setdefault(name, {"offset": 0, "line": 0, "header": None})
+        if path.stat().st_size <= state["offset"]:
+            return None
+        needs_header = self.fmt == "csv" and self._header and state["header"] is None
+        if needs_header and not self._take_header(name, path, state):
+            return None
+        chunk = _complete_lines(path, state["offset"], budget)
+        if not chunk:
+            return None
+        table = self._parse_skipping(self._parser(state["header"]), chunk, name, state["line"] + 1)
+        state["offset"] += len(chunk)
+        state["line"] += chunk.count(b"\n")
+        return table
+
+    def _take_header(self, name: str, path: pathlib.Path, state: dict) -> bool:
+        """Read the header line of a CSV file into ``state``; False if it is not complete yet."""
+        line = _complete_lines(path, 0, 1)
+        if not line:
+            return False
+        text = line.removeprefix(b"\xef\xbb\xbf")  # a UTF-8 byte order mark is not a name
+        names = pa_csv.read_csv(io.BytesIO(text), parse_options=pa_csv.ParseOptions(
+            delimiter=self._delimiter)).column_names
+        missing = [n for n in self.schema.names if n not in names]
+        if missing:
+            raise ConnectorError(
+                f"{self._display(name)}:1: the header has no column {', '.join(missing)} "
+                f"(it has {', '.join(names)}); fix the file or the declared columns, "
+                "or set header = 'false' to match columns by position")
+        state.update(header=names, offset=len(line), line=1)
+        return True
+
+    def _parser(self, header: list[str] | None) -> Parse:
+        if self.fmt == "jsonl":
+            return functools.partial(_parse_jsonl, read_types=self._read_types, schema=self.schema)
+        return functools.partial(
+            _parse_csv, column_names=header or self.schema.names, delimiter=self._delimiter,
+            read_types=self._read_types, schema=self.schema)
+
+    def _parse_skipping(self, parse: Parse, chunk: bytes, name: str, first_line: int
+                        ) -> pa.Table | None:
+        """Parse a chunk of whole lines; if that fails, find and skip the bad lines."""
+        if not chunk.strip():
+            return None
+        try:
+            return parse(chunk)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            pass
+        tables = _parse_lines(parse, chunk.split(b"\n")[:-1], first_line,
+                              functools.partial(self._report, name))
+        return pa.concat_tables(tables) if tables else None
+
+    def _report(self, name: str, line: int, problem: str) -> None:
+        self.errors.append(f"{self._display(name)}:{line}: {problem}")
+        del self.errors[:-MAX_ERRORS]
+
+    # -- Parquet ----------------------------------------------------------------------------
+
+    def _read_parquet(self, name: str, path: pathlib.Path, budget: int) -> pa.Table | None:
+        state = self._files.get(name)
+        if state is not None and state["done"]:
+            return None
+        if self._parquet is None or self._parquet[0] != name:
+            table = self._load_parquet(name, path)
+            if table is None:
+                return None
+            self._parquet = (name, table)
+        table = self._parquet[1]
+        state = self._files.setdefault(name, {"rows": 0, "done": False})
+        part = table.slice(state["rows"], budget)
+        state["rows"] += part.num_rows
+        if state["rows"] >= table.num_rows:
+            state["done"] = True
+            self._parquet = None
+        return part
+
+    def _load_parquet(self, name: str, path: pathlib.Path) -> pa.Table | None:
+        """The whole file cast to the schema; None if it cannot be read yet (retried later)."""
+        try:
+            file = pq.ParquetFile(path)
+            columns = [n for n in self.schema.names if n in file.schema_arrow.names]
+            table = file.read(columns=columns)
+        except (OSError, pa.ArrowException) as error:
+            if name not in self._unreadable:
+                self._unreadable.add(name)
+                self._report(name, 0, f"cannot read the file yet, will retry ({error})")
+            return None
+        missing = [n for n in self.schema.names if n not in table.column_names]
+        if missing:
+            raise ConnectorError(f"{self._display(name)}: no column {', '.join(missing)} "
+                                 f"(it has {', '.join(file.schema_arrow.names)})")
+        try:
+            return _conform(table, self.schema)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as error:
+            raise ConnectorError(f"{self._display(name)}: values do not fit the declared "
+                                 f"column types: {error}") from error
+
+
+# ---------------------------------------------------------------------------------------------
+# Parsing: whole chunks with pyarrow, line by line (by bisection) only to find bad lines
+
+
+def _complete_lines(path: pathlib.Path, offset: int, max_lines: int) -> bytes:
+    """At most ``max_lines`` whole lines of the file from byte ``offset`` (b'' if none yet)."""
+    parts, newlines = [], 0
+    with open(path, "rb") as file:
+        file.seek(offset)
+        while newlines < max_lines:
+            block = file.read(_READ_BLOCK)
+            if not block:
+                break
+            parts.append(block)
+            newlines += block.count(b"\n")
+    data = b"".join(parts)
+    if newlines <= max_lines:
+        return data[: data.rfind(b"\n") + 1]
+    ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == ord("\n"))
+    return data[: int(ends[max_lines - 1]) + 1]
+
+
+def _parse_lines(parse: Parse, lines: list[bytes], first_line: int,
+                 report: Callable[[int, str], None]) -> list[pa.Table]:
+    """Parse lines in halves until each bad line is isolated, reported and left out."""
+    text = b"\n".join(lines) + b"\n"
+    if not text.strip():
+        return []
+    try:
+        return [parse(text)]
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as error:
+        if len(lines) == 1:
+            report(first_line, _problem(error))
+            return []
+    middle = len(lines) // 2
+    return (_parse_lines(parse, lines[:middle], first_line, report)
+            + _parse_lines(parse, lines[middle:], first_line + middle, report))
+
+
+def _problem(error: Exception) -> str:
+    """pyarrow's message without its position inside the chunk (the caller knows the line)."""
+    return re.sub(r"\s*in row \d+$", "", str(error).strip())
+
+
+def _parse_csv(chunk: bytes, column_names: list[str], delimiter: str,
+               read_types: dict[str, pa.DataType], schema: pa.Schema) -> pa.Table:
+    table = pa_csv.read_csv(
+        io.BytesIO(chunk),
+        read_options=pa_csv.ReadOptions(column_names=column_names, block_size=len(chunk) + 1),
+        parse_options=pa_csv.ParseOptions(delimiter=delimiter, newlines_in_values=False),
+        convert_options=pa_csv.ConvertOptions(
+            column_types=read_types, include_columns=schema.names, null_values=[""],
+            strings_can_be_null=True, quoted_strings_can_be_null=False,
+            true_values=["true", "True", "TRUE", "t", "1"],
+            false_values=["false", "False", "FALSE", "f", "0"]),
+    )
+    return _conform(table, schema)
+
+
+def _parse_jsonl(chunk: bytes, read_types: dict[str, pa.DataType], schema: pa.Schema
+                 ) -> pa.Table:
+    table = pa_json.read_json(
+        io.BytesIO(chunk),
+        read_options=pa_json.ReadOptions(block_size=len(chunk) + 1),
+        parse_options=pa_json.ParseOptions(
+            explicit_schema=pa.schema(list(read_types.items())),
+            unexpected_field_behavior="ignore", newlines_in_values=False),
+    )
+    return _conform(table, schema)
+
+
+# Types the readers cannot produce directly are read as text and converted after.
+_UNSUPPORTED = {
+    "csv": lambda t: pa.types.is_nested(t) or pa.types.is_interval(t),
+    "jsonl": lambda t: pa.types.is_interval(t) or pa.types.is_map(t),
+    "parquet": lambda t: False,
+}
+_AS_TEXT = {
+    "csv": lambda t: pa.types.is_timestamp(t) and t.tz is not None,
+    "jsonl": lambda t: pa.types.is_date(t) or pa.types.is_time(t) or pa.types.is_binary(t),
+    "parquet": lambda t: False,
+}
+
+
+def _read_type(field: pa.Field, fmt: str, source: str) -> pa.DataType:
+    if _UNSUPPORTED[fmt](field.type):
+        raise ConnectorError(f"source {source}: column {field.name} of type {field.type} cannot "
+                             f"be read from {fmt}; use format 'parquet' (or 'jsonl' for lists)")
+    return pa.string() if _AS_TEXT[fmt](field.type) else field.type
+
+
+def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """The declared columns, in order, cast to the declared types (raises ArrowInvalid)."""
+    columns = [cast_text(table.column(f.name), f.type) for f in schema]
+    return pa.Table.from_arrays(columns, schema=schema)

@@ -1,0 +1,667 @@
+"""The binder: a parsed query plus the catalog give a typed logical plan.
+
+Column references become positional ``ref``s, every expression is typed by DuckDB's rules
+(tidal.sql.typeinfer), aggregates and window functions become plan nodes over projected
+columns, and subqueries are decorrelated into joins (tidal.sql.subqueries).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlglot import exp
+
+from tidal.catalog import Catalog, CatalogError
+from tidal.catalog.objects import View
+from tidal.sql import aggregates, subqueries
+from tidal.sql.errors import SqlError, grouping_error, undefined_table, unsupported
+from tidal.sql.joins import make_join
+from tidal.sql.lower import window_expression
+from tidal.sql.plan import (Aggregate, AggregateCall, Distinct, Field, Filter, Limit, OverWindow,
+                            Plan, Project, Scan, SetOp, Sort, SortKey, TopN, Values, WindowCall,
+                            conjunction, conjuncts, ref)
+from tidal.sql.scope import PositionalColumn, Scope, ScopeColumn
+from tidal.sql.typeinfer import TypeInference
+
+
+@dataclass
+class Frame:
+    """The plan built so far for one SELECT, and the scope its expressions are bound in."""
+    plan: Plan
+    scope: Scope
+    ctes: dict[str, tuple[Plan, Scope]] = field(default_factory=dict)
+    subqueries_allowed: bool = True
+
+    def append(self, plan: Plan, columns: list[ScopeColumn]) -> None:
+        self.plan = plan
+        self.scope = Scope(self.scope.columns + columns, self.scope.outer)
+
+
+class Binder:
+    def __init__(self, catalog: Catalog, infer: TypeInference | None = None) -> None:
+        self.catalog = catalog
+        self.infer = infer or TypeInference()
+        self._views_in_progress: list[str] = []
+
+    # --- entry points -----------------------------------------------------------------------
+
+    def bind_query(self, query: exp.Expression, *, ad_hoc: bool = True) -> Plan:
+        """The plan of a SELECT (or set operation). ``ad_hoc`` keeps ORDER BY and LIMIT as Sort and
+        Limit; in a view, ORDER BY ... LIMIT becomes a TopN and ORDER BY alone is dropped."""
+        plan, _ = self.query(query, {}, None, top=ad_hoc)
+        return plan
+
+    def bind_expression(self, expression: exp.Expression, scope: Scope, plan: Plan) -> exp.Expression:
+        """Bind a scalar expression over ``plan`` (used by UPDATE's SET)."""
+        frame = Frame(plan, scope)
+        return self.expression(expression, frame)
+
+    # --- queries ------------------------------------------------------------------------------
+
+    def query(self, node: exp.Expression, ctes: dict, outer: Scope | None, top: bool = False
+              ) -> tuple[Plan, Scope]:
+        if isinstance(node, exp.Subquery):
+            inner_plan, inner_scope = self.query(node.this, ctes, outer, top)
+            return self._order_limit_of_subquery(node, inner_plan, inner_scope, ctes, outer, top)
+        ctes = self._with(node, ctes, outer)
+        if isinstance(node, exp.Select):
+            return self.select(node, ctes, outer, top)
+        if isinstance(node, exp.SetOperation):
+            return self.set_operation(node, ctes, outer, top)
+        if isinstance(node, exp.Values):
+            return self.values(node)
+        raise unsupported(f"{node.key.upper()} as a query")
+
+    def _order_limit_of_subquery(self, node, plan, scope, ctes, outer, top):
+        if node.args.get("order") or node.args.get("limit"):
+            frame = Frame(plan, scope, ctes)
+            plan = self._order_and_limit(node, frame, list(range(len(plan.schema))), top)
+            return plan, Scope(scope.columns[:len(plan.schema)], outer)
+        return plan, scope
+
+    def _with(self, node: exp.Expression, ctes: dict, outer: Scope | None) -> dict:
+        with_ = node.args.get("with_")
+        if not with_:
+            return ctes
+        if with_.args.get("recursive"):
+            raise unsupported("WITH RECURSIVE")
+        ctes = dict(ctes)
+        for cte in with_.expressions:
+            plan, scope = self.query(cte.this, ctes, outer)
+            names = [c.name for c in cte.args["alias"].columns] if cte.args["alias"].columns else None
+            if names:
+                if len(names) > len(plan.schema):
+                    raise SqlError(f"WITH {cte.alias} names {len(names)} columns but its query has "
+                                   f"{len(plan.schema)}")
+                scope = _renamed(scope, names)
+            ctes[cte.alias.lower()] = (plan, scope)
+        return ctes
+
+    def select(self, select: exp.Select, ctes: dict, outer: Scope | None, top: bool
+               ) -> tuple[Plan, Scope]:
+        frame = self._from(select, ctes, outer)
+        where = select.args.get("where")
+        if where is not None:
+            self._where(where.this, frame)
+        items = self._select_items(select, frame)
+        group = select.args.get("group")
+        having = select.args.get("having")
+        order = select.args.get("order")
+        order_terms = [o.this for o in order.expressions] if order else []
+        bound_items = [self.expression(item, frame) for item, _ in items]
+        frame.subqueries_allowed = False
+        if group or having or any(aggregates.contains_aggregate(e) for e in bound_items):
+            bound_items, frame = self._aggregate(select, items, bound_items, frame)
+        else:
+            frame.subqueries_allowed = True
+        if any(e.find(exp.Window) for e in bound_items):
+            bound_items, frame = self._windows(bound_items, frame)
+        names = [name for _, name in items]
+        types = self.infer.infer(bound_items, frame.plan.schema) if bound_items else []
+        if len(set(names)) < len(names) and not top:
+            names = _dedupe(names)
+        fields = tuple(Field(n, t) for n, t in zip(names, types))
+        plan: Plan = Project(frame.plan, tuple(bound_items), fields)
+        output = Scope([ScopeColumn(n, t, ()) for n, t in zip(names, types)], outer)
+        distinct = select.args.get("distinct")
+        if distinct is not None:
+            if distinct.args.get("on"):
+                raise unsupported("DISTINCT ON: use ROW_NUMBER() OVER (PARTITION BY ...) = 1")
+            plan = Distinct(plan)
+        if order_terms or select.args.get("limit") or select.args.get("offset"):
+            plan = self._select_order_limit(select, plan, output, frame, bound_items, names, top,
+                                            distinct is not None)
+        return plan, output
+
+    # --- FROM ---------------------------------------------------------------------------------
+
+    def _from(self, select: exp.Select, ctes: dict, outer: Scope | None) -> Frame:
+        from_ = select.args.get("from_")
+        if from_ is None:
+            return Frame(Values(((),), ()), Scope([], outer), ctes)
+        plan, scope = self.relation(from_.this, ctes, outer)
+        frame = Frame(plan, scope, ctes)
+        for join in select.args.get("joins") or []:
+            self._join(join, frame)
+        return frame
+
+    def relation(self, node: exp.Expression, ctes: dict, outer: Scope | None) -> tuple[Plan, Scope]:
+        """A FROM item: a named relation, a subquery or VALUES, with its alias applied."""
+        alias = node.args.get("alias")
+        if isinstance(node, exp.Table):
+            if node.args.get("db") or node.args.get("catalog"):
+                if node.db.lower() not in ("public", "tidal"):
+                    raise undefined_table(f"schema {node.db!r} does not exist; tidal has one schema, public")
+            if isinstance(node.this, exp.Anonymous) or isinstance(node.this, exp.Func):
+                raise unsupported(f"table function {node.this.sql()} in FROM")
+            plan, scope = self._named(node.name, ctes, outer)
+            scope = scope.requalified(node.alias_or_name)
+        elif isinstance(node, exp.Subquery):
+            plan, scope = self.query(node, ctes, outer)
+            scope = scope.requalified(node.alias or "subquery")
+        elif isinstance(node, exp.Values):
+            plan, scope = self.values(node)
+            scope = scope.requalified(node.alias or "values")
+        elif isinstance(node, exp.Unnest) or isinstance(node, exp.Lateral):
+            raise unsupported(f"{node.key.upper()} in FROM")
+        else:
+            raise unsupported(f"{node.sql()} in FROM")
+        if alias is not None and alias.columns:
+            scope = _renamed(scope, [c.name for c in alias.columns])
+        return plan, Scope(scope.columns, outer)
+
+    def _named(self, name: str, ctes: dict, outer: Scope | None) -> tuple[Plan, Scope]:
+        if name.lower() in ctes:
+            plan, scope = ctes[name.lower()]
+            return plan, Scope(list(scope.columns), outer)
+        try:
+            relation = self.catalog.relation(name)
+        except CatalogError as error:
+            raise undefined_table(str(error)) from None
+        if isinstance(relation, View) and not relation.materialized:
+            return self._inline_view(relation, outer)
+        fields = tuple(Field(c.name, c.type) for c in relation.columns)
+        plan = Scan(relation.name, relation.kind, fields)
+        return plan, Scope([ScopeColumn(f.name, f.type) for f in fields], outer)
+
+    def _inline_view(self, view: View, outer: Scope | None) -> tuple[Plan, Scope]:
+        from tidal.sql.parser import parse_statement
+        if view.name in self._views_in_progress:
+            raise SqlError(f"view {view.name!r} refers to itself")
+        self._views_in_progress.append(view.name)
+        try:
+            plan, scope = self.query(parse_statement(view.definition), {}, None)
+        finally:
+            self._views_in_progress.pop()
+        return plan, Scope(scope.columns, outer)
+
+    def _join(self, join: exp.Join, frame: Frame) -> None:
+        right, right_scope = self.relation(join.this, frame.ctes, frame.scope.outer)
+        kind = _join_kind(join)
+        combined = frame.scope.concat(right_scope)
+        condition = None
+        on = join.args.get("on")
+        using = join.args.get("using")
+        if join.args.get("method") or join.args.get("kind", "").upper() in ("NATURAL",):
+            raise unsupported("NATURAL JOIN: name the columns with USING (...)")
+        if on is not None:
+            condition = self.expression(on, Frame(frame.plan, combined, frame.ctes))
+            if condition.find(exp.AggFunc):
+                raise grouping_error("aggregate functions are not allowed in JOIN conditions")
+        elif using:
+            condition = self._using(using, frame.scope, right_scope)
+        elif kind not in ("inner", "cross"):
+            raise SqlError(f"{kind.upper()} JOIN needs an ON or USING condition")
+        plan = make_join(frame.plan, right, "inner" if kind == "cross" else kind, condition, self.infer)
+        frame.plan = plan
+        frame.scope = combined
+        if using:
+            self._merge_using(using, frame, kind, len(combined.columns) - len(right_scope.columns))
+
+    def _using(self, using, left: Scope, right: Scope) -> exp.Expression:
+        parts = []
+        width = len(left.columns)
+        for identifier in using:
+            column = exp.column(identifier.name)
+            li, ri = left.resolve(column), right.resolve(column)
+            if li is None or ri is None:
+                raise SqlError(f"column {identifier.name!r} named in USING must exist on both sides",
+                               sqlstate="42703")
+            parts.append(exp.EQ(this=ref(li), expression=ref(width + ri)))
+        return conjunction(parts)
+
+    def _merge_using(self, using, frame: Frame, kind: str, width: int) -> None:
+        """After ``JOIN ... USING (k)`` an unqualified ``k`` means the merged column, shown once by ``*``."""
+        columns = list(frame.scope.columns)
+        for identifier in using:
+            column = exp.column(identifier.name)
+            li = Scope(columns[:width]).resolve(column)
+            ri = width + Scope(columns[width:]).resolve(column)
+            left, right = columns[li], columns[ri]
+            if kind == "full":
+                merged = exp.func("COALESCE", ref(li), ref(ri))
+                (merged_type,) = self.infer.infer([merged], frame.plan.schema)
+                exprs = tuple(ref(i) for i in range(len(columns))) + (merged,)
+                fields = frame.plan.schema + (Field(left.name, merged_type),)
+                frame.plan = Project(frame.plan, exprs, fields)
+                columns[li] = ScopeColumn(left.name, left.type, left.tables, hidden=True)
+                columns[ri] = ScopeColumn(right.name, right.type, right.tables, hidden=True)
+                columns.append(ScopeColumn(left.name, merged_type, left.tables + right.tables))
+                continue
+            keep, drop = (ri, li) if kind == "right" else (li, ri)
+            kept = columns[keep]
+            columns[keep] = ScopeColumn(kept.name, kept.type, left.tables + right.tables)
+            columns[drop] = ScopeColumn(columns[drop].name, columns[drop].type, (), hidden=True)
+        frame.scope = Scope(columns, frame.scope.outer)
+
+    def values(self, node: exp.Values) -> tuple[Plan, Scope]:
+        rows = []
+        for row in node.expressions:
+            items = row.expressions if isinstance(row, exp.Tuple) else [row]
+            for item in items:
+                if item.find(exp.Column) or item.find(exp.Subquery):
+                    raise SqlError("VALUES may contain only constant expressions")
+            rows.append(tuple(items))
+        widths = {len(r) for r in rows}
+        if len(widths) != 1:
+            raise SqlError("VALUES lists must all be the same length")
+        types = self.infer.values_types(rows)
+        names = [f"column{i + 1}" for i in range(len(types))]
+        if node.alias and node.args["alias"].columns:
+            names[:len(node.args["alias"].columns)] = [c.name for c in node.args["alias"].columns]
+        fields = tuple(Field(n, t) for n, t in zip(names, types))
+        return Values(tuple(rows), fields), Scope([ScopeColumn(f.name, f.type) for f in fields])
+
+    # --- WHERE --------------------------------------------------------------------------------
+
+    def _where(self, condition: exp.Expression, frame: Frame) -> None:
+        remaining = []
+        for part in conjuncts(condition):
+            if subqueries.is_predicate(part):
+                frame.plan = subqueries.predicate_join(self, part, frame)
+            else:
+                remaining.append(part)
+        if remaining:
+            predicate = self.expression(conjunction(remaining), frame)
+            if aggregates.contains_aggregate(predicate):
+                raise grouping_error("aggregate functions are not allowed in WHERE: use HAVING")
+            if predicate.find(exp.Window):
+                raise grouping_error("window functions are not allowed in WHERE: filter in an outer query")
+            frame.plan = Filter(frame.plan, predicate)
+
+    # --- expressions --------------------------------------------------------------------------
+
+    def expression(self, node: exp.Expression, frame: Frame) -> exp.Expression:
+        """``node`` with column references resolved to ``ref``s over ``frame.plan``."""
+        node = subqueries.replace_scalar_subqueries(self, node, frame)
+
+        def visit(n: exp.Expression) -> exp.Expression:
+            if isinstance(n, PositionalColumn):
+                return ref(n.position)
+            if isinstance(n, exp.Column):
+                if isinstance(n.this, exp.Star):
+                    raise SqlError(f"{n.sql()} is only allowed in the SELECT list")
+                index = frame.scope.resolve(n)
+                if index is None:
+                    if frame.scope.outer is not None and frame.scope.outer.resolve(n) is not None:
+                        raise unsupported(f"correlated reference {n.sql()!r} here: outer columns may "
+                                          "appear only in the subquery's WHERE conditions")
+                    raise frame.scope.missing(n)
+                return ref(index)
+            if isinstance(n, (exp.Subquery, exp.Exists)) or (
+                    isinstance(n, exp.In) and n.args.get("query")):
+                raise unsupported(f"subquery here ({n.sql()[:60]}): subqueries may appear as "
+                                  "[NOT] IN / [NOT] EXISTS conditions in WHERE, or as scalar subqueries")
+            if isinstance(n, exp.Placeholder) or isinstance(n, exp.Parameter):
+                raise SqlError("query parameters are not supported in this context")
+            return n
+        bound = node.copy().transform(visit, copy=False)
+        if isinstance(bound, exp.Column):
+            return bound
+        return bound
+
+    def typed(self, exprs: list[exp.Expression], frame: Frame, originals: list[exp.Expression]
+              ) -> list[str]:
+        try:
+            return self.infer.infer(exprs, frame.plan.schema)
+        except SqlError as error:
+            texts = ", ".join(o.sql() for o in originals)
+            raise SqlError(f"{error.message} in {texts}", sqlstate=error.sqlstate) from None
+
+    def _select_items(self, select: exp.Select, frame: Frame) -> list[tuple[exp.Expression, str]]:
+        items: list[tuple[exp.Expression, str]] = []
+        for item in select.expressions:
+            if isinstance(item, exp.Star) or (isinstance(item, exp.Column) and isinstance(item.this, exp.Star)):
+                table = item.table if isinstance(item, exp.Column) else None
+                if isinstance(item, exp.Star) and (item.args.get("except_") or item.args.get("replace")):
+                    raise unsupported("* EXCLUDE / REPLACE")
+                for index in frame.scope.star(table):
+                    column = frame.scope.columns[index]
+                    items.append((_column_at(frame.scope, index), column.name))
+                continue
+            items.append((item.unalias() if isinstance(item, exp.Alias) else item, _output_name(item)))
+        if not items:
+            raise SqlError("SELECT list is empty")
+        return items
+
+    # --- aggregation --------------------------------------------------------------------------
+
+    def _aggregate(self, select, items, bound_items, frame: Frame):
+        group = select.args.get("group")
+        keys: list[exp.Expression] = []
+        for term in (group.expressions if group else []):
+            keys.append(self._group_term(term, items, bound_items, frame))
+        if group and (group.args.get("rollup") or group.args.get("cube") or group.args.get("grouping_sets")):
+            raise unsupported("ROLLUP, CUBE and GROUPING SETS")
+        having = select.args.get("having")
+        bound_having = self.expression(having.this, frame) if having is not None else None
+        order = select.args.get("order")
+        bound_order = []
+        if order:
+            for term in order.expressions:
+                bound_order.append(self._order_term_pre_aggregate(term.this, items, bound_items, frame))
+        everything = bound_items + ([bound_having] if bound_having is not None else []) + \
+            [o for o in bound_order if o is not None]
+        calls = aggregates.collect(everything)
+        # A scalar subquery's column has one value per group (it is uncorrelated, or correlated on
+        # group keys), so reading it outside an aggregate is grouping by it.
+        for expression in everything:
+            for column in aggregates.free_columns(expression):
+                if frame.scope.columns[int(column.name[1:])].name == "__scalar":
+                    keys.append(column)
+        keys = _unique(keys)
+        pre = keys + [arg for call in calls for arg in call.inputs]
+        pre_unique = _unique(pre)
+        key_types = self.typed(pre_unique, frame, pre_unique) if pre_unique else []
+        pre_fields = tuple(Field(f"g{i}", t) for i, t in enumerate(key_types))
+        pre_plan = Project(frame.plan, tuple(pre_unique), pre_fields)
+        position = {e: i for i, e in enumerate(pre_unique)}
+        agg_calls = []
+        for call in calls:
+            agg_calls.append(call.plan_call(position, pre_fields, self.infer))
+        names = [_key_name(k, frame.scope) for k in keys]
+        key_fields = tuple(Field(n, pre_fields[position[k]].type) for n, k in zip(names, keys))
+        agg_fields = tuple(Field(c.name, c.type) for c in agg_calls)
+        plan: Plan = Aggregate(pre_plan, tuple(position[k] for k in keys), tuple(agg_calls),
+                               key_fields + agg_fields)
+        key_scope = [ScopeColumn(n, f.type, _key_tables(k, frame.scope)) for n, f, k in
+                     zip(names, key_fields, keys)]
+        agg_scope = [ScopeColumn(f.name, f.type, (), hidden=True) for f in agg_fields]
+        rewrite = aggregates.Rewriter(keys, calls, frame.scope)
+        new_frame = Frame(plan, Scope(key_scope + agg_scope, frame.scope.outer), frame.ctes,
+                          subqueries_allowed=True)
+        if bound_having is not None:
+            new_frame.plan = Filter(new_frame.plan, rewrite(bound_having))
+        new_frame.aggregate_rewrite = rewrite  # type: ignore[attr-defined]
+        new_frame.pre_aggregate_order = bound_order  # type: ignore[attr-defined]
+        return [rewrite(e) for e in bound_items], new_frame
+
+    def _group_term(self, term, items, bound_items, frame):
+        if isinstance(term, exp.Literal) and not term.is_string:
+            position = int(term.this)
+            if not 1 <= position <= len(items):
+                raise SqlError(f"GROUP BY position {position} is not in the select list")
+            return bound_items[position - 1]
+        if isinstance(term, exp.Column) and not term.table and frame.scope.resolve(term) is None:
+            for (item, name), bound in zip(items, bound_items):
+                if name.lower() == term.name.lower():
+                    return bound
+        return self.expression(term, frame)
+
+    def _order_term_pre_aggregate(self, term, items, bound_items, frame):
+        """ORDER BY terms of an aggregate query that are not select-list positions or aliases."""
+        if isinstance(term, exp.Literal) and not term.is_string:
+            return None
+        if isinstance(term, exp.Column) and not term.table and any(
+                name.lower() == term.name.lower() for _, name in items):
+            return None
+        return self.expression(term, frame)
+
+    # --- window functions ---------------------------------------------------------------------
+
+    def _windows(self, bound_items, frame: Frame):
+        windows = _unique([w for e in bound_items for w in e.find_all(exp.Window)])
+        base_width = len(frame.plan.schema)
+        extra: list[exp.Expression] = []
+
+        def column(e: exp.Expression) -> int:
+            if isinstance(e, exp.Column):
+                return int(e.name[1:])
+            if e not in extra:
+                extra.append(e)
+            return base_width + extra.index(e)
+
+        specs = []
+        for window in windows:
+            function = window.this
+            if function.find(exp.Window) and function.find(exp.Window) is not function:
+                raise SqlError("window function calls cannot be nested")
+            aggregates.check_window_function(function)
+            partition = tuple(column(p) for p in window.args.get("partition_by") or [])
+            order_node = window.args.get("order")
+            order = tuple(SortKey(column(o.this), bool(o.args.get("desc")), bool(o.args.get("nulls_first")))
+                          for o in (order_node.expressions if order_node else []))
+            spec = window.args.get("spec")
+            frame_sql = spec.sql(dialect="duckdb") if spec is not None else None
+            specs.append((window, function, partition, order, frame_sql))
+        if extra:
+            types = self.infer.infer(extra, frame.plan.schema)
+            exprs = tuple(ref(i) for i in range(base_width)) + tuple(extra)
+            fields = frame.plan.schema + tuple(Field(f"w{i}", t) for i, t in enumerate(types))
+            frame.plan = Project(frame.plan, exprs, fields)
+        calls = []
+        for window, function, partition, order, frame_sql in specs:
+            untyped = WindowCall(function, partition, order, frame_sql, "")
+            (result_type,) = self.infer.infer([window_expression(untyped)], frame.plan.schema)
+            calls.append(WindowCall(function, partition, order, frame_sql, result_type))
+        width = len(frame.plan.schema)
+        fields = frame.plan.schema + tuple(Field(c.name, c.type) for c in calls)
+        plan = OverWindow(frame.plan, tuple(calls), fields)
+        position = {w: width + i for i, (w, *_) in enumerate(specs)}
+
+        def replace(n: exp.Expression) -> exp.Expression:
+            return ref(position[n]) if isinstance(n, exp.Window) else n
+        columns = frame.scope.columns + [ScopeColumn(f.name, f.type, (), hidden=True)
+                                         for f in fields[len(frame.scope.columns):]]
+        new_frame = Frame(plan, Scope(columns, frame.scope.outer), frame.ctes)
+        for attr in ("aggregate_rewrite", "pre_aggregate_order"):
+            if hasattr(frame, attr):
+                setattr(new_frame, attr, getattr(frame, attr))
+        return [e.copy().transform(replace, copy=False) for e in bound_items], new_frame
+
+    # --- ORDER BY / LIMIT ---------------------------------------------------------------------
+
+    def _select_order_limit(self, select, plan: Project, output: Scope, frame: Frame,
+                            bound_items, names, top: bool, distinct: bool) -> Plan:
+        order = select.args.get("order")
+        keys: list[SortKey] = []
+        hidden: list[exp.Expression] = []
+        pre_order = getattr(frame, "pre_aggregate_order", None)
+        rewrite = getattr(frame, "aggregate_rewrite", None)
+        for position, term in enumerate(order.expressions if order else []):
+            column = _select_position(term.this, names)
+            if column is None:
+                bound = pre_order[position] if pre_order is not None else self.expression(term.this, frame)
+                if rewrite is not None and pre_order is not None:
+                    bound = rewrite(bound)
+                if bound in bound_items:
+                    column = bound_items.index(bound)
+                else:
+                    if distinct:
+                        raise SqlError("for SELECT DISTINCT, ORDER BY expressions must appear in the select list")
+                    hidden.append(bound)
+                    column = len(bound_items) + len(hidden) - 1
+            keys.append(SortKey(column, bool(term.args.get("desc")), _nulls_first(term)))
+        if hidden:
+            hidden_types = self.infer.infer(hidden, frame.plan.schema)
+            if isinstance(plan, Project):
+                plan = Project(plan.input, plan.exprs + tuple(hidden),
+                               plan.schema + tuple(Field(f"__order{i}", t) for i, t in enumerate(hidden_types)))
+        frame_for_limit = Frame(plan, output, frame.ctes)
+        result = self._order_and_limit(select, frame_for_limit, list(range(len(names))), top, keys)
+        return result
+
+    def _order_and_limit(self, node, frame: Frame, visible: list[int], top: bool,
+                         keys: list[SortKey] | None = None) -> Plan:
+        plan = frame.plan
+        if keys is None:
+            keys = []
+            order = node.args.get("order")
+            for term in (order.expressions if order else []):
+                column = _select_position(term.this, [c.name for c in frame.scope.columns])
+                if column is None:
+                    raise unsupported(f"ORDER BY {term.this.sql()} here: order by an output column "
+                                      "name or position")
+                keys.append(SortKey(column, bool(term.args.get("desc")), _nulls_first(term)))
+        limit = _constant_int(node.args.get("limit"), "LIMIT")
+        offset = _constant_int(node.args.get("offset"), "OFFSET") or 0
+        if top:
+            if keys:
+                plan = Sort(plan, tuple(keys))
+            if limit is not None or offset:
+                plan = Limit(plan, limit, offset)
+        elif limit is not None or offset:
+            if not keys:
+                raise SqlError("LIMIT without ORDER BY in a view or subquery picks arbitrary rows: "
+                               "add ORDER BY so the result is well defined")
+            plan = TopN(plan, tuple(keys), limit, offset)
+        if len(plan.schema) > len(visible):
+            plan = Project(plan, tuple(ref(i) for i in visible), tuple(plan.schema[i] for i in visible))
+        return plan
+
+    # --- set operations -----------------------------------------------------------------------
+
+    def set_operation(self, node: exp.SetOperation, ctes, outer, top) -> tuple[Plan, Scope]:
+        left, left_scope = self.query(node.this, ctes, outer)
+        right, _ = self.query(node.expression, ctes, outer)
+        if len(left.schema) != len(right.schema):
+            raise SqlError(f"each {node.key.upper()} query must have the same number of columns "
+                           f"({len(left.schema)} vs {len(right.schema)})")
+        types = [self.infer.common_type(a.type, b.type) for a, b in zip(left.schema, right.schema)]
+        left, right = _cast_to(left, types), _cast_to(right, types)
+        kind = {"union": "union", "intersect": "intersect", "except": "except"}[node.key]
+        distinct = node.args.get("distinct")
+        fields = tuple(Field(f.name, t) for f, t in zip(left.schema, types))
+        plan: Plan = SetOp(kind, not distinct, left, right, fields)
+        scope = Scope([ScopeColumn(f.name, f.type) for f in fields], outer)
+        if node.args.get("order") or node.args.get("limit") or node.args.get("offset"):
+            plan = self._order_and_limit(node, Frame(plan, scope, ctes), list(range(len(fields))), top)
+        return plan, scope
+
+
+# --- helpers --------------------------------------------------------------------------------
+
+
+def _join_kind(join: exp.Join) -> str:
+    side = (join.args.get("side") or "").lower()
+    kind = (join.args.get("kind") or "").lower()
+    if kind == "cross":
+        return "cross"
+    if kind in ("semi", "anti"):
+        raise unsupported(f"{kind.upper()} JOIN syntax: write [NOT] EXISTS (...)")
+    if side in ("left", "right", "full"):
+        return side
+    return "inner"
+
+
+def _renamed(scope: Scope, names: list[str]) -> Scope:
+    columns = list(scope.columns)
+    for i, name in enumerate(names):
+        c = columns[i]
+        columns[i] = ScopeColumn(name, c.type, c.tables, c.hidden)
+    return Scope(columns, scope.outer)
+
+
+def _column_at(scope: Scope, index: int) -> exp.Column:
+    """An AST column that resolves to exactly ``index`` in ``scope``."""
+    column = scope.columns[index]
+    table = column.tables[0] if column.tables else None
+    candidate = exp.column(column.name, table=table, quoted=True)
+    try:
+        if scope.resolve(candidate) == index:
+            return candidate
+    except SqlError:
+        pass
+    return PositionalColumn.at(index)
+
+
+def _output_name(item: exp.Expression) -> str:
+    if isinstance(item, exp.Alias):
+        return item.alias
+    if isinstance(item, exp.Column):
+        return item.name
+    if isinstance(item, exp.Cast):
+        return _output_name(item.this) if isinstance(item.this, exp.Column) else item.to.sql().lower()
+    if isinstance(item, exp.Window):
+        return _output_name(item.this)
+    if isinstance(item, exp.Filter):
+        return _output_name(item.this)
+    if isinstance(item, exp.Func):
+        return (item.sql_name() if not isinstance(item, exp.Anonymous) else item.name).lower()
+    return "?column?"
+
+
+def _dedupe(names: list[str]) -> list[str]:
+    seen: dict[str, int] = {}
+    out = []
+    for name in names:
+        count = seen.get(name, 0)
+        seen[name] = count + 1
+        out.append(name if count == 0 else f"{name}_{count}")
+    return out
+
+
+def _unique(items: list) -> list:
+    out: list = []
+    for item in items:
+        if item not in out:
+            out.append(item)
+    return out
+
+
+def _key_name(key: exp.Expression, scope: Scope) -> str:
+    if isinstance(key, exp.Column):
+        return scope.display(int(key.name[1:]))
+    return "?column?"
+
+
+def _key_tables(key: exp.Expression, scope: Scope) -> tuple[str, ...]:
+    if isinstance(key, exp.Column):
+        return scope.columns[int(key.name[1:])].tables
+    return ()
+
+
+def _select_position(term: exp.Expression, names: list[str]) -> int | None:
+    if isinstance(term, exp.Literal) and not term.is_string:
+        position = int(term.this)
+        if not 1 <= position <= len(names):
+            raise SqlError(f"ORDER BY position {position} is not in the select list")
+        return position - 1
+    if isinstance(term, exp.Column) and not term.table:
+        matches = [i for i, n in enumerate(names) if n.lower() == term.name.lower()]
+        if matches:
+            return matches[0]
+    return None
+
+
+def _nulls_first(term: exp.Ordered) -> bool:
+    """sqlglot resolves PostgreSQL's default (NULLs last ascending, first descending) into the arg."""
+    return bool(term.args.get("nulls_first"))
+
+
+def _constant_int(node: exp.Expression | None, what: str) -> int | None:
+    if node is None:
+        return None
+    value = node.expression if isinstance(node, (exp.Limit, exp.Offset)) else node
+    if isinstance(value, exp.Literal) and not value.is_string:
+        return int(value.this)
+    if isinstance(value, exp.Null):
+        return None
+    raise SqlError(f"{what} must be an integer constant")
+
+
+def _cast_to(plan: Plan, types: list[str]) -> Plan:
+    if [f.type for f in plan.schema] == types:
+        return plan
+    exprs = tuple(ref(i) if f.type == t else exp.cast(ref(i), t, dialect="duckdb")
+                  for i, (f, t) in enumerate(zip(plan.schema, types)))
+    return Project(plan, exprs, tuple(Field(f.name, t) for f, t in zip(plan.schema, types)))

@@ -1,0 +1,79 @@
+"""DDL statements to catalog objects: CREATE TABLE / SOURCE / SINK column and option lists."""
+from __future__ import annotations
+
+from sqlglot import exp
+
+from tidal.catalog import types
+from tidal.catalog.objects import Column, Sink, Source, Table, Watermark
+from tidal.sql.errors import SqlError, unsupported
+
+
+def columns_and_watermark(create: exp.Create) -> tuple[tuple[Column, ...], Watermark | None]:
+    schema = create.this
+    if not isinstance(schema, exp.Schema):
+        raise SqlError(f"CREATE {create.args.get('kind')} needs a column list: (name type, ...)")
+    columns: list[Column] = []
+    watermark = None
+    for item in schema.expressions:
+        if isinstance(item, exp.WatermarkColumnConstraint):
+            watermark = Watermark(item.this.name, item.expression.sql(dialect="duckdb"))
+            continue
+        if not isinstance(item, exp.ColumnDef):
+            raise unsupported(f"table constraint {item.sql()}")
+        if item.args.get("kind") is None:
+            raise SqlError(f"column {item.name!r} needs a type")
+        for constraint in item.args.get("constraints") or []:
+            if not isinstance(constraint.kind, (exp.NotNullColumnConstraint,)):
+                raise unsupported(f"column constraint {constraint.sql()} (tables are multisets; "
+                                  "keys and defaults are not enforced)")
+        try:
+            type_name = types.normalize(item.args["kind"].sql(dialect="duckdb"))
+        except types.TypeError_ as error:
+            raise SqlError(str(error), sqlstate="42704") from None
+        if any(c.name.lower() == item.name.lower() for c in columns):
+            raise SqlError(f"column {item.name!r} specified more than once", sqlstate="42701")
+        columns.append(Column(item.name, type_name))
+    if watermark is not None and not any(c.name.lower() == watermark.column.lower() for c in columns):
+        raise SqlError(f"WATERMARK FOR {watermark.column}: no such column", sqlstate="42703")
+    return tuple(columns), watermark
+
+
+def options(create: exp.Create) -> tuple[tuple[str, str], ...]:
+    """``WITH (key = 'value', ...)`` as lower-case keys and string values."""
+    properties = create.args.get("properties")
+    pairs = []
+    for prop in (properties.expressions if properties else []):
+        if not isinstance(prop, exp.Property):
+            raise unsupported(f"option {prop.sql()}: write WITH (key = 'value', ...)")
+        key = prop.name if isinstance(prop.this, exp.Literal) else prop.this.sql()
+        value = prop.args.get("value")
+        text = value.name if isinstance(value, (exp.Literal, exp.Identifier, exp.Var)) else value.sql()
+        pairs.append((key.lower(), text))
+    return tuple(pairs)
+
+
+def table(create: exp.Create) -> Table:
+    columns, watermark = columns_and_watermark(create)
+    if options(create):
+        raise unsupported("WITH (...) on a table: a table is fed by INSERT; use CREATE SOURCE for a "
+                          "connector")
+    return Table(create.this.this.name, columns, watermark)
+
+
+def source(create: exp.Create) -> Source:
+    columns, watermark = columns_and_watermark(create)
+    opts = options(create)
+    if "connector" not in dict(opts):
+        raise SqlError("CREATE SOURCE needs WITH (connector = '...'): one of 'file', 'datagen'")
+    return Source(create.this.this.name, columns, opts, watermark)
+
+
+def sink(create: exp.Create) -> Sink:
+    query = create.args.get("expression")
+    source_name = None
+    if isinstance(query, exp.Select) and query.args.get("from_") and not query.args.get("where") \
+            and len(query.expressions) == 1 and isinstance(query.expressions[0], exp.Star):
+        source_name = query.args["from_"].this.name
+    if source_name is None:
+        raise unsupported("CREATE SINK s AS SELECT ...: create a view and write CREATE SINK s FROM view")
+    return Sink(create.this.name, source_name, options(create))

@@ -1,0 +1,181 @@
+"""Lowering a plan to DuckDB SQL: batch mode, ad hoc queries, and the reference for tests.
+
+Every node becomes a SELECT whose columns are named ``c0`` .. ``cN`` (the names plan expressions
+use), so a node's SQL is its children's SQL in parentheses. ``to_sql`` renames the columns to
+the plan's output names at the end. Orderings are spelled out fully (NULLS FIRST/LAST) and ties
+that would make a result depend on the engine (ROW_NUMBER, a TopN boundary) are broken by the
+remaining columns, the same way the incremental operators break them.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+from sqlglot import exp
+
+from tidal.sql.plan import (Aggregate, Distinct, Filter, Join, Limit, OverWindow, Plan, Project,
+                            Scan, SetOp, Sort, SortKey, TopN, Values, WindowCall)
+
+ScanSql = Callable[[Scan], str]
+
+# Window functions whose value depends on the order among rows with equal ORDER BY keys.
+_ORDER_SENSITIVE = ("row_number", "ntile", "lag", "lead", "first_value", "last_value", "nth_value")
+
+
+def quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def column(index: int, table: str | None = None) -> str:
+    return f'{table}."c{index}"' if table else f'"c{index}"'
+
+
+def sql(expression: exp.Expression) -> str:
+    return expression.sql(dialect="duckdb")
+
+
+def to_sql(plan: Plan, scan_sql: ScanSql) -> str:
+    """A query whose result columns carry the plan's output names, in order."""
+    names = ", ".join(f"{column(i)} AS {quote(f.name)}" for i, f in enumerate(plan.schema))
+    return f"SELECT {names or '*'} FROM ({lower(plan, scan_sql)}) AS t"
+
+
+def lower(plan: Plan, scan_sql: ScanSql) -> str:
+    visit = _VISITORS.get(type(plan))
+    if visit is None:
+        raise NotImplementedError(f"not supported in batch mode: {type(plan).__name__}")
+    return visit(plan, scan_sql)
+
+
+def _scan(plan: Scan, scan_sql: ScanSql) -> str:
+    columns = ", ".join(f"{quote(f.name)} AS {column(i)}" for i, f in enumerate(plan.schema))
+    return f"SELECT {columns} FROM {scan_sql(plan)}"
+
+
+def _values(plan: Values, scan_sql: ScanSql) -> str:
+    if not plan.schema:
+        return "SELECT 1 AS __unit"
+    rows = ", ".join("(" + ", ".join(f"CAST({sql(v)} AS {f.type})" for v, f in zip(row, plan.schema))
+                     + ")" for row in plan.rows)
+    names = ", ".join(column(i) for i in range(len(plan.schema)))
+    return f"SELECT * FROM (VALUES {rows}) AS v({names})"
+
+
+def _filter(plan: Filter, scan_sql: ScanSql) -> str:
+    return f"SELECT * FROM ({lower(plan.input, scan_sql)}) AS t WHERE {sql(plan.predicate)}"
+
+
+def _project(plan: Project, scan_sql: ScanSql) -> str:
+    items = ", ".join(f"{sql(e)} AS {column(i)}" for i, e in enumerate(plan.exprs))
+    return f"SELECT {items or '1 AS __unit'} FROM ({lower(plan.input, scan_sql)}) AS t"
+
+
+def aggregate_call_sql(call) -> str:
+    from tidal.sql.aggregates import call_sql
+    return sql(call_sql(call.name, call.args, call.distinct, call.filter))
+
+
+def _aggregate(plan: Aggregate, scan_sql: ScanSql) -> str:
+    keys = [column(k) for k in plan.keys]
+    items = [f"{k} AS {column(i)}" for i, k in enumerate(keys)]
+    items += [f"{aggregate_call_sql(c)} AS {column(len(keys) + j)}" for j, c in enumerate(plan.aggregates)]
+    group = f" GROUP BY {', '.join(keys)}" if keys else ""
+    return f"SELECT {', '.join(items)} FROM ({lower(plan.input, scan_sql)}) AS t{group}"
+
+
+def join_condition_sql(plan: Join, left: str = "l", right: str = "r") -> str:
+    width = len(plan.left.schema)
+    parts = [f"{column(a, left)} = {column(b, right)}" for a, b in zip(plan.left_keys, plan.right_keys)]
+    if plan.condition is not None:
+        def qualify(node: exp.Expression) -> exp.Expression:
+            if isinstance(node, exp.Column):
+                index = int(node.name[1:])
+                table, position = (left, index) if index < width else (right, index - width)
+                return exp.column(f"c{position}", table=table, quoted=True)
+            return node
+        parts.append(sql(plan.condition.copy().transform(qualify, copy=False)))
+    return " AND ".join(f"({p})" for p in parts) or "true"
+
+
+def _join(plan: Join, scan_sql: ScanSql) -> str:
+    left_sql, right_sql = lower(plan.left, scan_sql), lower(plan.right, scan_sql)
+    on = join_condition_sql(plan)
+    if plan.kind in ("semi", "anti"):
+        negate = "NOT " if plan.kind == "anti" else ""
+        return (f"SELECT * FROM ({left_sql}) AS l WHERE {negate}EXISTS "
+                f"(SELECT 1 FROM ({right_sql}) AS r WHERE {on})")
+    width = len(plan.left.schema)
+    items = [f"{column(i, 'l')} AS {column(i)}" for i in range(width)]
+    items += [f"{column(i, 'r')} AS {column(width + i)}" for i in range(len(plan.right.schema))]
+    kind = {"inner": "JOIN", "left": "LEFT JOIN", "right": "RIGHT JOIN", "full": "FULL JOIN"}[plan.kind]
+    return f"SELECT {', '.join(items)} FROM ({left_sql}) AS l {kind} ({right_sql}) AS r ON {on}"
+
+
+def _set_op(plan: SetOp, scan_sql: ScanSql) -> str:
+    operator = plan.kind.upper() + (" ALL" if plan.all else "")
+    return f"({lower(plan.left, scan_sql)}) {operator} ({lower(plan.right, scan_sql)})"
+
+
+def _distinct(plan: Distinct, scan_sql: ScanSql) -> str:
+    return f"SELECT DISTINCT * FROM ({lower(plan.input, scan_sql)}) AS t"
+
+
+def order_sql(keys: tuple[SortKey, ...] | list[SortKey], table: str | None = None) -> str:
+    return ", ".join(f"{column(k.column, table)} {'DESC' if k.descending else 'ASC'} "
+                     f"NULLS {'FIRST' if k.nulls_first else 'LAST'}" for k in keys)
+
+
+def tie_broken(keys: tuple[SortKey, ...], width: int, exclude: tuple[int, ...] = ()) -> tuple[SortKey, ...]:
+    """``keys`` followed by every other column ascending: a total order on distinct rows."""
+    used = {k.column for k in keys} | set(exclude)
+    return tuple(keys) + tuple(SortKey(i) for i in range(width) if i not in used)
+
+
+def _top_n(plan: TopN, scan_sql: ScanSql) -> str:
+    width = len(plan.schema)
+    order = order_sql(tie_broken(plan.order, width))
+    names = ", ".join(column(i) for i in range(width))
+    upper = f" AND __rn <= {plan.offset + plan.limit}" if plan.limit is not None else ""
+    return (f"SELECT {names} FROM (SELECT *, ROW_NUMBER() OVER (ORDER BY {order}) AS __rn "
+            f"FROM ({lower(plan.input, scan_sql)}) AS t) AS t WHERE __rn > {plan.offset}{upper}")
+
+
+def window_expression(call: WindowCall, width: int | None = None) -> str:
+    """``f(...) OVER (...)`` in DuckDB SQL; with ``width``, order-sensitive functions get tie-breakers."""
+    order = call.order
+    frame = call.frame or ""
+    if width is not None and (call.name in _ORDER_SENSITIVE or frame.upper().startswith("ROWS")):
+        order = tie_broken(order, width, call.partition)
+    parts = []
+    if call.partition:
+        parts.append("PARTITION BY " + ", ".join(column(p) for p in call.partition))
+    if order:
+        parts.append("ORDER BY " + order_sql(order))
+    if frame:
+        parts.append(frame)
+    return f"{sql(call.function)} OVER ({' '.join(parts)})"
+
+
+def _over_window(plan: OverWindow, scan_sql: ScanSql) -> str:
+    width = len(plan.input.schema)
+    items = [f"{window_expression(c, width)} AS {column(width + i)}" for i, c in enumerate(plan.calls)]
+    return f"SELECT *, {', '.join(items)} FROM ({lower(plan.input, scan_sql)}) AS t"
+
+
+def _sort(plan: Sort, scan_sql: ScanSql) -> str:
+    return f"SELECT * FROM ({lower(plan.input, scan_sql)}) AS t ORDER BY {order_sql(plan.order)}"
+
+
+def _limit(plan: Limit, scan_sql: ScanSql) -> str:
+    inner = lower(plan.input, scan_sql)
+    limit = f" LIMIT {plan.limit}" if plan.limit is not None else ""
+    offset = f" OFFSET {plan.offset}" if plan.offset else ""
+    if isinstance(plan.input, Sort):  # keep ORDER BY and LIMIT in one SELECT
+        return f"{inner}{limit}{offset}"
+    return f"SELECT * FROM ({inner}) AS t{limit}{offset}"
+
+
+_VISITORS: dict[type, Callable[..., str]] = {
+    Scan: _scan, Values: _values, Filter: _filter, Project: _project, Aggregate: _aggregate,
+    Join: _join, SetOp: _set_op, Distinct: _distinct, TopN: _top_n, OverWindow: _over_window,
+    Sort: _sort, Limit: _limit,
+}

@@ -1,0 +1,289 @@
+"""The logical plan: small immutable nodes, each with a derived output ``schema``.
+
+Scalar expressions are sqlglot expressions whose column references name the input's columns
+by position: ``c0``, ``c1``, ... (see ``ref``). Stateful nodes (Aggregate, Join keys, TopN,
+OverWindow) take column indices, not expressions: the binder projects any expression they need
+into a column first, so operators and the DuckDB lowering only ever deal with columns.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Iterator
+
+from sqlglot import exp
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    type: str  # canonical SQL type name (tidal.catalog.types)
+
+
+def ref(index: int) -> exp.Column:
+    """The expression that reads input column ``index``."""
+    return exp.column(f"c{index}", quoted=True)
+
+
+def ref_index(column: exp.Column) -> int:
+    """The input position a ``ref`` reads."""
+    return int(column.name[1:])
+
+
+class Plan:
+    """Base of all plan nodes."""
+    schema: tuple[Field, ...]
+
+    def children(self) -> tuple[Plan, ...]:
+        return ()
+
+    def with_children(self, children: tuple[Plan, ...]) -> Plan:
+        if not children:
+            return self
+        names = [f.name for f in dataclasses.fields(self) if isinstance(getattr(self, f.name), Plan)]  # type: ignore[arg-type]
+        return dataclasses.replace(self, **dict(zip(names, children)))  # type: ignore[type-var]
+
+    def walk(self) -> Iterator[Plan]:
+        yield self
+        for child in self.children():
+            yield from child.walk()
+
+    @property
+    def names(self) -> list[str]:
+        return [f.name for f in self.schema]
+
+    @property
+    def types(self) -> list[str]:
+        return [f.type for f in self.schema]
+
+
+@dataclass(frozen=True)
+class Scan(Plan):
+    """Read a table, a source or a materialized view by name (``kind`` says which)."""
+    relation: str
+    kind: str
+    schema: tuple[Field, ...]
+
+
+@dataclass(frozen=True)
+class Values(Plan):
+    """Constant rows (each a tuple of constant expressions)."""
+    rows: tuple[tuple[exp.Expression, ...], ...]
+    schema: tuple[Field, ...]
+
+
+@dataclass(frozen=True)
+class Filter(Plan):
+    input: Plan
+    predicate: exp.Expression
+
+    @property
+    def schema(self) -> tuple[Field, ...]:  # type: ignore[override]
+        return self.input.schema
+
+    def children(self) -> tuple[Plan, ...]:
+        return (self.input,)
+
+
+@dataclass(frozen=True)
+class Project(Plan):
+    input: Plan
+    exprs: tuple[exp.Expression, ...]
+    schema: tuple[Field, ...]
+
+    def children(self) -> tuple[Plan, ...]:
+        return (self.input,)
+
+
+@dataclass(frozen=True)
+class AggregateCall:
+    """``name(args) [FILTER (WHERE filter)]``; args and filter are input column indices."""
+    name: str
+    args: tuple[int, ...]
+    distinct: bool = False
+    filter: int | None = None
+    type: str = "BIGINT"
+
+
+@dataclass(frozen=True)
+class Aggregate(Plan):
+    """GROUP BY ``keys``; the output is the key columns followed by one column per aggregate.
+
+    With no keys it is a global aggregate: exactly one output row, even over no input.
+    """
+    input: Plan
+    keys: tuple[int, ...]
+    aggregates: tuple[AggregateCall, ...]
+    schema: tuple[Field, ...]
+
+    def children(self) -> tuple[Plan, ...]:
+        return (self.input,)
+
+
+JOIN_KINDS = ("inner", "left", "right", "full", "semi", "anti")
+
+
+@dataclass(frozen=True)
+class Join(Plan):
+    """Equi-join on ``left_keys[i] = right_keys[i]`` plus an optional residual ``condition``.
+
+    The condition reads the left columns then the right columns (``c0`` .. ``c{nl+nr-1}``).
+    ``semi`` and ``anti`` output only the left columns. Keys never match on NULL.
+    """
+    left: Plan
+    right: Plan
+    kind: str
+    left_keys: tuple[int, ...]
+    right_keys: tuple[int, ...]
+    condition: exp.Expression | None
+    schema: tuple[Field, ...]
+
+    def children(self) -> tuple[Plan, ...]:
+        return (self.left, self.right)
+
+
+@dataclass(frozen=True)
+class SetOp(Plan):
+    """UNION / INTERSECT / EXCEPT, with or without ALL (``kind`` in union, intersect, except)."""
+    kind: str
+    all: bool
+    left: Plan
+    right: Plan
+    schema: tuple[Field, ...]
+
+    def children(self) -> tuple[Plan, ...]:
+        return (self.left, self.right)
+
+
+@dataclass(frozen=True)
+class Distinct(Plan):
+    input: Plan
+
+    @property
+    def schema(self) -> tuple[Field, ...]:  # type: ignore[override]
+        return self.input.schema
+
+    def children(self) -> tuple[Plan, ...]:
+        return (self.input,)
+
+
+@dataclass(frozen=True)
+class SortKey:
+    column: int
+    descending: bool = False
+    nulls_first: bool = False
+
+
+@dataclass(frozen=True)
+class TopN(Plan):
+    """The first ``limit`` rows (after ``offset``) by ``order``: ORDER BY ... LIMIT in a view.
+
+    Ties at the boundary are broken by all the other columns, so the result is deterministic.
+    """
+    input: Plan
+    order: tuple[SortKey, ...]
+    limit: int | None
+    offset: int = 0
+
+    @property
+    def schema(self) -> tuple[Field, ...]:  # type: ignore[override]
+        return self.input.schema
+
+    def children(self) -> tuple[Plan, ...]:
+        return (self.input,)
+
+
+@dataclass(frozen=True)
+class WindowCall:
+    """``function OVER (PARTITION BY partition ORDER BY order frame)``.
+
+    ``function`` is an expression over the input columns (e.g. ``ROW_NUMBER()``, ``SUM("c2")``);
+    partition and order are input column indices; ``frame`` is the frame clause as SQL, or None.
+    """
+    function: exp.Expression
+    partition: tuple[int, ...]
+    order: tuple[SortKey, ...]
+    frame: str | None
+    type: str
+
+    @property
+    def name(self) -> str:
+        return self.function.sql_name().lower() if not isinstance(self.function, exp.Anonymous) \
+            else self.function.name.lower()
+
+
+@dataclass(frozen=True)
+class OverWindow(Plan):
+    """Appends one column per window function call to its input rows."""
+    input: Plan
+    calls: tuple[WindowCall, ...]
+    schema: tuple[Field, ...]
+
+    def children(self) -> tuple[Plan, ...]:
+        return (self.input,)
+
+
+@dataclass(frozen=True)
+class Sort(Plan):
+    """ORDER BY of an ad hoc query (a view's rows have no order unless it is a TopN)."""
+    input: Plan
+    order: tuple[SortKey, ...]
+
+    @property
+    def schema(self) -> tuple[Field, ...]:  # type: ignore[override]
+        return self.input.schema
+
+    def children(self) -> tuple[Plan, ...]:
+        return (self.input,)
+
+
+@dataclass(frozen=True)
+class Limit(Plan):
+    """LIMIT / OFFSET of an ad hoc query."""
+    input: Plan
+    limit: int | None
+    offset: int = 0
+
+    @property
+    def schema(self) -> tuple[Field, ...]:  # type: ignore[override]
+        return self.input.schema
+
+    def children(self) -> tuple[Plan, ...]:
+        return (self.input,)
+
+
+def scans(plan: Plan) -> list[Scan]:
+    return [node for node in plan.walk() if isinstance(node, Scan)]
+
+
+
+
+def referenced(expression: exp.Expression) -> set[int]:
+    """The input positions an expression reads."""
+    return {ref_index(c) for c in expression.find_all(exp.Column)}
+
+
+def remap(expression: exp.Expression, mapping) -> exp.Expression:
+    """A copy of ``expression`` reading input column ``mapping(i)`` wherever it read ``i``."""
+    def visit(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Column):
+            return ref(mapping(ref_index(node)))
+        return node
+    return expression.transform(visit)
+
+
+def conjuncts(expression: exp.Expression | None) -> list[exp.Expression]:
+    """``a AND b AND c`` as ``[a, b, c]``."""
+    if expression is None:
+        return []
+    if isinstance(expression, exp.Paren):
+        return conjuncts(expression.this)
+    if isinstance(expression, exp.And):
+        return conjuncts(expression.this) + conjuncts(expression.expression)
+    return [expression]
+
+
+def conjunction(parts: list[exp.Expression]) -> exp.Expression | None:
+    if not parts:
+        return None
+    return exp.and_(*parts, copy=False) if len(parts) > 1 else parts[0]

@@ -1,0 +1,83 @@
+"""Name resolution: which input column a SQL column reference means."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlglot import exp
+
+from tidal.sql.errors import SqlError, undefined_column
+
+
+@dataclass(frozen=True)
+class ScopeColumn:
+    """A column visible to expressions: qualified by ``tables`` (the aliases that reach it)."""
+    name: str
+    type: str
+    tables: tuple[str, ...] = ()
+    hidden: bool = False  # helper columns the binder adds; never expanded by ``*``
+
+
+@dataclass
+class Scope:
+    """The columns of the plan being bound, in the plan's output order, and the enclosing query's scope."""
+    columns: list[ScopeColumn] = field(default_factory=list)
+    outer: Scope | None = None
+
+    def resolve(self, column: exp.Column) -> int | None:
+        """The position ``column`` names here, None if it names nothing here; errors if ambiguous."""
+        name = column.name.lower()
+        table = column.table.lower() if column.table else None
+        matches = [i for i, c in enumerate(self.columns)
+                   if c.name.lower() == name and (table is None or table in c.tables)]
+        if len(matches) > 1:
+            visible = [i for i in matches if not self.columns[i].hidden]
+            if len(visible) == 1:
+                return visible[0]
+            raise SqlError(f"column reference {column.sql()!r} is ambiguous: qualify it with a table "
+                           "name or alias", sqlstate="42702")
+        return matches[0] if matches else None
+
+    def knows_table(self, table: str) -> bool:
+        return any(table.lower() in c.tables for c in self.columns)
+
+    def missing(self, column: exp.Column) -> SqlError:
+        import difflib
+        if column.table and not self.knows_table(column.table) and not (
+                self.outer and self.outer.knows_table(column.table)):
+            return SqlError(f"missing FROM-clause entry for table {column.table!r}",
+                            sqlstate="42P01")
+        names = sorted({c.name for c in self.columns if not c.hidden})
+        close = difflib.get_close_matches(column.name, names, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else f"; available: {', '.join(names)}"
+        return undefined_column(f"column {column.sql()!r} does not exist{hint}")
+
+    def star(self, table: str | None = None) -> list[int]:
+        """The positions ``*`` or ``table.*`` expands to."""
+        positions = [i for i, c in enumerate(self.columns)
+                     if not c.hidden and (table is None or table.lower() in c.tables)]
+        if table is not None and not positions:
+            raise SqlError(f"missing FROM-clause entry for table {table!r}", sqlstate="42P01")
+        return positions
+
+    def display(self, index: int) -> str:
+        return self.columns[index].name
+
+    def concat(self, other: Scope) -> Scope:
+        return Scope(self.columns + other.columns, self.outer)
+
+    def requalified(self, alias: str) -> Scope:
+        """The same columns, reachable only as ``alias.name`` (a subquery or view in FROM)."""
+        return Scope([ScopeColumn(c.name, c.type, (alias.lower(),), c.hidden) for c in self.columns],
+                     self.outer)
+
+
+class PositionalColumn(exp.Column):
+    """A column reference already resolved to position ``c<index>`` of the plan being bound."""
+
+    @classmethod
+    def at(cls, index: int) -> PositionalColumn:
+        return cls(this=exp.to_identifier(f"c{index}", quoted=True))
+
+    @property
+    def position(self) -> int:
+        return int(self.name[1:])

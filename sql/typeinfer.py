@@ -1,0 +1,100 @@
+"""Result types of expressions, as DuckDB computes them.
+
+DuckDB runs tidal's batch mode and is the reference the incremental engine must match, so its
+type rules are tidal's (``SUM(INTEGER)`` is ``HUGEINT``, ``AVG`` is ``DOUBLE``, ...). The binder
+asks a private, locked DuckDB connection to bind ``SELECT <exprs> FROM <empty relation>``: that
+call only binds, it reads no data, and it also rejects unknown functions and type mismatches
+with DuckDB's message.
+"""
+from __future__ import annotations
+
+import re
+
+import duckdb
+from sqlglot import exp
+
+from tidal.catalog import types
+from tidal.sql.errors import SqlError
+from tidal.sql.plan import Field
+
+POSTGRES_SETTINGS = (
+    "SET integer_division = true",
+    "SET default_null_order = 'nulls_last_on_asc_first_on_desc'",
+)
+
+
+def connect_locked() -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection with PostgreSQL semantics and no access to files or settings."""
+    connection = duckdb.connect(config={"threads": 1})
+    for statement in POSTGRES_SETTINGS:
+        connection.execute(statement)
+    connection.execute("SET enable_external_access = false")
+    connection.execute("SET lock_configuration = true")
+    return connection
+
+
+def duckdb_sql(expression: exp.Expression) -> str:
+    return expression.sql(dialect="duckdb")
+
+
+def empty_relation_sql(fields: tuple[Field, ...]) -> str:
+    """A zero-row relation with columns ``c0``.. of the given types."""
+    if not fields:
+        return "(SELECT 1 WHERE false) AS t"
+    columns = ", ".join(f'CAST(NULL AS {f.type}) AS "c{i}"' for i, f in enumerate(fields))
+    return f"(SELECT {columns} WHERE false) AS t"
+
+
+class TypeInference:
+    def __init__(self) -> None:
+        self._connection = connect_locked()
+        self._cache: dict[tuple[str, tuple[Field, ...]], list[str]] = {}
+
+    def infer(self, exprs: list[exp.Expression | str], fields: tuple[Field, ...]) -> list[str]:
+        """The SQL type of each expression (a node, or DuckDB SQL text) over rows with ``fields``."""
+        if not exprs:
+            return []
+        select = ", ".join(e if isinstance(e, str) else duckdb_sql(e) for e in exprs)
+        key = (select, fields)
+        if key not in self._cache:
+            query = f"SELECT {select} FROM {empty_relation_sql(fields)}"
+            try:
+                relation = self._connection.sql(query)
+                self._cache[key] = [types.normalize(str(t)) for t in relation.types]
+            except duckdb.Error as error:
+                raise _as_sql_error(error) from None
+        return self._cache[key]
+
+    def values_types(self, rows: list[tuple[exp.Expression, ...]]) -> list[str]:
+        """The column types of a VALUES list, unified across its rows as DuckDB does."""
+        body = ", ".join("(" + ", ".join(duckdb_sql(v) for v in row) + ")" for row in rows)
+        try:
+            return [types.normalize(str(t)) for t in self._connection.sql(f"SELECT * FROM (VALUES {body})").types]
+        except duckdb.Error as error:
+            raise _as_sql_error(error) from None
+
+    def common_type(self, left: str, right: str) -> str:
+        """The type both sides of a UNION (or CASE, COALESCE) are cast to."""
+        query = (f"SELECT * FROM (SELECT CAST(NULL AS {left}) UNION ALL "
+                 f"SELECT CAST(NULL AS {right}))")
+        try:
+            return types.normalize(str(self._connection.sql(query).types[0]))
+        except duckdb.Error as error:
+            raise SqlError(f"cannot combine types {left} and {right}: {_clean(error)}",
+                           sqlstate="42804") from None
+
+
+def _clean(error: Exception) -> str:
+    text = str(error).split("\n")[0]
+    text = re.sub(r"^[A-Za-z ]+Error: ", "", text)
+    # DuckDB names our positional columns; they mean nothing to the user.
+    return re.sub(r'"?\bc(\d+)\b"?', r"column #\1", text)
+
+
+def _as_sql_error(error: duckdb.Error) -> SqlError:
+    message = _clean(error)
+    if "No function matches" in message or "Cannot" in message or "cast" in message.lower():
+        return SqlError(f"type mismatch: {message}", sqlstate="42804")
+    if "does not exist" in message or "not found" in message.lower():
+        return SqlError(message, sqlstate="42883")
+    return SqlError(message, sqlstate="42601")
