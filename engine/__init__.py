@@ -1,0 +1,4 @@
+"""The runtime: change batches, operators, dataflows, connectors, and the Database facade."""
+from tidal.engine.database import Database, DataError, Status
+
+__all__ = ["Database", "DataError", "Status"]

@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from tidal.engine.zset import WEIGHT
 
-WEIGHT = "__weight"
 OP = "op"
 
 _CHANGELOG_OPS = pa.array(["+I", "-U", "+U", "-D"])

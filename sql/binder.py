@@ -41,12 +41,14 @@ class Binder:
         self.catalog = catalog
         self.infer = infer or TypeInference()
         self._views_in_progress: list[str] = []
+        self.referenced: set[str] = set()  # catalog names the last bound query read
 
     # --- entry points -----------------------------------------------------------------------
 
     def bind_query(self, query: exp.Expression, *, ad_hoc: bool = True) -> Plan:
         """The plan of a SELECT (or set operation). ``ad_hoc`` keeps ORDER BY and LIMIT as Sort and
         Limit; in a view, ORDER BY ... LIMIT becomes a TopN and ORDER BY alone is dropped."""
+        self.referenced = set()
         plan, _ = self.query(query, {}, None, top=ad_hoc)
         return plan
 
@@ -177,6 +179,7 @@ class Binder:
             relation = self.catalog.relation(name)
         except CatalogError as error:
             raise undefined_table(str(error)) from None
+        self.referenced.add(relation.name)
         if isinstance(relation, View) and not relation.materialized:
             return self._inline_view(relation, outer)
         fields = tuple(Field(c.name, c.type) for c in relation.columns)

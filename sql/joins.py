@@ -108,3 +108,10 @@ def _drop_helper_columns(join: Join, width: int, extra_left: int, right_width: i
     if join.kind not in ("semi", "anti"):
         keep += [width + extra_left + i for i in range(right_width)]
     return Project(join, tuple(ref(i) for i in keep), tuple(join.schema[i] for i in keep))
+
+
+def key_condition(join: Join) -> exp.Expression | None:
+    """A join's key pairs as a condition over (left columns, right columns)."""
+    width = len(join.left.schema)
+    return conjunction([exp.EQ(this=ref(a), expression=ref(width + b))
+                        for a, b in zip(join.left_keys, join.right_keys)])

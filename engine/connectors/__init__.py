@@ -10,7 +10,6 @@ import pathlib
 from collections.abc import Callable
 
 import pyarrow as pa
-
 from tidal.catalog.objects import Sink, Source
 from tidal.engine.connectors.base import ConnectorError, SinkWriter, SourceReader
 from tidal.engine.connectors.datagen import open_datagen

@@ -83,7 +83,8 @@ def canonical_options(
 ) -> dict[str, str]:
     """The options as a dict under their canonical names; an option given twice is an error.
 
-    >>> canonical_options("source s", [("rows_per_second", "5")], {"rows_per_second": "rows-per-second"})
+    >>> aliases = {"rows_per_second": "rows-per-second"}
+    >>> canonical_options("source s", [("rows_per_second", "5")], aliases)
     {'rows-per-second': '5'}
     """
     aliases = aliases or {}

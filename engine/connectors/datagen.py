@@ -250,7 +250,8 @@ def _temporal_units(where: str, key: str, text: str, arrow_type: pa.DataType) ->
     """A date or timestamp option value as days or as the timestamp's unit since the epoch."""
     try:
         value = cast_text(pa.chunked_array([[text]]), arrow_type)
-        return value.cast(pa.int64() if pa.types.is_timestamp(arrow_type) else pa.int32())[0].as_py()
+        storage = pa.int64() if pa.types.is_timestamp(arrow_type) else pa.int32()
+        return value.cast(storage)[0].as_py()
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         example = "2026-01-01 10:00:00" if pa.types.is_timestamp(arrow_type) else "2026-01-01"
         raise ConnectorError(f"{where}: {key} = '{text}' is not a {arrow_type}; write e.g. "
@@ -258,10 +259,16 @@ def _temporal_units(where: str, key: str, text: str, arrow_type: pa.DataType) ->
 
 
 def _check_fits(where: str, arrow_type: pa.DataType, low: int, high: int) -> None:
-    try:
-        pa.array([low, high], pa.int64()).cast(arrow_type)
-    except (pa.ArrowInvalid, OverflowError) as error:
-        raise ConnectorError(f"{where}: start..end does not fit the type: {error}") from None
+    """Refuse a sequence whose values the column's type cannot hold."""
+    if pa.types.is_decimal(arrow_type):
+        digits = min(arrow_type.precision, 18) - arrow_type.scale
+        fits = max(abs(low), abs(high)) < 10 ** digits
+    else:  # other types are computed as int64 first
+        bounds = np.iinfo(arrow_type.to_pandas_dtype() if pa.types.is_integer(arrow_type)
+                          else np.int64)
+        fits = bounds.min <= low and high <= bounds.max
+    if not fits:
+        raise ConnectorError(f"{where}: start..end ({low}..{high}) does not fit the type")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -292,7 +299,7 @@ def _uniform(bits: np.ndarray) -> np.ndarray:
 
 def _generate(spec: _ColumnSpec, seed: int, rows: np.ndarray) -> pa.Array:
     if spec.kind == "sequence":
-        array = _offset_integers(rows, spec.low, spec.field.type).cast(spec.field.type)
+        array = _sequence(rows, int(spec.low), spec.field.type)
     else:
         bits = _hash(_stream_keys(seed, spec, np.array([0]))[0], rows)
         array = _RANDOM[spec.category](spec, bits, seed, rows)
@@ -308,6 +315,14 @@ def _offset_integers(offsets: np.ndarray, low: int, arrow_type: pa.DataType) -> 
     if not pa.types.is_unsigned_integer(arrow_type):
         values = values.view(np.int64)
     return pa.array(values)
+
+
+def _sequence(rows: np.ndarray, start: int, arrow_type: pa.DataType) -> pa.Array:
+    """``start + row`` as the column's type (a decimal gets the integer, scaled)."""
+    integers = _offset_integers(rows, start, arrow_type)
+    if pa.types.is_decimal(arrow_type):
+        return _decimals(np.asarray(integers) * 10**arrow_type.scale, arrow_type)
+    return integers.cast(arrow_type)
 
 
 def _random_integers(spec: _ColumnSpec, bits: np.ndarray) -> pa.Array:

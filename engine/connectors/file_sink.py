@@ -17,7 +17,8 @@ Each written row is ``op`` (the change kind) followed by the view's columns, in 
 written as DuckDB prints them: timestamps ``2026-01-01 10:00:00`` (fraction only when not zero,
 ``+00`` appended WITH TIME ZONE), dates ``2026-01-01``; in JSON decimals and integers are
 numbers, NaN and infinities the strings ``"NaN"``, ``"Infinity"``, ``"-Infinity"``, NULL
-``null``; in CSV NULL is an empty field and the empty string is ``""``. Parquet keeps the Arrow
+``null``; in CSV NULL is an empty field, the empty string ``""``, and a field is quoted only when it
+holds the delimiter, a quote or a line break. Parquet keeps the Arrow
 types. Each tick's write is flushed before ``write`` returns (not fsynced).
 """
 from __future__ import annotations
@@ -30,9 +31,7 @@ import pathlib
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
-
 from tidal.catalog.objects import Sink
 from tidal.engine.changelog import OP, to_changelog, to_upsert
 from tidal.engine.connectors.base import (
@@ -82,19 +81,21 @@ class FileSink(SinkWriter):
                  mode: str, path: pathlib.Path, header: bool = True, delimiter: str = ",") -> None:
         self.schema, self.fmt, self.mode, self.path = schema, fmt, mode, path
         self._keys, self._delimiter = list(key_columns), delimiter
-        self._last_tick: int | None = None
         self._file: io.BufferedWriter | None = None
+        self._last_tick: int | None = None
         if fmt == "parquet":
             if path.exists() and not path.is_dir():
                 raise ConnectorError(f"{what}: path {path} is a file; parquet needs a directory")
             path.mkdir(parents=True, exist_ok=True)
+            self._last_tick = max(map(_part_tick, self._parts()), default=None)
             return
         if path.is_dir():
             raise ConnectorError(f"{what}: path {path} is a directory; {fmt} needs a file name")
         path.parent.mkdir(parents=True, exist_ok=True)
         self._file = open(path, "ab")  # noqa: SIM115 - held open across ticks, closed in close()
         if header and fmt == "csv" and self._file.tell() == 0:
-            self._file.write(self._csv_bytes(self._layout().empty_table(), include_header=True))
+            names = [_csv_field(name, delimiter) for name in [OP, *schema.names]]
+            self._file.write((delimiter.join(names) + "\n").encode())
             self._file.flush()
 
     def write(self, changes: pa.Table, tick: int) -> None:
@@ -105,7 +106,7 @@ class FileSink(SinkWriter):
         if self.fmt == "parquet":
             self._write_part(rows, tick)
         else:
-            data = _jsonl_bytes(rows) if self.fmt == "jsonl" else self._csv_bytes(rows)
+            data = _jsonl_bytes(rows) if self.fmt == "jsonl" else _csv_bytes(rows, self._delimiter)
             self._file.write(data)
             self._file.flush()
         self._last_tick = tick
@@ -118,12 +119,12 @@ class FileSink(SinkWriter):
     def restore(self, state: dict) -> None:
         """Drop what was written after the snapshot, so a replayed tick is not written twice."""
         if self._file is not None:
-            if state.get("bytes", 0) < self._file.tell():
-                self._file.truncate(state.get("bytes", 0))
+            if "bytes" in state and state["bytes"] < self._file.tell():
+                self._file.truncate(state["bytes"])
             return
         last = state.get("tick")
-        for part in self.path.glob("part-*.parquet"):
-            if last is None or int(part.stem.removeprefix("part-")) > last:
+        for part in self._parts():
+            if last is None or _part_tick(part) > last:
                 part.unlink()
         self._last_tick = last
 
@@ -132,8 +133,8 @@ class FileSink(SinkWriter):
             self._file.close()
             self._file = None
 
-    def _layout(self) -> pa.Schema:
-        return pa.schema([pa.field(OP, pa.string()), *self.schema])
+    def _parts(self) -> list[pathlib.Path]:
+        return list(self.path.glob("part-" + "[0-9]" * 10 + ".parquet"))
 
     def _write_part(self, rows: pa.Table, tick: int) -> None:
         """One Parquet file per tick, renamed into place so that readers never see half of it."""
@@ -142,13 +143,9 @@ class FileSink(SinkWriter):
         pq.write_table(rows, hidden)
         os.replace(hidden, final)
 
-    def _csv_bytes(self, rows: pa.Table, include_header: bool = False) -> bytes:
-        columns = [_csv_values(column) for column in rows.columns]
-        buffer = io.BytesIO()
-        pa_csv.write_csv(pa.table(columns, names=rows.column_names), buffer,
-                         pa_csv.WriteOptions(include_header=include_header,
-                                             delimiter=self._delimiter))
-        return buffer.getvalue()
+
+def _part_tick(part: pathlib.Path) -> int:
+    return int(part.stem.removeprefix("part-"))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -161,7 +158,19 @@ def _jsonl_bytes(rows: pa.Table) -> bytes:
     for position, (name, column) in enumerate(zip(rows.column_names, rows.columns)):
         pieces.append(("{" if position == 0 else ",") + json.dumps(name) + ":")
         pieces.append(_json_values(column.combine_chunks()))
-    pieces.append("}\n")
+    return _join_lines([*pieces, "}\n"])
+
+
+def _csv_bytes(rows: pa.Table, delimiter: str) -> bytes:
+    """One CSV line per row, built column-wise (the header is written once, at creation)."""
+    pieces: list[pa.Array | str] = []
+    for column in rows.columns:
+        pieces += [delimiter, _csv_values(column.combine_chunks(), delimiter)]
+    return _join_lines([*pieces[1:], "\n"])
+
+
+def _join_lines(pieces: list[pa.Array | str]) -> bytes:
+    """Concatenate text columns and literals row by row into one buffer (rows end in pieces)."""
     lines = pc.binary_join_element_wise(*pieces, "")
     offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32, count=len(lines) + 1,
                             offset=lines.offset * 4)
@@ -180,22 +189,40 @@ def _json_values(array: pa.Array) -> pa.Array:
     elif pa.types.is_string(kind) or pa.types.is_large_string(kind):
         text = _quoted(array.cast(pa.string()))
     elif _is_temporal(kind):
-        text = _quoted(_temporal_text(array))
+        text = _wrapped(_temporal_text(array))
     else:  # lists, structs, binary, intervals: rare in sinks, so per value is acceptable here
         text = pa.array([None if v is None else json.dumps(v, default=str)
                          for v in array.to_pylist()], pa.string())
     return pc.fill_null(text, "null")
 
 
-def _csv_values(column: pa.ChunkedArray) -> pa.Array:
-    """A column ready for Arrow's CSV writer: temporal values as text, nested ones as JSON."""
-    array = column.combine_chunks()
+def _csv_values(array: pa.Array, delimiter: str) -> pa.Array:
+    """Each value as a CSV field: NULL empty, text quoted only when it must be (or is empty)."""
     kind = array.type
-    if _is_temporal(kind):
-        return _temporal_text(array)
-    if pa.types.is_nested(kind) or pa.types.is_binary(kind) or pa.types.is_interval(kind):
-        return pc.if_else(array.is_null(), pa.scalar(None, pa.string()), _json_values(array))
-    return array
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        text = _csv_quoted(array.cast(pa.string()), delimiter)
+    elif _is_temporal(kind):
+        text = _temporal_text(array)
+    elif pa.types.is_boolean(kind) or pa.types.is_integer(kind) or pa.types.is_floating(kind) \
+            or pa.types.is_decimal(kind):
+        text = array.cast(pa.string())
+    else:  # lists, structs, binary, intervals: their JSON text
+        json_text = pc.if_else(array.is_null(), pa.scalar(None, pa.string()), _json_values(array))
+        text = _csv_quoted(json_text, delimiter)
+    return pc.fill_null(text, "")
+
+
+def _csv_quoted(text: pa.Array, delimiter: str) -> pa.Array:
+    special = pc.match_substring_regex(text, f'[\\x{{{ord(delimiter):x}}}"\\r\\n]')
+    must_quote = pc.or_(special, pc.equal(text, ""))  # "" is the empty string, empty is NULL
+    quoted = pc.binary_join_element_wise('"', pc.replace_substring(text, '"', '""'), '"', "")
+    return pc.if_else(must_quote, quoted, text)
+
+
+def _csv_field(text: str, delimiter: str) -> str:
+    if text == "" or any(c in text for c in (delimiter, '"', "\r", "\n")):
+        return '"' + text.replace('"', '""') + '"'
+    return text
 
 
 def _float_text(array: pa.Array) -> pa.Array:
@@ -210,12 +237,16 @@ def _float_text(array: pa.Array) -> pa.Array:
 
 def _quoted(array: pa.Array) -> pa.Array:
     """Strings as JSON string literals (quotes, backslashes and control characters escaped)."""
-    text = pc.replace_substring(array, "\\", "\\\\")
-    text = pc.replace_substring(text, '"', '\\"')
-    if pc.any(pc.match_substring_regex(text, r"[\x00-\x1f]")).as_py():
+    text = array
+    if pc.any(pc.match_substring_regex(array, r'[\x00-\x1f"\\]')).as_py():
+        text = pc.replace_substring(text, "\\", "\\\\")
+        text = pc.replace_substring(text, '"', '\\"')
         for code in range(0x20):
-            escaped = json.dumps(chr(code))[1:-1]
-            text = pc.replace_substring(text, chr(code), escaped)
+            text = pc.replace_substring(text, chr(code), json.dumps(chr(code))[1:-1])
+    return _wrapped(text)
+
+
+def _wrapped(text: pa.Array) -> pa.Array:
     return pc.binary_join_element_wise('"', text, '"', "")
 
 
@@ -224,15 +255,26 @@ def _is_temporal(kind: pa.DataType) -> bool:
 
 
 def _temporal_text(array: pa.Array) -> pa.Array:
-    """Dates, times and timestamps as DuckDB prints them: no all-zero fraction, '+00' for UTC."""
+    """Dates, times and timestamps as DuckDB prints them: no zero fraction, '+00' for UTC."""
     kind = array.type
+    if pa.types.is_date(kind):
+        return array.cast(pa.string())
     zoned = pa.types.is_timestamp(kind) and kind.tz is not None
     if zoned:
         array = array.cast(pa.timestamp(kind.unit))
-    text = array.cast(pa.string())
-    if not pa.types.is_date(kind):
-        text = pc.replace_substring_regex(text, r"\.0+$", "")
-        text = pc.replace_substring_regex(text, r"(\.\d*[1-9])0+$", r"\1")
-    if zoned:
-        text = pc.binary_join_element_wise(text, "+00", "")
-    return text
+    text = _without_zero_fraction(array)
+    return pc.binary_join_element_wise(text, "+00", "") if zoned else text
+
+
+def _without_zero_fraction(array: pa.Array) -> pa.Array:
+    """Times as text with the fraction's trailing zeros cut, and no fraction in whole seconds."""
+    if array.type.unit == "s":
+        return array.cast(pa.string())
+    seconds_type = pa.timestamp("s") if pa.types.is_timestamp(array.type) else pa.time32("s")
+    seconds = array.cast(seconds_type, safe=False)
+    whole = pc.equal(seconds.cast(array.type), array)
+    if pc.all(whole).as_py() is not False:
+        return seconds.cast(pa.string())
+    # Rows with a fraction only lose trailing zeros, which never reach the seconds' digits.
+    fraction = pc.utf8_rtrim(array.cast(pa.string()), characters="0")
+    return pc.if_else(whole, seconds.cast(pa.string()), fraction)

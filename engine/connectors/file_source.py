@@ -54,6 +54,8 @@ SUFFIXES = {"csv": (".csv", ".tsv"), "jsonl": (".jsonl", ".json", ".ndjson"),
             "parquet": (".parquet",)}
 MAX_ERRORS = 1000  # the newest skipped-line messages kept; older ones are dropped
 _READ_BLOCK = 1 << 22
+# What pyarrow raises for text that does not parse or does not fit a column's type.
+_BAD_DATA = (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError)
 _COMMON_OPTIONS = {"connector", "path", "format"}
 _CSV_OPTIONS = {"header", "delimiter"}
 _ALIASES = {"csv.field-delimiter": "delimiter"}
@@ -158,7 +160,10 @@ class FileSource(SourceReader):
 
     def _read_text(self, name: str, path: pathlib.Path, budget: int) -> pa.Table | None:
         state = self._files.setdefault(name, {"offset": 0, "line": 0, "header": None})
-        if path.stat().st_size <= state["offset"]:
+        try:
+            if path.stat().st_size <= state["offset"]:
+                return None
+        except FileNotFoundError:  # removed since the directory was listed
             return None
         needs_header = self.fmt == "csv" and self._header and state["header"] is None
         if needs_header and not self._take_header(name, path, state):
@@ -202,14 +207,14 @@ class FileSource(SourceReader):
             return None
         try:
             return parse(chunk)
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            pass
-        tables = _parse_lines(parse, chunk.split(b"\n")[:-1], first_line,
-                              functools.partial(self._report, name))
+        except _BAD_DATA:
+            lines = chunk.split(b"\n")[:-1]
+        tables = _parse_lines(parse, lines, first_line, functools.partial(self._report, name))
         return pa.concat_tables(tables) if tables else None
 
-    def _report(self, name: str, line: int, problem: str) -> None:
-        self.errors.append(f"{self._display(name)}:{line}: {problem}")
+    def _report(self, name: str, line: int | None, problem: str) -> None:
+        where = self._display(name) + (f":{line}" if line else "")
+        self.errors.append(f"{where}: {problem}")
         del self.errors[:-MAX_ERRORS]
 
     # -- Parquet ----------------------------------------------------------------------------
@@ -241,7 +246,7 @@ class FileSource(SourceReader):
         except (OSError, pa.ArrowException) as error:
             if name not in self._unreadable:
                 self._unreadable.add(name)
-                self._report(name, 0, f"cannot read the file yet, will retry ({error})")
+                self._report(name, None, f"cannot read the file yet, will retry ({error})")
             return None
         missing = [n for n in self.schema.names if n not in table.column_names]
         if missing:
@@ -249,7 +254,7 @@ class FileSource(SourceReader):
                                  f"(it has {', '.join(file.schema_arrow.names)})")
         try:
             return _conform(table, self.schema)
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as error:
+        except _BAD_DATA as error:
             raise ConnectorError(f"{self._display(name)}: values do not fit the declared "
                                  f"column types: {error}") from error
 
@@ -284,7 +289,7 @@ def _parse_lines(parse: Parse, lines: list[bytes], first_line: int,
         return []
     try:
         return [parse(text)]
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as error:
+    except _BAD_DATA as error:
         if len(lines) == 1:
             report(first_line, _problem(error))
             return []

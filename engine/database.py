@@ -1,0 +1,325 @@
+"""The Database: the one entry point every front door uses.
+
+    >>> db = Database()
+    >>> db.execute("CREATE TABLE t (k VARCHAR, v INTEGER)")
+    CREATE TABLE
+    >>> _ = db.execute("CREATE MATERIALIZED VIEW s AS SELECT k, sum(v) AS total FROM t GROUP BY k")
+    >>> _ = db.execute("INSERT INTO t VALUES ('a', 1), ('a', 2), ('b', 5)")
+    >>> db.execute("SELECT * FROM s ORDER BY k").to_pylist()
+    [{'k': 'a', 'total': Decimal('3')}, {'k': 'b', 'total': Decimal('5')}]
+
+Time advances in ticks. In a tick every source contributes at most one batch and DML contributes
+its changes; every materialized view's dataflow runs once, in creation order (so a view sees
+the same tick's changes of the views it reads); then sinks write. Readers see all views at the
+same completed tick. A statement that fails changes nothing: if a view cannot process a tick
+(say, a division by zero in its expression), the tick's changes are undone and every view is
+rebuilt from its inputs.
+"""
+from __future__ import annotations
+
+import pathlib
+import threading
+from dataclasses import dataclass
+
+import pyarrow as pa
+from sqlglot import exp
+
+from tidal.catalog import Catalog, CatalogError
+from tidal.catalog.objects import Column, Relation, Sink, Source, Table, View
+from tidal.engine import statements
+from tidal.engine.batch import BatchBackend, BatchError, plain_rows
+from tidal.engine.collection import Collection
+from tidal.engine.connectors import ConnectorError, SinkWriter, SourceReader, open_sink, open_source
+from tidal.engine.dataflow import Dataflow
+from tidal.engine.expressions import EvaluationError
+from tidal.engine.operators.base import change_schema
+from tidal.engine.zset import WEIGHT, consolidate, negate, rename_positional, with_weight
+from tidal.sql import rules
+from tidal.sql.binder import Binder
+from tidal.sql.errors import SqlError
+from tidal.sql.parser import parse_statement, split_statements
+from tidal.sql.plan import Field, Plan
+
+DEFAULT_BATCH_ROWS = 65_536
+
+
+@dataclass(frozen=True)
+class Status:
+    """The outcome of a statement that returns no rows, as a PostgreSQL command tag."""
+    tag: str
+
+    def __repr__(self) -> str:
+        return self.tag
+
+    __str__ = __repr__
+
+
+class DataError(Exception):
+    """A statement failed on the data (a bad value, division by zero); nothing was changed."""
+
+    def __init__(self, message: str, sqlstate: str = "22000") -> None:
+        super().__init__(message)
+        self.sqlstate = sqlstate
+
+
+@dataclass
+class _Base:
+    """A table or source: its contents, and for a source the connector reading it."""
+    relation: Relation
+    contents: Collection
+    reader: SourceReader | None = None
+
+
+@dataclass
+class _MaterializedView:
+    view: View
+    plan: Plan
+    dataflow: Dataflow
+    contents: Collection
+    key: list[int]
+
+
+@dataclass
+class _Sink:
+    sink: Sink
+    writer: SinkWriter
+    names: list[str]
+
+
+class Database:
+    def __init__(self, base_dir: str | pathlib.Path | None = None,
+                 batch_rows: int = DEFAULT_BATCH_ROWS) -> None:
+        """``base_dir``: where relative connector paths resolve (default: the working directory)."""
+        self.catalog = Catalog()
+        self.binder = Binder(self.catalog)
+        self.backend = BatchBackend()
+        self.base_dir = pathlib.Path(base_dir or ".")
+        self.batch_rows = batch_rows
+        self.ticks = 0
+        self._bases: dict[str, _Base] = {}
+        self._views: dict[str, _MaterializedView] = {}
+        self._sinks: dict[str, _Sink] = {}
+        self._lock = threading.RLock()
+        self.source_errors: list[str] = []
+
+    # --- statements ---------------------------------------------------------------------------
+
+    def execute(self, sql: str):
+        """Run one or more statements; returns the last one's result.
+
+        A query returns a ``pyarrow.Table``; other statements return a ``Status``.
+        """
+        result = None
+        for statement in split_statements(sql):
+            result = self.execute_statement(parse_statement(statement.text))
+        return result
+
+    def execute_statement(self, statement: exp.Expression):
+        with self._lock:
+            return statements.run(self, statement)
+
+    # --- reading ------------------------------------------------------------------------------
+
+    def query(self, plan: Plan) -> pa.Table:
+        """Run an ad hoc query plan over the current contents (after bounded inputs are read)."""
+        self.catch_up()
+        relations = {}
+        for name in {s.relation.lower() for s in _scans(plan)}:
+            relations[name] = self.contents(name)
+        try:
+            return self.backend.run(plan, relations)
+        except BatchError as error:
+            raise DataError(str(error)) from None
+
+    def contents(self, name: str) -> pa.Table:
+        """The rows of a table, source or materialized view, with its column names."""
+        key = name.lower()
+        if key in self._views:
+            state, relation = self._views[key].contents, self._views[key].view
+        elif key in self._bases:
+            state, relation = self._bases[key].contents, self._bases[key].relation
+        else:
+            raise CatalogError(f"{name!r} holds no rows: only tables, sources and materialized views do")
+        return plain_rows(state.rows(), _fields(relation))
+
+    def read(self, name: str) -> pa.Table:
+        """A materialized view's (or table's) rows at the latest completed tick."""
+        with self._lock:
+            self.catch_up()
+            return self.contents(name)
+
+    # --- catalog changes ----------------------------------------------------------------------
+
+    def create_table(self, table: Table) -> None:
+        self.catalog.add(table)
+        self._bases[table.name.lower()] = _Base(table, Collection(change_schema(_fields(table))))
+
+    def create_source(self, source: Source) -> None:
+        if source.name in self.catalog:
+            self.catalog.add(source)  # raises the "already exists" error
+        try:
+            reader = open_source(source, self.base_dir)
+        except ConnectorError as error:
+            raise SqlError(str(error), sqlstate="22023") from None
+        self.catalog.add(source)
+        self._bases[source.name.lower()] = _Base(source, Collection(change_schema(_fields(source))), reader)
+
+    def create_view(self, view: View) -> None:
+        self.catalog.add(view)
+
+    def create_materialized_view(self, view: View, plan: Plan) -> None:
+        self.catch_up()
+        plan = rules.optimize(plan)
+        materialized = self._materialize(view, plan)
+        self.catalog.add(view)
+        self._views[view.name.lower()] = materialized
+
+    def _materialize(self, view: View, plan: Plan) -> _MaterializedView:
+        """A view's dataflow, with its state backfilled from its inputs' current contents."""
+        dataflow = Dataflow(plan, self.backend)
+        contents = Collection(change_schema(plan.schema))
+        initial = {name: self._changes_of(name) for name in dataflow.relations}
+        try:
+            output = consolidate(dataflow.step(initial))
+        except (EvaluationError, BatchError) as error:
+            raise DataError(f"cannot create {view.name}: {error}") from None
+        contents.apply(output)
+        return _MaterializedView(view, plan, dataflow, contents, statements.unique_key(plan))
+
+    def _changes_of(self, name: str) -> pa.Table:
+        """The current contents of a relation as insertions (positional columns)."""
+        if name in self._views:
+            return self._views[name].contents.rows()
+        return self._bases[name].contents.rows()
+
+    def create_sink(self, sink: Sink) -> None:
+        source = self.catalog.relation(sink.source)
+        if source.name.lower() not in self._views and source.name.lower() not in self._bases:
+            raise SqlError(f"a sink reads a table, source or materialized view; {source.name!r} is a "
+                           "plain view: make it MATERIALIZED")
+        self.catch_up()
+        key = self._views[source.name.lower()].key if source.name.lower() in self._views else []
+        names = source.column_names()
+        schema = pa.schema([pa.field(c.name, c.arrow_type) for c in source.columns])
+        try:
+            writer = open_sink(sink, schema, [names[k] for k in key], self.base_dir)
+        except ConnectorError as error:
+            raise SqlError(str(error), sqlstate="22023") from None
+        self.catalog.add(sink)
+        entry = _Sink(sink, writer, names)
+        self._sinks[sink.name.lower()] = entry
+        self._write_sink(entry, self._changes_of(source.name.lower()))
+
+    def drop(self, name: str, cascade: bool) -> list[str]:
+        dropped = []
+        for obj in self.catalog.drop_order(name, cascade):
+            key = obj.name.lower()
+            base = self._bases.pop(key, None)
+            if base is not None and base.reader is not None:
+                base.reader.close()
+            self._views.pop(key, None)
+            sink = self._sinks.pop(key, None)
+            if sink is not None:
+                sink.writer.close()
+            self.catalog.remove(obj.name)
+            dropped.append(obj.name)
+        return dropped
+
+    # --- ticks --------------------------------------------------------------------------------
+
+    def apply_changes(self, table: str, changes: pa.Table) -> None:
+        """Apply DML changes (plain rows with ``__weight``) to a table in one tick."""
+        self._tick({table.lower(): rename_positional(changes)})
+
+    def tick(self) -> bool:
+        """Poll every source once and run a tick if any had rows; True if one ran."""
+        with self._lock:
+            deltas = self._poll(drain=False)
+            if deltas:
+                self._tick(deltas)
+            return bool(deltas)
+
+    def catch_up(self) -> None:
+        """Read every bounded input to its end (files present now, finite datagen)."""
+        with self._lock:
+            while True:
+                deltas = self._poll(drain=True, bounded_only=True)
+                if not deltas:
+                    return
+                self._tick(deltas)
+
+    def _poll(self, drain: bool, bounded_only: bool = False) -> dict[str, pa.Table]:
+        deltas = {}
+        for name, base in self._bases.items():
+            reader = base.reader
+            if reader is None or (bounded_only and not reader.bounded):
+                continue
+            batch = reader.poll(self.batch_rows, drain=drain)
+            self._collect_reader_errors(base)
+            if batch is not None and batch.num_rows:
+                deltas[name] = rename_positional(with_weight(batch))
+        return deltas
+
+    def _collect_reader_errors(self, base: _Base) -> None:
+        errors = getattr(base.reader, "errors", None)
+        if errors:
+            self.source_errors.extend(f"source {base.relation.name}: {e}" for e in errors)
+            errors.clear()
+
+    def _tick(self, base_deltas: dict[str, pa.Table]) -> None:
+        deltas = dict(base_deltas)
+        for name, delta in base_deltas.items():
+            self._bases[name].contents.apply(delta)
+        try:
+            for name, view in self._views.items():
+                output = consolidate(view.dataflow.step(deltas))
+                view.contents.apply(output)
+                deltas[name] = output
+        except (EvaluationError, BatchError, ArithmeticError) as error:
+            for name, delta in base_deltas.items():
+                self._bases[name].contents.apply(negate(delta))
+            self._rebuild_views()
+            raise DataError(f"a view could not process the change, so it was not applied: {error}") from None
+        for sink in self._sinks.values():
+            change = deltas.get(sink.sink.source.lower())
+            if change is not None and change.num_rows:
+                self._write_sink(sink, change)
+        self.ticks += 1
+
+    def _rebuild_views(self) -> None:
+        """Every materialized view afresh from its inputs' contents (after an undone tick)."""
+        for name, view in list(self._views.items()):
+            self._views[name] = self._materialize(view.view, view.plan)
+
+    def _write_sink(self, sink: _Sink, change: pa.Table) -> None:
+        if change.num_rows:
+            names = sink.names + [WEIGHT]
+            sink.writer.write(change.rename_columns(names), self.ticks)
+
+    # --- introspection ------------------------------------------------------------------------
+
+    def view_plan(self, name: str) -> Plan:
+        return self._views[name.lower()].plan
+
+    def state_rows(self, name: str) -> int:
+        return self._views[name.lower()].dataflow.state_rows()
+
+    def close(self) -> None:
+        with self._lock:
+            for base in self._bases.values():
+                if base.reader is not None:
+                    base.reader.close()
+            for sink in self._sinks.values():
+                sink.writer.close()
+
+
+def _fields(relation: Relation) -> tuple[Field, ...]:
+    return tuple(Field(c.name, c.type) for c in relation.columns)
+
+
+def _scans(plan: Plan):
+    from tidal.sql.plan import scans
+    return scans(plan)
+
+
+__all__ = ["Database", "DataError", "Status", "Column"]

@@ -1,0 +1,109 @@
+"""The dataflow of a view: one operator per plan node, stepped in topological order each tick."""
+from __future__ import annotations
+
+import pyarrow as pa
+
+from tidal.engine.batch import BatchBackend
+from tidal.engine.operators.aggregate import aggregate_operator
+from tidal.engine.operators.base import Operator, change_schema
+from tidal.engine.operators.filter import FilterOperator
+from tidal.engine.operators.join import join_operator
+from tidal.engine.operators.ordered import (distinct_operator, over_window_operator, set_operator,
+                                            top_n_operator)
+from tidal.engine.operators.project import ProjectOperator
+from tidal.engine.operators.union import UnionAllOperator
+from tidal.engine.operators.values import ValuesOperator
+from tidal.sql.errors import unsupported
+from tidal.sql.lower import lower
+from tidal.sql.plan import (Aggregate, Distinct, Filter, Join, OverWindow, Plan, Project, Scan,
+                            SetOp, TopN, Values)
+
+
+class ScanOperator(Operator):
+    """The entry of a relation's changes (tables, sources, materialized views) into a dataflow."""
+
+    def __init__(self, node: Scan) -> None:
+        self.relation = node.relation.lower()
+        self.schema = change_schema(node.schema)
+
+    def step(self, inputs: list[pa.Table]) -> pa.Table:
+        (delta,) = inputs
+        if delta is None or delta.num_rows == 0:
+            return self.empty()
+        return pa.Table.from_arrays(delta.columns, schema=self.schema)
+
+
+class Dataflow:
+    """Operators for a plan. ``step`` maps each scanned relation's changes to the plan's changes."""
+
+    def __init__(self, plan: Plan, backend: BatchBackend) -> None:
+        self.plan = plan
+        self.backend = backend
+        self.operators: list[Operator] = []
+        self.nodes: list[Plan] = []
+        self.children: list[list[int]] = []
+        self.root = self._build(plan)
+
+    @property
+    def relations(self) -> set[str]:
+        return {op.relation for op in self.operators if isinstance(op, ScanOperator)}
+
+    def _build(self, node: Plan) -> int:
+        children = [self._build(child) for child in node.children()]
+        if isinstance(node, SetOp) and node.kind == "union" and not node.all:
+            children = [self._add(UnionAllOperator(node), node, children)]
+            return self._add(distinct_operator(Distinct(node)), node, children)
+        return self._add(self._operator(node), node, children)
+
+    def _add(self, operator: Operator, node: Plan, children: list[int]) -> int:
+        self.operators.append(operator)
+        self.nodes.append(node)
+        self.children.append(children)
+        return len(self.operators) - 1
+
+    def _operator(self, node: Plan) -> Operator:
+        if isinstance(node, Scan):
+            return ScanOperator(node)
+        if isinstance(node, Values):
+            rows = self.backend.query(lower(node, lambda scan: scan.relation), {})
+            return ValuesOperator(rows.select(list(range(len(node.schema)))), node.schema)
+        if isinstance(node, Filter):
+            return FilterOperator(node)
+        if isinstance(node, Project):
+            return ProjectOperator(node)
+        if isinstance(node, Aggregate):
+            return aggregate_operator(node, self.backend.compute(node))
+        if isinstance(node, Join):
+            return join_operator(node, self.backend.compute(node))
+        if isinstance(node, SetOp):
+            if node.kind == "union":
+                return UnionAllOperator(node)
+            return set_operator(node, self.backend.compute(node))
+        if isinstance(node, Distinct):
+            return distinct_operator(node)
+        if isinstance(node, TopN):
+            return top_n_operator(node, self.backend.compute(node))
+        if isinstance(node, OverWindow):
+            return over_window_operator(node, self.backend.compute(node))
+        raise unsupported(f"{type(node).__name__} in a materialized view")
+
+    def step(self, deltas: dict[str, pa.Table]) -> pa.Table:
+        """The plan's output changes for one tick, given each relation's changes (absent = none)."""
+        results: list[pa.Table] = []
+        for operator, children in zip(self.operators, self.children):
+            if isinstance(operator, ScanOperator):
+                inputs = [deltas.get(operator.relation)]
+            else:
+                inputs = [results[c] for c in children]
+            results.append(operator.step(inputs))
+        return results[self.root]
+
+    def snapshot(self) -> list[dict]:
+        return [op.snapshot() for op in self.operators]
+
+    def restore(self, states: list[dict]) -> None:
+        for operator, state in zip(self.operators, states):
+            operator.restore(state)
+
+    def state_rows(self) -> int:
+        return sum(op.state_rows() for op in self.operators)

@@ -1,0 +1,41 @@
+"""The operator interface: one required method, ``step``, as in Arroyo.
+
+Every stream between operators is a Z-set change batch (tidal.engine.zset): columns ``c0``..
+``cN`` in the plan node's output order, plus ``__weight``. ``step`` receives one change batch per
+input for the current tick and returns the node's output changes for that tick.
+"""
+from __future__ import annotations
+
+import pyarrow as pa
+
+from tidal.catalog import types
+from tidal.engine.zset import WEIGHT
+from tidal.sql.plan import Field
+
+
+def change_schema(fields: tuple[Field, ...]) -> pa.Schema:
+    """The Arrow schema of a change batch for rows with ``fields``."""
+    return pa.schema([pa.field(f"c{i}", types.to_arrow(f.type)) for i, f in enumerate(fields)]
+                     + [pa.field(WEIGHT, pa.int64())])
+
+
+class Operator:
+    """A dataflow node. ``schema`` is the Arrow schema of its output change batches."""
+    schema: pa.Schema
+
+    def step(self, inputs: list[pa.Table]) -> pa.Table:
+        raise NotImplementedError
+
+    def snapshot(self) -> dict:
+        """The operator's state, to be restored by ``restore`` (stateless operators keep none)."""
+        return {}
+
+    def restore(self, state: dict) -> None:
+        pass
+
+    def state_rows(self) -> int:
+        """Rows held in state, for EXPLAIN and benchmarks."""
+        return 0
+
+    def empty(self) -> pa.Table:
+        return self.schema.empty_table()

@@ -1,0 +1,23 @@
+"""Filter: keeps the changes whose row satisfies the predicate. Stateless.
+
+    WHERE c0 > 1:   (1, +1) (2, +1) (2, -1)  ->  (2, +1) (2, -1)
+"""
+from __future__ import annotations
+
+import pyarrow as pa
+
+from tidal.engine.expressions import compile_predicate
+from tidal.engine.operators.base import Operator, change_schema
+from tidal.sql.plan import Filter
+
+
+class FilterOperator(Operator):
+    def __init__(self, node: Filter) -> None:
+        self.schema = change_schema(node.schema)
+        self.predicate = compile_predicate(node.predicate, node.input.schema)
+
+    def step(self, inputs: list[pa.Table]) -> pa.Table:
+        (delta,) = inputs
+        if delta.num_rows == 0:
+            return delta
+        return delta.filter(self.predicate(delta))

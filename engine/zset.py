@@ -1,0 +1,93 @@
+"""Z-set change batches: Arrow tables with an int64 ``__weight`` column.
+
++n inserts n copies of a row, -n retracts them; an update is a retraction plus an insertion.
+
+>>> import pyarrow as pa
+>>> t = pa.table({"k": ["a", "a", "b"], WEIGHT: [1, -1, 2]})
+>>> consolidate(t).to_pydict()
+{'k': ['b'], '__weight': [2]}
+"""
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+WEIGHT = "__weight"
+
+
+def data_columns(table: pa.Table) -> list[str]:
+    return [name for name in table.column_names if name != WEIGHT]
+
+
+def with_weight(table: pa.Table, weight: int = 1) -> pa.Table:
+    """Every row of a plain table, with the given weight."""
+    return table.append_column(WEIGHT, pa.array(np.full(table.num_rows, weight, dtype=np.int64)))
+
+
+def negate(table: pa.Table) -> pa.Table:
+    index = table.schema.get_field_index(WEIGHT)
+    return table.set_column(index, WEIGHT, pc.negate(table.column(WEIGHT)))
+
+
+def empty(schema: pa.Schema) -> pa.Table:
+    return schema.empty_table()
+
+
+def concat(tables: list[pa.Table], schema: pa.Schema | None = None) -> pa.Table:
+    tables = [t for t in tables if t is not None]
+    if not tables:
+        if schema is None:
+            raise ValueError("concat of nothing needs a schema")
+        return schema.empty_table()
+    if len(tables) == 1:
+        return tables[0]
+    return pa.concat_tables(tables, promote_options="none")
+
+
+def _groupable(table: pa.Table) -> tuple[pa.Table, dict[str, pa.DataType]]:
+    """Arrow cannot group on some types (null, lists): group on an encodable stand-in."""
+    replaced = {}
+    for i, field in enumerate(table.schema):
+        if pa.types.is_null(field.type):
+            table = table.set_column(i, field.name, pa.array(np.zeros(table.num_rows, dtype=np.int8)))
+            replaced[field.name] = field.type
+    return table, replaced
+
+
+def consolidate(table: pa.Table) -> pa.Table:
+    """Sum the weights of identical rows and drop rows whose weight is zero."""
+    if table.num_rows == 0:
+        return table
+    columns = data_columns(table)
+    if not columns:
+        total = pc.sum(table.column(WEIGHT)).as_py() or 0
+        return pa.table({WEIGHT: pa.array([total] if total else [], pa.int64())})
+    schema = table.schema
+    groupable, replaced = _groupable(table)
+    summed = groupable.group_by(columns, use_threads=False).aggregate([(WEIGHT, "sum")])
+    summed = summed.rename_columns(columns + [WEIGHT])
+    summed = summed.filter(pc.not_equal(summed.column(WEIGHT), 0))
+    for name, arrow_type in replaced.items():
+        index = summed.schema.get_field_index(name)
+        summed = summed.set_column(index, name, pa.nulls(summed.num_rows, arrow_type))
+    return summed.select(schema.names).cast(schema)
+
+
+def expand(table: pa.Table) -> pa.Table:
+    """The rows of a consolidated, all-positive Z-set as a plain table (weight n -> n copies)."""
+    weights = table.column(WEIGHT).to_numpy()
+    if (weights < 0).any():
+        raise ValueError("cannot expand a Z-set with negative weights into rows")
+    plain = table.drop_columns([WEIGHT])
+    if (weights == 1).all():
+        return plain
+    return plain.take(pa.array(np.repeat(np.arange(len(weights)), weights)))
+
+
+def rename_positional(table: pa.Table) -> pa.Table:
+    """Data columns renamed ``c0`` .. ``cN`` (the names plan expressions read), weight kept."""
+    names = [f"c{i}" for i in range(len(table.column_names))]
+    if WEIGHT in table.column_names:
+        names[table.column_names.index(WEIGHT)] = WEIGHT
+    return table.rename_columns(names)

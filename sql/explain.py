@@ -1,0 +1,115 @@
+"""EXPLAIN: a plan as an indented tree, saying for each stateful node what it keeps and what
+bounds that state."""
+from __future__ import annotations
+
+from sqlglot import exp
+
+from tidal.sql.plan import (Aggregate, Distinct, Filter, Join, Limit, OverWindow, Plan, Project,
+                            Scan, SetOp, Sort, TopN, Values, remap)
+
+INVERTIBLE = ("count_star", "count", "sum", "avg")
+
+
+def explain(plan: Plan) -> str:
+    lines: list[str] = []
+    _walk(plan, 0, lines)
+    return "\n".join(lines)
+
+
+def _columns(node: Plan, text: str) -> str:
+    """Expression text with positional columns shown by name (``#i`` where names repeat)."""
+    return text
+
+
+def _expr(e: exp.Expression, child: Plan) -> str:
+    names = [f.name for f in child.schema]
+    duplicated = {n for n in names if names.count(n) > 1}
+
+    def label(i: int) -> str:
+        return f"{names[i]}#{i}" if names[i] in duplicated or not names[i] else names[i]
+    rendered = remap(e, lambda i: i).sql(dialect="duckdb")
+    for i in sorted(range(len(names)), reverse=True):
+        rendered = rendered.replace(f'"c{i}"', label(i))
+    return rendered
+
+
+def _state(node: Plan) -> str | None:
+    if isinstance(node, Aggregate):
+        if all(c.name in INVERTIBLE and not c.distinct for c in node.aggregates):
+            return "state: one accumulator row per group; bounded by the number of groups"
+        return "state: input rows per group (for MIN/MAX/DISTINCT under retraction); bounded by the input"
+    if isinstance(node, Join):
+        return "state: both inputs, arranged by join key; unbounded (grows with the inputs)"
+    if isinstance(node, (Distinct, SetOp)) and not (isinstance(node, SetOp) and node.kind == "union" and node.all):
+        return "state: distinct rows with their counts; bounded by the number of distinct rows"
+    if isinstance(node, TopN):
+        return "state: all input rows; bounded by the input"
+    if isinstance(node, OverWindow):
+        return "state: input and output rows per partition; bounded by the input"
+    return None
+
+
+def _describe(node: Plan) -> str:
+    child = node.children()[0] if node.children() else None
+    if isinstance(node, Scan):
+        return f"Scan {node.kind} {node.relation}"
+    if isinstance(node, Values):
+        return f"Values ({len(node.rows)} rows)"
+    if isinstance(node, Filter):
+        return f"Filter {_expr(node.predicate, child)}"
+    if isinstance(node, Project):
+        items = ", ".join(_expr(e, child) + (f" AS {f.name}" if _expr(e, child) != f.name else "")
+                          for e, f in zip(node.exprs, node.schema))
+        return f"Project {items}"
+    if isinstance(node, Aggregate):
+        keys = ", ".join(child.schema[k].name for k in node.keys) or "()"
+        calls = ", ".join(_call(c, child) for c in node.aggregates)
+        return f"Aggregate keys=[{keys}] calls=[{calls}]"
+    if isinstance(node, Join):
+        pairs = ", ".join(f"{node.left.schema[a].name} = {node.right.schema[b].name}"
+                          for a, b in zip(node.left_keys, node.right_keys))
+        condition = f" condition={_expr(node.condition, _Both(node))}" if node.condition is not None else ""
+        return f"Join {node.kind} keys=[{pairs}]{condition}"
+    if isinstance(node, SetOp):
+        return f"{node.kind.title()}{' all' if node.all else ''}"
+    if isinstance(node, Distinct):
+        return "Distinct"
+    if isinstance(node, TopN):
+        return f"TopN limit={node.limit} offset={node.offset} order=[{_order(node.order, child)}]"
+    if isinstance(node, OverWindow):
+        calls = ", ".join(f"{_expr(c.function, child)} OVER (partition=[{', '.join(child.schema[p].name for p in c.partition)}] "
+                          f"order=[{_order(c.order, child)}]{' ' + c.frame if c.frame else ''})" for c in node.calls)
+        return f"OverWindow {calls}"
+    if isinstance(node, Sort):
+        return f"Sort [{_order(node.order, child)}]"
+    if isinstance(node, Limit):
+        return f"Limit {node.limit} offset {node.offset}"
+    return type(node).__name__
+
+
+class _Both:
+    def __init__(self, join: Join) -> None:
+        self.schema = join.left.schema + join.right.schema
+
+
+def _call(call, child: Plan) -> str:
+    args = ", ".join(child.schema[a].name for a in call.args) or "*"
+    name = "count" if call.name == "count_star" else call.name
+    text = f"{name}({'DISTINCT ' if call.distinct else ''}{args})"
+    if call.filter is not None:
+        text += f" FILTER (WHERE {child.schema[call.filter].name})"
+    return text
+
+
+def _order(keys, child: Plan) -> str:
+    return ", ".join(f"{child.schema[k.column].name}{' DESC' if k.descending else ''}" for k in keys)
+
+
+def _walk(node: Plan, depth: int, lines: list[str]) -> None:
+    pad = "  " * depth
+    lines.append(pad + _describe(node))
+    state = _state(node)
+    if state:
+        lines.append(pad + "  -- " + state)
+    for child in node.children():
+        _walk(child, depth + 1, lines)
