@@ -81,7 +81,7 @@ def normalize(name: str) -> str:
     >>> normalize("numeric(10, 2)"), normalize("text"), normalize("timestamp(3)")
     ('DECIMAL(10,2)', 'VARCHAR', 'TIMESTAMP_MS')
     """
-    upper = " ".join(name.upper().split())
+    upper = " ".join(name.upper().strip('"').split())
     if _PARAMETERIZED.match(upper):
         return "VARCHAR"
     upper = _ALIASES.get(upper, upper)

@@ -74,7 +74,7 @@ class _Base:
 class _MaterializedView:
     view: View
     plan: Plan
-    dataflow: Dataflow
+    dataflow: Dataflow | None  # None in batch mode
     contents: Collection
     key: list[int]
 
@@ -88,13 +88,18 @@ class _Sink:
 
 class Database:
     def __init__(self, base_dir: str | pathlib.Path | None = None,
-                 batch_rows: int = DEFAULT_BATCH_ROWS) -> None:
-        """``base_dir``: where relative connector paths resolve (default: the working directory)."""
+                 batch_rows: int = DEFAULT_BATCH_ROWS, batch_mode: bool = False) -> None:
+        """``base_dir``: where relative connector paths resolve (default: the working directory).
+
+        ``batch_mode``: maintain nothing; a materialized view is computed by DuckDB, from its
+        plan over the current contents, whenever it is read (``tidal run --batch``).
+        """
         self.catalog = Catalog()
         self.binder = Binder(self.catalog)
         self.backend = BatchBackend()
         self.base_dir = pathlib.Path(base_dir or ".")
         self.batch_rows = batch_rows
+        self.batch_mode = batch_mode
         self.ticks = 0
         self._bases: dict[str, _Base] = {}
         self._views: dict[str, _MaterializedView] = {}
@@ -134,6 +139,8 @@ class Database:
     def contents(self, name: str) -> pa.Table:
         """The rows of a table, source or materialized view, with its column names."""
         key = name.lower()
+        if key in self._views and self.batch_mode:
+            return self._computed(self._views[key])
         if key in self._views:
             state, relation = self._views[key].contents, self._views[key].view
         elif key in self._bases:
@@ -176,8 +183,10 @@ class Database:
 
     def _materialize(self, view: View, plan: Plan) -> _MaterializedView:
         """A view's dataflow, with its state backfilled from its inputs' current contents."""
-        dataflow = Dataflow(plan, self.backend)
         contents = Collection(change_schema(plan.schema))
+        if self.batch_mode:
+            return _MaterializedView(view, plan, None, contents, statements.unique_key(plan))
+        dataflow = Dataflow(plan, self.backend)
         initial = {name: self._changes_of(name) for name in dataflow.relations}
         try:
             output = consolidate(dataflow.step(initial))
@@ -186,8 +195,14 @@ class Database:
         contents.apply(output)
         return _MaterializedView(view, plan, dataflow, contents, statements.unique_key(plan))
 
+    def _computed(self, view: _MaterializedView) -> pa.Table:
+        """A materialized view's rows computed in batch from its plan (batch mode)."""
+        return self.query(view.plan)
+
     def _changes_of(self, name: str) -> pa.Table:
         """The current contents of a relation as insertions (positional columns)."""
+        if name in self._views and self.batch_mode:
+            return rename_positional(with_weight(self._computed(self._views[name])))
         if name in self._views:
             return self._views[name].contents.rows()
         return self._bases[name].contents.rows()
@@ -208,7 +223,8 @@ class Database:
         self.catalog.add(sink)
         entry = _Sink(sink, writer, names)
         self._sinks[sink.name.lower()] = entry
-        self._write_sink(entry, self._changes_of(source.name.lower()))
+        if not self.batch_mode:  # batch mode writes each sink's final contents at close
+            self._write_sink(entry, self._changes_of(source.name.lower()))
 
     def drop(self, name: str, cascade: bool) -> list[str]:
         dropped = []
@@ -272,6 +288,8 @@ class Database:
             self._bases[name].contents.apply(delta)
         try:
             for name, view in self._views.items():
+                if view.dataflow is None:
+                    continue
                 output = consolidate(view.dataflow.step(deltas))
                 view.contents.apply(output)
                 deltas[name] = output
@@ -306,6 +324,9 @@ class Database:
 
     def close(self) -> None:
         with self._lock:
+            if self.batch_mode:
+                for sink in self._sinks.values():
+                    self._write_sink(sink, self._changes_of(sink.sink.source.lower()))
             for base in self._bases.values():
                 if base.reader is not None:
                     base.reader.close()

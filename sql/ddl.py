@@ -43,13 +43,22 @@ def options(create: exp.Create) -> tuple[tuple[str, str], ...]:
     properties = create.args.get("properties")
     pairs = []
     for prop in (properties.expressions if properties else []):
-        if not isinstance(prop, exp.Property):
+        if isinstance(prop, exp.MaterializedProperty):
+            continue
+        if type(prop) is exp.Property:
+            key = prop.name if isinstance(prop.this, exp.Literal) else prop.this.sql()
+            value = prop.args.get("value")
+        elif type(prop) in _PROPERTY_NAMES and isinstance(prop.this, exp.Expression):
+            # sqlglot parses some keys (FORMAT, LOCATION, ...) into dedicated nodes
+            key, value = _PROPERTY_NAMES[type(prop)], prop.this
+        else:
             raise unsupported(f"option {prop.sql()}: write WITH (key = 'value', ...)")
-        key = prop.name if isinstance(prop.this, exp.Literal) else prop.this.sql()
-        value = prop.args.get("value")
         text = value.name if isinstance(value, (exp.Literal, exp.Identifier, exp.Var)) else value.sql()
         pairs.append((key.lower(), text))
     return tuple(pairs)
+
+
+_PROPERTY_NAMES = {cls: name.lower() for name, cls in exp.Properties.NAME_TO_PROPERTY.items()}
 
 
 def table(create: exp.Create) -> Table:

@@ -1,0 +1,102 @@
+"""Running a .sql script: each statement in order, each query's result printed.
+
+Shared by ``tidal run`` and the interactive shell's ``\\i``. Errors are shown with the
+statement's line in the script and, for syntax errors, a caret under the spot.
+"""
+from __future__ import annotations
+
+import pathlib
+import sys
+import time
+from typing import TextIO
+
+import pyarrow as pa
+
+from tidal.engine import Database, DataError
+from tidal.catalog import CatalogError
+from tidal.engine.connectors import ConnectorError
+from tidal.engine.expressions import EvaluationError
+from tidal.sql import SqlError, Statement, parse_statement, split_statements
+from tidal.shell.format import FORMATS
+
+USER_ERRORS = (SqlError, DataError, CatalogError, ConnectorError, EvaluationError)
+
+
+class InternalError(Exception):
+    """An unexpected failure inside tidal, shown to the user instead of a traceback."""
+
+
+def describe_error(error: Exception, statement: Statement | None = None, source: str = "") -> str:
+    """An error as the user should see it: where (script line), what, and a caret for syntax errors."""
+    message = getattr(error, "message", None) or str(error)
+    where = ""
+    caret = ""
+    if statement is not None:
+        line = statement.line
+        if isinstance(error, SqlError) and error.line is not None:
+            line = statement.line + error.line - 1
+            text_line = statement.text.split("\n")[error.line - 1]
+            column = error.column or 1
+            caret = f"\n  {text_line}\n  {' ' * max(column - 1, 0)}^"
+            where = f"{source}:{line}:{column}: " if source else f"line {line}, column {column}: "
+        else:
+            where = f"{source}:{line}: " if source else f"line {line}: "
+    return f"ERROR: {where}{message}{caret}"
+
+
+class ScriptRunner:
+    def __init__(self, db: Database, out: TextIO = sys.stdout, err: TextIO = sys.stderr,
+                 output_format: str = "table", timing: bool = False) -> None:
+        self.db = db
+        self.out = out
+        self.err = err
+        self.format = output_format
+        self.timing = timing
+        self._results = 0
+
+    def run_file(self, path: pathlib.Path) -> bool:
+        """Run every statement of ``path``; stop at the first error. True if all succeeded."""
+        try:
+            script = path.read_text()
+        except OSError as error:
+            print(f"ERROR: cannot read {path}: {error.strerror}", file=self.err)
+            return False
+        return self.run_script(script, source=str(path))
+
+    def run_script(self, script: str, source: str = "") -> bool:
+        try:
+            statements = split_statements(script)
+        except SqlError as error:
+            print(describe_error(error, None, source), file=self.err)
+            return False
+        for statement in statements:
+            if not self.run_statement(statement, source):
+                return False
+        return True
+
+    def run_statement(self, statement: Statement, source: str = "") -> bool:
+        started = time.perf_counter()
+        try:
+            result = self.db.execute_statement(parse_statement(statement.text))
+        except USER_ERRORS as error:
+            print(describe_error(error, statement, source), file=self.err)
+            return False
+        except Exception as error:  # a bug in tidal: report it, keep the process and the data
+            print(describe_error(InternalError(f"internal error ({type(error).__name__}: {error}); "
+                                               "please report it"), statement, source), file=self.err)
+            return False
+        self.show(result, time.perf_counter() - started)
+        return True
+
+    def show(self, result, elapsed: float) -> None:
+        if isinstance(result, pa.Table):
+            if self.format == "csv" and self._results:
+                print(file=self.out)  # one blank line between CSV results
+            rendered = FORMATS[self.format](result)
+            print(rendered, end="" if rendered.endswith("\n") else "\n", file=self.out)
+            self._results += 1
+        elif result is not None:
+            status = self.out if self.format == "table" else self.err
+            print(result, file=status)
+        if self.timing:
+            print(f"Time: {elapsed * 1000:.1f} ms", file=self.err)

@@ -1,0 +1,75 @@
+"""The Database facade: ticks, backfill, dependencies, and that a failed statement changes nothing."""
+from __future__ import annotations
+
+import pytest
+
+from tidal.engine import Database, DataError
+from tidal.sql import SqlError
+
+
+def rows(db: Database, sql: str) -> list[tuple]:
+    table = db.execute(sql)
+    return sorted(tuple(r.values()) for r in table.to_pylist())
+
+
+@pytest.fixture
+def db() -> Database:
+    db = Database()
+    db.execute("CREATE TABLE t (k VARCHAR, v INTEGER)")
+    db.execute("INSERT INTO t VALUES ('a', 1), ('a', 2), ('b', 4)")
+    return db
+
+
+def test_a_view_created_after_the_data_is_backfilled_then_maintained(db):
+    db.execute("CREATE MATERIALIZED VIEW s AS SELECT k, sum(v) AS total, max(v) AS top FROM t GROUP BY k")
+    assert rows(db, "SELECT * FROM s") == [("a", 3, 2), ("b", 4, 4)]
+    db.execute("DELETE FROM t WHERE v = 2")
+    db.execute("UPDATE t SET v = 10 WHERE k = 'b'")
+    assert rows(db, "SELECT * FROM s") == [("a", 1, 1), ("b", 10, 10)]
+
+
+def test_views_on_views_see_the_same_tick(db):
+    db.execute("CREATE MATERIALIZED VIEW s AS SELECT k, sum(v) AS total FROM t GROUP BY k")
+    db.execute("CREATE VIEW big AS SELECT k FROM s WHERE total > 3")
+    db.execute("CREATE MATERIALIZED VIEW n AS SELECT count(*) AS c FROM big")
+    assert rows(db, "SELECT * FROM n") == [(1,)]
+    db.execute("INSERT INTO t VALUES ('a', 5)")
+    assert rows(db, "SELECT * FROM n") == [(2,)]
+
+
+def test_a_failing_insert_changes_nothing_and_the_database_keeps_working(db):
+    db.execute("CREATE MATERIALIZED VIEW q AS SELECT k, 100 / v AS r FROM t")
+    before_t, before_q = rows(db, "SELECT * FROM t"), rows(db, "SELECT * FROM q")
+    with pytest.raises(DataError):
+        db.execute("INSERT INTO t VALUES ('c', 0)")
+    assert rows(db, "SELECT * FROM t") == before_t
+    assert rows(db, "SELECT * FROM q") == before_q
+    db.execute("INSERT INTO t VALUES ('c', 5)")
+    assert ("c", 20) in rows(db, "SELECT * FROM q")
+
+
+def test_drop_is_refused_while_others_depend_unless_cascade(db):
+    db.execute("CREATE MATERIALIZED VIEW s AS SELECT k FROM t")
+    with pytest.raises(SqlError) as error:
+        db.execute("DROP TABLE t")
+    assert error.value.sqlstate == "2BP01" and "CASCADE" in error.value.message
+    db.execute("DROP TABLE t CASCADE")
+    assert rows(db, "SHOW MATERIALIZED VIEWS") == [] and rows(db, "SHOW TABLES") == []
+
+
+def test_global_aggregate_has_one_row_over_no_input():
+    db = Database()
+    db.execute("CREATE TABLE e (v INTEGER)")
+    db.execute("CREATE MATERIALIZED VIEW g AS SELECT count(*) AS n, sum(v) AS s, min(v) AS m FROM e")
+    assert rows(db, "SELECT * FROM g") == [(0, None, None)]
+    db.execute("INSERT INTO e VALUES (3)")
+    db.execute("DELETE FROM e")
+    assert rows(db, "SELECT * FROM g") == [(0, None, None)]
+
+
+def test_datagen_source_with_a_row_count_is_read_to_its_end_before_a_query():
+    db = Database()
+    db.execute("CREATE SOURCE g (id BIGINT) WITH (connector = 'datagen', 'fields.id.kind' = 'sequence', "
+               "'fields.id.start' = '1', 'fields.id.end' = '1000')")
+    db.execute("CREATE MATERIALIZED VIEW c AS SELECT count(*) AS n, sum(id) AS s FROM g")
+    assert rows(db, "SELECT * FROM c") == [(1000, 500500)]
