@@ -256,13 +256,15 @@ class Database:
             return bool(deltas)
 
     def catch_up(self) -> None:
-        """Read every bounded input to its end (files present now, finite datagen)."""
+        """Read every bounded input to its end (files present now, finite datagen), and what
+        unbounded sources have produced by now."""
         with self._lock:
             while True:
                 deltas = self._poll(drain=True, bounded_only=True)
                 if not deltas:
-                    return
+                    break
                 self._tick(deltas)
+            self.tick()
 
     def _poll(self, drain: bool, bounded_only: bool = False) -> dict[str, pa.Table]:
         deltas = {}
@@ -290,7 +292,9 @@ class Database:
             for name, view in self._views.items():
                 if view.dataflow is None:
                     continue
-                output = consolidate(view.dataflow.step(deltas))
+                # Not consolidated here: operators and contents take raw changes, and
+                # consolidating every view's output every tick is the costliest step there is.
+                output = view.dataflow.step(deltas)
                 view.contents.apply(output)
                 deltas[name] = output
         except (EvaluationError, BatchError, ArithmeticError) as error:
@@ -301,7 +305,7 @@ class Database:
         for sink in self._sinks.values():
             change = deltas.get(sink.sink.source.lower())
             if change is not None and change.num_rows:
-                self._write_sink(sink, change)
+                self._write_sink(sink, consolidate(change))
         self.ticks += 1
 
     def _rebuild_views(self) -> None:

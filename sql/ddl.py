@@ -45,6 +45,13 @@ def options(create: exp.Create) -> tuple[tuple[str, str], ...]:
     for prop in (properties.expressions if properties else []):
         if isinstance(prop, exp.MaterializedProperty):
             continue
+        if isinstance(prop, exp.FileFormatProperty) and isinstance(prop.this, exp.Var):
+            if prop.name.upper() != "PLAIN":
+                raise unsupported(f"FORMAT {prop.name}: tidal reads plain rows (FORMAT PLAIN)")
+            continue
+        if isinstance(prop, exp.EncodeProperty):
+            pairs.extend(_encode(prop))
+            continue
         if type(prop) is exp.Property:
             key = prop.name if isinstance(prop.this, exp.Literal) else prop.this.sql()
             value = prop.args.get("value")
@@ -56,6 +63,23 @@ def options(create: exp.Create) -> tuple[tuple[str, str], ...]:
         text = value.name if isinstance(value, (exp.Literal, exp.Identifier, exp.Var)) else value.sql()
         pairs.append((key.lower(), text))
     return tuple(pairs)
+
+
+def _encode(prop: exp.EncodeProperty) -> list[tuple[str, str]]:
+    """RisingWave's ``FORMAT PLAIN ENCODE CSV (without_header = 'true', delimiter = ';')``."""
+    encodings = {"CSV": "csv", "JSON": "jsonl", "PARQUET": "parquet"}
+    encoding = prop.name.upper()
+    if encoding not in encodings:
+        raise unsupported(f"ENCODE {prop.name}: tidal reads ENCODE CSV, JSON or PARQUET")
+    pairs = [("format", encodings[encoding])]
+    nested = prop.args.get("properties")
+    for item in (nested.expressions if nested else []):
+        key, value = item.name.lower(), item.args["value"].name
+        if key == "without_header":
+            pairs.append(("header", "false" if value.lower() == "true" else "true"))
+        else:
+            pairs.append((key, value))
+    return pairs
 
 
 _PROPERTY_NAMES = {cls: name.lower() for name, cls in exp.Properties.NAME_TO_PROPERTY.items()}

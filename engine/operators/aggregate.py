@@ -20,10 +20,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from tidal.catalog import types
-from tidal.engine.keys import join_null_safe
+from tidal.engine.group_index import GroupIndex
 from tidal.engine.operators.base import Operator, change_schema
 from tidal.engine.operators.recompute import RecomputeOperator
-from tidal.engine.zset import WEIGHT, concat, consolidate, negate, with_weight
+from tidal.engine.zset import WEIGHT, concat, consolidate
 from tidal.sql.plan import Aggregate, AggregateCall
 
 INVERTIBLE = ("count_star", "count", "sum", "avg")
@@ -36,30 +36,33 @@ def aggregate_operator(node: Aggregate, compute) -> Operator:
 
 
 class AccumulatingAggregate(Operator):
+    """COUNT / SUM / AVG per group as numpy accumulators indexed by group slot (group_index.py).
+
+    Per group: the row count (the group exists while it is positive) and, per call, the count of
+    non-NULL inputs and their sum: int64 for integers and decimals (decimals as unscaled
+    integers, so sums are exact; an overflow is an error, not a wrong answer), float64 for floats.
+    """
+
     def __init__(self, node: Aggregate) -> None:
         self.node = node
         self.schema = change_schema(node.schema)
         self.keys = [f"k{i}" for i in range(len(node.keys))]
         input_types = [types.to_arrow(f.type) for f in node.input.schema]
-        self.sum_types = [_accumulator_type(input_types[c.args[0]]) if c.name in ("sum", "avg") else None
-                          for c in node.aggregates]
-        self.accumulators = ["__rows"] + [name for j, c in enumerate(node.aggregates)
-                                          for name in self._call_columns(j, c)]
-        self.state = self._empty_state()
+        self.value_types = [input_types[c.args[0]] if c.name in ("sum", "avg") else None
+                            for c in node.aggregates]
+        self.columns = ["__rows"] + [name for j, c in enumerate(node.aggregates)
+                                     for name in self._call_columns(j, c)]
+        self.index = GroupIndex()
+        self.accumulators = {name: np.zeros(0, dtype=self._dtype(name)) for name in self.columns}
         self.started = False
 
     def _call_columns(self, j: int, call: AggregateCall) -> list[str]:
         return [f"n{j}"] + ([f"s{j}"] if call.name in ("sum", "avg") else [])
 
-    def _empty_state(self) -> pa.Table:
-        key_fields = [pa.field(k, self.schema.field(i).type) for i, k in enumerate(self.keys)]
-        acc_fields = [pa.field(name, self._acc_type(name)) for name in self.accumulators]
-        return pa.schema(key_fields + acc_fields).empty_table()
-
-    def _acc_type(self, name: str) -> pa.DataType:
-        if name.startswith("s"):
-            return self.sum_types[int(name[1:])]
-        return pa.int64()
+    def _dtype(self, name: str) -> np.dtype:
+        if name.startswith("s") and pa.types.is_floating(self.value_types[int(name[1:])]):
+            return np.dtype(np.float64)
+        return np.dtype(np.int64)
 
     # --- per tick ---
 
@@ -67,30 +70,45 @@ class AccumulatingAggregate(Operator):
         (delta,) = inputs
         first = not self.started
         self.started = True
+        if not self.keys:
+            return self._global_step(delta, first)
         if delta.num_rows == 0:
-            if first and not self.keys:
-                return self._outputs(self._global_zero(), 1)
             return self.empty()
         partial = self._partial(delta)
-        if self.keys:
-            joined = join_null_safe(partial, self._prefixed_state(), self.keys,
-                                    [f"old_{k}" for k in self.keys], "left outer")
-        else:
-            joined = _cross(partial, self._prefixed_state())
-        old = self._side(joined, "old_")
-        new = self._updated(joined, old)
-        existed = pc.fill_null(pc.greater(old.column("__rows"), 0), False)
-        exists = pc.greater(new.column("__rows"), 0)
-        if not self.keys:
-            if first:  # the empty aggregate row was never emitted: nothing to retract
-                existed = pa.array([False])
-            else:
-                existed = pa.array([True])
-            exists = pa.array([True])
-        self._replace_state(partial, new)
-        retract = self._outputs(old.filter(existed), -1)
-        insert = self._outputs(new.filter(exists), 1)
-        return consolidate(concat([retract, insert]))
+        slots, _ = self.index.slots(partial.select(self.keys))
+        self._grow(self.index.size)
+        old = {name: acc[slots] for name, acc in self.accumulators.items()}
+        new = {name: _add(old[name], partial.column(name).to_numpy(), name) for name in self.columns}
+        gone = new["__rows"] == 0
+        for name, acc in self.accumulators.items():
+            acc[slots] = np.where(gone, 0, new[name]) if gone.any() else new[name]
+        keys = partial.select(self.keys)
+        existed, exists = old["__rows"] > 0, new["__rows"] > 0
+        return concat([self._outputs(keys.filter(existed), _rows(old, existed), -1),
+                       self._outputs(keys.filter(exists), _rows(new, exists), 1)])
+
+    def _global_step(self, delta: pa.Table, first: bool) -> pa.Table:
+        self._grow(1)
+        if delta.num_rows == 0 and not first:
+            return self.empty()
+        old = {name: acc[:1].copy() for name, acc in self.accumulators.items()}
+        if delta.num_rows:
+            partial = self._partial(delta)
+            for name, acc in self.accumulators.items():
+                acc[:1] = _add(acc[:1], partial.column(name).to_numpy(), name)
+        new = {name: acc[:1] for name, acc in self.accumulators.items()}
+        keys = pa.table({"__unit": [0]}).select([])
+        parts = [] if first else [self._outputs(keys, old, -1)]
+        return concat(parts + [self._outputs(keys, new, 1)], self.schema)
+
+    def _grow(self, size: int) -> None:
+        capacity = len(self.accumulators["__rows"])
+        if size > capacity:
+            grown = max(size, 2 * capacity, 1024)
+            for name, acc in self.accumulators.items():
+                bigger = np.zeros(grown, dtype=acc.dtype)
+                bigger[:capacity] = acc
+                self.accumulators[name] = bigger
 
     def _partial(self, delta: pa.Table) -> pa.Table:
         """Per group of the delta: the sums of weight-scaled accumulator inputs."""
@@ -109,113 +127,93 @@ class AccumulatingAggregate(Operator):
             present = pc.if_else(pc.is_valid(values), effective, 0)
             columns[f"n{j}"] = present
             if call.name in ("sum", "avg"):
-                accumulator = self.sum_types[j]
-                filled = pc.fill_null(values, pa.scalar(0).cast(values.type)) if values.null_count else values
-                scaled = pc.multiply_checked(filled.cast(accumulator) if not pa.types.is_decimal(accumulator)
-                                             else filled, present)
-                columns[f"s{j}"] = scaled
+                numbers = _as_numbers(values)
+                columns[f"s{j}"] = pc.multiply_checked(pc.fill_null(numbers, 0), present.cast(numbers.type))
         table = pa.table(columns)
         if not self.keys:
-            sums = {name: [pc.sum(table.column(name)).as_py()] for name in self.accumulators}
-            return pa.table({n: pa.array(v, self._acc_type(n)) for n, v in sums.items()})
-        grouped = table.group_by(self.keys, use_threads=False).aggregate(
-            [(name, "sum") for name in self.accumulators])
-        grouped = grouped.rename_columns([f"{n}_sum" if n in self.accumulators else n
-                                          for n in grouped.column_names])
-        arrays = [grouped.column(k) for k in self.keys]
-        arrays += [_fill_zero(grouped.column(f"{n}_sum")).cast(self._acc_type(n)) for n in self.accumulators]
-        return pa.Table.from_arrays(arrays, names=self.keys + self.accumulators)
+            return pa.table({n: [pc.sum(table.column(n)).as_py() or 0] for n in self.columns})
+        grouped = table.group_by(self.keys, use_threads=False).aggregate([(n, "sum") for n in self.columns])
+        return grouped.rename_columns([n[:-4] if n.endswith("_sum") else n for n in grouped.column_names])
 
-    def _prefixed_state(self) -> pa.Table:
-        state = self.state
-        if not self.keys and state.num_rows == 0:
-            state = self._global_zero()
-        return state.rename_columns([f"old_{n}" for n in state.column_names])
-
-    def _global_zero(self) -> pa.Table:
-        return pa.table({n: pa.array([0], self._acc_type(n)).cast(self._acc_type(n))
-                         for n in self.accumulators})
-
-    def _side(self, joined: pa.Table, prefix: str) -> pa.Table:
-        arrays = [joined.column(k) for k in self.keys]
-        arrays += [joined.column(prefix + n) for n in self.accumulators]
-        return pa.Table.from_arrays(arrays, names=self.keys + self.accumulators)
-
-    def _updated(self, joined: pa.Table, old: pa.Table) -> pa.Table:
-        arrays = [joined.column(k) for k in self.keys]
-        for name in self.accumulators:
-            before, change = _fill_zero(old.column(name)), joined.column(name)
-            accumulator = self._acc_type(name)
-            if pa.types.is_decimal(accumulator):
-                # decimal(38) + decimal(38) would need precision 39: add at 37 (exact unless it overflows).
-                narrower = pa.decimal128(37, accumulator.scale)
-                before, change = before.cast(narrower), change.cast(narrower)
-            arrays.append(pc.add_checked(before, change).cast(accumulator))
-        return pa.Table.from_arrays(arrays, names=self.keys + self.accumulators)
-
-    def _replace_state(self, partial: pa.Table, new: pa.Table) -> None:
-        if not self.keys:
-            self.state = new
-            return
-        untouched = join_null_safe(self.state, partial.select(self.keys).rename_columns(
-            [f"d_{k}" for k in self.keys]), self.keys, [f"d_{k}" for k in self.keys], "left anti")
-        alive = new.filter(pc.not_equal(new.column("__rows"), 0))
-        self.state = concat([untouched.select(self.state.column_names), alive.cast(self.state.schema)])
-
-    def _outputs(self, groups: pa.Table, weight: int) -> pa.Table:
-        """Output rows (keys, aggregate values) for accumulator rows, with the given weight."""
-        arrays = [groups.column(k) for k in self.keys]
+    def _outputs(self, keys: pa.Table, accumulators: dict[str, np.ndarray], weight: int) -> pa.Table:
+        """Output rows (keys, aggregate values) for accumulator values, with the given weight."""
+        arrays = list(keys.columns)
         for j, call in enumerate(self.node.aggregates):
-            count = groups.column(f"n{j}")
+            count = accumulators[f"n{j}"]
             target = self.schema.field(len(self.keys) + j).type
             if call.name in ("count_star", "count"):
-                arrays.append(count.cast(target))
+                arrays.append(pa.array(count).cast(target))
                 continue
-            total = groups.column(f"s{j}")
-            empty_group = pc.equal(count, 0)
+            empty_group = count == 0
+            total = accumulators[f"s{j}"]
             if call.name == "sum":
-                value = total.cast(target)
+                value = _from_numbers(total, self.value_types[j], target, empty_group)
             else:
-                value = pc.divide(total.cast(pa.float64()), pc.cast(count, pa.float64()))
-                value = value.cast(target)
-            arrays.append(pc.if_else(empty_group, pa.scalar(None, target), value))
-        names = [f"c{i}" for i in range(len(arrays))]
-        table = pa.Table.from_arrays(arrays, names=names) if arrays else pa.table({})
-        weights = pa.array(np.full(groups.num_rows, weight, dtype=np.int64))
-        if not arrays:
-            return pa.table({WEIGHT: weights})
-        return table.append_column(WEIGHT, weights).cast(self.schema)
+                scale = self.value_types[j].scale if pa.types.is_decimal(self.value_types[j]) else 0
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    mean = total.astype(np.float64) / 10.0 ** scale / count
+                value = pa.array(mean, mask=empty_group).cast(target)
+            arrays.append(value)
+        weights = pa.array(np.full(len(accumulators["__rows"]), weight, dtype=np.int64))
+        return pa.Table.from_arrays(arrays + [weights], schema=self.schema)
 
     def snapshot(self) -> dict:
-        return {"state": self.state, "started": self.started}
+        size = self.index.size if self.keys else min(1, len(self.accumulators["__rows"]))
+        return {"keys": self.index.snapshot(), "started": self.started,
+                "accumulators": pa.table({n: a[:size] for n, a in self.accumulators.items()})}
 
     def restore(self, state: dict) -> None:
-        self.state = state["state"]
+        self.index.restore(state["keys"])
         self.started = state["started"]
+        self.accumulators = {n: state["accumulators"].column(n).to_numpy().copy() for n in self.columns}
 
     def state_rows(self) -> int:
-        return self.state.num_rows
+        return self.index.size if self.keys else 1
 
 
-def _accumulator_type(value_type: pa.DataType) -> pa.DataType:
-    if pa.types.is_decimal(value_type):
-        return pa.decimal128(38, value_type.scale)
-    if pa.types.is_floating(value_type):
-        return pa.float64()
-    return pa.int64()
+def _rows(accumulators: dict[str, np.ndarray], mask: np.ndarray) -> dict[str, np.ndarray]:
+    return {name: values[mask] for name, values in accumulators.items()}
 
 
-def _fill_zero(column):
-    if column.null_count == 0:
-        return column
-    return pc.fill_null(column, pa.scalar(0).cast(column.type))
+def _add(before: np.ndarray, change: np.ndarray, name: str) -> np.ndarray:
+    """``before + change``, refusing to wrap around on integer overflow."""
+    after = before + change
+    if after.dtype == np.int64 and (((before ^ after) & (change ^ after)) < 0).any():
+        raise ArithmeticError(f"integer overflow in an aggregate ({name}): the sum does not fit in "
+                              "64 bits")
+    return after
 
 
-def _cross(partial: pa.Table, state: pa.Table) -> pa.Table:
-    """The one-row partial of a global aggregate beside the one-row state."""
-    columns = {n: partial.column(n) for n in partial.column_names}
-    columns.update({n: state.column(n) for n in state.column_names})
-    return pa.table(columns)
+def _as_numbers(values: pa.ChunkedArray) -> pa.ChunkedArray | pa.Array:
+    """Values as int64 or float64 for summing; decimals as their unscaled integers (exact)."""
+    if pa.types.is_floating(values.type):
+        return values.cast(pa.float64())
+    if pa.types.is_decimal(values.type):
+        return _unscaled(values)
+    return values.cast(pa.int64())
+
+
+def _unscaled(values) -> pa.Array:
+    """A decimal128 column's unscaled integers (12.34 at scale 2 is 1234), if they fit in int64."""
+    array = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+    words = np.frombuffer(array.buffers()[1], dtype=np.int64)
+    words = words[2 * array.offset: 2 * (array.offset + len(array))].reshape(-1, 2)
+    low, high = words[:, 0], words[:, 1]
+    valid = array.is_valid().to_numpy(zero_copy_only=False)
+    if ((high != (low >> 63)) & valid).any():
+        raise ArithmeticError("a decimal value does not fit in 64 bits for SUM/AVG")
+    return pa.array(low, mask=~valid)
+
+
+def _from_numbers(total: np.ndarray, value_type: pa.DataType, target: pa.DataType,
+                  empty: np.ndarray) -> pa.Array:
+    if pa.types.is_decimal(target):
+        scale = value_type.scale if pa.types.is_decimal(value_type) else 0
+        words = np.stack([total, total >> 63], axis=1).astype(np.int64).ravel()
+        validity = pa.array(~empty).buffers()[1]
+        return pa.Array.from_buffers(pa.decimal128(target.precision, scale), len(total),
+                                     [validity, pa.py_buffer(words.tobytes())]).cast(target)
+    return pa.array(total, mask=empty).cast(target)
 
 
 class RecomputeAggregate(RecomputeOperator):
@@ -249,5 +247,3 @@ class RecomputeAggregate(RecomputeOperator):
         super().restore(state)
         self.started = state["started"]
 
-
-__all__ = ["aggregate_operator", "AccumulatingAggregate", "RecomputeAggregate", "with_weight", "negate"]
