@@ -85,17 +85,38 @@ def _duckdb_hash(table: pa.Table) -> np.ndarray:
 
 
 class _Run:
-    """Rows sorted by key hash, with the sorted hashes beside them."""
-    __slots__ = ("rows", "hashes", "has_retractions")
+    """Rows, and their key hashes sorted beside the row positions they belong to.
 
-    def __init__(self, rows: pa.Table, hashes: np.ndarray) -> None:
+    The rows are never reordered: merging two runs concatenates them and merges the two
+    sorted hash lists (a stable sort of two sorted runs, linear time).
+    """
+    __slots__ = ("rows", "hashes", "positions", "has_retractions")
+
+    def __init__(self, rows: pa.Table, hashes: np.ndarray, positions: np.ndarray | None = None,
+                 has_retractions: bool | None = None) -> None:
+        if positions is None:
+            positions = np.argsort(hashes)
+            hashes = hashes[positions]
+        self.rows = rows
+        self.hashes = hashes
+        self.positions = positions
+        if has_retractions is None:
+            has_retractions = bool(rows.num_rows) and pc.min(rows.column(WEIGHT)).as_py() < 0
+        self.has_retractions = has_retractions
+
+    @classmethod
+    def merged(cls, older: _Run, newer: _Run) -> _Run:
+        rows = pa.concat_tables([older.rows, newer.rows])
+        if rows.column(0).num_chunks > 16:
+            rows = rows.combine_chunks()  # keeps takes fast; amortized by the merge sizes
+        hashes = np.concatenate([older.hashes, newer.hashes])
+        positions = np.concatenate([older.positions, newer.positions + older.rows.num_rows])
         order = np.argsort(hashes, kind="stable")
-        self.rows = rows.take(pa.array(order)) if rows.num_rows > 1 else rows
-        self.hashes = hashes[order]
-        self.has_retractions = bool(rows.num_rows) and pc.min(rows.column(WEIGHT)).as_py() < 0
+        return cls(rows, hashes[order], positions[order],
+                   older.has_retractions or newer.has_retractions)
 
     def lookup(self, wanted: np.ndarray) -> np.ndarray:
-        """Row positions whose hash is in ``wanted`` (sorted, unique)."""
+        """Positions of the rows whose hash is in ``wanted`` (sorted, unique)."""
         low = np.searchsorted(self.hashes, wanted, "left")
         high = np.searchsorted(self.hashes, wanted, "right")
         lengths = high - low
@@ -103,7 +124,7 @@ class _Run:
         if total == 0:
             return np.empty(0, dtype=np.int64)
         starts = np.repeat(low - np.concatenate(([0], np.cumsum(lengths)[:-1])), lengths)
-        return starts + np.arange(total)
+        return self.positions[starts + np.arange(total)]
 
 
 class Arrangement:
@@ -131,18 +152,17 @@ class Arrangement:
     def _merge(self) -> None:
         while len(self._runs) > 1 and self._runs[-1].rows.num_rows * 4 >= self._runs[-2].rows.num_rows:
             newer, older = self._runs.pop(), self._runs.pop()
-            rows = pa.concat_tables([older.rows, newer.rows])
-            if newer.has_retractions or older.has_retractions:
-                rows = consolidate(rows)
-                hashes = self.hashes(rows)
-            else:
-                hashes = np.concatenate([older.hashes, newer.hashes])
-            if rows.num_rows:
-                self._runs.append(_Run(rows, hashes))
+            run = _Run.merged(older, newer)
+            if run.has_retractions:
+                rows = consolidate(run.rows)  # retractions meet what they retract: drop both
+                run = _Run(rows, self.hashes(rows))
+            if run.rows.num_rows:
+                self._runs.append(run)
 
-    def lookup(self, hashes: np.ndarray) -> pa.Table:
-        """The consolidated rows whose key hash is among ``hashes``."""
-        wanted = np.unique(hashes)
+    def lookup(self, hashes: np.ndarray, consolidated: bool = True) -> pa.Table:
+        """The rows whose key hash is among ``hashes``; ``consolidated=False`` may return a row
+        and its retraction separately (fine for anything that only multiplies weights)."""
+        wanted = _distinct_sorted(hashes)
         parts = []
         for run in self._runs:
             positions = run.lookup(wanted)
@@ -150,7 +170,8 @@ class Arrangement:
                 parts.append(run.rows.take(pa.array(positions)))
         if not parts:
             return self.schema.empty_table()
-        return consolidate(pa.concat_tables(parts))
+        found = pa.concat_tables(parts) if len(parts) > 1 else parts[0]
+        return consolidate(found) if consolidated else found
 
     def rows(self) -> pa.Table:
         """Every row, consolidated."""
@@ -164,3 +185,10 @@ class Arrangement:
     def restore(self, rows: pa.Table) -> None:
         self._runs = []
         self.insert(rows)
+
+
+def _distinct_sorted(values: np.ndarray) -> np.ndarray:
+    ordered = np.sort(values)
+    if len(ordered) < 2:
+        return ordered
+    return ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))]

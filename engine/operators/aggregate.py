@@ -96,7 +96,8 @@ class AccumulatingAggregate(Operator):
             partial = self._partial(delta)
             for name, acc in self.accumulators.items():
                 acc[:1] = _add(acc[:1], partial.column(name).to_numpy(), name)
-        new = {name: acc[:1] for name, acc in self.accumulators.items()}
+        # Copies: pa.array() wraps numpy memory without copying, and the accumulators change later.
+        new = {name: acc[:1].copy() for name, acc in self.accumulators.items()}
         keys = pa.table({"__unit": [0]}).select([])
         parts = [] if first else [self._outputs(keys, old, -1)]
         return concat(parts + [self._outputs(keys, new, 1)], self.schema)

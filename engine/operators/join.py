@@ -48,11 +48,11 @@ class InnerJoin(Operator):
         out = []
         if delta_left.num_rows:
             hashes = key_hash(delta_left, self.left_keys)
-            out.append(self._join(delta_left, self.right.lookup(hashes)))
+            out.append(self._join(delta_left, self.right.lookup(hashes, consolidated=False)))
             self.left.insert(delta_left, hashes)
         if delta_right.num_rows:
             hashes = key_hash(delta_right, self.right_keys)
-            out.append(self._join(self.left.lookup(hashes), delta_right))
+            out.append(self._join(self.left.lookup(hashes, consolidated=False), delta_right))
             self.right.insert(delta_right, hashes)
         return concat(out, self.schema)
 

@@ -73,3 +73,20 @@ def test_datagen_source_with_a_row_count_is_read_to_its_end_before_a_query():
                "'fields.id.start' = '1', 'fields.id.end' = '1000')")
     db.execute("CREATE MATERIALIZED VIEW c AS SELECT count(*) AS n, sum(id) AS s FROM g")
     assert rows(db, "SELECT * FROM c") == [(1000, 500500)]
+
+
+def test_not_in_stays_right_as_the_subquery_gains_a_null():
+    # Regression: a global aggregate's emitted row once aliased its live accumulators, so rows
+    # held downstream (here, in the NOT IN's join state) changed under later ticks.
+    db = Database()
+    db.execute("CREATE TABLE t1 (k INTEGER, g VARCHAR)")
+    db.execute("CREATE TABLE t2 (k INTEGER)")
+    db.execute("CREATE MATERIALIZED VIEW q AS SELECT k, g FROM t1 WHERE k NOT IN (SELECT k FROM t2)")
+    db.execute("INSERT INTO t1 VALUES (0, 'a'), (NULL, 'b')")
+    assert rows(db, "SELECT * FROM q") == [(0, "a")]
+    db.execute("INSERT INTO t2 VALUES (NULL)")
+    assert rows(db, "SELECT * FROM q") == []
+    db.execute("INSERT INTO t1 VALUES (NULL, 'c'), (5, 'd')")
+    assert rows(db, "SELECT * FROM q") == []
+    db.execute("DELETE FROM t2")
+    assert rows(db, "SELECT * FROM q") == [(0, "a"), (5, "d")]
