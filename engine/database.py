@@ -17,6 +17,7 @@ rebuilt from its inputs.
 """
 from __future__ import annotations
 
+import dataclasses
 import pathlib
 import threading
 from dataclasses import dataclass
@@ -41,6 +42,9 @@ from tidal.sql.parser import parse_statement, split_statements
 from tidal.sql.plan import Field, Plan
 
 DEFAULT_BATCH_ROWS = 65_536
+# A source option: whether the source keeps the rows it has read, so that they can be queried
+# and a new view can start from them. Off for pure streams, whose history would not fit.
+RETAIN = "retain"
 
 
 @dataclass(frozen=True)
@@ -64,9 +68,10 @@ class DataError(Exception):
 
 @dataclass
 class _Base:
-    """A table or source: its contents, and for a source the connector reading it."""
+    """A table or source: its contents (None for a source with retain = 'false'), and for a
+    source the connector reading it."""
     relation: Relation
-    contents: Collection
+    contents: Collection | None
     reader: SourceReader | None = None
 
 
@@ -145,6 +150,9 @@ class Database:
             state, relation = self._views[key].contents, self._views[key].view
         elif key in self._bases:
             state, relation = self._bases[key].contents, self._bases[key].relation
+            if state is None:
+                raise SqlError(f"source {relation.name!r} does not keep its rows (retain = 'false'): "
+                               "query a materialized view over it instead", sqlstate="55000")
         else:
             raise CatalogError(f"{name!r} holds no rows: only tables, sources and materialized views do")
         return plain_rows(state.rows(), _fields(relation))
@@ -164,18 +172,24 @@ class Database:
     def create_source(self, source: Source) -> None:
         if source.name in self.catalog:
             self.catalog.add(source)  # raises the "already exists" error
+        retain = source.option(RETAIN, "true").lower()
+        if retain not in ("true", "false"):
+            raise SqlError(f"source {source.name}: option '{RETAIN}' is 'true' or 'false'", sqlstate="22023")
+        connector_options = tuple((k, v) for k, v in source.options if k != RETAIN)
         try:
-            reader = open_source(source, self.base_dir)
+            reader = open_source(dataclasses.replace(source, options=connector_options), self.base_dir)
         except ConnectorError as error:
             raise SqlError(str(error), sqlstate="22023") from None
         self.catalog.add(source)
-        self._bases[source.name.lower()] = _Base(source, Collection(change_schema(_fields(source))), reader)
+        contents = Collection(change_schema(_fields(source))) if retain == "true" else None
+        self._bases[source.name.lower()] = _Base(source, contents, reader)
 
     def create_view(self, view: View) -> None:
         self.catalog.add(view)
 
     def create_materialized_view(self, view: View, plan: Plan) -> None:
-        self.catch_up()
+        # Rows a non-retaining source has not read yet are left for the new view to see.
+        self.catch_up(retained_only=True)
         plan = rules.optimize(plan)
         materialized = self._materialize(view, plan)
         self.catalog.add(view)
@@ -205,14 +219,17 @@ class Database:
             return rename_positional(with_weight(self._computed(self._views[name])))
         if name in self._views:
             return self._views[name].contents.rows()
-        return self._bases[name].contents.rows()
+        contents = self._bases[name].contents
+        if contents is None:  # a view over a non-retaining source starts from now
+            return change_schema(_fields(self._bases[name].relation)).empty_table()
+        return contents.rows()
 
     def create_sink(self, sink: Sink) -> None:
         source = self.catalog.relation(sink.source)
         if source.name.lower() not in self._views and source.name.lower() not in self._bases:
             raise SqlError(f"a sink reads a table, source or materialized view; {source.name!r} is a "
                            "plain view: make it MATERIALIZED")
-        self.catch_up()
+        self.catch_up(retained_only=True)
         key = self._views[source.name.lower()].key if source.name.lower() in self._views else []
         names = source.column_names()
         schema = pa.schema([pa.field(c.name, c.arrow_type) for c in source.columns])
@@ -255,22 +272,26 @@ class Database:
                 self._tick(deltas)
             return bool(deltas)
 
-    def catch_up(self) -> None:
+    def catch_up(self, retained_only: bool = False) -> None:
         """Read every bounded input to its end (files present now, finite datagen), and what
         unbounded sources have produced by now."""
         with self._lock:
             while True:
-                deltas = self._poll(drain=True, bounded_only=True)
+                deltas = self._poll(drain=True, bounded_only=True, retained_only=retained_only)
                 if not deltas:
                     break
                 self._tick(deltas)
-            self.tick()
+            deltas = self._poll(drain=False, retained_only=retained_only)
+            if deltas:
+                self._tick(deltas)
 
-    def _poll(self, drain: bool, bounded_only: bool = False) -> dict[str, pa.Table]:
+    def _poll(self, drain: bool, bounded_only: bool = False, retained_only: bool = False
+              ) -> dict[str, pa.Table]:
         deltas = {}
         for name, base in self._bases.items():
             reader = base.reader
-            if reader is None or (bounded_only and not reader.bounded):
+            if reader is None or (bounded_only and not reader.bounded) or (
+                    retained_only and base.contents is None):
                 continue
             batch = reader.poll(self.batch_rows, drain=drain)
             self._collect_reader_errors(base)
@@ -287,7 +308,8 @@ class Database:
     def _tick(self, base_deltas: dict[str, pa.Table]) -> None:
         deltas = dict(base_deltas)
         for name, delta in base_deltas.items():
-            self._bases[name].contents.apply(delta)
+            if self._bases[name].contents is not None:
+                self._bases[name].contents.apply(delta)
         try:
             for name, view in self._views.items():
                 if view.dataflow is None:
@@ -299,7 +321,8 @@ class Database:
                 deltas[name] = output
         except (EvaluationError, BatchError, ArithmeticError) as error:
             for name, delta in base_deltas.items():
-                self._bases[name].contents.apply(negate(delta))
+                if self._bases[name].contents is not None:
+                    self._bases[name].contents.apply(negate(delta))
             self._rebuild_views()
             raise DataError(f"a view could not process the change, so it was not applied: {error}") from None
         for sink in self._sinks.values():

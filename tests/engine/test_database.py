@@ -91,3 +91,14 @@ def test_not_in_stays_right_as_the_subquery_gains_a_null():
     assert rows(db, "SELECT * FROM q") == []
     db.execute("DELETE FROM t2")
     assert rows(db, "SELECT * FROM q") == [(0, "a"), (5, "d"), (None, "b"), (None, "c")]
+
+
+def test_a_source_that_does_not_retain_feeds_views_but_cannot_be_queried():
+    db = Database()
+    db.execute("CREATE SOURCE g (id BIGINT) WITH (connector = 'datagen', 'fields.id.kind' = 'sequence', "
+               "'fields.id.start' = '1', 'fields.id.end' = '10', retain = 'false')")
+    db.execute("CREATE MATERIALIZED VIEW c AS SELECT count(*) AS n FROM g")
+    assert rows(db, "SELECT * FROM c") == [(10,)]
+    with pytest.raises(SqlError) as error:
+        db.execute("SELECT * FROM g")
+    assert "retain" in error.value.message
