@@ -88,32 +88,39 @@ class _Run:
     """Rows, and their key hashes sorted beside the row positions they belong to.
 
     The rows are never reordered: merging two runs concatenates them and merges the two
-    sorted hash lists (a stable sort of two sorted runs, linear time).
+    sorted hash lists in linear time.
     """
-    __slots__ = ("rows", "hashes", "positions", "has_retractions")
+    __slots__ = ("rows", "hashes", "positions", "retractions")
 
     def __init__(self, rows: pa.Table, hashes: np.ndarray, positions: np.ndarray | None = None,
-                 has_retractions: bool | None = None) -> None:
+                 retractions: int | None = None) -> None:
         if positions is None:
             positions = np.argsort(hashes)
             hashes = hashes[positions]
         self.rows = rows
         self.hashes = hashes
         self.positions = positions
-        if has_retractions is None:
-            has_retractions = bool(rows.num_rows) and pc.min(rows.column(WEIGHT)).as_py() < 0
-        self.has_retractions = has_retractions
+        if retractions is None:
+            weights = rows.column(WEIGHT)
+            retractions = pc.sum(pc.less(weights, 0)).as_py() or 0 if rows.num_rows else 0
+        self.retractions = retractions
 
     @classmethod
     def merged(cls, older: _Run, newer: _Run) -> _Run:
         rows = pa.concat_tables([older.rows, newer.rows])
         if rows.column(0).num_chunks > 16:
             rows = rows.combine_chunks()  # keeps takes fast; amortized by the merge sizes
-        hashes = np.concatenate([older.hashes, newer.hashes])
-        positions = np.concatenate([older.positions, newer.positions + older.rows.num_rows])
-        order = np.argsort(hashes, kind="stable")
-        return cls(rows, hashes[order], positions[order],
-                   older.has_retractions or newer.has_retractions)
+        # Where each newer hash goes among the older ones; equal hashes keep older first.
+        slots = np.searchsorted(older.hashes, newer.hashes, "right") + np.arange(len(newer.hashes))
+        total = len(older.hashes) + len(newer.hashes)
+        from_newer = np.zeros(total, dtype=bool)
+        from_newer[slots] = True
+        hashes = np.empty(total, dtype=np.uint64)
+        positions = np.empty(total, dtype=np.int64)
+        hashes[slots], hashes[~from_newer] = newer.hashes, older.hashes
+        positions[slots] = newer.positions + older.rows.num_rows
+        positions[~from_newer] = older.positions
+        return cls(rows, hashes, positions, older.retractions + newer.retractions)
 
     def lookup(self, wanted: np.ndarray) -> np.ndarray:
         """Positions of the rows whose hash is in ``wanted`` (sorted, unique)."""
@@ -153,8 +160,11 @@ class Arrangement:
         while len(self._runs) > 1 and self._runs[-1].rows.num_rows * 4 >= self._runs[-2].rows.num_rows:
             newer, older = self._runs.pop(), self._runs.pop()
             run = _Run.merged(older, newer)
-            if run.has_retractions:
-                rows = consolidate(run.rows)  # retractions meet what they retract: drop both
+            if run.retractions * 8 >= run.rows.num_rows:
+                # Enough retractions to be worth it: drop them with what they retract. Below that
+                # they stay (lookups consolidate, or multiply weights), which keeps a stream of
+                # updates from consolidating the whole arrangement on every merge.
+                rows = consolidate(run.rows)
                 run = _Run(rows, self.hashes(rows))
             if run.rows.num_rows:
                 self._runs.append(run)

@@ -77,11 +77,19 @@ class _Base:
 
 @dataclass
 class _MaterializedView:
+    """A view's dataflow and its rows: read from the dataflow's state where an operator holds
+    the result (aggregates, TopN, ...), else kept in ``contents``."""
     view: View
     plan: Plan
     dataflow: Dataflow | None  # None in batch mode
-    contents: Collection
+    contents: Collection | None
     key: list[int]
+
+    def rows(self) -> pa.Table:
+        """The view's consolidated rows (positional columns and weights)."""
+        if self.contents is not None:
+            return self.contents.rows()
+        return consolidate(self.dataflow.output_rows())
 
 
 @dataclass
@@ -147,14 +155,13 @@ class Database:
         if key in self._views and self.batch_mode:
             return self._computed(self._views[key])
         if key in self._views:
-            state, relation = self._views[key].contents, self._views[key].view
-        elif key in self._bases:
-            state, relation = self._bases[key].contents, self._bases[key].relation
-            if state is None:
-                raise SqlError(f"source {relation.name!r} does not keep its rows (retain = 'false'): "
-                               "query a materialized view over it instead", sqlstate="55000")
-        else:
+            return plain_rows(self._views[key].rows(), _fields(self._views[key].view))
+        if key not in self._bases:
             raise CatalogError(f"{name!r} holds no rows: only tables, sources and materialized views do")
+        state, relation = self._bases[key].contents, self._bases[key].relation
+        if state is None:
+            raise SqlError(f"source {relation.name!r} does not keep its rows (retain = 'false'): "
+                           "query a materialized view over it instead", sqlstate="55000")
         return plain_rows(state.rows(), _fields(relation))
 
     def read(self, name: str) -> pa.Table:
@@ -197,17 +204,20 @@ class Database:
 
     def _materialize(self, view: View, plan: Plan) -> _MaterializedView:
         """A view's dataflow, with its state backfilled from its inputs' current contents."""
-        contents = Collection(change_schema(plan.schema))
+        key = statements.unique_key(plan)
         if self.batch_mode:
-            return _MaterializedView(view, plan, None, contents, statements.unique_key(plan))
+            return _MaterializedView(view, plan, None, None, key)
         dataflow = Dataflow(plan, self.backend)
         initial = {name: self._changes_of(name) for name in dataflow.relations}
         try:
-            output = consolidate(dataflow.step(initial))
+            output = dataflow.step(initial)
         except (EvaluationError, BatchError) as error:
             raise DataError(f"cannot create {view.name}: {error}") from None
-        contents.apply(output)
-        return _MaterializedView(view, plan, dataflow, contents, statements.unique_key(plan))
+        contents = None
+        if dataflow.output_rows() is None:
+            contents = Collection(change_schema(plan.schema))
+            contents.apply(output)
+        return _MaterializedView(view, plan, dataflow, contents, key)
 
     def _computed(self, view: _MaterializedView) -> pa.Table:
         """A materialized view's rows computed in batch from its plan (batch mode)."""
@@ -218,7 +228,7 @@ class Database:
         if name in self._views and self.batch_mode:
             return rename_positional(with_weight(self._computed(self._views[name])))
         if name in self._views:
-            return self._views[name].contents.rows()
+            return self._views[name].rows()
         contents = self._bases[name].contents
         if contents is None:  # a view over a non-retaining source starts from now
             return change_schema(_fields(self._bases[name].relation)).empty_table()
@@ -317,7 +327,8 @@ class Database:
                 # Not consolidated here: operators and contents take raw changes, and
                 # consolidating every view's output every tick is the costliest step there is.
                 output = view.dataflow.step(deltas)
-                view.contents.apply(output)
+                if view.contents is not None:
+                    view.contents.apply(output)
                 deltas[name] = output
         except (EvaluationError, BatchError, ArithmeticError) as error:
             for name, delta in base_deltas.items():

@@ -98,6 +98,19 @@ class Dataflow:
             results.append(operator.step(inputs))
         return results[self.root]
 
+    def output_rows(self, index: int | None = None) -> pa.Table | None:
+        """The plan's whole current result, derived from the state of the operator that holds
+        it (through any filters and projections above that operator); None if none holds it."""
+        index = self.root if index is None else index
+        operator = self.operators[index]
+        held = operator.output_rows()
+        if held is not None:
+            return held
+        if isinstance(operator, (FilterOperator, ProjectOperator)):
+            below = self.output_rows(self.children[index][0])
+            return None if below is None else operator.step([below])
+        return None
+
     def snapshot(self) -> list[dict]:
         return [op.snapshot() for op in self.operators]
 

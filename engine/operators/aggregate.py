@@ -21,6 +21,7 @@ import pyarrow.compute as pc
 
 from tidal.catalog import types
 from tidal.engine.group_index import GroupIndex
+from tidal.engine.keys import canonical
 from tidal.engine.operators.base import Operator, change_schema
 from tidal.engine.operators.recompute import RecomputeOperator
 from tidal.engine.zset import WEIGHT, concat, consolidate
@@ -114,7 +115,7 @@ class AccumulatingAggregate(Operator):
     def _partial(self, delta: pa.Table) -> pa.Table:
         """Per group of the delta: the sums of weight-scaled accumulator inputs."""
         weight = delta.column(WEIGHT)
-        columns = {k: delta.column(p) for k, p in zip(self.keys, self.node.keys)}
+        columns = {k: canonical(delta.column(p)) for k, p in zip(self.keys, self.node.keys)}
         columns["__rows"] = weight
         for j, call in enumerate(self.node.aggregates):
             effective = weight
@@ -157,6 +158,19 @@ class AccumulatingAggregate(Operator):
             arrays.append(value)
         weights = pa.array(np.full(len(accumulators["__rows"]), weight, dtype=np.int64))
         return pa.Table.from_arrays(arrays + [weights], schema=self.schema)
+
+    def output_rows(self) -> pa.Table | None:
+        if not self.keys:
+            if not self.started:
+                return self.empty()
+            return self._outputs(pa.table({"__unit": [0]}).select([]),
+                                 {n: a[:1].copy() for n, a in self.accumulators.items()}, 1)
+        size = self.index.size
+        alive = np.nonzero(self.accumulators["__rows"][:size] > 0)[0]
+        if not len(alive):
+            return self.empty()
+        return self._outputs(self.index.keys(alive),
+                             {n: a[alive] for n, a in self.accumulators.items()}, 1)
 
     def snapshot(self) -> dict:
         size = self.index.size if self.keys else min(1, len(self.accumulators["__rows"]))

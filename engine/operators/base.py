@@ -33,6 +33,14 @@ class Operator:
     def restore(self, state: dict) -> None:
         pass
 
+    def output_rows(self) -> pa.Table | None:
+        """The operator's whole current output (consolidated), if its state holds it; else None.
+
+        A materialized view whose result such an operator holds is read from it rather than
+        keeping a second copy of its rows.
+        """
+        return None
+
     def state_rows(self) -> int:
         """Rows held in state, for EXPLAIN and benchmarks."""
         return 0

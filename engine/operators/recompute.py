@@ -24,7 +24,7 @@ import pyarrow as pa
 
 from tidal.engine.arrangement import Arrangement, key_hash
 from tidal.engine.operators.base import Operator
-from tidal.engine.zset import WEIGHT, concat, consolidate, negate
+from tidal.engine.zset import concat, consolidate, negate
 
 Compute = Callable[[list[pa.Table]], pa.Table]
 
@@ -70,6 +70,9 @@ class RecomputeOperator(Operator):
     def _emits_on_empty(self) -> bool:
         return False
 
+    def output_rows(self) -> pa.Table | None:
+        return self.output.rows() if self.output is not None else None
+
     def snapshot(self) -> dict:
         state = {f"input{i}": a.snapshot() for i, a in enumerate(self.inputs)}
         if self.output is not None:
@@ -85,6 +88,3 @@ class RecomputeOperator(Operator):
     def state_rows(self) -> int:
         return sum(len(a) for a in self.inputs) + (len(self.output) if self.output else 0)
 
-
-def weights_of(table: pa.Table) -> np.ndarray:
-    return table.column(WEIGHT).to_numpy()
