@@ -16,7 +16,10 @@ from __future__ import annotations
 
 from typing import Callable
 
+import decimal
+
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from sqlglot import exp
@@ -115,6 +118,8 @@ class _Compiler:
             return self._arithmetic(node, _ARITHMETIC[type(node)])
         if isinstance(node, exp.Div):
             return self._divide(node)
+        if isinstance(node, exp.Mod):
+            return self._modulo(node)
         if isinstance(node, exp.Neg):
             if not self._is_plain_number(node.this):
                 return None
@@ -165,9 +170,11 @@ class _Compiler:
 
     def _literal(self, node: exp.Expression) -> Evaluator | None:
         result_type = self.type_of(node)
-        if result_type.startswith("DECIMAL") or result_type == "NULL":
+        if result_type == "NULL":
             return None
         value = self._python_value(node)
+        if result_type.startswith("DECIMAL"):
+            value = decimal.Decimal(node.this)
         arrow_type = types.to_arrow(result_type)
         scalar = pa.scalar(value, arrow_type)
         return lambda batch: scalar
@@ -203,12 +210,22 @@ class _Compiler:
             return None
         left, right = self.compile(node.this), self.compile(node.expression)
         kernel = getattr(pc, _COMPARISONS[type(node)])
+        if self._is_float(node.this) or self._is_float(node.expression):
+            return lambda batch: _compare_floats(kernel, left(batch), right(batch))
         return lambda batch: kernel(left(batch), right(batch))
 
+    def _is_float(self, node: exp.Expression) -> bool:
+        return pa.types.is_floating(types.to_arrow(self.type_of(node)))
+
     def _arithmetic(self, node: exp.Expression, kernel_name: str) -> Evaluator | None:
+        result = types.to_arrow(self.type_of(node))
+        if pa.types.is_floating(result) and self._is_number(node.this) and self._is_number(node.expression):
+            # DuckDB computes DOUBLE op DECIMAL in DOUBLE: so can we.
+            left, right = self.compile(node.this), self.compile(node.expression)
+            kernel = getattr(pc, kernel_name.replace("_checked", ""))
+            return lambda batch: kernel(_as(left(batch), result), _as(right(batch), result))
         if not (self._is_plain_number(node.this) and self._is_plain_number(node.expression)):
             return None
-        result = types.to_arrow(self.type_of(node))
         left, right = self.compile(node.this), self.compile(node.expression)
         kernel = getattr(pc, kernel_name)
         # Compute in the result type so integer overflow is detected where DuckDB detects it.
@@ -222,6 +239,30 @@ class _Compiler:
             return None  # DuckDB's float division by zero is an error, pyarrow's is inf
         left, right = self.compile(node.this), self.compile(node.expression)
         return lambda batch: pc.divide_checked(_as(left(batch), result), _as(right(batch), result))
+
+    def _modulo(self, node: exp.Mod) -> Evaluator | None:
+        """``a % b`` with C's fmod, as DuckDB: the sign of the dividend; integer ``% 0`` is an error."""
+        if not (self._is_plain_number(node.this) and self._is_plain_number(node.expression)):
+            return None
+        result = types.to_arrow(self.type_of(node))
+        left, right = self.compile(node.this), self.compile(node.expression)
+        integer = pa.types.is_integer(result)
+
+        def run(batch: pa.Table):
+            n = batch.num_rows
+            a, b = _broadcast(left(batch), n, result), _broadcast(right(batch), n, result)
+            valid = pc.and_(pc.is_valid(a), pc.is_valid(b)).to_numpy(zero_copy_only=False)
+            x = pc.fill_null(a, 0).to_numpy(zero_copy_only=False)
+            y = pc.fill_null(b, 1).to_numpy(zero_copy_only=False)
+            if integer and (y[valid] == 0).any():
+                raise EvaluationError("Division by zero in a % expression")
+            with np.errstate(invalid="ignore", divide="ignore"):
+                remainder = np.fmod(x, np.where(valid, y, 1) if integer else y)
+            return pa.array(remainder, type=result, mask=~valid)
+        return run
+
+    def _is_number(self, node: exp.Expression) -> bool:
+        return self._is_plain_number(node) or self.type_of(node).startswith("DECIMAL")
 
     def _between(self, node: exp.Between) -> Evaluator | None:
         low = exp.GTE(this=node.this, expression=node.args["low"])
@@ -286,6 +327,19 @@ class _Compiler:
 
 class EvaluationError(Exception):
     """An expression failed on the data (division by zero, overflow, a bad cast)."""
+
+
+def _compare_floats(kernel, left, right):
+    """``kernel(left, right)`` in DuckDB's order of doubles: NaN equals NaN and is above every
+    number (IEEE comparisons with NaN are all false). Where a side is NaN, the NaN flags
+    (1 = NaN) are compared instead of the values."""
+    left_nan, right_nan = _nan_flag(left), _nan_flag(right)
+    by_flag = kernel(left_nan.cast(pa.int8()), right_nan.cast(pa.int8()))
+    return pc.if_else(pc.or_(left_nan, right_nan), by_flag, kernel(left, right))
+
+
+def _nan_flag(values):
+    return pc.is_nan(values if pa.types.is_floating(values.type) else values.cast(pa.float64()))
 
 
 def _as(values, arrow_type: pa.DataType):
