@@ -1,0 +1,511 @@
+"""``tidal bench core``: rows/s and peak memory of the core incremental operators, beside DuckDB.
+
+Three workloads (benchmarks/README.md): ``filter_project``, ``group_by`` (100k groups) and
+``join`` (orders x customers under updates). Each one's rows are generated with numpy up front
+(not timed), then fed to a ``Database`` in mini-batches with ``apply_changes``; every call is one
+tick that runs the view's dataflow, and only those calls are timed. DuckDB then answers the
+view's query in batch over the same final data (best of three runs). Every workload runs in its
+own subprocesses (one for tidal, one for DuckDB), so each peak RSS belongs to that workload alone.
+
+    tidal bench core --rows 1000000 --workloads group_by --verify --json out.json
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+
+WEIGHT = "__weight"
+MB = 1024 * 1024
+TARGETS = {"filter_project": 3_000_000, "group_by": 1_000_000, "join": 300_000}
+DUCKDB_RUNS = 3
+REGIONS = 50  # join: customers' regions
+REQUIRED_KEYS = ("workload", "rows", "seconds", "rows_per_second", "peak_rss_mb", "state_rows",
+                 "state_arrow_mb", "duckdb_seconds", "duckdb_rows_per_second")
+
+
+# --- data -------------------------------------------------------------------------------------
+
+
+@dataclass
+class Feed:
+    """A workload's data: the ticks to feed (table, change batch, kind) and the final tables."""
+    ticks: list[tuple[str, pa.Table, str]] = field(default_factory=list)
+    final: dict[str, pa.Table] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Workload:
+    """A benchmark: tables to create, the view's query, and how to generate its data."""
+    name: str
+    tables: dict[str, str]  # name -> column list, as in CREATE TABLE name (...)
+    query: str
+    generate: Callable[[argparse.Namespace], Feed]
+    float_columns: tuple[str, ...] = ()  # compared with a tolerance by --verify
+
+
+def _strings(prefix: str, count: int, indices: np.ndarray) -> pa.Array:
+    """A VARCHAR column drawn from ``count`` distinct strings (cheap: one ``take``)."""
+    pool = pa.array([f"{prefix}{i:05d}" for i in range(count)], pa.string())
+    return pool.take(pa.array(indices))
+
+
+def _weighted(columns: dict[str, pa.Array | np.ndarray], weight: int) -> pa.Table:
+    """A change batch: the columns plus ``__weight`` (+1 insert, -1 delete) on every row."""
+    table = pa.table(columns)
+    return table.append_column(WEIGHT, pa.array(np.full(table.num_rows, weight, np.int64)))
+
+
+def _inserts(table: pa.Table) -> pa.Table:
+    """Every row of ``table`` with weight +1."""
+    return _weighted({name: table.column(name) for name in table.column_names}, 1)
+
+
+def _slices(table: pa.Table, batch_rows: int, name: str) -> Iterator[tuple[str, pa.Table, str]]:
+    """Insert ticks: ``table`` cut into batches (zero-copy slices)."""
+    for start in range(0, table.num_rows, batch_rows):
+        yield name, table.slice(start, batch_rows), "insert"
+
+
+def _filter_project_data(args: argparse.Namespace) -> Feed:
+    rng = np.random.default_rng(args.seed)
+    n = args.rows
+    t = pa.table({"id": pa.array(np.arange(n, dtype=np.int64)),
+                  "a": pa.array(rng.integers(0, 1000, n, dtype=np.int32)),
+                  "b": pa.array(np.round(rng.random(n) * 1000, 3)),
+                  "s": _strings("s", 1000, rng.integers(0, 1000, n))})
+    return Feed(list(_slices(_inserts(t), args.batch_rows, "t")), {"t": t})
+
+
+def _group_by_data(args: argparse.Namespace) -> Feed:
+    rng = np.random.default_rng(args.seed)
+    n, groups = args.rows, _scaled(args.groups, args.rows)
+    t = pa.table({"k": pa.array(rng.integers(0, groups, n, dtype=np.int64)),
+                  "v": pa.array(rng.integers(0, 1000, n, dtype=np.int32)),
+                  "x": pa.array(rng.random(n))})
+    return Feed(list(_slices(_inserts(t), args.batch_rows, "t")), {"t": t})
+
+
+def _scaled(count: int, rows: int) -> int:
+    """A key count, at most a tenth of the rows (so small runs still repeat keys)."""
+    return max(1, min(count, rows // 10))
+
+
+@dataclass
+class _JoinState:
+    """The current orders and customers while update ticks are generated."""
+    rng: np.random.Generator
+    order_customer: np.ndarray
+    amount: np.ndarray
+    region: np.ndarray
+    regions: int = REGIONS
+
+    def order_rows(self, ids: np.ndarray, amounts: np.ndarray) -> dict:
+        return {"id": ids, "customer": self.order_customer[ids], "amount": amounts}
+
+    def update_orders(self, inserted: int, count: int) -> pa.Table:
+        """Retract ``count`` existing orders and insert them with a new amount."""
+        ids = np.unique(self.rng.integers(0, inserted, count))
+        new = np.round(self.rng.random(len(ids)) * 1000, 2)
+        old = self.order_rows(ids, self.amount[ids])
+        self.amount[ids] = new
+        return pa.concat_tables([_weighted(old, -1), _weighted(self.order_rows(ids, new), 1)])
+
+    def move_customers(self, count: int) -> pa.Table:
+        """Retract ``count`` customers and insert them with another region."""
+        ids = np.unique(self.rng.integers(0, len(self.region), count))
+        moved = (self.region[ids] + self.rng.integers(1, self.regions, len(ids))) % self.regions
+        old = {"customer": ids, "region": _strings("region_", self.regions, self.region[ids])}
+        self.region[ids] = moved
+        new = {"customer": ids, "region": _strings("region_", self.regions, moved)}
+        return pa.concat_tables([_weighted(old, -1), _weighted(new, 1)])
+
+    def customers(self) -> pa.Table:
+        ids = np.arange(len(self.region), dtype=np.int64)
+        return pa.table({"customer": ids, "region": _strings("region_", self.regions, self.region)})
+
+    def orders(self) -> pa.Table:
+        ids = np.arange(len(self.amount), dtype=np.int64)
+        return pa.table(self.order_rows(ids, self.amount))
+
+
+def _join_data(args: argparse.Namespace) -> Feed:
+    """Customers first; then order batches, every ``update_every``-th one an update batch
+    (half the batch's orders retracted and re-inserted with a new amount) followed by a tick
+    that moves 0.1% of the customers to another region."""
+    rng = np.random.default_rng(args.seed)
+    n, customers = args.rows, _scaled(args.customers, args.rows)
+    state = _JoinState(rng, rng.integers(0, customers, n, dtype=np.int64),
+                       np.round(rng.random(n) * 1000, 2), rng.integers(0, REGIONS, customers))
+    feed = Feed()
+    feed.ticks += list(_slices(_inserts(state.customers()), args.batch_rows, "customers"))
+    inserted, batch = 0, 0
+    while inserted < n:
+        batch += 1
+        if args.update_every and batch % args.update_every == 0 and inserted:
+            updates = state.update_orders(inserted, args.batch_rows // 2)
+            feed.ticks.append(("orders", updates, "update"))
+            moved = state.move_customers(max(1, customers // 1000))
+            feed.ticks.append(("customers", moved, "move"))
+            continue
+        ids = np.arange(inserted, min(n, inserted + args.batch_rows), dtype=np.int64)
+        orders = _weighted(state.order_rows(ids, state.amount[ids]), 1)
+        feed.ticks.append(("orders", orders, "insert"))
+        inserted += len(ids)
+    feed.final = {"orders": state.orders(), "customers": state.customers()}
+    return feed
+
+
+WORKLOADS = {
+    "filter_project": Workload(
+        "filter_project", {"t": "id BIGINT, a INTEGER, b DOUBLE, s VARCHAR"},
+        "SELECT id, a * 2 + 1 AS a2, b * 1.5 AS b2 FROM t WHERE a % 10 < 5", _filter_project_data),
+    "group_by": Workload(
+        "group_by", {"t": "k BIGINT, v INTEGER, x DOUBLE"},
+        "SELECT k, count(*) AS n, sum(v) AS total, avg(x) AS mean FROM t GROUP BY k",
+        _group_by_data, float_columns=("mean",)),
+    "join": Workload(
+        "join", {"orders": "id BIGINT, customer BIGINT, amount DOUBLE",
+                 "customers": "customer BIGINT, region VARCHAR"},
+        "SELECT c.region, o.id, o.amount FROM orders o JOIN customers c ON o.customer = c.customer",
+        _join_data),
+}
+
+
+# --- measuring --------------------------------------------------------------------------------
+
+
+def _peak_rss_mb() -> float:
+    """This process's peak resident set size so far (Linux reports KiB, macOS bytes)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / MB if sys.platform == "darwin" else peak / 1024
+
+
+def _arrow_bytes(value) -> int:
+    """The Arrow bytes of a snapshot: tables, and dicts or lists of them."""
+    if isinstance(value, (pa.Table, pa.Array, pa.ChunkedArray)):
+        return value.nbytes
+    if isinstance(value, dict):
+        return sum(_arrow_bytes(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return sum(_arrow_bytes(v) for v in value)
+    return 0
+
+
+def _held_bytes(value) -> int:
+    """The bytes an operator holds right now: arrangement runs (rows and hashes), tables."""
+    from tidal.engine.arrangement import Arrangement
+    if isinstance(value, Arrangement):
+        runs = value._runs  # private, but this is what is held before any consolidation
+        return sum(run.rows.nbytes + run.hashes.nbytes for run in runs)
+    if isinstance(value, (pa.Table, pa.Array, pa.ChunkedArray)):
+        return value.nbytes
+    if isinstance(value, (list, tuple)):
+        return sum(_held_bytes(v) for v in value)
+    return 0
+
+
+def held_arrow_bytes(db) -> int:
+    """Bytes held as they are (unconsolidated): relation contents' parts and operator state."""
+    total = 0
+    for entry in [*db._bases.values(), *db._views.values()]:
+        total += sum(part.nbytes for part in entry.contents._parts)
+    for view in db._views.values():
+        for operator in view.dataflow.operators:
+            total += sum(_held_bytes(v) for v in vars(operator).values())
+    return total
+
+
+def state_arrow_bytes(db, view: str) -> int:
+    """The consolidated state: every operator's snapshot plus the contents of the view and of the
+    tables (what an ad hoc query or a new view reads). Consolidates, so measure it last."""
+    total = _arrow_bytes(db._views[view].dataflow.snapshot())
+    total += db._views[view].contents.rows().nbytes
+    return total + sum(base.contents.rows().nbytes for base in db._bases.values())
+
+
+def duckdb_connection(tables: dict[str, pa.Table]):
+    """A DuckDB connection with the Arrow tables registered (zero-copy) under their names, and
+    the Postgres-compatible settings tidal applies to its own connections."""
+    import duckdb
+    connection = duckdb.connect()
+    connection.execute("SET integer_division = true")
+    connection.execute("SET default_null_order = 'nulls_last_on_asc_first_on_desc'")
+    for name, table in tables.items():
+        connection.register(name, table)
+    return connection
+
+
+def duckdb_query(query: str, tables: dict[str, pa.Table]) -> pa.Table:
+    """The query's answer from DuckDB over Arrow tables."""
+    return duckdb_connection(tables).sql(query).to_arrow_table()
+
+
+def same_rows(ours: pa.Table, theirs: pa.Table, float_columns: tuple[str, ...]) -> str | None:
+    """None if the two tables hold the same rows (floats within 1e-9 relative), else why not."""
+    if ours.column_names != theirs.column_names:
+        return f"columns differ: {ours.column_names} vs {theirs.column_names}"
+    if ours.num_rows != theirs.num_rows:
+        return f"row counts differ: {ours.num_rows} vs {theirs.num_rows}"
+    theirs = theirs.cast(ours.schema)
+    exact = [n for n in ours.column_names if n not in float_columns]
+    order = [(n, "ascending") for n in exact + list(float_columns)]
+    ours, theirs = ours.sort_by(order), theirs.sort_by(order)
+    for name in ours.column_names:
+        a, b = ours.column(name), theirs.column(name)
+        if name in float_columns:
+            if not np.allclose(a.to_numpy(), b.to_numpy(), rtol=1e-9, atol=0, equal_nan=True):
+                return f"column {name} differs beyond 1e-9"
+        elif not a.equals(b):
+            return f"column {name} differs"
+    return None
+
+
+# --- workers (one subprocess per workload and engine) ------------------------------------------
+
+
+class _Progress:
+    """Prints the rows fed so far about ten times per run, to stderr."""
+
+    def __init__(self, name: str, ticks: int) -> None:
+        self.name, self.every, self.done = name, max(1, ticks // 10), 0
+
+    def tick(self, index: int, rows: int, seconds: float) -> None:
+        self.done += rows
+        if (index + 1) % self.every == 0:
+            rate = self.done / seconds if seconds else 0.0
+            print(f"  {self.name}: {self.done:,} rows fed, {rate / 1e6:.2f}M rows/s",
+                  file=sys.stderr, flush=True)
+
+
+def _feed(db, feed: Feed, name: str) -> dict[str, dict]:
+    """Apply every tick, timing each; rows and seconds per kind of tick (insert, update...)."""
+    phases: dict[str, dict] = {}
+    progress, total = _Progress(name, len(feed.ticks)), 0.0
+    for index, (table, batch, kind) in enumerate(feed.ticks):
+        start, cpu_start = time.perf_counter(), time.process_time()
+        db.apply_changes(table, batch)
+        elapsed = time.perf_counter() - start
+        total += elapsed
+        phase = phases.setdefault(kind, {"rows": 0, "seconds": 0.0, "cpu_seconds": 0.0, "ticks": 0})
+        phase["rows"] += batch.num_rows
+        phase["seconds"] += elapsed
+        phase["cpu_seconds"] += time.process_time() - cpu_start
+        phase["ticks"] += 1
+        progress.tick(index, batch.num_rows, total)
+    return phases
+
+
+def _tidal_worker(workload: Workload, args: argparse.Namespace) -> dict:
+    from tidal.engine import Database
+    baseline = _peak_rss_mb()
+    feed = workload.generate(args)
+    db = Database()
+    for name, columns in workload.tables.items():
+        db.execute(f"CREATE TABLE {name} ({columns})")
+    db.execute(f"CREATE MATERIALIZED VIEW v AS {workload.query}")
+    before, load_before = _peak_rss_mb(), os.getloadavg()[0]
+    phases = _feed(db, feed, workload.name)
+    peak, pool_peak = _peak_rss_mb(), pa.default_memory_pool().max_memory() / MB
+    rows = sum(p["rows"] for p in phases.values())
+    seconds = sum(p["seconds"] for p in phases.values())
+    cpu_seconds = sum(p["cpu_seconds"] for p in phases.values())
+    result = {
+        "workload": workload.name, "query": workload.query, "rows": rows, "seconds": seconds,
+        "rows_per_second": rows / seconds if seconds else None, "cpu_seconds": cpu_seconds,
+        "rows_per_cpu_second": rows / cpu_seconds if cpu_seconds else None,
+        "ticks": len(feed.ticks), "batch_rows": args.batch_rows, "phases": phases,
+        "peak_rss_mb": peak, "load_average": [load_before, os.getloadavg()[0]],
+        "rss_after_imports_mb": baseline, "rss_before_feed_mb": before,
+        "arrow_pool_peak_mb": pool_peak, "held_arrow_mb": held_arrow_bytes(db) / MB,
+        "state_rows": db.state_rows("v"), "state_arrow_mb": state_arrow_bytes(db, "v") / MB,
+    }
+    result["view_rows"] = db.read("v").num_rows
+    if args.verify:
+        problem = same_rows(db.read("v"), duckdb_query(workload.query, feed.final),
+                            workload.float_columns)
+        result["verified"] = problem is None
+        result["verify_problem"] = problem
+    return result
+
+
+def _duckdb_worker(workload: Workload, args: argparse.Namespace) -> dict:
+    """The query over the final tables, run ``DUCKDB_RUNS`` times; the best time counts."""
+    final = workload.generate(args).final
+    rows = sum(t.num_rows for t in final.values())
+    connection, times = duckdb_connection(final), []
+    for _ in range(DUCKDB_RUNS):
+        start = time.perf_counter()
+        answer = connection.sql(workload.query).to_arrow_table()
+        times.append(time.perf_counter() - start)
+        del answer
+    seconds = min(times)
+    return {"duckdb_seconds": seconds, "duckdb_run_seconds": times, "duckdb_input_rows": rows,
+            "duckdb_rows_per_second": rows / seconds if seconds else None,
+            "duckdb_threads": connection.execute("SELECT current_setting('threads')").fetchone()[0],
+            "duckdb_peak_rss_mb": _peak_rss_mb()}
+
+
+def _worker_main(argv: list[str]) -> int:
+    """``python -m tidal.shell.bench ENGINE WORKLOAD OPTIONS_JSON OUT``: one measurement."""
+    engine, name, options, out = argv
+    args = argparse.Namespace(**json.loads(options))
+    run = _tidal_worker if engine == "tidal" else _duckdb_worker
+    with open(out, "w") as handle:
+        json.dump(run(WORKLOADS[name], args), handle)
+    return 0
+
+
+# --- the command ------------------------------------------------------------------------------
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tidal bench core", description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=10_000_000, help="rows per workload")
+    parser.add_argument("--batch-rows", type=int, default=65_536, help="rows per mini-batch (tick)")
+    parser.add_argument("--workloads", default=",".join(WORKLOADS),
+                        help="comma-separated, from: " + ", ".join(WORKLOADS))
+    parser.add_argument("--json", metavar="FILE", help="write the results here (a JSON list)")
+    parser.add_argument("--verify", action="store_true", help="check each view against DuckDB")
+    parser.add_argument("--groups", type=int, default=100_000, help="group_by: distinct keys")
+    parser.add_argument("--customers", type=int, default=100_000, help="join: customers")
+    parser.add_argument("--update-every", type=int, default=10,
+                        help="join: every N-th orders batch updates existing orders (0: never)")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--timeout", type=float, default=0, help="seconds per subprocess (0: none)")
+    return parser
+
+
+def _run_worker(engine: str, name: str, args: argparse.Namespace) -> dict:
+    """One measurement in a fresh interpreter; its JSON result, or an ``error``."""
+    options = {k: getattr(args, k) for k in ("rows", "batch_rows", "verify", "groups", "customers",
+                                             "update_every", "seed")}
+    with tempfile.TemporaryDirectory() as scratch:
+        out = os.path.join(scratch, "result.json")
+        command = [sys.executable, "-m", "tidal.shell.bench", engine, name, json.dumps(options),
+                   out]
+        try:
+            finished = subprocess.run(command, check=False, timeout=args.timeout or None)
+        except subprocess.TimeoutExpired:
+            return {"error": f"{engine} timed out after {args.timeout:g} s"}
+        if finished.returncode != 0:
+            return {"error": f"{engine} worker exited with {finished.returncode}"}
+        with open(out) as handle:
+            return json.load(handle)
+
+
+def environment() -> dict:
+    """The machine and library versions the numbers were measured with."""
+    import duckdb
+    cpu = "unknown"
+    if os.path.exists("/proc/cpuinfo"):
+        with open("/proc/cpuinfo") as handle:
+            models = [line.split(":", 1)[1].strip() for line in handle
+                      if line.startswith("model name")]
+            cpu = models[0] if models else cpu
+    return {"cpus": os.cpu_count(), "cpu_model": cpu, "platform": platform.platform(),
+            "python": platform.python_version(), "pyarrow": pa.__version__,
+            "duckdb": duckdb.__version__, "numpy": np.__version__, "commit": _commit()}
+
+
+def _commit() -> str:
+    """The checkout's commit, with ``+dirty`` if engine or compiler files have local changes."""
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=repo, check=True,
+                              capture_output=True, text=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "engine", "sql", "catalog"],
+                               cwd=repo, check=True, capture_output=True, text=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head + ("+dirty" if dirty else "")
+
+
+def _measure(name: str, args: argparse.Namespace, env: dict) -> dict:
+    result = {"workload": name, **_run_worker("tidal", name, args)}
+    result.update(_run_worker("duckdb", name, args) if "error" not in result else {})
+    target = TARGETS[name]
+    if "error" not in result:
+        result["target_rows_per_second"] = target
+        result["met_rows_target"] = result["rows_per_second"] >= target
+        result["met_memory_target"] = result["peak_rss_mb"] <= 2 * result["state_arrow_mb"]
+    result["environment"] = env
+    return result
+
+
+def _progress_line(result: dict) -> str:
+    if "error" in result:
+        return f"{result['workload']}: {result['error']}"
+    line = (f"{result['workload']}: {result['rows']:,} rows in {result['seconds']:.2f} s = "
+            f"{result['rows_per_second'] / 1e6:.2f}M rows/s (target "
+            f"{result['target_rows_per_second'] / 1e6:g}M), "
+            f"peak RSS {result['peak_rss_mb']:.0f} MB, "
+            f"state {result['state_arrow_mb']:.0f} MB; DuckDB {result['duckdb_seconds']:.2f} s")
+    if "verified" in result:
+        line += ", verified" if result["verified"] else f", WRONG: {result['verify_problem']}"
+    return line
+
+
+def summary(results: list[dict]) -> str:
+    """A Markdown table of the results."""
+    lines = [("| workload | rows | tidal rows/s | tidal rows/CPU-s | target | met | DuckDB rows/s "
+              "| peak RSS MB | state Arrow MB | state rows | memory <= 2x state | verified |"),
+             "|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---|---|"]
+    for r in results:
+        if "error" in r:
+            lines.append(f"| {r['workload']} | {r['error']} |" + " |" * 10)
+            continue
+        lines.append(
+            f"| {r['workload']} | {r['rows']:,} | {r['rows_per_second']:,.0f} "
+            f"| {r['rows_per_cpu_second']:,.0f} "
+            f"| {r['target_rows_per_second']:,} | {'yes' if r['met_rows_target'] else 'no'} "
+            f"| {r['duckdb_rows_per_second']:,.0f} | {r['peak_rss_mb']:,.0f} "
+            f"| {r['state_arrow_mb']:,.0f} | {r['state_rows']:,} "
+            f"| {'yes' if r['met_memory_target'] else 'no'} | {_verified(r)} |")
+    return "\n".join(lines)
+
+
+def _verified(result: dict) -> str:
+    if "verified" not in result:
+        return "-"
+    return "yes" if result["verified"] else "NO"
+
+
+def main(argv: list[str]) -> int:
+    """``tidal bench core [options]``; 0 if every workload ran (and verified, with --verify)."""
+    suite, *rest = argv
+    if suite != "core":
+        print(f"unknown benchmark suite {suite!r}: only 'core'", file=sys.stderr)
+        return 2
+    args = _parser().parse_args(rest)
+    names = [n.strip() for n in args.workloads.split(",") if n.strip()]
+    unknown = [n for n in names if n not in WORKLOADS]
+    if unknown:
+        print(f"unknown workloads {unknown}: choose from {', '.join(WORKLOADS)}", file=sys.stderr)
+        return 2
+    env, results = environment(), []
+    for name in names:
+        print(f"{name}: {args.rows:,} rows in batches of {args.batch_rows:,} ...", flush=True)
+        results.append(_measure(name, args, env))
+        print(_progress_line(results[-1]), flush=True)
+    print(summary(results))
+    if args.json:
+        with open(args.json, "w") as handle:
+            json.dump(results, handle, indent=2)
+    failed = [r for r in results if "error" in r or r.get("verified") is False]
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(_worker_main(sys.argv[1:]))
