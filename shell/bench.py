@@ -220,7 +220,8 @@ def held_arrow_bytes(db) -> int:
     """Bytes held as they are (unconsolidated): relation contents' parts and operator state."""
     total = 0
     for entry in [*db._bases.values(), *db._views.values()]:
-        total += sum(part.nbytes for part in entry.contents._parts)
+        if entry.contents is not None:  # a view read from its operators' state keeps none
+            total += sum(part.nbytes for part in entry.contents._parts)
     for view in db._views.values():
         for operator in view.dataflow.operators:
             total += sum(_held_bytes(v) for v in vars(operator).values())
@@ -231,8 +232,10 @@ def state_arrow_bytes(db, view: str) -> int:
     """The consolidated state: every operator's snapshot plus the contents of the view and of the
     tables (what an ad hoc query or a new view reads). Consolidates, so measure it last."""
     total = _arrow_bytes(db._views[view].dataflow.snapshot())
-    total += db._views[view].contents.rows().nbytes
-    return total + sum(base.contents.rows().nbytes for base in db._bases.values())
+    if db._views[view].contents is not None:
+        total += db._views[view].contents.rows().nbytes
+    return total + sum(base.contents.rows().nbytes for base in db._bases.values()
+                       if base.contents is not None)
 
 
 def duckdb_connection(tables: dict[str, pa.Table]):
