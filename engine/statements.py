@@ -7,7 +7,7 @@ import numpy as np
 import pyarrow as pa
 from sqlglot import exp
 
-from tidal.catalog import CatalogError
+from tidal.catalog import CatalogError, types
 from tidal.catalog.objects import Column, Table, View
 from tidal.engine.zset import WEIGHT
 from tidal.sql import ddl
@@ -45,6 +45,10 @@ def _create(db: Database, create: exp.Create) -> str | None:
         return f"CREATE {kind}"
     if create.args.get("replace"):
         raise unsupported("CREATE OR REPLACE: DROP the object and create it again")
+    existing = db.catalog.find(name)
+    if existing is not None:
+        raise SqlError(f"{existing.kind} {existing.name!r} already exists: choose another name or "
+                       "DROP it first", sqlstate="42P07")
     if kind == "TABLE":
         if create.expression is not None:
             raise unsupported("CREATE TABLE ... AS SELECT: create the table, then INSERT INTO ... SELECT")
@@ -54,7 +58,10 @@ def _create(db: Database, create: exp.Create) -> str | None:
         db.create_source(ddl.source(create))
         return "CREATE SOURCE"
     if kind == "SINK":
-        db.create_sink(ddl.sink(create))
+        try:
+            db.create_sink(ddl.sink(create))
+        except CatalogError as error:
+            raise undefined_table(str(error)) from None
         return "CREATE SINK"
     if kind == "VIEW":
         materialized = create.find(exp.MaterializedProperty) is not None
@@ -81,6 +88,12 @@ def _bind_view(db: Database, create: exp.Create, name: str, materialized: bool) 
             raise SqlError(f"a column of view {name!r} has no name: give each expression a name "
                            "with AS", sqlstate="42601")
     columns = tuple(Column(f.name, f.type) for f in plan.schema)
+    for column in columns:
+        try:
+            types.to_arrow(column.type)
+        except types.TypeError_:
+            raise unsupported(f"column {column.name!r} of view {name!r} has type {column.type}, "
+                              "which tidal cannot store yet") from None
     inputs = tuple(sorted(db.binder.referenced))
     view = View(name, columns, definition=query.sql(dialect=Tidal), materialized=materialized,
                 inputs=inputs)
@@ -89,7 +102,10 @@ def _bind_view(db: Database, create: exp.Create, name: str, materialized: bool) 
 
 # --- DML ---------------------------------------------------------------------------------------
 
-def _target_table(db: Database, node: exp.Expression) -> Table:
+def _target_table(db: Database, node: exp.Expression, statement: exp.Expression | None = None
+                  ) -> Table:
+    if statement is not None and statement.args.get("returning"):
+        raise unsupported(f"{statement.key.upper()} ... RETURNING: query the table afterwards")
     table = node.this if isinstance(node, exp.Schema) else node
     try:
         target = db.catalog.get(table.name)
@@ -102,7 +118,7 @@ def _target_table(db: Database, node: exp.Expression) -> Table:
 
 
 def _insert(db: Database, insert: exp.Insert) -> str:
-    target = _target_table(db, insert.this)
+    target = _target_table(db, insert.this, insert)
     names = [c.name for c in target.columns]
     if isinstance(insert.this, exp.Schema):
         listed = [i.name for i in insert.this.expressions]
@@ -112,7 +128,11 @@ def _insert(db: Database, insert: exp.Insert) -> str:
                                sqlstate="42703")
     else:
         listed = names
-    source = db.binder.bind_query(insert.expression, ad_hoc=True)
+    query = insert.expression
+    if isinstance(query, exp.Values):
+        column_types = {c.name.lower(): c.type for c in target.columns}
+        query = _coerced_values(query, [column_types[n.lower()] for n in listed])
+    source = db.binder.bind_query(query, ad_hoc=True)
     if len(source.schema) != len(listed):
         raise SqlError(f"INSERT has {len(source.schema)} expressions but {len(listed)} target columns",
                        sqlstate="42601")
@@ -128,8 +148,19 @@ def _insert(db: Database, insert: exp.Insert) -> str:
     return f"INSERT 0 {rows.num_rows}"
 
 
+def _coerced_values(values: exp.Values, types: list[str]) -> exp.Values:
+    """INSERT's VALUES with each value cast to its target column's type, as PostgreSQL coerces
+    them, so that rows may mix ``'2026-01-01'`` and ``DATE '2026-01-02'`` in one column."""
+    values = values.copy()
+    for row in values.expressions:
+        items = row.expressions if isinstance(row, exp.Tuple) else [row]
+        for item, type_name in zip(items, types):
+            item.replace(exp.cast(item.copy(), type_name, dialect="duckdb"))
+    return values
+
+
 def _delete(db: Database, delete: exp.Delete) -> str:
-    target = _target_table(db, delete.this)
+    target = _target_table(db, delete.this, delete)
     select = exp.select("*").from_(delete.this.copy())
     if delete.args.get("where") is not None:
         select.set("where", delete.args["where"].copy())
@@ -141,7 +172,7 @@ def _delete(db: Database, delete: exp.Delete) -> str:
 
 
 def _update(db: Database, update: exp.Update) -> str:
-    target = _target_table(db, update.this)
+    target = _target_table(db, update.this, update)
     assignments = {}
     for assignment in update.expressions:
         column = assignment.this.name.lower()

@@ -2,6 +2,7 @@
 expressions above an Aggregate node to read its output columns."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from sqlglot import exp
@@ -45,9 +46,20 @@ def _units(node: exp.Expression):
         yield node
         return
     if isinstance(node, WINDOW_ONLY):
-        raise SqlError(f"window function {node.sql()} requires an OVER clause", sqlstate="42809")
+        raise SqlError(f"window function {shown(node)} requires an OVER clause: add OVER (...)",
+                       sqlstate="42809")
     for child in node.iter_expressions():
         yield from _units(child)
+
+
+def shown(node: exp.Expression) -> str:
+    """A call as SQL for a message, with columns already bound to positions shown as ``...``
+    (``SUM(SUM(...))``), since their internal names mean nothing to the user."""
+    def hide(n: exp.Expression) -> exp.Expression:
+        if isinstance(n, exp.Column) and re.fullmatch(r"c\d+", n.name) and n.this.quoted:
+            return exp.Var(this="...")
+        return n
+    return node.copy().transform(hide, copy=False).sql()
 
 
 def contains_aggregate(expression: exp.Expression) -> bool:
@@ -105,7 +117,7 @@ def _call(unit: exp.Expression) -> Call:
         func, filter_ = unit.this, unit.expression.this
     name = SUPPORTED.get(type(func))
     if name is None:
-        raise unsupported(f"aggregate function {func.sql()}: tidal maintains "
+        raise unsupported(f"aggregate function {shown(func)}: tidal maintains "
                           f"{', '.join(sorted(set(SUPPORTED.values())))}")
     args = [a for a in _arguments(func)]
     distinct = False
@@ -117,12 +129,13 @@ def _call(unit: exp.Expression) -> Call:
             raise SqlError("COUNT(DISTINCT *) is not valid: name the columns")
         name, args = "count_star", []
     if len(args) != 1 and name != "count_star":
-        raise unsupported(f"{func.sql()}: aggregates take one argument")
+        raise unsupported(f"{shown(func)}: aggregates take one argument")
     for arg in args + ([filter_] if filter_ is not None else []):
         if contains_aggregate(arg):
-            raise grouping_error(f"aggregate function calls cannot be nested: {func.sql()}")
+            raise grouping_error(f"aggregate function calls cannot be nested: {shown(func)}")
         if arg.find(exp.Window):
-            raise grouping_error(f"window functions are not allowed in aggregate arguments: {func.sql()}")
+            raise grouping_error(f"window functions are not allowed in aggregate arguments: "
+                                 f"{shown(func)}")
     return Call(unit, name, args, distinct, filter_)
 
 
@@ -181,9 +194,9 @@ def check_window_function(function: exp.Expression) -> None:
         if isinstance(function, exp.AggFunc) and not isinstance(function, WINDOW_ONLY):
             for arg in _arguments(function):
                 if isinstance(arg, exp.Distinct):
-                    raise unsupported(f"DISTINCT in a window aggregate: {function.sql()}")
+                    raise unsupported(f"DISTINCT in a window aggregate: {shown(function)}")
         return
-    raise unsupported(f"window function {function.sql()}: tidal supports "
+    raise unsupported(f"window function {shown(function)}: tidal supports "
                       "ROW_NUMBER, RANK, DENSE_RANK, PERCENT_RANK, CUME_DIST, NTILE, LAG, LEAD, "
                       "FIRST_VALUE, LAST_VALUE, NTH_VALUE and the aggregates over a window")
 

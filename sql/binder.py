@@ -210,6 +210,7 @@ class Binder:
             condition = self.expression(on, Frame(frame.plan, combined, frame.ctes))
             if condition.find(exp.AggFunc):
                 raise grouping_error("aggregate functions are not allowed in JOIN conditions")
+            self._check_boolean(condition, frame.plan.schema + right.schema, "JOIN ... ON")
         elif using:
             condition = self._using(using, frame.scope, right_scope)
         elif kind not in ("inner", "cross"):
@@ -289,7 +290,17 @@ class Binder:
                 raise grouping_error("aggregate functions are not allowed in WHERE: use HAVING")
             if predicate.find(exp.Window):
                 raise grouping_error("window functions are not allowed in WHERE: filter in an outer query")
+            self._check_boolean(predicate, frame.plan.schema, "WHERE")
             frame.plan = Filter(frame.plan, predicate)
+
+    def _check_boolean(self, condition: exp.Expression, fields: tuple[Field, ...],
+                       clause: str) -> None:
+        """A WHERE / HAVING / ON condition must be BOOLEAN, as in PostgreSQL (no cast of text)."""
+        (condition_type,) = self.infer.infer([condition], fields)
+        if condition_type not in ("BOOLEAN", "NULL"):
+            raise SqlError(f"the condition of {clause} must be BOOLEAN, not {condition_type}: "
+                           "compare it with something (e.g. x = 1, x IS NOT NULL)",
+                           sqlstate="42804")
 
     # --- expressions --------------------------------------------------------------------------
 
@@ -318,8 +329,7 @@ class Binder:
                 raise SqlError("query parameters are not supported in this context")
             return n
         bound = node.copy().transform(visit, copy=False)
-        if isinstance(bound, exp.Column):
-            return bound
+        self.infer.check_string_literals(bound, frame.plan.schema)
         return bound
 
     def typed(self, exprs: list[exp.Expression], frame: Frame, originals: list[exp.Expression]
@@ -327,7 +337,7 @@ class Binder:
         try:
             return self.infer.infer(exprs, frame.plan.schema)
         except SqlError as error:
-            texts = ", ".join(o.sql() for o in originals)
+            texts = ", ".join(aggregates.shown(o) for o in originals)
             raise SqlError(f"{error.message} in {texts}", sqlstate=error.sqlstate) from None
 
     def _select_items(self, select: exp.Select, frame: Frame) -> list[tuple[exp.Expression, str]]:
@@ -351,12 +361,20 @@ class Binder:
     def _aggregate(self, select, items, bound_items, frame: Frame):
         group = select.args.get("group")
         keys: list[exp.Expression] = []
+        grouping_sets = (exp.Rollup, exp.Cube, exp.GroupingSets)
+        if group and any(isinstance(t, grouping_sets) for t in group.expressions):
+            raise unsupported("ROLLUP, CUBE and GROUPING SETS: write one GROUP BY per grouping and "
+                              "combine them with UNION ALL")
         for term in (group.expressions if group else []):
+            if isinstance(term, exp.Tuple) and not term.expressions:
+                continue  # GROUP BY (): one group, like no GROUP BY
             keys.append(self._group_term(term, items, bound_items, frame))
         if group and (group.args.get("rollup") or group.args.get("cube") or group.args.get("grouping_sets")):
             raise unsupported("ROLLUP, CUBE and GROUPING SETS")
         having = select.args.get("having")
         bound_having = self.expression(having.this, frame) if having is not None else None
+        if bound_having is not None:
+            self._check_boolean(bound_having, frame.plan.schema, "HAVING")
         order = select.args.get("order")
         bound_order = []
         if order:
@@ -524,8 +542,8 @@ class Binder:
                 plan = Limit(plan, limit, offset)
         elif limit is not None or offset:
             if not keys:
-                raise SqlError("LIMIT without ORDER BY in a view or subquery picks arbitrary rows: "
-                               "add ORDER BY so the result is well defined")
+                raise unsupported("LIMIT without ORDER BY in a view or subquery (it picks "
+                                  "arbitrary rows): add ORDER BY so the result is well defined")
             plan = TopN(plan, tuple(keys), limit, offset)
         if len(plan.schema) > len(visible):
             plan = Project(plan, tuple(ref(i) for i in visible), tuple(plan.schema[i] for i in visible))

@@ -18,10 +18,11 @@ def columns_and_watermark(create: exp.Create) -> tuple[tuple[Column, ...], Water
         if isinstance(item, exp.WatermarkColumnConstraint):
             watermark = Watermark(item.this.name, item.expression.sql(dialect="duckdb"))
             continue
+        if isinstance(item, (exp.Identifier, exp.Column)) or (
+                isinstance(item, exp.ColumnDef) and item.args.get("kind") is None):
+            raise SqlError(f"column {item.name!r} needs a type, e.g. {item.name} VARCHAR")
         if not isinstance(item, exp.ColumnDef):
             raise unsupported(f"table constraint {item.sql()}")
-        if item.args.get("kind") is None:
-            raise SqlError(f"column {item.name!r} needs a type")
         for constraint in item.args.get("constraints") or []:
             if not isinstance(constraint.kind, (exp.NotNullColumnConstraint,)):
                 raise unsupported(f"column constraint {constraint.sql()} (tables are multisets; "

@@ -54,10 +54,15 @@ def _scan(plan: Scan, scan_sql: ScanSql) -> str:
 def _values(plan: Values, scan_sql: ScanSql) -> str:
     if not plan.schema:
         return "SELECT 1 AS __unit"
-    rows = ", ".join("(" + ", ".join(f"CAST({sql(v)} AS {f.type})" for v, f in zip(row, plan.schema))
+    rows = ", ".join("(" + ", ".join(_typed_value(v, f.type) for v, f in zip(row, plan.schema))
                      + ")" for row in plan.rows)
     names = ", ".join(column(i) for i in range(len(plan.schema)))
     return f"SELECT * FROM (VALUES {rows}) AS v({names})"
+
+
+def _typed_value(value: exp.Expression, sql_type: str) -> str:
+    # A column of only NULLs has type NULL, which DuckDB cannot CAST to: the bare NULL has it.
+    return sql(value) if sql_type == "NULL" else f"CAST({sql(value)} AS {sql_type})"
 
 
 def _filter(plan: Filter, scan_sql: ScanSql) -> str:

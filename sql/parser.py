@@ -32,8 +32,8 @@ class Statement:
 def split_statements(script: str) -> list[Statement]:
     try:
         tokens = Tidal().tokenize(script)
-    except TokenError as error:
-        raise SqlError(f"syntax error: {error}", line=_line_of(script, len(script)), column=1) from None
+    except TokenError:
+        raise _unreadable(script) from None
     statements: list[Statement] = []
     start = None
     for token in tokens:
@@ -63,14 +63,69 @@ def parse_statement(text: str) -> exp.Expression:
     try:
         expressions = sqlglot.parse(text, read=DIALECT)
     except ParseError as error:
-        detail = error.errors[0] if error.errors else {}
-        description = detail.get("description", str(error))
-        near = detail.get("highlight")
-        message = f"syntax error: {description}" + (f" near {near!r}" if near else "")
-        raise SqlError(message, line=detail.get("line"), column=detail.get("col")) from None
-    except TokenError as error:
-        raise SqlError(f"syntax error: {error}", line=1, column=1) from None
+        raise _syntax_error(error, text) from None
+    except TokenError:
+        raise _unreadable(text) from None
     expressions = [e for e in expressions if e is not None]
     if len(expressions) != 1:
         raise SqlError(f"expected one statement, got {len(expressions)}")
     return expressions[0]
+
+
+def _syntax_error(error: ParseError, text: str) -> SqlError:
+    """PostgreSQL's wording (``syntax error at or near 'x'``) with sqlglot's hint made readable;
+    the column is where the token shown starts (sqlglot reports where it ends)."""
+    detail = error.errors[0] if error.errors else {}
+    near = detail.get("highlight") or ""
+    line, column = detail.get("line"), detail.get("col")
+    hint, missing = _hint(detail.get("description", ""))
+    if missing and near and text.rstrip().endswith(near):
+        where = f"at end of input (after {near!r})"
+    else:
+        where = f"at or near {near!r}" if near else "at end of input"
+    if column is not None and near and "\n" not in near:
+        column = max(1, column - len(near) + 1)
+    return SqlError(f"syntax error {where}{': ' + hint if hint else ''}", line=line, column=column)
+
+
+def _hint(description: str) -> tuple[str, bool]:
+    """A readable version of sqlglot's description, and whether it says something is missing."""
+    if description.startswith("Expecting "):
+        return f"expected {description[len('Expecting '):]!r}", True
+    if description.startswith("Required keyword"):
+        return "the clause or expression is incomplete", True
+    if description.startswith("Expected ") and " but got " in description:
+        return description[:description.index(" but got ")].lower(), False
+    if description.startswith("Invalid expression / Unexpected token"):
+        return "", False
+    return description, False
+
+
+def _unreadable(text: str) -> SqlError:
+    """The tokenizer gave up: say where the quote or comment that never ends starts."""
+    start = _unterminated(text)
+    if start is None:
+        return SqlError("syntax error: the text cannot be read as SQL", line=1, column=1)
+    line = _line_of(text, start)
+    column = start - (text.rfind("\n", 0, start) + 1) + 1
+    what = {"'": "quoted string", '"': "quoted name", "/": "comment"}[text[start]]
+    return SqlError(f"syntax error: unterminated {what}: close it", line=line, column=column)
+
+
+def _unterminated(text: str) -> int | None:
+    """Where an unclosed ``'...'``, ``"..."`` or ``/* ... */`` starts in ``text``, if any."""
+    i = 0
+    while i < len(text):
+        if text.startswith("--", i):
+            end = text.find("\n", i)
+            i = len(text) if end < 0 else end + 1
+            continue
+        closer = {"'": "'", '"': '"'}.get(text[i]) or ("*/" if text.startswith("/*", i) else None)
+        if closer is None:
+            i += 1
+            continue
+        end = text.find(closer, i + (2 if closer == "*/" else 1))
+        if end < 0:
+            return i
+        i = end + len(closer)
+    return None

@@ -3,8 +3,9 @@
 - ``[NOT] EXISTS (q)`` and ``x IN (q)`` as WHERE conjuncts become semi / anti joins. Conditions in
   ``q``'s WHERE that read outer columns become the join condition; the inner columns they read
   are added to ``q``'s select list.
-- ``x NOT IN (q)`` (uncorrelated) follows SQL's three-valued logic: no row passes if ``q`` has a
-  NULL, every row passes if ``q`` is empty; done with an anti join plus ``q``'s row and NULL counts.
+- ``x NOT IN (q)`` follows SQL's three-valued logic: no row passes if ``q`` has a NULL, every row
+  passes if ``q`` is empty. Uncorrelated: an anti join plus ``q``'s row and NULL counts;
+  correlated: an anti join whose condition also matches NULLs on either side.
 - A scalar subquery becomes a column: uncorrelated, a left join with its one row; correlated by
   equalities, its aggregate is grouped by the inner side of those equalities and left-joined on
   them (a missing group gives NULL, or 0 for a bare COUNT, as in PostgreSQL).
@@ -148,11 +149,11 @@ def _aggregated(query: exp.Select) -> bool:
 
 
 def _not_in(binder, probe: exp.Expression, query: exp.Select, frame: Frame) -> Plan:
-    uncorrelated, correlated, _ = _split(binder, query, frame)
-    if correlated:
-        raise unsupported("correlated NOT IN: write NOT EXISTS (... WHERE inner = outer AND ...)")
+    uncorrelated, correlated, inner_scope = _split(binder, query, frame)
     if len(query.expressions) != 1:
         raise SqlError("subquery in NOT IN must return exactly one column", sqlstate="42601")
+    if correlated:
+        return _correlated_not_in(binder, probe, uncorrelated, correlated, inner_scope, frame)
     sub_plan, _ = binder.query(uncorrelated, frame.ctes, None)
     width = len(frame.plan.schema)
     counts = Aggregate(sub_plan, (), (AggregateCall("count_star", (), type="BIGINT"),
@@ -168,6 +169,23 @@ def _not_in(binder, probe: exp.Expression, query: exp.Select, frame: Frame) -> P
                               exp.EQ(this=rows, expression=non_null)))
     kept = Filter(anti, passes)
     return Project(kept, tuple(ref(i) for i in range(width)), frame.plan.schema)
+
+
+def _correlated_not_in(binder, probe: exp.Expression, uncorrelated: exp.Select, correlated,
+                       inner_scope: Scope, frame: Frame) -> Plan:
+    """``x NOT IN (q)`` with ``q`` correlated: an anti join on the correlation that drops an outer
+    row when its own set holds x, holds a NULL, or is probed with a NULL x (NOT IN is then false
+    or NULL); an outer row whose set is empty passes."""
+    if _aggregated(uncorrelated):
+        raise unsupported("a correlated NOT IN subquery with GROUP BY, aggregates, DISTINCT or LIMIT")
+    sub_plan, _, parts = _bind_with_correlation(binder, uncorrelated, correlated, inner_scope,
+                                                frame, keep_first=True)
+    outer = binder.expression(probe, frame)
+    value = ref(len(frame.plan.schema))
+    parts.append(exp.or_(exp.EQ(this=outer, expression=value),
+                         exp.Is(this=value.copy(), expression=exp.Null()),
+                         exp.Is(this=outer.copy(), expression=exp.Null())))
+    return make_join(frame.plan, sub_plan, "anti", conjunction(parts), binder.infer)
 
 
 def replace_scalar_subqueries(binder: Binder, node: exp.Expression, frame: Frame) -> exp.Expression:

@@ -9,6 +9,7 @@ with DuckDB's message.
 from __future__ import annotations
 
 import re
+import threading
 
 import duckdb
 from sqlglot import exp
@@ -23,14 +24,26 @@ POSTGRES_SETTINGS = (
 )
 
 
+# The settings every connection of connect_locked has, as DuckDB configuration options.
+_LOCKED_CONFIG = {"threads": 1, "integer_division": True,
+                  "default_null_order": "nulls_last_on_asc_first_on_desc",
+                  "enable_external_access": False, "lock_configuration": True}
+_instance: duckdb.DuckDBPyConnection | None = None
+_instance_lock = threading.Lock()
+
+
 def connect_locked() -> duckdb.DuckDBPyConnection:
-    """A DuckDB connection with PostgreSQL semantics and no access to files or settings."""
-    connection = duckdb.connect(config={"threads": 1})
-    for statement in POSTGRES_SETTINGS:
-        connection.execute(statement)
-    connection.execute("SET enable_external_access = false")
-    connection.execute("SET lock_configuration = true")
-    return connection
+    """A DuckDB connection with PostgreSQL semantics and no access to files or settings.
+
+    All of them are connections to one in-memory DuckDB whose configuration is set at start and
+    locked: a new connection costs microseconds (a new instance about 30 ms, and every Database
+    needs several). Each connection still has its own registered tables.
+    """
+    global _instance
+    with _instance_lock:
+        if _instance is None:
+            _instance = duckdb.connect(config=dict(_LOCKED_CONFIG))
+        return _instance.cursor()
 
 
 def duckdb_sql(expression: exp.Expression) -> str:
@@ -73,6 +86,33 @@ class TypeInference:
         except duckdb.Error as error:
             raise _as_sql_error(error) from None
 
+    def check_string_literals(self, expression: exp.Expression, fields: tuple[Field, ...]) -> None:
+        """Refuse a comparison of a non-text expression with a string constant that is not one of
+        its values (``v = 'x'`` for an INTEGER ``v``), as PostgreSQL does when it binds the query,
+        rather than failing later on the first row (which would make a view refuse every insert)."""
+        for target, literal in _compared_string_literals(expression):
+            try:
+                (target_type,) = self.infer([target], fields)
+            except SqlError:
+                continue  # the expression's own type error is reported where it is typed
+            if target_type in _TEXT_TYPES or self._castable(literal, target_type):
+                continue
+            raise SqlError(f"type mismatch: {literal.sql()} is not a valid {target_type} value, "
+                           f"but it is compared with an expression of type {target_type}: write a "
+                           "constant of that type, or CAST the expression to VARCHAR to compare "
+                           "text", sqlstate="42804")
+
+    def _castable(self, literal: exp.Literal, target_type: str) -> bool:
+        text = literal.sql(dialect="duckdb")
+        key = (f"literal {text}", (Field("", target_type),))
+        if key not in self._cache:
+            try:
+                self._connection.execute(f"SELECT CAST({text} AS {target_type})")
+                self._cache[key] = ["ok"]
+            except duckdb.Error:
+                self._cache[key] = []
+        return bool(self._cache[key])
+
     def common_type(self, left: str, right: str) -> str:
         """The type both sides of a UNION (or CASE, COALESCE) are cast to."""
         query = (f"SELECT * FROM (SELECT CAST(NULL AS {left}) UNION ALL "
@@ -82,6 +122,25 @@ class TypeInference:
         except duckdb.Error as error:
             raise SqlError(f"cannot combine types {left} and {right}: {_clean(error)}",
                            sqlstate="42804") from None
+
+
+_TEXT_TYPES = ("VARCHAR", "JSON", "NULL")
+_COMPARISONS = (exp.EQ, exp.NEQ, exp.LT, exp.LTE, exp.GT, exp.GTE, exp.NullSafeEQ, exp.NullSafeNEQ)
+
+
+def _compared_string_literals(expression: exp.Expression):
+    """(expression, string literal) pairs that a comparison, IN list or BETWEEN compares."""
+    for node in expression.find_all(*_COMPARISONS, exp.In, exp.Between):
+        if isinstance(node, exp.In):
+            pairs = [(node.this, item) for item in node.expressions]
+        elif isinstance(node, exp.Between):
+            pairs = [(node.this, node.args.get("low")), (node.this, node.args.get("high"))]
+        else:
+            pairs = [(node.this, node.expression), (node.expression, node.this)]
+        for target, literal in pairs:
+            if isinstance(literal, exp.Literal) and literal.is_string and not (
+                    isinstance(target, exp.Literal) or target.find(exp.Subquery)):
+                yield target, literal
 
 
 def _clean(error: Exception) -> str:

@@ -1,0 +1,257 @@
+"""Error messages and SQLSTATEs: each error says what is wrong and what to do, and after any
+error the database keeps working and has lost nothing."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from tidal.engine import Database, DataError
+from tidal.sql.errors import SqlError
+
+
+@pytest.fixture(scope="module")
+def db() -> Database:
+    database = Database()
+    database.execute("""
+        CREATE TABLE orders (id INTEGER, customer VARCHAR, amount DECIMAL(8,2), placed TIMESTAMP);
+        CREATE TABLE customers (id INTEGER, name VARCHAR);
+        INSERT INTO orders VALUES (1, 'ann', 10.50, '2026-01-01 10:00:00'),
+                                  (2, 'bob', 3.25, '2026-01-02 11:00:00');
+        INSERT INTO customers VALUES (1, 'ann'), (2, 'bob');
+        CREATE MATERIALIZED VIEW spend AS
+            SELECT customer, sum(amount) AS total, count(*) AS n FROM orders GROUP BY customer;
+        CREATE VIEW big AS SELECT id FROM orders WHERE amount > 5;
+    """)
+    return database
+
+
+def error_of(db: Database, sql: str) -> SqlError:
+    with pytest.raises(SqlError) as caught:
+        db.execute(sql)
+    return caught.value
+
+
+# --- syntax errors -----------------------------------------------------------------------------
+
+def test_a_misspelt_keyword_names_the_token_line_and_column(db):
+    error = error_of(db, "SELECT * FORM orders")
+    assert (error.sqlstate, error.line, error.column) == ("42601", 1, 15)
+    assert error.message == "syntax error at or near 'orders'"
+    assert str(error) == "syntax error at or near 'orders' (line 1, column 15)"
+
+
+def test_a_statement_that_stops_early_says_so_on_the_right_line(db):
+    error = error_of(db, "SELECT id,\n  amount\nFROM orders WHERE")
+    assert (error.sqlstate, error.line, error.column) == ("42601", 3, 13)
+    assert error.message.startswith("syntax error at end of input (after 'WHERE')")
+
+
+def test_a_missing_parenthesis_is_named(db):
+    error = error_of(db, "SELECT * FROM orders WHERE (id = 1")
+    assert "expected ')'" in error.message
+    assert error.line == 1
+
+
+def test_an_unterminated_string_points_at_its_opening_quote(db):
+    error = error_of(db, "SELECT id FROM orders\nWHERE customer = 'ann")
+    assert (error.sqlstate, error.line, error.column) == ("42601", 2, 18)
+    assert "unterminated quoted string" in error.message
+
+
+def test_sqlglot_internals_do_not_leak_into_syntax_errors(db):
+    for sql in ("SELECT 1 +", "SELECT * FROM orders LIMIT", "CREATE TABLE (a INTEGER)", "SELEC 1"):
+        message = error_of(db, sql).message
+        assert "sqlglot" not in message and "<class" not in message and "Token" not in message
+
+
+# --- unknown names -----------------------------------------------------------------------------
+
+def test_an_unknown_table_suggests_a_close_name(db):
+    error = error_of(db, "SELECT * FROM order")
+    assert error.sqlstate == "42P01"
+    assert error.message == "unknown relation 'order'; did you mean 'orders'?"
+
+
+def test_an_unknown_table_without_a_close_name_suggests_nothing(db):
+    assert error_of(db, "SELECT * FROM zzz").message == "unknown relation 'zzz'"
+
+
+def test_an_unknown_column_suggests_a_close_name(db):
+    error = error_of(db, "SELECT amout FROM orders")
+    assert error.sqlstate == "42703"
+    assert error.message == "column 'amout' does not exist; did you mean 'amount'?"
+
+
+def test_an_unknown_column_without_a_close_name_lists_the_columns(db):
+    error = error_of(db, "SELECT qqq FROM orders")
+    assert error.message == "column 'qqq' does not exist; available: amount, customer, id, placed"
+
+
+def test_an_ambiguous_column_asks_for_a_qualifier(db):
+    error = error_of(db, "SELECT id FROM orders o JOIN customers c ON o.customer = c.name")
+    assert error.sqlstate == "42702"
+    assert "'id' is ambiguous" in error.message and "qualify it" in error.message
+
+
+def test_an_unknown_qualifier_is_a_missing_from_entry(db):
+    error = error_of(db, "SELECT c.name FROM orders o")
+    assert (error.sqlstate, error.message) == ("42P01", "missing FROM-clause entry for table 'c'")
+
+
+# --- types ---------------------------------------------------------------------------------------
+
+def test_adding_text_to_a_number_is_a_type_mismatch(db):
+    error = error_of(db, "SELECT 'a' + 1")
+    assert error.sqlstate == "42804"
+    assert error.message.startswith("type mismatch:") and "explicit type casts" in error.message
+
+
+@pytest.mark.parametrize("sql, value, type_name", [
+    ("SELECT * FROM orders WHERE id = 'x'", "'x'", "INTEGER"),
+    ("SELECT * FROM orders WHERE 'x' <> id", "'x'", "INTEGER"),
+    ("SELECT * FROM orders WHERE amount BETWEEN 1 AND 'lots'", "'lots'", "DECIMAL(8,2)"),
+    ("SELECT * FROM orders WHERE placed IN ('2026-01-01', 'soon')", "'soon'", "TIMESTAMP"),
+])
+def test_a_constant_that_is_not_a_value_of_the_compared_type_is_refused_when_bound(
+        db, sql, value, type_name):
+    error = error_of(db, sql)
+    assert error.sqlstate == "42804"
+    assert error.message.startswith(f"type mismatch: {value} is not a valid {type_name} value")
+    assert "CAST" in error.message
+
+
+def test_constants_that_are_values_of_the_type_are_accepted(db):
+    rows = db.execute("SELECT id FROM orders WHERE id = '2' AND placed > '2026-01-01'")
+    assert rows.column("id").to_pylist() == [2]
+
+
+def test_a_view_with_a_bad_constant_is_refused_at_creation_not_at_the_first_insert(db):
+    error = error_of(db, "CREATE MATERIALIZED VIEW bad AS SELECT * FROM orders WHERE id = 'x'")
+    assert error.sqlstate == "42804"
+    assert "bad" not in db.catalog
+
+
+@pytest.mark.parametrize("sql, clause, type_name", [
+    ("SELECT * FROM orders WHERE customer", "WHERE", "VARCHAR"),
+    ("SELECT customer FROM orders GROUP BY customer HAVING sum(id)", "HAVING", "HUGEINT"),
+    ("SELECT * FROM orders o JOIN customers c ON c.name", "JOIN ... ON", "VARCHAR"),
+])
+def test_a_condition_must_be_boolean(db, sql, clause, type_name):
+    error = error_of(db, sql)
+    assert error.sqlstate == "42804"
+    assert error.message.startswith(f"the condition of {clause} must be BOOLEAN, not {type_name}")
+
+
+# --- grouping ------------------------------------------------------------------------------------
+
+def test_a_column_outside_group_by_is_named(db):
+    error = error_of(db, "SELECT customer, amount FROM orders GROUP BY customer")
+    assert error.sqlstate == "42803"
+    assert error.message == ("column 'amount' must appear in the GROUP BY clause or be used in an "
+                             "aggregate function")
+
+
+def test_an_aggregate_in_where_points_to_having(db):
+    error = error_of(db, "SELECT customer FROM orders WHERE count(*) > 1 GROUP BY customer")
+    assert error.sqlstate == "42803"
+    assert error.message == "aggregate functions are not allowed in WHERE: use HAVING"
+
+
+def test_nested_aggregates_show_the_calls_without_internal_column_names(db):
+    error = error_of(db, "SELECT sum(sum(amount)) FROM orders")
+    assert error.sqlstate == "42803"
+    assert error.message == "aggregate function calls cannot be nested: SUM(SUM(...))"
+
+
+def test_a_window_function_without_over_says_to_add_it(db):
+    error = error_of(db, "SELECT lag(id) FROM orders")
+    assert error.message == "window function LAG(...) requires an OVER clause: add OVER (...)"
+
+
+# --- not supported -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("sql, words", [
+    ("WITH RECURSIVE r AS (SELECT 1 AS n) SELECT * FROM r", "WITH RECURSIVE"),
+    ("SELECT DISTINCT ON (customer) customer FROM orders", "use ROW_NUMBER() OVER"),
+    ("CREATE MATERIALIZED VIEW first AS SELECT id FROM orders LIMIT 1", "add ORDER BY"),
+    ("CREATE VIEW first AS SELECT id FROM orders LIMIT 1", "LIMIT without ORDER BY"),
+    ("SELECT customer FROM orders GROUP BY CUBE (customer)", "combine them with UNION ALL"),
+    ("SELECT median(amount) FROM orders", "tidal maintains avg, bool_and"),
+    ("SELECT * FROM orders NATURAL JOIN customers", "name the columns with USING"),
+    ("CREATE OR REPLACE VIEW big AS SELECT 1 AS one", "DROP the object and create it again"),
+    ("CREATE TABLE t (a INTEGER PRIMARY KEY)", "keys and defaults are not enforced"),
+])
+def test_unsupported_features_say_what_to_do_instead(db, sql, words):
+    error = error_of(db, sql)
+    assert error.sqlstate == "0A000"
+    assert error.message.startswith("not supported: ")
+    assert words in error.message
+
+
+# --- objects -------------------------------------------------------------------------------------
+
+def test_creating_an_existing_name_is_a_duplicate(db):
+    error = error_of(db, "CREATE VIEW orders AS SELECT 1 AS one")
+    assert (error.sqlstate, error.message) == (
+        "42P07", "table 'orders' already exists: choose another name or DROP it first")
+
+
+def test_dropping_with_dependents_names_them_and_suggests_cascade(db):
+    error = error_of(db, "DROP TABLE orders")
+    assert error.sqlstate == "2BP01"
+    assert "materialized view spend" in error.message and "view big" in error.message
+    assert "DROP ... CASCADE" in error.message
+
+
+def test_writing_to_a_view_is_refused(db):
+    error = error_of(db, "DELETE FROM spend")
+    assert error.sqlstate == "42809"
+    assert "only tables accept INSERT, UPDATE and DELETE" in error.message
+
+
+# --- the database survives every error -----------------------------------------------------------
+
+BAD_STATEMENTS = [
+    "SELECT * FORM orders",
+    "SELECT 'unterminated",
+    "SELECT * FROM nowhere",
+    "SELECT nope FROM orders",
+    "SELECT * FROM orders WHERE id = 'x'",
+    "SELECT customer, amount FROM orders GROUP BY customer",
+    "WITH RECURSIVE r AS (SELECT 1 AS n) SELECT * FROM r",
+    "CREATE TABLE orders (x INTEGER)",
+    "CREATE MATERIALIZED VIEW spend AS SELECT 1 AS one",
+    "CREATE MATERIALIZED VIEW v1 AS SELECT id FROM orders LIMIT 1",
+    "CREATE VIEW v2 AS SELECT nope FROM orders",
+    "DROP TABLE orders",
+    "DROP VIEW spend",
+    "INSERT INTO orders VALUES (3, 'cy')",
+    "INSERT INTO orders VALUES (3, 'cy', 1.00, NULL), ('four', 'dee', 1.00, NULL)",
+    "INSERT INTO orders SELECT id + 10, customer, amount / 0, placed FROM orders",
+    "UPDATE orders SET amount = amount / (id - 1)",
+    "UPDATE orders SET id = 'x'",
+    "DELETE FROM orders WHERE nope = 1",
+    "INSERT INTO spend VALUES ('x', 1, 1)",
+    "SELECT 1 / 0",
+]
+
+
+def _everything(db: Database) -> dict[str, list]:
+    names = ["orders", "customers", "spend", "big"]
+    state = {n: sorted(map(repr, db.execute(f"SELECT * FROM {n}").to_pylist())) for n in names}
+    for kind in ("TABLES", "VIEWS", "MATERIALIZED VIEWS", "SOURCES", "SINKS"):
+        state[kind] = db.execute(f"SHOW {kind}").column("name").to_pylist()
+    return state
+
+
+def test_a_batch_of_bad_statements_changes_nothing_and_the_database_keeps_working(db):
+    before = _everything(db)
+    for sql in BAD_STATEMENTS:
+        with pytest.raises((SqlError, DataError)):
+            db.execute(sql)
+        assert _everything(db) == before, f"changed by: {sql}"
+    db.execute("INSERT INTO orders VALUES (3, 'ann', 1.00, '2026-01-03 00:00:00')")
+    ann = db.execute("SELECT total, n FROM spend WHERE customer = 'ann'").to_pylist()
+    assert ann == [{"total": Decimal("11.50"), "n": 2}]
+    db.execute("DELETE FROM orders WHERE id = 3")
+    assert _everything(db) == before
