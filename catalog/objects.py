@@ -12,6 +12,7 @@ from tidal.catalog import types
 class Column:
     name: str
     type: str  # canonical SQL type name, see tidal.catalog.types
+    nullable: bool = True  # False: NOT NULL, enforced on INSERT and UPDATE
 
     @property
     def arrow_type(self) -> pa.DataType:

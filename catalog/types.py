@@ -55,6 +55,7 @@ _ALIASES = {
     "DATETIME": "TIMESTAMP", "TIMESTAMP WITHOUT TIME ZONE": "TIMESTAMP",
     "TIMESTAMPTZ": "TIMESTAMP WITH TIME ZONE",
     "NUMERIC": "DECIMAL",
+    "INT128": "HUGEINT",
 }
 
 _PG_OIDS = {
@@ -96,7 +97,9 @@ def normalize(name: str) -> str:
     if decimal:
         precision_, scale = decimal.group(1), decimal.group(2)
         return f"DECIMAL({precision_ or 18},{scale or 0})"
-    if upper in _SIMPLE or upper.endswith("[]") or upper.startswith(("STRUCT", "MAP")):
+    if upper.endswith("[]"):
+        return normalize(upper[:-2]) + "[]"
+    if upper in _SIMPLE or upper.startswith(("STRUCT", "MAP")):
         return upper
     raise TypeError_(f"unknown type {name!r}: use one of {', '.join(sorted(_SIMPLE))}, "
                      "DECIMAL(p,s) or a list type such as INTEGER[]")

@@ -59,11 +59,31 @@ class Status:
 
 
 class DataError(Exception):
-    """A statement failed on the data (a bad value, division by zero); nothing was changed."""
+    """A statement failed on the data (a bad value, division by zero); nothing was changed.
 
-    def __init__(self, message: str, sqlstate: str = "22000") -> None:
+    ``sqlstate`` is PostgreSQL's code for the kind of failure, read from the message.
+    """
+
+    def __init__(self, message: str, sqlstate: str | None = None) -> None:
         super().__init__(message)
-        self.sqlstate = sqlstate
+        self.message = message
+        self.sqlstate = sqlstate or _data_sqlstate(message)
+
+
+_DATA_SQLSTATES = (
+    ("division by zero", "22012"),
+    ("divide by zero", "22012"),
+    ("overflow", "22003"),
+    ("out of range", "22003"),
+    ("could not convert", "22P02"),
+    ("conversion error", "22P02"),
+    ("invalid input", "22P02"),
+)
+
+
+def _data_sqlstate(message: str) -> str:
+    lowered = message.lower()
+    return next((code for text, code in _DATA_SQLSTATES if text in lowered), "22000")
 
 
 @dataclass
@@ -129,7 +149,12 @@ class Database:
         """
         result = None
         for statement in split_statements(sql):
-            result = self.execute_statement(parse_statement(statement.text))
+            try:
+                result = self.execute_statement(parse_statement(statement.text))
+            except SqlError as error:
+                if error.line is not None:  # from the statement's line to the script's
+                    error.line += statement.line - 1
+                raise
         return result
 
     def execute_statement(self, statement: exp.Expression):
@@ -303,7 +328,13 @@ class Database:
             if reader is None or (bounded_only and not reader.bounded) or (
                     retained_only and base.contents is None):
                 continue
-            batch = reader.poll(self.batch_rows, drain=drain)
+            try:
+                batch = reader.poll(self.batch_rows, drain=drain)
+            except ConnectorError as error:
+                # A source that cannot be read (a missing file) must not stop the others or
+                # every query: report it, and try again at the next poll.
+                self._report(str(error))
+                continue
             self._collect_reader_errors(base)
             if batch is not None and batch.num_rows:
                 deltas[name] = rename_positional(with_weight(batch))
@@ -312,8 +343,19 @@ class Database:
     def _collect_reader_errors(self, base: _Base) -> None:
         errors = getattr(base.reader, "errors", None)
         if errors:
-            self.source_errors.extend(f"source {base.relation.name}: {e}" for e in errors)
+            for error in errors:
+                self._report(f"source {base.relation.name}: {error}")
             errors.clear()
+
+    def _report(self, message: str) -> None:
+        if message not in self.source_errors:  # the same failure at every poll is said once
+            self.source_errors.append(message)
+
+    def take_source_errors(self) -> list[str]:
+        """Problems sources met since the last call (bad lines skipped, unreadable files)."""
+        with self._lock:
+            errors, self.source_errors = self.source_errors, []
+            return errors
 
     def _tick(self, base_deltas: dict[str, pa.Table]) -> None:
         deltas = dict(base_deltas)
@@ -330,11 +372,14 @@ class Database:
                 if view.contents is not None:
                     view.contents.apply(output)
                 deltas[name] = output
-        except (EvaluationError, BatchError, ArithmeticError) as error:
+        except Exception as error:
+            # Undo the tick at the tables and rebuild the views, whatever went wrong.
             for name, delta in base_deltas.items():
                 if self._bases[name].contents is not None:
                     self._bases[name].contents.apply(negate(delta))
             self._rebuild_views()
+            if not isinstance(error, (EvaluationError, BatchError, ArithmeticError)):
+                raise
             raise DataError(f"a view could not process the change, so it was not applied: {error}") from None
         for sink in self._sinks.values():
             change = deltas.get(sink.sink.source.lower())

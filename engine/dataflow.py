@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import pyarrow as pa
+from sqlglot import exp
 
 from tidal.engine.batch import BatchBackend
 from tidal.engine.operators.aggregate import aggregate_operator
@@ -16,7 +17,7 @@ from tidal.engine.operators.values import ValuesOperator
 from tidal.sql.errors import unsupported
 from tidal.sql.lower import lower
 from tidal.sql.plan import (Aggregate, Distinct, Filter, Join, OverWindow, Plan, Project, Scan,
-                            SetOp, TopN, Values)
+                            SetOp, TopN, Values, WindowCall)
 
 
 class ScanOperator(Operator):
@@ -33,10 +34,44 @@ class ScanOperator(Operator):
         return pa.Table.from_arrays(delta.columns, schema=self.schema)
 
 
+# Functions whose value depends on when or how often they run. A view's rows are computed as
+# its inputs change, so with these they would not be what its query gives when run now.
+_VOLATILE = tuple(getattr(exp, name) for name in (
+    "Rand", "CurrentTimestamp", "CurrentDate", "CurrentTime", "CurrentDatetime", "Localtimestamp",
+    "Localtime", "Uuid") if hasattr(exp, name))
+_VOLATILE_NAMES = {"random", "now", "today", "get_current_timestamp", "transaction_timestamp",
+                   "statement_timestamp", "clock_timestamp", "gen_random_uuid", "uuid", "nextval",
+                   "setseed", "current_localtimestamp"}
+
+
+def _refuse_volatile(plan: Plan) -> None:
+    for node in plan.walk():
+        for expression in _expressions(list(vars(node).values())):
+            for call in expression.find_all(exp.Func):
+                name = call.name if isinstance(call, exp.Anonymous) else call.sql_name()
+                if isinstance(call, _VOLATILE) or name.lower() in _VOLATILE_NAMES:
+                    raise unsupported(f"{call.sql()} in a materialized view: its value depends on "
+                                      "when the view's rows are computed (use a plain VIEW)")
+
+
+def _expressions(values) -> list[exp.Expression]:
+    """The scalar expressions among plan node fields (nested in tuples and window calls)."""
+    found = []
+    for value in values:
+        if isinstance(value, exp.Expression):
+            found.append(value)
+        elif isinstance(value, tuple):
+            found += _expressions(list(value))
+        elif isinstance(value, WindowCall):
+            found.append(value.function)
+    return found
+
+
 class Dataflow:
     """Operators for a plan. ``step`` maps each scanned relation's changes to the plan's changes."""
 
     def __init__(self, plan: Plan, backend: BatchBackend) -> None:
+        _refuse_volatile(plan)
         self.plan = plan
         self.backend = backend
         self.operators: list[Operator] = []

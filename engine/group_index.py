@@ -61,6 +61,9 @@ class GroupIndex:
         for a, b in zip(keys.columns, stored.columns):
             equal = pc.fill_null(pc.equal(a, b), False)
             both_null = pc.and_(pc.is_null(a), pc.is_null(b))
+            if pa.types.is_floating(a.type):  # NaN keys are one group, as in DuckDB
+                both_nan = pc.fill_null(pc.and_(pc.is_nan(a), pc.is_nan(b)), False)
+                both_null = pc.or_(both_null, both_nan)
             same &= pc.or_(equal, both_null).to_numpy(zero_copy_only=False)
         return same
 

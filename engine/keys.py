@@ -2,11 +2,20 @@
 
 Arrow's hash join never matches NULL keys (SQL join semantics). Grouping state needs a NULL
 key to find its own group, so each key column is joined as (value with NULL filled, is NULL).
+Arrow also tells -0.0 from 0.0 when it hashes (SQL does not): ``canonical`` keys first.
 """
 from __future__ import annotations
 
 import pyarrow as pa
 import pyarrow.compute as pc
+
+
+def canonical(column):
+    """A key column as Arrow should hash it: a float column with -0.0 made 0.0 (-0.0 + 0.0 is
+    0.0), so that both land in one group and match as join keys, as in DuckDB."""
+    if pa.types.is_floating(column.type):
+        return pc.add(column, pa.scalar(0.0, column.type))
+    return column
 
 
 def _zero(arrow_type: pa.DataType) -> pa.Scalar:

@@ -23,6 +23,10 @@ if TYPE_CHECKING:
 def run(db: Database, statement: exp.Expression):
     from tidal.engine.database import Status
     handler = _HANDLERS.get(type(statement))
+    if handler is None and isinstance(statement, (exp.Condition, exp.Alias, exp.Paren, exp.Tuple)):
+        # e.g. "SELEC x" parses as the expression "SELEC AS x": not a statement at all
+        first = statement.sql(dialect=Tidal).split()[0] if statement.sql() else ""
+        raise SqlError(f"syntax error at or near {first!r}: not a statement", line=1, column=1)
     if handler is None:
         raise unsupported(f"statement {statement.sql(dialect=Tidal)[:60]!r}")
     result = handler(db, statement)
@@ -91,6 +95,8 @@ def _bind_view(db: Database, create: exp.Create, name: str, materialized: bool) 
     for column in columns:
         try:
             types.to_arrow(column.type)
+            if column.type.endswith("[]"):
+                raise types.TypeError_(column.type)
         except types.TypeError_:
             raise unsupported(f"column {column.name!r} of view {name!r} has type {column.type}, "
                               "which tidal cannot store yet") from None
@@ -193,6 +199,7 @@ def _update(db: Database, update: exp.Update) -> str:
     width = len(target.columns)
     old = rows.select(list(range(width))).rename_columns([c.name for c in target.columns])
     new = rows.select(list(range(width, 2 * width))).rename_columns([c.name for c in target.columns])
+    _check_not_null(target, new)
     changes = pa.concat_tables([_weighted(old, -1), _weighted(new, 1)])
     db.apply_changes(target.name, changes)
     return f"UPDATE {rows.num_rows}"
@@ -202,7 +209,16 @@ def _weighted(rows: pa.Table, weight: int) -> pa.Table:
     return rows.append_column(WEIGHT, pa.array(np.full(rows.num_rows, weight, dtype=np.int64)))
 
 
+def _check_not_null(target: Table, rows: pa.Table) -> None:
+    for column, values in zip(target.columns, rows.columns):
+        if not column.nullable and values.null_count:
+            raise SqlError(f"null value in column {column.name!r} of table {target.name!r} violates "
+                           "its NOT NULL constraint", sqlstate="23502")
+
+
 def _apply(db: Database, target: Table, rows: pa.Table, weight: int) -> None:
+    if weight > 0:
+        _check_not_null(target, rows)
     if rows.num_rows:
         schema = target.arrow_schema()
         plain = pa.Table.from_arrays([rows.column(i).cast(f.type) for i, f in enumerate(schema)],

@@ -86,6 +86,8 @@ class ScriptRunner:
                                                "please report it"), statement, source), file=self.err)
             return False
         self.show(result, time.perf_counter() - started)
+        for problem in self.db.take_source_errors():
+            print(f"WARNING: {problem}", file=self.err)
         return True
 
     def show(self, result, elapsed: float) -> None:

@@ -23,17 +23,23 @@ def columns_and_watermark(create: exp.Create) -> tuple[tuple[Column, ...], Water
             raise SqlError(f"column {item.name!r} needs a type, e.g. {item.name} VARCHAR")
         if not isinstance(item, exp.ColumnDef):
             raise unsupported(f"table constraint {item.sql()}")
+        nullable = True
         for constraint in item.args.get("constraints") or []:
-            if not isinstance(constraint.kind, (exp.NotNullColumnConstraint,)):
-                raise unsupported(f"column constraint {constraint.sql()} (tables are multisets; "
-                                  "keys and defaults are not enforced)")
+            if isinstance(constraint.kind, exp.NotNullColumnConstraint):
+                nullable = bool(constraint.kind.args.get("allow_null"))
+                continue
+            raise unsupported(f"column constraint {constraint.sql()} (tables are multisets; "
+                              "keys and defaults are not enforced)")
         try:
             type_name = types.normalize(item.args["kind"].sql(dialect="duckdb"))
         except types.TypeError_ as error:
             raise SqlError(str(error), sqlstate="42704") from None
+        if type_name.endswith("[]") or type_name.startswith(("STRUCT", "MAP")):
+            raise unsupported(f"column {item.name!r} of type {type_name}: nested types cannot be "
+                              "stored in tables or sources yet")
         if any(c.name.lower() == item.name.lower() for c in columns):
             raise SqlError(f"column {item.name!r} specified more than once", sqlstate="42701")
-        columns.append(Column(item.name, type_name))
+        columns.append(Column(item.name, type_name, nullable))
     if watermark is not None and not any(c.name.lower() == watermark.column.lower() for c in columns):
         raise SqlError(f"WATERMARK FOR {watermark.column}: no such column", sqlstate="42703")
     return tuple(columns), watermark

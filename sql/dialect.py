@@ -5,11 +5,13 @@ RisingWave's sqlglot dialect already parses ``CREATE SOURCE ... WITH (...)``, ``
 tables (never by patching):
 
 - ``EXPLAIN <statement>`` as an ``Explain`` node (RisingWave's tokenizer swallows it as text);
-- ``SHOW <what>`` as ``exp.Show`` with the words after SHOW.
+- ``SHOW <what>`` as ``exp.Show`` with the words after SHOW;
+- DuckDB's ``date_diff(part, start, end)`` argument order.
 """
 from __future__ import annotations
 
 from sqlglot import exp
+from sqlglot.dialects.duckdb import DuckDB
 from sqlglot.dialects.risingwave import RisingWave
 from sqlglot.tokens import TokenType
 
@@ -39,6 +41,12 @@ class Tidal(RisingWave):
         COMMANDS = RisingWave.Tokenizer.COMMANDS - {TokenType.SHOW}
 
     class Parser(RisingWave.Parser):
+        # DuckDB's functions whose argument order differs from PostgreSQL's reading of them.
+        FUNCTIONS = {
+            **RisingWave.Parser.FUNCTIONS,
+            "DATE_DIFF": DuckDB.Parser.FUNCTIONS["DATE_DIFF"],
+            "DATEDIFF": DuckDB.Parser.FUNCTIONS["DATEDIFF"],
+        }
         STATEMENT_PARSERS = {
             **RisingWave.Parser.STATEMENT_PARSERS,
             TokenType.DESCRIBE: _parse_describe_or_explain,

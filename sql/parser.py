@@ -8,6 +8,7 @@ does not end a statement.
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import sqlglot
@@ -19,6 +20,9 @@ from tidal.sql.dialect import Tidal
 from tidal.sql.errors import SqlError
 
 DIALECT = Tidal
+
+# sqlglot logs a warning for statements it keeps as raw commands; tidal reports those itself.
+logging.getLogger("sqlglot").setLevel(logging.ERROR)
 
 
 @dataclass(frozen=True)

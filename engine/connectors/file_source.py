@@ -73,11 +73,14 @@ def open_file_source(source: Source, base_dir: pathlib.Path) -> FileSource:
     delimiter = options.get("delimiter", ",").replace("\\t", "\t")
     if len(delimiter) != 1:
         raise ConnectorError(f"{what}: delimiter = '{delimiter}' must be one character (or '\\t')")
-    return FileSource(
+    reader = FileSource(
         name=source.name, schema=source.arrow_schema(), fmt=fmt, path_option=path,
         path=resolve_path(path, base_dir), header=flag(what, options, "header", True),
         delimiter=delimiter,
     )
+    if not names_a_directory(path) and not reader._path.exists():
+        raise reader._missing()  # a typo is caught at CREATE SOURCE, not at every later read
+    return reader
 
 
 class FileSource(SourceReader):

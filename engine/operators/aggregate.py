@@ -42,6 +42,8 @@ class AccumulatingAggregate(Operator):
     Per group: the row count (the group exists while it is positive) and, per call, the count of
     non-NULL inputs and their sum: int64 for integers and decimals (decimals as unscaled
     integers, so sums are exact; an overflow is an error, not a wrong answer), float64 for floats.
+    A float sum counts its infinities and NaNs apart from the finite sum: retracting them must
+    undo them, and inf - inf is NaN, not 0.
     """
 
     def __init__(self, node: Aggregate) -> None:
@@ -58,7 +60,10 @@ class AccumulatingAggregate(Operator):
         self.started = False
 
     def _call_columns(self, j: int, call: AggregateCall) -> list[str]:
-        return [f"n{j}"] + ([f"s{j}"] if call.name in ("sum", "avg") else [])
+        if call.name not in ("sum", "avg"):
+            return [f"n{j}"]
+        non_finite = [f"inf{j}", f"neginf{j}", f"nan{j}"]
+        return [f"n{j}", f"s{j}"] + (non_finite if pa.types.is_floating(self.value_types[j]) else [])
 
     def _dtype(self, name: str) -> np.dtype:
         if name.startswith("s") and pa.types.is_floating(self.value_types[int(name[1:])]):
@@ -130,6 +135,8 @@ class AccumulatingAggregate(Operator):
             columns[f"n{j}"] = present
             if call.name in ("sum", "avg"):
                 numbers = _as_numbers(values)
+                if pa.types.is_floating(numbers.type):
+                    numbers = _count_non_finite(j, numbers, present, columns)
                 columns[f"s{j}"] = pc.multiply_checked(pc.fill_null(numbers, 0), present.cast(numbers.type))
         table = pa.table(columns)
         if not self.keys:
@@ -148,6 +155,8 @@ class AccumulatingAggregate(Operator):
                 continue
             empty_group = count == 0
             total = accumulators[f"s{j}"]
+            if f"nan{j}" in accumulators:
+                total = _with_non_finite(total, accumulators, j)
             if call.name == "sum":
                 value = _from_numbers(total, self.value_types[j], target, empty_group)
             else:
@@ -197,6 +206,23 @@ def _add(before: np.ndarray, change: np.ndarray, name: str) -> np.ndarray:
         raise ArithmeticError(f"integer overflow in an aggregate ({name}): the sum does not fit in "
                               "64 bits")
     return after
+
+
+def _count_non_finite(j: int, numbers, present, columns: dict):
+    """Puts the weighted counts of +inf, -inf and NaN into ``columns``; returns the numbers with
+    those values made 0, for the finite sum."""
+    flags = {f"inf{j}": pc.equal(numbers, np.inf), f"neginf{j}": pc.equal(numbers, -np.inf),
+             f"nan{j}": pc.is_nan(numbers)}
+    for name, flag in flags.items():
+        columns[name] = pc.if_else(pc.fill_null(flag, False), present, 0)
+    return pc.if_else(pc.fill_null(pc.is_finite(numbers), True), numbers, 0.0)
+
+
+def _with_non_finite(total: np.ndarray, accumulators: dict[str, np.ndarray], j: int) -> np.ndarray:
+    """A float sum with its counted infinities and NaNs put back (inf + -inf is NaN)."""
+    positive, negative = accumulators[f"inf{j}"] > 0, accumulators[f"neginf{j}"] > 0
+    nan = (accumulators[f"nan{j}"] > 0) | (positive & negative)
+    return np.where(nan, np.nan, np.where(positive, np.inf, np.where(negative, -np.inf, total)))
 
 
 def _as_numbers(values: pa.ChunkedArray) -> pa.ChunkedArray | pa.Array:

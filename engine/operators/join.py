@@ -18,6 +18,7 @@ import pyarrow.compute as pc
 
 from tidal.engine.arrangement import Arrangement, key_hash
 from tidal.engine.expressions import compile_predicate
+from tidal.engine.keys import canonical
 from tidal.engine.operators.base import Operator, change_schema
 from tidal.engine.operators.recompute import RecomputeOperator
 from tidal.engine.zset import WEIGHT, concat
@@ -62,8 +63,9 @@ class InnerJoin(Operator):
         right_names = [f"r{i}" for i in range(right.num_columns - 1)] + ["__rweight"]
         right = right.rename_columns(right_names)
         if self.left_keys:
-            joined = left.join(right, keys=[f"c{k}" for k in self.left_keys],
-                               right_keys=[f"r{k}" for k in self.right_keys], join_type="inner",
+            left, left_on = _canonical_keys(left, [f"c{k}" for k in self.left_keys], "__lk")
+            right, right_on = _canonical_keys(right, [f"r{k}" for k in self.right_keys], "__rk")
+            joined = left.join(right, keys=left_on, right_keys=right_on, join_type="inner",
                                coalesce_keys=False, use_threads=False)
         else:
             joined = _cross(left, right)
@@ -84,6 +86,19 @@ class InnerJoin(Operator):
 
     def state_rows(self) -> int:
         return len(self.left) + len(self.right)
+
+
+def _canonical_keys(table: pa.Table, names: list[str], prefix: str) -> tuple[pa.Table, list[str]]:
+    """The table with a canonical copy of each float key column (so -0.0 matches 0.0), and the
+    names of the columns to join on."""
+    keys = []
+    for i, name in enumerate(names):
+        column = table.column(name)
+        if pa.types.is_floating(column.type):
+            name = f"{prefix}{i}"
+            table = table.append_column(name, canonical(column))
+        keys.append(name)
+    return table, keys
 
 
 def _cross(left: pa.Table, right: pa.Table) -> pa.Table:

@@ -14,15 +14,20 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
+from tidal.engine.keys import canonical
 from tidal.engine.operators.base import Operator, change_schema
 from tidal.engine.operators.recompute import RecomputeOperator
-from tidal.engine.zset import WEIGHT
+from tidal.engine.zset import WEIGHT, consolidate
 from tidal.sql.plan import Distinct, OverWindow, SetOp, TopN
 
 
 def _distinct_rows(inputs: list[pa.Table]) -> pa.Table:
     (rows,) = inputs
     rows = rows.filter(pa.compute.greater(rows.column(WEIGHT), 0))
+    # -0.0 and 0.0 are one value: keep one row for both.
+    columns = [c if name == WEIGHT else canonical(c)
+               for name, c in zip(rows.column_names, rows.columns)]
+    rows = consolidate(pa.Table.from_arrays(columns, schema=rows.schema))
     return rows.set_column(rows.schema.get_field_index(WEIGHT), WEIGHT,
                            pa.array(np.ones(rows.num_rows, dtype=np.int64)))
 

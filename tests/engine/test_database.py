@@ -102,3 +102,23 @@ def test_a_source_that_does_not_retain_feeds_views_but_cannot_be_queried():
     with pytest.raises(SqlError) as error:
         db.execute("SELECT * FROM g")
     assert "retain" in error.value.message
+
+
+def test_data_errors_carry_postgres_codes_and_script_errors_their_script_line(db):
+    db.execute("CREATE MATERIALIZED VIEW q AS SELECT 10 / v AS r FROM t")
+    with pytest.raises(DataError) as error:
+        db.execute("INSERT INTO t VALUES ('z', 0)")
+    assert error.value.sqlstate == "22012"
+    with pytest.raises(SqlError) as error:
+        db.execute("SELECT 1;\n\nSELEC v FROM t")
+    assert (error.value.line, error.value.sqlstate) == (3, "42601")
+
+
+def test_bad_lines_in_a_source_are_skipped_and_reported(tmp_path):
+    (tmp_path / "x.csv").write_text("a,b\n1,x\noops,y\n3,z\n")
+    db = Database(base_dir=tmp_path)
+    db.execute("CREATE SOURCE s (a INTEGER, b VARCHAR) WITH (connector='file', path='x.csv', format='csv')")
+    assert rows(db, "SELECT * FROM s") == [(1, "x"), (3, "z")]
+    problems = db.take_source_errors()
+    assert len(problems) == 1 and "x.csv:3" in problems[0]
+    assert db.take_source_errors() == []
