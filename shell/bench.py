@@ -442,7 +442,11 @@ def _measure(name: str, args: argparse.Namespace, env: dict) -> dict:
     if "error" not in result:
         result["target_rows_per_second"] = target
         result["met_rows_target"] = result["rows_per_second"] >= target
-        result["met_memory_target"] = result["peak_rss_mb"] <= 2 * result["state_arrow_mb"]
+        # Memory the data costs: peak RSS above the interpreter and libraries alone. The input
+        # is generated before the clock starts, but its buffers become the tables' contents
+        # without a copy, so they count once, as state.
+        result["data_rss_mb"] = result["peak_rss_mb"] - result["rss_after_imports_mb"]
+        result["met_memory_target"] = result["data_rss_mb"] <= 2 * result["state_arrow_mb"]
     result["environment"] = env
     return result
 
@@ -463,18 +467,18 @@ def _progress_line(result: dict) -> str:
 def summary(results: list[dict]) -> str:
     """A Markdown table of the results."""
     lines = [("| workload | rows | tidal rows/s | tidal rows/CPU-s | target | met | DuckDB rows/s "
-              "| peak RSS MB | state Arrow MB | state rows | memory <= 2x state | verified |"),
-             "|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---|---|"]
+              "| peak RSS MB | data RSS MB | state Arrow MB | state rows | data RSS <= 2x state | verified |"),
+             "|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---|---|"]
     for r in results:
         if "error" in r:
-            lines.append(f"| {r['workload']} | {r['error']} |" + " |" * 10)
+            lines.append(f"| {r['workload']} | {r['error']} |" + " |" * 11)
             continue
         lines.append(
             f"| {r['workload']} | {r['rows']:,} | {r['rows_per_second']:,.0f} "
             f"| {r['rows_per_cpu_second']:,.0f} "
             f"| {r['target_rows_per_second']:,} | {'yes' if r['met_rows_target'] else 'no'} "
             f"| {r['duckdb_rows_per_second']:,.0f} | {r['peak_rss_mb']:,.0f} "
-            f"| {r['state_arrow_mb']:,.0f} | {r['state_rows']:,} "
+            f"| {r['data_rss_mb']:,.0f} | {r['state_arrow_mb']:,.0f} | {r['state_rows']:,} "
             f"| {'yes' if r['met_memory_target'] else 'no'} | {_verified(r)} |")
     return "\n".join(lines)
 
