@@ -1,6 +1,8 @@
 """The dataflow of a view: one operator per plan node, stepped in topological order each tick."""
 from __future__ import annotations
 
+from typing import Callable
+
 import pyarrow as pa
 from sqlglot import exp
 
@@ -97,30 +99,10 @@ class Dataflow:
         return len(self.operators) - 1
 
     def _operator(self, node: Plan) -> Operator:
-        if isinstance(node, Scan):
-            return ScanOperator(node)
-        if isinstance(node, Values):
-            rows = self.backend.query(lower(node, lambda scan: scan.relation), {})
-            return ValuesOperator(rows.select(list(range(len(node.schema)))), node.schema)
-        if isinstance(node, Filter):
-            return FilterOperator(node)
-        if isinstance(node, Project):
-            return ProjectOperator(node)
-        if isinstance(node, Aggregate):
-            return aggregate_operator(node, self.backend.compute(node))
-        if isinstance(node, Join):
-            return join_operator(node, self.backend.compute(node))
-        if isinstance(node, SetOp):
-            if node.kind == "union":
-                return UnionAllOperator(node)
-            return set_operator(node, self.backend.compute(node))
-        if isinstance(node, Distinct):
-            return distinct_operator(node)
-        if isinstance(node, TopN):
-            return top_n_operator(node, self.backend.compute(node))
-        if isinstance(node, OverWindow):
-            return over_window_operator(node, self.backend.compute(node))
-        raise unsupported(f"{type(node).__name__} in a materialized view")
+        build = _BUILDERS.get(type(node))
+        if build is None:
+            raise unsupported(f"{type(node).__name__} in a materialized view")
+        return build(node, self.backend)
 
     def step(self, deltas: dict[str, pa.Table]) -> pa.Table:
         """The plan's output changes for one tick, given each relation's changes (absent = none)."""
@@ -155,3 +137,29 @@ class Dataflow:
 
     def state_rows(self) -> int:
         return sum(op.state_rows() for op in self.operators)
+
+
+def _values(node: Values, backend: BatchBackend) -> Operator:
+    rows = backend.query(lower(node, lambda scan: scan.relation), {})
+    return ValuesOperator(rows.select(list(range(len(node.schema)))), node.schema)
+
+
+def _set_op(node: SetOp, backend: BatchBackend) -> Operator:
+    if node.kind == "union":  # UNION ALL; UNION adds a Distinct in Dataflow._build
+        return UnionAllOperator(node)
+    return set_operator(node, backend.compute(node))
+
+
+# How each plan node becomes an operator; stateful ones get the node's DuckDB evaluation too.
+_BUILDERS: dict[type, Callable[[Plan, BatchBackend], Operator]] = {
+    Scan: lambda node, backend: ScanOperator(node),
+    Values: _values,
+    Filter: lambda node, backend: FilterOperator(node),
+    Project: lambda node, backend: ProjectOperator(node),
+    Aggregate: lambda node, backend: aggregate_operator(node, backend.compute(node)),
+    Join: lambda node, backend: join_operator(node, backend.compute(node)),
+    SetOp: _set_op,
+    Distinct: lambda node, backend: distinct_operator(node),
+    TopN: lambda node, backend: top_n_operator(node, backend.compute(node)),
+    OverWindow: lambda node, backend: over_window_operator(node, backend.compute(node)),
+}
