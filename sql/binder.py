@@ -6,37 +6,34 @@ columns, and subqueries are decorrelated into joins (tidal.sql.subqueries).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from sqlglot import exp
-
-from tidal.catalog import Catalog, CatalogError
-from tidal.catalog.objects import View
+from tidal.catalog import Catalog
 from tidal.sql import aggregates, subqueries
-from tidal.sql.errors import SqlError, grouping_error, undefined_table, unsupported
-from tidal.sql.joins import make_join
-from tidal.sql.lower import window_expression
-from tidal.sql.plan import (Aggregate, AggregateCall, Distinct, Field, Filter, Limit, OverWindow,
-                            Plan, Project, Scan, SetOp, Sort, SortKey, TopN, Values, WindowCall,
-                            conjunction, conjuncts, ref)
-from tidal.sql.scope import PositionalColumn, Scope, ScopeColumn
+from tidal.sql.errors import SqlError, grouping_error, unsupported
+from tidal.sql.from_clause import FromClause, _renamed
+from tidal.sql.plan import (
+    Aggregate,
+    Distinct,
+    Field,
+    Filter,
+    Limit,
+    Plan,
+    Project,
+    SetOp,
+    Sort,
+    SortKey,
+    TopN,
+    conjunction,
+    conjuncts,
+    ref,
+    unique,
+)
+from tidal.sql.scope import Frame, PositionalColumn, Scope, ScopeColumn
 from tidal.sql.typeinfer import TypeInference
+from tidal.sql.windows import WindowFunctions
 
 
-@dataclass
-class Frame:
-    """The plan built so far for one SELECT, and the scope its expressions are bound in."""
-    plan: Plan
-    scope: Scope
-    ctes: dict[str, tuple[Plan, Scope]] = field(default_factory=dict)
-    subqueries_allowed: bool = True
-
-    def append(self, plan: Plan, columns: list[ScopeColumn]) -> None:
-        self.plan = plan
-        self.scope = Scope(self.scope.columns + columns, self.scope.outer)
-
-
-class Binder:
+class Binder(FromClause, WindowFunctions):
     def __init__(self, catalog: Catalog, infer: TypeInference | None = None) -> None:
         self.catalog = catalog
         self.infer = infer or TypeInference()
@@ -133,147 +130,6 @@ class Binder:
             plan = self._select_order_limit(select, plan, output, frame, bound_items, names, top,
                                             distinct is not None)
         return plan, output
-
-    # --- FROM ---------------------------------------------------------------------------------
-
-    def _from(self, select: exp.Select, ctes: dict, outer: Scope | None) -> Frame:
-        from_ = select.args.get("from_")
-        if from_ is None:
-            return Frame(Values(((),), ()), Scope([], outer), ctes)
-        plan, scope = self.relation(from_.this, ctes, outer)
-        frame = Frame(plan, scope, ctes)
-        for join in select.args.get("joins") or []:
-            self._join(join, frame)
-        return frame
-
-    def relation(self, node: exp.Expression, ctes: dict, outer: Scope | None) -> tuple[Plan, Scope]:
-        """A FROM item: a named relation, a subquery or VALUES, with its alias applied."""
-        alias = node.args.get("alias")
-        if isinstance(node, exp.Table):
-            if node.args.get("db") or node.args.get("catalog"):
-                if node.db.lower() not in ("public", "tidal"):
-                    raise undefined_table(f"schema {node.db!r} does not exist; tidal has one schema, public")
-            if isinstance(node.this, exp.Anonymous) or isinstance(node.this, exp.Func):
-                raise unsupported(f"table function {node.this.sql()} in FROM")
-            plan, scope = self._named(node.name, ctes, outer)
-            scope = scope.requalified(node.alias_or_name)
-        elif isinstance(node, exp.Subquery):
-            plan, scope = self.query(node, ctes, outer)
-            scope = scope.requalified(node.alias or "subquery")
-        elif isinstance(node, exp.Values):
-            plan, scope = self.values(node)
-            scope = scope.requalified(node.alias or "values")
-        elif isinstance(node, exp.Unnest) or isinstance(node, exp.Lateral):
-            raise unsupported(f"{node.key.upper()} in FROM")
-        else:
-            raise unsupported(f"{node.sql()} in FROM")
-        if alias is not None and alias.columns:
-            scope = _renamed(scope, [c.name for c in alias.columns])
-        return plan, Scope(scope.columns, outer)
-
-    def _named(self, name: str, ctes: dict, outer: Scope | None) -> tuple[Plan, Scope]:
-        if name.lower() in ctes:
-            plan, scope = ctes[name.lower()]
-            return plan, Scope(list(scope.columns), outer)
-        try:
-            relation = self.catalog.relation(name)
-        except CatalogError as error:
-            raise undefined_table(str(error)) from None
-        self.referenced.add(relation.name)
-        if isinstance(relation, View) and not relation.materialized:
-            return self._inline_view(relation, outer)
-        fields = tuple(Field(c.name, c.type) for c in relation.columns)
-        plan = Scan(relation.name, relation.kind, fields)
-        return plan, Scope([ScopeColumn(f.name, f.type) for f in fields], outer)
-
-    def _inline_view(self, view: View, outer: Scope | None) -> tuple[Plan, Scope]:
-        from tidal.sql.parser import parse_statement
-        if view.name in self._views_in_progress:
-            raise SqlError(f"view {view.name!r} refers to itself")
-        self._views_in_progress.append(view.name)
-        try:
-            plan, scope = self.query(parse_statement(view.definition), {}, None)
-        finally:
-            self._views_in_progress.pop()
-        return plan, Scope(scope.columns, outer)
-
-    def _join(self, join: exp.Join, frame: Frame) -> None:
-        right, right_scope = self.relation(join.this, frame.ctes, frame.scope.outer)
-        kind = _join_kind(join)
-        combined = frame.scope.concat(right_scope)
-        condition = None
-        on = join.args.get("on")
-        using = join.args.get("using")
-        if join.args.get("method") or join.args.get("kind", "").upper() in ("NATURAL",):
-            raise unsupported("NATURAL JOIN: name the columns with USING (...)")
-        if on is not None:
-            condition = self.expression(on, Frame(frame.plan, combined, frame.ctes))
-            if condition.find(exp.AggFunc):
-                raise grouping_error("aggregate functions are not allowed in JOIN conditions")
-            self._check_boolean(condition, frame.plan.schema + right.schema, "JOIN ... ON")
-        elif using:
-            condition = self._using(using, frame.scope, right_scope)
-        elif kind not in ("inner", "cross"):
-            raise SqlError(f"{kind.upper()} JOIN needs an ON or USING condition")
-        plan = make_join(frame.plan, right, "inner" if kind == "cross" else kind, condition, self.infer)
-        frame.plan = plan
-        frame.scope = combined
-        if using:
-            self._merge_using(using, frame, kind, len(combined.columns) - len(right_scope.columns))
-
-    def _using(self, using, left: Scope, right: Scope) -> exp.Expression:
-        parts = []
-        width = len(left.columns)
-        for identifier in using:
-            column = exp.column(identifier.name)
-            li, ri = left.resolve(column), right.resolve(column)
-            if li is None or ri is None:
-                raise SqlError(f"column {identifier.name!r} named in USING must exist on both sides",
-                               sqlstate="42703")
-            parts.append(exp.EQ(this=ref(li), expression=ref(width + ri)))
-        return conjunction(parts)
-
-    def _merge_using(self, using, frame: Frame, kind: str, width: int) -> None:
-        """After ``JOIN ... USING (k)`` an unqualified ``k`` means the merged column, shown once by ``*``."""
-        columns = list(frame.scope.columns)
-        for identifier in using:
-            column = exp.column(identifier.name)
-            li = Scope(columns[:width]).resolve(column)
-            ri = width + Scope(columns[width:]).resolve(column)
-            left, right = columns[li], columns[ri]
-            if kind == "full":
-                merged = exp.func("COALESCE", ref(li), ref(ri))
-                (merged_type,) = self.infer.infer([merged], frame.plan.schema)
-                exprs = tuple(ref(i) for i in range(len(columns))) + (merged,)
-                fields = frame.plan.schema + (Field(left.name, merged_type),)
-                frame.plan = Project(frame.plan, exprs, fields)
-                columns[li] = ScopeColumn(left.name, left.type, left.tables, hidden=True)
-                columns[ri] = ScopeColumn(right.name, right.type, right.tables, hidden=True)
-                columns.append(ScopeColumn(left.name, merged_type, left.tables + right.tables))
-                continue
-            keep, drop = (ri, li) if kind == "right" else (li, ri)
-            kept = columns[keep]
-            columns[keep] = ScopeColumn(kept.name, kept.type, left.tables + right.tables)
-            columns[drop] = ScopeColumn(columns[drop].name, columns[drop].type, (), hidden=True)
-        frame.scope = Scope(columns, frame.scope.outer)
-
-    def values(self, node: exp.Values) -> tuple[Plan, Scope]:
-        rows = []
-        for row in node.expressions:
-            items = row.expressions if isinstance(row, exp.Tuple) else [row]
-            for item in items:
-                if item.find(exp.Column) or item.find(exp.Subquery):
-                    raise SqlError("VALUES may contain only constant expressions")
-            rows.append(tuple(items))
-        widths = {len(r) for r in rows}
-        if len(widths) != 1:
-            raise SqlError("VALUES lists must all be the same length")
-        types = self.infer.values_types(rows)
-        names = [f"column{i + 1}" for i in range(len(types))]
-        if node.alias and node.args["alias"].columns:
-            names[:len(node.args["alias"].columns)] = [c.name for c in node.args["alias"].columns]
-        fields = tuple(Field(n, t) for n, t in zip(names, types))
-        return Values(tuple(rows), fields), Scope([ScopeColumn(f.name, f.type) for f in fields])
 
     # --- WHERE --------------------------------------------------------------------------------
 
@@ -389,9 +245,9 @@ class Binder:
             for column in aggregates.free_columns(expression):
                 if frame.scope.columns[int(column.name[1:])].name == "__scalar":
                     keys.append(column)
-        keys = _unique(keys)
+        keys = unique(keys)
         pre = keys + [arg for call in calls for arg in call.inputs]
-        pre_unique = _unique(pre)
+        pre_unique = unique(pre)
         key_types = self.typed(pre_unique, frame, pre_unique) if pre_unique else []
         pre_fields = tuple(Field(f"g{i}", t) for i, t in enumerate(key_types))
         pre_plan = Project(frame.plan, tuple(pre_unique), pre_fields)
@@ -436,58 +292,6 @@ class Binder:
                 name.lower() == term.name.lower() for _, name in items):
             return None
         return self.expression(term, frame)
-
-    # --- window functions ---------------------------------------------------------------------
-
-    def _windows(self, bound_items, frame: Frame):
-        windows = _unique([w for e in bound_items for w in e.find_all(exp.Window)])
-        base_width = len(frame.plan.schema)
-        extra: list[exp.Expression] = []
-
-        def column(e: exp.Expression) -> int:
-            if isinstance(e, exp.Column):
-                return int(e.name[1:])
-            if e not in extra:
-                extra.append(e)
-            return base_width + extra.index(e)
-
-        specs = []
-        for window in windows:
-            function = window.this
-            if function.find(exp.Window) and function.find(exp.Window) is not function:
-                raise SqlError("window function calls cannot be nested")
-            aggregates.check_window_function(function)
-            partition = tuple(column(p) for p in window.args.get("partition_by") or [])
-            order_node = window.args.get("order")
-            order = tuple(SortKey(column(o.this), bool(o.args.get("desc")), bool(o.args.get("nulls_first")))
-                          for o in (order_node.expressions if order_node else []))
-            spec = window.args.get("spec")
-            frame_sql = spec.sql(dialect="duckdb") if spec is not None else None
-            specs.append((window, function, partition, order, frame_sql))
-        if extra:
-            types = self.infer.infer(extra, frame.plan.schema)
-            exprs = tuple(ref(i) for i in range(base_width)) + tuple(extra)
-            fields = frame.plan.schema + tuple(Field(f"w{i}", t) for i, t in enumerate(types))
-            frame.plan = Project(frame.plan, exprs, fields)
-        calls = []
-        for window, function, partition, order, frame_sql in specs:
-            untyped = WindowCall(function, partition, order, frame_sql, "")
-            (result_type,) = self.infer.infer([window_expression(untyped)], frame.plan.schema)
-            calls.append(WindowCall(function, partition, order, frame_sql, result_type))
-        width = len(frame.plan.schema)
-        fields = frame.plan.schema + tuple(Field(c.name, c.type) for c in calls)
-        plan = OverWindow(frame.plan, tuple(calls), fields)
-        position = {w: width + i for i, (w, *_) in enumerate(specs)}
-
-        def replace(n: exp.Expression) -> exp.Expression:
-            return ref(position[n]) if isinstance(n, exp.Window) else n
-        columns = frame.scope.columns + [ScopeColumn(f.name, f.type, (), hidden=True)
-                                         for f in fields[len(frame.scope.columns):]]
-        new_frame = Frame(plan, Scope(columns, frame.scope.outer), frame.ctes)
-        for attr in ("aggregate_rewrite", "pre_aggregate_order"):
-            if hasattr(frame, attr):
-                setattr(new_frame, attr, getattr(frame, attr))
-        return [e.copy().transform(replace, copy=False) for e in bound_items], new_frame
 
     # --- ORDER BY / LIMIT ---------------------------------------------------------------------
 
@@ -572,26 +376,6 @@ class Binder:
 # --- helpers --------------------------------------------------------------------------------
 
 
-def _join_kind(join: exp.Join) -> str:
-    side = (join.args.get("side") or "").lower()
-    kind = (join.args.get("kind") or "").lower()
-    if kind == "cross":
-        return "cross"
-    if kind in ("semi", "anti"):
-        raise unsupported(f"{kind.upper()} JOIN syntax: write [NOT] EXISTS (...)")
-    if side in ("left", "right", "full"):
-        return side
-    return "inner"
-
-
-def _renamed(scope: Scope, names: list[str]) -> Scope:
-    columns = list(scope.columns)
-    for i, name in enumerate(names):
-        c = columns[i]
-        columns[i] = ScopeColumn(name, c.type, c.tables, c.hidden)
-    return Scope(columns, scope.outer)
-
-
 def _column_at(scope: Scope, index: int) -> exp.Column:
     """An AST column that resolves to exactly ``index`` in ``scope``."""
     column = scope.columns[index]
@@ -628,14 +412,6 @@ def _dedupe(names: list[str]) -> list[str]:
         count = seen.get(name, 0)
         seen[name] = count + 1
         out.append(name if count == 0 else f"{name}_{count}")
-    return out
-
-
-def _unique(items: list) -> list:
-    out: list = []
-    for item in items:
-        if item not in out:
-            out.append(item)
     return out
 
 

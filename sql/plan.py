@@ -287,3 +287,12 @@ def conjunction(parts: list[exp.Expression]) -> exp.Expression | None:
     if not parts:
         return None
     return exp.and_(*parts, copy=False) if len(parts) > 1 else parts[0]
+
+
+def unique(items: list) -> list:
+    """``items`` without repeats, in first-seen order (for unhashable-equal plan expressions)."""
+    out: list = []
+    for item in items:
+        if item not in out:
+            out.append(item)
+    return out

@@ -2,10 +2,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sqlglot import exp
-
 from tidal.sql.errors import SqlError, undefined_column
+
+if TYPE_CHECKING:
+    from tidal.sql.plan import Plan
 
 
 @dataclass(frozen=True)
@@ -81,3 +84,16 @@ class PositionalColumn(exp.Column):
     @property
     def position(self) -> int:
         return int(self.name[1:])
+
+
+@dataclass
+class Frame:
+    """The plan built so far for one SELECT, and the scope its expressions are bound in."""
+    plan: Plan
+    scope: Scope
+    ctes: dict[str, tuple[Plan, Scope]] = field(default_factory=dict)
+    subqueries_allowed: bool = True
+
+    def append(self, plan: Plan, columns: list[ScopeColumn]) -> None:
+        self.plan = plan
+        self.scope = Scope(self.scope.columns + columns, self.scope.outer)
