@@ -249,7 +249,9 @@ class Binder(FromClause, WindowFunctions):
         pre = keys + [arg for call in calls for arg in call.inputs]
         pre_unique = unique(pre)
         key_types = self.typed(pre_unique, frame, pre_unique) if pre_unique else []
-        pre_fields = tuple(Field(f"g{i}", t) for i, t in enumerate(key_types))
+        pre_names = [_key_name(e, frame.scope) if isinstance(e, exp.Column) else f"expr{i}"
+                     for i, e in enumerate(pre_unique)]
+        pre_fields = tuple(Field(n, t) for n, t in zip(pre_names, key_types))
         pre_plan = Project(frame.plan, tuple(pre_unique), pre_fields)
         position = {e: i for i, e in enumerate(pre_unique)}
         agg_calls = []
@@ -257,7 +259,8 @@ class Binder(FromClause, WindowFunctions):
             agg_calls.append(call.plan_call(position, pre_fields, self.infer))
         names = [_key_name(k, frame.scope) for k in keys]
         key_fields = tuple(Field(n, pre_fields[position[k]].type) for n, k in zip(names, keys))
-        agg_fields = tuple(Field(c.name, c.type) for c in agg_calls)
+        agg_fields = tuple(Field("count" if c.name == "count_star" else c.name, c.type)
+                           for c in agg_calls)
         plan: Plan = Aggregate(pre_plan, tuple(position[k] for k in keys), tuple(agg_calls),
                                key_fields + agg_fields)
         key_scope = [ScopeColumn(n, f.type, _key_tables(k, frame.scope)) for n, f, k in
