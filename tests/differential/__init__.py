@@ -1,0 +1,1 @@
+"""Differential tests: incrementally maintained views equal DuckDB's batch results."""
