@@ -1,11 +1,10 @@
 """The catalog: named objects and the dependencies between them."""
-from __future__ import annotations
 
-from typing import Union
+from __future__ import annotations
 
 from tidal.catalog.objects import Relation, Sink
 
-CatalogObject = Union[Relation, Sink]
+CatalogObject = Relation | Sink
 
 
 class CatalogError(Exception):
@@ -28,8 +27,9 @@ class Catalog:
         key = obj.name.lower()
         if key in self._objects and not replace:
             existing = self._objects[key]
-            raise CatalogError(f"{existing.kind} {obj.name!r} already exists: "
-                               "choose another name or DROP it first")
+            raise CatalogError(
+                f"{existing.kind} {obj.name!r} already exists: choose another name or DROP it first"
+            )
         self._objects[key] = obj
 
     def get(self, name: str) -> CatalogObject:
@@ -41,7 +41,9 @@ class Catalog:
     def relation(self, name: str) -> Relation:
         obj = self.get(name)
         if not isinstance(obj, Relation):
-            raise CatalogError(f"{obj.kind} {name!r} cannot be read from: it is not a table, source or view")
+            raise CatalogError(
+                f"{obj.kind} {name!r} cannot be read from: it is not a table, source or view"
+            )
         return obj
 
     def find(self, name: str) -> CatalogObject | None:
@@ -59,13 +61,15 @@ class Catalog:
         return [o for o in self._objects.values() if key in (d.lower() for d in o.depends_on())]
 
     def drop_order(self, name: str, cascade: bool) -> list[CatalogObject]:
-        """The objects a DROP removes, dependents first; refuses when others depend and not cascade."""
+        """What a DROP removes, dependents first; refused if others depend, unless cascade."""
         target = self.get(name)
         direct = self.dependents(name)
         if direct and not cascade:
             names = ", ".join(f"{o.kind} {o.name}" for o in direct)
-            raise CatalogError(f"cannot drop {target.kind} {target.name!r}: {names} depend(s) on it; "
-                               "drop those first or use DROP ... CASCADE")
+            raise CatalogError(
+                f"cannot drop {target.kind} {target.name!r}: {names} depend(s) on it; "
+                "drop those first or use DROP ... CASCADE"
+            )
         order: list[CatalogObject] = []
         for dependent in direct:
             for obj in self.drop_order(dependent.name, cascade=True):
@@ -79,6 +83,7 @@ class Catalog:
 
     def _unknown(self, name: str) -> str:
         import difflib
+
         close = difflib.get_close_matches(name.lower(), list(self._objects), n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
         return f"unknown relation {name!r}{hint}"

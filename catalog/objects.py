@@ -1,4 +1,5 @@
 """Catalog objects: plain frozen records of what a user declared."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -21,7 +22,8 @@ class Column:
 
 @dataclass(frozen=True)
 class Watermark:
-    """``WATERMARK FOR column AS <expression>``: the event-time column and its delay expression (SQL text)."""
+    """``WATERMARK FOR column AS <expression>``: the event-time column and the expression."""
+
     column: str
     expression: str
 
@@ -29,6 +31,7 @@ class Watermark:
 @dataclass(frozen=True)
 class Relation:
     """Anything that can be read in FROM: a table, a source or a view."""
+
     name: str
     columns: tuple[Column, ...]
 
@@ -47,6 +50,7 @@ class Relation:
 @dataclass(frozen=True)
 class Table(Relation):
     """A table fed by INSERT, UPDATE and DELETE."""
+
     watermark: Watermark | None = None
     kind = "table"
 
@@ -54,6 +58,7 @@ class Table(Relation):
 @dataclass(frozen=True)
 class Source(Relation):
     """An append-only stream read by a connector (``WITH (connector = ...)``)."""
+
     options: tuple[tuple[str, str], ...] = ()
     watermark: Watermark | None = None
     kind = "source"
@@ -65,6 +70,7 @@ class Source(Relation):
 @dataclass(frozen=True)
 class View(Relation):
     """A named query; a materialized view is maintained incrementally and holds its rows."""
+
     definition: str = ""  # the SELECT, as the user wrote it
     materialized: bool = False
     inputs: tuple[str, ...] = ()  # relations the definition reads
@@ -80,6 +86,7 @@ class View(Relation):
 @dataclass(frozen=True)
 class Sink:
     """Writes the changes of a relation to the outside (``CREATE SINK s FROM v WITH (...)``)."""
+
     name: str
     source: str
     options: tuple[tuple[str, str], ...] = field(default=())

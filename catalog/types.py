@@ -9,6 +9,7 @@ Decimal128Type(decimal128(10, 2))
 >>> from_arrow(to_arrow("TIMESTAMP"))
 'TIMESTAMP'
 """
+
 from __future__ import annotations
 
 import re
@@ -45,25 +46,61 @@ _SIMPLE: dict[str, pa.DataType] = {
 
 # Spellings users write, mapped to the canonical name.
 _ALIASES = {
-    "INT": "INTEGER", "INT4": "INTEGER", "SIGNED": "INTEGER",
-    "INT8": "BIGINT", "LONG": "BIGINT", "INT2": "SMALLINT", "SHORT": "SMALLINT", "INT1": "TINYINT",
-    "BOOL": "BOOLEAN", "LOGICAL": "BOOLEAN",
-    "REAL": "FLOAT", "FLOAT4": "FLOAT", "FLOAT8": "DOUBLE", "DOUBLE PRECISION": "DOUBLE",
-    "TEXT": "VARCHAR", "STRING": "VARCHAR", "CHAR": "VARCHAR", "BPCHAR": "VARCHAR",
-    "CHARACTER VARYING": "VARCHAR", "CHARACTER": "VARCHAR",
-    "BYTEA": "BLOB", "BINARY": "BLOB", "VARBINARY": "BLOB",
-    "DATETIME": "TIMESTAMP", "TIMESTAMP WITHOUT TIME ZONE": "TIMESTAMP",
+    "INT": "INTEGER",
+    "INT4": "INTEGER",
+    "SIGNED": "INTEGER",
+    "INT8": "BIGINT",
+    "LONG": "BIGINT",
+    "INT2": "SMALLINT",
+    "SHORT": "SMALLINT",
+    "INT1": "TINYINT",
+    "BOOL": "BOOLEAN",
+    "LOGICAL": "BOOLEAN",
+    "REAL": "FLOAT",
+    "FLOAT4": "FLOAT",
+    "FLOAT8": "DOUBLE",
+    "DOUBLE PRECISION": "DOUBLE",
+    "TEXT": "VARCHAR",
+    "STRING": "VARCHAR",
+    "CHAR": "VARCHAR",
+    "BPCHAR": "VARCHAR",
+    "CHARACTER VARYING": "VARCHAR",
+    "CHARACTER": "VARCHAR",
+    "BYTEA": "BLOB",
+    "BINARY": "BLOB",
+    "VARBINARY": "BLOB",
+    "DATETIME": "TIMESTAMP",
+    "TIMESTAMP WITHOUT TIME ZONE": "TIMESTAMP",
     "TIMESTAMPTZ": "TIMESTAMP WITH TIME ZONE",
     "NUMERIC": "DECIMAL",
     "INT128": "HUGEINT",
 }
 
 _PG_OIDS = {
-    "BOOLEAN": 16, "BLOB": 17, "BIGINT": 20, "SMALLINT": 21, "TINYINT": 21, "INTEGER": 23,
-    "VARCHAR": 25, "JSON": 114, "FLOAT": 700, "DOUBLE": 701, "DATE": 1082, "TIME": 1083,
-    "TIMESTAMP": 1114, "TIMESTAMP_MS": 1114, "TIMESTAMP_S": 1114, "TIMESTAMP_NS": 1114,
-    "TIMESTAMP WITH TIME ZONE": 1184, "INTERVAL": 1186, "UUID": 2950,
-    "UTINYINT": 21, "USMALLINT": 23, "UINTEGER": 20, "UBIGINT": 1700, "HUGEINT": 1700,
+    "BOOLEAN": 16,
+    "BLOB": 17,
+    "BIGINT": 20,
+    "SMALLINT": 21,
+    "TINYINT": 21,
+    "INTEGER": 23,
+    "VARCHAR": 25,
+    "JSON": 114,
+    "FLOAT": 700,
+    "DOUBLE": 701,
+    "DATE": 1082,
+    "TIME": 1083,
+    "TIMESTAMP": 1114,
+    "TIMESTAMP_MS": 1114,
+    "TIMESTAMP_S": 1114,
+    "TIMESTAMP_NS": 1114,
+    "TIMESTAMP WITH TIME ZONE": 1184,
+    "INTERVAL": 1186,
+    "UUID": 2950,
+    "UTINYINT": 21,
+    "USMALLINT": 23,
+    "UINTEGER": 20,
+    "UBIGINT": 1700,
+    "HUGEINT": 1700,
 }
 PG_NUMERIC_OID = 1700
 
@@ -90,9 +127,10 @@ def normalize(name: str) -> str:
     if precision:
         digits = int(precision.group(1))
         return {0: "TIMESTAMP_S", 3: "TIMESTAMP_MS", 6: "TIMESTAMP", 9: "TIMESTAMP_NS"}.get(
-            digits, "TIMESTAMP")
+            digits, "TIMESTAMP"
+        )
     if upper.startswith("NUMERIC"):
-        upper = "DECIMAL" + upper[len("NUMERIC"):]
+        upper = "DECIMAL" + upper[len("NUMERIC") :]
     decimal = _DECIMAL.match(upper)
     if decimal:
         precision_, scale = decimal.group(1), decimal.group(2)
@@ -101,8 +139,10 @@ def normalize(name: str) -> str:
         return normalize(upper[:-2]) + "[]"
     if upper in _SIMPLE or upper.startswith(("STRUCT", "MAP")):
         return upper
-    raise TypeError_(f"unknown type {name!r}: use one of {', '.join(sorted(_SIMPLE))}, "
-                     "DECIMAL(p,s) or a list type such as INTEGER[]")
+    raise TypeError_(
+        f"unknown type {name!r}: use one of {', '.join(sorted(_SIMPLE))}, "
+        "DECIMAL(p,s) or a list type such as INTEGER[]"
+    )
 
 
 def to_arrow(name: str) -> pa.DataType:
@@ -148,7 +188,11 @@ def pg_oid(name: str) -> int:
 
 def is_numeric(name: str) -> bool:
     arrow_type = to_arrow(name)
-    return pa.types.is_integer(arrow_type) or pa.types.is_floating(arrow_type) or pa.types.is_decimal(arrow_type)
+    return (
+        pa.types.is_integer(arrow_type)
+        or pa.types.is_floating(arrow_type)
+        or pa.types.is_decimal(arrow_type)
+    )
 
 
 def is_temporal(name: str) -> bool:

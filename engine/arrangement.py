@@ -6,6 +6,7 @@ new run; runs of similar size merge (as in a log-structured merge tree), so ther
 O(log n) runs, and a merge that sees retractions consolidates them away. Hash collisions only
 make a lookup return a few extra rows; callers compare real key values where it matters.
 """
+
 from __future__ import annotations
 
 import duckdb
@@ -34,8 +35,12 @@ def _fixed_width_bits(column: pa.ChunkedArray | pa.Array) -> np.ndarray | None:
     arrow_type = column.type
     if pa.types.is_boolean(arrow_type):
         column = pc.cast(column, pa.int8())
-    elif pa.types.is_timestamp(arrow_type) or pa.types.is_date(arrow_type) or pa.types.is_time(arrow_type) \
-            or pa.types.is_duration(arrow_type):
+    elif (
+        pa.types.is_timestamp(arrow_type)
+        or pa.types.is_date(arrow_type)
+        or pa.types.is_time(arrow_type)
+        or pa.types.is_duration(arrow_type)
+    ):
         column = pc.cast(column, pa.int64())
     elif pa.types.is_floating(arrow_type):
         # -0.0 and 0.0 are equal in SQL: hash them the same.
@@ -74,6 +79,7 @@ def _duckdb_hash(table: pa.Table) -> np.ndarray:
     global _hash_connection
     if _hash_connection is None:
         from tidal.sql.typeinfer import connect_locked
+
         _hash_connection = connect_locked()
     columns = ", ".join(f'"{n}"' for n in table.column_names)
     _hash_connection.register("keys", table)
@@ -90,10 +96,16 @@ class _Run:
     The rows are never reordered: merging two runs concatenates them and merges the two
     sorted hash lists in linear time.
     """
-    __slots__ = ("rows", "hashes", "positions", "retractions")
 
-    def __init__(self, rows: pa.Table, hashes: np.ndarray, positions: np.ndarray | None = None,
-                 retractions: int | None = None) -> None:
+    __slots__ = ("hashes", "positions", "retractions", "rows")
+
+    def __init__(
+        self,
+        rows: pa.Table,
+        hashes: np.ndarray,
+        positions: np.ndarray | None = None,
+        retractions: int | None = None,
+    ) -> None:
         if positions is None:
             positions = np.argsort(hashes)
             hashes = hashes[positions]
@@ -157,7 +169,9 @@ class Arrangement:
         self._merge()
 
     def _merge(self) -> None:
-        while len(self._runs) > 1 and self._runs[-1].rows.num_rows * 4 >= self._runs[-2].rows.num_rows:
+        while (
+            len(self._runs) > 1 and self._runs[-1].rows.num_rows * 4 >= self._runs[-2].rows.num_rows
+        ):
             newer, older = self._runs.pop(), self._runs.pop()
             run = _Run.merged(older, newer)
             if run.retractions * 8 >= run.rows.num_rows:

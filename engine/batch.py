@@ -4,6 +4,7 @@ It answers ad hoc queries over the current contents of tables and views, compute
 per-key results of the keyed-recompute operators, and runs ``tidal run --batch``. Its DuckDB
 connection is locked: no file access, no settings, whatever SQL reaches it.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -46,22 +47,28 @@ class BatchBackend:
                     self._connection.unregister(name)
 
     def run(self, plan: Plan, relations: dict[str, pa.Table]) -> pa.Table:
-        """The result of ``plan`` with its scans reading ``relations`` (plain tables by relation name)."""
+        """The result of ``plan``, its scans reading ``relations`` (plain tables by name)."""
         registered: dict[str, pa.Table] = {}
 
         def scan_sql(scan: Scan) -> str:
             name = f"__rel{next(self._names)}"
             registered[name] = relations[scan.relation.lower()]
             return _recast(scan, quote(name))
+
         sql = to_sql(plan, scan_sql)
         return self.query(sql, registered)
 
     def compute(self, node: Plan):
         """A function from the node's inputs (Z-sets, positive weights) to its output Z-set."""
         children = node.children()
-        placeholders = tuple(Scan(f"__input{i}", "input",
-                                  tuple(Field(f"c{j}", f.type) for j, f in enumerate(child.schema)))
-                             for i, child in enumerate(children))
+        placeholders = tuple(
+            Scan(
+                f"__input{i}",
+                "input",
+                tuple(Field(f"c{j}", f.type) for j, f in enumerate(child.schema)),
+            )
+            for i, child in enumerate(children)
+        )
         local = node.with_children(placeholders)
         sql = lower(local, lambda scan: _recast(scan, quote(scan.relation)))
 
@@ -70,6 +77,7 @@ class BatchBackend:
             result = self.query(sql, tables)
             names = [f"c{i}" for i in range(len(node.schema))]
             return with_weight(result.select(list(range(len(names)))).rename_columns(names))
+
         return run
 
 
@@ -77,8 +85,12 @@ def _recast(scan: Scan, table_sql: str) -> str:
     """The scanned table with columns of lossy Arrow types cast back to their SQL type."""
     if not any(f.type in _RECAST for f in scan.schema):
         return table_sql
-    items = ", ".join(f"CAST({quote(f.name)} AS {f.type}) AS {quote(f.name)}" if f.type in _RECAST
-                      else quote(f.name) for f in scan.schema)
+    items = ", ".join(
+        f"CAST({quote(f.name)} AS {f.type}) AS {quote(f.name)}"
+        if f.type in _RECAST
+        else quote(f.name)
+        for f in scan.schema
+    )
     return f"(SELECT {items} FROM {table_sql})"
 
 
@@ -86,5 +98,8 @@ def plain_rows(contents: pa.Table, fields: tuple[Field, ...]) -> pa.Table:
     """A consolidated Z-set as a plain table with the relation's column names."""
     rows = expand(contents) if WEIGHT in contents.column_names else contents
     schema = pa.schema([pa.field(f.name, types.to_arrow(f.type)) for f in fields])
-    return pa.Table.from_arrays(rows.columns, schema=schema) if rows.num_columns else \
-        schema.empty_table()
+    return (
+        pa.Table.from_arrays(rows.columns, schema=schema)
+        if rows.num_columns
+        else schema.empty_table()
+    )

@@ -4,11 +4,13 @@ Inside tidal every change is a row with a weight (see ARCHITECTURE.md section 2)
 edges (sinks, the shell's changelog mode, subscriptions) is a delta shown as change kinds, and
 these functions are the one place that decides how.
 """
+
 from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+
 from tidal.engine.zset import WEIGHT
 
 OP = "op"
@@ -107,8 +109,11 @@ def _pair(data: pa.Table, rows: np.ndarray, group: np.ndarray, negative: np.ndar
         counts.append(np.bincount(side_group, minlength=n_groups))
     pairs = np.minimum(*counts)[group]
     paired = rank < pairs
-    codes = np.where(negative, np.where(paired, _UPDATE_BEFORE, _DELETE),
-                     np.where(paired, _UPDATE_AFTER, _INSERT))
+    codes = np.where(
+        negative,
+        np.where(paired, _UPDATE_BEFORE, _DELETE),
+        np.where(paired, _UPDATE_AFTER, _INSERT),
+    )
     # Within a key: pairs (old then new) first, then deletes, then inserts.
     slot = np.where(paired, 0, np.where(negative, 1, 2))
     within = np.where(paired, 2 * rank + ~negative, rank)

@@ -5,6 +5,7 @@ the next change, so a stream nobody reads costs no consolidation. When the appen
 carry many retractions and outgrow the consolidated part, they are consolidated at once, so
 memory stays within a small factor of the contents' size.
 """
+
 from __future__ import annotations
 
 import pyarrow as pa
@@ -29,8 +30,10 @@ class Collection:
         self._consolidated = False
         self._pending_rows += delta.num_rows
         self._pending_retractions += pc.sum(pc.less(delta.column(WEIGHT), 0)).as_py() or 0
-        if self._pending_rows > max(self._settled_rows, 65_536) and \
-                self._pending_retractions * 8 >= self._pending_rows:
+        if (
+            self._pending_rows > max(self._settled_rows, 65_536)
+            and self._pending_retractions * 8 >= self._pending_rows
+        ):
             self.rows()
 
     def rows(self) -> pa.Table:

@@ -15,6 +15,7 @@ same completed tick. A statement that fails changes nothing: if a view cannot pr
 (say, a division by zero in its expression), the tick's changes are undone and every view is
 rebuilt from its inputs.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -50,6 +51,7 @@ RETAIN = "retain"
 @dataclass(frozen=True)
 class Status:
     """The outcome of a statement that returns no rows, as a PostgreSQL command tag."""
+
     tag: str
 
     def __repr__(self) -> str:
@@ -90,6 +92,7 @@ def _data_sqlstate(message: str) -> str:
 class _Base:
     """A table or source: its contents (None for a source with retain = 'false'), and for a
     source the connector reading it."""
+
     relation: Relation
     contents: Collection | None
     reader: SourceReader | None = None
@@ -99,6 +102,7 @@ class _Base:
 class _MaterializedView:
     """A view's dataflow and its rows: read from the dataflow's state where an operator holds
     the result (aggregates, TopN, ...), else kept in ``contents``."""
+
     view: View
     plan: Plan
     dataflow: Dataflow | None  # None in batch mode
@@ -120,8 +124,12 @@ class _Sink:
 
 
 class Database:
-    def __init__(self, base_dir: str | pathlib.Path | None = None,
-                 batch_rows: int = DEFAULT_BATCH_ROWS, batch_mode: bool = False) -> None:
+    def __init__(
+        self,
+        base_dir: str | pathlib.Path | None = None,
+        batch_rows: int = DEFAULT_BATCH_ROWS,
+        batch_mode: bool = False,
+    ) -> None:
         """``base_dir``: where relative connector paths resolve (default: the working directory).
 
         ``batch_mode``: maintain nothing; a materialized view is computed by DuckDB, from its
@@ -182,11 +190,16 @@ class Database:
         if key in self._views:
             return plain_rows(self._views[key].rows(), _fields(self._views[key].view))
         if key not in self._bases:
-            raise CatalogError(f"{name!r} holds no rows: only tables, sources and materialized views do")
+            raise CatalogError(
+                f"{name!r} holds no rows: only tables, sources and materialized views do"
+            )
         state, relation = self._bases[key].contents, self._bases[key].relation
         if state is None:
-            raise SqlError(f"source {relation.name!r} does not keep its rows (retain = 'false'): "
-                           "query a materialized view over it instead", sqlstate="55000")
+            raise SqlError(
+                f"source {relation.name!r} does not keep its rows (retain = 'false'): "
+                "query a materialized view over it instead",
+                sqlstate="55000",
+            )
         return plain_rows(state.rows(), _fields(relation))
 
     def read(self, name: str) -> pa.Table:
@@ -206,10 +219,14 @@ class Database:
             self.catalog.add(source)  # raises the "already exists" error
         retain = source.option(RETAIN, "true").lower()
         if retain not in ("true", "false"):
-            raise SqlError(f"source {source.name}: option '{RETAIN}' is 'true' or 'false'", sqlstate="22023")
+            raise SqlError(
+                f"source {source.name}: option '{RETAIN}' is 'true' or 'false'", sqlstate="22023"
+            )
         connector_options = tuple((k, v) for k, v in source.options if k != RETAIN)
         try:
-            reader = open_source(dataclasses.replace(source, options=connector_options), self.base_dir)
+            reader = open_source(
+                dataclasses.replace(source, options=connector_options), self.base_dir
+            )
         except ConnectorError as error:
             raise SqlError(str(error), sqlstate="22023") from None
         self.catalog.add(source)
@@ -262,8 +279,10 @@ class Database:
     def create_sink(self, sink: Sink) -> None:
         source = self.catalog.relation(sink.source)
         if source.name.lower() not in self._views and source.name.lower() not in self._bases:
-            raise SqlError(f"a sink reads a table, source or materialized view; {source.name!r} is a "
-                           "plain view: make it MATERIALIZED")
+            raise SqlError(
+                f"a sink reads a table, source or materialized view; {source.name!r} is a "
+                "plain view: make it MATERIALIZED"
+            )
         self.catch_up(retained_only=True)
         key = self._views[source.name.lower()].key if source.name.lower() in self._views else []
         names = source.column_names()
@@ -320,13 +339,17 @@ class Database:
             if deltas:
                 self._tick(deltas)
 
-    def _poll(self, drain: bool, bounded_only: bool = False, retained_only: bool = False
-              ) -> dict[str, pa.Table]:
+    def _poll(
+        self, drain: bool, bounded_only: bool = False, retained_only: bool = False
+    ) -> dict[str, pa.Table]:
         deltas = {}
         for name, base in self._bases.items():
             reader = base.reader
-            if reader is None or (bounded_only and not reader.bounded) or (
-                    retained_only and base.contents is None):
+            if (
+                reader is None
+                or (bounded_only and not reader.bounded)
+                or (retained_only and base.contents is None)
+            ):
                 continue
             try:
                 batch = reader.poll(self.batch_rows, drain=drain)
@@ -380,7 +403,9 @@ class Database:
             self._rebuild_views()
             if not isinstance(error, (EvaluationError, BatchError, ArithmeticError)):
                 raise
-            raise DataError(f"a view could not process the change, so it was not applied: {error}") from None
+            raise DataError(
+                f"a view could not process the change, so it was not applied: {error}"
+            ) from None
         for sink in self._sinks.values():
             change = deltas.get(sink.sink.source.lower())
             if change is not None and change.num_rows:
@@ -423,7 +448,8 @@ def _fields(relation: Relation) -> tuple[Field, ...]:
 
 def _scans(plan: Plan):
     from tidal.sql.plan import scans
+
     return scans(plan)
 
 
-__all__ = ["Database", "DataError", "Status", "Column"]
+__all__ = ["Column", "DataError", "Database", "Status"]

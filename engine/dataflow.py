@@ -1,7 +1,8 @@
 """The dataflow of a view: one operator per plan node, stepped in topological order each tick."""
+
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import pyarrow as pa
 from sqlglot import exp
@@ -11,15 +12,31 @@ from tidal.engine.operators.aggregate import aggregate_operator
 from tidal.engine.operators.base import Operator, change_schema
 from tidal.engine.operators.filter import FilterOperator
 from tidal.engine.operators.join import join_operator
-from tidal.engine.operators.ordered import (distinct_operator, over_window_operator, set_operator,
-                                            top_n_operator)
+from tidal.engine.operators.ordered import (
+    distinct_operator,
+    over_window_operator,
+    set_operator,
+    top_n_operator,
+)
 from tidal.engine.operators.project import ProjectOperator
 from tidal.engine.operators.union import UnionAllOperator
 from tidal.engine.operators.values import ValuesOperator
 from tidal.sql.errors import unsupported
 from tidal.sql.lower import lower
-from tidal.sql.plan import (Aggregate, Distinct, Filter, Join, OverWindow, Plan, Project, Scan,
-                            SetOp, TopN, Values, WindowCall)
+from tidal.sql.plan import (
+    Aggregate,
+    Distinct,
+    Filter,
+    Join,
+    OverWindow,
+    Plan,
+    Project,
+    Scan,
+    SetOp,
+    TopN,
+    Values,
+    WindowCall,
+)
 
 
 class ScanOperator(Operator):
@@ -38,12 +55,34 @@ class ScanOperator(Operator):
 
 # Functions whose value depends on when or how often they run. A view's rows are computed as
 # its inputs change, so with these they would not be what its query gives when run now.
-_VOLATILE = tuple(getattr(exp, name) for name in (
-    "Rand", "CurrentTimestamp", "CurrentDate", "CurrentTime", "CurrentDatetime", "Localtimestamp",
-    "Localtime", "Uuid") if hasattr(exp, name))
-_VOLATILE_NAMES = {"random", "now", "today", "get_current_timestamp", "transaction_timestamp",
-                   "statement_timestamp", "clock_timestamp", "gen_random_uuid", "uuid", "nextval",
-                   "setseed", "current_localtimestamp"}
+_VOLATILE = tuple(
+    getattr(exp, name)
+    for name in (
+        "Rand",
+        "CurrentTimestamp",
+        "CurrentDate",
+        "CurrentTime",
+        "CurrentDatetime",
+        "Localtimestamp",
+        "Localtime",
+        "Uuid",
+    )
+    if hasattr(exp, name)
+)
+_VOLATILE_NAMES = {
+    "random",
+    "now",
+    "today",
+    "get_current_timestamp",
+    "transaction_timestamp",
+    "statement_timestamp",
+    "clock_timestamp",
+    "gen_random_uuid",
+    "uuid",
+    "nextval",
+    "setseed",
+    "current_localtimestamp",
+}
 
 
 def _refuse_volatile(plan: Plan) -> None:
@@ -52,8 +91,10 @@ def _refuse_volatile(plan: Plan) -> None:
             for call in expression.find_all(exp.Func):
                 name = call.name if isinstance(call, exp.Anonymous) else call.sql_name()
                 if isinstance(call, _VOLATILE) or name.lower() in _VOLATILE_NAMES:
-                    raise unsupported(f"{call.sql()} in a materialized view: its value depends on "
-                                      "when the view's rows are computed (use a plain VIEW)")
+                    raise unsupported(
+                        f"{call.sql()} in a materialized view: its value depends on "
+                        "when the view's rows are computed (use a plain VIEW)"
+                    )
 
 
 def _expressions(values) -> list[exp.Expression]:

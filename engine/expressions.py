@@ -12,11 +12,11 @@ inferred, so both paths agree on types.
 >>> compile_expression(e, (Field("x", "INTEGER"),))(pa.table({"c0": [1, None]})).to_pylist()
 [3, None]
 """
+
 from __future__ import annotations
 
-from typing import Callable
-
 import decimal
+from collections.abc import Callable
 
 import duckdb
 import numpy as np
@@ -48,8 +48,9 @@ def _duckdb() -> duckdb.DuckDBPyConnection:
     return _FALLBACK
 
 
-def compile_expression(expression: exp.Expression, fields: tuple[Field, ...],
-                       result_type: str | None = None) -> Evaluator:
+def compile_expression(
+    expression: exp.Expression, fields: tuple[Field, ...], result_type: str | None = None
+) -> Evaluator:
     """A function from a batch (columns ``c0``..) to the expression's values, as ``result_type``."""
     compiler = _Compiler(fields)
     if result_type is None:
@@ -63,6 +64,7 @@ def compile_expression(expression: exp.Expression, fields: tuple[Field, ...],
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as error:
             raise EvaluationError(str(error)) from None
         return _broadcast(values, batch.num_rows, arrow_type)
+
     return run
 
 
@@ -72,11 +74,18 @@ def compile_predicate(expression: exp.Expression, fields: tuple[Field, ...]) -> 
 
     def run(batch: pa.Table):
         return pc.fill_null(evaluate(batch), False)
+
     return run
 
 
-_COMPARISONS = {exp.EQ: "equal", exp.NEQ: "not_equal", exp.GT: "greater", exp.GTE: "greater_equal",
-                exp.LT: "less", exp.LTE: "less_equal"}
+_COMPARISONS = {
+    exp.EQ: "equal",
+    exp.NEQ: "not_equal",
+    exp.GT: "greater",
+    exp.GTE: "greater_equal",
+    exp.LT: "less",
+    exp.LTE: "less_equal",
+}
 _ARITHMETIC = {exp.Add: "add_checked", exp.Sub: "subtract_checked", exp.Mul: "multiply_checked"}
 _STRING_FUNCTIONS = {exp.Upper: "utf8_upper", exp.Lower: "utf8_lower", exp.Length: "utf8_length"}
 
@@ -100,7 +109,7 @@ class _Compiler:
             return lambda batch: batch.column(index)
         if isinstance(node, (exp.Literal, exp.Boolean, exp.Null)):
             return self._literal(node)
-        if isinstance(node, exp.And) or isinstance(node, exp.Or):
+        if isinstance(node, (exp.And, exp.Or)):
             kernel = pc.and_kleene if isinstance(node, exp.And) else pc.or_kleene
             left, right = self._boolean(node.this), self._boolean(node.expression)
             if left is None or right is None:
@@ -131,8 +140,11 @@ class _Compiler:
             if isinstance(node, exp.Length):
                 return lambda batch: pc.cast(kernel(inner(batch)), pa.int64())
             return lambda batch: kernel(inner(batch))
-        if isinstance(node, exp.DPipe) and self.type_of(node.this) == "VARCHAR" and \
-                self.type_of(node.expression) == "VARCHAR":
+        if (
+            isinstance(node, exp.DPipe)
+            and self.type_of(node.this) == "VARCHAR"
+            and self.type_of(node.expression) == "VARCHAR"
+        ):
             left, right = self.compile(node.this), self.compile(node.expression)
             return lambda batch: pc.binary_join_element_wise(left(batch), right(batch), "")
         if isinstance(node, exp.Between):
@@ -151,12 +163,19 @@ class _Compiler:
         result_type = self.type_of(node)
         casts = {i: self.fields[i].type for i in positions}
         select = duckdb_sql(node)
-        columns = ", ".join(f'CAST("c{i}" AS {t}) AS "c{i}"' for i, t in casts.items()) or "1 AS __unit"
-        query = f"SELECT CAST({select} AS {result_type}) AS v FROM (SELECT {columns} FROM batch) AS t"
+        columns = (
+            ", ".join(f'CAST("c{i}" AS {t}) AS "c{i}"' for i, t in casts.items()) or "1 AS __unit"
+        )
+        query = (
+            f"SELECT CAST({select} AS {result_type}) AS v FROM (SELECT {columns} FROM batch) AS t"
+        )
 
         def run(batch: pa.Table):
-            projected = batch.select([f"c{i}" for i in positions]) if positions else \
-                pa.table({"__unit": pa.nulls(batch.num_rows, pa.int8())})
+            projected = (
+                batch.select([f"c{i}" for i in positions])
+                if positions
+                else pa.table({"__unit": pa.nulls(batch.num_rows, pa.int8())})
+            )
             connection = _duckdb()
             connection.register("batch", projected)
             try:
@@ -166,6 +185,7 @@ class _Compiler:
             finally:
                 connection.unregister("batch")
             return result.column(0)
+
         return run
 
     def _literal(self, node: exp.Expression) -> Evaluator | None:
@@ -219,7 +239,11 @@ class _Compiler:
 
     def _arithmetic(self, node: exp.Expression, kernel_name: str) -> Evaluator | None:
         result = types.to_arrow(self.type_of(node))
-        if pa.types.is_floating(result) and self._is_number(node.this) and self._is_number(node.expression):
+        if (
+            pa.types.is_floating(result)
+            and self._is_number(node.this)
+            and self._is_number(node.expression)
+        ):
             # DuckDB computes DOUBLE op DECIMAL in DOUBLE: so can we.
             left, right = self.compile(node.this), self.compile(node.expression)
             kernel = getattr(pc, kernel_name.replace("_checked", ""))
@@ -241,7 +265,7 @@ class _Compiler:
         return lambda batch: pc.divide_checked(_as(left(batch), result), _as(right(batch), result))
 
     def _modulo(self, node: exp.Mod) -> Evaluator | None:
-        """``a % b`` with C's fmod, as DuckDB: the sign of the dividend; integer ``% 0`` is an error."""
+        """``a % b`` with C's fmod, as DuckDB: the dividend's sign; integer ``% 0`` is an error."""
         if not (self._is_plain_number(node.this) and self._is_plain_number(node.expression)):
             return None
         result = types.to_arrow(self.type_of(node))
@@ -259,6 +283,7 @@ class _Compiler:
             with np.errstate(invalid="ignore", divide="ignore"):
                 remainder = np.fmod(x, np.where(valid, y, 1) if integer else y)
             return pa.array(remainder, type=result, mask=~valid)
+
         return run
 
     def _is_number(self, node: exp.Expression) -> bool:
@@ -271,21 +296,26 @@ class _Compiler:
             return None
         return self._native(exp.And(this=low, expression=high))
 
-    def _same_typed(self, node: exp.Expression, parts: list[exp.Expression], kernel) -> Evaluator | None:
+    def _same_typed(
+        self, node: exp.Expression, parts: list[exp.Expression], kernel
+    ) -> Evaluator | None:
         result_type = self.type_of(node)
         if result_type.startswith("DECIMAL") or any(self.type_of(p) != result_type for p in parts):
             return None
         compiled = [self.compile(p) for p in parts]
         arrow_type = types.to_arrow(result_type)
-        return lambda batch: kernel(*[_broadcast(c(batch), batch.num_rows, arrow_type) for c in compiled])
+        return lambda batch: kernel(
+            *[_broadcast(c(batch), batch.num_rows, arrow_type) for c in compiled]
+        )
 
     def _case(self, node: exp.Case) -> Evaluator | None:
         result_type = self.type_of(node)
         ifs = node.args.get("ifs") or []
         default = node.args.get("default")
         values = [i.args["true"] for i in ifs] + ([default] if default is not None else [])
-        if result_type.startswith("DECIMAL") or any(self.type_of(v) != result_type for v in values
-                                                    if not isinstance(v, exp.Null)):
+        if result_type.startswith("DECIMAL") or any(
+            self.type_of(v) != result_type for v in values if not isinstance(v, exp.Null)
+        ):
             return None
         conditions = [self._boolean(i.this) for i in ifs]
         if any(c is None for c in conditions):
@@ -302,6 +332,7 @@ class _Compiler:
             if not has_default:
                 cases.append(pa.nulls(n, arrow_type))
             return pc.case_when(pc.make_struct(*conds, field_names=names), *cases)
+
         return run
 
     def _in(self, node: exp.In) -> Evaluator | None:
@@ -309,7 +340,9 @@ class _Compiler:
         if not items or any(not isinstance(i, (exp.Literal, exp.Boolean)) for i in items):
             return None
         probe_type = self.type_of(node.this)
-        if probe_type.startswith("DECIMAL") or any(not self._comparable(node.this, i) for i in items):
+        if probe_type.startswith("DECIMAL") or any(
+            not self._comparable(node.this, i) for i in items
+        ):
             return None
         arrow_type = types.to_arrow(probe_type)
         try:
@@ -322,6 +355,7 @@ class _Compiler:
             values = _broadcast(probe(batch), batch.num_rows, arrow_type)
             found = pc.is_in(values, value_set=value_set)
             return pc.if_else(pc.is_null(values), pa.scalar(None, pa.bool_()), found)
+
         return run
 
 

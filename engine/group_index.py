@@ -7,9 +7,12 @@ the next slots.
 
 >>> import pyarrow as pa
 >>> index = GroupIndex()
->>> index.slots(pa.table({"k": ["a", None]}))[0].tolist(), index.slots(pa.table({"k": [None, "b"]}))[0].tolist()
-([0, 1], [1, 2])
+>>> index.slots(pa.table({"k": ["a", None]}))[0].tolist()
+[0, 1]
+>>> index.slots(pa.table({"k": [None, "b"]}))[0].tolist()
+[1, 2]
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -29,12 +32,17 @@ class GroupIndex:
     def slots(self, keys: pa.Table) -> tuple[np.ndarray, np.ndarray]:
         """The slot of each row of ``keys`` (rows distinct), and which of them are new."""
         n = keys.num_rows
-        hashes = key_hash(keys, list(range(keys.num_columns))) if keys.num_columns else \
-            np.zeros(n, dtype=np.uint64)
+        hashes = (
+            key_hash(keys, list(range(keys.num_columns)))
+            if keys.num_columns
+            else np.zeros(n, dtype=np.uint64)
+        )
         low = _search_sorted(self._hashes, hashes)
         size = len(self._hashes)
         bounded = np.minimum(low, max(size - 1, 0))
-        found = (low < size) & (self._hashes[bounded] == hashes) if size else np.zeros(n, dtype=bool)
+        found = (
+            (low < size) & (self._hashes[bounded] == hashes) if size else np.zeros(n, dtype=bool)
+        )
         slots = np.full(n, -1, dtype=np.int64)
         slots[found] = self._slots[low[found]]
         if found.any() and keys.num_columns:
@@ -44,7 +52,9 @@ class GroupIndex:
             shared = (low[candidates] + 1 < size) & (self._hashes[following] == hashes[candidates])
             unsure = candidates[~same | shared]
             high = np.searchsorted(self._hashes, hashes[unsure], "right")
-            slots[unsure] = [self._search(keys.slice(i, 1), low[i], h) for i, h in zip(unsure, high)]
+            slots[unsure] = [
+                self._search(keys.slice(i, 1), low[i], h) for i, h in zip(unsure, high)
+            ]
         new = slots < 0
         count = int(new.sum())
         if count:
@@ -68,7 +78,7 @@ class GroupIndex:
         return same
 
     def _search(self, key: pa.Table, low: int, high: int) -> int:
-        """The slot among hash-equal candidates whose stored key equals ``key`` (rare: a collision)."""
+        """The slot among hash-equal candidates whose key equals ``key`` (rare: a collision)."""
         for position in range(low, high):
             slot = int(self._slots[position])
             if self._equal(key, np.array([slot]))[0]:

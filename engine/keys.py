@@ -4,6 +4,7 @@ Arrow's hash join never matches NULL keys (SQL join semantics). Grouping state n
 key to find its own group, so each key column is joined as (value with NULL filled, is NULL).
 Arrow also tells -0.0 from 0.0 when it hashes (SQL does not): ``canonical`` keys first.
 """
+
 from __future__ import annotations
 
 import pyarrow as pa
@@ -45,15 +46,22 @@ def null_safe(table: pa.Table, keys: list[str], prefix: str) -> tuple[pa.Table, 
     return table, names
 
 
-def join_null_safe(left: pa.Table, right: pa.Table, left_keys: list[str], right_keys: list[str],
-                   join_type: str) -> pa.Table:
+def join_null_safe(
+    left: pa.Table, right: pa.Table, left_keys: list[str], right_keys: list[str], join_type: str
+) -> pa.Table:
     """``left`` joined to ``right`` on the keys with NULL = NULL; helper columns are dropped.
 
     Column names of the two sides must differ.
     """
     left_plus, left_names = null_safe(left, left_keys, "__lk")
     right_plus, right_names = null_safe(right, right_keys, "__rk")
-    joined = left_plus.join(right_plus, keys=left_names, right_keys=right_names,
-                            join_type=join_type, coalesce_keys=False, use_threads=False)
+    joined = left_plus.join(
+        right_plus,
+        keys=left_names,
+        right_keys=right_names,
+        join_type=join_type,
+        coalesce_keys=False,
+        use_threads=False,
+    )
     helpers = [n for n in joined.column_names if n.startswith(("__lk", "__rk"))]
     return joined.drop_columns(helpers)

@@ -1,4 +1,5 @@
 """Running each kind of statement against a Database: one handler per statement node."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
 
 def run(db: Database, statement: exp.Expression):
     from tidal.engine.database import Status
+
     handler = _HANDLERS.get(type(statement))
     if handler is None and isinstance(statement, (exp.Condition, exp.Alias, exp.Paren, exp.Tuple)):
         # e.g. "SELEC x" parses as the expression "SELEC AS x": not a statement at all
@@ -35,12 +37,14 @@ def run(db: Database, statement: exp.Expression):
 
 # --- queries -----------------------------------------------------------------------------------
 
+
 def _query(db: Database, statement: exp.Expression) -> pa.Table:
     plan = db.binder.bind_query(statement, ad_hoc=True)
     return db.query(plan)
 
 
 # --- CREATE ------------------------------------------------------------------------------------
+
 
 def _create(db: Database, create: exp.Create) -> str | None:
     kind = (create.args.get("kind") or "").upper()
@@ -51,11 +55,16 @@ def _create(db: Database, create: exp.Create) -> str | None:
         raise unsupported("CREATE OR REPLACE: DROP the object and create it again")
     existing = db.catalog.find(name)
     if existing is not None:
-        raise SqlError(f"{existing.kind} {existing.name!r} already exists: choose another name or "
-                       "DROP it first", sqlstate="42P07")
+        raise SqlError(
+            f"{existing.kind} {existing.name!r} already exists: choose another name or "
+            "DROP it first",
+            sqlstate="42P07",
+        )
     if kind == "TABLE":
         if create.expression is not None:
-            raise unsupported("CREATE TABLE ... AS SELECT: create the table, then INSERT INTO ... SELECT")
+            raise unsupported(
+                "CREATE TABLE ... AS SELECT: create the table, then INSERT INTO ... SELECT"
+            )
         db.create_table(ddl.table(create))
         return "CREATE TABLE"
     if kind == "SOURCE":
@@ -78,7 +87,9 @@ def _create(db: Database, create: exp.Create) -> str | None:
     raise unsupported(f"CREATE {kind}")
 
 
-def _bind_view(db: Database, create: exp.Create, name: str, materialized: bool) -> tuple[View, Plan]:
+def _bind_view(
+    db: Database, create: exp.Create, name: str, materialized: bool
+) -> tuple[View, Plan]:
     if name in db.catalog:
         db.catalog.add(View(name, ()))  # raises the "already exists" error
     query = create.expression
@@ -86,11 +97,16 @@ def _bind_view(db: Database, create: exp.Create, name: str, materialized: bool) 
     names = [f.name for f in plan.schema]
     for column in names:
         if names.count(column) > 1:
-            raise SqlError(f"column {column!r} appears more than once in view {name!r}: give the "
-                           "columns distinct names with AS", sqlstate="42701")
+            raise SqlError(
+                f"column {column!r} appears more than once in view {name!r}: give the "
+                "columns distinct names with AS",
+                sqlstate="42701",
+            )
         if column == "?column?":
-            raise SqlError(f"a column of view {name!r} has no name: give each expression a name "
-                           "with AS", sqlstate="42601")
+            raise SqlError(
+                f"a column of view {name!r} has no name: give each expression a name with AS",
+                sqlstate="42601",
+            )
     columns = tuple(Column(f.name, f.type) for f in plan.schema)
     for column in columns:
         try:
@@ -98,18 +114,23 @@ def _bind_view(db: Database, create: exp.Create, name: str, materialized: bool) 
             if column.type.endswith("[]"):
                 raise types.TypeError_(column.type)
         except types.TypeError_:
-            raise unsupported(f"column {column.name!r} of view {name!r} has type {column.type}, "
-                              "which tidal cannot store yet") from None
+            raise unsupported(
+                f"column {column.name!r} of view {name!r} has type {column.type}, "
+                "which tidal cannot store yet"
+            ) from None
     inputs = tuple(sorted(db.binder.referenced))
-    view = View(name, columns, definition=query.sql(dialect=Tidal), materialized=materialized,
-                inputs=inputs)
+    view = View(
+        name, columns, definition=query.sql(dialect=Tidal), materialized=materialized, inputs=inputs
+    )
     return view, plan
 
 
 # --- DML ---------------------------------------------------------------------------------------
 
-def _target_table(db: Database, node: exp.Expression, statement: exp.Expression | None = None
-                  ) -> Table:
+
+def _target_table(
+    db: Database, node: exp.Expression, statement: exp.Expression | None = None
+) -> Table:
     if statement is not None and statement.args.get("returning"):
         raise unsupported(f"{statement.key.upper()} ... RETURNING: query the table afterwards")
     table = node.this if isinstance(node, exp.Schema) else node
@@ -118,8 +139,11 @@ def _target_table(db: Database, node: exp.Expression, statement: exp.Expression 
     except CatalogError as error:
         raise undefined_table(str(error)) from None
     if not isinstance(target, Table):
-        raise SqlError(f"cannot change {target.kind} {target.name!r}: only tables accept INSERT, "
-                       "UPDATE and DELETE", sqlstate="42809")
+        raise SqlError(
+            f"cannot change {target.kind} {target.name!r}: only tables accept INSERT, "
+            "UPDATE and DELETE",
+            sqlstate="42809",
+        )
     return target
 
 
@@ -130,8 +154,9 @@ def _insert(db: Database, insert: exp.Insert) -> str:
         listed = [i.name for i in insert.this.expressions]
         for column in listed:
             if column.lower() not in [n.lower() for n in names]:
-                raise SqlError(f"column {column!r} of table {target.name!r} does not exist",
-                               sqlstate="42703")
+                raise SqlError(
+                    f"column {column!r} of table {target.name!r} does not exist", sqlstate="42703"
+                )
     else:
         listed = names
     query = insert.expression
@@ -140,8 +165,10 @@ def _insert(db: Database, insert: exp.Insert) -> str:
         query = _coerced_values(query, [column_types[n.lower()] for n in listed])
     source = db.binder.bind_query(query, ad_hoc=True)
     if len(source.schema) != len(listed):
-        raise SqlError(f"INSERT has {len(source.schema)} expressions but {len(listed)} target columns",
-                       sqlstate="42601")
+        raise SqlError(
+            f"INSERT has {len(source.schema)} expressions but {len(listed)} target columns",
+            sqlstate="42601",
+        )
     position = {n.lower(): i for i, n in enumerate(listed)}
     exprs = []
     for column in target.columns:
@@ -183,8 +210,10 @@ def _update(db: Database, update: exp.Update) -> str:
     for assignment in update.expressions:
         column = assignment.this.name.lower()
         if column not in [c.name.lower() for c in target.columns]:
-            raise SqlError(f"column {assignment.this.name!r} of table {target.name!r} does not exist",
-                           sqlstate="42703")
+            raise SqlError(
+                f"column {assignment.this.name!r} of table {target.name!r} does not exist",
+                sqlstate="42703",
+            )
         assignments[column] = assignment.expression
     items = [exp.column(c.name, quoted=True) for c in target.columns]
     for c in target.columns:
@@ -198,7 +227,9 @@ def _update(db: Database, update: exp.Update) -> str:
     rows = db.query(db.binder.bind_query(select, ad_hoc=True))
     width = len(target.columns)
     old = rows.select(list(range(width))).rename_columns([c.name for c in target.columns])
-    new = rows.select(list(range(width, 2 * width))).rename_columns([c.name for c in target.columns])
+    new = rows.select(list(range(width, 2 * width))).rename_columns(
+        [c.name for c in target.columns]
+    )
     _check_not_null(target, new)
     changes = pa.concat_tables([_weighted(old, -1), _weighted(new, 1)])
     db.apply_changes(target.name, changes)
@@ -212,8 +243,11 @@ def _weighted(rows: pa.Table, weight: int) -> pa.Table:
 def _check_not_null(target: Table, rows: pa.Table) -> None:
     for column, values in zip(target.columns, rows.columns):
         if not column.nullable and values.null_count:
-            raise SqlError(f"null value in column {column.name!r} of table {target.name!r} violates "
-                           "its NOT NULL constraint", sqlstate="23502")
+            raise SqlError(
+                f"null value in column {column.name!r} of table {target.name!r} violates "
+                "its NOT NULL constraint",
+                sqlstate="23502",
+            )
 
 
 def _apply(db: Database, target: Table, rows: pa.Table, weight: int) -> None:
@@ -221,15 +255,21 @@ def _apply(db: Database, target: Table, rows: pa.Table, weight: int) -> None:
         _check_not_null(target, rows)
     if rows.num_rows:
         schema = target.arrow_schema()
-        plain = pa.Table.from_arrays([rows.column(i).cast(f.type) for i, f in enumerate(schema)],
-                                     schema=schema)
+        plain = pa.Table.from_arrays(
+            [rows.column(i).cast(f.type) for i, f in enumerate(schema)], schema=schema
+        )
         db.apply_changes(target.name, _weighted(plain, weight))
 
 
 # --- DROP, SHOW, DESCRIBE, EXPLAIN ---------------------------------------------------------------
 
-_DROP_KINDS = {"TABLE": ("table",), "SOURCE": ("source",), "SINK": ("sink",),
-               "VIEW": ("view",), "MATERIALIZED VIEW": ("materialized view",)}
+_DROP_KINDS = {
+    "TABLE": ("table",),
+    "SOURCE": ("source",),
+    "SINK": ("sink",),
+    "VIEW": ("view",),
+    "MATERIALIZED VIEW": ("materialized view",),
+}
 
 
 def _drop(db: Database, drop: exp.Drop) -> str:
@@ -245,8 +285,11 @@ def _drop(db: Database, drop: exp.Drop) -> str:
                 continue
             raise undefined_table(f"{kind.lower()} {table.name!r} does not exist")
         if obj.kind not in _DROP_KINDS[kind]:
-            raise SqlError(f"{table.name!r} is a {obj.kind}, not a {kind.lower()}: use DROP "
-                           f"{obj.kind.upper()}", sqlstate="42809")
+            raise SqlError(
+                f"{table.name!r} is a {obj.kind}, not a {kind.lower()}: use DROP "
+                f"{obj.kind.upper()}",
+                sqlstate="42809",
+            )
         try:
             db.drop(table.name, bool(drop.args.get("cascade")))
         except CatalogError as error:
@@ -254,8 +297,13 @@ def _drop(db: Database, drop: exp.Drop) -> str:
     return f"DROP {kind}"
 
 
-_SHOW_KINDS = {"TABLES": "table", "SOURCES": "source", "VIEWS": "view",
-               "MATERIALIZED VIEWS": "materialized view", "SINKS": "sink"}
+_SHOW_KINDS = {
+    "TABLES": "table",
+    "SOURCES": "source",
+    "VIEWS": "view",
+    "MATERIALIZED VIEWS": "materialized view",
+    "SINKS": "sink",
+}
 
 
 def _show(db: Database, show: exp.Show) -> pa.Table:
@@ -276,13 +324,19 @@ def _describe(db: Database, describe: exp.Describe) -> pa.Table:
     except CatalogError as error:
         raise undefined_table(str(error)) from None
     if not hasattr(obj, "columns"):
-        return pa.table({"column_name": pa.array([], pa.string()), "column_type": pa.array([], pa.string())})
+        return pa.table(
+            {"column_name": pa.array([], pa.string()), "column_type": pa.array([], pa.string())}
+        )
     return _columns_table([(c.name, c.type) for c in obj.columns])
 
 
 def _columns_table(columns: list[tuple[str, str]]) -> pa.Table:
-    return pa.table({"column_name": pa.array([c[0] for c in columns], pa.string()),
-                     "column_type": pa.array([c[1] for c in columns], pa.string())})
+    return pa.table(
+        {
+            "column_name": pa.array([c[0] for c in columns], pa.string()),
+            "column_type": pa.array([c[1] for c in columns], pa.string()),
+        }
+    )
 
 
 def _explain(db: Database, statement: Explain) -> pa.Table:
@@ -296,17 +350,23 @@ def _explain(db: Database, statement: Explain) -> pa.Table:
             text = explain(db.view_plan(name))
         elif isinstance(obj, View):
             from tidal.sql.parser import parse_statement
+
             text = explain(db.binder.bind_query(parse_statement(obj.definition), ad_hoc=False))
         else:
-            raise SqlError(f"EXPLAIN {target.name}: {obj.kind}s have no plan; explain a view or a query")
+            raise SqlError(
+                f"EXPLAIN {target.name}: {obj.kind}s have no plan; explain a view or a query"
+            )
     elif isinstance(target, exp.Create) and (target.args.get("kind") or "").upper() == "VIEW":
         from tidal.sql import rules
+
         text = explain(rules.optimize(db.binder.bind_query(target.expression, ad_hoc=False)))
     elif isinstance(target, (exp.Select, exp.SetOperation, exp.Subquery)):
         text = explain(db.binder.bind_query(target, ad_hoc=True))
     else:
-        raise unsupported(f"EXPLAIN of {target.key.upper()}: explain a query, a view, or CREATE "
-                          "MATERIALIZED VIEW ...")
+        raise unsupported(
+            f"EXPLAIN of {target.key.upper()}: explain a query, a view, or CREATE "
+            "MATERIALIZED VIEW ..."
+        )
     return pa.table({"QUERY PLAN": pa.array(text.split("\n"), pa.string())})
 
 
@@ -332,8 +392,18 @@ def unique_key(plan: Plan) -> list[int]:
 
 
 _HANDLERS = {
-    exp.Select: _query, exp.Union: _query, exp.Intersect: _query, exp.Except: _query,
-    exp.Subquery: _query, exp.Values: _query,
-    exp.Create: _create, exp.Insert: _insert, exp.Delete: _delete, exp.Update: _update,
-    exp.Drop: _drop, exp.Show: _show, exp.Describe: _describe, Explain: _explain,
+    exp.Select: _query,
+    exp.Union: _query,
+    exp.Intersect: _query,
+    exp.Except: _query,
+    exp.Subquery: _query,
+    exp.Values: _query,
+    exp.Create: _create,
+    exp.Insert: _insert,
+    exp.Delete: _delete,
+    exp.Update: _update,
+    exp.Drop: _drop,
+    exp.Show: _show,
+    exp.Describe: _describe,
+    Explain: _explain,
 }

@@ -7,6 +7,7 @@
 >>> consolidate(t).to_pydict()
 {'k': ['b'], '__weight': [2]}
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -50,7 +51,9 @@ def _groupable(table: pa.Table) -> tuple[pa.Table, dict[str, pa.DataType]]:
     replaced = {}
     for i, field in enumerate(table.schema):
         if pa.types.is_null(field.type):
-            table = table.set_column(i, field.name, pa.array(np.zeros(table.num_rows, dtype=np.int8)))
+            table = table.set_column(
+                i, field.name, pa.array(np.zeros(table.num_rows, dtype=np.int8))
+            )
             replaced[field.name] = field.type
     return table, replaced
 

@@ -9,6 +9,7 @@ own subprocesses (one for tidal, one for DuckDB), so each peak RSS belongs to th
 
     tidal bench core --rows 1000000 --workloads group_by --verify --json out.json
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,8 +32,17 @@ MB = 1024 * 1024
 TARGETS = {"filter_project": 3_000_000, "group_by": 1_000_000, "join": 300_000}
 DUCKDB_RUNS = 3
 REGIONS = 50  # join: customers' regions
-REQUIRED_KEYS = ("workload", "rows", "seconds", "rows_per_second", "peak_rss_mb", "state_rows",
-                 "state_arrow_mb", "duckdb_seconds", "duckdb_rows_per_second")
+REQUIRED_KEYS = (
+    "workload",
+    "rows",
+    "seconds",
+    "rows_per_second",
+    "peak_rss_mb",
+    "state_rows",
+    "state_arrow_mb",
+    "duckdb_seconds",
+    "duckdb_rows_per_second",
+)
 
 
 # --- data -------------------------------------------------------------------------------------
@@ -41,6 +51,7 @@ REQUIRED_KEYS = ("workload", "rows", "seconds", "rows_per_second", "peak_rss_mb"
 @dataclass
 class Feed:
     """A workload's data: the ticks to feed (table, change batch, kind) and the final tables."""
+
     ticks: list[tuple[str, pa.Table, str]] = field(default_factory=list)
     final: dict[str, pa.Table] = field(default_factory=dict)
 
@@ -48,6 +59,7 @@ class Feed:
 @dataclass(frozen=True)
 class Workload:
     """A benchmark: tables to create, the view's query, and how to generate its data."""
+
     name: str
     tables: dict[str, str]  # name -> column list, as in CREATE TABLE name (...)
     query: str
@@ -81,19 +93,27 @@ def _slices(table: pa.Table, batch_rows: int, name: str) -> Iterator[tuple[str, 
 def _filter_project_data(args: argparse.Namespace) -> Feed:
     rng = np.random.default_rng(args.seed)
     n = args.rows
-    t = pa.table({"id": pa.array(np.arange(n, dtype=np.int64)),
-                  "a": pa.array(rng.integers(0, 1000, n, dtype=np.int32)),
-                  "b": pa.array(np.round(rng.random(n) * 1000, 3)),
-                  "s": _strings("s", 1000, rng.integers(0, 1000, n))})
+    t = pa.table(
+        {
+            "id": pa.array(np.arange(n, dtype=np.int64)),
+            "a": pa.array(rng.integers(0, 1000, n, dtype=np.int32)),
+            "b": pa.array(np.round(rng.random(n) * 1000, 3)),
+            "s": _strings("s", 1000, rng.integers(0, 1000, n)),
+        }
+    )
     return Feed(list(_slices(_inserts(t), args.batch_rows, "t")), {"t": t})
 
 
 def _group_by_data(args: argparse.Namespace) -> Feed:
     rng = np.random.default_rng(args.seed)
     n, groups = args.rows, _scaled(args.groups, args.rows)
-    t = pa.table({"k": pa.array(rng.integers(0, groups, n, dtype=np.int64)),
-                  "v": pa.array(rng.integers(0, 1000, n, dtype=np.int32)),
-                  "x": pa.array(rng.random(n))})
+    t = pa.table(
+        {
+            "k": pa.array(rng.integers(0, groups, n, dtype=np.int64)),
+            "v": pa.array(rng.integers(0, 1000, n, dtype=np.int32)),
+            "x": pa.array(rng.random(n)),
+        }
+    )
     return Feed(list(_slices(_inserts(t), args.batch_rows, "t")), {"t": t})
 
 
@@ -105,6 +125,7 @@ def _scaled(count: int, rows: int) -> int:
 @dataclass
 class _JoinState:
     """The current orders and customers while update ticks are generated."""
+
     rng: np.random.Generator
     order_customer: np.ndarray
     amount: np.ndarray
@@ -146,8 +167,12 @@ def _join_data(args: argparse.Namespace) -> Feed:
     that moves 0.1% of the customers to another region."""
     rng = np.random.default_rng(args.seed)
     n, customers = args.rows, _scaled(args.customers, args.rows)
-    state = _JoinState(rng, rng.integers(0, customers, n, dtype=np.int64),
-                       np.round(rng.random(n) * 1000, 2), rng.integers(0, REGIONS, customers))
+    state = _JoinState(
+        rng,
+        rng.integers(0, customers, n, dtype=np.int64),
+        np.round(rng.random(n) * 1000, 2),
+        rng.integers(0, REGIONS, customers),
+    )
     feed = Feed()
     feed.ticks += list(_slices(_inserts(state.customers()), args.batch_rows, "customers"))
     inserted, batch = 0, 0
@@ -169,17 +194,27 @@ def _join_data(args: argparse.Namespace) -> Feed:
 
 WORKLOADS = {
     "filter_project": Workload(
-        "filter_project", {"t": "id BIGINT, a INTEGER, b DOUBLE, s VARCHAR"},
-        "SELECT id, a * 2 + 1 AS a2, b * 1.5 AS b2 FROM t WHERE a % 10 < 5", _filter_project_data),
+        "filter_project",
+        {"t": "id BIGINT, a INTEGER, b DOUBLE, s VARCHAR"},
+        "SELECT id, a * 2 + 1 AS a2, b * 1.5 AS b2 FROM t WHERE a % 10 < 5",
+        _filter_project_data,
+    ),
     "group_by": Workload(
-        "group_by", {"t": "k BIGINT, v INTEGER, x DOUBLE"},
+        "group_by",
+        {"t": "k BIGINT, v INTEGER, x DOUBLE"},
         "SELECT k, count(*) AS n, sum(v) AS total, avg(x) AS mean FROM t GROUP BY k",
-        _group_by_data, float_columns=("mean",)),
+        _group_by_data,
+        float_columns=("mean",),
+    ),
     "join": Workload(
-        "join", {"orders": "id BIGINT, customer BIGINT, amount DOUBLE",
-                 "customers": "customer BIGINT, region VARCHAR"},
+        "join",
+        {
+            "orders": "id BIGINT, customer BIGINT, amount DOUBLE",
+            "customers": "customer BIGINT, region VARCHAR",
+        },
         "SELECT c.region, o.id, o.amount FROM orders o JOIN customers c ON o.customer = c.customer",
-        _join_data),
+        _join_data,
+    ),
 }
 
 
@@ -206,6 +241,7 @@ def _arrow_bytes(value) -> int:
 def _held_bytes(value) -> int:
     """The bytes an operator holds right now: arrangement runs (rows and hashes), tables."""
     from tidal.engine.arrangement import Arrangement
+
     if isinstance(value, Arrangement):
         runs = value._runs  # private, but this is what is held before any consolidation
         return sum(run.rows.nbytes + run.hashes.nbytes for run in runs)
@@ -234,14 +270,16 @@ def state_arrow_bytes(db, view: str) -> int:
     total = _arrow_bytes(db._views[view].dataflow.snapshot())
     if db._views[view].contents is not None:
         total += db._views[view].contents.rows().nbytes
-    return total + sum(base.contents.rows().nbytes for base in db._bases.values()
-                       if base.contents is not None)
+    return total + sum(
+        base.contents.rows().nbytes for base in db._bases.values() if base.contents is not None
+    )
 
 
 def duckdb_connection(tables: dict[str, pa.Table]):
     """A DuckDB connection with the Arrow tables registered (zero-copy) under their names, and
     the Postgres-compatible settings tidal applies to its own connections."""
     import duckdb
+
     connection = duckdb.connect()
     connection.execute("SET integer_division = true")
     connection.execute("SET default_null_order = 'nulls_last_on_asc_first_on_desc'")
@@ -288,8 +326,11 @@ class _Progress:
         self.done += rows
         if (index + 1) % self.every == 0:
             rate = self.done / seconds if seconds else 0.0
-            print(f"  {self.name}: {self.done:,} rows fed, {rate / 1e6:.2f}M rows/s",
-                  file=sys.stderr, flush=True)
+            print(
+                f"  {self.name}: {self.done:,} rows fed, {rate / 1e6:.2f}M rows/s",
+                file=sys.stderr,
+                flush=True,
+            )
 
 
 def _feed(db, feed: Feed, name: str) -> dict[str, dict]:
@@ -312,6 +353,7 @@ def _feed(db, feed: Feed, name: str) -> dict[str, dict]:
 
 def _tidal_worker(workload: Workload, args: argparse.Namespace) -> dict:
     from tidal.engine import Database
+
     baseline = _peak_rss_mb()
     feed = workload.generate(args)
     db = Database()
@@ -325,19 +367,30 @@ def _tidal_worker(workload: Workload, args: argparse.Namespace) -> dict:
     seconds = sum(p["seconds"] for p in phases.values())
     cpu_seconds = sum(p["cpu_seconds"] for p in phases.values())
     result = {
-        "workload": workload.name, "query": workload.query, "rows": rows, "seconds": seconds,
-        "rows_per_second": rows / seconds if seconds else None, "cpu_seconds": cpu_seconds,
+        "workload": workload.name,
+        "query": workload.query,
+        "rows": rows,
+        "seconds": seconds,
+        "rows_per_second": rows / seconds if seconds else None,
+        "cpu_seconds": cpu_seconds,
         "rows_per_cpu_second": rows / cpu_seconds if cpu_seconds else None,
-        "ticks": len(feed.ticks), "batch_rows": args.batch_rows, "phases": phases,
-        "peak_rss_mb": peak, "load_average": [load_before, os.getloadavg()[0]],
-        "rss_after_imports_mb": baseline, "rss_before_feed_mb": before,
-        "arrow_pool_peak_mb": pool_peak, "held_arrow_mb": held_arrow_bytes(db) / MB,
-        "state_rows": db.state_rows("v"), "state_arrow_mb": state_arrow_bytes(db, "v") / MB,
+        "ticks": len(feed.ticks),
+        "batch_rows": args.batch_rows,
+        "phases": phases,
+        "peak_rss_mb": peak,
+        "load_average": [load_before, os.getloadavg()[0]],
+        "rss_after_imports_mb": baseline,
+        "rss_before_feed_mb": before,
+        "arrow_pool_peak_mb": pool_peak,
+        "held_arrow_mb": held_arrow_bytes(db) / MB,
+        "state_rows": db.state_rows("v"),
+        "state_arrow_mb": state_arrow_bytes(db, "v") / MB,
     }
     result["view_rows"] = db.read("v").num_rows
     if args.verify:
-        problem = same_rows(db.read("v"), duckdb_query(workload.query, feed.final),
-                            workload.float_columns)
+        problem = same_rows(
+            db.read("v"), duckdb_query(workload.query, feed.final), workload.float_columns
+        )
         result["verified"] = problem is None
         result["verify_problem"] = problem
     return result
@@ -354,10 +407,14 @@ def _duckdb_worker(workload: Workload, args: argparse.Namespace) -> dict:
         times.append(time.perf_counter() - start)
         del answer
     seconds = min(times)
-    return {"duckdb_seconds": seconds, "duckdb_run_seconds": times, "duckdb_input_rows": rows,
-            "duckdb_rows_per_second": rows / seconds if seconds else None,
-            "duckdb_threads": connection.execute("SELECT current_setting('threads')").fetchone()[0],
-            "duckdb_peak_rss_mb": _peak_rss_mb()}
+    return {
+        "duckdb_seconds": seconds,
+        "duckdb_run_seconds": times,
+        "duckdb_input_rows": rows,
+        "duckdb_rows_per_second": rows / seconds if seconds else None,
+        "duckdb_threads": connection.execute("SELECT current_setting('threads')").fetchone()[0],
+        "duckdb_peak_rss_mb": _peak_rss_mb(),
+    }
 
 
 def _worker_main(argv: list[str]) -> int:
@@ -377,14 +434,21 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tidal bench core", description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=10_000_000, help="rows per workload")
     parser.add_argument("--batch-rows", type=int, default=65_536, help="rows per mini-batch (tick)")
-    parser.add_argument("--workloads", default=",".join(WORKLOADS),
-                        help="comma-separated, from: " + ", ".join(WORKLOADS))
+    parser.add_argument(
+        "--workloads",
+        default=",".join(WORKLOADS),
+        help="comma-separated, from: " + ", ".join(WORKLOADS),
+    )
     parser.add_argument("--json", metavar="FILE", help="write the results here (a JSON list)")
     parser.add_argument("--verify", action="store_true", help="check each view against DuckDB")
     parser.add_argument("--groups", type=int, default=100_000, help="group_by: distinct keys")
     parser.add_argument("--customers", type=int, default=100_000, help="join: customers")
-    parser.add_argument("--update-every", type=int, default=10,
-                        help="join: every N-th orders batch updates existing orders (0: never)")
+    parser.add_argument(
+        "--update-every",
+        type=int,
+        default=10,
+        help="join: every N-th orders batch updates existing orders (0: never)",
+    )
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--timeout", type=float, default=0, help="seconds per subprocess (0: none)")
     return parser
@@ -392,12 +456,21 @@ def _parser() -> argparse.ArgumentParser:
 
 def _run_worker(engine: str, name: str, args: argparse.Namespace) -> dict:
     """One measurement in a fresh interpreter; its JSON result, or an ``error``."""
-    options = {k: getattr(args, k) for k in ("rows", "batch_rows", "verify", "groups", "customers",
-                                             "update_every", "seed")}
+    options = {
+        k: getattr(args, k)
+        for k in ("rows", "batch_rows", "verify", "groups", "customers", "update_every", "seed")
+    }
     with tempfile.TemporaryDirectory() as scratch:
         out = os.path.join(scratch, "result.json")
-        command = [sys.executable, "-m", "tidal.shell.bench", engine, name, json.dumps(options),
-                   out]
+        command = [
+            sys.executable,
+            "-m",
+            "tidal.shell.bench",
+            engine,
+            name,
+            json.dumps(options),
+            out,
+        ]
         try:
             finished = subprocess.run(command, check=False, timeout=args.timeout or None)
         except subprocess.TimeoutExpired:
@@ -411,25 +484,44 @@ def _run_worker(engine: str, name: str, args: argparse.Namespace) -> dict:
 def environment() -> dict:
     """The machine and library versions the numbers were measured with."""
     import duckdb
+
     cpu = "unknown"
     if os.path.exists("/proc/cpuinfo"):
         with open("/proc/cpuinfo") as handle:
-            models = [line.split(":", 1)[1].strip() for line in handle
-                      if line.startswith("model name")]
+            models = [
+                line.split(":", 1)[1].strip() for line in handle if line.startswith("model name")
+            ]
             cpu = models[0] if models else cpu
-    return {"cpus": os.cpu_count(), "cpu_model": cpu, "platform": platform.platform(),
-            "python": platform.python_version(), "pyarrow": pa.__version__,
-            "duckdb": duckdb.__version__, "numpy": np.__version__, "commit": _commit()}
+    return {
+        "cpus": os.cpu_count(),
+        "cpu_model": cpu,
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "pyarrow": pa.__version__,
+        "duckdb": duckdb.__version__,
+        "numpy": np.__version__,
+        "commit": _commit(),
+    }
 
 
 def _commit() -> str:
     """The checkout's commit, with ``+dirty`` if engine or compiler files have local changes."""
     repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=repo, check=True,
-                              capture_output=True, text=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "engine", "sql", "catalog"],
-                               cwd=repo, check=True, capture_output=True, text=True).stdout.strip()
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=repo,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "engine", "sql", "catalog"],
+            cwd=repo,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return head + ("+dirty" if dirty else "")
@@ -454,11 +546,13 @@ def _measure(name: str, args: argparse.Namespace, env: dict) -> dict:
 def _progress_line(result: dict) -> str:
     if "error" in result:
         return f"{result['workload']}: {result['error']}"
-    line = (f"{result['workload']}: {result['rows']:,} rows in {result['seconds']:.2f} s = "
-            f"{result['rows_per_second'] / 1e6:.2f}M rows/s (target "
-            f"{result['target_rows_per_second'] / 1e6:g}M), "
-            f"peak RSS {result['peak_rss_mb']:.0f} MB, "
-            f"state {result['state_arrow_mb']:.0f} MB; DuckDB {result['duckdb_seconds']:.2f} s")
+    line = (
+        f"{result['workload']}: {result['rows']:,} rows in {result['seconds']:.2f} s = "
+        f"{result['rows_per_second'] / 1e6:.2f}M rows/s (target "
+        f"{result['target_rows_per_second'] / 1e6:g}M), "
+        f"peak RSS {result['peak_rss_mb']:.0f} MB, "
+        f"state {result['state_arrow_mb']:.0f} MB; DuckDB {result['duckdb_seconds']:.2f} s"
+    )
     if "verified" in result:
         line += ", verified" if result["verified"] else f", WRONG: {result['verify_problem']}"
     return line
@@ -466,9 +560,14 @@ def _progress_line(result: dict) -> str:
 
 def summary(results: list[dict]) -> str:
     """A Markdown table of the results."""
-    lines = [("| workload | rows | tidal rows/s | tidal rows/CPU-s | target | met | DuckDB rows/s "
-              "| peak RSS MB | data RSS MB | state Arrow MB | state rows | data RSS <= 2x state | verified |"),
-             "|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---|---|"]
+    lines = [
+        (
+            "| workload | rows | tidal rows/s | tidal rows/CPU-s | target | met | DuckDB rows/s "
+            "| peak RSS MB | data RSS MB | state Arrow MB | state rows "
+            "| data RSS <= 2x state | verified |"
+        ),
+        "|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---|---|",
+    ]
     for r in results:
         if "error" in r:
             lines.append(f"| {r['workload']} | {r['error']} |" + " |" * 11)
@@ -479,7 +578,8 @@ def summary(results: list[dict]) -> str:
             f"| {r['target_rows_per_second']:,} | {'yes' if r['met_rows_target'] else 'no'} "
             f"| {r['duckdb_rows_per_second']:,.0f} | {r['peak_rss_mb']:,.0f} "
             f"| {r['data_rss_mb']:,.0f} | {r['state_arrow_mb']:,.0f} | {r['state_rows']:,} "
-            f"| {'yes' if r['met_memory_target'] else 'no'} | {_verified(r)} |")
+            f"| {'yes' if r['met_memory_target'] else 'no'} | {_verified(r)} |"
+        )
     return "\n".join(lines)
 
 

@@ -3,6 +3,7 @@
 Values print as DuckDB prints them (``2026-01-01 10:00:00``, ``12.50``, ``true``); in a table
 NULL shows as ``NULL`` so it cannot be mistaken for an empty string.
 """
+
 from __future__ import annotations
 
 import csv
@@ -70,18 +71,23 @@ def as_table(table: pa.Table, max_rows: int | None = None, max_width: int | None
     names = table.column_names
     shown = table.slice(0, max_rows) if max_rows is not None else table
     rows = [[NULL if v is None else v for v in row] for row in rows_of(shown)]
-    numeric = [pa.types.is_integer(f.type) or pa.types.is_floating(f.type) or pa.types.is_decimal(f.type)
-               for f in table.schema]
+    numeric = [
+        pa.types.is_integer(f.type) or pa.types.is_floating(f.type) or pa.types.is_decimal(f.type)
+        for f in table.schema
+    ]
     widths = [max([len(n)] + [len(r[i]) for r in rows]) for i, n in enumerate(names)]
     if max_width is not None:
         widths = [min(w, max_width) for w in widths]
 
     def cell(value: str, i: int) -> str:
         if len(value) > widths[i]:
-            value = value[:widths[i] - 1] + "…"
+            value = value[: widths[i] - 1] + "…"
         return value.rjust(widths[i]) if numeric[i] else value.ljust(widths[i])
-    lines = [" " + " | ".join(n.center(widths[i]) for i, n in enumerate(names)),
-             "-" + "-+-".join("-" * w for w in widths) + "-"]
+
+    lines = [
+        " " + " | ".join(n.center(widths[i]) for i, n in enumerate(names)),
+        "-" + "-+-".join("-" * w for w in widths) + "-",
+    ]
     lines += [" " + " | ".join(cell(v, i) for i, v in enumerate(row)) for row in rows]
     count = table.num_rows
     footer = f"({count} row{'s' if count != 1 else ''})"
@@ -120,7 +126,11 @@ def _json_value(value) -> str:
     if isinstance(value, list):
         return "[" + ", ".join(_json_value(v) for v in value) + "]"
     if isinstance(value, dict):
-        return "{" + ", ".join(f"{json.dumps(str(k))}: {_json_value(v)}" for k, v in value.items()) + "}"
+        return (
+            "{"
+            + ", ".join(f"{json.dumps(str(k))}: {_json_value(v)}" for k, v in value.items())
+            + "}"
+        )
     return json.dumps(text(value))
 
 

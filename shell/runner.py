@@ -3,6 +3,7 @@
 Shared by ``tidal run`` and the interactive shell's ``\\i``. Errors are shown with the
 statement's line in the script and, for syntax errors, a caret under the spot.
 """
+
 from __future__ import annotations
 
 import pathlib
@@ -12,12 +13,12 @@ from typing import TextIO
 
 import pyarrow as pa
 
-from tidal.engine import Database, DataError
 from tidal.catalog import CatalogError
+from tidal.engine import Database, DataError
 from tidal.engine.connectors import ConnectorError
 from tidal.engine.expressions import EvaluationError
-from tidal.sql import SqlError, Statement, parse_statement, split_statements
 from tidal.shell.format import FORMATS
+from tidal.sql import SqlError, Statement, parse_statement, split_statements
 
 USER_ERRORS = (SqlError, DataError, CatalogError, ConnectorError, EvaluationError)
 
@@ -27,7 +28,7 @@ class InternalError(Exception):
 
 
 def describe_error(error: Exception, statement: Statement | None = None, source: str = "") -> str:
-    """An error as the user should see it: where (script line), what, and a caret for syntax errors."""
+    """An error as the user should see it: where (script line), what, and a caret under it."""
     message = getattr(error, "message", None) or str(error)
     where = ""
     caret = ""
@@ -45,8 +46,14 @@ def describe_error(error: Exception, statement: Statement | None = None, source:
 
 
 class ScriptRunner:
-    def __init__(self, db: Database, out: TextIO = sys.stdout, err: TextIO = sys.stderr,
-                 output_format: str = "table", timing: bool = False) -> None:
+    def __init__(
+        self,
+        db: Database,
+        out: TextIO = sys.stdout,
+        err: TextIO = sys.stderr,
+        output_format: str = "table",
+        timing: bool = False,
+    ) -> None:
         self.db = db
         self.out = out
         self.err = err
@@ -81,9 +88,17 @@ class ScriptRunner:
         except USER_ERRORS as error:
             print(describe_error(error, statement, source), file=self.err)
             return False
-        except Exception as error:  # a bug in tidal: report it, keep the process and the data
-            print(describe_error(InternalError(f"internal error ({type(error).__name__}: {error}); "
-                                               "please report it"), statement, source), file=self.err)
+        except Exception as error:  # noqa: BLE001 - a bug in tidal: report it, keep the data
+            print(
+                describe_error(
+                    InternalError(
+                        f"internal error ({type(error).__name__}: {error}); please report it"
+                    ),
+                    statement,
+                    source,
+                ),
+                file=self.err,
+            )
             return False
         self.show(result, time.perf_counter() - started)
         for problem in self.db.take_source_errors():

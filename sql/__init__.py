@@ -1,4 +1,5 @@
-"""The compiler: streaming SQL dialect, binder (AST + catalog -> typed plan), rewrite rules, DuckDB lowering."""
+"""The compiler: dialect, binder (AST + catalog -> typed plan), rewrite rules, DuckDB lowering."""
+
 from tidal.sql.errors import SqlError
 from tidal.sql.parser import Statement, parse_statement, split_statements
 

@@ -1,5 +1,6 @@
 """Aggregate calls in SELECT / HAVING / ORDER BY: finding them, typing them, and rewriting the
 expressions above an Aggregate node to read its output columns."""
+
 from __future__ import annotations
 
 import re
@@ -29,8 +30,19 @@ SUPPORTED: dict[type, str] = {
 }
 
 # Functions that only make sense with OVER (...).
-WINDOW_ONLY = (exp.RowNumber, exp.Rank, exp.DenseRank, exp.PercentRank, exp.CumeDist, exp.Ntile,
-               exp.Lag, exp.Lead, exp.FirstValue, exp.LastValue, exp.NthValue)
+WINDOW_ONLY = (
+    exp.RowNumber,
+    exp.Rank,
+    exp.DenseRank,
+    exp.PercentRank,
+    exp.CumeDist,
+    exp.Ntile,
+    exp.Lag,
+    exp.Lead,
+    exp.FirstValue,
+    exp.LastValue,
+    exp.NthValue,
+)
 
 
 def _units(node: exp.Expression):
@@ -46,8 +58,10 @@ def _units(node: exp.Expression):
         yield node
         return
     if isinstance(node, WINDOW_ONLY):
-        raise SqlError(f"window function {shown(node)} requires an OVER clause: add OVER (...)",
-                       sqlstate="42809")
+        raise SqlError(
+            f"window function {shown(node)} requires an OVER clause: add OVER (...)",
+            sqlstate="42809",
+        )
     for child in node.iter_expressions():
         yield from _units(child)
 
@@ -55,10 +69,12 @@ def _units(node: exp.Expression):
 def shown(node: exp.Expression) -> str:
     """A call as SQL for a message, with columns already bound to positions shown as ``...``
     (``SUM(SUM(...))``), since their internal names mean nothing to the user."""
+
     def hide(n: exp.Expression) -> exp.Expression:
         if isinstance(n, exp.Column) and re.fullmatch(r"c\d+", n.name) and n.this.quoted:
             return exp.Var(this="...")
         return n
+
     return node.copy().transform(hide, copy=False).sql()
 
 
@@ -69,6 +85,7 @@ def contains_aggregate(expression: exp.Expression) -> bool:
 @dataclass
 class Call:
     """One distinct aggregate call found in the query (its bound AST ``node``)."""
+
     node: exp.Expression
     name: str
     args: list[exp.Expression]
@@ -79,7 +96,9 @@ class Call:
     def inputs(self) -> list[exp.Expression]:
         return self.args + ([self.filter] if self.filter is not None else [])
 
-    def plan_call(self, position: dict, fields: tuple[Field, ...], infer: TypeInference) -> AggregateCall:
+    def plan_call(
+        self, position: dict, fields: tuple[Field, ...], infer: TypeInference
+    ) -> AggregateCall:
         args = tuple(position[a] for a in self.args)
         filter_ = position[self.filter] if self.filter is not None else None
         probe = call_sql(self.name, args, self.distinct, filter_)
@@ -87,7 +106,9 @@ class Call:
         return AggregateCall(self.name, args, self.distinct, filter_, result_type)
 
 
-def call_sql(name: str, args: tuple[int, ...], distinct: bool, filter_: int | None) -> exp.Expression:
+def call_sql(
+    name: str, args: tuple[int, ...], distinct: bool, filter_: int | None
+) -> exp.Expression:
     """The SQL of an aggregate call over positional columns (used to type it and to lower it)."""
     if name == "count_star":
         call: exp.Expression = exp.Count(this=exp.Star())
@@ -117,8 +138,10 @@ def _call(unit: exp.Expression) -> Call:
         func, filter_ = unit.this, unit.expression.this
     name = SUPPORTED.get(type(func))
     if name is None:
-        raise unsupported(f"aggregate function {shown(func)}: tidal maintains "
-                          f"{', '.join(sorted(set(SUPPORTED.values())))}")
+        raise unsupported(
+            f"aggregate function {shown(func)}: tidal maintains "
+            f"{', '.join(sorted(set(SUPPORTED.values())))}"
+        )
     args = [a for a in _arguments(func)]
     distinct = False
     if len(args) == 1 and isinstance(args[0], exp.Distinct):
@@ -134,8 +157,9 @@ def _call(unit: exp.Expression) -> Call:
         if contains_aggregate(arg):
             raise grouping_error(f"aggregate function calls cannot be nested: {shown(func)}")
         if arg.find(exp.Window):
-            raise grouping_error(f"window functions are not allowed in aggregate arguments: "
-                                 f"{shown(func)}")
+            raise grouping_error(
+                f"window functions are not allowed in aggregate arguments: {shown(func)}"
+            )
     return Call(unit, name, args, distinct, filter_)
 
 
@@ -174,8 +198,10 @@ class Rewriter:
             return window
         if isinstance(node, exp.Column):
             name = self.scope.display(int(node.name[1:]))
-            raise grouping_error(f"column {name!r} must appear in the GROUP BY clause or be used in "
-                                 "an aggregate function")
+            raise grouping_error(
+                f"column {name!r} must appear in the GROUP BY clause or be used in "
+                "an aggregate function"
+            )
         return node
 
     def _children(self, node: exp.Expression) -> exp.Expression:
@@ -196,9 +222,11 @@ def check_window_function(function: exp.Expression) -> None:
                 if isinstance(arg, exp.Distinct):
                     raise unsupported(f"DISTINCT in a window aggregate: {shown(function)}")
         return
-    raise unsupported(f"window function {shown(function)}: tidal supports "
-                      "ROW_NUMBER, RANK, DENSE_RANK, PERCENT_RANK, CUME_DIST, NTILE, LAG, LEAD, "
-                      "FIRST_VALUE, LAST_VALUE, NTH_VALUE and the aggregates over a window")
+    raise unsupported(
+        f"window function {shown(function)}: tidal supports "
+        "ROW_NUMBER, RANK, DENSE_RANK, PERCENT_RANK, CUME_DIST, NTILE, LAG, LEAD, "
+        "FIRST_VALUE, LAST_VALUE, NTH_VALUE and the aggregates over a window"
+    )
 
 
 def free_columns(node: exp.Expression):
@@ -207,7 +235,8 @@ def free_columns(node: exp.Expression):
         yield node
         return
     if (isinstance(node, exp.Filter) and isinstance(node.this, exp.AggFunc)) or (
-            isinstance(node, exp.AggFunc) and not isinstance(node, WINDOW_ONLY)):
+        isinstance(node, exp.AggFunc) and not isinstance(node, WINDOW_ONLY)
+    ):
         return
     for child in node.iter_expressions():
         yield from free_columns(child)

@@ -4,9 +4,11 @@ Column references become positional ``ref``s, every expression is typed by DuckD
 (tidal.sql.typeinfer), aggregates and window functions become plan nodes over projected
 columns, and subqueries are decorrelated into joins (tidal.sql.subqueries).
 """
+
 from __future__ import annotations
 
 from sqlglot import exp
+
 from tidal.catalog import Catalog
 from tidal.sql import aggregates, subqueries
 from tidal.sql.errors import SqlError, grouping_error, unsupported
@@ -49,15 +51,18 @@ class Binder(FromClause, WindowFunctions):
         plan, _ = self.query(query, {}, None, top=ad_hoc)
         return plan
 
-    def bind_expression(self, expression: exp.Expression, scope: Scope, plan: Plan) -> exp.Expression:
+    def bind_expression(
+        self, expression: exp.Expression, scope: Scope, plan: Plan
+    ) -> exp.Expression:
         """Bind a scalar expression over ``plan`` (used by UPDATE's SET)."""
         frame = Frame(plan, scope)
         return self.expression(expression, frame)
 
     # --- queries ------------------------------------------------------------------------------
 
-    def query(self, node: exp.Expression, ctes: dict, outer: Scope | None, top: bool = False
-              ) -> tuple[Plan, Scope]:
+    def query(
+        self, node: exp.Expression, ctes: dict, outer: Scope | None, top: bool = False
+    ) -> tuple[Plan, Scope]:
         if isinstance(node, exp.Subquery):
             inner_plan, inner_scope = self.query(node.this, ctes, outer, top)
             return self._order_limit_of_subquery(node, inner_plan, inner_scope, ctes, outer, top)
@@ -74,7 +79,7 @@ class Binder(FromClause, WindowFunctions):
         if node.args.get("order") or node.args.get("limit"):
             frame = Frame(plan, scope, ctes)
             plan = self._order_and_limit(node, frame, list(range(len(plan.schema))), top)
-            return plan, Scope(scope.columns[:len(plan.schema)], outer)
+            return plan, Scope(scope.columns[: len(plan.schema)], outer)
         return plan, scope
 
     def _with(self, node: exp.Expression, ctes: dict, outer: Scope | None) -> dict:
@@ -86,17 +91,22 @@ class Binder(FromClause, WindowFunctions):
         ctes = dict(ctes)
         for cte in with_.expressions:
             plan, scope = self.query(cte.this, ctes, outer)
-            names = [c.name for c in cte.args["alias"].columns] if cte.args["alias"].columns else None
+            names = (
+                [c.name for c in cte.args["alias"].columns] if cte.args["alias"].columns else None
+            )
             if names:
                 if len(names) > len(plan.schema):
-                    raise SqlError(f"WITH {cte.alias} names {len(names)} columns but its query has "
-                                   f"{len(plan.schema)}")
+                    raise SqlError(
+                        f"WITH {cte.alias} names {len(names)} columns but its query has "
+                        f"{len(plan.schema)}"
+                    )
                 scope = _renamed(scope, names)
             ctes[cte.alias.lower()] = (plan, scope)
         return ctes
 
-    def select(self, select: exp.Select, ctes: dict, outer: Scope | None, top: bool
-               ) -> tuple[Plan, Scope]:
+    def select(
+        self, select: exp.Select, ctes: dict, outer: Scope | None, top: bool
+    ) -> tuple[Plan, Scope]:
         frame = self._from(select, ctes, outer)
         where = select.args.get("where")
         if where is not None:
@@ -127,8 +137,9 @@ class Binder(FromClause, WindowFunctions):
                 raise unsupported("DISTINCT ON: use ROW_NUMBER() OVER (PARTITION BY ...) = 1")
             plan = Distinct(plan)
         if order_terms or select.args.get("limit") or select.args.get("offset"):
-            plan = self._select_order_limit(select, plan, output, frame, bound_items, names, top,
-                                            distinct is not None)
+            plan = self._select_order_limit(
+                select, plan, output, frame, bound_items, names, top, distinct is not None
+            )
         return plan, output
 
     # --- WHERE --------------------------------------------------------------------------------
@@ -145,18 +156,23 @@ class Binder(FromClause, WindowFunctions):
             if aggregates.contains_aggregate(predicate):
                 raise grouping_error("aggregate functions are not allowed in WHERE: use HAVING")
             if predicate.find(exp.Window):
-                raise grouping_error("window functions are not allowed in WHERE: filter in an outer query")
+                raise grouping_error(
+                    "window functions are not allowed in WHERE: filter in an outer query"
+                )
             self._check_boolean(predicate, frame.plan.schema, "WHERE")
             frame.plan = Filter(frame.plan, predicate)
 
-    def _check_boolean(self, condition: exp.Expression, fields: tuple[Field, ...],
-                       clause: str) -> None:
+    def _check_boolean(
+        self, condition: exp.Expression, fields: tuple[Field, ...], clause: str
+    ) -> None:
         """A WHERE / HAVING / ON condition must be BOOLEAN, as in PostgreSQL (no cast of text)."""
         (condition_type,) = self.infer.infer([condition], fields)
         if condition_type not in ("BOOLEAN", "NULL"):
-            raise SqlError(f"the condition of {clause} must be BOOLEAN, not {condition_type}: "
-                           "compare it with something (e.g. x = 1, x IS NOT NULL)",
-                           sqlstate="42804")
+            raise SqlError(
+                f"the condition of {clause} must be BOOLEAN, not {condition_type}: "
+                "compare it with something (e.g. x = 1, x IS NOT NULL)",
+                sqlstate="42804",
+            )
 
     # --- expressions --------------------------------------------------------------------------
 
@@ -173,23 +189,30 @@ class Binder(FromClause, WindowFunctions):
                 index = frame.scope.resolve(n)
                 if index is None:
                     if frame.scope.outer is not None and frame.scope.outer.resolve(n) is not None:
-                        raise unsupported(f"correlated reference {n.sql()!r} here: outer columns may "
-                                          "appear only in the subquery's WHERE conditions")
+                        raise unsupported(
+                            f"correlated reference {n.sql()!r} here: outer columns may "
+                            "appear only in the subquery's WHERE conditions"
+                        )
                     raise frame.scope.missing(n)
                 return ref(index)
             if isinstance(n, (exp.Subquery, exp.Exists)) or (
-                    isinstance(n, exp.In) and n.args.get("query")):
-                raise unsupported(f"subquery here ({n.sql()[:60]}): subqueries may appear as "
-                                  "[NOT] IN / [NOT] EXISTS conditions in WHERE, or as scalar subqueries")
-            if isinstance(n, exp.Placeholder) or isinstance(n, exp.Parameter):
+                isinstance(n, exp.In) and n.args.get("query")
+            ):
+                raise unsupported(
+                    f"subquery here ({n.sql()[:60]}): subqueries may appear as "
+                    "[NOT] IN / [NOT] EXISTS conditions in WHERE, or as scalar subqueries"
+                )
+            if isinstance(n, (exp.Placeholder, exp.Parameter)):
                 raise SqlError("query parameters are not supported in this context")
             return n
+
         bound = node.copy().transform(visit, copy=False)
         self.infer.check_string_literals(bound, frame.plan.schema)
         return bound
 
-    def typed(self, exprs: list[exp.Expression], frame: Frame, originals: list[exp.Expression]
-              ) -> list[str]:
+    def typed(
+        self, exprs: list[exp.Expression], frame: Frame, originals: list[exp.Expression]
+    ) -> list[str]:
         try:
             return self.infer.infer(exprs, frame.plan.schema)
         except SqlError as error:
@@ -199,15 +222,21 @@ class Binder(FromClause, WindowFunctions):
     def _select_items(self, select: exp.Select, frame: Frame) -> list[tuple[exp.Expression, str]]:
         items: list[tuple[exp.Expression, str]] = []
         for item in select.expressions:
-            if isinstance(item, exp.Star) or (isinstance(item, exp.Column) and isinstance(item.this, exp.Star)):
+            if isinstance(item, exp.Star) or (
+                isinstance(item, exp.Column) and isinstance(item.this, exp.Star)
+            ):
                 table = item.table if isinstance(item, exp.Column) else None
-                if isinstance(item, exp.Star) and (item.args.get("except_") or item.args.get("replace")):
+                if isinstance(item, exp.Star) and (
+                    item.args.get("except_") or item.args.get("replace")
+                ):
                     raise unsupported("* EXCLUDE / REPLACE")
                 for index in frame.scope.star(table):
                     column = frame.scope.columns[index]
                     items.append((_column_at(frame.scope, index), column.name))
                 continue
-            items.append((item.unalias() if isinstance(item, exp.Alias) else item, _output_name(item)))
+            items.append(
+                (item.unalias() if isinstance(item, exp.Alias) else item, _output_name(item))
+            )
         if not items:
             raise SqlError("SELECT list is empty")
         return items
@@ -219,13 +248,17 @@ class Binder(FromClause, WindowFunctions):
         keys: list[exp.Expression] = []
         grouping_sets = (exp.Rollup, exp.Cube, exp.GroupingSets)
         if group and any(isinstance(t, grouping_sets) for t in group.expressions):
-            raise unsupported("ROLLUP, CUBE and GROUPING SETS: write one GROUP BY per grouping and "
-                              "combine them with UNION ALL")
-        for term in (group.expressions if group else []):
+            raise unsupported(
+                "ROLLUP, CUBE and GROUPING SETS: write one GROUP BY per grouping and "
+                "combine them with UNION ALL"
+            )
+        for term in group.expressions if group else []:
             if isinstance(term, exp.Tuple) and not term.expressions:
                 continue  # GROUP BY (): one group, like no GROUP BY
             keys.append(self._group_term(term, items, bound_items, frame))
-        if group and (group.args.get("rollup") or group.args.get("cube") or group.args.get("grouping_sets")):
+        if group and (
+            group.args.get("rollup") or group.args.get("cube") or group.args.get("grouping_sets")
+        ):
             raise unsupported("ROLLUP, CUBE and GROUPING SETS")
         having = select.args.get("having")
         bound_having = self.expression(having.this, frame) if having is not None else None
@@ -235,9 +268,14 @@ class Binder(FromClause, WindowFunctions):
         bound_order = []
         if order:
             for term in order.expressions:
-                bound_order.append(self._order_term_pre_aggregate(term.this, items, bound_items, frame))
-        everything = bound_items + ([bound_having] if bound_having is not None else []) + \
-            [o for o in bound_order if o is not None]
+                bound_order.append(
+                    self._order_term_pre_aggregate(term.this, items, bound_items, frame)
+                )
+        everything = (
+            bound_items
+            + ([bound_having] if bound_having is not None else [])
+            + [o for o in bound_order if o is not None]
+        )
         calls = aggregates.collect(everything)
         # A scalar subquery's column has one value per group (it is uncorrelated, or correlated on
         # group keys), so reading it outside an aggregate is grouping by it.
@@ -249,8 +287,10 @@ class Binder(FromClause, WindowFunctions):
         pre = keys + [arg for call in calls for arg in call.inputs]
         pre_unique = unique(pre)
         key_types = self.typed(pre_unique, frame, pre_unique) if pre_unique else []
-        pre_names = [_key_name(e, frame.scope) if isinstance(e, exp.Column) else f"expr{i}"
-                     for i, e in enumerate(pre_unique)]
+        pre_names = [
+            _key_name(e, frame.scope) if isinstance(e, exp.Column) else f"expr{i}"
+            for i, e in enumerate(pre_unique)
+        ]
         pre_fields = tuple(Field(n, t) for n, t in zip(pre_names, key_types))
         pre_plan = Project(frame.plan, tuple(pre_unique), pre_fields)
         position = {e: i for i, e in enumerate(pre_unique)}
@@ -259,16 +299,24 @@ class Binder(FromClause, WindowFunctions):
             agg_calls.append(call.plan_call(position, pre_fields, self.infer))
         names = [_key_name(k, frame.scope) for k in keys]
         key_fields = tuple(Field(n, pre_fields[position[k]].type) for n, k in zip(names, keys))
-        agg_fields = tuple(Field("count" if c.name == "count_star" else c.name, c.type)
-                           for c in agg_calls)
-        plan: Plan = Aggregate(pre_plan, tuple(position[k] for k in keys), tuple(agg_calls),
-                               key_fields + agg_fields)
-        key_scope = [ScopeColumn(n, f.type, _key_tables(k, frame.scope)) for n, f, k in
-                     zip(names, key_fields, keys)]
+        agg_fields = tuple(
+            Field("count" if c.name == "count_star" else c.name, c.type) for c in agg_calls
+        )
+        plan: Plan = Aggregate(
+            pre_plan, tuple(position[k] for k in keys), tuple(agg_calls), key_fields + agg_fields
+        )
+        key_scope = [
+            ScopeColumn(n, f.type, _key_tables(k, frame.scope))
+            for n, f, k in zip(names, key_fields, keys)
+        ]
         agg_scope = [ScopeColumn(f.name, f.type, (), hidden=True) for f in agg_fields]
         rewrite = aggregates.Rewriter(keys, calls, frame.scope)
-        new_frame = Frame(plan, Scope(key_scope + agg_scope, frame.scope.outer), frame.ctes,
-                          subqueries_allowed=True)
+        new_frame = Frame(
+            plan,
+            Scope(key_scope + agg_scope, frame.scope.outer),
+            frame.ctes,
+            subqueries_allowed=True,
+        )
         if bound_having is not None:
             new_frame.plan = Filter(new_frame.plan, rewrite(bound_having))
         new_frame.aggregate_rewrite = rewrite  # type: ignore[attr-defined]
@@ -291,15 +339,27 @@ class Binder(FromClause, WindowFunctions):
         """ORDER BY terms of an aggregate query that are not select-list positions or aliases."""
         if isinstance(term, exp.Literal) and not term.is_string:
             return None
-        if isinstance(term, exp.Column) and not term.table and any(
-                name.lower() == term.name.lower() for _, name in items):
+        if (
+            isinstance(term, exp.Column)
+            and not term.table
+            and any(name.lower() == term.name.lower() for _, name in items)
+        ):
             return None
         return self.expression(term, frame)
 
     # --- ORDER BY / LIMIT ---------------------------------------------------------------------
 
-    def _select_order_limit(self, select, plan: Project, output: Scope, frame: Frame,
-                            bound_items, names, top: bool, distinct: bool) -> Plan:
+    def _select_order_limit(
+        self,
+        select,
+        plan: Project,
+        output: Scope,
+        frame: Frame,
+        bound_items,
+        names,
+        top: bool,
+        distinct: bool,
+    ) -> Plan:
         order = select.args.get("order")
         keys: list[SortKey] = []
         hidden: list[exp.Expression] = []
@@ -308,37 +368,51 @@ class Binder(FromClause, WindowFunctions):
         for position, term in enumerate(order.expressions if order else []):
             column = _select_position(term.this, names)
             if column is None:
-                bound = pre_order[position] if pre_order is not None else self.expression(term.this, frame)
+                bound = (
+                    pre_order[position]
+                    if pre_order is not None
+                    else self.expression(term.this, frame)
+                )
                 if rewrite is not None and pre_order is not None:
                     bound = rewrite(bound)
                 if bound in bound_items:
                     column = bound_items.index(bound)
                 else:
                     if distinct:
-                        raise SqlError("for SELECT DISTINCT, ORDER BY expressions must appear in the select list")
+                        raise SqlError(
+                            "for SELECT DISTINCT, ORDER BY expressions must appear in the "
+                            "select list"
+                        )
                     hidden.append(bound)
                     column = len(bound_items) + len(hidden) - 1
             keys.append(SortKey(column, bool(term.args.get("desc")), _nulls_first(term)))
         if hidden:
             hidden_types = self.infer.infer(hidden, frame.plan.schema)
             if isinstance(plan, Project):
-                plan = Project(plan.input, plan.exprs + tuple(hidden),
-                               plan.schema + tuple(Field(f"__order{i}", t) for i, t in enumerate(hidden_types)))
+                plan = Project(
+                    plan.input,
+                    plan.exprs + tuple(hidden),
+                    plan.schema
+                    + tuple(Field(f"__order{i}", t) for i, t in enumerate(hidden_types)),
+                )
         frame_for_limit = Frame(plan, output, frame.ctes)
         result = self._order_and_limit(select, frame_for_limit, list(range(len(names))), top, keys)
         return result
 
-    def _order_and_limit(self, node, frame: Frame, visible: list[int], top: bool,
-                         keys: list[SortKey] | None = None) -> Plan:
+    def _order_and_limit(
+        self, node, frame: Frame, visible: list[int], top: bool, keys: list[SortKey] | None = None
+    ) -> Plan:
         plan = frame.plan
         if keys is None:
             keys = []
             order = node.args.get("order")
-            for term in (order.expressions if order else []):
+            for term in order.expressions if order else []:
                 column = _select_position(term.this, [c.name for c in frame.scope.columns])
                 if column is None:
-                    raise unsupported(f"ORDER BY {term.this.sql()} here: order by an output column "
-                                      "name or position")
+                    raise unsupported(
+                        f"ORDER BY {term.this.sql()} here: order by an output column "
+                        "name or position"
+                    )
                 keys.append(SortKey(column, bool(term.args.get("desc")), _nulls_first(term)))
         limit = _constant_int(node.args.get("limit"), "LIMIT")
         offset = _constant_int(node.args.get("offset"), "OFFSET") or 0
@@ -349,21 +423,27 @@ class Binder(FromClause, WindowFunctions):
                 plan = Limit(plan, limit, offset)
         elif limit is not None or offset:
             if not keys:
-                raise unsupported("LIMIT without ORDER BY in a view or subquery (it picks "
-                                  "arbitrary rows): add ORDER BY so the result is well defined")
+                raise unsupported(
+                    "LIMIT without ORDER BY in a view or subquery (it picks "
+                    "arbitrary rows): add ORDER BY so the result is well defined"
+                )
             plan = TopN(plan, tuple(keys), limit, offset)
         if len(plan.schema) > len(visible):
-            plan = Project(plan, tuple(ref(i) for i in visible), tuple(plan.schema[i] for i in visible))
+            plan = Project(
+                plan, tuple(ref(i) for i in visible), tuple(plan.schema[i] for i in visible)
+            )
         return plan
 
     # --- set operations -----------------------------------------------------------------------
 
     def set_operation(self, node: exp.SetOperation, ctes, outer, top) -> tuple[Plan, Scope]:
-        left, left_scope = self.query(node.this, ctes, outer)
+        left, _ = self.query(node.this, ctes, outer)
         right, _ = self.query(node.expression, ctes, outer)
         if len(left.schema) != len(right.schema):
-            raise SqlError(f"each {node.key.upper()} query must have the same number of columns "
-                           f"({len(left.schema)} vs {len(right.schema)})")
+            raise SqlError(
+                f"each {node.key.upper()} query must have the same number of columns "
+                f"({len(left.schema)} vs {len(right.schema)})"
+            )
         types = [self.infer.common_type(a.type, b.type) for a, b in zip(left.schema, right.schema)]
         left, right = _cast_to(left, types), _cast_to(right, types)
         kind = {"union": "union", "intersect": "intersect", "except": "except"}[node.key]
@@ -372,7 +452,9 @@ class Binder(FromClause, WindowFunctions):
         plan: Plan = SetOp(kind, not distinct, left, right, fields)
         scope = Scope([ScopeColumn(f.name, f.type) for f in fields], outer)
         if node.args.get("order") or node.args.get("limit") or node.args.get("offset"):
-            plan = self._order_and_limit(node, Frame(plan, scope, ctes), list(range(len(fields))), top)
+            plan = self._order_and_limit(
+                node, Frame(plan, scope, ctes), list(range(len(fields))), top
+            )
         return plan, scope
 
 
@@ -398,7 +480,9 @@ def _output_name(item: exp.Expression) -> str:
     if isinstance(item, exp.Column):
         return item.name
     if isinstance(item, exp.Cast):
-        return _output_name(item.this) if isinstance(item.this, exp.Column) else item.to.sql().lower()
+        return (
+            _output_name(item.this) if isinstance(item.this, exp.Column) else item.to.sql().lower()
+        )
     if isinstance(item, exp.Window):
         return _output_name(item.this)
     if isinstance(item, exp.Filter):
@@ -444,7 +528,7 @@ def _select_position(term: exp.Expression, names: list[str]) -> int | None:
 
 
 def _nulls_first(term: exp.Ordered) -> bool:
-    """sqlglot resolves PostgreSQL's default (NULLs last ascending, first descending) into the arg."""
+    """sqlglot resolves PostgreSQL's default (NULLs last ascending, first descending)."""
     return bool(term.args.get("nulls_first"))
 
 
@@ -462,6 +546,8 @@ def _constant_int(node: exp.Expression | None, what: str) -> int | None:
 def _cast_to(plan: Plan, types: list[str]) -> Plan:
     if [f.type for f in plan.schema] == types:
         return plan
-    exprs = tuple(ref(i) if f.type == t else exp.cast(ref(i), t, dialect="duckdb")
-                  for i, (f, t) in enumerate(zip(plan.schema, types)))
+    exprs = tuple(
+        ref(i) if f.type == t else exp.cast(ref(i), t, dialect="duckdb")
+        for i, (f, t) in enumerate(zip(plan.schema, types))
+    )
     return Project(plan, exprs, tuple(Field(f.name, t) for f, t in zip(plan.schema, types)))

@@ -1,4 +1,5 @@
 """DDL statements to catalog objects: CREATE TABLE / SOURCE / SINK column and option lists."""
+
 from __future__ import annotations
 
 from sqlglot import exp
@@ -19,7 +20,8 @@ def columns_and_watermark(create: exp.Create) -> tuple[tuple[Column, ...], Water
             watermark = Watermark(item.this.name, item.expression.sql(dialect="duckdb"))
             continue
         if isinstance(item, (exp.Identifier, exp.Column)) or (
-                isinstance(item, exp.ColumnDef) and item.args.get("kind") is None):
+            isinstance(item, exp.ColumnDef) and item.args.get("kind") is None
+        ):
             raise SqlError(f"column {item.name!r} needs a type, e.g. {item.name} VARCHAR")
         if not isinstance(item, exp.ColumnDef):
             raise unsupported(f"table constraint {item.sql()}")
@@ -28,19 +30,25 @@ def columns_and_watermark(create: exp.Create) -> tuple[tuple[Column, ...], Water
             if isinstance(constraint.kind, exp.NotNullColumnConstraint):
                 nullable = bool(constraint.kind.args.get("allow_null"))
                 continue
-            raise unsupported(f"column constraint {constraint.sql()} (tables are multisets; "
-                              "keys and defaults are not enforced)")
+            raise unsupported(
+                f"column constraint {constraint.sql()} (tables are multisets; "
+                "keys and defaults are not enforced)"
+            )
         try:
             type_name = types.normalize(item.args["kind"].sql(dialect="duckdb"))
         except types.TypeError_ as error:
             raise SqlError(str(error), sqlstate="42704") from None
         if type_name.endswith("[]") or type_name.startswith(("STRUCT", "MAP")):
-            raise unsupported(f"column {item.name!r} of type {type_name}: nested types cannot be "
-                              "stored in tables or sources yet")
+            raise unsupported(
+                f"column {item.name!r} of type {type_name}: nested types cannot be "
+                "stored in tables or sources yet"
+            )
         if any(c.name.lower() == item.name.lower() for c in columns):
             raise SqlError(f"column {item.name!r} specified more than once", sqlstate="42701")
         columns.append(Column(item.name, type_name, nullable))
-    if watermark is not None and not any(c.name.lower() == watermark.column.lower() for c in columns):
+    if watermark is not None and not any(
+        c.name.lower() == watermark.column.lower() for c in columns
+    ):
         raise SqlError(f"WATERMARK FOR {watermark.column}: no such column", sqlstate="42703")
     return tuple(columns), watermark
 
@@ -49,7 +57,7 @@ def options(create: exp.Create) -> tuple[tuple[str, str], ...]:
     """``WITH (key = 'value', ...)`` as lower-case keys and string values."""
     properties = create.args.get("properties")
     pairs = []
-    for prop in (properties.expressions if properties else []):
+    for prop in properties.expressions if properties else []:
         if isinstance(prop, exp.MaterializedProperty):
             continue
         if isinstance(prop, exp.FileFormatProperty) and isinstance(prop.this, exp.Var):
@@ -67,7 +75,9 @@ def options(create: exp.Create) -> tuple[tuple[str, str], ...]:
             key, value = _PROPERTY_NAMES[type(prop)], prop.this
         else:
             raise unsupported(f"option {prop.sql()}: write WITH (key = 'value', ...)")
-        text = value.name if isinstance(value, (exp.Literal, exp.Identifier, exp.Var)) else value.sql()
+        text = (
+            value.name if isinstance(value, (exp.Literal, exp.Identifier, exp.Var)) else value.sql()
+        )
         pairs.append((key.lower(), text))
     return tuple(pairs)
 
@@ -80,7 +90,7 @@ def _encode(prop: exp.EncodeProperty) -> list[tuple[str, str]]:
         raise unsupported(f"ENCODE {prop.name}: tidal reads ENCODE CSV, JSON or PARQUET")
     pairs = [("format", encodings[encoding])]
     nested = prop.args.get("properties")
-    for item in (nested.expressions if nested else []):
+    for item in nested.expressions if nested else []:
         key, value = item.name.lower(), item.args["value"].name
         if key == "without_header":
             pairs.append(("header", "false" if value.lower() == "true" else "true"))
@@ -95,8 +105,9 @@ _PROPERTY_NAMES = {cls: name.lower() for name, cls in exp.Properties.NAME_TO_PRO
 def table(create: exp.Create) -> Table:
     columns, watermark = columns_and_watermark(create)
     if options(create):
-        raise unsupported("WITH (...) on a table: a table is fed by INSERT; use CREATE SOURCE for a "
-                          "connector")
+        raise unsupported(
+            "WITH (...) on a table: a table is fed by INSERT; use CREATE SOURCE for a connector"
+        )
     return Table(create.this.this.name, columns, watermark)
 
 
@@ -111,9 +122,16 @@ def source(create: exp.Create) -> Source:
 def sink(create: exp.Create) -> Sink:
     query = create.args.get("expression")
     source_name = None
-    if isinstance(query, exp.Select) and query.args.get("from_") and not query.args.get("where") \
-            and len(query.expressions) == 1 and isinstance(query.expressions[0], exp.Star):
+    if (
+        isinstance(query, exp.Select)
+        and query.args.get("from_")
+        and not query.args.get("where")
+        and len(query.expressions) == 1
+        and isinstance(query.expressions[0], exp.Star)
+    ):
         source_name = query.args["from_"].this.name
     if source_name is None:
-        raise unsupported("CREATE SINK s AS SELECT ...: create a view and write CREATE SINK s FROM view")
+        raise unsupported(
+            "CREATE SINK s AS SELECT ...: create a view and write CREATE SINK s FROM view"
+        )
     return Sink(create.this.name, source_name, options(create))

@@ -8,6 +8,7 @@ tables (never by patching):
 - ``SHOW <what>`` as ``exp.Show`` with the words after SHOW;
 - DuckDB's ``date_diff(part, start, end)`` argument order.
 """
+
 from __future__ import annotations
 
 from sqlglot import exp
@@ -18,6 +19,7 @@ from sqlglot.tokens import TokenType
 
 class Explain(exp.Expression):
     """``EXPLAIN <statement>``: show the plan instead of running the statement."""
+
     arg_types = {"this": True}
 
 

@@ -1,4 +1,5 @@
 """Errors the compiler raises: each says what is wrong and what to do about it."""
+
 from __future__ import annotations
 
 
@@ -8,8 +9,14 @@ class SqlError(Exception):
     ``line`` and ``column`` (1-based) locate a parse error in the text that was given.
     """
 
-    def __init__(self, message: str, *, sqlstate: str = "42601", line: int | None = None,
-                 column: int | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        sqlstate: str = "42601",
+        line: int | None = None,
+        column: int | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.sqlstate = sqlstate

@@ -1,11 +1,26 @@
 """EXPLAIN: a plan as an indented tree, saying for each stateful node what it keeps and what
 bounds that state."""
+
 from __future__ import annotations
 
 from sqlglot import exp
 
-from tidal.sql.plan import (Aggregate, Distinct, Filter, Join, Limit, OverWindow, Plan, Project,
-                            Scan, SetOp, Sort, TopN, Values, remap)
+from tidal.sql.plan import (
+    Aggregate,
+    Distinct,
+    Filter,
+    Join,
+    Limit,
+    OverWindow,
+    Plan,
+    Project,
+    Scan,
+    SetOp,
+    Sort,
+    TopN,
+    Values,
+    remap,
+)
 
 INVERTIBLE = ("count_star", "count", "sum", "avg")
 
@@ -27,6 +42,7 @@ def _expr(e: exp.Expression, child: Plan) -> str:
 
     def label(i: int) -> str:
         return f"{names[i]}#{i}" if names[i] in duplicated or not names[i] else names[i]
+
     rendered = remap(e, lambda i: i).sql(dialect="duckdb")
     for i in sorted(range(len(names)), reverse=True):
         rendered = rendered.replace(f'"c{i}"', label(i))
@@ -37,10 +53,15 @@ def _state(node: Plan) -> str | None:
     if isinstance(node, Aggregate):
         if all(c.name in INVERTIBLE and not c.distinct for c in node.aggregates):
             return "state: one accumulator row per group; bounded by the number of groups"
-        return "state: input rows per group (for MIN/MAX/DISTINCT under retraction); bounded by the input"
+        return (
+            "state: input rows per group (for MIN/MAX/DISTINCT under retraction); "
+            "bounded by the input"
+        )
     if isinstance(node, Join):
         return "state: both inputs, arranged by join key; unbounded (grows with the inputs)"
-    if isinstance(node, (Distinct, SetOp)) and not (isinstance(node, SetOp) and node.kind == "union" and node.all):
+    if isinstance(node, (Distinct, SetOp)) and not (
+        isinstance(node, SetOp) and node.kind == "union" and node.all
+    ):
         return "state: distinct rows with their counts; bounded by the number of distinct rows"
     if isinstance(node, TopN):
         return "state: all input rows; bounded by the input"
@@ -58,17 +79,23 @@ def _describe(node: Plan) -> str:
     if isinstance(node, Filter):
         return f"Filter {_expr(node.predicate, child)}"
     if isinstance(node, Project):
-        items = ", ".join(_expr(e, child) + (f" AS {f.name}" if _expr(e, child) != f.name else "")
-                          for e, f in zip(node.exprs, node.schema))
+        items = ", ".join(
+            _expr(e, child) + (f" AS {f.name}" if _expr(e, child) != f.name else "")
+            for e, f in zip(node.exprs, node.schema)
+        )
         return f"Project {items}"
     if isinstance(node, Aggregate):
         keys = ", ".join(child.schema[k].name for k in node.keys) or "()"
         calls = ", ".join(_call(c, child) for c in node.aggregates)
         return f"Aggregate keys=[{keys}] calls=[{calls}]"
     if isinstance(node, Join):
-        pairs = ", ".join(f"{node.left.schema[a].name} = {node.right.schema[b].name}"
-                          for a, b in zip(node.left_keys, node.right_keys))
-        condition = f" condition={_expr(node.condition, _Both(node))}" if node.condition is not None else ""
+        pairs = ", ".join(
+            f"{node.left.schema[a].name} = {node.right.schema[b].name}"
+            for a, b in zip(node.left_keys, node.right_keys)
+        )
+        condition = (
+            f" condition={_expr(node.condition, _Both(node))}" if node.condition is not None else ""
+        )
         return f"Join {node.kind} keys=[{pairs}]{condition}"
     if isinstance(node, SetOp):
         return f"{node.kind.title()}{' all' if node.all else ''}"
@@ -77,8 +104,7 @@ def _describe(node: Plan) -> str:
     if isinstance(node, TopN):
         return f"TopN limit={node.limit} offset={node.offset} order=[{_order(node.order, child)}]"
     if isinstance(node, OverWindow):
-        calls = ", ".join(f"{_expr(c.function, child)} OVER (partition=[{', '.join(child.schema[p].name for p in c.partition)}] "
-                          f"order=[{_order(c.order, child)}]{' ' + c.frame if c.frame else ''})" for c in node.calls)
+        calls = ", ".join(_window_call(c, child) for c in node.calls)
         return f"OverWindow {calls}"
     if isinstance(node, Sort):
         return f"Sort [{_order(node.order, child)}]"
@@ -101,8 +127,19 @@ def _call(call, child: Plan) -> str:
     return text
 
 
+def _window_call(call, child: Plan) -> str:
+    partition = ", ".join(child.schema[p].name for p in call.partition)
+    frame = f" {call.frame}" if call.frame else ""
+    return (
+        f"{_expr(call.function, child)} OVER (partition=[{partition}] "
+        f"order=[{_order(call.order, child)}]{frame})"
+    )
+
+
 def _order(keys, child: Plan) -> str:
-    return ", ".join(f"{child.schema[k.column].name}{' DESC' if k.descending else ''}" for k in keys)
+    return ", ".join(
+        f"{child.schema[k.column].name}{' DESC' if k.descending else ''}" for k in keys
+    )
 
 
 def _walk(node: Plan, depth: int, lines: list[str]) -> None:

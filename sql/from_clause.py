@@ -1,8 +1,10 @@
 """Binding FROM: named relations (inlining plain views), subqueries, VALUES, and joins with
 ON or USING. A mixin of the Binder (tidal.sql.binder)."""
+
 from __future__ import annotations
 
 from sqlglot import exp
+
 from tidal.catalog import CatalogError
 from tidal.catalog.objects import View
 from tidal.sql.errors import SqlError, grouping_error, undefined_table, unsupported
@@ -26,10 +28,11 @@ class FromClause:
         """A FROM item: a named relation, a subquery or VALUES, with its alias applied."""
         alias = node.args.get("alias")
         if isinstance(node, exp.Table):
-            if node.args.get("db") or node.args.get("catalog"):
-                if node.db.lower() not in ("public", "tidal"):
-                    raise undefined_table(f"schema {node.db!r} does not exist; tidal has one schema, public")
-            if isinstance(node.this, exp.Anonymous) or isinstance(node.this, exp.Func):
+            if node.db and node.db.lower() not in ("public", "tidal"):
+                raise undefined_table(
+                    f"schema {node.db!r} does not exist; tidal has one schema, public"
+                )
+            if isinstance(node.this, (exp.Anonymous, exp.Func)):
                 raise unsupported(f"table function {node.this.sql()} in FROM")
             plan, scope = self._named(node.name, ctes, outer)
             scope = scope.requalified(node.alias_or_name)
@@ -39,7 +42,7 @@ class FromClause:
         elif isinstance(node, exp.Values):
             plan, scope = self.values(node)
             scope = scope.requalified(node.alias or "values")
-        elif isinstance(node, exp.Unnest) or isinstance(node, exp.Lateral):
+        elif isinstance(node, (exp.Unnest, exp.Lateral)):
             raise unsupported(f"{node.key.upper()} in FROM")
         else:
             raise unsupported(f"{node.sql()} in FROM")
@@ -64,6 +67,7 @@ class FromClause:
 
     def _inline_view(self, view: View, outer: Scope | None) -> tuple[Plan, Scope]:
         from tidal.sql.parser import parse_statement
+
         if view.name in self._views_in_progress:
             raise SqlError(f"view {view.name!r} refers to itself")
         self._views_in_progress.append(view.name)
@@ -91,7 +95,9 @@ class FromClause:
             condition = self._using(using, frame.scope, right_scope)
         elif kind not in ("inner", "cross"):
             raise SqlError(f"{kind.upper()} JOIN needs an ON or USING condition")
-        plan = make_join(frame.plan, right, "inner" if kind == "cross" else kind, condition, self.infer)
+        plan = make_join(
+            frame.plan, right, "inner" if kind == "cross" else kind, condition, self.infer
+        )
         frame.plan = plan
         frame.scope = combined
         if using:
@@ -104,13 +110,15 @@ class FromClause:
             column = exp.column(identifier.name)
             li, ri = left.resolve(column), right.resolve(column)
             if li is None or ri is None:
-                raise SqlError(f"column {identifier.name!r} named in USING must exist on both sides",
-                               sqlstate="42703")
+                raise SqlError(
+                    f"column {identifier.name!r} named in USING must exist on both sides",
+                    sqlstate="42703",
+                )
             parts.append(exp.EQ(this=ref(li), expression=ref(width + ri)))
         return conjunction(parts)
 
     def _merge_using(self, using, frame: Frame, kind: str, width: int) -> None:
-        """After ``JOIN ... USING (k)`` an unqualified ``k`` means the merged column, shown once by ``*``."""
+        """After ``JOIN ... USING (k)``, a bare ``k`` is the merged column (once in ``*``)."""
         columns = list(frame.scope.columns)
         for identifier in using:
             column = exp.column(identifier.name)
@@ -147,7 +155,7 @@ class FromClause:
         types = self.infer.values_types(rows)
         names = [f"column{i + 1}" for i in range(len(types))]
         if node.alias and node.args["alias"].columns:
-            names[:len(node.args["alias"].columns)] = [c.name for c in node.args["alias"].columns]
+            names[: len(node.args["alias"].columns)] = [c.name for c in node.args["alias"].columns]
         fields = tuple(Field(n, t) for n, t in zip(names, types))
         return Values(tuple(rows), fields), Scope([ScopeColumn(f.name, f.type) for f in fields])
 

@@ -1,10 +1,22 @@
 """Building Join nodes from a join condition: equi-keys, pushed-down filters and a residual."""
+
 from __future__ import annotations
 
 from sqlglot import exp
 
-from tidal.sql.plan import (Field, Filter, Join, Plan, Project, conjunction, conjuncts, ref,
-                            ref_index, referenced, remap)
+from tidal.sql.plan import (
+    Field,
+    Filter,
+    Join,
+    Plan,
+    Project,
+    conjunction,
+    conjuncts,
+    ref,
+    ref_index,
+    referenced,
+    remap,
+)
 from tidal.sql.typeinfer import TypeInference
 
 # Which join kinds let a condition on only one side filter that side before the join.
@@ -12,8 +24,9 @@ _PUSH_LEFT = {"inner", "right", "semi"}
 _PUSH_RIGHT = {"inner", "left", "semi", "anti"}
 
 
-def make_join(left: Plan, right: Plan, kind: str, condition: exp.Expression | None,
-              infer: TypeInference) -> Plan:
+def make_join(
+    left: Plan, right: Plan, kind: str, condition: exp.Expression | None, infer: TypeInference
+) -> Plan:
     """A Join of ``left`` and ``right``; ``condition`` reads left columns then right columns.
 
     The output has the left columns then the right ones (only the left for semi and anti joins).
@@ -39,7 +52,9 @@ def make_join(left: Plan, right: Plan, kind: str, condition: exp.Expression | No
     left_keys, right_keys, left, right = _key_columns(left, right, width, pairs, infer)
     extra_left = len(left.schema) - width
     extra_right = len(right.schema) - right_width
-    condition = conjunction([remap(p, lambda i: i if i < width else i + extra_left) for p in residual])
+    condition = conjunction(
+        [remap(p, lambda i: i if i < width else i + extra_left) for p in residual]
+    )
     fields = left.schema if kind in ("semi", "anti") else left.schema + right.schema
     join = Join(left, right, kind, tuple(left_keys), tuple(right_keys), condition, fields)
     return _drop_helper_columns(join, width, extra_left, right_width, extra_right)
@@ -99,8 +114,9 @@ def _append(plan: Plan, extra: list[exp.Expression], infer: TypeInference) -> Pl
     return Project(plan, exprs, fields)
 
 
-def _drop_helper_columns(join: Join, width: int, extra_left: int, right_width: int,
-                         extra_right: int) -> Plan:
+def _drop_helper_columns(
+    join: Join, width: int, extra_left: int, right_width: int, extra_right: int
+) -> Plan:
     """Project away the key columns ``_append`` added, restoring the join's natural output."""
     if not extra_left and not extra_right:
         return join
@@ -113,5 +129,9 @@ def _drop_helper_columns(join: Join, width: int, extra_left: int, right_width: i
 def key_condition(join: Join) -> exp.Expression | None:
     """A join's key pairs as a condition over (left columns, right columns)."""
     width = len(join.left.schema)
-    return conjunction([exp.EQ(this=ref(a), expression=ref(width + b))
-                        for a, b in zip(join.left_keys, join.right_keys)])
+    return conjunction(
+        [
+            exp.EQ(this=ref(a), expression=ref(width + b))
+            for a, b in zip(join.left_keys, join.right_keys)
+        ]
+    )

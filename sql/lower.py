@@ -6,14 +6,30 @@ the plan's output names at the end. Orderings are spelled out fully (NULLS FIRST
 that would make a result depend on the engine (ROW_NUMBER, a TopN boundary) are broken by the
 remaining columns, the same way the incremental operators break them.
 """
+
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from sqlglot import exp
 
-from tidal.sql.plan import (Aggregate, Distinct, Filter, Join, Limit, OverWindow, Plan, Project,
-                            Scan, SetOp, Sort, SortKey, TopN, Values, WindowCall)
+from tidal.sql.plan import (
+    Aggregate,
+    Distinct,
+    Filter,
+    Join,
+    Limit,
+    OverWindow,
+    Plan,
+    Project,
+    Scan,
+    SetOp,
+    Sort,
+    SortKey,
+    TopN,
+    Values,
+    WindowCall,
+)
 
 ScanSql = Callable[[Scan], str]
 
@@ -54,8 +70,10 @@ def _scan(plan: Scan, scan_sql: ScanSql) -> str:
 def _values(plan: Values, scan_sql: ScanSql) -> str:
     if not plan.schema:
         return "SELECT 1 AS __unit"
-    rows = ", ".join("(" + ", ".join(_typed_value(v, f.type) for v, f in zip(row, plan.schema))
-                     + ")" for row in plan.rows)
+    rows = ", ".join(
+        "(" + ", ".join(_typed_value(v, f.type) for v, f in zip(row, plan.schema)) + ")"
+        for row in plan.rows
+    )
     names = ", ".join(column(i) for i in range(len(plan.schema)))
     return f"SELECT * FROM (VALUES {rows}) AS v({names})"
 
@@ -76,27 +94,34 @@ def _project(plan: Project, scan_sql: ScanSql) -> str:
 
 def aggregate_call_sql(call) -> str:
     from tidal.sql.aggregates import call_sql
+
     return sql(call_sql(call.name, call.args, call.distinct, call.filter))
 
 
 def _aggregate(plan: Aggregate, scan_sql: ScanSql) -> str:
     keys = [column(k) for k in plan.keys]
     items = [f"{k} AS {column(i)}" for i, k in enumerate(keys)]
-    items += [f"{aggregate_call_sql(c)} AS {column(len(keys) + j)}" for j, c in enumerate(plan.aggregates)]
+    items += [
+        f"{aggregate_call_sql(c)} AS {column(len(keys) + j)}" for j, c in enumerate(plan.aggregates)
+    ]
     group = f" GROUP BY {', '.join(keys)}" if keys else ""
     return f"SELECT {', '.join(items)} FROM ({lower(plan.input, scan_sql)}) AS t{group}"
 
 
 def join_condition_sql(plan: Join, left: str = "l", right: str = "r") -> str:
     width = len(plan.left.schema)
-    parts = [f"{column(a, left)} = {column(b, right)}" for a, b in zip(plan.left_keys, plan.right_keys)]
+    parts = [
+        f"{column(a, left)} = {column(b, right)}" for a, b in zip(plan.left_keys, plan.right_keys)
+    ]
     if plan.condition is not None:
+
         def qualify(node: exp.Expression) -> exp.Expression:
             if isinstance(node, exp.Column):
                 index = int(node.name[1:])
                 table, position = (left, index) if index < width else (right, index - width)
                 return exp.column(f"c{position}", table=table, quoted=True)
             return node
+
         parts.append(sql(plan.condition.copy().transform(qualify, copy=False)))
     return " AND ".join(f"({p})" for p in parts) or "true"
 
@@ -106,12 +131,16 @@ def _join(plan: Join, scan_sql: ScanSql) -> str:
     on = join_condition_sql(plan)
     if plan.kind in ("semi", "anti"):
         negate = "NOT " if plan.kind == "anti" else ""
-        return (f"SELECT * FROM ({left_sql}) AS l WHERE {negate}EXISTS "
-                f"(SELECT 1 FROM ({right_sql}) AS r WHERE {on})")
+        return (
+            f"SELECT * FROM ({left_sql}) AS l WHERE {negate}EXISTS "
+            f"(SELECT 1 FROM ({right_sql}) AS r WHERE {on})"
+        )
     width = len(plan.left.schema)
     items = [f"{column(i, 'l')} AS {column(i)}" for i in range(width)]
     items += [f"{column(i, 'r')} AS {column(width + i)}" for i in range(len(plan.right.schema))]
-    kind = {"inner": "JOIN", "left": "LEFT JOIN", "right": "RIGHT JOIN", "full": "FULL JOIN"}[plan.kind]
+    kind = {"inner": "JOIN", "left": "LEFT JOIN", "right": "RIGHT JOIN", "full": "FULL JOIN"}[
+        plan.kind
+    ]
     return f"SELECT {', '.join(items)} FROM ({left_sql}) AS l {kind} ({right_sql}) AS r ON {on}"
 
 
@@ -125,11 +154,16 @@ def _distinct(plan: Distinct, scan_sql: ScanSql) -> str:
 
 
 def order_sql(keys: tuple[SortKey, ...] | list[SortKey], table: str | None = None) -> str:
-    return ", ".join(f"{column(k.column, table)} {'DESC' if k.descending else 'ASC'} "
-                     f"NULLS {'FIRST' if k.nulls_first else 'LAST'}" for k in keys)
+    return ", ".join(
+        f"{column(k.column, table)} {'DESC' if k.descending else 'ASC'} "
+        f"NULLS {'FIRST' if k.nulls_first else 'LAST'}"
+        for k in keys
+    )
 
 
-def tie_broken(keys: tuple[SortKey, ...], width: int, exclude: tuple[int, ...] = ()) -> tuple[SortKey, ...]:
+def tie_broken(
+    keys: tuple[SortKey, ...], width: int, exclude: tuple[int, ...] = ()
+) -> tuple[SortKey, ...]:
     """``keys`` followed by every other column ascending: a total order on distinct rows."""
     used = {k.column for k in keys} | set(exclude)
     return tuple(keys) + tuple(SortKey(i) for i in range(width) if i not in used)
@@ -140,12 +174,14 @@ def _top_n(plan: TopN, scan_sql: ScanSql) -> str:
     order = order_sql(tie_broken(plan.order, width))
     names = ", ".join(column(i) for i in range(width))
     upper = f" AND __rn <= {plan.offset + plan.limit}" if plan.limit is not None else ""
-    return (f"SELECT {names} FROM (SELECT *, ROW_NUMBER() OVER (ORDER BY {order}) AS __rn "
-            f"FROM ({lower(plan.input, scan_sql)}) AS t) AS t WHERE __rn > {plan.offset}{upper}")
+    return (
+        f"SELECT {names} FROM (SELECT *, ROW_NUMBER() OVER (ORDER BY {order}) AS __rn "
+        f"FROM ({lower(plan.input, scan_sql)}) AS t) AS t WHERE __rn > {plan.offset}{upper}"
+    )
 
 
 def window_expression(call: WindowCall, width: int | None = None) -> str:
-    """``f(...) OVER (...)`` in DuckDB SQL; with ``width``, order-sensitive functions get tie-breakers."""
+    """``f(...) OVER (...)`` in DuckDB SQL; with ``width``, order-sensitive calls break ties."""
     order = call.order
     frame = call.frame or ""
     if width is not None and (call.name in _ORDER_SENSITIVE or frame.upper().startswith("ROWS")):
@@ -162,7 +198,9 @@ def window_expression(call: WindowCall, width: int | None = None) -> str:
 
 def _over_window(plan: OverWindow, scan_sql: ScanSql) -> str:
     width = len(plan.input.schema)
-    items = [f"{window_expression(c, width)} AS {column(width + i)}" for i, c in enumerate(plan.calls)]
+    items = [
+        f"{window_expression(c, width)} AS {column(width + i)}" for i, c in enumerate(plan.calls)
+    ]
     return f"SELECT *, {', '.join(items)} FROM ({lower(plan.input, scan_sql)}) AS t"
 
 
@@ -180,7 +218,16 @@ def _limit(plan: Limit, scan_sql: ScanSql) -> str:
 
 
 _VISITORS: dict[type, Callable[..., str]] = {
-    Scan: _scan, Values: _values, Filter: _filter, Project: _project, Aggregate: _aggregate,
-    Join: _join, SetOp: _set_op, Distinct: _distinct, TopN: _top_n, OverWindow: _over_window,
-    Sort: _sort, Limit: _limit,
+    Scan: _scan,
+    Values: _values,
+    Filter: _filter,
+    Project: _project,
+    Aggregate: _aggregate,
+    Join: _join,
+    SetOp: _set_op,
+    Distinct: _distinct,
+    TopN: _top_n,
+    OverWindow: _over_window,
+    Sort: _sort,
+    Limit: _limit,
 }

@@ -6,6 +6,7 @@ does not end a statement.
 >>> [s.text for s in split_statements("SELECT ';' AS x; SELECT 2")]
 ["SELECT ';' AS x", 'SELECT 2']
 """
+
 from __future__ import annotations
 
 import logging
@@ -28,6 +29,7 @@ logging.getLogger("sqlglot").setLevel(logging.ERROR)
 @dataclass(frozen=True)
 class Statement:
     """One statement's text and where it starts in the script (1-based line, 0-based offset)."""
+
     text: str
     line: int
     offset: int
@@ -95,11 +97,11 @@ def _syntax_error(error: ParseError, text: str) -> SqlError:
 def _hint(description: str) -> tuple[str, bool]:
     """A readable version of sqlglot's description, and whether it says something is missing."""
     if description.startswith("Expecting "):
-        return f"expected {description[len('Expecting '):]!r}", True
+        return f"expected {description[len('Expecting ') :]!r}", True
     if description.startswith("Required keyword"):
         return "the clause or expression is incomplete", True
     if description.startswith("Expected ") and " but got " in description:
-        return description[:description.index(" but got ")].lower(), False
+        return description[: description.index(" but got ")].lower(), False
     if description.startswith("Invalid expression / Unexpected token"):
         return "", False
     return description, False

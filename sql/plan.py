@@ -5,11 +5,12 @@ by position: ``c0``, ``c1``, ... (see ``ref``). Stateful nodes (Aggregate, Join 
 OverWindow) take column indices, not expressions: the binder projects any expression they need
 into a column first, so operators and the DuckDB lowering only ever deal with columns.
 """
+
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 from sqlglot import exp
 
@@ -32,6 +33,7 @@ def ref_index(column: exp.Column) -> int:
 
 class Plan:
     """Base of all plan nodes."""
+
     schema: tuple[Field, ...]
 
     def children(self) -> tuple[Plan, ...]:
@@ -40,7 +42,9 @@ class Plan:
     def with_children(self, children: tuple[Plan, ...]) -> Plan:
         if not children:
             return self
-        names = [f.name for f in dataclasses.fields(self) if isinstance(getattr(self, f.name), Plan)]  # type: ignore[arg-type]
+        names = [
+            f.name for f in dataclasses.fields(self) if isinstance(getattr(self, f.name), Plan)
+        ]  # type: ignore[arg-type]
         return dataclasses.replace(self, **dict(zip(names, children)))  # type: ignore[type-var]
 
     def walk(self) -> Iterator[Plan]:
@@ -60,6 +64,7 @@ class Plan:
 @dataclass(frozen=True)
 class Scan(Plan):
     """Read a table, a source or a materialized view by name (``kind`` says which)."""
+
     relation: str
     kind: str
     schema: tuple[Field, ...]
@@ -68,6 +73,7 @@ class Scan(Plan):
 @dataclass(frozen=True)
 class Values(Plan):
     """Constant rows (each a tuple of constant expressions)."""
+
     rows: tuple[tuple[exp.Expression, ...], ...]
     schema: tuple[Field, ...]
 
@@ -98,6 +104,7 @@ class Project(Plan):
 @dataclass(frozen=True)
 class AggregateCall:
     """``name(args) [FILTER (WHERE filter)]``; args and filter are input column indices."""
+
     name: str
     args: tuple[int, ...]
     distinct: bool = False
@@ -111,6 +118,7 @@ class Aggregate(Plan):
 
     With no keys it is a global aggregate: exactly one output row, even over no input.
     """
+
     input: Plan
     keys: tuple[int, ...]
     aggregates: tuple[AggregateCall, ...]
@@ -130,6 +138,7 @@ class Join(Plan):
     The condition reads the left columns then the right columns (``c0`` .. ``c{nl+nr-1}``).
     ``semi`` and ``anti`` output only the left columns. Keys never match on NULL.
     """
+
     left: Plan
     right: Plan
     kind: str
@@ -145,6 +154,7 @@ class Join(Plan):
 @dataclass(frozen=True)
 class SetOp(Plan):
     """UNION / INTERSECT / EXCEPT, with or without ALL (``kind`` in union, intersect, except)."""
+
     kind: str
     all: bool
     left: Plan
@@ -180,6 +190,7 @@ class TopN(Plan):
 
     Ties at the boundary are broken by all the other columns, so the result is deterministic.
     """
+
     input: Plan
     order: tuple[SortKey, ...]
     limit: int | None
@@ -200,6 +211,7 @@ class WindowCall:
     ``function`` is an expression over the input columns (e.g. ``ROW_NUMBER()``, ``SUM("c2")``);
     partition and order are input column indices; ``frame`` is the frame clause as SQL, or None.
     """
+
     function: exp.Expression
     partition: tuple[int, ...]
     order: tuple[SortKey, ...]
@@ -208,13 +220,17 @@ class WindowCall:
 
     @property
     def name(self) -> str:
-        return self.function.sql_name().lower() if not isinstance(self.function, exp.Anonymous) \
+        return (
+            self.function.sql_name().lower()
+            if not isinstance(self.function, exp.Anonymous)
             else self.function.name.lower()
+        )
 
 
 @dataclass(frozen=True)
 class OverWindow(Plan):
     """Appends one column per window function call to its input rows."""
+
     input: Plan
     calls: tuple[WindowCall, ...]
     schema: tuple[Field, ...]
@@ -226,6 +242,7 @@ class OverWindow(Plan):
 @dataclass(frozen=True)
 class Sort(Plan):
     """ORDER BY of an ad hoc query (a view's rows have no order unless it is a TopN)."""
+
     input: Plan
     order: tuple[SortKey, ...]
 
@@ -240,6 +257,7 @@ class Sort(Plan):
 @dataclass(frozen=True)
 class Limit(Plan):
     """LIMIT / OFFSET of an ad hoc query."""
+
     input: Plan
     limit: int | None
     offset: int = 0
@@ -256,8 +274,6 @@ def scans(plan: Plan) -> list[Scan]:
     return [node for node in plan.walk() if isinstance(node, Scan)]
 
 
-
-
 def referenced(expression: exp.Expression) -> set[int]:
     """The input positions an expression reads."""
     return {ref_index(c) for c in expression.find_all(exp.Column)}
@@ -265,10 +281,12 @@ def referenced(expression: exp.Expression) -> set[int]:
 
 def remap(expression: exp.Expression, mapping) -> exp.Expression:
     """A copy of ``expression`` reading input column ``mapping(i)`` wherever it read ``i``."""
+
     def visit(node: exp.Expression) -> exp.Expression:
         if isinstance(node, exp.Column):
             return ref(mapping(ref_index(node)))
         return node
+
     return expression.transform(visit)
 
 

@@ -1,10 +1,12 @@
 """Name resolution: which input column a SQL column reference means."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from sqlglot import exp
+
 from tidal.sql.errors import SqlError, undefined_column
 
 if TYPE_CHECKING:
@@ -14,6 +16,7 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class ScopeColumn:
     """A column visible to expressions: qualified by ``tables`` (the aliases that reach it)."""
+
     name: str
     type: str
     tables: tuple[str, ...] = ()
@@ -22,22 +25,29 @@ class ScopeColumn:
 
 @dataclass
 class Scope:
-    """The columns of the plan being bound, in the plan's output order, and the enclosing query's scope."""
+    """The columns of the plan being bound (in its output order) and the enclosing scope."""
+
     columns: list[ScopeColumn] = field(default_factory=list)
     outer: Scope | None = None
 
     def resolve(self, column: exp.Column) -> int | None:
-        """The position ``column`` names here, None if it names nothing here; errors if ambiguous."""
+        """The position ``column`` names here (None if nothing); an error if it is ambiguous."""
         name = column.name.lower()
         table = column.table.lower() if column.table else None
-        matches = [i for i, c in enumerate(self.columns)
-                   if c.name.lower() == name and (table is None or table in c.tables)]
+        matches = [
+            i
+            for i, c in enumerate(self.columns)
+            if c.name.lower() == name and (table is None or table in c.tables)
+        ]
         if len(matches) > 1:
             visible = [i for i in matches if not self.columns[i].hidden]
             if len(visible) == 1:
                 return visible[0]
-            raise SqlError(f"column reference {column.sql()!r} is ambiguous: qualify it with a table "
-                           "name or alias", sqlstate="42702")
+            raise SqlError(
+                f"column reference {column.sql()!r} is ambiguous: qualify it with a table "
+                "name or alias",
+                sqlstate="42702",
+            )
         return matches[0] if matches else None
 
     def knows_table(self, table: str) -> bool:
@@ -45,10 +55,15 @@ class Scope:
 
     def missing(self, column: exp.Column) -> SqlError:
         import difflib
-        if column.table and not self.knows_table(column.table) and not (
-                self.outer and self.outer.knows_table(column.table)):
-            return SqlError(f"missing FROM-clause entry for table {column.table!r}",
-                            sqlstate="42P01")
+
+        if (
+            column.table
+            and not self.knows_table(column.table)
+            and not (self.outer and self.outer.knows_table(column.table))
+        ):
+            return SqlError(
+                f"missing FROM-clause entry for table {column.table!r}", sqlstate="42P01"
+            )
         names = sorted({c.name for c in self.columns if not c.hidden})
         close = difflib.get_close_matches(column.name, names, n=1)
         hint = f"; did you mean {close[0]!r}?" if close else f"; available: {', '.join(names)}"
@@ -56,8 +71,11 @@ class Scope:
 
     def star(self, table: str | None = None) -> list[int]:
         """The positions ``*`` or ``table.*`` expands to."""
-        positions = [i for i, c in enumerate(self.columns)
-                     if not c.hidden and (table is None or table.lower() in c.tables)]
+        positions = [
+            i
+            for i, c in enumerate(self.columns)
+            if not c.hidden and (table is None or table.lower() in c.tables)
+        ]
         if table is not None and not positions:
             raise SqlError(f"missing FROM-clause entry for table {table!r}", sqlstate="42P01")
         return positions
@@ -70,8 +88,10 @@ class Scope:
 
     def requalified(self, alias: str) -> Scope:
         """The same columns, reachable only as ``alias.name`` (a subquery or view in FROM)."""
-        return Scope([ScopeColumn(c.name, c.type, (alias.lower(),), c.hidden) for c in self.columns],
-                     self.outer)
+        return Scope(
+            [ScopeColumn(c.name, c.type, (alias.lower(),), c.hidden) for c in self.columns],
+            self.outer,
+        )
 
 
 class PositionalColumn(exp.Column):
@@ -89,6 +109,7 @@ class PositionalColumn(exp.Column):
 @dataclass
 class Frame:
     """The plan built so far for one SELECT, and the scope its expressions are bound in."""
+
     plan: Plan
     scope: Scope
     ctes: dict[str, tuple[Plan, Scope]] = field(default_factory=dict)

@@ -10,6 +10,7 @@
   equalities, its aggregate is grouped by the inner side of those equalities and left-joined on
   them (a missing group gives NULL, or 0 for a bare COUNT, as in PostgreSQL).
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -19,7 +20,17 @@ from sqlglot import exp
 from tidal.sql import aggregates
 from tidal.sql.errors import SqlError, unsupported
 from tidal.sql.joins import make_join
-from tidal.sql.plan import Aggregate, AggregateCall, Field, Filter, Plan, Project, conjunction, conjuncts, ref
+from tidal.sql.plan import (
+    Aggregate,
+    AggregateCall,
+    Field,
+    Filter,
+    Plan,
+    Project,
+    conjunction,
+    conjuncts,
+    ref,
+)
 from tidal.sql.scope import PositionalColumn, Scope, ScopeColumn
 
 if TYPE_CHECKING:
@@ -28,7 +39,9 @@ if TYPE_CHECKING:
 
 def is_predicate(part: exp.Expression) -> bool:
     inner = part.this if isinstance(part, exp.Not) else part
-    return isinstance(inner, exp.Exists) or (isinstance(inner, exp.In) and inner.args.get("query") is not None)
+    return isinstance(inner, exp.Exists) or (
+        isinstance(inner, exp.In) and inner.args.get("query") is not None
+    )
 
 
 def predicate_join(binder: Binder, part: exp.Expression, frame: Frame) -> Plan:
@@ -42,20 +55,26 @@ def predicate_join(binder: Binder, part: exp.Expression, frame: Frame) -> Plan:
         probe = inner.this
     if not isinstance(query, exp.Select):
         if probe is None or negated:
-            raise unsupported(f"{'NOT ' if negated else ''}{'IN' if probe is not None else 'EXISTS'} "
-                              "over a set operation: wrap it in SELECT * FROM (...)")
-        query = exp.select("*").from_(exp.Subquery(this=query, alias=exp.TableAlias(this=exp.to_identifier("q"))))
+            raise unsupported(
+                f"{'NOT ' if negated else ''}{'IN' if probe is not None else 'EXISTS'} "
+                "over a set operation: wrap it in SELECT * FROM (...)"
+            )
+        query = exp.select("*").from_(
+            exp.Subquery(this=query, alias=exp.TableAlias(this=exp.to_identifier("q")))
+        )
     if probe is not None and negated:
         return _not_in(binder, probe, query, frame)
     uncorrelated, correlated, inner_scope = _split(binder, query, frame)
     if correlated and _aggregated(query):
-        raise unsupported("a correlated [NOT] EXISTS / IN subquery with GROUP BY, aggregates, DISTINCT "
-                          "or LIMIT")
+        raise unsupported(
+            "a correlated [NOT] EXISTS / IN subquery with GROUP BY, aggregates, DISTINCT or LIMIT"
+        )
     keep_first = probe is not None
     if keep_first and len(query.expressions) != 1:
         raise SqlError("subquery in IN must return exactly one column", sqlstate="42601")
-    sub_plan, sub_width, condition_parts = _bind_with_correlation(
-        binder, uncorrelated, correlated, inner_scope, frame, keep_first)
+    sub_plan, _, condition_parts = _bind_with_correlation(
+        binder, uncorrelated, correlated, inner_scope, frame, keep_first
+    )
     width = len(frame.plan.schema)
     if probe is not None:
         outer = binder.expression(probe, frame)
@@ -64,8 +83,15 @@ def predicate_join(binder: Binder, part: exp.Expression, frame: Frame) -> Plan:
     return make_join(frame.plan, sub_plan, kind, conjunction(condition_parts), binder.infer)
 
 
-def _bind_with_correlation(binder, uncorrelated: exp.Select, correlated, inner_scope: Scope,
-                           frame: Frame, keep_first: bool, group: bool = False):
+def _bind_with_correlation(
+    binder,
+    uncorrelated: exp.Select,
+    correlated,
+    inner_scope: Scope,
+    frame: Frame,
+    keep_first: bool,
+    group: bool = False,
+):
     """Bind ``uncorrelated`` with the inner columns of ``correlated`` appended to its select list,
     and the correlated conditions rewritten over (outer columns, subquery columns)."""
     inner_columns: list[exp.Column] = []
@@ -86,6 +112,7 @@ def _bind_with_correlation(binder, uncorrelated: exp.Select, correlated, inner_s
     offset = 1 if keep_first else 0
     parts = []
     for part in correlated:
+
         def place(node: exp.Expression) -> exp.Expression:
             if isinstance(node, exp.Column) and not isinstance(node, PositionalColumn):
                 if inner_scope.resolve(node) is not None:
@@ -95,14 +122,18 @@ def _bind_with_correlation(binder, uncorrelated: exp.Select, correlated, inner_s
                     raise frame.scope.missing(node)
                 return PositionalColumn.at(outer_index)
             return node
+
         placed = part.copy().transform(place, copy=False)
-        combined = Scope(frame.scope.columns + [ScopeColumn(f.name, f.type, (), True) for f in sub_plan.schema])
+        combined = Scope(
+            frame.scope.columns + [ScopeColumn(f.name, f.type, (), True) for f in sub_plan.schema]
+        )
         parts.append(binder.expression(placed, _frame_over(frame, combined)))
     return sub_plan, len(sub_plan.schema), parts
 
 
 def _frame_over(frame: Frame, scope: Scope) -> Frame:
     from tidal.sql.binder import Frame as FrameClass
+
     return FrameClass(frame.plan, scope, frame.ctes, subqueries_allowed=False)
 
 
@@ -118,8 +149,10 @@ def _split(binder, query: exp.Select, frame: Frame):
             local.append(part)
     for item in query.expressions:
         if any(_is_outer(c, inner.scope, frame.scope) for c in _own_columns(item)):
-            raise unsupported(f"outer column in a subquery's select list ({item.sql()}): "
-                              "move the condition into the subquery's WHERE")
+            raise unsupported(
+                f"outer column in a subquery's select list ({item.sql()}): "
+                "move the condition into the subquery's WHERE"
+            )
     uncorrelated = query.copy()
     uncorrelated.set("where", exp.Where(this=conjunction(local)) if local else None)
     return uncorrelated, correlated, inner.scope
@@ -143,9 +176,13 @@ def _is_outer(column: exp.Column, inner: Scope, outer: Scope) -> bool:
 
 
 def _aggregated(query: exp.Select) -> bool:
-    return bool(query.args.get("group") or query.args.get("distinct") or query.args.get("limit")
-                or query.args.get("having")
-                or any(aggregates.contains_aggregate(e) for e in query.expressions))
+    return bool(
+        query.args.get("group")
+        or query.args.get("distinct")
+        or query.args.get("limit")
+        or query.args.get("having")
+        or any(aggregates.contains_aggregate(e) for e in query.expressions)
+    )
 
 
 def _not_in(binder, probe: exp.Expression, query: exp.Select, frame: Frame) -> Plan:
@@ -156,35 +193,59 @@ def _not_in(binder, probe: exp.Expression, query: exp.Select, frame: Frame) -> P
         return _correlated_not_in(binder, probe, uncorrelated, correlated, inner_scope, frame)
     sub_plan, _ = binder.query(uncorrelated, frame.ctes, None)
     width = len(frame.plan.schema)
-    counts = Aggregate(sub_plan, (), (AggregateCall("count_star", (), type="BIGINT"),
-                                      AggregateCall("count", (0,), type="BIGINT")),
-                       (Field("rows", "BIGINT"), Field("non_null", "BIGINT")))
+    counts = Aggregate(
+        sub_plan,
+        (),
+        (
+            AggregateCall("count_star", (), type="BIGINT"),
+            AggregateCall("count", (0,), type="BIGINT"),
+        ),
+        (Field("rows", "BIGINT"), Field("non_null", "BIGINT")),
+    )
     with_counts = make_join(frame.plan, counts, "inner", None, binder.infer)
     outer = binder.expression(probe, frame)
-    anti = make_join(with_counts, sub_plan, "anti", exp.EQ(this=outer, expression=ref(width + 2)),
-                     binder.infer)
+    anti = make_join(
+        with_counts, sub_plan, "anti", exp.EQ(this=outer, expression=ref(width + 2)), binder.infer
+    )
     rows, non_null = ref(width), ref(width + 1)
-    passes = exp.or_(exp.EQ(this=rows, expression=exp.Literal.number(0)),
-                     exp.and_(exp.Not(this=exp.Is(this=outer.copy(), expression=exp.Null())),
-                              exp.EQ(this=rows, expression=non_null)))
+    passes = exp.or_(
+        exp.EQ(this=rows, expression=exp.Literal.number(0)),
+        exp.and_(
+            exp.Not(this=exp.Is(this=outer.copy(), expression=exp.Null())),
+            exp.EQ(this=rows, expression=non_null),
+        ),
+    )
     kept = Filter(anti, passes)
     return Project(kept, tuple(ref(i) for i in range(width)), frame.plan.schema)
 
 
-def _correlated_not_in(binder, probe: exp.Expression, uncorrelated: exp.Select, correlated,
-                       inner_scope: Scope, frame: Frame) -> Plan:
+def _correlated_not_in(
+    binder,
+    probe: exp.Expression,
+    uncorrelated: exp.Select,
+    correlated,
+    inner_scope: Scope,
+    frame: Frame,
+) -> Plan:
     """``x NOT IN (q)`` with ``q`` correlated: an anti join on the correlation that drops an outer
     row when its own set holds x, holds a NULL, or is probed with a NULL x (NOT IN is then false
     or NULL); an outer row whose set is empty passes."""
     if _aggregated(uncorrelated):
-        raise unsupported("a correlated NOT IN subquery with GROUP BY, aggregates, DISTINCT or LIMIT")
-    sub_plan, _, parts = _bind_with_correlation(binder, uncorrelated, correlated, inner_scope,
-                                                frame, keep_first=True)
+        raise unsupported(
+            "a correlated NOT IN subquery with GROUP BY, aggregates, DISTINCT or LIMIT"
+        )
+    sub_plan, _, parts = _bind_with_correlation(
+        binder, uncorrelated, correlated, inner_scope, frame, keep_first=True
+    )
     outer = binder.expression(probe, frame)
     value = ref(len(frame.plan.schema))
-    parts.append(exp.or_(exp.EQ(this=outer, expression=value),
-                         exp.Is(this=value.copy(), expression=exp.Null()),
-                         exp.Is(this=outer.copy(), expression=exp.Null())))
+    parts.append(
+        exp.or_(
+            exp.EQ(this=outer, expression=value),
+            exp.Is(this=value.copy(), expression=exp.Null()),
+            exp.Is(this=outer.copy(), expression=exp.Null()),
+        )
+    )
     return make_join(frame.plan, sub_plan, "anti", conjunction(parts), binder.infer)
 
 
@@ -222,7 +283,9 @@ def _scalar_column(binder, query: exp.Expression, frame: Frame) -> int:
     if len(query.expressions) != 1:
         raise SqlError("subquery must return only one column", sqlstate="42601")
     uncorrelated, correlated, inner_scope = _split(binder, query, frame)
-    one_row = not query.args.get("group") and any(aggregates.contains_aggregate(e) for e in query.expressions)
+    one_row = not query.args.get("group") and any(
+        aggregates.contains_aggregate(e) for e in query.expressions
+    )
     limit_one = query.args.get("limit") is not None and query.args["limit"].expression.sql() == "1"
     width = len(frame.plan.schema)
     if correlated:
@@ -230,21 +293,29 @@ def _scalar_column(binder, query: exp.Expression, frame: Frame) -> int:
             raise unsupported("a correlated scalar subquery must be an aggregate without GROUP BY")
         for part in correlated:
             if not isinstance(part, exp.EQ):
-                raise unsupported(f"correlated condition {part.sql()}: only equalities (inner = outer) "
-                                  "are supported in a correlated scalar subquery")
-        sub_plan, _, parts = _bind_with_correlation(binder, uncorrelated, correlated, inner_scope,
-                                                    frame, keep_first=True, group=True)
+                raise unsupported(
+                    f"correlated condition {part.sql()}: only equalities (inner = outer) "
+                    "are supported in a correlated scalar subquery"
+                )
+        sub_plan, _, parts = _bind_with_correlation(
+            binder, uncorrelated, correlated, inner_scope, frame, keep_first=True, group=True
+        )
         plan = make_join(frame.plan, sub_plan, "left", conjunction(parts), binder.infer)
     else:
         if not (one_row or limit_one):
-            raise unsupported("a scalar subquery that may return several rows: make it an aggregate "
-                              "or add ORDER BY ... LIMIT 1")
+            raise unsupported(
+                "a scalar subquery that may return several rows: make it an aggregate "
+                "or add ORDER BY ... LIMIT 1"
+            )
         sub_plan, _ = binder.query(uncorrelated, frame.ctes, None)
         plan = make_join(frame.plan, sub_plan, "left", None, binder.infer)
     value = ref(width)
     value_type = sub_plan.schema[0].type
     item = query.expressions[0].unalias()
-    if correlated and (isinstance(item, exp.Count) or (isinstance(item, exp.Filter) and isinstance(item.this, exp.Count))):
+    if correlated and (
+        isinstance(item, exp.Count)
+        or (isinstance(item, exp.Filter) and isinstance(item.this, exp.Count))
+    ):
         value = exp.func("COALESCE", value, exp.Literal.number(0))
     exprs = tuple(ref(i) for i in range(width)) + (value,)
     plan = Project(plan, exprs, frame.plan.schema + (Field("__scalar", value_type),))

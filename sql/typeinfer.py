@@ -6,6 +6,7 @@ asks a private, locked DuckDB connection to bind ``SELECT <exprs> FROM <empty re
 call only binds, it reads no data, and it also rejects unknown functions and type mismatches
 with DuckDB's message.
 """
+
 from __future__ import annotations
 
 import re
@@ -25,9 +26,13 @@ POSTGRES_SETTINGS = (
 
 
 # The settings every connection of connect_locked has, as DuckDB configuration options.
-_LOCKED_CONFIG = {"threads": 1, "integer_division": True,
-                  "default_null_order": "nulls_last_on_asc_first_on_desc",
-                  "enable_external_access": False, "lock_configuration": True}
+_LOCKED_CONFIG = {
+    "threads": 1,
+    "integer_division": True,
+    "default_null_order": "nulls_last_on_asc_first_on_desc",
+    "enable_external_access": False,
+    "lock_configuration": True,
+}
 _instance: duckdb.DuckDBPyConnection | None = None
 _instance_lock = threading.Lock()
 
@@ -64,7 +69,7 @@ class TypeInference:
         self._cache: dict[tuple[str, tuple[Field, ...]], list[str]] = {}
 
     def infer(self, exprs: list[exp.Expression | str], fields: tuple[Field, ...]) -> list[str]:
-        """The SQL type of each expression (a node, or DuckDB SQL text) over rows with ``fields``."""
+        """The SQL type of each expression (a node, or DuckDB SQL) over rows with ``fields``."""
         if not exprs:
             return []
         select = ", ".join(e if isinstance(e, str) else duckdb_sql(e) for e in exprs)
@@ -82,7 +87,10 @@ class TypeInference:
         """The column types of a VALUES list, unified across its rows as DuckDB does."""
         body = ", ".join("(" + ", ".join(duckdb_sql(v) for v in row) + ")" for row in rows)
         try:
-            return [types.normalize(str(t)) for t in self._connection.sql(f"SELECT * FROM (VALUES {body})").types]
+            return [
+                types.normalize(str(t))
+                for t in self._connection.sql(f"SELECT * FROM (VALUES {body})").types
+            ]
         except duckdb.Error as error:
             raise _as_sql_error(error) from None
 
@@ -97,10 +105,13 @@ class TypeInference:
                 continue  # the expression's own type error is reported where it is typed
             if target_type in _TEXT_TYPES or self._castable(literal, target_type):
                 continue
-            raise SqlError(f"type mismatch: {literal.sql()} is not a valid {target_type} value, "
-                           f"but it is compared with an expression of type {target_type}: write a "
-                           "constant of that type, or CAST the expression to VARCHAR to compare "
-                           "text", sqlstate="42804")
+            raise SqlError(
+                f"type mismatch: {literal.sql()} is not a valid {target_type} value, "
+                f"but it is compared with an expression of type {target_type}: write a "
+                "constant of that type, or CAST the expression to VARCHAR to compare "
+                "text",
+                sqlstate="42804",
+            )
 
     def _castable(self, literal: exp.Literal, target_type: str) -> bool:
         text = literal.sql(dialect="duckdb")
@@ -115,13 +126,15 @@ class TypeInference:
 
     def common_type(self, left: str, right: str) -> str:
         """The type both sides of a UNION (or CASE, COALESCE) are cast to."""
-        query = (f"SELECT * FROM (SELECT CAST(NULL AS {left}) UNION ALL "
-                 f"SELECT CAST(NULL AS {right}))")
+        query = (
+            f"SELECT * FROM (SELECT CAST(NULL AS {left}) UNION ALL SELECT CAST(NULL AS {right}))"
+        )
         try:
             return types.normalize(str(self._connection.sql(query).types[0]))
         except duckdb.Error as error:
-            raise SqlError(f"cannot combine types {left} and {right}: {_clean(error)}",
-                           sqlstate="42804") from None
+            raise SqlError(
+                f"cannot combine types {left} and {right}: {_clean(error)}", sqlstate="42804"
+            ) from None
 
 
 _TEXT_TYPES = ("VARCHAR", "JSON", "NULL")
@@ -138,8 +151,11 @@ def _compared_string_literals(expression: exp.Expression):
         else:
             pairs = [(node.this, node.expression), (node.expression, node.this)]
         for target, literal in pairs:
-            if isinstance(literal, exp.Literal) and literal.is_string and not (
-                    isinstance(target, exp.Literal) or target.find(exp.Subquery)):
+            if (
+                isinstance(literal, exp.Literal)
+                and literal.is_string
+                and not (isinstance(target, exp.Literal) or target.find(exp.Subquery))
+            ):
                 yield target, literal
 
 

@@ -1,8 +1,10 @@
 """Binding window functions: each ``f(...) OVER (...)`` becomes a call of an OverWindow node,
 its partition and order expressions projected into columns first. A mixin of the Binder."""
+
 from __future__ import annotations
 
 from sqlglot import exp
+
 from tidal.sql import aggregates
 from tidal.sql.errors import SqlError
 from tidal.sql.lower import window_expression
@@ -31,8 +33,10 @@ class WindowFunctions:
             aggregates.check_window_function(function)
             partition = tuple(column(p) for p in window.args.get("partition_by") or [])
             order_node = window.args.get("order")
-            order = tuple(SortKey(column(o.this), bool(o.args.get("desc")), bool(o.args.get("nulls_first")))
-                          for o in (order_node.expressions if order_node else []))
+            order = tuple(
+                SortKey(column(o.this), bool(o.args.get("desc")), bool(o.args.get("nulls_first")))
+                for o in (order_node.expressions if order_node else [])
+            )
             spec = window.args.get("spec")
             frame_sql = spec.sql(dialect="duckdb") if spec is not None else None
             specs.append((window, function, partition, order, frame_sql))
@@ -53,8 +57,10 @@ class WindowFunctions:
 
         def replace(n: exp.Expression) -> exp.Expression:
             return ref(position[n]) if isinstance(n, exp.Window) else n
-        columns = frame.scope.columns + [ScopeColumn(f.name, f.type, (), hidden=True)
-                                         for f in fields[len(frame.scope.columns):]]
+
+        columns = frame.scope.columns + [
+            ScopeColumn(f.name, f.type, (), hidden=True) for f in fields[len(frame.scope.columns) :]
+        ]
         new_frame = Frame(plan, Scope(columns, frame.scope.outer), frame.ctes)
         for attr in ("aggregate_rewrite", "pre_aggregate_order"):
             if hasattr(frame, attr):

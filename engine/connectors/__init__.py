@@ -4,12 +4,14 @@
 the rest of the options at once; docs/connectors.md lists every connector and option. Adding a
 connector is one module with an ``open_*`` function and one entry in the tables below.
 """
+
 from __future__ import annotations
 
 import pathlib
 from collections.abc import Callable
 
 import pyarrow as pa
+
 from tidal.catalog.objects import Sink, Source
 from tidal.engine.connectors.base import ConnectorError, SinkWriter, SourceReader
 from tidal.engine.connectors.datagen import open_datagen
@@ -33,8 +35,9 @@ def open_source(source: Source, base_dir: pathlib.Path) -> SourceReader:
     return opener(source, pathlib.Path(base_dir))
 
 
-def open_sink(sink: Sink, schema: pa.Schema, key_columns: list[str],
-              base_dir: pathlib.Path) -> SinkWriter:
+def open_sink(
+    sink: Sink, schema: pa.Schema, key_columns: list[str], base_dir: pathlib.Path
+) -> SinkWriter:
     """A writer for ``sink``, which receives changes of ``schema`` keyed by ``key_columns``.
 
     ``key_columns`` is the unique key of the view the sink reads (empty if it has none): it

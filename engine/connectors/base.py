@@ -4,6 +4,7 @@ A connector turns the ``WITH (...)`` options of a ``CREATE SOURCE`` / ``CREATE S
 reader or a writer. Option problems are found when the connector is opened, never later, and
 every ``ConnectorError`` says what to write instead (the valid values or options).
 """
+
 from __future__ import annotations
 
 import abc
@@ -117,7 +118,10 @@ def required(what: str, options: Mapping[str, str], key: str, hint: str) -> str:
 
 
 def choice(
-    what: str, options: Mapping[str, str], key: str, choices: Mapping[str, str],
+    what: str,
+    options: Mapping[str, str],
+    key: str,
+    choices: Mapping[str, str],
     default: str | None = None,
 ) -> str:
     """One of a fixed set of values (``choices`` maps accepted spellings to canonical values)."""
@@ -127,7 +131,8 @@ def choice(
     canonical = choices.get(value.lower())
     if canonical is None:
         raise ConnectorError(
-            f"{what}: {key} = '{value}' is not supported; use one of: {_listing(choices)}")
+            f"{what}: {key} = '{value}' is not supported; use one of: {_listing(choices)}"
+        )
     return canonical
 
 
@@ -164,7 +169,8 @@ def cast_text(column: pa.ChunkedArray, target: pa.DataType) -> pa.ChunkedArray:
     if pa.types.is_string(column.type) and pa.types.is_time(target):
         stamped = pa.chunked_array(
             [pc.binary_join_element_wise("1970-01-01 ", chunk, "") for chunk in column.chunks],
-            pa.string())
+            pa.string(),
+        )
         return stamped.cast(pa.timestamp("ns")).cast(target)
     if pa.types.is_string(column.type) and pa.types.is_timestamp(target) and target.tz:
         try:

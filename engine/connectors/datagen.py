@@ -18,6 +18,7 @@ Every value is a function of (seed, column position, row number) through a count
 splitmix64 hash, computed for whole batches with numpy: the rows are identical whatever the
 poll sizes, and identical across runs (so the batch backend and the engine see the same data).
 """
+
 from __future__ import annotations
 
 import math
@@ -30,6 +31,7 @@ from decimal import Decimal, InvalidOperation
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+
 from tidal.catalog.objects import Column, Source
 from tidal.engine.connectors.base import (
     ConnectorError,
@@ -44,10 +46,13 @@ _ALIASES = {"rows_per_second": "rows-per-second", "datagen.rows.per.second": "ro
 _SOURCE_OPTIONS = {"connector", "rows-per-second", "number-of-rows", "seed"}
 _KINDS = {"random": "random", "sequence": "sequence"}
 _SEQUENCE_PROPERTIES = {"kind", "start", "end", "null-rate"}
-_DEFAULT_RANGES = {"date": ("2000-01-01", "2030-12-31"),
-                   "timestamp": ("2000-01-01 00:00:00", "2030-12-31 23:59:59")}
-_ALPHABET = np.frombuffer(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789",
-                          dtype=np.uint8)
+_DEFAULT_RANGES = {
+    "date": ("2000-01-01", "2030-12-31"),
+    "timestamp": ("2000-01-01 00:00:00", "2030-12-31 23:59:59"),
+}
+_ALPHABET = np.frombuffer(
+    b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", dtype=np.uint8
+)
 _GAMMA = np.uint64(0x9E3779B97F4A7C15)
 _MASK64 = (1 << 64) - 1
 _STREAMS_PER_COLUMN = 1 << 20  # hash streams: 0 values, 1 NULL mask, 2.. characters of text
@@ -67,16 +72,23 @@ class _ColumnSpec:
     null_rate: float = 0.0
 
 
-def open_datagen(source: Source, base_dir: pathlib.Path | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> DatagenSource:
+def open_datagen(
+    source: Source,
+    base_dir: pathlib.Path | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> DatagenSource:
     """A DatagenSource for ``source`` after checking its options (see the module docstring)."""
     what = f"source {source.name} (connector 'datagen')"
     options = canonical_options(what, source.options, _ALIASES)
-    check_known(what, {k: v for k, v in options.items() if not k.startswith("fields.")},
-                _SOURCE_OPTIONS | {"fields.<column>.<property>"})
+    check_known(
+        what,
+        {k: v for k, v in options.items() if not k.startswith("fields.")},
+        _SOURCE_OPTIONS | {"fields.<column>.<property>"},
+    )
     fields = _field_options(what, source, options)
-    specs = [_column_spec(what, i, col, fields.get(col.name, {}))
-             for i, col in enumerate(source.columns)]
+    specs = [
+        _column_spec(what, i, col, fields.get(col.name, {})) for i, col in enumerate(source.columns)
+    ]
     rate = _number(what, "rows-per-second", options.get("rows-per-second", "10000"), float)
     if not (rate > 0 and math.isfinite(rate)):
         raise ConnectorError(f"{what}: rows-per-second must be positive, got {rate}")
@@ -84,16 +96,21 @@ def open_datagen(source: Source, base_dir: pathlib.Path | None = None,
     if "number-of-rows" in options:
         limits.append(_number(what, "number-of-rows", options["number-of-rows"], int, low=0))
     seed = _number(what, "seed", options.get("seed", "0"), int)
-    return DatagenSource(source.arrow_schema(), specs, rate, min(limits, default=None), seed,
-                         clock)
+    return DatagenSource(source.arrow_schema(), specs, rate, min(limits, default=None), seed, clock)
 
 
 class DatagenSource(SourceReader):
     """Generates rows on demand; its position is the number of rows generated so far."""
 
-    def __init__(self, schema: pa.Schema, specs: list[_ColumnSpec], rows_per_second: float,
-                 total: int | None, seed: int, clock: Callable[[], float] = time.monotonic
-                 ) -> None:
+    def __init__(
+        self,
+        schema: pa.Schema,
+        specs: list[_ColumnSpec],
+        rows_per_second: float,
+        total: int | None,
+        seed: int,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.schema, self.bounded, self.errors = schema, total is not None, []
         self._specs, self._rate, self._total, self._seed = specs, rows_per_second, total, seed
         self._clock = clock
@@ -144,19 +161,26 @@ def _field_options(what: str, source: Source, options: dict[str, str]) -> dict[s
     for key, value in options.items():
         if not key.startswith("fields."):
             continue
-        column, _, prop = key[len("fields."):].rpartition(".")
+        column, _, prop = key[len("fields.") :].rpartition(".")
         if column.lower() not in by_lower:
-            raise ConnectorError(f"{what}: option '{key}' names no column; columns: "
-                                 f"{', '.join(c.name for c in source.columns)}")
+            raise ConnectorError(
+                f"{what}: option '{key}' names no column; columns: "
+                f"{', '.join(c.name for c in source.columns)}"
+            )
         fields.setdefault(by_lower[column.lower()], {})[prop] = value
     return fields
 
 
 def _category(arrow_type: pa.DataType) -> str | None:
-    for name, test in (("integer", pa.types.is_integer), ("floating", pa.types.is_floating),
-                       ("decimal", pa.types.is_decimal), ("text", pa.types.is_string),
-                       ("boolean", pa.types.is_boolean), ("date", pa.types.is_date32),
-                       ("timestamp", pa.types.is_timestamp)):
+    for name, test in (
+        ("integer", pa.types.is_integer),
+        ("floating", pa.types.is_floating),
+        ("decimal", pa.types.is_decimal),
+        ("text", pa.types.is_string),
+        ("boolean", pa.types.is_boolean),
+        ("date", pa.types.is_date32),
+        ("timestamp", pa.types.is_timestamp),
+    ):
         if test(arrow_type):
             return name
     return None
@@ -168,19 +192,23 @@ def _column_spec(what: str, index: int, column: Column, props: dict[str, str]) -
     if category is None:
         raise ConnectorError(
             f"{what}: column {column.name} has type {column.type}, which datagen cannot generate; "
-            "supported: integers, FLOAT, DOUBLE, DECIMAL, VARCHAR, BOOLEAN, DATE, TIMESTAMP")
+            "supported: integers, FLOAT, DOUBLE, DECIMAL, VARCHAR, BOOLEAN, DATE, TIMESTAMP"
+        )
     where = f"{what}, column {column.name} ({column.type})"
     kind = choice(where, props, "kind", _KINDS, default="random")
     allowed = _SEQUENCE_PROPERTIES if kind == "sequence" else _random_properties(category)
     if kind == "sequence" and category not in ("integer", "floating", "decimal", "text"):
-        raise ConnectorError(f"{where}: kind 'sequence' needs a number or text column; "
-                             "use kind 'random'")
+        raise ConnectorError(
+            f"{where}: kind 'sequence' needs a number or text column; use kind 'random'"
+        )
     check_known(where, props, allowed)
     null_rate = _number(where, "null-rate", props.get("null-rate", "0"), float, low=0, high=1)
     if kind == "sequence":
         if "start" not in props or "end" not in props:
-            raise ConnectorError(f"{where}: kind 'sequence' needs fields.{column.name}.start "
-                                 f"and fields.{column.name}.end")
+            raise ConnectorError(
+                f"{where}: kind 'sequence' needs fields.{column.name}.start "
+                f"and fields.{column.name}.end"
+            )
         low, high = (_number(where, p, props[p], int) for p in ("start", "end"))
         if high < low:
             raise ConnectorError(f"{where}: end ({high}) is before start ({low})")
@@ -196,25 +224,32 @@ def _random_properties(category: str) -> set[str]:
     return {"kind", "null-rate"} | extra
 
 
-def _random_range(where: str, arrow_type: pa.DataType, category: str, props: dict[str, str]
-                  ) -> tuple[int | float, int | float]:
+def _random_range(
+    where: str, arrow_type: pa.DataType, category: str, props: dict[str, str]
+) -> tuple[int | float, int | float]:
     """The inclusive range of a random column in storage units, checked against the type."""
     if category == "integer":
         info = np.iinfo(arrow_type.to_pandas_dtype())
-        low, high = (_number(where, p, props.get(p, str(d)), int, low=int(info.min),
-                             high=int(info.max))
-                     for p, d in (("min", info.min), ("max", info.max)))
+        low, high = (
+            _number(where, p, props.get(p, str(d)), int, low=int(info.min), high=int(info.max))
+            for p, d in (("min", info.min), ("max", info.max))
+        )
     elif category == "floating":
-        low, high = (_number(where, p, props.get(p, d), float) for p, d in (("min", "0"),
-                                                                          ("max", "1")))
+        low, high = (
+            _number(where, p, props.get(p, d), float) for p, d in (("min", "0"), ("max", "1"))
+        )
     elif category == "decimal":
         largest = 10 ** min(arrow_type.precision, 18) - 1
-        low, high = (_decimal_units(where, p, props[p], arrow_type) if p in props else d
-                     for p, d in (("min", 0), ("max", largest)))
+        low, high = (
+            _decimal_units(where, p, props[p], arrow_type) if p in props else d
+            for p, d in (("min", 0), ("max", largest))
+        )
     elif category in ("date", "timestamp"):
         defaults = _DEFAULT_RANGES[category]
-        low, high = (_temporal_units(where, p, props.get(p, d), arrow_type)
-                     for p, d in zip(("min", "max"), defaults))
+        low, high = (
+            _temporal_units(where, p, props.get(p, d), arrow_type)
+            for p, d in zip(("min", "max"), defaults)
+        )
     else:
         return 0, 0
     if high < low:
@@ -241,8 +276,10 @@ def _decimal_units(where: str, key: str, text: str, arrow_type: pa.Decimal128Typ
     except InvalidOperation:
         raise ConnectorError(f"{where}: {key} = '{text}' is not a number") from None
     if scaled != scaled.to_integral_value() or abs(scaled) >= 10 ** min(arrow_type.precision, 18):
-        raise ConnectorError(f"{where}: {key} = {text} does not fit {arrow_type} "
-                             "(at most 18 digits, and no more decimals than the scale)")
+        raise ConnectorError(
+            f"{where}: {key} = {text} does not fit {arrow_type} "
+            "(at most 18 digits, and no more decimals than the scale)"
+        )
     return int(scaled)
 
 
@@ -254,18 +291,20 @@ def _temporal_units(where: str, key: str, text: str, arrow_type: pa.DataType) ->
         return value.cast(storage)[0].as_py()
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         example = "2026-01-01 10:00:00" if pa.types.is_timestamp(arrow_type) else "2026-01-01"
-        raise ConnectorError(f"{where}: {key} = '{text}' is not a {arrow_type}; write e.g. "
-                             f"'{example}'") from None
+        raise ConnectorError(
+            f"{where}: {key} = '{text}' is not a {arrow_type}; write e.g. '{example}'"
+        ) from None
 
 
 def _check_fits(where: str, arrow_type: pa.DataType, low: int, high: int) -> None:
     """Refuse a sequence whose values the column's type cannot hold."""
     if pa.types.is_decimal(arrow_type):
         digits = min(arrow_type.precision, 18) - arrow_type.scale
-        fits = max(abs(low), abs(high)) < 10 ** digits
+        fits = max(abs(low), abs(high)) < 10**digits
     else:  # other types are computed as int64 first
-        bounds = np.iinfo(arrow_type.to_pandas_dtype() if pa.types.is_integer(arrow_type)
-                          else np.int64)
+        bounds = np.iinfo(
+            arrow_type.to_pandas_dtype() if pa.types.is_integer(arrow_type) else np.int64
+        )
         fits = bounds.min <= low and high <= bounds.max
     if not fits:
         raise ConnectorError(f"{where}: start..end ({low}..{high}) does not fit the type")
@@ -337,9 +376,9 @@ def _random_text(spec: _ColumnSpec, seed: int, rows: np.ndarray) -> pa.Array:
     bits = _hash(keys[np.newaxis, :], rows[:, np.newaxis])
     chars = _ALPHABET[bits % np.uint64(len(_ALPHABET))]
     offsets = np.arange(len(rows) + 1, dtype=np.int64) * spec.length
-    return pa.Array.from_buffers(pa.large_string(), len(rows),
-                                 [None, pa.py_buffer(offsets), pa.py_buffer(chars.tobytes())]
-                                 ).cast(spec.field.type)
+    return pa.Array.from_buffers(
+        pa.large_string(), len(rows), [None, pa.py_buffer(offsets), pa.py_buffer(chars.tobytes())]
+    ).cast(spec.field.type)
 
 
 def _decimals(units: np.ndarray, arrow_type: pa.DataType) -> pa.Array:
@@ -353,12 +392,15 @@ def _decimals(units: np.ndarray, arrow_type: pa.DataType) -> pa.Array:
 _RANDOM: dict[str, Callable[[_ColumnSpec, np.ndarray, int, np.ndarray], pa.Array]] = {
     "integer": lambda s, bits, seed, rows: _random_integers(s, bits).cast(s.field.type),
     "floating": lambda s, bits, seed, rows: pa.array(
-        s.low + _uniform(bits) * (s.high - s.low)).cast(s.field.type),
+        s.low + _uniform(bits) * (s.high - s.low)
+    ).cast(s.field.type),
     "decimal": lambda s, bits, seed, rows: _decimals(
-        np.asarray(_random_integers(s, bits)), s.field.type),
+        np.asarray(_random_integers(s, bits)), s.field.type
+    ),
     "text": lambda s, bits, seed, rows: _random_text(s, seed, rows),
     "boolean": lambda s, bits, seed, rows: pa.array((bits >> np.uint64(63)).astype(bool)),
-    "date": lambda s, bits, seed, rows: _random_integers(s, bits).cast(pa.int32()).cast(
-        pa.date32()),
+    "date": lambda s, bits, seed, rows: (
+        _random_integers(s, bits).cast(pa.int32()).cast(pa.date32())
+    ),
     "timestamp": lambda s, bits, seed, rows: _random_integers(s, bits).cast(s.field.type),
 }

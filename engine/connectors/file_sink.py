@@ -21,6 +21,7 @@ numbers, NaN and infinities the strings ``"NaN"``, ``"Infinity"``, ``"-Infinity"
 holds the delimiter, a quote or a line break. Parquet keeps the Arrow
 types. Each tick's write is flushed before ``write`` returns (not fsynced).
 """
+
 from __future__ import annotations
 
 import io
@@ -32,6 +33,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+
 from tidal.catalog.objects import Sink
 from tidal.engine.changelog import OP, to_changelog, to_upsert
 from tidal.engine.connectors.base import (
@@ -51,8 +53,9 @@ _COMMON_OPTIONS = {"connector", "path", "format", "mode"}
 _CSV_OPTIONS = {"header", "delimiter"}
 
 
-def open_file_sink(sink: Sink, schema: pa.Schema, key_columns: list[str],
-                   base_dir: pathlib.Path) -> FileSink:
+def open_file_sink(
+    sink: Sink, schema: pa.Schema, key_columns: list[str], base_dir: pathlib.Path
+) -> FileSink:
     """A FileSink for ``sink`` after checking its options (see the module docstring)."""
     what = f"sink {sink.name} (connector 'file')"
     options = canonical_options(what, sink.options)
@@ -60,25 +63,47 @@ def open_file_sink(sink: Sink, schema: pa.Schema, key_columns: list[str],
     check_known(what, options, _COMMON_OPTIONS | (_CSV_OPTIONS if fmt == "csv" else set()))
     mode = choice(what, options, "mode", MODES, default="changelog")
     if mode == "upsert" and not key_columns:
-        raise ConnectorError(f"{what}: mode 'upsert' needs a unique key, and {sink.source} has "
-                             "none; use mode 'changelog'")
+        raise ConnectorError(
+            f"{what}: mode 'upsert' needs a unique key, and {sink.source} has "
+            "none; use mode 'changelog'"
+        )
     if OP in schema.names:
-        raise ConnectorError(f"{what}: {sink.source} has a column named '{OP}', which the sink "
-                             "uses for the change kind; rename that column in the view")
-    path = resolve_path(required(what, options, "path", "a file, or a directory for parquet"),
-                        base_dir)
+        raise ConnectorError(
+            f"{what}: {sink.source} has a column named '{OP}', which the sink "
+            "uses for the change kind; rename that column in the view"
+        )
+    path = resolve_path(
+        required(what, options, "path", "a file, or a directory for parquet"), base_dir
+    )
     delimiter = options.get("delimiter", ",").replace("\\t", "\t")
     if len(delimiter) != 1:
         raise ConnectorError(f"{what}: delimiter = '{delimiter}' must be one character (or '\\t')")
-    return FileSink(what, schema, key_columns, fmt, mode, path,
-                    header=flag(what, options, "header", True), delimiter=delimiter)
+    return FileSink(
+        what,
+        schema,
+        key_columns,
+        fmt,
+        mode,
+        path,
+        header=flag(what, options, "header", True),
+        delimiter=delimiter,
+    )
 
 
 class FileSink(SinkWriter):
     """Appends each tick's changes to one file, or adds one Parquet file per tick."""
 
-    def __init__(self, what: str, schema: pa.Schema, key_columns: list[str], fmt: str,
-                 mode: str, path: pathlib.Path, header: bool = True, delimiter: str = ",") -> None:
+    def __init__(
+        self,
+        what: str,
+        schema: pa.Schema,
+        key_columns: list[str],
+        fmt: str,
+        mode: str,
+        path: pathlib.Path,
+        header: bool = True,
+        delimiter: str = ",",
+    ) -> None:
         self.schema, self.fmt, self.mode, self.path = schema, fmt, mode, path
         self._keys, self._delimiter = list(key_columns), delimiter
         self._file: io.BufferedWriter | None = None
@@ -172,9 +197,10 @@ def _csv_bytes(rows: pa.Table, delimiter: str) -> bytes:
 def _join_lines(pieces: list[pa.Array | str]) -> bytes:
     """Concatenate text columns and literals row by row into one buffer (rows end in pieces)."""
     lines = pc.binary_join_element_wise(*pieces, "")
-    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32, count=len(lines) + 1,
-                            offset=lines.offset * 4)
-    return lines.buffers()[2][int(offsets[0]):int(offsets[-1])].to_pybytes()
+    offsets = np.frombuffer(
+        lines.buffers()[1], dtype=np.int32, count=len(lines) + 1, offset=lines.offset * 4
+    )
+    return lines.buffers()[2][int(offsets[0]) : int(offsets[-1])].to_pybytes()
 
 
 def _json_values(array: pa.Array) -> pa.Array:
@@ -191,8 +217,10 @@ def _json_values(array: pa.Array) -> pa.Array:
     elif _is_temporal(kind):
         text = _wrapped(_temporal_text(array))
     else:  # lists, structs, binary, intervals: rare in sinks, so per value is acceptable here
-        text = pa.array([None if v is None else json.dumps(v, default=str)
-                         for v in array.to_pylist()], pa.string())
+        text = pa.array(
+            [None if v is None else json.dumps(v, default=str) for v in array.to_pylist()],
+            pa.string(),
+        )
     return pc.fill_null(text, "null")
 
 
@@ -203,8 +231,12 @@ def _csv_values(array: pa.Array, delimiter: str) -> pa.Array:
         text = _csv_quoted(array.cast(pa.string()), delimiter)
     elif _is_temporal(kind):
         text = _temporal_text(array)
-    elif pa.types.is_boolean(kind) or pa.types.is_integer(kind) or pa.types.is_floating(kind) \
-            or pa.types.is_decimal(kind):
+    elif (
+        pa.types.is_boolean(kind)
+        or pa.types.is_integer(kind)
+        or pa.types.is_floating(kind)
+        or pa.types.is_decimal(kind)
+    ):
         text = array.cast(pa.string())
     else:  # lists, structs, binary, intervals: their JSON text
         json_text = pc.if_else(array.is_null(), pa.scalar(None, pa.string()), _json_values(array))
@@ -229,8 +261,11 @@ def _float_text(array: pa.Array) -> pa.Array:
     text = array.cast(pa.string())
     if pc.all(pc.is_finite(array)).as_py() is not False:
         return text
-    for arrow_spelling, json_text in (("nan", '"NaN"'), ("inf", '"Infinity"'),
-                                      ("-inf", '"-Infinity"')):
+    for arrow_spelling, json_text in (
+        ("nan", '"NaN"'),
+        ("inf", '"Infinity"'),
+        ("-inf", '"-Infinity"'),
+    ):
         text = pc.replace_substring_regex(text, f"^{arrow_spelling}$", json_text)
     return text
 

@@ -20,6 +20,7 @@ Values are cast to the declared types. In CSV an unquoted empty field is NULL an
 fit its column types is skipped and reported in ``errors`` as ``file:line: problem``; the other
 lines of the chunk come through.
 """
+
 from __future__ import annotations
 
 import copy
@@ -35,6 +36,7 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.json as pa_json
 import pyarrow.parquet as pq
+
 from tidal.catalog.objects import Source
 from tidal.engine.connectors.base import (
     ConnectorError,
@@ -50,8 +52,11 @@ from tidal.engine.connectors.base import (
 )
 
 FORMATS = {"csv": "csv", "jsonl": "jsonl", "json": "jsonl", "parquet": "parquet"}
-SUFFIXES = {"csv": (".csv", ".tsv"), "jsonl": (".jsonl", ".json", ".ndjson"),
-            "parquet": (".parquet",)}
+SUFFIXES = {
+    "csv": (".csv", ".tsv"),
+    "jsonl": (".jsonl", ".json", ".ndjson"),
+    "parquet": (".parquet",),
+}
 MAX_ERRORS = 1000  # the newest skipped-line messages kept; older ones are dropped
 _READ_BLOCK = 1 << 22
 # What pyarrow raises for text that does not parse or does not fit a column's type.
@@ -74,8 +79,12 @@ def open_file_source(source: Source, base_dir: pathlib.Path) -> FileSource:
     if len(delimiter) != 1:
         raise ConnectorError(f"{what}: delimiter = '{delimiter}' must be one character (or '\\t')")
     reader = FileSource(
-        name=source.name, schema=source.arrow_schema(), fmt=fmt, path_option=path,
-        path=resolve_path(path, base_dir), header=flag(what, options, "header", True),
+        name=source.name,
+        schema=source.arrow_schema(),
+        fmt=fmt,
+        path_option=path,
+        path=resolve_path(path, base_dir),
+        header=flag(what, options, "header", True),
         delimiter=delimiter,
     )
     if not names_a_directory(path) and not reader._path.exists():
@@ -88,8 +97,16 @@ class FileSource(SourceReader):
 
     bounded = True  # the files hold a finite input as of now
 
-    def __init__(self, name: str, schema: pa.Schema, fmt: str, path_option: str,
-                 path: pathlib.Path, header: bool = True, delimiter: str = ",") -> None:
+    def __init__(
+        self,
+        name: str,
+        schema: pa.Schema,
+        fmt: str,
+        path_option: str,
+        path: pathlib.Path,
+        header: bool = True,
+        delimiter: str = ",",
+    ) -> None:
         self.name, self.schema, self.fmt = name, schema, fmt
         self.errors: list[str] = []
         self._path_option, self._path = path_option, path
@@ -135,12 +152,16 @@ class FileSource(SourceReader):
                     return []  # a directory named with a trailing '/' may be created later
                 raise self._missing()
             if not path.is_dir():
-                raise ConnectorError(f"source {self.name}: path '{self._path_option}' is a file, "
-                                     "not a directory: remove the trailing '/'")
+                raise ConnectorError(
+                    f"source {self.name}: path '{self._path_option}' is a file, "
+                    "not a directory: remove the trailing '/'"
+                )
             suffixes = SUFFIXES[self.fmt]
             names = sorted(
-                entry.name for entry in os.scandir(path)
-                if entry.is_file() and not entry.name.startswith((".", "_"))
+                entry.name
+                for entry in os.scandir(path)
+                if entry.is_file()
+                and not entry.name.startswith((".", "_"))
                 and entry.name.lower().endswith(suffixes)
             )
             return [(name, path / name) for name in names]
@@ -151,7 +172,8 @@ class FileSource(SourceReader):
     def _missing(self) -> ConnectorError:
         return ConnectorError(
             f"source {self.name}: path '{self._path_option}' does not exist "
-            f"(looked for {self._path}); end it with '/' for a directory that is created later")
+            f"(looked for {self._path}); end it with '/' for a directory that is created later"
+        )
 
     def _display(self, name: str) -> str:
         """How messages name a file: the path as the user wrote it, plus the file's name."""
@@ -185,14 +207,16 @@ class FileSource(SourceReader):
         if not line:
             return False
         text = line.removeprefix(b"\xef\xbb\xbf")  # a UTF-8 byte order mark is not a name
-        names = pa_csv.read_csv(io.BytesIO(text), parse_options=pa_csv.ParseOptions(
-            delimiter=self._delimiter)).column_names
+        names = pa_csv.read_csv(
+            io.BytesIO(text), parse_options=pa_csv.ParseOptions(delimiter=self._delimiter)
+        ).column_names
         missing = [n for n in self.schema.names if n not in names]
         if missing:
             raise ConnectorError(
                 f"{self._display(name)}:1: the header has no column {', '.join(missing)} "
                 f"(it has {', '.join(names)}); fix the file or the declared columns, "
-                "or set header = 'false' to match columns by position")
+                "or set header = 'false' to match columns by position"
+            )
         state.update(header=names, offset=len(line), line=1)
         return True
 
@@ -200,11 +224,16 @@ class FileSource(SourceReader):
         if self.fmt == "jsonl":
             return functools.partial(_parse_jsonl, read_types=self._read_types, schema=self.schema)
         return functools.partial(
-            _parse_csv, column_names=header or self.schema.names, delimiter=self._delimiter,
-            read_types=self._read_types, schema=self.schema)
+            _parse_csv,
+            column_names=header or self.schema.names,
+            delimiter=self._delimiter,
+            read_types=self._read_types,
+            schema=self.schema,
+        )
 
-    def _parse_skipping(self, parse: Parse, chunk: bytes, name: str, first_line: int
-                        ) -> pa.Table | None:
+    def _parse_skipping(
+        self, parse: Parse, chunk: bytes, name: str, first_line: int
+    ) -> pa.Table | None:
         """Parse a chunk of whole lines; if that fails, find and skip the bad lines."""
         if not chunk.strip():
             return None
@@ -253,13 +282,16 @@ class FileSource(SourceReader):
             return None
         missing = [n for n in self.schema.names if n not in table.column_names]
         if missing:
-            raise ConnectorError(f"{self._display(name)}: no column {', '.join(missing)} "
-                                 f"(it has {', '.join(file.schema_arrow.names)})")
+            raise ConnectorError(
+                f"{self._display(name)}: no column {', '.join(missing)} "
+                f"(it has {', '.join(file.schema_arrow.names)})"
+            )
         try:
             return _conform(table, self.schema)
         except _BAD_DATA as error:
-            raise ConnectorError(f"{self._display(name)}: values do not fit the declared "
-                                 f"column types: {error}") from error
+            raise ConnectorError(
+                f"{self._display(name)}: values do not fit the declared column types: {error}"
+            ) from error
 
 
 # ---------------------------------------------------------------------------------------------
@@ -284,8 +316,9 @@ def _complete_lines(path: pathlib.Path, offset: int, max_lines: int) -> bytes:
     return data[: int(ends[max_lines - 1]) + 1]
 
 
-def _parse_lines(parse: Parse, lines: list[bytes], first_line: int,
-                 report: Callable[[int, str], None]) -> list[pa.Table]:
+def _parse_lines(
+    parse: Parse, lines: list[bytes], first_line: int, report: Callable[[int, str], None]
+) -> list[pa.Table]:
     """Parse lines in halves until each bad line is isolated, reported and left out."""
     text = b"\n".join(lines) + b"\n"
     if not text.strip():
@@ -297,8 +330,9 @@ def _parse_lines(parse: Parse, lines: list[bytes], first_line: int,
             report(first_line, _problem(error))
             return []
     middle = len(lines) // 2
-    return (_parse_lines(parse, lines[:middle], first_line, report)
-            + _parse_lines(parse, lines[middle:], first_line + middle, report))
+    return _parse_lines(parse, lines[:middle], first_line, report) + _parse_lines(
+        parse, lines[middle:], first_line + middle, report
+    )
 
 
 def _problem(error: Exception) -> str:
@@ -306,29 +340,39 @@ def _problem(error: Exception) -> str:
     return re.sub(r"\s*in row \d+$", "", str(error).strip())
 
 
-def _parse_csv(chunk: bytes, column_names: list[str], delimiter: str,
-               read_types: dict[str, pa.DataType], schema: pa.Schema) -> pa.Table:
+def _parse_csv(
+    chunk: bytes,
+    column_names: list[str],
+    delimiter: str,
+    read_types: dict[str, pa.DataType],
+    schema: pa.Schema,
+) -> pa.Table:
     table = pa_csv.read_csv(
         io.BytesIO(chunk),
         read_options=pa_csv.ReadOptions(column_names=column_names, block_size=len(chunk) + 1),
         parse_options=pa_csv.ParseOptions(delimiter=delimiter, newlines_in_values=False),
         convert_options=pa_csv.ConvertOptions(
-            column_types=read_types, include_columns=schema.names, null_values=[""],
-            strings_can_be_null=True, quoted_strings_can_be_null=False,
+            column_types=read_types,
+            include_columns=schema.names,
+            null_values=[""],
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=False,
             true_values=["true", "True", "TRUE", "t", "1"],
-            false_values=["false", "False", "FALSE", "f", "0"]),
+            false_values=["false", "False", "FALSE", "f", "0"],
+        ),
     )
     return _conform(table, schema)
 
 
-def _parse_jsonl(chunk: bytes, read_types: dict[str, pa.DataType], schema: pa.Schema
-                 ) -> pa.Table:
+def _parse_jsonl(chunk: bytes, read_types: dict[str, pa.DataType], schema: pa.Schema) -> pa.Table:
     table = pa_json.read_json(
         io.BytesIO(chunk),
         read_options=pa_json.ReadOptions(block_size=len(chunk) + 1),
         parse_options=pa_json.ParseOptions(
             explicit_schema=pa.schema(list(read_types.items())),
-            unexpected_field_behavior="ignore", newlines_in_values=False),
+            unexpected_field_behavior="ignore",
+            newlines_in_values=False,
+        ),
     )
     return _conform(table, schema)
 
@@ -348,8 +392,10 @@ _AS_TEXT = {
 
 def _read_type(field: pa.Field, fmt: str, source: str) -> pa.DataType:
     if _UNSUPPORTED[fmt](field.type):
-        raise ConnectorError(f"source {source}: column {field.name} of type {field.type} cannot "
-                             f"be read from {fmt}; use format 'parquet' (or 'jsonl' for lists)")
+        raise ConnectorError(
+            f"source {source}: column {field.name} of type {field.type} cannot "
+            f"be read from {fmt}; use format 'parquet' (or 'jsonl' for lists)"
+        )
     return pa.string() if _AS_TEXT[fmt](field.type) else field.type
 
 

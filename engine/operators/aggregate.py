@@ -13,6 +13,7 @@ A global aggregate (no GROUP BY) has exactly one output row, also over no input,
     SELECT k, count(*), sum(v) GROUP BY k:
     state {a: n=1 sum=3};  delta (a,4,+1) (b,1,+1)  ->  (a,1,3,-1) (a,2,7,+1) (b,1,1,+1)
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -51,10 +52,12 @@ class AccumulatingAggregate(Operator):
         self.schema = change_schema(node.schema)
         self.keys = [f"k{i}" for i in range(len(node.keys))]
         input_types = [types.to_arrow(f.type) for f in node.input.schema]
-        self.value_types = [input_types[c.args[0]] if c.name in ("sum", "avg") else None
-                            for c in node.aggregates]
-        self.columns = ["__rows"] + [name for j, c in enumerate(node.aggregates)
-                                     for name in self._call_columns(j, c)]
+        self.value_types = [
+            input_types[c.args[0]] if c.name in ("sum", "avg") else None for c in node.aggregates
+        ]
+        self.columns = ["__rows"] + [
+            name for j, c in enumerate(node.aggregates) for name in self._call_columns(j, c)
+        ]
         self.index = GroupIndex()
         self.accumulators = {name: np.zeros(0, dtype=self._dtype(name)) for name in self.columns}
         self.started = False
@@ -63,7 +66,9 @@ class AccumulatingAggregate(Operator):
         if call.name not in ("sum", "avg"):
             return [f"n{j}"]
         non_finite = [f"inf{j}", f"neginf{j}", f"nan{j}"]
-        return [f"n{j}", f"s{j}"] + (non_finite if pa.types.is_floating(self.value_types[j]) else [])
+        return [f"n{j}", f"s{j}"] + (
+            non_finite if pa.types.is_floating(self.value_types[j]) else []
+        )
 
     def _dtype(self, name: str) -> np.dtype:
         if name.startswith("s") and pa.types.is_floating(self.value_types[int(name[1:])]):
@@ -84,14 +89,20 @@ class AccumulatingAggregate(Operator):
         slots, _ = self.index.slots(partial.select(self.keys))
         self._grow(self.index.size)
         old = {name: acc[slots] for name, acc in self.accumulators.items()}
-        new = {name: _add(old[name], partial.column(name).to_numpy(), name) for name in self.columns}
+        new = {
+            name: _add(old[name], partial.column(name).to_numpy(), name) for name in self.columns
+        }
         gone = new["__rows"] == 0
         for name, acc in self.accumulators.items():
             acc[slots] = np.where(gone, 0, new[name]) if gone.any() else new[name]
         keys = partial.select(self.keys)
         existed, exists = old["__rows"] > 0, new["__rows"] > 0
-        return concat([self._outputs(keys.filter(existed), _rows(old, existed), -1),
-                       self._outputs(keys.filter(exists), _rows(new, exists), 1)])
+        return concat(
+            [
+                self._outputs(keys.filter(existed), _rows(old, existed), -1),
+                self._outputs(keys.filter(exists), _rows(new, exists), 1),
+            ]
+        )
 
     def _global_step(self, delta: pa.Table, first: bool) -> pa.Table:
         self._grow(1)
@@ -137,14 +148,22 @@ class AccumulatingAggregate(Operator):
                 numbers = _as_numbers(values)
                 if pa.types.is_floating(numbers.type):
                     numbers = _count_non_finite(j, numbers, present, columns)
-                columns[f"s{j}"] = pc.multiply_checked(pc.fill_null(numbers, 0), present.cast(numbers.type))
+                columns[f"s{j}"] = pc.multiply_checked(
+                    pc.fill_null(numbers, 0), present.cast(numbers.type)
+                )
         table = pa.table(columns)
         if not self.keys:
             return pa.table({n: [pc.sum(table.column(n)).as_py() or 0] for n in self.columns})
-        grouped = table.group_by(self.keys, use_threads=False).aggregate([(n, "sum") for n in self.columns])
-        return grouped.rename_columns([n[:-4] if n.endswith("_sum") else n for n in grouped.column_names])
+        grouped = table.group_by(self.keys, use_threads=False).aggregate(
+            [(n, "sum") for n in self.columns]
+        )
+        return grouped.rename_columns(
+            [n.removesuffix("_sum") for n in grouped.column_names]
+        )
 
-    def _outputs(self, keys: pa.Table, accumulators: dict[str, np.ndarray], weight: int) -> pa.Table:
+    def _outputs(
+        self, keys: pa.Table, accumulators: dict[str, np.ndarray], weight: int
+    ) -> pa.Table:
         """Output rows (keys, aggregate values) for accumulator values, with the given weight."""
         arrays = list(keys.columns)
         for j, call in enumerate(self.node.aggregates):
@@ -162,7 +181,7 @@ class AccumulatingAggregate(Operator):
             else:
                 scale = self.value_types[j].scale if pa.types.is_decimal(self.value_types[j]) else 0
                 with np.errstate(divide="ignore", invalid="ignore"):
-                    mean = total.astype(np.float64) / 10.0 ** scale / count
+                    mean = total.astype(np.float64) / 10.0**scale / count
                 value = pa.array(mean, mask=empty_group).cast(target)
             arrays.append(value)
         weights = pa.array(np.full(len(accumulators["__rows"]), weight, dtype=np.int64))
@@ -172,24 +191,33 @@ class AccumulatingAggregate(Operator):
         if not self.keys:
             if not self.started:
                 return self.empty()
-            return self._outputs(pa.table({"__unit": [0]}).select([]),
-                                 {n: a[:1].copy() for n, a in self.accumulators.items()}, 1)
+            return self._outputs(
+                pa.table({"__unit": [0]}).select([]),
+                {n: a[:1].copy() for n, a in self.accumulators.items()},
+                1,
+            )
         size = self.index.size
         alive = np.nonzero(self.accumulators["__rows"][:size] > 0)[0]
         if not len(alive):
             return self.empty()
-        return self._outputs(self.index.keys(alive),
-                             {n: a[alive] for n, a in self.accumulators.items()}, 1)
+        return self._outputs(
+            self.index.keys(alive), {n: a[alive] for n, a in self.accumulators.items()}, 1
+        )
 
     def snapshot(self) -> dict:
         size = self.index.size if self.keys else min(1, len(self.accumulators["__rows"]))
-        return {"keys": self.index.snapshot(), "started": self.started,
-                "accumulators": pa.table({n: a[:size] for n, a in self.accumulators.items()})}
+        return {
+            "keys": self.index.snapshot(),
+            "started": self.started,
+            "accumulators": pa.table({n: a[:size] for n, a in self.accumulators.items()}),
+        }
 
     def restore(self, state: dict) -> None:
         self.index.restore(state["keys"])
         self.started = state["started"]
-        self.accumulators = {n: state["accumulators"].column(n).to_numpy().copy() for n in self.columns}
+        self.accumulators = {
+            n: state["accumulators"].column(n).to_numpy().copy() for n in self.columns
+        }
 
     def state_rows(self) -> int:
         return self.index.size if self.keys else 1
@@ -203,16 +231,20 @@ def _add(before: np.ndarray, change: np.ndarray, name: str) -> np.ndarray:
     """``before + change``, refusing to wrap around on integer overflow."""
     after = before + change
     if after.dtype == np.int64 and (((before ^ after) & (change ^ after)) < 0).any():
-        raise ArithmeticError(f"integer overflow in an aggregate ({name}): the sum does not fit in "
-                              "64 bits")
+        raise ArithmeticError(
+            f"integer overflow in an aggregate ({name}): the sum does not fit in 64 bits"
+        )
     return after
 
 
 def _count_non_finite(j: int, numbers, present, columns: dict):
     """Puts the weighted counts of +inf, -inf and NaN into ``columns``; returns the numbers with
     those values made 0, for the finite sum."""
-    flags = {f"inf{j}": pc.equal(numbers, np.inf), f"neginf{j}": pc.equal(numbers, -np.inf),
-             f"nan{j}": pc.is_nan(numbers)}
+    flags = {
+        f"inf{j}": pc.equal(numbers, np.inf),
+        f"neginf{j}": pc.equal(numbers, -np.inf),
+        f"nan{j}": pc.is_nan(numbers),
+    }
     for name, flag in flags.items():
         columns[name] = pc.if_else(pc.fill_null(flag, False), present, 0)
     return pc.if_else(pc.fill_null(pc.is_finite(numbers), True), numbers, 0.0)
@@ -238,7 +270,7 @@ def _unscaled(values) -> pa.Array:
     """A decimal128 column's unscaled integers (12.34 at scale 2 is 1234), if they fit in int64."""
     array = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
     words = np.frombuffer(array.buffers()[1], dtype=np.int64)
-    words = words[2 * array.offset: 2 * (array.offset + len(array))].reshape(-1, 2)
+    words = words[2 * array.offset : 2 * (array.offset + len(array))].reshape(-1, 2)
     low, high = words[:, 0], words[:, 1]
     valid = array.is_valid().to_numpy(zero_copy_only=False)
     if ((high != (low >> 63)) & valid).any():
@@ -246,14 +278,18 @@ def _unscaled(values) -> pa.Array:
     return pa.array(low, mask=~valid)
 
 
-def _from_numbers(total: np.ndarray, value_type: pa.DataType, target: pa.DataType,
-                  empty: np.ndarray) -> pa.Array:
+def _from_numbers(
+    total: np.ndarray, value_type: pa.DataType, target: pa.DataType, empty: np.ndarray
+) -> pa.Array:
     if pa.types.is_decimal(target):
         scale = value_type.scale if pa.types.is_decimal(value_type) else 0
         words = np.stack([total, total >> 63], axis=1).astype(np.int64).ravel()
         validity = pa.array(~empty).buffers()[1]
-        return pa.Array.from_buffers(pa.decimal128(target.precision, scale), len(total),
-                                     [validity, pa.py_buffer(words.tobytes())]).cast(target)
+        return pa.Array.from_buffers(
+            pa.decimal128(target.precision, scale),
+            len(total),
+            [validity, pa.py_buffer(words.tobytes())],
+        ).cast(target)
     return pa.array(total, mask=empty).cast(target)
 
 
@@ -262,8 +298,13 @@ class RecomputeAggregate(RecomputeOperator):
 
     def __init__(self, node: Aggregate, compute) -> None:
         keys = tuple(node.keys)
-        super().__init__([change_schema(node.input.schema)], [keys], change_schema(node.schema),
-                         compute, output_key=tuple(range(len(keys))))
+        super().__init__(
+            [change_schema(node.input.schema)],
+            [keys],
+            change_schema(node.schema),
+            compute,
+            output_key=tuple(range(len(keys))),
+        )
         self.global_ = not keys
         self.started = False
 
@@ -287,4 +328,3 @@ class RecomputeAggregate(RecomputeOperator):
     def restore(self, state: dict) -> None:
         super().restore(state)
         self.started = state["started"]
-

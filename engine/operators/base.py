@@ -4,6 +4,7 @@ Every stream between operators is a Z-set change batch (tidal.engine.zset): colu
 ``cN`` in the plan node's output order, plus ``__weight``. ``step`` receives one change batch per
 input for the current tick and returns the node's output changes for that tick.
 """
+
 from __future__ import annotations
 
 import pyarrow as pa
@@ -15,12 +16,15 @@ from tidal.sql.plan import Field
 
 def change_schema(fields: tuple[Field, ...]) -> pa.Schema:
     """The Arrow schema of a change batch for rows with ``fields``."""
-    return pa.schema([pa.field(f"c{i}", types.to_arrow(f.type)) for i, f in enumerate(fields)]
-                     + [pa.field(WEIGHT, pa.int64())])
+    return pa.schema(
+        [pa.field(f"c{i}", types.to_arrow(f.type)) for i, f in enumerate(fields)]
+        + [pa.field(WEIGHT, pa.int64())]
+    )
 
 
 class Operator:
     """A dataflow node. ``schema`` is the Arrow schema of its output change batches."""
+
     schema: pa.Schema
 
     def step(self, inputs: list[pa.Table]) -> pa.Table:

@@ -1,7 +1,8 @@
 """Filter: keeps the changes whose row satisfies the predicate. Stateless.
 
-    WHERE c0 > 1:   (1, +1) (2, +1) (2, -1)  ->  (2, +1) (2, -1)
+WHERE c0 > 1:   (1, +1) (2, +1) (2, -1)  ->  (2, +1) (2, -1)
 """
+
 from __future__ import annotations
 
 import pyarrow as pa

@@ -10,6 +10,7 @@ inputs' sizes. Weights multiply: (k,x,+1) join (k,y,+2) -> (k,x,k,y,+2).
 Outer, semi and anti joins: an outer row's padding appears and disappears as matches come
 and go, so the rows of each touched key are joined again (recompute.py), by DuckDB.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -42,7 +43,9 @@ class InnerJoin(Operator):
         self.right_keys = tuple(node.right_keys)
         self.left = Arrangement(change_schema(node.left.schema), self.left_keys)
         self.right = Arrangement(change_schema(node.right.schema), self.right_keys)
-        self.residual = compile_predicate(node.condition, node.schema) if node.condition is not None else None
+        self.residual = (
+            compile_predicate(node.condition, node.schema) if node.condition is not None else None
+        )
 
     def step(self, inputs: list[pa.Table]) -> pa.Table:
         delta_left, delta_right = inputs
@@ -65,8 +68,14 @@ class InnerJoin(Operator):
         if self.left_keys:
             left, left_on = _canonical_keys(left, [f"c{k}" for k in self.left_keys], "__lk")
             right, right_on = _canonical_keys(right, [f"r{k}" for k in self.right_keys], "__rk")
-            joined = left.join(right, keys=left_on, right_keys=right_on, join_type="inner",
-                               coalesce_keys=False, use_threads=False)
+            joined = left.join(
+                right,
+                keys=left_on,
+                right_keys=right_on,
+                join_type="inner",
+                coalesce_keys=False,
+                use_threads=False,
+            )
         else:
             joined = _cross(left, right)
         weight = pc.multiply(joined.column(WEIGHT), joined.column("__rweight"))

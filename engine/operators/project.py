@@ -1,16 +1,17 @@
 """Project: computes the output columns of each change, keeping its weight. Stateless.
 
-    SELECT c0 * 10:   (1, +1) (2, -1)  ->  (10, +1) (20, -1)
+SELECT c0 * 10:   (1, +1) (2, -1)  ->  (10, +1) (20, -1)
 """
+
 from __future__ import annotations
 
 import pyarrow as pa
+from sqlglot import exp
 
 from tidal.engine.expressions import compile_expression
 from tidal.engine.operators.base import Operator, change_schema
 from tidal.engine.zset import WEIGHT
 from tidal.sql.plan import Project, ref_index
-from sqlglot import exp
 
 
 class ProjectOperator(Operator):
@@ -22,8 +23,11 @@ class ProjectOperator(Operator):
         target = self.schema.field(index).type
         if isinstance(expression, exp.Column):
             position = ref_index(expression)  # a plain column: no kernel call at all
-            return lambda batch: batch.column(position) if batch.column(position).type == target \
+            return lambda batch: (
+                batch.column(position)
+                if batch.column(position).type == target
                 else batch.column(position).cast(target)
+            )
         return compile_expression(expression, node.input.schema, node.schema[index].type)
 
     def step(self, inputs: list[pa.Table]) -> pa.Table:

@@ -15,9 +15,10 @@ batch mode uses), or a native function where that is trivial.
 
     SELECT k, max(v) GROUP BY k:   state {(a,3)};  delta (a,5,+1)  ->  (a,3,-1) (a,5,+1)
 """
+
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import pyarrow as pa
@@ -30,9 +31,15 @@ Compute = Callable[[list[pa.Table]], pa.Table]
 
 
 class RecomputeOperator(Operator):
-    def __init__(self, input_schemas: list[pa.Schema], keys: list[tuple[int, ...]], schema: pa.Schema,
-                 compute: Compute, output_key: tuple[int, ...] | None = None) -> None:
-        """``keys[i]`` are input i's key columns; ``output_key``, if given, the same key in the output
+    def __init__(
+        self,
+        input_schemas: list[pa.Schema],
+        keys: list[tuple[int, ...]],
+        schema: pa.Schema,
+        compute: Compute,
+        output_key: tuple[int, ...] | None = None,
+    ) -> None:
+        """``keys[i]``: input i's key columns; ``output_key``, if given: the same key in the output
         (then the output is kept in state rather than recomputed for the old rows)."""
         self.schema = schema
         self.keys = keys
@@ -43,12 +50,16 @@ class RecomputeOperator(Operator):
     def step(self, inputs: list[pa.Table]) -> pa.Table:
         if all(d.num_rows == 0 for d in inputs):
             return self.empty()
-        hashes = [key_hash(d, k) if d.num_rows else np.empty(0, np.uint64)
-                  for d, k in zip(inputs, self.keys)]
+        hashes = [
+            key_hash(d, k) if d.num_rows else np.empty(0, np.uint64)
+            for d, k in zip(inputs, self.keys)
+        ]
         affected = np.unique(np.concatenate(hashes))
         old_inputs = [a.lookup(affected) for a in self.inputs]
-        new_inputs = [consolidate(concat([old, d])) if d.num_rows else old
-                      for old, d in zip(old_inputs, inputs)]
+        new_inputs = [
+            consolidate(concat([old, d])) if d.num_rows else old
+            for old, d in zip(old_inputs, inputs)
+        ]
         if self.output is not None:
             old_output = self.output.lookup(affected)
         else:
@@ -87,4 +98,3 @@ class RecomputeOperator(Operator):
 
     def state_rows(self) -> int:
         return sum(len(a) for a in self.inputs) + (len(self.output) if self.output else 0)
-

@@ -1,7 +1,8 @@
 """Values: constant rows, emitted once with weight +1 at the first tick. State: whether it has.
 
-    VALUES (1), (2):   first tick -> (1, +1) (2, +1);   later ticks -> nothing
+VALUES (1), (2):   first tick -> (1, +1) (2, +1);   later ticks -> nothing
 """
+
 from __future__ import annotations
 
 import pyarrow as pa

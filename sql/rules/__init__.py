@@ -3,9 +3,10 @@
 After each rule the driver checks that the output schema did not change and names the rule
 that changed it (as DataFusion's optimizer does).
 """
+
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from tidal.sql.plan import Plan
 from tidal.sql.rules.filter_into_join import filter_into_join
@@ -23,8 +24,10 @@ def optimize(plan: Plan, rules: tuple[Rule, ...] = RULES) -> Plan:
     for rule in rules:
         rewritten = rule(plan)
         if rewritten.schema != plan.schema:
-            raise RuleError(f"rule {rule.__name__} changed the output schema from "
-                            f"{plan.schema} to {rewritten.schema}")
+            raise RuleError(
+                f"rule {rule.__name__} changed the output schema from "
+                f"{plan.schema} to {rewritten.schema}"
+            )
         plan = rewritten
     return plan
 

@@ -5,6 +5,7 @@ view's original SQL over the accumulated tables, and DuckDB running tidal's own 
 view's plan (``tidal.sql.lower.to_sql``, batch mode) must be the same multiset of rows, under
 the same column names and types.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -66,8 +67,11 @@ class Session:
     def check_view(self, view: _View, when: str) -> None:
         what = f"view {view.name} {when}"
         expected, expected_types = self.reference.query(f"SELECT * FROM {view.name}")
-        actual = self.db.read(view.name) if view.materialized else \
-            self.db.execute(f"SELECT * FROM {view.name}")
+        actual = (
+            self.db.read(view.name)
+            if view.materialized
+            else self.db.execute(f"SELECT * FROM {view.name}")
+        )
         columns = self.db.catalog.get(view.name).columns
         assert [c.name for c in columns] == expected.column_names, f"{what}: column names"
         assert [c.type for c in columns] == expected_types, f"{what}: column types"

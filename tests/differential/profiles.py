@@ -8,14 +8,18 @@ number of examples. The profiles are registered as ``differential-<name>`` and a
 
     TIDAL_HYPOTHESIS_PROFILE=thorough pytest tests/differential -k join
 """
+
 from __future__ import annotations
 
 import os
 
 from hypothesis import HealthCheck, settings
 
-_COMMON = {"deadline": None, "print_blob": True,
-           "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large]}
+_COMMON = {
+    "deadline": None,
+    "print_blob": True,
+    "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large],
+}
 
 # Six examples per query keep the suite near two and a half minutes on two cores.
 settings.register_profile("differential-ci", max_examples=6, derandomize=True, **_COMMON)
@@ -28,6 +32,11 @@ def profile_name() -> str:
     return "differential-" + os.environ.get("TIDAL_HYPOTHESIS_PROFILE", default)
 
 
-PROFILE = settings(settings.get_profile(profile_name()),
-                   **({"max_examples": int(os.environ["TIDAL_MAX_EXAMPLES"])}
-                      if os.environ.get("TIDAL_MAX_EXAMPLES") else {}))
+PROFILE = settings(
+    settings.get_profile(profile_name()),
+    **(
+        {"max_examples": int(os.environ["TIDAL_MAX_EXAMPLES"])}
+        if os.environ.get("TIDAL_MAX_EXAMPLES")
+        else {}
+    ),
+)

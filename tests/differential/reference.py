@@ -5,6 +5,7 @@ and defines every view as a plain DuckDB view with the original SQL text, so rea
 runs the query over all the rows accumulated so far. ``assert_same_rows`` compares two results
 as multisets of rows: exactly, or with floats within a tolerance.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -92,8 +93,10 @@ def _close(a, b) -> bool:
 
 
 def _rows_close(a: tuple, b: tuple) -> bool:
-    return all(_close(x, y) if _is_float(x) or _is_float(y) else _exact_key(x) == _exact_key(y)
-               for x, y in zip(a, b))
+    return all(
+        _close(x, y) if _is_float(x) or _is_float(y) else _exact_key(x) == _exact_key(y)
+        for x, y in zip(a, b)
+    )
 
 
 def difference(actual: list[tuple], expected: list[tuple], approx: bool) -> tuple[list, list]:
@@ -124,12 +127,14 @@ def _sorted(rows: list[tuple]) -> list[tuple]:
 
 def assert_same_rows(actual: pa.Table, expected: pa.Table, approx: bool, what: str) -> None:
     """``actual`` and ``expected`` hold the same multiset of rows."""
-    assert actual.num_columns == expected.num_columns, \
+    assert actual.num_columns == expected.num_columns, (
         f"{what}: {actual.num_columns} columns, expected {expected.num_columns}"
+    )
     extra, missing = difference(as_rows(actual), as_rows(expected), approx)
     if extra or missing:
         raise AssertionError(
             f"{what}: rows differ from DuckDB's\n"
             f"  unexpected: {_sorted(extra)}\n  missing:    {_sorted(missing)}\n"
             f"  got ({actual.num_rows} rows): {_sorted(as_rows(actual))[:20]}\n"
-            f"  expected ({expected.num_rows} rows): {_sorted(as_rows(expected))[:20]}")
+            f"  expected ({expected.num_rows} rows): {_sorted(as_rows(expected))[:20]}"
+        )

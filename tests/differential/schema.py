@@ -4,6 +4,7 @@ Values come from small domains, so that joins match, groups collect several rows
 row arrives more than once; every column can be NULL (join keys too: SQL never matches those).
 Every change is a SQL statement, applied as written to both tidal and the DuckDB reference.
 """
+
 from __future__ import annotations
 
 import math
@@ -14,7 +15,7 @@ from hypothesis import strategies as st
 
 TABLES = {
     "t1": "CREATE TABLE t1 (k INTEGER, g VARCHAR, v INTEGER, d DOUBLE, m DECIMAL(10,2), "
-          "ts TIMESTAMP, b BOOLEAN)",
+    "ts TIMESTAMP, b BOOLEAN)",
     "t2": "CREATE TABLE t2 (k INTEGER, name VARCHAR, w BIGINT)",
     "t3": "CREATE TABLE t3 (k INTEGER, g VARCHAR, x INTEGER)",
 }
@@ -28,8 +29,14 @@ _G = ["a", "ab", "b", " B ", "c", ""]
 _V = [-2, 0, 1, 2, 3, 7]
 _D = [-1.5, 0.0, 0.1, 0.25, 2.5, 100.0]
 _M = [Decimal("-1.50"), Decimal("0.00"), Decimal("2.25"), Decimal("10.10"), Decimal("99.99")]
-_TS = ["1969-12-31 23:59:59.5", "2023-12-31 23:59:59", "2024-01-01 00:00:00",
-       "2024-01-15 08:30:00", "2024-02-29 12:00:00", "2024-03-01 00:00:01"]
+_TS = [
+    "1969-12-31 23:59:59.5",
+    "2023-12-31 23:59:59",
+    "2024-01-01 00:00:00",
+    "2024-01-15 08:30:00",
+    "2024-02-29 12:00:00",
+    "2024-03-01 00:00:01",
+]
 _NAME = ["x", "y", "z", "X"]
 _W = [-5, 0, 1, 10, 3_000_000_000]
 _X = [0, 1, 2, 3]
@@ -38,6 +45,7 @@ _X = [0, 1, 2, 3]
 @dataclass(frozen=True)
 class Timestamp:
     """A TIMESTAMP literal."""
+
     text: str
 
 
@@ -47,8 +55,15 @@ class Timestamp:
 SPECIAL_D = [float("nan"), -0.0, float("inf"), float("-inf")]
 
 COLUMNS: dict[str, dict[str, list]] = {
-    "t1": {"k": _K, "g": _G, "v": _V, "d": _D, "m": _M,
-           "ts": [Timestamp(t) for t in _TS], "b": [True, False]},
+    "t1": {
+        "k": _K,
+        "g": _G,
+        "v": _V,
+        "d": _D,
+        "m": _M,
+        "ts": [Timestamp(t) for t in _TS],
+        "b": [True, False],
+    },
     "t2": {"k": _K, "name": _NAME, "w": _W},
     "t3": {"k": _K, "g": _G, "x": _X},
 }
@@ -65,8 +80,11 @@ def literal(value) -> str:
     if isinstance(value, str):
         return "'" + value.replace("'", "''") + "'"
     if isinstance(value, float):
-        return f"CAST('{value!r}' AS DOUBLE)" if not math.isfinite(value) or value == 0.0 \
+        return (
+            f"CAST('{value!r}' AS DOUBLE)"
+            if not math.isfinite(value) or value == 0.0
             else f"CAST({value!r} AS DOUBLE)"
+        )
     return str(value)
 
 
@@ -105,8 +123,20 @@ _WHERE = {
 
 # Assignments: constants (NULL included) and expressions of the old value.
 _SET = {
-    "t1": ["k = {k}", "g = {g}", "v = {v}", "v = v + 1", "d = {d}", "d = d * 2", "m = {m}",
-           "m = m + 1", "ts = ts + INTERVAL '1 day'", "ts = {ts}", "b = NOT b", "b = {b}"],
+    "t1": [
+        "k = {k}",
+        "g = {g}",
+        "v = {v}",
+        "v = v + 1",
+        "d = {d}",
+        "d = d * 2",
+        "m = {m}",
+        "m = m + 1",
+        "ts = ts + INTERVAL '1 day'",
+        "ts = {ts}",
+        "b = NOT b",
+        "b = {b}",
+    ],
     "t2": ["k = {k}", "name = {name}", "w = w - 1", "w = {w}"],
     "t3": ["k = {k}", "g = {g}", "x = {x}"],
 }
@@ -118,8 +148,11 @@ def _filled(draw, table: str, template: str, nullable: bool, special: bool = Fal
     filled = {}
     for column in COLUMNS[table]:
         if "{" + column + "}" in template:
-            drawn = values(table, column, special) if nullable else \
-                st.sampled_from(domain(table, column, special))
+            drawn = (
+                values(table, column, special)
+                if nullable
+                else st.sampled_from(domain(table, column, special))
+            )
             filled[column] = literal(draw(drawn))
     return template.format(**filled)
 
@@ -148,8 +181,13 @@ def copies(draw, table: str, special: bool = False) -> str:
 
 def changes(table: str, special: bool = False) -> st.SearchStrategy[str]:
     """One DML statement on ``table``; inserts are the most frequent."""
-    return st.one_of(inserts(table, special), inserts(table, special), updates(table, special),
-                     deletes(table, special), copies(table, special))
+    return st.one_of(
+        inserts(table, special),
+        inserts(table, special),
+        updates(table, special),
+        deletes(table, special),
+        copies(table, special),
+    )
 
 
 @dataclass(frozen=True)
@@ -159,18 +197,23 @@ class Scenario:
     The helper views (those a query's view reads) are created before ``statements[helpers_at]``,
     the query's own view before ``statements[view_at]`` (``len(statements)``: after all of them).
     """
+
     statements: tuple[str, ...]
     helpers_at: int
     view_at: int
 
 
 @st.composite
-def scenarios(draw, tables: tuple[str, ...], special: bool = False,
-              max_statements: int = 7) -> Scenario:
+def scenarios(
+    draw, tables: tuple[str, ...], special: bool = False, max_statements: int = 7
+) -> Scenario:
     """Statements: a first INSERT into each table (so joins have both sides), then any changes."""
     statements = [draw(inserts(t, special)) for t in tables]
-    statements += draw(st.lists(st.sampled_from(tables).flatmap(lambda t: changes(t, special)),
-                                max_size=max_statements))
+    statements += draw(
+        st.lists(
+            st.sampled_from(tables).flatmap(lambda t: changes(t, special)), max_size=max_statements
+        )
+    )
     view_at = draw(st.integers(0, len(statements)))
     helpers_at = draw(st.integers(0, view_at))
     return Scenario(tuple(statements), helpers_at, view_at)

@@ -4,6 +4,7 @@ The statement raises DataError; every table and view keeps its rows; the views a
 maintained correctly afterwards. The property test also checks *when* tidal refuses: exactly
 when DuckDB, running the view's SQL over the changed tables, raises an error.
 """
+
 from __future__ import annotations
 
 import duckdb
@@ -59,8 +60,9 @@ def test_insert_dividing_by_zero_fails_and_changes_nothing(session):
 
 
 def test_update_making_a_group_fail_changes_nothing(session):
-    session.create_view("x", "SELECT g, 10 / (count(*) - 2) AS x, min(v) AS mn FROM t1 GROUP BY g",
-                        True, False)
+    session.create_view(
+        "x", "SELECT g, 10 / (count(*) - 2) AS x, min(v) AS mn FROM t1 GROUP BY g", True, False
+    )
     session.both(_insert(1, 2, 3))
     _fails_and_changes_nothing(session, "DELETE FROM t1 WHERE v = 3", "by zero")
     _fails_and_changes_nothing(session, "UPDATE t1 SET g = 'b' WHERE v = 3", "by zero")
@@ -69,14 +71,17 @@ def test_update_making_a_group_fail_changes_nothing(session):
 
 
 def test_overflow_in_a_join_fails_and_changes_nothing(session):
-    session.create_view("j", "SELECT t1.k, t1.v * t2.w AS p FROM t1 JOIN t2 ON t1.k = t2.k",
-                        True, False)
-    session.create_view("c", "SELECT k, CAST(v AS INTEGER) * 1000000000 AS big FROM t1",
-                        True, False)
+    session.create_view(
+        "j", "SELECT t1.k, t1.v * t2.w AS p FROM t1 JOIN t2 ON t1.k = t2.k", True, False
+    )
+    session.create_view(
+        "c", "SELECT k, CAST(v AS INTEGER) * 1000000000 AS big FROM t1", True, False
+    )
     session.both(_insert(1, 2))
     session.both("INSERT INTO t2 VALUES (1, 'x', 10)")
-    _fails_and_changes_nothing(session, "INSERT INTO t2 VALUES (1, 'y', 9223372036854775807)",
-                               "overflow")
+    _fails_and_changes_nothing(
+        session, "INSERT INTO t2 VALUES (1, 'y', 9223372036854775807)", "overflow"
+    )
     _fails_and_changes_nothing(session, "UPDATE t1 SET v = 3 WHERE v = 2", "overflow")
     session.both("INSERT INTO t2 VALUES (1, 'y', 20)")
     session.check("after a join insert that fits")
@@ -130,13 +135,16 @@ def _reference_accepts(session: Session, statement: str) -> bool:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("view", FALLIBLE, ids=["divide", "group_of_two", "min_divisor",
-                                                "join_divisor", "overflow"])
+@pytest.mark.parametrize(
+    "view", FALLIBLE, ids=["divide", "group_of_two", "min_divisor", "join_divisor", "overflow"]
+)
 @PROFILE
 @given(data=st.data())
 def test_tidal_refuses_exactly_what_duckdb_cannot_compute(view, data):
-    statements = data.draw(st.lists(st.sampled_from(["t1", "t2"]).flatmap(changes), min_size=1,
-                                    max_size=8), label="statements")
+    statements = data.draw(
+        st.lists(st.sampled_from(["t1", "t2"]).flatmap(changes), min_size=1, max_size=8),
+        label="statements",
+    )
     session = Session(("t1", "t2"))
     try:
         session.create_view("v", view, True, False)

@@ -1,4 +1,5 @@
 """The comparison the differential tests rely on sees the differences it must see."""
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -36,7 +37,10 @@ def test_decimals_compare_by_value():
 
 def test_approx_rows_still_match_their_exact_columns():
     actual = [("a", 1.0), ("b", 2.0)]
-    assert difference(actual, [("a", 2.0), ("b", 1.0)], approx=True) == (actual, [("a", 2.0), ("b", 1.0)])
+    assert difference(actual, [("a", 2.0), ("b", 1.0)], approx=True) == (
+        actual,
+        [("a", 2.0), ("b", 1.0)],
+    )
 
 
 def test_assert_same_rows_reports_both_sides():

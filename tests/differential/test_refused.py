@@ -1,4 +1,5 @@
-"""Queries tidal cannot maintain correctly are refused up front (SQLSTATE 0A000), never run wrong."""
+"""Queries tidal cannot maintain correctly are refused (SQLSTATE 0A000), never run wrong."""
+
 from __future__ import annotations
 
 import pytest
@@ -9,17 +10,19 @@ from tidal.sql.errors import SqlError
 from .schema import TABLES
 
 REFUSED = {
-    "exists_under_or": "SELECT k FROM t1 WHERE EXISTS (SELECT 1 FROM t2 WHERE t2.k = t1.k) OR v > 5",
+    "exists_under_or": (
+        "SELECT k FROM t1 WHERE EXISTS (SELECT 1 FROM t2 WHERE t2.k = t1.k) OR v > 5"
+    ),
     "in_subquery_in_select": "SELECT k, v IN (SELECT w FROM t2) AS i FROM t1",
     "correlated_exists_aggregate": "SELECT k FROM t1 WHERE EXISTS (SELECT max(w) FROM t2 "
-                                   "WHERE t2.k = t1.k GROUP BY name)",
+    "WHERE t2.k = t1.k GROUP BY name)",
     "correlated_scalar_inequality": "SELECT k, (SELECT max(w) FROM t2 WHERE t2.k > t1.k) AS m "
-                                    "FROM t1",
+    "FROM t1",
     "limit_without_order": "SELECT k FROM t1 LIMIT 3",
     "rollup": "SELECT g, sum(v) AS s FROM t1 GROUP BY ROLLUP (g)",
     "distinct_on": "SELECT DISTINCT ON (g) g, v FROM t1",
     "recursive_cte": "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r "
-                     "WHERE n < 3) SELECT n FROM r",
+    "WHERE n < 3) SELECT n FROM r",
     "order_dependent_aggregate": "SELECT g, string_agg(g, ',') AS s FROM t1 GROUP BY g",
     "arbitrary_aggregate": "SELECT g, any_value(v) AS a FROM t1 GROUP BY g",
     "random": "SELECT k, random() AS r FROM t1",

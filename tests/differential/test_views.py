@@ -3,6 +3,7 @@
 One test per query (a failure names it); hypothesis draws the changes (inserts with repeated
 rows, updates, deletes, one statement per tick) and when the views are created.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -17,12 +18,18 @@ from .schema import scenarios
 
 def _is_slow(query: Query) -> bool:
     """Views on views, three-table joins and decorrelated subqueries build the most operators."""
-    return bool(query.helpers) or len(query.tables) > 2 or \
-        query.name.startswith(("scalar_", "not_in", "not_exists"))
+    return (
+        bool(query.helpers)
+        or len(query.tables) > 2
+        or query.name.startswith(("scalar_", "not_in", "not_exists"))
+    )
 
 
-@pytest.mark.parametrize("query", [pytest.param(q, marks=pytest.mark.slow) if _is_slow(q) else q
-                                   for q in QUERIES], ids=[q.name for q in QUERIES])
+@pytest.mark.parametrize(
+    "query",
+    [pytest.param(q, marks=pytest.mark.slow) if _is_slow(q) else q for q in QUERIES],
+    ids=[q.name for q in QUERIES],
+)
 @PROFILE
 @given(data=st.data())
 def test_view_equals_duckdb(query, data):

@@ -1,23 +1,30 @@
 """Arrangements against the naive reference: every change kept in one list, filtered by key."""
+
 from __future__ import annotations
 
 from collections import Counter
 
 import numpy as np
 import pyarrow as pa
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tidal.engine.arrangement import Arrangement, key_hash
 
 SCHEMA = pa.schema([("c0", pa.int64()), ("c1", pa.string()), ("__weight", pa.int64())])
-row = st.tuples(st.one_of(st.none(), st.integers(0, 5)), st.sampled_from(["x", "y", None]),
-                st.sampled_from([1, 1, 2, -1]))
+row = st.tuples(
+    st.one_of(st.none(), st.integers(0, 5)),
+    st.sampled_from(["x", "y", None]),
+    st.sampled_from([1, 1, 2, -1]),
+)
 batches = st.lists(st.lists(row, min_size=1, max_size=40), min_size=1, max_size=12)
 
 
 def table(rows: list[tuple]) -> pa.Table:
-    return pa.table({"c0": [r[0] for r in rows], "c1": [r[1] for r in rows],
-                     "__weight": [r[2] for r in rows]}, schema=SCHEMA)
+    return pa.table(
+        {"c0": [r[0] for r in rows], "c1": [r[1] for r in rows], "__weight": [r[2] for r in rows]},
+        schema=SCHEMA,
+    )
 
 
 def as_counter(t: pa.Table) -> Counter:

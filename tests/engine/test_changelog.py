@@ -1,4 +1,5 @@
 """to_changelog / to_upsert: pairing of retractions and insertions into change kinds."""
+
 from __future__ import annotations
 
 from collections import Counter
@@ -7,16 +8,19 @@ import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from tidal.engine.changelog import to_changelog, to_upsert
 
 
 def delta(rows: list[tuple], names: tuple[str, ...] = ("k", "v")) -> pa.Table:
     """A delta from (k, v, weight) tuples."""
     columns = list(zip(*rows)) if rows else [[] for _ in range(len(names) + 1)]
-    arrays = [pa.array(list(c), pa.int64() if n == "k" else pa.string())
-              for n, c in zip(names, columns)]
-    return pa.Table.from_arrays([*arrays, pa.array(list(columns[-1]), pa.int64())],
-                                names=[*names, "__weight"])
+    arrays = [
+        pa.array(list(c), pa.int64() if n == "k" else pa.string()) for n, c in zip(names, columns)
+    ]
+    return pa.Table.from_arrays(
+        [*arrays, pa.array(list(columns[-1]), pa.int64())], names=[*names, "__weight"]
+    )
 
 
 def ops(table: pa.Table) -> list[tuple]:
@@ -42,8 +46,13 @@ def test_weight_of_magnitude_two_gives_two_pairs():
 def test_unequal_counts_leave_inserts_and_deletes():
     out = to_changelog(delta([(1, "a", -1), (1, "b", 2), (2, "c", -3), (2, "d", 1)]), ["k"])
     assert ops(out) == [
-        ("-U", 1, "a"), ("+U", 1, "b"), ("+I", 1, "b"),
-        ("-U", 2, "c"), ("+U", 2, "d"), ("-D", 2, "c"), ("-D", 2, "c"),
+        ("-U", 1, "a"),
+        ("+U", 1, "b"),
+        ("+I", 1, "b"),
+        ("-U", 2, "c"),
+        ("+U", 2, "d"),
+        ("-D", 2, "c"),
+        ("-D", 2, "c"),
     ]
 
 
@@ -53,8 +62,14 @@ def test_null_keys_pair_with_each_other_only():
 
 
 def test_all_key_columns_must_match_to_pair():
-    table = pa.table({"a": [1, 1, 2], "b": ["x", "y", "y"], "v": [10, 20, 30],
-                      "__weight": pa.array([-1, 1, 1], pa.int64())})
+    table = pa.table(
+        {
+            "a": [1, 1, 2],
+            "b": ["x", "y", "y"],
+            "v": [10, 20, 30],
+            "__weight": pa.array([-1, 1, 1], pa.int64()),
+        }
+    )
     out = to_changelog(table, ["a", "b"])
     assert out.column("op").to_pylist() == ["-D", "+I", "+I"]
     out = to_changelog(table, ["a"])
@@ -76,10 +91,16 @@ def test_empty_delta_gives_empty_changelog_with_the_columns():
 
 
 def test_upsert_keeps_the_new_row_and_deletes_keys_only_retracted():
-    out = to_upsert(delta([(1, "old", -1), (1, "new", 1), (2, "gone", -1), (3, "added", 1),
-                           (None, "nk", 1)]), ["k"])
-    assert ops(out) == [("upsert", 1, "new"), ("delete", 2, "gone"), ("upsert", 3, "added"),
-                        ("upsert", None, "nk")]
+    out = to_upsert(
+        delta([(1, "old", -1), (1, "new", 1), (2, "gone", -1), (3, "added", 1), (None, "nk", 1)]),
+        ["k"],
+    )
+    assert ops(out) == [
+        ("upsert", 1, "new"),
+        ("delete", 2, "gone"),
+        ("upsert", 3, "added"),
+        ("upsert", None, "nk"),
+    ]
 
 
 def test_upsert_needs_key_columns():
@@ -90,7 +111,8 @@ def test_upsert_needs_key_columns():
 # A consolidated delta: distinct (k, v) rows with non-zero weights.
 deltas = st.dictionaries(
     st.tuples(st.one_of(st.none(), st.integers(0, 3)), st.sampled_from(["a", "b", "c"])),
-    st.integers(-3, 3).filter(bool), max_size=12,
+    st.integers(-3, 3).filter(bool),
+    max_size=12,
 ).map(lambda d: delta([(k, v, w) for (k, v), w in d.items()]))
 
 

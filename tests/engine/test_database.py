@@ -1,4 +1,5 @@
-"""The Database facade: ticks, backfill, dependencies, and that a failed statement changes nothing."""
+"""The Database: ticks, backfill, dependencies, and that a failed statement changes nothing."""
+
 from __future__ import annotations
 
 import pytest
@@ -9,8 +10,10 @@ from tidal.sql import SqlError
 
 def rows(db: Database, sql: str) -> list[tuple]:
     table = db.execute(sql)
-    return sorted((tuple(r.values()) for r in table.to_pylist()),
-                  key=lambda row: [(v is None, v if v is not None else 0) for v in row])
+    return sorted(
+        (tuple(r.values()) for r in table.to_pylist()),
+        key=lambda row: [(v is None, v if v is not None else 0) for v in row],
+    )
 
 
 @pytest.fixture
@@ -22,7 +25,9 @@ def db() -> Database:
 
 
 def test_a_view_created_after_the_data_is_backfilled_then_maintained(db):
-    db.execute("CREATE MATERIALIZED VIEW s AS SELECT k, sum(v) AS total, max(v) AS top FROM t GROUP BY k")
+    db.execute(
+        "CREATE MATERIALIZED VIEW s AS SELECT k, sum(v) AS total, max(v) AS top FROM t GROUP BY k"
+    )
     assert rows(db, "SELECT * FROM s") == [("a", 3, 2), ("b", 4, 4)]
     db.execute("DELETE FROM t WHERE v = 2")
     db.execute("UPDATE t SET v = 10 WHERE k = 'b'")
@@ -61,7 +66,9 @@ def test_drop_is_refused_while_others_depend_unless_cascade(db):
 def test_global_aggregate_has_one_row_over_no_input():
     db = Database()
     db.execute("CREATE TABLE e (v INTEGER)")
-    db.execute("CREATE MATERIALIZED VIEW g AS SELECT count(*) AS n, sum(v) AS s, min(v) AS m FROM e")
+    db.execute(
+        "CREATE MATERIALIZED VIEW g AS SELECT count(*) AS n, sum(v) AS s, min(v) AS m FROM e"
+    )
     assert rows(db, "SELECT * FROM g") == [(0, None, None)]
     db.execute("INSERT INTO e VALUES (3)")
     db.execute("DELETE FROM e")
@@ -70,8 +77,10 @@ def test_global_aggregate_has_one_row_over_no_input():
 
 def test_datagen_source_with_a_row_count_is_read_to_its_end_before_a_query():
     db = Database()
-    db.execute("CREATE SOURCE g (id BIGINT) WITH (connector = 'datagen', 'fields.id.kind' = 'sequence', "
-               "'fields.id.start' = '1', 'fields.id.end' = '1000')")
+    db.execute(
+        "CREATE SOURCE g (id BIGINT) WITH (connector = 'datagen', 'fields.id.kind' = 'sequence', "
+        "'fields.id.start' = '1', 'fields.id.end' = '1000')"
+    )
     db.execute("CREATE MATERIALIZED VIEW c AS SELECT count(*) AS n, sum(id) AS s FROM g")
     assert rows(db, "SELECT * FROM c") == [(1000, 500500)]
 
@@ -82,7 +91,9 @@ def test_not_in_stays_right_as_the_subquery_gains_a_null():
     db = Database()
     db.execute("CREATE TABLE t1 (k INTEGER, g VARCHAR)")
     db.execute("CREATE TABLE t2 (k INTEGER)")
-    db.execute("CREATE MATERIALIZED VIEW q AS SELECT k, g FROM t1 WHERE k NOT IN (SELECT k FROM t2)")
+    db.execute(
+        "CREATE MATERIALIZED VIEW q AS SELECT k, g FROM t1 WHERE k NOT IN (SELECT k FROM t2)"
+    )
     db.execute("INSERT INTO t1 VALUES (0, 'a'), (NULL, 'b')")
     assert rows(db, "SELECT * FROM q") == [(0, "a"), (None, "b")]  # NOT IN (empty) is true
     db.execute("INSERT INTO t2 VALUES (NULL)")
@@ -95,8 +106,10 @@ def test_not_in_stays_right_as_the_subquery_gains_a_null():
 
 def test_a_source_that_does_not_retain_feeds_views_but_cannot_be_queried():
     db = Database()
-    db.execute("CREATE SOURCE g (id BIGINT) WITH (connector = 'datagen', 'fields.id.kind' = 'sequence', "
-               "'fields.id.start' = '1', 'fields.id.end' = '10', retain = 'false')")
+    db.execute(
+        "CREATE SOURCE g (id BIGINT) WITH (connector = 'datagen', 'fields.id.kind' = 'sequence', "
+        "'fields.id.start' = '1', 'fields.id.end' = '10', retain = 'false')"
+    )
     db.execute("CREATE MATERIALIZED VIEW c AS SELECT count(*) AS n FROM g")
     assert rows(db, "SELECT * FROM c") == [(10,)]
     with pytest.raises(SqlError) as error:
@@ -117,7 +130,9 @@ def test_data_errors_carry_postgres_codes_and_script_errors_their_script_line(db
 def test_bad_lines_in_a_source_are_skipped_and_reported(tmp_path):
     (tmp_path / "x.csv").write_text("a,b\n1,x\noops,y\n3,z\n")
     db = Database(base_dir=tmp_path)
-    db.execute("CREATE SOURCE s (a INTEGER, b VARCHAR) WITH (connector='file', path='x.csv', format='csv')")
+    db.execute(
+        "CREATE SOURCE s (a INTEGER, b VARCHAR) WITH (connector='file', path='x.csv', format='csv')"
+    )
     assert rows(db, "SELECT * FROM s") == [(1, "x"), (3, "z")]
     problems = db.take_source_errors()
     assert len(problems) == 1 and "x.csv:3" in problems[0]

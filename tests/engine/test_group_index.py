@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tidal.engine import group_index
 from tidal.engine.group_index import GroupIndex
@@ -26,7 +27,9 @@ def test_equal_keys_get_equal_slots_across_batches(batches):
 
 def test_hash_collisions_never_merge_different_keys(monkeypatch):
     # Every key hashes the same: the stored key values must tell them apart.
-    monkeypatch.setattr(group_index, "key_hash", lambda table, key: np.zeros(table.num_rows, np.uint64))
+    monkeypatch.setattr(
+        group_index, "key_hash", lambda table, key: np.zeros(table.num_rows, np.uint64)
+    )
     index = GroupIndex()
     first, _ = index.slots(pa.table({"k": ["a", "b", None]}))
     second, new = index.slots(pa.table({"k": [None, "c", "a", "b"]}))

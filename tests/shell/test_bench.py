@@ -3,6 +3,7 @@
 No timing is asserted here: speed targets are measured by the benchmark itself
 (benchmarks/RESULTS.md), never by tests.
 """
+
 from __future__ import annotations
 
 import json
@@ -11,6 +12,7 @@ import subprocess
 import sys
 
 import pyarrow as pa
+
 from tidal.shell import bench
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
@@ -19,9 +21,28 @@ REPO = pathlib.Path(__file__).resolve().parents[2]
 def test_bench_core_runs_verifies_and_writes_json(tmp_path):
     out = tmp_path / "results.json"
     finished = subprocess.run(
-        [sys.executable, "-m", "tidal.shell.cli", "bench", "core", "--rows", "20000",
-         "--batch-rows", "5000", "--update-every", "2", "--verify", "--json", str(out)],
-        check=False, cwd=REPO, capture_output=True, text=True, timeout=300)
+        [
+            sys.executable,
+            "-m",
+            "tidal.shell.cli",
+            "bench",
+            "core",
+            "--rows",
+            "20000",
+            "--batch-rows",
+            "5000",
+            "--update-every",
+            "2",
+            "--verify",
+            "--json",
+            str(out),
+        ],
+        check=False,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert finished.returncode == 0, finished.stdout + finished.stderr
     results = json.loads(out.read_text())
     assert [r["workload"] for r in results] == ["filter_project", "group_by", "join"]
@@ -40,8 +61,9 @@ def test_unknown_workload_is_refused():
 
 def test_join_data_ends_with_the_updated_rows():
     """The final tables DuckDB reads are the sum of every change batch fed to tidal."""
-    args = bench._parser().parse_args(["--rows", "3000", "--batch-rows", "500",
-                                       "--update-every", "3"])
+    args = bench._parser().parse_args(
+        ["--rows", "3000", "--batch-rows", "500", "--update-every", "3"]
+    )
     feed = bench.WORKLOADS["join"].generate(args)
     for table in ("orders", "customers"):
         changes = pa.concat_tables([b for name, b, _ in feed.ticks if name == table])

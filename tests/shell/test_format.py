@@ -9,12 +9,12 @@ from tidal.shell.format import as_csv, as_json, as_table
 
 
 def test_table_aligns_numbers_right_and_shows_null():
-    table = pa.table({"name": ["ann", None], "total": [decimal.Decimal("12.50"), decimal.Decimal("3.00")]})
-    assert as_table(table) == (" name | total\n"
-                               "------+-------\n"
-                               " ann  | 12.50\n"
-                               " NULL |  3.00\n"
-                               "(2 rows)")
+    table = pa.table(
+        {"name": ["ann", None], "total": [decimal.Decimal("12.50"), decimal.Decimal("3.00")]}
+    )
+    assert as_table(table) == (
+        " name | total\n------+-------\n ann  | 12.50\n NULL |  3.00\n(2 rows)"
+    )
 
 
 def test_values_print_as_duckdb_prints_them():

@@ -61,6 +61,7 @@ Relative paths in a script (connector ``path`` options) resolve against the scri
 Run files by hand (known failures included): ``python tests/slt/runner.py FILE.slt ...``
 (add ``--batch`` for tidal's batch mode, ``--duckdb`` to check the expectations on DuckDB).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -82,9 +83,11 @@ INCREMENTAL_VIEW = "__slt_incremental"
 
 # --- records ------------------------------------------------------------------------------------
 
+
 @dataclass
 class Record:
     """One record of a script: where it starts, its SQL, and whether it is tidal-specific."""
+
     line: int
     sql: str = ""
     only: str | None = None  # "tidal" or "incremental": see ONLY_ON
@@ -152,9 +155,11 @@ def parse(text: str, name: str = "<script>") -> list[Record]:
 
 def _check_condition(words: list[str], name: str, line: int) -> None:
     if words[0] != "onlyif" or len(words) != 2 or words[1] not in ONLY_ON:
-        raise ScriptError(f"{name}:{line}: only 'onlyif tidal' and 'onlyif incremental' are "
-                          "supported (a case tidal gets "
-                          "wrong belongs in known_failures/, not behind skipif)")
+        raise ScriptError(
+            f"{name}:{line}: only 'onlyif tidal' and 'onlyif incremental' are "
+            "supported (a case tidal gets "
+            "wrong belongs in known_failures/, not behind skipif)"
+        )
 
 
 def _block(lines: list[str], i: int) -> tuple[list[str], int]:
@@ -191,14 +196,16 @@ def _record(lines: list[str], i: int, name: str) -> tuple[Record, int]:
 def _split_result(body: list[str]) -> tuple[list[str], list[str] | None]:
     if "----" in body:
         at = body.index("----")
-        return body[:at], body[at + 1:]
+        return body[:at], body[at + 1 :]
     return body, None
 
 
 def _statement(header: list[str], line: int, sql: str, result, where: str) -> Statement:
     if len(header) < 2 or header[1] not in ("ok", "error", "count"):
-        raise ScriptError(f"{where}: expected 'statement ok', 'statement count N' or "
-                          "'statement error [SQLSTATE] [text]'")
+        raise ScriptError(
+            f"{where}: expected 'statement ok', 'statement count N' or "
+            "'statement error [SQLSTATE] [text]'"
+        )
     record = Statement(line, sql, expect=header[1])
     if header[1] == "count":
         if len(header) != 3 or not header[2].isdigit():
@@ -227,6 +234,7 @@ def _query(header: list[str], line: int, sql: str, result, where: str) -> Query:
 
 
 # --- formatting values --------------------------------------------------------------------------
+
 
 def type_fits(letter: str, arrow_type: pa.DataType) -> bool:
     """Whether a column of ``arrow_type`` may be declared with ``letter`` (I, R or T)."""
@@ -324,17 +332,22 @@ def _interval(months: int, days: int, nanoseconds: int) -> str:
 def format_rows(table: pa.Table, types: str) -> list[list[str]]:
     """The table's rows as text, one list of values per row."""
     columns = [table.column(i).to_pylist() for i in range(table.num_columns)]
-    return [[format_value(col[r], types[c]) for c, col in enumerate(columns)]
-            for r in range(table.num_rows)]
+    return [
+        [format_value(col[r], types[c]) for c, col in enumerate(columns)]
+        for r in range(table.num_rows)
+    ]
 
 
 def expected_rows(lines: list[str], width: int, row_count: int) -> list[list[str]]:
     """The expected lines of a query as rows of ``width`` values (see the module docstring)."""
     if width == 1:
         return [[line] for line in lines]
-    if len(lines) == row_count * width and len(lines) != row_count and all(
-            "\t" not in line for line in lines):
-        return [lines[i:i + width] for i in range(0, len(lines), width)]
+    if (
+        len(lines) == row_count * width
+        and len(lines) != row_count
+        and all("\t" not in line for line in lines)
+    ):
+        return [lines[i : i + width] for i in range(0, len(lines), width)]
     return [line.split("\t") if "\t" in line else line.split() for line in lines]
 
 
@@ -352,6 +365,7 @@ def render(rows: list[list[str]]) -> str:
 
 # --- engines ------------------------------------------------------------------------------------
 
+
 class Untranslatable(Exception):
     """The oracle (DuckDB) cannot run this tidal-specific statement; the record is skipped."""
 
@@ -359,12 +373,14 @@ class Untranslatable(Exception):
 @dataclass
 class Outcome:
     """What a statement gave: rows (a query) or a row count (DML), or neither."""
+
     table: pa.Table | None = None
     count: int | None = None
 
 
 class TidalEngine:
     """Runs statements on a tidal ``Database`` that maintains its views incrementally."""
+
     name = "tidal"
     batch_mode = False
 
@@ -372,6 +388,7 @@ class TidalEngine:
         from tidal.catalog import CatalogError
         from tidal.engine import Database, DataError
         from tidal.sql.errors import SqlError
+
         self.db = Database(base_dir=base_dir, batch_mode=self.batch_mode)
         self.user_errors = (SqlError, DataError, CatalogError)
 
@@ -389,6 +406,7 @@ class TidalEngine:
 
 class TidalBatchEngine(TidalEngine):
     """tidal in batch mode: nothing is maintained, DuckDB computes a view when it is read."""
+
     name = "batch"
     batch_mode = True
 
@@ -402,11 +420,14 @@ class DuckDBEngine:
     Not run (the record is skipped): ``statement error`` records (the messages are tidal's),
     ``onlyif tidal`` records, SHOW, DESCRIBE, EXPLAIN, CREATE SINK and datagen sources.
     """
+
     name = "duckdb"
 
     def __init__(self, base_dir: pathlib.Path) -> None:
         import duckdb
+
         from tidal.sql.typeinfer import POSTGRES_SETTINGS
+
         self.base_dir = base_dir
         self.connection = duckdb.connect()
         for setting in POSTGRES_SETTINGS:
@@ -415,6 +436,7 @@ class DuckDBEngine:
 
     def run(self, sql: str) -> Outcome:
         from tidal.sql.parser import split_statements
+
         outcome = Outcome()
         for statement in split_statements(sql):
             outcome = self._run_one(statement.text)
@@ -438,6 +460,7 @@ class DuckDBEngine:
     def _create_source(self, text: str) -> Outcome:
         from tidal.sql import ddl
         from tidal.sql.parser import parse_statement
+
         source = ddl.source(parse_statement(text))
         options = dict(source.options)
         formats = ("csv", "jsonl", "json")
@@ -448,8 +471,10 @@ class DuckDBEngine:
         if options["format"] == "csv":
             header = options.get("header", "true")
             delimiter = options.get("delimiter", ",")
-            reader = (f"read_csv('{path}', header = {header}, delim = '{delimiter}', "
-                      f"columns = {{{columns}}}, allow_quoted_nulls = false)")
+            reader = (
+                f"read_csv('{path}', header = {header}, delim = '{delimiter}', "
+                f"columns = {{{columns}}}, allow_quoted_nulls = false)"
+            )
         else:
             reader = f"read_json('{path}', format = 'newline_delimited', columns = {{{columns}}})"
         names = ", ".join(f'"{c.name}"' for c in source.columns)
@@ -463,6 +488,7 @@ class DuckDBEngine:
 
 
 # --- running a script ---------------------------------------------------------------------------
+
 
 @dataclass
 class Failure:
@@ -487,6 +513,7 @@ def _indent(text: str) -> str:
 @dataclass
 class Report:
     """The outcome of one script: records run, records skipped (oracle only), failures."""
+
     path: str
     ran: int = 0
     skipped: int = 0
@@ -529,8 +556,9 @@ class Runner:
         return self.engine.name == "duckdb" and is_error
 
     def fail(self, record: Record, problem: str, expected: str = "", actual: str = "") -> None:
-        self.report.failures.append(Failure(self.path.name, record.line, record.sql, problem,
-                                            expected, actual))
+        self.report.failures.append(
+            Failure(self.path.name, record.line, record.sql, problem, expected, actual)
+        )
 
     def _record(self, record: Record) -> None:
         if isinstance(record, Statement):
@@ -538,8 +566,9 @@ class Runner:
         elif isinstance(record, Query):
             self._query(record)
 
-    def _execute(self, record: Record, sql: str | None = None
-                 ) -> tuple[Outcome | None, Exception | None]:
+    def _execute(
+        self, record: Record, sql: str | None = None
+    ) -> tuple[Outcome | None, Exception | None]:
         try:
             return self.engine.run(sql or record.sql), None
         except Untranslatable:
@@ -559,12 +588,14 @@ class Runner:
 
     def _expected_error(self, record: Statement, error: Exception | None) -> None:
         wanted = f"an error{f' with SQLSTATE {record.sqlstate}' if record.sqlstate else ''}" + (
-            f" containing {record.message!r}" if record.message else "")
+            f" containing {record.message!r}" if record.message else ""
+        )
         if error is None:
             self.fail(record, "statement succeeded but an error was expected", wanted, "no error")
         elif not isinstance(error, self.engine.user_errors):
-            self.fail(record, "internal error instead of a user-facing one", wanted,
-                      _describe(error))
+            self.fail(
+                record, "internal error instead of a user-facing one", wanted, _describe(error)
+            )
         elif record.sqlstate and getattr(error, "sqlstate", None) != record.sqlstate:
             self.fail(record, "wrong SQLSTATE", wanted, _describe(error))
         elif record.message and not _message_matches(record.message, str(error)):
@@ -599,13 +630,19 @@ class Runner:
     def _compare(self, record: Query, table: pa.Table, mode: str, where: str) -> None:
         width = len(record.types)
         if table.num_columns != width:
-            self.fail(record, f"the query returns {table.num_columns} columns, the record declares "
-                      f"{width}{where}")
+            self.fail(
+                record,
+                f"the query returns {table.num_columns} columns, the record declares "
+                f"{width}{where}",
+            )
             return
         for letter, column in zip(record.types, table.schema):
             if not type_fits(letter, column.type):
-                self.fail(record, f"column {column.name!r} has type {column.type}, which does not "
-                          f"fit {letter!r}{where}")
+                self.fail(
+                    record,
+                    f"column {column.name!r} has type {column.type}, which does not "
+                    f"fit {letter!r}{where}",
+                )
                 return
         actual = sorted_rows(format_rows(table, record.types), mode)
         expected = sorted_rows(expected_rows(record.expected, width, table.num_rows), mode)
@@ -616,7 +653,8 @@ class Runner:
 def _ordered(sql: str) -> bool:
     """Whether a query's rows come in a defined order (by ORDER BY, or a command's own order)."""
     return bool(re.search(r"(?i)\border\s+by\b", sql)) or bool(
-        re.match(r"(?i)\s*(show|describe|explain)\b", sql))
+        re.match(r"(?i)\s*(show|describe|explain)\b", sql)
+    )
 
 
 def _message_matches(pattern: str, message: str) -> bool:
@@ -635,8 +673,9 @@ def _describe(error: Exception | None) -> str:
     return f"{type(error).__name__}{f' [{state}]' if state else ''}: {error}"
 
 
-def run_file(path: pathlib.Path, engine_class=TidalEngine, tmpdir: pathlib.Path | None = None
-             ) -> Report:
+def run_file(
+    path: pathlib.Path, engine_class=TidalEngine, tmpdir: pathlib.Path | None = None
+) -> Report:
     """Run the script at ``path`` on a fresh engine; relative paths resolve against its folder."""
     path = pathlib.Path(path)
     records = parse(path.read_text(), path.name)
@@ -650,14 +689,17 @@ def run_file(path: pathlib.Path, engine_class=TidalEngine, tmpdir: pathlib.Path 
 
 def main(argv: list[str]) -> int:
     engine_class = {"--duckdb": DuckDBEngine, "--batch": TidalBatchEngine}.get(
-        next((a for a in argv if a in ("--duckdb", "--batch")), ""), TidalEngine)
+        next((a for a in argv if a in ("--duckdb", "--batch")), ""), TidalEngine
+    )
     status = 0
     for name in [a for a in argv if not a.startswith("--")]:
         report = run_file(pathlib.Path(name), engine_class)
         for failure in report.failures:
             print(failure, end="\n\n")
-        print(f"{name}: {report.ran} records run, {report.skipped} skipped, "
-              f"{len(report.failures)} failed")
+        print(
+            f"{name}: {report.ran} records run, {report.skipped} skipped, "
+            f"{len(report.failures)} failed"
+        )
         status |= bool(report.failures)
     return status
 

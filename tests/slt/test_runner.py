@@ -1,5 +1,6 @@
 """The sqllogictest runner itself: it must fail on wrong results, wrong types, wrong errors and
 internal errors, or the scripts prove nothing."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -32,19 +33,26 @@ def problems(report) -> list[str]:
     return [f.problem for f in report.failures]
 
 
-SETUP = "statement ok\nCREATE TABLE t (k VARCHAR, v INTEGER)\n\n" \
-        "statement ok\nINSERT INTO t VALUES ('a', 1), ('b', NULL), ('c', 3)\n\n"
+SETUP = (
+    "statement ok\nCREATE TABLE t (k VARCHAR, v INTEGER)\n\n"
+    "statement ok\nINSERT INTO t VALUES ('a', 1), ('b', NULL), ('c', 3)\n\n"
+)
 
 
 def test_a_correct_script_passes(tmp_path):
-    report = run(tmp_path, SETUP + "query TI nosort\nSELECT k, v FROM t ORDER BY k\n----\n"
-                 "a\t1\nb\tNULL\nc\t3\n\nquery R rowsort\nSELECT avg(v) FROM t\n----\n2.000\n")
+    report = run(
+        tmp_path,
+        SETUP + "query TI nosort\nSELECT k, v FROM t ORDER BY k\n----\n"
+        "a\t1\nb\tNULL\nc\t3\n\nquery R rowsort\nSELECT avg(v) FROM t\n----\n2.000\n",
+    )
     assert report.failures == [] and report.ran == 4
 
 
 def test_a_wrong_value_fails_and_shows_both_sides(tmp_path):
-    report = run(tmp_path, SETUP + "query TI nosort\nSELECT k, v FROM t ORDER BY k\n----\n"
-                 "a\t1\nb\tNULL\nc\t4\n")
+    report = run(
+        tmp_path,
+        SETUP + "query TI nosort\nSELECT k, v FROM t ORDER BY k\n----\na\t1\nb\tNULL\nc\t4\n",
+    )
     (failure,) = report.failures
     assert failure.line == 7 and failure.problem == "wrong result"
     assert failure.expected.endswith("c\t4") and failure.actual.endswith("c\t3")
@@ -88,12 +96,15 @@ def test_statement_error_fails_when_the_statement_succeeds(tmp_path):
 def test_statement_count_checks_the_row_count(tmp_path):
     assert run(tmp_path, SETUP + "statement count 2\nDELETE FROM t WHERE v > 0\n").failures == []
     assert problems(run(tmp_path, SETUP + "statement count 3\nDELETE FROM t WHERE v > 0\n")) == [
-        "wrong row count"]
+        "wrong row count"
+    ]
 
 
 def test_incremental_control_also_checks_a_materialized_view(tmp_path):
-    text = SETUP + "control incremental on\n\nquery TI nosort\n" \
+    text = (
+        SETUP + "control incremental on\n\nquery TI nosort\n"
         "SELECT k, v * 2 AS d FROM t ORDER BY k\n----\na\t2\nb\tNULL\nc\t6\n"
+    )
     assert run(tmp_path, text).failures == []
     bad = text.replace("SELECT k, v * 2 AS d", "SELECT k, v * 2")
     assert "as a materialized view" in problems(run(tmp_path, bad))[0]
@@ -105,9 +116,11 @@ def test_halt_stops_the_script(tmp_path):
 
 
 def test_the_duckdb_oracle_skips_tidal_only_and_error_records(tmp_path):
-    text = SETUP + "onlyif tidal\nquery T nosort\nSHOW TABLES\n----\nt\n\n" \
-        "statement error 42703\nSELECT nope FROM t\n\n" \
+    text = (
+        SETUP + "onlyif tidal\nquery T nosort\nSHOW TABLES\n----\nt\n\n"
+        "statement error 42703\nSELECT nope FROM t\n\n"
         "query I nosort\nSELECT sum(v) FROM t\n----\n4\n"
+    )
     report = run(tmp_path, text, DuckDBEngine)
     assert (report.ran, report.skipped, report.failures) == (3, 2, [])
 
@@ -121,17 +134,31 @@ def test_skipif_and_unknown_records_are_script_errors():
         parse("query I\nSELECT 1\n")
 
 
-@pytest.mark.parametrize("value, letter, text", [
-    (None, "T", "NULL"), ("", "T", "(empty)"), (True, "T", "true"), (7, "I", "7"),
-    (Decimal(170141183460469231731687303715884105727), "I",
-     "170141183460469231731687303715884105727"),
-    (2.5, "R", "2.500"), (-0.0001, "R", "0.000"), (2.0 / 3, "R", "0.667"),
-    (Decimal("10.25"), "R", "10.250"), (float("nan"), "R", "nan"),
-    (dt.datetime(2026, 1, 1, 10, 0, 0, 250000), "T", "2026-01-01 10:00:00.25"),
-    (dt.datetime(2026, 1, 1, 10, tzinfo=dt.UTC), "T", "2026-01-01 10:00:00+00"),
-    (dt.date(2026, 1, 1), "T", "2026-01-01"), (dt.time(10, 5), "T", "10:05:00"),
-    ([1, None], "T", "[1, NULL]"), ({"a": 1, "b": "x"}, "T", "{'a': 1, 'b': x}"),
-])
+@pytest.mark.parametrize(
+    "value, letter, text",
+    [
+        (None, "T", "NULL"),
+        ("", "T", "(empty)"),
+        (True, "T", "true"),
+        (7, "I", "7"),
+        (
+            Decimal(170141183460469231731687303715884105727),
+            "I",
+            "170141183460469231731687303715884105727",
+        ),
+        (2.5, "R", "2.500"),
+        (-0.0001, "R", "0.000"),
+        (2.0 / 3, "R", "0.667"),
+        (Decimal("10.25"), "R", "10.250"),
+        (float("nan"), "R", "nan"),
+        (dt.datetime(2026, 1, 1, 10, 0, 0, 250000), "T", "2026-01-01 10:00:00.25"),
+        (dt.datetime(2026, 1, 1, 10, tzinfo=dt.UTC), "T", "2026-01-01 10:00:00+00"),
+        (dt.date(2026, 1, 1), "T", "2026-01-01"),
+        (dt.time(10, 5), "T", "10:05:00"),
+        ([1, None], "T", "[1, NULL]"),
+        ({"a": 1, "b": "x"}, "T", "{'a': 1, 'b': x}"),
+    ],
+)
 def test_values_are_formatted_as_documented(value, letter, text):
     assert format_value(value, letter) == text
 
@@ -139,7 +166,9 @@ def test_values_are_formatted_as_documented(value, letter, text):
 def test_intervals_are_formatted_as_duckdb_prints_them():
     values = pa.array([pa.MonthDayNano([14, 3, 14706 * 10**9]), pa.MonthDayNano([0, 0, 0])])
     assert [format_value(v, "T") for v in values.to_pylist()] == [
-        "1 year 2 months 3 days 04:05:06", "00:00:00"]
+        "1 year 2 months 3 days 04:05:06",
+        "00:00:00",
+    ]
 
 
 def test_type_letters():
@@ -169,9 +198,12 @@ def test_an_internal_exception_does_not_pass_for_an_expected_error(tmp_path):
 
 
 def test_onlyif_incremental_records_are_skipped_in_batch_mode(tmp_path):
-    text = SETUP + "onlyif incremental\nstatement error\nSELECT 1\n\n" \
+    text = (
+        SETUP + "onlyif incremental\nstatement error\nSELECT 1\n\n"
         "onlyif tidal\nquery T nosort\nSHOW TABLES\n----\nt\n"
+    )
     assert problems(run(tmp_path, text, TidalEngine)) == [
-        "statement succeeded but an error was expected"]
+        "statement succeeded but an error was expected"
+    ]
     report = run(tmp_path, text, TidalBatchEngine)
     assert (report.ran, report.skipped, report.failures) == (3, 1, [])

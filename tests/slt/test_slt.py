@@ -2,6 +2,7 @@
 batch mode, and a test that its expected results are DuckDB's (with PostgreSQL settings).
 Scripts in ``known_failures/`` are not collected (run them with ``python tests/slt/runner.py``).
 """
+
 from __future__ import annotations
 
 import pathlib
@@ -20,8 +21,11 @@ def _check(report) -> None:
     if report.failures:
         shown = "\n\n".join(str(f) for f in report.failures[:20])
         more = len(report.failures) - 20
-        pytest.fail(f"{len(report.failures)} failing record(s)\n\n{shown}"
-                    + (f"\n\n... and {more} more" if more > 0 else ""), pytrace=False)
+        pytest.fail(
+            f"{len(report.failures)} failing record(s)\n\n{shown}"
+            + (f"\n\n... and {more} more" if more > 0 else ""),
+            pytrace=False,
+        )
 
 
 @pytest.mark.parametrize("engine", list(ENGINES))
@@ -33,5 +37,17 @@ def test_script(script: pathlib.Path, engine: str, tmp_path: pathlib.Path) -> No
 
 def test_every_area_has_a_script() -> None:
     names = {s.stem for s in SCRIPTS}
-    assert {"ddl", "dml", "expressions", "aggregates", "joins", "setops", "subqueries",
-            "topn_windows", "views", "sources_sinks", "explain", "errors"} <= names
+    assert {
+        "ddl",
+        "dml",
+        "expressions",
+        "aggregates",
+        "joins",
+        "setops",
+        "subqueries",
+        "topn_windows",
+        "views",
+        "sources_sinks",
+        "explain",
+        "errors",
+    } <= names

@@ -1,10 +1,12 @@
 """Error messages and SQLSTATEs: each error says what is wrong and what to do, and after any
 error the database keeps working and has lost nothing."""
+
 from __future__ import annotations
 
 from decimal import Decimal
 
 import pytest
+
 from tidal.engine import Database, DataError
 from tidal.sql.errors import SqlError
 
@@ -32,6 +34,7 @@ def error_of(db: Database, sql: str) -> SqlError:
 
 
 # --- syntax errors -----------------------------------------------------------------------------
+
 
 def test_a_misspelt_keyword_names_the_token_line_and_column(db):
     error = error_of(db, "SELECT * FORM orders")
@@ -65,6 +68,7 @@ def test_sqlglot_internals_do_not_leak_into_syntax_errors(db):
 
 
 # --- unknown names -----------------------------------------------------------------------------
+
 
 def test_an_unknown_table_suggests_a_close_name(db):
     error = error_of(db, "SELECT * FROM order")
@@ -100,20 +104,25 @@ def test_an_unknown_qualifier_is_a_missing_from_entry(db):
 
 # --- types ---------------------------------------------------------------------------------------
 
+
 def test_adding_text_to_a_number_is_a_type_mismatch(db):
     error = error_of(db, "SELECT 'a' + 1")
     assert error.sqlstate == "42804"
     assert error.message.startswith("type mismatch:") and "explicit type casts" in error.message
 
 
-@pytest.mark.parametrize("sql, value, type_name", [
-    ("SELECT * FROM orders WHERE id = 'x'", "'x'", "INTEGER"),
-    ("SELECT * FROM orders WHERE 'x' <> id", "'x'", "INTEGER"),
-    ("SELECT * FROM orders WHERE amount BETWEEN 1 AND 'lots'", "'lots'", "DECIMAL(8,2)"),
-    ("SELECT * FROM orders WHERE placed IN ('2026-01-01', 'soon')", "'soon'", "TIMESTAMP"),
-])
+@pytest.mark.parametrize(
+    "sql, value, type_name",
+    [
+        ("SELECT * FROM orders WHERE id = 'x'", "'x'", "INTEGER"),
+        ("SELECT * FROM orders WHERE 'x' <> id", "'x'", "INTEGER"),
+        ("SELECT * FROM orders WHERE amount BETWEEN 1 AND 'lots'", "'lots'", "DECIMAL(8,2)"),
+        ("SELECT * FROM orders WHERE placed IN ('2026-01-01', 'soon')", "'soon'", "TIMESTAMP"),
+    ],
+)
 def test_a_constant_that_is_not_a_value_of_the_compared_type_is_refused_when_bound(
-        db, sql, value, type_name):
+    db, sql, value, type_name
+):
     error = error_of(db, sql)
     assert error.sqlstate == "42804"
     assert error.message.startswith(f"type mismatch: {value} is not a valid {type_name} value")
@@ -131,11 +140,14 @@ def test_a_view_with_a_bad_constant_is_refused_at_creation_not_at_the_first_inse
     assert "bad" not in db.catalog
 
 
-@pytest.mark.parametrize("sql, clause, type_name", [
-    ("SELECT * FROM orders WHERE customer", "WHERE", "VARCHAR"),
-    ("SELECT customer FROM orders GROUP BY customer HAVING sum(id)", "HAVING", "HUGEINT"),
-    ("SELECT * FROM orders o JOIN customers c ON c.name", "JOIN ... ON", "VARCHAR"),
-])
+@pytest.mark.parametrize(
+    "sql, clause, type_name",
+    [
+        ("SELECT * FROM orders WHERE customer", "WHERE", "VARCHAR"),
+        ("SELECT customer FROM orders GROUP BY customer HAVING sum(id)", "HAVING", "HUGEINT"),
+        ("SELECT * FROM orders o JOIN customers c ON c.name", "JOIN ... ON", "VARCHAR"),
+    ],
+)
 def test_a_condition_must_be_boolean(db, sql, clause, type_name):
     error = error_of(db, sql)
     assert error.sqlstate == "42804"
@@ -144,11 +156,13 @@ def test_a_condition_must_be_boolean(db, sql, clause, type_name):
 
 # --- grouping ------------------------------------------------------------------------------------
 
+
 def test_a_column_outside_group_by_is_named(db):
     error = error_of(db, "SELECT customer, amount FROM orders GROUP BY customer")
     assert error.sqlstate == "42803"
-    assert error.message == ("column 'amount' must appear in the GROUP BY clause or be used in an "
-                             "aggregate function")
+    assert error.message == (
+        "column 'amount' must appear in the GROUP BY clause or be used in an aggregate function"
+    )
 
 
 def test_an_aggregate_in_where_points_to_having(db):
@@ -170,17 +184,21 @@ def test_a_window_function_without_over_says_to_add_it(db):
 
 # --- not supported -------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("sql, words", [
-    ("WITH RECURSIVE r AS (SELECT 1 AS n) SELECT * FROM r", "WITH RECURSIVE"),
-    ("SELECT DISTINCT ON (customer) customer FROM orders", "use ROW_NUMBER() OVER"),
-    ("CREATE MATERIALIZED VIEW first AS SELECT id FROM orders LIMIT 1", "add ORDER BY"),
-    ("CREATE VIEW first AS SELECT id FROM orders LIMIT 1", "LIMIT without ORDER BY"),
-    ("SELECT customer FROM orders GROUP BY CUBE (customer)", "combine them with UNION ALL"),
-    ("SELECT median(amount) FROM orders", "tidal maintains avg, bool_and"),
-    ("SELECT * FROM orders NATURAL JOIN customers", "name the columns with USING"),
-    ("CREATE OR REPLACE VIEW big AS SELECT 1 AS one", "DROP the object and create it again"),
-    ("CREATE TABLE t (a INTEGER PRIMARY KEY)", "keys and defaults are not enforced"),
-])
+
+@pytest.mark.parametrize(
+    "sql, words",
+    [
+        ("WITH RECURSIVE r AS (SELECT 1 AS n) SELECT * FROM r", "WITH RECURSIVE"),
+        ("SELECT DISTINCT ON (customer) customer FROM orders", "use ROW_NUMBER() OVER"),
+        ("CREATE MATERIALIZED VIEW first AS SELECT id FROM orders LIMIT 1", "add ORDER BY"),
+        ("CREATE VIEW first AS SELECT id FROM orders LIMIT 1", "LIMIT without ORDER BY"),
+        ("SELECT customer FROM orders GROUP BY CUBE (customer)", "combine them with UNION ALL"),
+        ("SELECT median(amount) FROM orders", "tidal maintains avg, bool_and"),
+        ("SELECT * FROM orders NATURAL JOIN customers", "name the columns with USING"),
+        ("CREATE OR REPLACE VIEW big AS SELECT 1 AS one", "DROP the object and create it again"),
+        ("CREATE TABLE t (a INTEGER PRIMARY KEY)", "keys and defaults are not enforced"),
+    ],
+)
 def test_unsupported_features_say_what_to_do_instead(db, sql, words):
     error = error_of(db, sql)
     assert error.sqlstate == "0A000"
@@ -190,10 +208,13 @@ def test_unsupported_features_say_what_to_do_instead(db, sql, words):
 
 # --- objects -------------------------------------------------------------------------------------
 
+
 def test_creating_an_existing_name_is_a_duplicate(db):
     error = error_of(db, "CREATE VIEW orders AS SELECT 1 AS one")
     assert (error.sqlstate, error.message) == (
-        "42P07", "table 'orders' already exists: choose another name or DROP it first")
+        "42P07",
+        "table 'orders' already exists: choose another name or DROP it first",
+    )
 
 
 def test_dropping_with_dependents_names_them_and_suggests_cascade(db):
