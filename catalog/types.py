@@ -184,17 +184,3 @@ def pg_oid(name: str) -> int:
     if name.startswith("DECIMAL"):
         return PG_NUMERIC_OID
     return _PG_OIDS.get(name, 25)
-
-
-def is_numeric(name: str) -> bool:
-    arrow_type = to_arrow(name)
-    return (
-        pa.types.is_integer(arrow_type)
-        or pa.types.is_floating(arrow_type)
-        or pa.types.is_decimal(arrow_type)
-    )
-
-
-def is_temporal(name: str) -> bool:
-    arrow_type = to_arrow(name)
-    return pa.types.is_timestamp(arrow_type) or pa.types.is_date(arrow_type)

@@ -27,7 +27,7 @@ import pyarrow as pa
 from sqlglot import exp
 
 from tidal.catalog import Catalog, CatalogError
-from tidal.catalog.objects import Column, Relation, Sink, Source, Table, View
+from tidal.catalog.objects import Relation, Sink, Source, Table, View
 from tidal.engine import statements
 from tidal.engine.batch import BatchBackend, BatchError, plain_rows
 from tidal.engine.collection import Collection
@@ -452,4 +452,4 @@ def _scans(plan: Plan):
     return scans(plan)
 
 
-__all__ = ["Column", "DataError", "Database", "Status"]
+__all__ = ["DataError", "Database", "Status"]

@@ -51,13 +51,6 @@ class Binder(FromClause, WindowFunctions):
         plan, _ = self.query(query, {}, None, top=ad_hoc)
         return plan
 
-    def bind_expression(
-        self, expression: exp.Expression, scope: Scope, plan: Plan
-    ) -> exp.Expression:
-        """Bind a scalar expression over ``plan`` (used by UPDATE's SET)."""
-        frame = Frame(plan, scope)
-        return self.expression(expression, frame)
-
     # --- queries ------------------------------------------------------------------------------
 
     def query(

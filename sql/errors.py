@@ -42,9 +42,5 @@ def undefined_table(message: str) -> SqlError:
     return SqlError(message, sqlstate="42P01")
 
 
-def type_mismatch(message: str) -> SqlError:
-    return SqlError(message, sqlstate="42804")
-
-
 def grouping_error(message: str) -> SqlError:
     return SqlError(message, sqlstate="42803")

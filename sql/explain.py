@@ -31,11 +31,6 @@ def explain(plan: Plan) -> str:
     return "\n".join(lines)
 
 
-def _columns(node: Plan, text: str) -> str:
-    """Expression text with positional columns shown by name (``#i`` where names repeat)."""
-    return text
-
-
 def _expr(e: exp.Expression, child: Plan) -> str:
     names = [f.name for f in child.schema]
     duplicated = {n for n in names if names.count(n) > 1}

@@ -157,9 +157,7 @@ class AccumulatingAggregate(Operator):
         grouped = table.group_by(self.keys, use_threads=False).aggregate(
             [(n, "sum") for n in self.columns]
         )
-        return grouped.rename_columns(
-            [n.removesuffix("_sum") for n in grouped.column_names]
-        )
+        return grouped.rename_columns([n.removesuffix("_sum") for n in grouped.column_names])
 
     def _outputs(
         self, keys: pa.Table, accumulators: dict[str, np.ndarray], weight: int
