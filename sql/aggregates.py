@@ -29,6 +29,9 @@ SUPPORTED: dict[type, str] = {
     exp.VariancePop: "var_pop",
 }
 
+# Aggregates that can be undone (a retraction subtracts): maintained with accumulators alone.
+INVERTIBLE = ("count_star", "count", "sum", "avg")
+
 # Functions that only make sense with OVER (...).
 WINDOW_ONLY = (
     exp.RowNumber,

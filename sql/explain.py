@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from sqlglot import exp
 
+from tidal.sql.aggregates import INVERTIBLE
 from tidal.sql.plan import (
     Aggregate,
     Distinct,
@@ -21,8 +22,6 @@ from tidal.sql.plan import (
     Values,
     remap,
 )
-
-INVERTIBLE = ("count_star", "count", "sum", "avg")
 
 
 def explain(plan: Plan) -> str:

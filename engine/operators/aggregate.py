@@ -26,9 +26,8 @@ from tidal.engine.keys import canonical
 from tidal.engine.operators.base import Operator, change_schema
 from tidal.engine.operators.recompute import RecomputeOperator
 from tidal.engine.zset import WEIGHT, concat, consolidate
+from tidal.sql.aggregates import INVERTIBLE
 from tidal.sql.plan import Aggregate, AggregateCall
-
-INVERTIBLE = ("count_star", "count", "sum", "avg")
 
 
 def aggregate_operator(node: Aggregate, compute) -> Operator:
