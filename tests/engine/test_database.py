@@ -137,3 +137,25 @@ def test_bad_lines_in_a_source_are_skipped_and_reported(tmp_path):
     problems = db.take_source_errors()
     assert len(problems) == 1 and "x.csv:3" in problems[0]
     assert db.take_source_errors() == []
+
+
+def test_files_and_lines_that_appear_later_are_read_before_the_next_query(tmp_path):
+    folder = tmp_path / "clicks"
+    folder.mkdir()
+    (folder / "a.csv").write_text("user_id,url\n1,/home\n")
+    db = Database(base_dir=tmp_path)
+    db.execute(
+        "CREATE SOURCE clicks (user_id BIGINT, url VARCHAR) "
+        "WITH (connector = 'file', path = 'clicks/', format = 'csv')"
+    )
+    db.execute(
+        "CREATE MATERIALIZED VIEW per_user AS SELECT user_id, count(*) AS n FROM clicks GROUP BY user_id"
+    )
+    assert rows(db, "SELECT * FROM per_user") == [(1, 1)]
+    with open(folder / "a.csv", "a") as appended:
+        appended.write("1,/docs\n2,/ho")  # the half line waits for its newline
+    (folder / "b.csv").write_text("user_id,url\n3,/x\n")
+    assert rows(db, "SELECT * FROM per_user") == [(1, 2), (3, 1)]
+    with open(folder / "a.csv", "a") as appended:
+        appended.write("me\n")
+    assert rows(db, "SELECT * FROM per_user") == [(1, 2), (2, 1), (3, 1)]
