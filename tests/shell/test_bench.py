@@ -13,7 +13,7 @@ import sys
 
 import pyarrow as pa
 
-from tidal.shell import bench
+from tidal.shell import bench, bench_workloads
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 
@@ -64,13 +64,13 @@ def test_join_data_ends_with_the_updated_rows():
     args = bench._parser().parse_args(
         ["--rows", "3000", "--batch-rows", "500", "--update-every", "3"]
     )
-    feed = bench.WORKLOADS["join"].generate(args)
+    feed = bench_workloads.WORKLOADS["join"].generate(args)
     for table in ("orders", "customers"):
         changes = pa.concat_tables([b for name, b, _ in feed.ticks if name == table])
-        columns = [c for c in changes.column_names if c != bench.WEIGHT]
-        summed = changes.group_by(columns).aggregate([(bench.WEIGHT, "sum")])
-        alive = summed.filter(pa.compute.not_equal(summed.column(f"{bench.WEIGHT}_sum"), 0))
-        assert alive.column(f"{bench.WEIGHT}_sum").to_pylist() == [1] * alive.num_rows
+        columns = [c for c in changes.column_names if c != bench_workloads.WEIGHT]
+        summed = changes.group_by(columns).aggregate([(bench_workloads.WEIGHT, "sum")])
+        alive = summed.filter(pa.compute.not_equal(summed.column(f"{bench_workloads.WEIGHT}_sum"), 0))
+        assert alive.column(f"{bench_workloads.WEIGHT}_sum").to_pylist() == [1] * alive.num_rows
         expected = feed.final[table].sort_by([(columns[0], "ascending")])
         assert alive.select(columns).sort_by([(columns[0], "ascending")]).equals(expected)
 
