@@ -10,17 +10,9 @@ from decimal import Decimal
 import pyarrow as pa
 import pytest
 
-from .runner import (
-    DuckDBEngine,
-    ScriptError,
-    TidalBatchEngine,
-    TidalEngine,
-    expected_rows,
-    format_value,
-    parse,
-    run_file,
-    type_fits,
-)
+from .runner import DuckDBEngine, TidalBatchEngine, TidalEngine, run_file
+from .script import ScriptError, parse
+from .values import expected_rows, format_value, type_fits
 
 
 def run(tmp_path: pathlib.Path, text: str, engine=TidalEngine):
