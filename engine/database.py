@@ -40,7 +40,7 @@ from tidal.sql import rules
 from tidal.sql.binder import Binder
 from tidal.sql.errors import SqlError
 from tidal.sql.parser import parse_statement, split_statements
-from tidal.sql.plan import Field, Plan
+from tidal.sql.plan import Field, Plan, scans
 
 DEFAULT_BATCH_ROWS = 65_536
 # A source option: whether the source keeps the rows it has read, so that they can be queried
@@ -175,7 +175,7 @@ class Database:
         """Run an ad hoc query plan over the current contents (after bounded inputs are read)."""
         self.catch_up()
         relations = {}
-        for name in {s.relation.lower() for s in _scans(plan)}:
+        for name in {s.relation.lower() for s in scans(plan)}:
             relations[name] = self.contents(name)
         try:
             return self.backend.run(plan, relations)
@@ -444,12 +444,6 @@ class Database:
 
 def _fields(relation: Relation) -> tuple[Field, ...]:
     return tuple(Field(c.name, c.type) for c in relation.columns)
-
-
-def _scans(plan: Plan):
-    from tidal.sql.plan import scans
-
-    return scans(plan)
 
 
 __all__ = ["DataError", "Database", "Status"]

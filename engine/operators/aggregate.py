@@ -309,7 +309,7 @@ class RecomputeAggregate(RecomputeOperator):
         if self.global_ and not self.started:
             self.started = True
             (delta,) = inputs
-            output = self._run([consolidate(delta)]) if delta.num_rows else self.compute([delta])
+            output = self._run([consolidate(delta)])  # the one row, even over no input
             for arrangement in self.inputs:
                 arrangement.insert(delta)
             self.output.insert(output)
