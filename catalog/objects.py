@@ -22,10 +22,12 @@ class Column:
 
 @dataclass(frozen=True)
 class Watermark:
-    """``WATERMARK FOR column AS <expression>``: the event-time column and the expression."""
+    """``WATERMARK FOR column AS column - delay``: the event-time column, the expression as
+    written, and the delay in microseconds."""
 
     column: str
     expression: str
+    delay: int = 0
 
 
 @dataclass(frozen=True)
@@ -52,7 +54,11 @@ class Table(Relation):
     """A table fed by INSERT, UPDATE and DELETE."""
 
     watermark: Watermark | None = None
+    options: tuple[tuple[str, str], ...] = ()  # event-time options only
     kind = "table"
+
+    def option(self, key: str, default: str | None = None) -> str | None:
+        return dict(self.options).get(key, default)
 
 
 @dataclass(frozen=True)

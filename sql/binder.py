@@ -11,7 +11,9 @@ from sqlglot import exp
 
 from tidal.catalog import Catalog
 from tidal.sql import aggregates, subqueries
+from tidal.sql.dialect import EmitOnWindowClose
 from tidal.sql.errors import SqlError, grouping_error, unsupported
+from tidal.sql.eventtime import emit_on_window_close
 from tidal.sql.from_clause import FromClause, _renamed
 from tidal.sql.plan import (
     Aggregate,
@@ -48,6 +50,9 @@ class Binder(FromClause, WindowFunctions):
         """The plan of a SELECT (or set operation). ``ad_hoc`` keeps ORDER BY and LIMIT as Sort and
         Limit; in a view, ORDER BY ... LIMIT becomes a TopN and ORDER BY alone is dropped."""
         self.referenced = set()
+        if isinstance(query, EmitOnWindowClose):
+            plan, _ = self.query(query.this, {}, None, top=ad_hoc)
+            return emit_on_window_close(plan)
         plan, _ = self.query(query, {}, None, top=ad_hoc)
         return plan
 

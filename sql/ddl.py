@@ -7,6 +7,8 @@ from sqlglot import exp
 from tidal.catalog import types
 from tidal.catalog.objects import Column, Sink, Source, Table, Watermark
 from tidal.sql.errors import SqlError, unsupported
+from tidal.sql.eventtime import TIME_TYPES
+from tidal.sql.intervals import duration_us
 
 
 def columns_and_watermark(create: exp.Create) -> tuple[tuple[Column, ...], Watermark | None]:
@@ -17,7 +19,7 @@ def columns_and_watermark(create: exp.Create) -> tuple[tuple[Column, ...], Water
     watermark = None
     for item in schema.expressions:
         if isinstance(item, exp.WatermarkColumnConstraint):
-            watermark = Watermark(item.this.name, item.expression.sql(dialect="duckdb"))
+            watermark = _watermark(item)
             continue
         if isinstance(item, (exp.Identifier, exp.Column)) or (
             isinstance(item, exp.ColumnDef) and item.args.get("kind") is None
@@ -46,11 +48,37 @@ def columns_and_watermark(create: exp.Create) -> tuple[tuple[Column, ...], Water
         if any(c.name.lower() == item.name.lower() for c in columns):
             raise SqlError(f"column {item.name!r} specified more than once", sqlstate="42701")
         columns.append(Column(item.name, type_name, nullable))
-    if watermark is not None and not any(
-        c.name.lower() == watermark.column.lower() for c in columns
-    ):
-        raise SqlError(f"WATERMARK FOR {watermark.column}: no such column", sqlstate="42703")
+    if watermark is not None:
+        column = next((c for c in columns if c.name.lower() == watermark.column.lower()), None)
+        if column is None:
+            raise SqlError(f"WATERMARK FOR {watermark.column}: no such column", sqlstate="42703")
+        if column.type not in TIME_TYPES:
+            raise SqlError(
+                f"WATERMARK FOR {column.name}: the column must be a TIMESTAMP, not {column.type}",
+                sqlstate="42804",
+            )
     return tuple(columns), watermark
+
+
+def _watermark(item: exp.WatermarkColumnConstraint) -> Watermark:
+    """``WATERMARK FOR ts AS ts [- INTERVAL ...]``: the watermark trails the largest event time
+    seen by a constant delay (the only form tidal accepts, so lateness is well defined)."""
+    name, expression = item.this.name, item.expression
+    delay = None
+    if isinstance(expression, exp.Column) and expression.name.lower() == name.lower():
+        delay = 0
+    elif (
+        isinstance(expression, exp.Sub)
+        and isinstance(expression.this, exp.Column)
+        and expression.this.name.lower() == name.lower()
+    ):
+        delay = duration_us(expression.expression, f"the delay of WATERMARK FOR {name}")
+    if delay is None or delay < 0:
+        raise unsupported(
+            f"WATERMARK FOR {name} AS {expression.sql()}: write {name} - INTERVAL '...' "
+            "(a fixed delay, zero or more)"
+        )
+    return Watermark(name, expression.sql(dialect="duckdb"), delay)
 
 
 def options(create: exp.Create) -> tuple[tuple[str, str], ...]:
@@ -102,13 +130,22 @@ def _encode(prop: exp.EncodeProperty) -> list[tuple[str, str]]:
 _PROPERTY_NAMES = {cls: name.lower() for name, cls in exp.Properties.NAME_TO_PROPERTY.items()}
 
 
+# Options about event time, which tables accept too (tidal.engine.watermarks).
+EVENT_TIME_OPTIONS = ("late_table", "watermark_idle_timeout")
+
+
 def table(create: exp.Create) -> Table:
     columns, watermark = columns_and_watermark(create)
-    if options(create):
+    opts = options(create)
+    other = [k for k, _ in opts if k not in EVENT_TIME_OPTIONS]
+    if other:
         raise unsupported(
-            "WITH (...) on a table: a table is fed by INSERT; use CREATE SOURCE for a connector"
+            f"WITH ({other[0]} = ...) on a table: a table is fed by INSERT and takes only "
+            f"{', '.join(EVENT_TIME_OPTIONS)}; use CREATE SOURCE for a connector"
         )
-    return Table(create.this.this.name, columns, watermark)
+    if opts and watermark is None:
+        raise SqlError(f"WITH ({opts[0][0]} = ...) needs a WATERMARK FOR clause")
+    return Table(create.this.this.name, columns, watermark, opts)
 
 
 def source(create: exp.Create) -> Source:

@@ -6,7 +6,12 @@ tables (never by patching):
 
 - ``EXPLAIN <statement>`` as an ``Explain`` node (RisingWave's tokenizer swallows it as text);
 - ``SHOW <what>`` as ``exp.Show`` with the words after SHOW;
-- DuckDB's ``date_diff(part, start, end)`` argument order.
+- DuckDB's ``date_diff(part, start, end)`` argument order;
+- window table functions in both spellings, as ``WindowFunction`` nodes: RisingWave's
+  ``TUMBLE(t, ts, size)`` and Flink's ``TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), size))``, likewise
+  HOP, CUMULATE and SESSION (``SESSION(TABLE t PARTITION BY k, DESCRIPTOR(ts), gap)``);
+- ``EMIT ON WINDOW CLOSE`` after a query, as an ``EmitOnWindowClose`` node around it (cut from
+  the token stream by tidal.sql.parser before sqlglot sees it: its words would parse as an alias).
 """
 
 from __future__ import annotations
@@ -21,6 +26,67 @@ class Explain(exp.Expression):
     """``EXPLAIN <statement>``: show the plan instead of running the statement."""
 
     arg_types = {"this": True}
+
+
+WINDOW_FUNCTIONS = ("TUMBLE", "HOP", "CUMULATE", "SESSION")
+
+
+class WindowFunction(exp.Expression, exp.Func):
+    """A window table function: ``kind`` over relation ``this`` with time column ``time``; the
+    intervals in ``expressions``; ``partition`` for SESSION."""
+
+    arg_types = {"this": True, "kind": True, "time": True, "expressions": True, "partition": False}
+
+
+class EmitOnWindowClose(exp.Expression):
+    """``<query> EMIT ON WINDOW CLOSE``: the view shows only final rows of closed windows."""
+
+    arg_types = {"this": True}
+
+
+def _parse_window_function(kind: str):
+    def parse(parser) -> WindowFunction:
+        partition = None
+        if parser._match(TokenType.TABLE):
+            this = parser._parse_table_parts()
+            if parser._match(TokenType.PARTITION_BY):  # one column, or several in parentheses
+                if parser._match(TokenType.L_PAREN):
+                    partition = parser._parse_csv(parser._parse_column)
+                    parser._match_r_paren()
+                else:
+                    partition = [parser._parse_column()]
+        else:
+            this = parser._parse_table_parts()
+        parser._match(TokenType.COMMA)
+        if parser._match_text_seq("DESCRIPTOR"):
+            parser._match_l_paren()
+            time = parser._parse_column()
+            parser._match_r_paren()
+        else:
+            time = parser._parse_column()
+        arguments = []
+        while parser._match(TokenType.COMMA):
+            arguments.append(parser._parse_assignment())
+        return WindowFunction(
+            this=this,
+            kind=exp.var(kind),
+            time=time,
+            expressions=arguments,
+            partition=partition,
+        )
+
+    return parse
+
+
+def _window_function_sql(generator, node: WindowFunction) -> str:
+    table = generator.sql(node, "this")
+    partition = [generator.sql(p) for p in node.args.get("partition") or []]
+    if partition:
+        columns = partition[0] if len(partition) == 1 else f"({', '.join(partition)})"
+        table += f" PARTITION BY {columns}"
+    arguments = ", ".join(generator.sql(a) for a in node.expressions)
+    time = generator.sql(node, "time")
+    return f"TABLE({node.args['kind'].name}(TABLE {table}, DESCRIPTOR({time}), {arguments}))"
 
 
 def _parse_describe_or_explain(parser) -> exp.Expression:
@@ -49,15 +115,40 @@ class Tidal(RisingWave):
             "DATE_DIFF": DuckDB.Parser.FUNCTIONS["DATE_DIFF"],
             "DATEDIFF": DuckDB.Parser.FUNCTIONS["DATEDIFF"],
         }
+        FUNC_TOKENS = RisingWave.Parser.FUNC_TOKENS | {TokenType.SESSION}
+        FUNCTION_PARSERS = {
+            **RisingWave.Parser.FUNCTION_PARSERS,
+            **{kind: _parse_window_function(kind) for kind in WINDOW_FUNCTIONS},
+        }
         STATEMENT_PARSERS = {
             **RisingWave.Parser.STATEMENT_PARSERS,
             TokenType.DESCRIBE: _parse_describe_or_explain,
             TokenType.SHOW: _parse_show,
         }
 
+        def _parse_table(self, *args, **kwargs):
+            # Flink's ``FROM TABLE(f(...))``: the table function itself is the relation.
+            if (
+                self._curr
+                and self._curr.token_type == TokenType.TABLE
+                and self._next
+                and self._next.token_type == TokenType.L_PAREN
+            ):
+                self._advance(2)
+                function = self._parse_function()
+                self._match_r_paren()
+                table = exp.Table(this=function)
+                alias = self._parse_table_alias()
+                if alias:
+                    table.set("alias", alias)
+                return table
+            return super()._parse_table(*args, **kwargs)
+
     class Generator(RisingWave.Generator):
         TRANSFORMS = {
             **RisingWave.Generator.TRANSFORMS,
             Explain: lambda self, e: f"EXPLAIN {self.sql(e, 'this')}",
             exp.Show: lambda self, e: f"SHOW {e.name}",
+            WindowFunction: _window_function_sql,
+            EmitOnWindowClose: lambda self, e: f"{self.sql(e, 'this')} EMIT ON WINDOW CLOSE",
         }

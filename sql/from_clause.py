@@ -7,10 +7,12 @@ from sqlglot import exp
 
 from tidal.catalog import CatalogError
 from tidal.catalog.objects import View
+from tidal.sql.dialect import WindowFunction
 from tidal.sql.errors import SqlError, grouping_error, undefined_table, unsupported
 from tidal.sql.joins import make_join
 from tidal.sql.plan import Field, Plan, Project, Scan, Values, conjunction, ref
 from tidal.sql.scope import Frame, Scope, ScopeColumn
+from tidal.sql.window_tvf import bind_window_function
 
 
 class FromClause:
@@ -32,6 +34,11 @@ class FromClause:
                 raise undefined_table(
                     f"schema {node.db!r} does not exist; tidal has one schema, public"
                 )
+            if isinstance(node.this, WindowFunction):
+                plan, scope = bind_window_function(self, node.this, node.alias, ctes, outer)
+                if alias is not None and alias.columns:
+                    scope = _renamed(scope, [c.name for c in alias.columns])
+                return plan, Scope(scope.columns, outer)
             if isinstance(node.this, (exp.Anonymous, exp.Func)):
                 raise unsupported(f"table function {node.this.sql()} in FROM")
             plan, scope = self._named(node.name, ctes, outer)
@@ -62,7 +69,14 @@ class FromClause:
         if isinstance(relation, View) and not relation.materialized:
             return self._inline_view(relation, outer)
         fields = tuple(Field(c.name, c.type) for c in relation.columns)
-        plan = Scan(relation.name, relation.kind, fields)
+        watermark = getattr(relation, "watermark", None)
+        names = [c.name.lower() for c in relation.columns]
+        plan = Scan(
+            relation.name,
+            relation.kind,
+            fields,
+            names.index(watermark.column.lower()) if watermark else None,
+        )
         return plan, Scope([ScopeColumn(f.name, f.type) for f in fields], outer)
 
     def _inline_view(self, view: View, outer: Scope | None) -> tuple[Plan, Scope]:

@@ -29,6 +29,7 @@ from tidal.sql.plan import (
     TopN,
     Values,
     WindowCall,
+    WindowTVF,
 )
 
 ScanSql = Callable[[Scan], str]
@@ -217,6 +218,63 @@ def _limit(plan: Limit, scan_sql: ScanSql) -> str:
     return f"SELECT * FROM ({inner}) AS t{limit}{offset}"
 
 
+def _window_tvf(plan: WindowTVF, scan_sql: ScanSql) -> str:
+    """Windows by arithmetic on epoch microseconds; sessions by gaps and islands.
+
+    A window bound is the time minus a duration (never an epoch converted back to a timestamp),
+    so it keeps the time column's type and time zone.
+    """
+    inner = lower(plan.input, scan_sql)
+    time = column(plan.time)
+    time_type = plan.schema[plan.time].type
+    start, end = column(len(plan.input.schema)), column(len(plan.input.schema) + 1)
+    if plan.kind == "session":
+        return _session(plan, inner, time, time_type, start, end)
+
+    def at(micros: str) -> str:
+        return f"CAST({time} - to_microseconds({micros}) AS {time_type})"
+
+    def into(period: int) -> str:  # how far the time is into its period, in [0, period)
+        return f"((epoch_us({time}) - {plan.offset}) % {period} + {period}) % {period}"
+
+    if plan.kind == "tumble":
+        return (
+            f"SELECT *, {at(into(plan.size))} AS {start}, "
+            f"{at(f'{into(plan.size)} - {plan.size}')} AS {end} FROM ({inner}) AS t"
+        )
+    if plan.kind == "hop":  # the windows starting i slides before the row's latest window
+        windows = -(-plan.size // plan.slide)
+        back = f"({into(plan.slide)} + __i * {plan.slide})"
+        return (
+            f"SELECT t.*, {at(back)} AS {start}, {at(f'{back} - {plan.size}')} AS {end} "
+            f"FROM ({inner}) AS t, range({windows}) AS w(__i) WHERE {back} < {plan.size}"
+        )
+    # cumulate: from the row's size-aligned start, the windows growing by steps past the row
+    steps = plan.size // plan.slide
+    return (
+        f"SELECT t.*, {at(into(plan.size))} AS {start}, "
+        f"{at(f'{into(plan.size)} - __k * {plan.slide}')} AS {end} "
+        f"FROM ({inner}) AS t, range(1, {steps + 1}) AS w(__k) "
+        f"WHERE __k * {plan.slide} > {into(plan.size)}"
+    )
+
+
+def _session(plan: WindowTVF, inner: str, time: str, time_type: str, start: str, end: str):
+    partition = ", ".join(column(p) for p in plan.partition)
+    by = f"PARTITION BY {partition} " if partition else ""
+    session = f"PARTITION BY {', '.join([*[column(p) for p in plan.partition], '__session'])}"
+    width = len(plan.input.schema)
+    names = ", ".join(column(i) for i in range(width))
+    return (
+        f"SELECT {names}, CAST(min({time}) OVER ({session}) AS {time_type}) AS {start}, "
+        f"CAST(max({time}) OVER ({session}) + to_microseconds({plan.size}) AS {time_type}) "
+        f"AS {end} FROM (SELECT *, sum(__new) OVER ({by}ORDER BY {time} "
+        ") AS __session FROM (SELECT *, CASE WHEN "
+        f"epoch_us({time}) - epoch_us(lag({time}) OVER ({by}ORDER BY {time})) < {plan.size} "
+        f"THEN 0 ELSE 1 END AS __new FROM ({inner}) AS t) AS t) AS t"
+    )
+
+
 _VISITORS: dict[type, Callable[..., str]] = {
     Scan: _scan,
     Values: _values,
@@ -230,4 +288,5 @@ _VISITORS: dict[type, Callable[..., str]] = {
     OverWindow: _over_window,
     Sort: _sort,
     Limit: _limit,
+    WindowTVF: _window_tvf,
 }

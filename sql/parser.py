@@ -17,7 +17,7 @@ from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
 from sqlglot.tokens import TokenType
 
-from tidal.sql.dialect import Tidal
+from tidal.sql.dialect import EmitOnWindowClose, Tidal
 from tidal.sql.errors import SqlError
 
 DIALECT = Tidal
@@ -66,6 +66,7 @@ def _line_of(script: str, offset: int) -> int:
 
 def parse_statement(text: str) -> exp.Expression:
     """Parse one statement; a syntax error names the line and column in ``text``."""
+    text, emit_on_window_close = _without_emit_clause(text)
     try:
         expressions = sqlglot.parse(text, read=DIALECT)
     except ParseError as error:
@@ -75,7 +76,37 @@ def parse_statement(text: str) -> exp.Expression:
     expressions = [e for e in expressions if e is not None]
     if len(expressions) != 1:
         raise SqlError(f"expected one statement, got {len(expressions)}")
-    return expressions[0]
+    statement = expressions[0]
+    if emit_on_window_close:
+        statement = _with_emit_clause(statement)
+    return statement
+
+
+_EMIT_CLAUSE = ("EMIT", "ON", "WINDOW", "CLOSE")
+
+
+def _without_emit_clause(text: str) -> tuple[str, bool]:
+    """``text`` with ``EMIT ON WINDOW CLOSE`` blanked out (so positions stay), and whether it
+    was there."""
+    try:
+        tokens = Tidal().tokenize(text)
+    except TokenError:
+        return text, False
+    words = [t.text.upper() for t in tokens]
+    for i in range(len(tokens) - len(_EMIT_CLAUSE) + 1):
+        if tuple(words[i : i + len(_EMIT_CLAUSE)]) == _EMIT_CLAUSE:
+            start, end = tokens[i].start, tokens[i + len(_EMIT_CLAUSE) - 1].end + 1
+            return text[:start] + " " * (end - start) + text[end:], True
+    return text, False
+
+
+def _with_emit_clause(statement: exp.Expression) -> exp.Expression:
+    if isinstance(statement, exp.Create) and isinstance(statement.expression, exp.Query):
+        statement.set("expression", EmitOnWindowClose(this=statement.expression))
+        return statement
+    if isinstance(statement, exp.Query):
+        return EmitOnWindowClose(this=statement)
+    raise SqlError("EMIT ON WINDOW CLOSE belongs at the end of a view's query")
 
 
 def _syntax_error(error: ParseError, text: str) -> SqlError:

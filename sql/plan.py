@@ -63,11 +63,15 @@ class Plan:
 
 @dataclass(frozen=True)
 class Scan(Plan):
-    """Read a table, a source or a materialized view by name (``kind`` says which)."""
+    """Read a table, a source or a materialized view by name (``kind`` says which).
+
+    ``watermark``: the column the relation's ``WATERMARK FOR`` names, if it has one.
+    """
 
     relation: str
     kind: str
     schema: tuple[Field, ...]
+    watermark: int | None = None
 
 
 @dataclass(frozen=True)
@@ -234,6 +238,50 @@ class OverWindow(Plan):
     input: Plan
     calls: tuple[WindowCall, ...]
     schema: tuple[Field, ...]
+
+    def children(self) -> tuple[Plan, ...]:
+        return (self.input,)
+
+
+WINDOW_KINDS = ("tumble", "hop", "cumulate", "session")
+
+
+@dataclass(frozen=True)
+class WindowTVF(Plan):
+    """A window table function: each input row with the bounds of each window it falls in,
+    appended as ``window_start`` and ``window_end`` (the time column's type).
+
+    Durations are in microseconds. Windows are aligned to the epoch plus ``offset``.
+    tumble: ``size``; hop: windows of ``size`` every ``slide``; cumulate: windows from each
+    ``size``-aligned start growing by ``slide`` (the step) up to ``size``; session: a row starts a
+    new session when it is ``size`` (the gap) or more after the previous row of its
+    ``partition``, and a session ends at its last row plus the gap.
+    """
+
+    input: Plan
+    kind: str
+    time: int
+    size: int
+    slide: int
+    offset: int
+    partition: tuple[int, ...]
+    schema: tuple[Field, ...]
+
+    def children(self) -> tuple[Plan, ...]:
+        return (self.input,)
+
+
+@dataclass(frozen=True)
+class Emit(Plan):
+    """EMIT ON WINDOW CLOSE: only the final rows of the input, those whose column ``time`` is
+    below that column's watermark (tidal.sql.eventtime); each appears once and never changes."""
+
+    input: Plan
+    time: int
+
+    @property
+    def schema(self) -> tuple[Field, ...]:  # type: ignore[override]
+        return self.input.schema
 
     def children(self) -> tuple[Plan, ...]:
         return (self.input,)

@@ -1,0 +1,234 @@
+"""Event time in a plan: which columns have a watermark, and what bounds an operator's state.
+
+A relation declared ``WATERMARK FOR ts AS ts - delay`` has a watermark W (tidal.engine.watermarks):
+no row with ``ts < W`` reaches a view any more. A plan column has a watermark when the same kind
+of promise holds for the plan's output: every row the plan adds or retracts from now on has a
+value at or above it in that column, so rows below it are final. Such a column's watermark is
+a ``TimeBound``: the minimum, over some relations, of the relation's watermark plus an offset.
+
+How columns keep or gain watermarks, node by node (``W`` the input column's watermark):
+
+- scan: the ``WATERMARK FOR`` column, with offset 0;
+- filter, project (bare column references), distinct, emit: unchanged;
+- window TVF: the time column stays (for tumble/hop/cumulate: assignment is row by row);
+  ``window_end`` gets W + 1 us (windows containing future rows end after them); ``window_start``
+  W + 1 us - size; a session's rows can move to a merged session, so only its ``window_end``;
+- aggregate, over window: grouping / partition keys keep theirs (a group's rows all share it);
+- union, intersect, except: a column with a watermark on both sides, the smaller;
+- inner join: equal keys that both have one, the smaller; a column ``x`` with a condition
+  ``x >= y + d`` (y on the other side) gets the smaller of its own and y's plus d (interval join).
+
+Durations and watermark values are microseconds since the epoch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from sqlglot import exp
+
+from tidal.sql.errors import SqlError
+from tidal.sql.intervals import duration_us
+from tidal.sql.plan import (
+    Aggregate,
+    Distinct,
+    Emit,
+    Filter,
+    Join,
+    OverWindow,
+    Plan,
+    Project,
+    Scan,
+    SetOp,
+    WindowTVF,
+    conjuncts,
+    ref_index,
+)
+
+# Column types that can carry event time.
+TIME_TYPES = (
+    "TIMESTAMP",
+    "TIMESTAMP_MS",
+    "TIMESTAMP_S",
+    "TIMESTAMP_NS",
+    "TIMESTAMP WITH TIME ZONE",
+)
+
+
+@dataclass(frozen=True)
+class TimeBound:
+    """min over ``terms`` of (watermark of relation + offset); relation names in lower case."""
+
+    terms: frozenset[tuple[str, int]]
+
+    @staticmethod
+    def of(relation: str, offset: int = 0) -> TimeBound:
+        return TimeBound(frozenset({(relation.lower(), offset)}))
+
+    def shifted(self, offset: int) -> TimeBound:
+        return TimeBound(frozenset((r, o + offset) for r, o in self.terms))
+
+    def __or__(self, other: TimeBound) -> TimeBound:
+        return TimeBound(self.terms | other.terms)
+
+    @property
+    def relations(self) -> set[str]:
+        return {r for r, _ in self.terms}
+
+    def value(self, watermarks: Mapping[str, int | None]) -> int | None:
+        """The bound's value; None while any relation it reads has no watermark yet."""
+        values = []
+        for relation, offset in self.terms:
+            watermark = watermarks.get(relation)
+            if watermark is None:
+                return None
+            values.append(watermark + offset)
+        return min(values)
+
+    def describe(self) -> str:
+        return " min ".join(
+            f"wm({r}){_duration(o)}" for r, o in sorted(self.terms, key=lambda t: t[0])
+        )
+
+
+def _duration(offset: int) -> str:
+    if offset == 0:
+        return ""
+    sign = "+" if offset > 0 else "-"
+    value = abs(offset)
+    for unit, size in (("d", 86_400_000_000), ("h", 3_600_000_000), ("min", 60_000_000)):
+        if value % size == 0:
+            return f" {sign} {value // size}{unit}"
+    if value % 1_000_000 == 0:
+        return f" {sign} {value // 1_000_000}s"
+    return f" {sign} {value}us"
+
+
+TimeColumns = dict[int, TimeBound]
+
+
+def time_columns(plan: Plan) -> TimeColumns:
+    """The output columns of ``plan`` that have a watermark, and their bounds."""
+    if isinstance(plan, Scan):
+        return {} if plan.watermark is None else {plan.watermark: TimeBound.of(plan.relation)}
+    if isinstance(plan, (Filter, Distinct, Emit)):
+        return time_columns(plan.input)
+    if isinstance(plan, Project):
+        below = time_columns(plan.input)
+        return {
+            i: below[ref_index(e)]
+            for i, e in enumerate(plan.exprs)
+            if isinstance(e, exp.Column) and ref_index(e) in below
+        }
+    if isinstance(plan, WindowTVF):
+        return _window_tvf(plan)
+    if isinstance(plan, Aggregate):
+        below = time_columns(plan.input)
+        return {i: below[k] for i, k in enumerate(plan.keys) if k in below}
+    if isinstance(plan, OverWindow):
+        below = time_columns(plan.input)
+        partitions = [set(c.partition) for c in plan.calls]
+        common = set.intersection(*partitions) if partitions else set()
+        return {k: below[k] for k in common if k in below}
+    if isinstance(plan, SetOp):
+        left, right = time_columns(plan.left), time_columns(plan.right)
+        return {i: left[i] | right[i] for i in left if i in right}
+    if isinstance(plan, Join):
+        return _join(plan)
+    return {}
+
+
+def _window_tvf(plan: WindowTVF) -> TimeColumns:
+    below = time_columns(plan.input)
+    start, end = len(plan.input.schema), len(plan.input.schema) + 1
+    if plan.time not in below:
+        return {}
+    bound = below[plan.time]
+    if plan.kind == "session":
+        return {end: bound.shifted(1)}
+    return {**below, start: bound.shifted(1 - plan.size), end: bound.shifted(1)}
+
+
+def _join(plan: Join) -> TimeColumns:
+    if plan.kind != "inner":
+        return {}
+    columns = joined_time_columns(plan)
+    out: TimeColumns = {}
+    for column, bound in columns.items():
+        lower_bounds = [
+            columns[other].shifted(d)
+            for x, other, d in join_constraints(plan)
+            if x == column and other in columns
+        ]
+        if lower_bounds:
+            for extra in lower_bounds:
+                bound = bound | extra
+            out[column] = bound
+    return out
+
+
+def joined_time_columns(plan: Join) -> TimeColumns:
+    """The time columns of both join inputs, at their positions in the joined row."""
+    width = len(plan.left.schema)
+    right = {width + i: b for i, b in time_columns(plan.right).items()}
+    return {**time_columns(plan.left), **right}
+
+
+def join_constraints(plan: Join) -> list[tuple[int, int, int]]:
+    """``(x, y, d)``: every joined row has ``x >= y + d``, x and y on different sides (positions
+    in the joined row); from equal keys and from range conditions on column +/- INTERVAL."""
+    width = len(plan.left.schema)
+    facts = []
+    for left, right in zip(plan.left_keys, plan.right_keys):
+        facts += [(left, width + right, 0), (width + right, left, 0)]
+    for part in conjuncts(plan.condition):
+        facts += _range_facts(part)
+    return [(x, y, d) for x, y, d in facts if (x < width) != (y < width)]
+
+
+def _range_facts(node: exp.Expression) -> list[tuple[int, int, int]]:
+    if isinstance(node, exp.Between):
+        low = exp.GTE(this=node.this, expression=node.args["low"])
+        high = exp.LTE(this=node.this, expression=node.args["high"])
+        return _range_facts(low) + _range_facts(high)
+    if isinstance(node, (exp.GTE, exp.GT)):
+        greater, smaller = node.this, node.expression
+    elif isinstance(node, (exp.LTE, exp.LT)):
+        greater, smaller = node.expression, node.this
+    else:
+        return []
+    a, b = _shifted_column(greater), _shifted_column(smaller)
+    if a is None or b is None:
+        return []
+    # x + a_off >= y + b_off  =>  x >= y + (b_off - a_off)
+    return [(a[0], b[0], b[1] - a[1])]
+
+
+def _shifted_column(node: exp.Expression) -> tuple[int, int] | None:
+    """``c`` -> (c, 0); ``c + INTERVAL i`` -> (c, i); ``c - INTERVAL i`` -> (c, -i)."""
+    while isinstance(node, exp.Paren):
+        node = node.this
+    if isinstance(node, exp.Column):
+        return ref_index(node), 0
+    if isinstance(node, (exp.Add, exp.Sub)) and isinstance(node.this, exp.Column):
+        if not isinstance(node.expression, exp.Interval):
+            return None
+        micros = duration_us(node.expression, "an interval join's bound")
+        return ref_index(node.this), micros if isinstance(node, exp.Add) else -micros
+    return None
+
+
+def emit_on_window_close(plan: Plan) -> Emit:
+    """``plan`` showing only final rows: by its window_end column if it has one with a
+    watermark, else by its first column with one."""
+    columns = time_columns(plan)
+    if not columns:
+        raise SqlError(
+            "EMIT ON WINDOW CLOSE needs a watermark: the query's output must include a "
+            "column with one, e.g. window_end of a window over a source or table declared "
+            "with WATERMARK FOR",
+            sqlstate="42P17",
+        )
+    ends = [i for i in sorted(columns) if plan.schema[i].name.lower() == "window_end"]
+    return Emit(plan, ends[0] if ends else min(columns))
