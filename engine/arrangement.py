@@ -14,6 +14,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from tidal.engine.watermarks import micros
 from tidal.engine.zset import WEIGHT, consolidate
 
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -196,6 +197,25 @@ class Arrangement:
             return self.schema.empty_table()
         found = pa.concat_tables(parts) if len(parts) > 1 else parts[0]
         return consolidate(found) if consolidated else found
+
+    def drop_below(self, column: int, watermark: int) -> int:
+        """Drop the rows whose timestamp ``column`` is below ``watermark`` (microseconds): state
+        no future change can touch. Returns how many rows were dropped."""
+        dropped = 0
+        for i, run in enumerate(self._runs):
+            keep = micros(run.rows.column(column)) >= watermark
+            if keep.all():
+                continue
+            dropped += int((~keep).sum())
+            renumbered = np.cumsum(keep) - 1
+            kept = keep[run.positions]
+            self._runs[i] = _Run(
+                run.rows.filter(pa.array(keep)),
+                run.hashes[kept],
+                renumbered[run.positions[kept]],
+            )
+        self._runs = [run for run in self._runs if run.rows.num_rows]
+        return dropped
 
     def rows(self) -> pa.Table:
         """Every row, consolidated."""

@@ -21,6 +21,8 @@ from __future__ import annotations
 import dataclasses
 import pathlib
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -35,10 +37,14 @@ from tidal.engine.connectors import ConnectorError, SinkWriter, SourceReader, op
 from tidal.engine.dataflow import Dataflow
 from tidal.engine.expressions import EvaluationError
 from tidal.engine.operators.base import change_schema
-from tidal.engine.zset import WEIGHT, consolidate, negate, rename_positional, with_weight
+from tidal.engine.watermarks import IDLE_TIMEOUT, LATE_TABLE, EventTime, Watermarks
+from tidal.engine.zset import WEIGHT, concat, consolidate, negate, rename_positional, with_weight
 from tidal.sql import rules
 from tidal.sql.binder import Binder
+from tidal.sql.ddl import EVENT_TIME_OPTIONS
 from tidal.sql.errors import SqlError
+from tidal.sql.eventtime import emit_as_filter
+from tidal.sql.intervals import duration_us
 from tidal.sql.parser import parse_statement, split_statements
 from tidal.sql.plan import Field, Plan, scans
 
@@ -129,11 +135,14 @@ class Database:
         base_dir: str | pathlib.Path | None = None,
         batch_rows: int = DEFAULT_BATCH_ROWS,
         batch_mode: bool = False,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """``base_dir``: where relative connector paths resolve (default: the working directory).
 
         ``batch_mode``: maintain nothing; a materialized view is computed by DuckDB, from its
         plan over the current contents, whenever it is read (``tidal run --batch``).
+
+        ``clock``: seconds, for idle sources (``watermark_idle_timeout``).
         """
         self.catalog = Catalog()
         self.binder = Binder(self.catalog)
@@ -147,6 +156,7 @@ class Database:
         self._sinks: dict[str, _Sink] = {}
         self._lock = threading.RLock()
         self.source_errors: list[str] = []
+        self.watermarks = Watermarks(clock)
 
     # --- statements ---------------------------------------------------------------------------
 
@@ -174,6 +184,7 @@ class Database:
     def query(self, plan: Plan) -> pa.Table:
         """Run an ad hoc query plan over the current contents (after bounded inputs are read)."""
         self.catch_up()
+        plan = emit_as_filter(plan, self.watermarks.values())
         relations = {}
         for name in {s.relation.lower() for s in scans(plan)}:
             relations[name] = self.contents(name)
@@ -211,8 +222,37 @@ class Database:
     # --- catalog changes ----------------------------------------------------------------------
 
     def create_table(self, table: Table) -> None:
+        event_time = self._event_time(table)
         self.catalog.add(table)
         self._bases[table.name.lower()] = _Base(table, Collection(change_schema(_fields(table))))
+        if event_time is not None:
+            self.watermarks.add(table.name, event_time)
+
+    def _event_time(self, relation: Table | Source) -> EventTime | None:
+        """The event-time bookkeeping of a relation with a watermark; creates its late table."""
+        if relation.watermark is None:
+            return None
+        if relation.name in self.catalog:
+            self.catalog.add(relation)  # raises the "already exists" error
+        names = [c.name.lower() for c in relation.columns]
+        timeout = relation.option(IDLE_TIMEOUT)
+        late_table = relation.option(LATE_TABLE)
+        event_time = EventTime(
+            names.index(relation.watermark.column.lower()),
+            relation.watermark.delay,
+            _seconds(timeout, IDLE_TIMEOUT) if timeout is not None else None,
+            late_table,
+        )
+        if late_table is not None:
+            if late_table.lower() == relation.name.lower() or late_table in self.catalog:
+                raise SqlError(
+                    f"late_table {late_table!r}: a relation of that name exists; name a new "
+                    "table for the late rows",
+                    sqlstate="42P07",
+                )
+            columns = tuple(dataclasses.replace(c, nullable=True) for c in relation.columns)
+            self.create_table(Table(late_table, columns))
+        return event_time
 
     def create_source(self, source: Source) -> None:
         if source.name in self.catalog:
@@ -222,13 +262,17 @@ class Database:
             raise SqlError(
                 f"source {source.name}: option '{RETAIN}' is 'true' or 'false'", sqlstate="22023"
             )
-        connector_options = tuple((k, v) for k, v in source.options if k != RETAIN)
+        engine_options = (RETAIN, *EVENT_TIME_OPTIONS)
+        connector_options = tuple((k, v) for k, v in source.options if k not in engine_options)
         try:
             reader = open_source(
                 dataclasses.replace(source, options=connector_options), self.base_dir
             )
         except ConnectorError as error:
             raise SqlError(str(error), sqlstate="22023") from None
+        event_time = self._event_time(source)
+        if event_time is not None:
+            self.watermarks.add(source.name, event_time)
         self.catalog.add(source)
         contents = Collection(change_schema(_fields(source))) if retain == "true" else None
         self._bases[source.name.lower()] = _Base(source, contents, reader)
@@ -252,7 +296,7 @@ class Database:
         dataflow = Dataflow(plan, self.backend)
         initial = {name: self._changes_of(name) for name in dataflow.relations}
         try:
-            output = dataflow.step(initial)
+            output = dataflow.step(initial, self.watermarks.values())
         except (EvaluationError, BatchError) as error:
             raise DataError(f"cannot create {view.name}: {error}") from None
         contents = None
@@ -305,6 +349,7 @@ class Database:
             if base is not None and base.reader is not None:
                 base.reader.close()
             self._views.pop(key, None)
+            self.watermarks.remove(key)
             sink = self._sinks.pop(key, None)
             if sink is not None:
                 sink.writer.close()
@@ -319,12 +364,14 @@ class Database:
         self._tick({table.lower(): rename_positional(changes)})
 
     def tick(self) -> bool:
-        """Poll every source once and run a tick if any had rows; True if one ran."""
+        """Poll every source once and run a tick if any had rows, or if an idle source's
+        watermark moved (windows may close); True if one ran."""
         with self._lock:
             deltas = self._poll(drain=False)
-            if deltas:
+            if deltas or self.watermarks.advance({}):
                 self._tick(deltas)
-            return bool(deltas)
+                return True
+            return False
 
     def catch_up(self, retained_only: bool = False) -> None:
         """Read every bounded input to its end (files present now, finite datagen), and what
@@ -381,6 +428,10 @@ class Database:
             return errors
 
     def _tick(self, base_deltas: dict[str, pa.Table]) -> None:
+        watermarks_before = self.watermarks.snapshot()
+        base_deltas = self._without_late_rows(base_deltas)
+        self.watermarks.advance(base_deltas)
+        watermarks = self.watermarks.values()
         deltas = dict(base_deltas)
         for name, delta in base_deltas.items():
             if self._bases[name].contents is not None:
@@ -391,7 +442,7 @@ class Database:
                     continue
                 # Not consolidated here: operators and contents take raw changes, and
                 # consolidating every view's output every tick is the costliest step there is.
-                output = view.dataflow.step(deltas)
+                output = view.dataflow.step(deltas, watermarks)
                 if view.contents is not None:
                     view.contents.apply(output)
                 deltas[name] = output
@@ -400,6 +451,7 @@ class Database:
             for name, delta in base_deltas.items():
                 if self._bases[name].contents is not None:
                     self._bases[name].contents.apply(negate(delta))
+            self.watermarks.restore(watermarks_before)
             self._rebuild_views()
             if not isinstance(error, (EvaluationError, BatchError, ArithmeticError)):
                 raise
@@ -411,6 +463,18 @@ class Database:
             if change is not None and change.num_rows:
                 self._write_sink(sink, consolidate(change))
         self.ticks += 1
+
+    def _without_late_rows(self, deltas: dict[str, pa.Table]) -> dict[str, pa.Table]:
+        """The tick's changes with late rows taken out (and put in late tables, if named)."""
+        on_time: dict[str, pa.Table] = {}
+        for name, delta in deltas.items():
+            kept, late = self.watermarks.split_late(name, delta)
+            on_time[name] = kept
+            late_table = self.watermarks.relations[name].late_table if late is not None else None
+            if late_table is not None and late_table.lower() in self._bases:
+                key = late_table.lower()
+                on_time[key] = concat([on_time[key], late]) if key in on_time else late
+        return on_time
 
     def _rebuild_views(self) -> None:
         """Every materialized view afresh from its inputs' contents (after an undone tick)."""
@@ -440,6 +504,18 @@ class Database:
                     base.reader.close()
             for sink in self._sinks.values():
                 sink.writer.close()
+
+
+def _seconds(text: str, option: str) -> float:
+    """An option's duration, written as an interval ('30 s', '2 minutes'), in seconds."""
+    try:
+        interval = parse_statement(f"SELECT INTERVAL '{text}'").expressions[0]
+        return duration_us(interval, f"option {option}") / 1e6
+    except SqlError as error:
+        raise SqlError(
+            f"option {option} = {text!r} is not a duration (e.g. '30 seconds'): {error}",
+            sqlstate="22023",
+        ) from None
 
 
 def _fields(relation: Relation) -> tuple[Field, ...]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import pyarrow as pa
 from sqlglot import exp
@@ -10,6 +10,7 @@ from sqlglot import exp
 from tidal.engine.batch import BatchBackend
 from tidal.engine.operators.aggregate import aggregate_operator
 from tidal.engine.operators.base import Operator, change_schema
+from tidal.engine.operators.emit import EmitOperator
 from tidal.engine.operators.filter import FilterOperator
 from tidal.engine.operators.join import join_operator
 from tidal.engine.operators.ordered import (
@@ -19,13 +20,19 @@ from tidal.engine.operators.ordered import (
     top_n_operator,
 )
 from tidal.engine.operators.project import ProjectOperator
+from tidal.engine.operators.recompute import StateExpiry
+from tidal.engine.operators.session import SessionOperator
 from tidal.engine.operators.union import UnionAllOperator
 from tidal.engine.operators.values import ValuesOperator
+from tidal.engine.operators.window_assign import WindowAssignOperator
+from tidal.engine.zset import concat
 from tidal.sql.errors import unsupported
+from tidal.sql.eventtime import state_expiry, time_columns
 from tidal.sql.lower import lower
 from tidal.sql.plan import (
     Aggregate,
     Distinct,
+    Emit,
     Filter,
     Join,
     OverWindow,
@@ -36,6 +43,7 @@ from tidal.sql.plan import (
     TopN,
     Values,
     WindowCall,
+    WindowTVF,
 )
 
 
@@ -145,15 +153,22 @@ class Dataflow:
             raise unsupported(f"{type(node).__name__} in a materialized view")
         return build(node, self.backend)
 
-    def step(self, deltas: dict[str, pa.Table]) -> pa.Table:
-        """The plan's output changes for one tick, given each relation's changes (absent = none)."""
+    def step(
+        self, deltas: dict[str, pa.Table], watermarks: Mapping[str, int | None] | None = None
+    ) -> pa.Table:
+        """The plan's output changes for one tick, given each relation's changes (absent = none)
+        and the relations' watermarks after the tick."""
         results: list[pa.Table] = []
         for operator, children in zip(self.operators, self.children):
             if isinstance(operator, ScanOperator):
                 inputs = [deltas.get(operator.relation)]
             else:
                 inputs = [results[c] for c in children]
-            results.append(operator.step(inputs))
+            output = operator.step(inputs)
+            released = operator.on_watermark(watermarks) if watermarks else None
+            if released is not None and released.num_rows:
+                output = concat([output, released], operator.schema)
+            results.append(output)
         return results[self.root]
 
     def output_rows(self, index: int | None = None) -> pa.Table | None:
@@ -188,7 +203,27 @@ def _values(node: Values, backend: BatchBackend) -> Operator:
 def _set_op(node: SetOp, backend: BatchBackend) -> Operator:
     if node.kind == "union":  # UNION ALL; UNION adds a Distinct in Dataflow._build
         return UnionAllOperator(node)
-    return set_operator(node, backend.compute(node))
+    return _expiring(set_operator(node, backend.compute(node)), node)
+
+
+def _expiring(operator, node: Plan):
+    """A keyed-recompute operator that drops state the watermarks have made final (its key
+    columns keep their positions in its output)."""
+    operator.expiry = [
+        StateExpiry(e.input, e.column, e.column, e.bound) for e in state_expiry(node)
+    ]
+    return operator
+
+
+def _window_tvf(node: WindowTVF, backend: BatchBackend) -> Operator:
+    if node.kind == "session":
+        end = time_columns(node).get(len(node.schema) - 1)
+        return SessionOperator(node, backend.compute(node), end)
+    return WindowAssignOperator(node)
+
+
+def _emit(node: Emit, backend: BatchBackend) -> Operator:
+    return EmitOperator(node, time_columns(node.input)[node.time])
 
 
 # How each plan node becomes an operator; stateful ones get the node's DuckDB evaluation too.
@@ -200,7 +235,11 @@ _BUILDERS: dict[type, Callable[[Plan, BatchBackend], Operator]] = {
     Aggregate: lambda node, backend: aggregate_operator(node, backend.compute(node)),
     Join: lambda node, backend: join_operator(node, backend.compute(node)),
     SetOp: _set_op,
-    Distinct: lambda node, backend: distinct_operator(node),
+    Distinct: lambda node, backend: _expiring(distinct_operator(node), node),
     TopN: lambda node, backend: top_n_operator(node, backend.compute(node)),
-    OverWindow: lambda node, backend: over_window_operator(node, backend.compute(node)),
+    OverWindow: lambda node, backend: _expiring(
+        over_window_operator(node, backend.compute(node)), node
+    ),
+    WindowTVF: _window_tvf,
+    Emit: _emit,
 }

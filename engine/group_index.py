@@ -65,6 +65,17 @@ class GroupIndex:
     def keys(self, slots: np.ndarray) -> pa.Table:
         return self._keys.take(pa.array(slots))
 
+    def key_column(self, position: int) -> pa.ChunkedArray:
+        """Key column ``position`` of every slot, in slot order."""
+        return self._keys.column(position)
+
+    def compacted(self, kept: np.ndarray) -> GroupIndex:
+        """A new index of only the slots ``kept`` (ascending), renumbered 0, 1, ..."""
+        index = GroupIndex()
+        if len(kept):
+            index.slots(self.keys(kept))
+        return index
+
     def _equal(self, keys: pa.Table, slots: np.ndarray) -> np.ndarray:
         stored = self._keys.take(pa.array(slots))
         same = np.ones(keys.num_rows, dtype=bool)

@@ -192,8 +192,18 @@ def _coerced_values(values: exp.Values, types: list[str]) -> exp.Values:
     return values
 
 
+def _append_only(target: Table, statement: str) -> None:
+    if target.watermark is not None:
+        raise SqlError(
+            f"cannot {statement} table {target.name!r}: a table with a watermark is an event "
+            "stream and accepts INSERT only",
+            sqlstate="0A000",
+        )
+
+
 def _delete(db: Database, delete: exp.Delete) -> str:
     target = _target_table(db, delete.this, delete)
+    _append_only(target, "DELETE from")
     select = exp.select("*").from_(delete.this.copy())
     if delete.args.get("where") is not None:
         select.set("where", delete.args["where"].copy())
@@ -206,6 +216,7 @@ def _delete(db: Database, delete: exp.Delete) -> str:
 
 def _update(db: Database, update: exp.Update) -> str:
     target = _target_table(db, update.this, update)
+    _append_only(target, "UPDATE")
     assignments = {}
     for assignment in update.expressions:
         column = assignment.this.name.lower()
@@ -311,7 +322,41 @@ def _show(db: Database, show: exp.Show) -> pa.Table:
     if what in _SHOW_KINDS:
         names = sorted(o.name for o in db.catalog.objects(_SHOW_KINDS[what]))
         return pa.table({"name": pa.array(names, pa.string())})
-    raise unsupported(f"SHOW {what}: tidal shows TABLES, SOURCES, VIEWS, MATERIALIZED VIEWS, SINKS")
+    if what == "WATERMARKS":
+        return _watermarks(db)
+    raise unsupported(
+        f"SHOW {what}: tidal shows TABLES, SOURCES, VIEWS, MATERIALIZED VIEWS, SINKS, WATERMARKS"
+    )
+
+
+def _watermarks(db: Database) -> pa.Table:
+    """Per relation with a watermark: where it stands and how many rows arrived late."""
+    rows = []
+    for name, event_time in sorted(db.watermarks.relations.items()):
+        relation = db.catalog.get(name)
+        rows.append(
+            {
+                "relation": relation.name,
+                "column": relation.columns[event_time.column].name,
+                "delay": relation.watermark.expression,
+                "watermark": event_time.watermark,
+                "late_rows": event_time.late_rows,
+                "late_table": event_time.late_table,
+                "idle": event_time.idle,
+            }
+        )
+    schema = pa.schema(
+        [
+            ("relation", pa.string()),
+            ("column", pa.string()),
+            ("delay", pa.string()),
+            ("watermark", pa.timestamp("us")),
+            ("late_rows", pa.int64()),
+            ("late_table", pa.string()),
+            ("idle", pa.bool_()),
+        ]
+    )
+    return pa.Table.from_pylist(rows, schema=schema)
 
 
 def _describe(db: Database, describe: exp.Describe) -> pa.Table:

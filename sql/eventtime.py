@@ -43,6 +43,7 @@ from tidal.sql.plan import (
     SetOp,
     WindowTVF,
     conjuncts,
+    ref,
     ref_index,
 )
 
@@ -232,3 +233,58 @@ def emit_on_window_close(plan: Plan) -> Emit:
         )
     ends = [i for i in sorted(columns) if plan.schema[i].name.lower() == "window_end"]
     return Emit(plan, ends[0] if ends else min(columns))
+
+
+@dataclass(frozen=True)
+class Expiry:
+    """Rows of a stateful node's input ``input`` whose ``column`` is below ``bound`` can never
+    change its output again: its state drops them."""
+
+    input: int
+    column: int
+    bound: TimeBound
+
+
+def state_expiry(node: Plan) -> list[Expiry]:
+    """What bounds a stateful node's state by watermark (empty: nothing does)."""
+    if isinstance(node, Aggregate):
+        below = time_columns(node.input)
+        return [Expiry(0, k, below[k]) for k in node.keys if k in below]
+    if isinstance(node, OverWindow):
+        return [Expiry(0, k, b) for k, b in time_columns(node).items()]
+    if isinstance(node, (Distinct, SetOp)):
+        columns = time_columns(node)
+        return [Expiry(i, k, b) for i in range(len(node.children())) for k, b in columns.items()]
+    if isinstance(node, WindowTVF) and node.kind == "session":
+        return [Expiry(0, k, b) for k, b in time_columns(node).items()]
+    if isinstance(node, Emit):
+        return [Expiry(0, node.time, time_columns(node.input)[node.time])]
+    if isinstance(node, Join) and node.kind == "inner":
+        width = len(node.left.schema)
+        columns = joined_time_columns(node)
+        return [
+            Expiry(0, x, columns[y].shifted(d))
+            if x < width
+            else Expiry(1, x - width, columns[y].shifted(d))
+            for x, y, d in join_constraints(node)
+            if y in columns
+        ]
+    return []
+
+
+def emit_as_filter(plan: Plan, watermarks: Mapping[str, int | None]) -> Plan:
+    """``plan`` for one batch evaluation at the given watermarks: each EMIT ON WINDOW CLOSE
+    becomes a filter keeping the rows that are final by then (none while there is no watermark)."""
+    if not any(isinstance(node, Emit) for node in plan.walk()):
+        return plan
+    children = tuple(emit_as_filter(child, watermarks) for child in plan.children())
+    if not isinstance(plan, Emit):
+        return plan.with_children(children)
+    (child,) = children
+    watermark = time_columns(plan.input)[plan.time].value(watermarks)
+    if watermark is None:
+        return Filter(child, exp.false())
+    final = exp.LT(
+        this=exp.func("epoch_us", ref(plan.time)), expression=exp.Literal.number(watermark)
+    )
+    return Filter(child, final)

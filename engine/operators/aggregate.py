@@ -16,6 +16,8 @@ A global aggregate (no GROUP BY) has exactly one output row, also over no input,
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -24,16 +26,23 @@ from tidal.catalog import types
 from tidal.engine.group_index import GroupIndex
 from tidal.engine.keys import canonical
 from tidal.engine.operators.base import Operator, change_schema
-from tidal.engine.operators.recompute import RecomputeOperator
+from tidal.engine.operators.recompute import RecomputeOperator, StateExpiry
+from tidal.engine.watermarks import micros
 from tidal.engine.zset import WEIGHT, concat, consolidate
 from tidal.sql.aggregates import INVERTIBLE
+from tidal.sql.eventtime import TimeBound, state_expiry
 from tidal.sql.plan import Aggregate, AggregateCall
 
 
 def aggregate_operator(node: Aggregate, compute) -> Operator:
+    expiry = state_expiry(node)
     if all(c.name in INVERTIBLE and not c.distinct for c in node.aggregates):
-        return AccumulatingAggregate(node)
-    return RecomputeAggregate(node, compute)
+        operator = AccumulatingAggregate(node)
+        operator.expiry = [(node.keys.index(e.column), e.bound) for e in expiry]
+        return operator
+    operator = RecomputeAggregate(node, compute)
+    operator.expiry = [StateExpiry(0, e.column, node.keys.index(e.column), e.bound) for e in expiry]
+    return operator
 
 
 class AccumulatingAggregate(Operator):
@@ -60,6 +69,9 @@ class AccumulatingAggregate(Operator):
         self.index = GroupIndex()
         self.accumulators = {name: np.zeros(0, dtype=self._dtype(name)) for name in self.columns}
         self.started = False
+        # (key position, bound): groups whose time key is below the bound are final (windows
+        # closed by the watermark); they are dropped once they are a quarter of the groups.
+        self.expiry: list[tuple[int, TimeBound]] = []
 
     def _call_columns(self, j: int, call: AggregateCall) -> list[str]:
         if call.name not in ("sum", "avg"):
@@ -184,7 +196,24 @@ class AccumulatingAggregate(Operator):
         weights = pa.array(np.full(len(accumulators["__rows"]), weight, dtype=np.int64))
         return pa.Table.from_arrays(arrays + [weights], schema=self.schema)
 
+    def on_watermark(self, watermarks: Mapping[str, int | None]) -> pa.Table | None:
+        size = self.index.size
+        if not self.expiry or not size:
+            return None
+        final = self.accumulators["__rows"][:size] <= 0
+        for position, bound in self.expiry:
+            watermark = bound.value(watermarks)
+            if watermark is not None:
+                final |= micros(self.index.key_column(position)) < watermark
+        if final.sum() * 4 >= size:
+            kept = np.nonzero(~final)[0]
+            self.index = self.index.compacted(kept)
+            self.accumulators = {name: acc[kept] for name, acc in self.accumulators.items()}
+        return None
+
     def output_rows(self) -> pa.Table | None:
+        if self.expiry:
+            return None  # final groups leave the state: the view keeps its own rows
         if not self.keys:
             if not self.started:
                 return self.empty()

@@ -2,10 +2,14 @@
 
 Every stream between operators is a Z-set change batch (tidal.engine.zset): columns ``c0``..
 ``cN`` in the plan node's output order, plus ``__weight``. ``step`` receives one change batch per
-input for the current tick and returns the node's output changes for that tick.
+input for the current tick and returns the node's output changes for that tick. Then
+``on_watermark`` receives the relations' watermarks as of the tick: operators that keep state by
+event time drop what has become final, and may emit more changes (closed windows).
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 import pyarrow as pa
 
@@ -29,6 +33,10 @@ class Operator:
 
     def step(self, inputs: list[pa.Table]) -> pa.Table:
         raise NotImplementedError
+
+    def on_watermark(self, watermarks: Mapping[str, int | None]) -> pa.Table | None:
+        """Changes released by the watermarks (relation name -> microseconds), if any."""
+        return None
 
     def snapshot(self) -> dict:
         """The operator's state, to be restored by ``restore`` (stateless operators keep none)."""

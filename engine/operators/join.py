@@ -4,14 +4,18 @@ Inner join state: both inputs arranged by their join keys. For changes dL, dR in
 
     d(L join R) = dL join R  +  (L + dL) join dR
 
-so each side's changes look up only the matching keys of the other side. Bounded by the
-inputs' sizes. Weights multiply: (k,x,+1) join (k,y,+2) -> (k,x,k,y,+2).
+so each side's changes look up only the matching keys of the other side. Weights multiply: (k,x,+1) join (k,y,+2) -> (k,x,k,y,+2).
+
+Interval and window joins: a row that no future row of the other side can match (by the
+watermarks and the join's time conditions, tidal.sql.eventtime) is dropped from state.
 
 Outer, semi and anti joins: an outer row's padding appears and disappears as matches come
 and go, so the rows of each touched key are joined again (recompute.py), by DuckDB.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 import numpy as np
 import pyarrow as pa
@@ -23,6 +27,7 @@ from tidal.engine.keys import canonical
 from tidal.engine.operators.base import Operator, change_schema
 from tidal.engine.operators.recompute import RecomputeOperator
 from tidal.engine.zset import WEIGHT, concat
+from tidal.sql.eventtime import state_expiry
 from tidal.sql.plan import Join
 
 
@@ -46,6 +51,8 @@ class InnerJoin(Operator):
         self.residual = (
             compile_predicate(node.condition, node.schema) if node.condition is not None else None
         )
+        # (side, column, bound): rows of a side that no future row of the other side can match.
+        self.expiry = [(e.input, e.column, e.bound) for e in state_expiry(node)]
 
     def step(self, inputs: list[pa.Table]) -> pa.Table:
         delta_left, delta_right = inputs
@@ -85,6 +92,13 @@ class InnerJoin(Operator):
         if self.residual is not None and result.num_rows:
             result = result.filter(self.residual(result))
         return result
+
+    def on_watermark(self, watermarks: Mapping[str, int | None]) -> pa.Table | None:
+        for side, column, bound in self.expiry:
+            watermark = bound.value(watermarks)
+            if watermark is not None:
+                (self.left, self.right)[side].drop_below(column, watermark)
+        return None
 
     def snapshot(self) -> dict:
         return {"left": self.left.snapshot(), "right": self.right.snapshot()}

@@ -18,7 +18,8 @@ batch mode uses), or a native function where that is trivial.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
@@ -26,8 +27,20 @@ import pyarrow as pa
 from tidal.engine.arrangement import Arrangement, key_hash
 from tidal.engine.operators.base import Operator
 from tidal.engine.zset import concat, consolidate, negate
+from tidal.sql.eventtime import TimeBound
 
 Compute = Callable[[list[pa.Table]], pa.Table]
+
+
+@dataclass(frozen=True)
+class StateExpiry:
+    """Rows of input ``input`` with timestamp ``column`` below ``bound`` are final; so are output
+    rows with ``output_column`` below it (the same value, e.g. a window_end grouping key)."""
+
+    input: int
+    column: int
+    output_column: int | None
+    bound: TimeBound
 
 
 class RecomputeOperator(Operator):
@@ -46,6 +59,7 @@ class RecomputeOperator(Operator):
         self.compute = compute
         self.inputs = [Arrangement(s, k) for s, k in zip(input_schemas, keys)]
         self.output = Arrangement(schema, output_key) if output_key is not None else None
+        self.expiry: list[StateExpiry] = []
 
     def step(self, inputs: list[pa.Table]) -> pa.Table:
         if all(d.num_rows == 0 for d in inputs):
@@ -81,8 +95,19 @@ class RecomputeOperator(Operator):
     def _emits_on_empty(self) -> bool:
         return False
 
+    def on_watermark(self, watermarks: Mapping[str, int | None]) -> pa.Table | None:
+        for expiry in self.expiry:
+            watermark = expiry.bound.value(watermarks)
+            if watermark is None:
+                continue
+            self.inputs[expiry.input].drop_below(expiry.column, watermark)
+            if self.output is not None and expiry.output_column is not None:
+                self.output.drop_below(expiry.output_column, watermark)
+        return None
+
     def output_rows(self) -> pa.Table | None:
-        return self.output.rows() if self.output is not None else None
+        # With expiry the state no longer holds final rows: the view keeps its own.
+        return self.output.rows() if self.output is not None and not self.expiry else None
 
     def snapshot(self) -> dict:
         state = {f"input{i}": a.snapshot() for i, a in enumerate(self.inputs)}

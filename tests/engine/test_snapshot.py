@@ -47,10 +47,10 @@ def test_restored_dataflow_continues_like_the_original(name):
     outputs = {"original": [], "restored": []}
     step = original.step
 
-    def step_both(deltas):
-        result = step(deltas)
+    def step_both(deltas, watermarks=None):
+        result = step(deltas, watermarks)
         outputs["original"].append(_sorted(consolidate(result)))
-        outputs["restored"].append(_sorted(consolidate(restored.step(deltas))))
+        outputs["restored"].append(_sorted(consolidate(restored.step(deltas, watermarks))))
         return result
 
     original.step = step_both

@@ -1,0 +1,132 @@
+"""Watermarks of tables and sources, and the late rows they hold back.
+
+A relation declared ``WATERMARK FOR ts AS ts - delay`` has a watermark: the largest ``ts`` applied
+so far minus the delay (None before the first row). It advances at tick boundaries only. At the
+start of a tick, a row whose ``ts`` is below the watermark (or NULL) is late: it reaches no
+table contents and no view. Late rows are counted per relation and, with the option
+``late_table = 'name'``, appended to that table (same columns), where they can be queried.
+
+An idle relation must not hold back views that also read busier ones: with
+``watermark_idle_timeout = '30 s'``, a relation that has had no rows for that long (by the
+clock) takes the largest watermark of the busy relations, if that is ahead of its own. Its own
+late rows are then judged by that watermark, so nothing a view has closed is ever changed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+IDLE_TIMEOUT = "watermark_idle_timeout"
+LATE_TABLE = "late_table"
+
+
+def micros(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """Timestamps as int64 microseconds since the epoch (NULL as the smallest int64)."""
+    unit_type = pa.timestamp("us", tz=column.type.tz)
+    as_micros = pc.cast(column, unit_type, safe=False).cast(pa.int64())
+    return pc.fill_null(as_micros, np.iinfo(np.int64).min).to_numpy()
+
+
+def to_timestamps(
+    values: np.ndarray, arrow_type: pa.DataType, null: np.ndarray | None = None
+) -> pa.Array:
+    """int64 microseconds as timestamps of ``arrow_type`` (NULL where ``null``)."""
+    micros_type = pa.timestamp("us", tz=arrow_type.tz)
+    mask = null if null is not None and null.any() else None
+    return pa.array(values, micros_type, mask=mask).cast(arrow_type, safe=False)
+
+
+@dataclass
+class EventTime:
+    """One relation's event time: its column, delay, watermark and late-row count."""
+
+    column: int
+    delay: int
+    idle_timeout: float | None = None
+    late_table: str | None = None
+    watermark: int | None = None
+    late_rows: int = 0
+    last_rows_at: float = 0.0
+    idle: bool = False
+
+
+class Watermarks:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self.relations: dict[str, EventTime] = {}
+
+    def add(self, name: str, event_time: EventTime) -> None:
+        event_time.last_rows_at = self.clock()
+        self.relations[name.lower()] = event_time
+
+    def remove(self, name: str) -> None:
+        self.relations.pop(name.lower(), None)
+
+    def values(self) -> dict[str, int | None]:
+        return {name: e.watermark for name, e in self.relations.items()}
+
+    def split_late(self, name: str, delta: pa.Table) -> tuple[pa.Table, pa.Table | None]:
+        """``delta`` (insertions) as its on-time rows and its late rows (None if none)."""
+        event_time = self.relations.get(name)
+        if event_time is None or delta.num_rows == 0:
+            return delta, None
+        event_time.last_rows_at = self.clock()
+        event_time.idle = False
+        times = micros(delta.column(event_time.column))
+        late = times == np.iinfo(np.int64).min  # NULL event time: never placeable in time
+        if event_time.watermark is not None:
+            late |= times < event_time.watermark
+        if not late.any():
+            return delta, None
+        event_time.late_rows += int(late.sum())
+        return delta.filter(pa.array(~late)), delta.filter(pa.array(late))
+
+    def advance(self, deltas: dict[str, pa.Table]) -> None:
+        """Move each relation's watermark past the on-time rows of this tick, then let idle
+        relations catch up with the busy ones."""
+        for name, delta in deltas.items():
+            event_time = self.relations.get(name)
+            if event_time is None or delta.num_rows == 0:
+                continue
+            newest = int(micros(delta.column(event_time.column)).max()) - event_time.delay
+            if event_time.watermark is None or newest > event_time.watermark:
+                event_time.watermark = newest
+        now = self.clock()
+        busy = [
+            e.watermark
+            for e in self.relations.values()
+            if e.watermark is not None and not self._idle(e, now)
+        ]
+        for event_time in self.relations.values():
+            if busy and self._idle(event_time, now):
+                event_time.idle = True
+                if event_time.watermark is None or event_time.watermark < max(busy):
+                    event_time.watermark = max(busy)
+
+    @staticmethod
+    def _idle(event_time: EventTime, now: float) -> bool:
+        timeout = event_time.idle_timeout
+        return timeout is not None and now - event_time.last_rows_at >= timeout
+
+    def snapshot(self) -> dict[str, tuple]:
+        return {
+            name: (e.watermark, e.late_rows, e.last_rows_at, e.idle)
+            for name, e in self.relations.items()
+        }
+
+    def restore(self, state: dict[str, tuple]) -> None:
+        for name, (watermark, late_rows, last_rows_at, idle) in state.items():
+            if name in self.relations:
+                e = self.relations[name]
+                e.watermark, e.late_rows, e.last_rows_at, e.idle = (
+                    watermark,
+                    late_rows,
+                    last_rows_at,
+                    idle,
+                )
