@@ -37,7 +37,7 @@ from tidal.engine.connectors import ConnectorError, SinkWriter, SourceReader, op
 from tidal.engine.dataflow import Dataflow
 from tidal.engine.expressions import EvaluationError
 from tidal.engine.operators.base import change_schema
-from tidal.engine.watermarks import IDLE_TIMEOUT, LATE_TABLE, EventTime, Watermarks
+from tidal.engine.watermarks import IDLE_TIMEOUT, LATE_TABLE, NOW, EventTime, Watermarks
 from tidal.engine.zset import WEIGHT, concat, consolidate, negate, rename_positional, with_weight
 from tidal.sql import rules
 from tidal.sql.binder import Binder
@@ -47,6 +47,7 @@ from tidal.sql.eventtime import emit_as_filter
 from tidal.sql.intervals import duration_us
 from tidal.sql.parser import parse_statement, split_statements
 from tidal.sql.plan import Field, Plan, scans
+from tidal.sql.temporal import at_time
 
 DEFAULT_BATCH_ROWS = 65_536
 # A source option: whether the source keeps the rows it has read, so that they can be queried
@@ -135,14 +136,15 @@ class Database:
         base_dir: str | pathlib.Path | None = None,
         batch_rows: int = DEFAULT_BATCH_ROWS,
         batch_mode: bool = False,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         """``base_dir``: where relative connector paths resolve (default: the working directory).
 
         ``batch_mode``: maintain nothing; a materialized view is computed by DuckDB, from its
         plan over the current contents, whenever it is read (``tidal run --batch``).
 
-        ``clock``: seconds, for idle sources (``watermark_idle_timeout``).
+        ``clock``: seconds since the epoch: ``now()`` in temporal filters, and how long a
+        source has been idle (``watermark_idle_timeout``).
         """
         self.catalog = Catalog()
         self.binder = Binder(self.catalog)
@@ -184,7 +186,8 @@ class Database:
     def query(self, plan: Plan) -> pa.Table:
         """Run an ad hoc query plan over the current contents (after bounded inputs are read)."""
         self.catch_up()
-        plan = emit_as_filter(plan, self.watermarks.values())
+        watermarks = self.watermarks.values()
+        plan = at_time(emit_as_filter(plan, watermarks), watermarks[NOW])
         relations = {}
         for name in {s.relation.lower() for s in scans(plan)}:
             relations[name] = self.contents(name)
@@ -368,7 +371,8 @@ class Database:
         watermark moved (windows may close); True if one ran."""
         with self._lock:
             deltas = self._poll(drain=False)
-            if deltas or self.watermarks.advance({}):
+            clocked = any(v.dataflow and v.dataflow.uses_clock for v in self._views.values())
+            if deltas or self.watermarks.advance({}) or clocked:
                 self._tick(deltas)
                 return True
             return False

@@ -22,6 +22,7 @@ from tidal.engine.operators.ordered import (
 from tidal.engine.operators.project import ProjectOperator
 from tidal.engine.operators.recompute import StateExpiry
 from tidal.engine.operators.session import SessionOperator
+from tidal.engine.operators.temporal_filter import TemporalFilterOperator
 from tidal.engine.operators.union import UnionAllOperator
 from tidal.engine.operators.values import ValuesOperator
 from tidal.engine.operators.window_assign import WindowAssignOperator
@@ -45,6 +46,7 @@ from tidal.sql.plan import (
     WindowCall,
     WindowTVF,
 )
+from tidal.sql.temporal import is_temporal, split_temporal
 
 
 class ScanOperator(Operator):
@@ -95,7 +97,10 @@ _VOLATILE_NAMES = {
 
 def _refuse_volatile(plan: Plan) -> None:
     for node in plan.walk():
-        for expression in _expressions(list(vars(node).values())):
+        values = list(vars(node).values())
+        if isinstance(node, Filter):  # now() in temporal conditions is maintained as time passes
+            values = [split_temporal(node.predicate)[1]]
+        for expression in _expressions(values):
             for call in expression.find_all(exp.Func):
                 name = call.name if isinstance(call, exp.Anonymous) else call.sql_name()
                 if isinstance(call, _VOLATILE) or name.lower() in _VOLATILE_NAMES:
@@ -134,8 +139,19 @@ class Dataflow:
     def relations(self) -> set[str]:
         return {op.relation for op in self.operators if isinstance(op, ScanOperator)}
 
+    @property
+    def uses_clock(self) -> bool:
+        """Whether the result changes as time passes (a temporal filter): ticks must run even
+        when no data arrives."""
+        return any(isinstance(op, TemporalFilterOperator) for op in self.operators)
+
     def _build(self, node: Plan) -> int:
         children = [self._build(child) for child in node.children()]
+        if isinstance(node, Filter) and is_temporal(node):
+            conditions, rest = split_temporal(node.predicate)
+            if rest is not None:
+                children = [self._add(FilterOperator(Filter(node.input, rest)), node, children)]
+            return self._add(TemporalFilterOperator(node, conditions), node, children)
         if isinstance(node, SetOp) and node.kind == "union" and not node.all:
             children = [self._add(UnionAllOperator(node), node, children)]
             return self._add(distinct_operator(Distinct(node)), node, children)

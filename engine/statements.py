@@ -12,7 +12,7 @@ from tidal.catalog import CatalogError, types
 from tidal.catalog.objects import Column, Table, View
 from tidal.engine.zset import WEIGHT
 from tidal.sql import ddl
-from tidal.sql.dialect import Explain, Tidal
+from tidal.sql.dialect import EmitOnWindowClose, Explain, Tidal
 from tidal.sql.errors import SqlError, undefined_table, unsupported
 from tidal.sql.explain import explain
 from tidal.sql.plan import Aggregate, Distinct, Field, Filter, Plan, Project, ref
@@ -405,7 +405,7 @@ def _explain(db: Database, statement: Explain) -> pa.Table:
         from tidal.sql import rules
 
         text = explain(rules.optimize(db.binder.bind_query(target.expression, ad_hoc=False)))
-    elif isinstance(target, (exp.Select, exp.SetOperation, exp.Subquery)):
+    elif isinstance(target, (exp.Select, exp.SetOperation, exp.Subquery, EmitOnWindowClose)):
         text = explain(db.binder.bind_query(target, ad_hoc=True))
     else:
         raise unsupported(
@@ -443,6 +443,7 @@ _HANDLERS = {
     exp.Except: _query,
     exp.Subquery: _query,
     exp.Values: _query,
+    EmitOnWindowClose: _query,
     exp.Create: _create,
     exp.Insert: _insert,
     exp.Delete: _delete,

@@ -23,6 +23,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 IDLE_TIMEOUT = "watermark_idle_timeout"
+# The key of the tick's processing time (microseconds since the epoch, UTC) among the watermarks
+# operators receive: temporal filters compare rows with it.
+NOW = "now()"
 LATE_TABLE = "late_table"
 
 
@@ -57,7 +60,7 @@ class EventTime:
 
 
 class Watermarks:
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self.clock = clock
         self.relations: dict[str, EventTime] = {}
 
@@ -69,7 +72,10 @@ class Watermarks:
         self.relations.pop(name.lower(), None)
 
     def values(self) -> dict[str, int | None]:
-        return {name: e.watermark for name, e in self.relations.items()}
+        """Each relation's watermark, and the clock under ``NOW``."""
+        values: dict[str, int | None] = {n: e.watermark for n, e in self.relations.items()}
+        values[NOW] = int(self.clock() * 1_000_000)
+        return values
 
     def split_late(self, name: str, delta: pa.Table) -> tuple[pa.Table, pa.Table | None]:
         """``delta`` (insertions) as its on-time rows and its late rows (None if none)."""

@@ -89,11 +89,12 @@ class TimeBound:
 
     def describe(self) -> str:
         return " min ".join(
-            f"wm({r}){_duration(o)}" for r, o in sorted(self.terms, key=lambda t: t[0])
+            f"wm({r}){duration_text(o)}" for r, o in sorted(self.terms, key=lambda t: t[0])
         )
 
 
-def _duration(offset: int) -> str:
+def duration_text(offset: int) -> str:
+    """A signed duration, short (' + 5s', ' - 1h'; '' for zero)."""
     if offset == 0:
         return ""
     sign = "+" if offset > 0 else "-"

@@ -6,9 +6,11 @@ from __future__ import annotations
 from sqlglot import exp
 
 from tidal.sql.aggregates import INVERTIBLE
+from tidal.sql.eventtime import duration_text, state_expiry
 from tidal.sql.plan import (
     Aggregate,
     Distinct,
+    Emit,
     Filter,
     Join,
     Limit,
@@ -20,8 +22,10 @@ from tidal.sql.plan import (
     Sort,
     TopN,
     Values,
+    WindowTVF,
     remap,
 )
+from tidal.sql.temporal import is_temporal
 
 
 def explain(plan: Plan) -> str:
@@ -44,6 +48,35 @@ def _expr(e: exp.Expression, child: Plan) -> str:
 
 
 def _state(node: Plan) -> str | None:
+    base = _kept(node)
+    if base is None:
+        return None
+    expiry = state_expiry(node)
+    if not expiry:
+        return base
+    kept = base.split(";")[0]
+    dropped = ", ".join(
+        f"{_input_column(node, e.input, e.column)} < {e.bound.describe()}" for e in expiry
+    )
+    return f"{kept}; bounded by watermark: drops rows where {dropped}"
+
+
+def _input_column(node: Plan, index: int, column: int) -> str:
+    if isinstance(node, (WindowTVF, Emit)):  # their expiry names their own output column
+        return node.schema[column].name
+    name = node.children()[index].schema[column].name
+    return f"{('left', 'right')[index]}.{name}" if isinstance(node, Join) else name
+
+
+def _kept(node: Plan) -> str | None:
+    if isinstance(node, WindowTVF):
+        if node.kind != "session":
+            return None
+        return "state: rows of open sessions per partition; unbounded without a watermark"
+    if isinstance(node, Emit):
+        return "state: rows of windows not yet closed; unbounded without a watermark"
+    if isinstance(node, Filter) and is_temporal(node):
+        return "state: rows whose visibility can still change as the clock moves; bounded by time"
     if isinstance(node, Aggregate):
         if all(c.name in INVERTIBLE and not c.distinct for c in node.aggregates):
             return "state: one accumulator row per group; bounded by the number of groups"
@@ -104,7 +137,27 @@ def _describe(node: Plan) -> str:
         return f"Sort [{_order(node.order, child)}]"
     if isinstance(node, Limit):
         return f"Limit {node.limit} offset {node.offset}"
+    if isinstance(node, WindowTVF):
+        return f"{_window(node)} time={child.schema[node.time].name}"
+    if isinstance(node, Emit):
+        return f"Emit on window close by {node.schema[node.time].name}"
     return type(node).__name__
+
+
+def _window(node: WindowTVF) -> str:
+    def duration(micros: int) -> str:
+        return (duration_text(micros) or " 0s").strip().removeprefix("+ ")
+
+    if node.kind == "tumble":
+        text = f"Tumble size={duration(node.size)}"
+    elif node.kind == "hop":
+        text = f"Hop slide={duration(node.slide)} size={duration(node.size)}"
+    elif node.kind == "cumulate":
+        text = f"Cumulate step={duration(node.slide)} size={duration(node.size)}"
+    else:
+        partition = ", ".join(node.input.schema[p].name for p in node.partition)
+        text = f"Session gap={duration(node.size)} partition=[{partition}]"
+    return text + (f" offset={duration(node.offset)}" if node.offset else "")
 
 
 class _Both:

@@ -17,7 +17,7 @@ from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
 from sqlglot.tokens import TokenType
 
-from tidal.sql.dialect import EmitOnWindowClose, Tidal
+from tidal.sql.dialect import EmitOnWindowClose, Explain, Tidal
 from tidal.sql.errors import SqlError
 
 DIALECT = Tidal
@@ -101,6 +101,9 @@ def _without_emit_clause(text: str) -> tuple[str, bool]:
 
 
 def _with_emit_clause(statement: exp.Expression) -> exp.Expression:
+    if isinstance(statement, Explain):
+        statement.set("this", _with_emit_clause(statement.this))
+        return statement
     if isinstance(statement, exp.Create) and isinstance(statement.expression, exp.Query):
         statement.set("expression", EmitOnWindowClose(this=statement.expression))
         return statement
