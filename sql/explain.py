@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlglot import exp
 
-from tidal.sql.aggregates import INVERTIBLE
+from tidal.sql.changes import accumulates
 from tidal.sql.eventtime import duration_text, state_expiry
 from tidal.sql.plan import (
     Aggregate,
@@ -78,7 +78,7 @@ def _kept(node: Plan) -> str | None:
     if isinstance(node, Filter) and is_temporal(node):
         return "state: rows whose visibility can still change as the clock moves; bounded by time"
     if isinstance(node, Aggregate):
-        if all(c.name in INVERTIBLE and not c.distinct for c in node.aggregates):
+        if accumulates(node):
             return "state: one accumulator row per group; bounded by the number of groups"
         return (
             "state: input rows per group (for MIN/MAX/DISTINCT under retraction); "

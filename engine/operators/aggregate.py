@@ -4,7 +4,8 @@ Two implementations, chosen from the aggregate calls:
 
 - ``AccumulatingAggregate`` when every call is COUNT(*), COUNT, SUM or AVG (FILTER allowed, no
   DISTINCT): these are invertible, so per group it keeps only accumulators (row count, and per
-  call a non-NULL count and a sum). State: one row per group. Bounded by the number of groups.
+  call a non-NULL count and a sum). Over an insert-only input (tidal.sql.changes) MIN and MAX
+  too, as running extremes. State: one row per group. Bounded by the number of groups.
 - otherwise a keyed recompute (MIN/MAX under retraction, COUNT(DISTINCT), BOOL_AND, STDDEV...):
   the input rows of each group are kept, and a touched group is aggregated again by DuckDB.
 
@@ -29,14 +30,14 @@ from tidal.engine.operators.base import Operator, change_schema
 from tidal.engine.operators.recompute import RecomputeOperator, StateExpiry
 from tidal.engine.watermarks import micros
 from tidal.engine.zset import WEIGHT, concat, consolidate
-from tidal.sql.aggregates import INVERTIBLE
+from tidal.sql.changes import accumulates
 from tidal.sql.eventtime import TimeBound, state_expiry
 from tidal.sql.plan import Aggregate, AggregateCall
 
 
 def aggregate_operator(node: Aggregate, compute) -> Operator:
     expiry = state_expiry(node)
-    if all(c.name in INVERTIBLE and not c.distinct for c in node.aggregates):
+    if accumulates(node):
         operator = AccumulatingAggregate(node)
         operator.expiry = [(node.keys.index(e.column), e.bound) for e in expiry]
         return operator
@@ -61,7 +62,7 @@ class AccumulatingAggregate(Operator):
         self.keys = [f"k{i}" for i in range(len(node.keys))]
         input_types = [types.to_arrow(f.type) for f in node.input.schema]
         self.value_types = [
-            input_types[c.args[0]] if c.name in ("sum", "avg") else None for c in node.aggregates
+            input_types[c.args[0]] if c.name in _VALUED else None for c in node.aggregates
         ]
         self.columns = ["__rows"] + [
             name for j, c in enumerate(node.aggregates) for name in self._call_columns(j, c)
@@ -74,17 +75,38 @@ class AccumulatingAggregate(Operator):
         self.expiry: list[tuple[int, TimeBound]] = []
 
     def _call_columns(self, j: int, call: AggregateCall) -> list[str]:
-        if call.name not in ("sum", "avg"):
+        if call.name not in _VALUED:
             return [f"n{j}"]
+        floating = pa.types.is_floating(self.value_types[j])
+        if call.name in ("min", "max"):  # the extreme of the non-NaN values, and the NaN count
+            return [f"n{j}", f"m{j}"] + ([f"nan{j}"] if floating else [])
         non_finite = [f"inf{j}", f"neginf{j}", f"nan{j}"]
-        return [f"n{j}", f"s{j}"] + (
-            non_finite if pa.types.is_floating(self.value_types[j]) else []
-        )
+        return [f"n{j}", f"s{j}"] + (non_finite if floating else [])
 
     def _dtype(self, name: str) -> np.dtype:
-        if name.startswith("s") and pa.types.is_floating(self.value_types[int(name[1:])]):
+        if name[0] in "sm" and pa.types.is_floating(self.value_types[int(name[1:])]):
             return np.dtype(np.float64)
         return np.dtype(np.int64)
+
+    def _reduction(self, name: str) -> str:
+        """How partial values of accumulator ``name`` combine: sum, or min / max (extremes)."""
+        return self.node.aggregates[int(name[1:])].name if name[0] == "m" else "sum"
+
+    def _identity(self, name: str):
+        """The accumulator's value for a group with no input."""
+        reduction = self._reduction(name)
+        if reduction == "sum":
+            return 0
+        if self._dtype(name) == np.float64:
+            return -np.inf if reduction == "max" else np.inf
+        info = np.iinfo(np.int64)
+        return info.min if reduction == "max" else info.max
+
+    def _combine(self, name: str, before: np.ndarray, change: np.ndarray) -> np.ndarray:
+        reduction = self._reduction(name)
+        if reduction == "sum":
+            return _add(before, change, name)
+        return (np.maximum if reduction == "max" else np.minimum)(before, change)
 
     # --- per tick ---
 
@@ -101,11 +123,14 @@ class AccumulatingAggregate(Operator):
         self._grow(self.index.size)
         old = {name: acc[slots] for name, acc in self.accumulators.items()}
         new = {
-            name: _add(old[name], partial.column(name).to_numpy(), name) for name in self.columns
+            name: self._combine(name, old[name], partial.column(name).to_numpy())
+            for name in self.columns
         }
         gone = new["__rows"] == 0
         for name, acc in self.accumulators.items():
-            acc[slots] = np.where(gone, 0, new[name]) if gone.any() else new[name]
+            acc[slots] = (
+                np.where(gone, self._identity(name), new[name]) if gone.any() else new[name]
+            )
         keys = partial.select(self.keys)
         existed, exists = old["__rows"] > 0, new["__rows"] > 0
         return concat(
@@ -123,7 +148,7 @@ class AccumulatingAggregate(Operator):
         if delta.num_rows:
             partial = self._partial(delta)
             for name, acc in self.accumulators.items():
-                acc[:1] = _add(acc[:1], partial.column(name).to_numpy(), name)
+                acc[:1] = self._combine(name, acc[:1], partial.column(name).to_numpy())
         # Copies: pa.array() wraps numpy memory without copying, and the accumulators change later.
         new = {name: acc[:1].copy() for name, acc in self.accumulators.items()}
         keys = pa.table({"__unit": [0]}).select([])
@@ -135,7 +160,7 @@ class AccumulatingAggregate(Operator):
         if size > capacity:
             grown = max(size, 2 * capacity, 1024)
             for name, acc in self.accumulators.items():
-                bigger = np.zeros(grown, dtype=acc.dtype)
+                bigger = np.full(grown, self._identity(name), dtype=acc.dtype)
                 bigger[:capacity] = acc
                 self.accumulators[name] = bigger
 
@@ -155,7 +180,14 @@ class AccumulatingAggregate(Operator):
             values = delta.column(call.args[0])
             present = pc.if_else(pc.is_valid(values), effective, 0)
             columns[f"n{j}"] = present
-            if call.name in ("sum", "avg"):
+            if call.name in ("min", "max"):  # insert-only input: every weight is positive
+                numbers = _as_numbers(values)
+                if pa.types.is_floating(numbers.type):
+                    nan = pc.fill_null(pc.is_nan(numbers), False)
+                    columns[f"nan{j}"] = pc.if_else(nan, present, 0)
+                    numbers = pc.if_else(nan, None, numbers)
+                columns[f"m{j}"] = pc.if_else(pc.greater(present, 0), numbers, None)
+            elif call.name in ("sum", "avg"):
                 numbers = _as_numbers(values)
                 if pa.types.is_floating(numbers.type):
                     numbers = _count_non_finite(j, numbers, present, columns)
@@ -164,11 +196,24 @@ class AccumulatingAggregate(Operator):
                 )
         table = pa.table(columns)
         if not self.keys:
-            return pa.table({n: [pc.sum(table.column(n)).as_py() or 0] for n in self.columns})
+            reduce = {"sum": pc.sum, "min": pc.min, "max": pc.max}
+            return pa.table(
+                {
+                    n: pa.array(
+                        [_or(reduce[self._reduction(n)](table.column(n)), self._identity(n))]
+                    )
+                    for n in self.columns
+                }
+            )
         grouped = table.group_by(self.keys, use_threads=False).aggregate(
-            [(n, "sum") for n in self.columns]
+            [(n, self._reduction(n)) for n in self.columns]
         )
-        return grouped.rename_columns([n.removesuffix("_sum") for n in grouped.column_names])
+        grouped = grouped.rename_columns([n.rsplit("_", 1)[0] for n in grouped.column_names])
+        for name in self.columns:
+            if name[0] == "m":  # groups with no value in the batch: the identity
+                column = pc.fill_null(grouped.column(name), self._identity(name))
+                grouped = grouped.set_column(grouped.schema.get_field_index(name), name, column)
+        return grouped
 
     def _outputs(
         self, keys: pa.Table, accumulators: dict[str, np.ndarray], weight: int
@@ -180,6 +225,9 @@ class AccumulatingAggregate(Operator):
             target = self.schema.field(len(self.keys) + j).type
             if call.name in ("count_star", "count"):
                 arrays.append(pa.array(count).cast(target))
+                continue
+            if call.name in ("min", "max"):
+                arrays.append(_extreme(call.name, accumulators, j, self.value_types[j], target))
                 continue
             empty_group = count == 0
             total = accumulators[f"s{j}"]
@@ -249,6 +297,32 @@ class AccumulatingAggregate(Operator):
         return self.index.size if self.keys else 1
 
 
+_VALUED = ("sum", "avg", "min", "max")
+
+
+def _or(scalar: pa.Scalar, default):
+    value = scalar.as_py()
+    return default if value is None else value
+
+
+def _extreme(
+    name: str, accumulators: dict[str, np.ndarray], j: int, value_type, target
+) -> pa.Array:
+    """MIN or MAX from the extreme of the non-NaN values and the NaN count (NaN is the largest
+    value, as in DuckDB: MAX is NaN if there is one; MIN only if every value is NaN)."""
+    count, value = accumulators[f"n{j}"], accumulators[f"m{j}"]
+    if f"nan{j}" in accumulators:
+        nan = accumulators[f"nan{j}"]
+        value = np.where((nan > 0) if name == "max" else (nan == count), np.nan, value)
+        return pa.array(value, mask=count == 0).cast(target)
+    if pa.types.is_decimal(target):
+        return _from_numbers(value, value_type, target, count == 0)
+    numbers = pa.array(value, mask=count == 0)
+    if pa.types.is_date32(target):
+        numbers = numbers.cast(pa.int32())
+    return numbers.cast(target)
+
+
 def _rows(accumulators: dict[str, np.ndarray], mask: np.ndarray) -> dict[str, np.ndarray]:
     return {name: values[mask] for name, values in accumulators.items()}
 
@@ -284,11 +358,14 @@ def _with_non_finite(total: np.ndarray, accumulators: dict[str, np.ndarray], j: 
 
 
 def _as_numbers(values: pa.ChunkedArray) -> pa.ChunkedArray | pa.Array:
-    """Values as int64 or float64 for summing; decimals as their unscaled integers (exact)."""
+    """Values as int64 or float64; decimals as their unscaled integers (exact), timestamps and
+    dates as their integer counts of units."""
     if pa.types.is_floating(values.type):
         return values.cast(pa.float64())
     if pa.types.is_decimal(values.type):
         return _unscaled(values)
+    if pa.types.is_date32(values.type):
+        return values.cast(pa.int32()).cast(pa.int64())
     return values.cast(pa.int64())
 
 
