@@ -93,9 +93,10 @@ class Watermarks:
         event_time.late_rows += int(late.sum())
         return delta.filter(pa.array(~late)), delta.filter(pa.array(late))
 
-    def advance(self, deltas: dict[str, pa.Table]) -> None:
+    def advance(self, deltas: dict[str, pa.Table]) -> bool:
         """Move each relation's watermark past the on-time rows of this tick, then let idle
-        relations catch up with the busy ones."""
+        relations catch up with the busy ones; True if any watermark moved."""
+        before = self.values()
         for name, delta in deltas.items():
             event_time = self.relations.get(name)
             if event_time is None or delta.num_rows == 0:
@@ -114,6 +115,8 @@ class Watermarks:
                 event_time.idle = True
                 if event_time.watermark is None or event_time.watermark < max(busy):
                     event_time.watermark = max(busy)
+        after = self.values()
+        return any(after[name] != before[name] for name in self.relations)
 
     @staticmethod
     def _idle(event_time: EventTime, now: float) -> bool:
