@@ -8,7 +8,7 @@ import pyarrow as pa
 from sqlglot import exp
 
 from tidal.engine.batch import BatchBackend
-from tidal.engine.operators.aggregate import aggregate_operator
+from tidal.engine.operators.aggregate import AccumulatingAggregate, aggregate_operator
 from tidal.engine.operators.base import Operator, change_schema
 from tidal.engine.operators.emit import EmitOperator
 from tidal.engine.operators.filter import FilterOperator
@@ -45,6 +45,7 @@ from tidal.sql.plan import (
     Values,
     WindowCall,
     WindowTVF,
+    ref_index,
 )
 from tidal.sql.temporal import is_temporal, split_temporal
 
@@ -155,7 +156,24 @@ class Dataflow:
         if isinstance(node, SetOp) and node.kind == "union" and not node.all:
             children = [self._add(UnionAllOperator(node), node, children)]
             return self._add(distinct_operator(Distinct(node)), node, children)
+        if isinstance(node, Emit) and self._emitted_by_aggregate(node, children[0]):
+            return children[0]
         return self._add(self._operator(node), node, children)
+
+    def _emitted_by_aggregate(self, node: Emit, index: int) -> bool:
+        """EMIT ON WINDOW CLOSE over a windowed aggregate (through filters and projections): the
+        aggregate itself emits each group once, when its window closes, instead of updating
+        every tick into a buffer. True if it took that on."""
+        column = node.time
+        while isinstance(self.operators[index], (FilterOperator, ProjectOperator)):
+            below = self.nodes[index]
+            if isinstance(below, Project):
+                if not isinstance(below.exprs[column], exp.Column):
+                    return False
+                column = ref_index(below.exprs[column])
+            index = self.children[index][0]
+        operator = self.operators[index]
+        return isinstance(operator, AccumulatingAggregate) and operator.emit_on_close(column)
 
     def _add(self, operator: Operator, node: Plan, children: list[int]) -> int:
         self.operators.append(operator)

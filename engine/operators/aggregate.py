@@ -73,6 +73,7 @@ class AccumulatingAggregate(Operator):
         # (key position, bound): groups whose time key is below the bound are final (windows
         # closed by the watermark); they are dropped once they are a quarter of the groups.
         self.expiry: list[tuple[int, TimeBound]] = []
+        self.on_close = False  # EMIT ON WINDOW CLOSE: emit each group once, when final
 
     def _call_columns(self, j: int, call: AggregateCall) -> list[str]:
         if call.name not in _VALUED:
@@ -108,6 +109,14 @@ class AccumulatingAggregate(Operator):
             return _add(before, change, name)
         return (np.maximum if reduction == "max" else np.minimum)(before, change)
 
+    def emit_on_close(self, key: int) -> bool:
+        """Emit each group once, when output column ``key`` (a grouping key with a watermark)
+        makes it final, and nothing before; False if ``key`` cannot decide that."""
+        if key not in [position for position, _ in self.expiry]:
+            return False
+        self.on_close = True
+        return True
+
     # --- per tick ---
 
     def step(self, inputs: list[pa.Table]) -> pa.Table:
@@ -131,6 +140,8 @@ class AccumulatingAggregate(Operator):
             acc[slots] = (
                 np.where(gone, self._identity(name), new[name]) if gone.any() else new[name]
             )
+        if self.on_close:
+            return self.empty()
         keys = partial.select(self.keys)
         existed, exists = old["__rows"] > 0, new["__rows"] > 0
         return concat(
@@ -253,11 +264,18 @@ class AccumulatingAggregate(Operator):
             watermark = bound.value(watermarks)
             if watermark is not None:
                 final |= micros(self.index.key_column(position)) < watermark
+        released = None
+        if self.on_close:
+            closed = np.nonzero(final & (self.accumulators["__rows"][:size] > 0))[0]
+            if len(closed):
+                values = {name: acc[closed] for name, acc in self.accumulators.items()}
+                released = self._outputs(self.index.keys(closed), values, 1)
+                self.accumulators["__rows"][closed] = 0  # emitted: never again
         if final.sum() * 4 >= size:
             kept = np.nonzero(~final)[0]
             self.index = self.index.compacted(kept)
             self.accumulators = {name: acc[kept] for name, acc in self.accumulators.items()}
-        return None
+        return released
 
     def output_rows(self) -> pa.Table | None:
         if self.expiry:

@@ -1,8 +1,10 @@
 """EMIT ON WINDOW CLOSE: holds its input's changes until they are final, then emits them once.
 
-Pending changes are kept consolidated; when the watermark of the column that decides (window_end
-of a windowed aggregate, usually) passes a row, the row leaves the buffer as an insertion, and
-nothing upstream can retract it any more. State: the rows of windows still open.
+When the watermark of the column that decides (window_end of a windowed aggregate, usually)
+passes a row, the row leaves the buffer, consolidated, as an insertion, and nothing upstream can
+retract it any more. A row and its retraction share that column's value, so consolidating only
+the released rows is exact; the rest of the buffer is consolidated when it has doubled, so
+updates to open windows do not pile up. State: the rows of windows still open.
 
     pending {(w1, a, 3)}, watermark passes w1's end  ->  (w1, a, 3, +1)
 """
@@ -26,6 +28,7 @@ class EmitOperator(Operator):
         self.time = node.time
         self.bound = bound
         self.pending = self.empty()
+        self.consolidated_rows = 0  # the buffer's size when it was last consolidated
 
     def step(self, inputs: list[pa.Table]) -> pa.Table:
         (delta,) = inputs
@@ -37,12 +40,13 @@ class EmitOperator(Operator):
         watermark = self.bound.value(watermarks)
         if watermark is None or self.pending.num_rows == 0:
             return None
-        self.pending = consolidate(self.pending)
         final = micros(self.pending.column(self.time)) < watermark
-        if not final.any():
-            return None
-        released = self.pending.filter(pa.array(final))
-        self.pending = self.pending.filter(pa.array(~final))
+        released = consolidate(self.pending.filter(pa.array(final))) if final.any() else None
+        if released is not None:
+            self.pending = self.pending.filter(pa.array(~final))
+        if self.pending.num_rows > 2 * self.consolidated_rows:
+            self.pending = consolidate(self.pending)
+            self.consolidated_rows = self.pending.num_rows
         return released
 
     def snapshot(self) -> dict:
