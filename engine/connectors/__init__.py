@@ -17,12 +17,14 @@ from tidal.engine.connectors.base import ConnectorError, SinkWriter, SourceReade
 from tidal.engine.connectors.datagen import open_datagen
 from tidal.engine.connectors.file_sink import open_file_sink
 from tidal.engine.connectors.file_source import open_file_source
+from tidal.engine.connectors.nexmark import open_nexmark
 
 __all__ = ["ConnectorError", "SinkWriter", "SourceReader", "open_sink", "open_source"]
 
 SOURCE_CONNECTORS: dict[str, Callable[[Source, pathlib.Path], SourceReader]] = {
     "datagen": open_datagen,
     "file": open_file_source,
+    "nexmark": open_nexmark,
 }
 SINK_CONNECTORS: dict[str, Callable[[Sink, pa.Schema, list[str], pathlib.Path], SinkWriter]] = {
     "file": open_file_sink,
