@@ -247,6 +247,8 @@ class Database:
             late_table,
         )
         if late_table is not None:
+            if not late_table.strip():
+                raise SqlError("late_table names the table for late rows: it cannot be empty")
             if late_table.lower() == relation.name.lower() or late_table in self.catalog:
                 raise SqlError(
                     f"late_table {late_table!r}: a relation of that name exists; name a new "
@@ -353,6 +355,9 @@ class Database:
                 base.reader.close()
             self._views.pop(key, None)
             self.watermarks.remove(key)
+            for event_time in self.watermarks.relations.values():
+                if event_time.late_table and event_time.late_table.lower() == key:
+                    event_time.late_table = None  # its late rows are only counted from now on
             sink = self._sinks.pop(key, None)
             if sink is not None:
                 sink.writer.close()
@@ -512,14 +517,18 @@ class Database:
 
 def _seconds(text: str, option: str) -> float:
     """An option's duration, written as an interval ('30 s', '2 minutes'), in seconds."""
+    quoted = text.replace("'", "''")
     try:
-        interval = parse_statement(f"SELECT INTERVAL '{text}'").expressions[0]
-        return duration_us(interval, f"option {option}") / 1e6
+        interval = parse_statement(f"SELECT INTERVAL '{quoted}'").expressions[0]
+        seconds = duration_us(interval, f"option {option}") / 1e6
     except SqlError as error:
         raise SqlError(
             f"option {option} = {text!r} is not a duration (e.g. '30 seconds'): {error}",
             sqlstate="22023",
         ) from None
+    if seconds < 0:
+        raise SqlError(f"option {option} = {text!r} cannot be negative", sqlstate="22023")
+    return seconds
 
 
 def _fields(relation: Relation) -> tuple[Field, ...]:

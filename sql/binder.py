@@ -50,9 +50,6 @@ class Binder(FromClause, WindowFunctions):
         """The plan of a SELECT (or set operation). ``ad_hoc`` keeps ORDER BY and LIMIT as Sort and
         Limit; in a view, ORDER BY ... LIMIT becomes a TopN and ORDER BY alone is dropped."""
         self.referenced = set()
-        if isinstance(query, EmitOnWindowClose):
-            plan, _ = self.query(query.this, {}, None, top=ad_hoc)
-            return emit_on_window_close(plan)
         plan, _ = self.query(query, {}, None, top=ad_hoc)
         return plan
 
@@ -61,6 +58,9 @@ class Binder(FromClause, WindowFunctions):
     def query(
         self, node: exp.Expression, ctes: dict, outer: Scope | None, top: bool = False
     ) -> tuple[Plan, Scope]:
+        if isinstance(node, EmitOnWindowClose):
+            plan, scope = self.query(node.this, ctes, outer, top)
+            return emit_on_window_close(plan), scope
         if isinstance(node, exp.Subquery):
             inner_plan, inner_scope = self.query(node.this, ctes, outer, top)
             return self._order_limit_of_subquery(node, inner_plan, inner_scope, ctes, outer, top)

@@ -19,6 +19,8 @@ def columns_and_watermark(create: exp.Create) -> tuple[tuple[Column, ...], Water
     watermark = None
     for item in schema.expressions:
         if isinstance(item, exp.WatermarkColumnConstraint):
+            if watermark is not None:
+                raise SqlError("a table or source has at most one WATERMARK FOR clause")
             watermark = _watermark(item)
             continue
         if isinstance(item, (exp.Identifier, exp.Column)) or (

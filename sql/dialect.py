@@ -47,16 +47,14 @@ class EmitOnWindowClose(exp.Expression):
 def _parse_window_function(kind: str):
     def parse(parser) -> WindowFunction:
         partition = None
-        if parser._match(TokenType.TABLE):
-            this = parser._parse_table_parts()
-            if parser._match(TokenType.PARTITION_BY):  # one column, or several in parentheses
-                if parser._match(TokenType.L_PAREN):
-                    partition = parser._parse_csv(parser._parse_column)
-                    parser._match_r_paren()
-                else:
-                    partition = [parser._parse_column()]
-        else:
-            this = parser._parse_table_parts()
+        parser._match(TokenType.TABLE)  # Flink's spelling; RisingWave's has no TABLE
+        this = parser._parse_table_parts()
+        if parser._match(TokenType.PARTITION_BY):  # one column, or several in parentheses
+            if parser._match(TokenType.L_PAREN):
+                partition = parser._parse_csv(parser._parse_column)
+                parser._match_r_paren()
+            else:
+                partition = [parser._parse_column()]
         parser._match(TokenType.COMMA)
         if parser._match_text_seq("DESCRIPTOR"):
             parser._match_l_paren()

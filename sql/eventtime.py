@@ -36,11 +36,13 @@ from tidal.sql.plan import (
     Emit,
     Filter,
     Join,
+    Limit,
     OverWindow,
     Plan,
     Project,
     Scan,
     SetOp,
+    Sort,
     WindowTVF,
     conjuncts,
     ref,
@@ -221,9 +223,11 @@ def _shifted_column(node: exp.Expression) -> tuple[int, int] | None:
     return None
 
 
-def emit_on_window_close(plan: Plan) -> Emit:
+def emit_on_window_close(plan: Plan) -> Plan:
     """``plan`` showing only final rows: by its window_end column if it has one with a
-    watermark, else by its first column with one."""
+    watermark, else by its first column with one (an ad hoc ORDER BY / LIMIT stays on top)."""
+    if isinstance(plan, (Sort, Limit)):
+        return plan.with_children((emit_on_window_close(plan.input),))
     columns = time_columns(plan)
     if not columns:
         raise SqlError(

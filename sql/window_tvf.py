@@ -16,6 +16,9 @@ from tidal.sql.intervals import duration_us
 from tidal.sql.plan import Field, Plan, WindowTVF
 from tidal.sql.scope import Scope, ScopeColumn
 
+# Microseconds per unit of the coarser timestamp types: window bounds must be representable.
+_UNITS = {"TIMESTAMP_MS": 1_000, "TIMESTAMP_S": 1_000_000}
+
 _ARGUMENTS = {
     "tumble": ("size",),
     "hop": ("slide", "size"),
@@ -62,9 +65,18 @@ def bind_window_function(
     partition = tuple(_column(scope, c) for c in node.args.get("partition") or [])
     if partition and kind != "session":
         raise SqlError(f"PARTITION BY belongs to SESSION windows, not {title}")
+    unit = _UNITS.get(time_type, 1)
+    for name, micros in durations.items():
+        if micros % unit:
+            raise SqlError(
+                f"the {name} of {title} is finer than the {time_type} column {node.args['time'].name!r} "
+                f"can hold: make it a multiple of {unit} us",
+                sqlstate="22023",
+            )
     fields = plan.schema + (Field("window_start", time_type), Field("window_end", time_type))
+    period = size if kind == "cumulate" else slide  # what the windows' starts are aligned to
     window = WindowTVF(
-        plan, kind, time, size, slide, durations.get("offset", 0) % slide, partition, fields
+        plan, kind, time, size, slide, durations.get("offset", 0) % period, partition, fields
     )
     qualifier = (alias or node.this.name).lower()
     columns = [ScopeColumn(c.name, c.type, (qualifier,), c.hidden) for c in scope.columns]

@@ -50,7 +50,7 @@ class WindowAssignOperator(Operator):
             rows, grown = rows[keep], grown[keep]
             start = times[rows] - into[rows]
             end = start + grown
-        taken = delta.take(pa.array(rows)) if len(rows) != delta.num_rows else delta
+        taken = delta if node.kind == "tumble" else delta.take(pa.array(rows))
         null_rows = null[rows] if node.kind == "tumble" else None
         bounds = [
             to_timestamps(start, self.time_type, null_rows),

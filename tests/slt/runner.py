@@ -32,6 +32,28 @@ Records
     (the DuckDB oracle ignores it).
 ``halt``
     Stop reading the script.
+``---- duckdb`` (a section of a ``statement ok|count`` or ``query`` record)
+    Lines between the SQL and the ``----`` line (if any), after a ``---- duckdb`` line: the
+    SQL the oracle runs instead of the record's, for tidal syntax DuckDB lacks. The oracle
+    then checks the same expectation (row count, or rows) against plain DuckDB SQL that
+    spells the semantics out, so tidal-specific records are still cross-checked::
+
+        query TTI rowsort
+        SELECT window_start, window_end, count(*) AS n
+        FROM TUMBLE(bids, ts, INTERVAL '10' SECOND) GROUP BY window_start, window_end
+        ---- duckdb
+        SELECT time_bucket(INTERVAL '10' SECOND, ts, TIMESTAMP '1970-01-01') AS window_start,
+          window_start + INTERVAL '10' SECOND AS window_end, count(*) AS n FROM bids GROUP BY ALL
+        ----
+        2026-01-01 00:00:00	2026-01-01 00:00:10	2
+
+    Both tidal engines ignore the section. It is refused on ``statement error`` and ``onlyif``
+    records (the oracle does not run them). Typical uses: a ``CREATE TABLE`` with a
+    ``WATERMARK FOR`` clause becomes a plain ``CREATE TABLE`` (plus its late table); an
+    ``INSERT`` with late rows becomes one inserting the on-time rows into the table and the
+    late ones into the late table; a window table function becomes ``time_bucket`` (with the
+    epoch as origin) or its windows listed by ``generate_series``; a read of an ``EMIT ON
+    WINDOW CLOSE`` view becomes a condition ``window_end <= <the watermark at that point>``.
 ``onlyif tidal`` / ``onlyif incremental`` (a line before a record)
     Every script runs on three engines: ``tidal`` (the incremental engine), ``batch`` (tidal's
     batch mode, where DuckDB computes views when read) and ``duckdb`` (the oracle that checks
@@ -133,6 +155,7 @@ class DuckDBEngine:
 
     Translations: MATERIALIZED VIEW becomes VIEW (recomputed on every read: the reference for
     incremental maintenance); a ``file`` source becomes a table loaded with read_csv/read_json.
+    A record's ``---- duckdb`` section, if any, is run instead of its SQL.
     Not run (the record is skipped): ``statement error`` records (the messages are tidal's),
     ``onlyif tidal`` records, SHOW, DESCRIBE, EXPLAIN, CREATE SINK and datagen sources.
     """
@@ -253,6 +276,8 @@ class Runner:
             if isinstance(record, Control):
                 self.incremental = record.incremental
                 continue
+            if self.engine.name == "duckdb" and record.duckdb_sql is not None:
+                record.sql = record.duckdb_sql
             record.sql = record.sql.replace("${TMPDIR}", self.tmpdir.as_posix())
             if self._skipped(record):
                 self.report.skipped += 1

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 SORT_MODES = ("nosort", "rowsort", "valuesort")
 ONLY_ON = {"tidal": ("tidal", "batch"), "incremental": ("tidal",)}  # onlyif word -> engines
 SQLSTATE = re.compile(r"^[0-9][0-9A-Z]{4}$")
+DUCKDB_SECTION = "---- duckdb"  # the oracle's own SQL for a record follows this line
 
 
 @dataclass
@@ -17,6 +18,7 @@ class Record:
     line: int
     sql: str = ""
     only: str | None = None  # "tidal" or "incremental": see ONLY_ON
+    duckdb_sql: str | None = None  # what the oracle runs instead (a ``---- duckdb`` section)
 
 
 @dataclass
@@ -71,6 +73,11 @@ def parse(text: str, name: str = "<script>") -> list[Record]:
             i += 1
             continue
         record, i = _record(lines, i, name)
+        if only is not None and record.duckdb_sql is not None:
+            raise ScriptError(
+                f"{name}:{record.line}: an 'onlyif {only}' record does not run on the oracle, so "
+                "it cannot have a '---- duckdb' section"
+            )
         record.only = only
         only = None
         records.append(record)
@@ -108,22 +115,43 @@ def _record(lines: list[str], i: int, name: str) -> tuple[Record, int]:
         if len(header) != 3 or header[1] != "incremental" or header[2] not in ("on", "off"):
             raise ScriptError(f"{where}: expected 'control incremental on|off'")
         return Control(line, incremental=header[2] == "on"), end
-    sql_lines, result = _split_result(body)
+    sql_lines, duckdb_lines, result = _split_result(body, where)
     sql = "\n".join(sql_lines).strip()
     if not sql:
         raise ScriptError(f"{where}: the record has no SQL")
     if header[0] == "statement":
-        return _statement(header, line, sql, result, where), end
-    if header[0] == "query":
-        return _query(header, line, sql, result, where), end
-    raise ScriptError(f"{where}: unknown record {header[0]!r}")
+        record = _statement(header, line, sql, result, where)
+    elif header[0] == "query":
+        record = _query(header, line, sql, result, where)
+    else:
+        raise ScriptError(f"{where}: unknown record {header[0]!r}")
+    if duckdb_lines is not None:
+        record.duckdb_sql = "\n".join(duckdb_lines).strip()
+        if not record.duckdb_sql:
+            raise ScriptError(f"{where}: the '---- duckdb' section has no SQL")
+        if isinstance(record, Statement) and record.expect == "error":
+            raise ScriptError(
+                f"{where}: 'statement error' records do not run on the oracle, so they cannot "
+                "have a '---- duckdb' section"
+            )
+    return record, end
 
 
-def _split_result(body: list[str]) -> tuple[list[str], list[str] | None]:
+def _split_result(
+    body: list[str], where: str
+) -> tuple[list[str], list[str] | None, list[str] | None]:
+    """A record's SQL lines, its ``---- duckdb`` lines (None without one), and the lines after
+    ``----`` (None without one)."""
+    result = None
     if "----" in body:
         at = body.index("----")
-        return body[:at], body[at + 1 :]
-    return body, None
+        body, result = body[:at], body[at + 1 :]
+    if result is not None and DUCKDB_SECTION in result:
+        raise ScriptError(f"{where}: the '{DUCKDB_SECTION}' section goes before the '----' line")
+    if DUCKDB_SECTION not in body:
+        return body, None, result
+    at = body.index(DUCKDB_SECTION)
+    return body[:at], body[at + 1 :], result
 
 
 def _statement(header: list[str], line: int, sql: str, result, where: str) -> Statement:

@@ -126,6 +126,48 @@ def test_skipif_and_unknown_records_are_script_errors():
         parse("query I\nSELECT 1\n")
 
 
+WINDOWED = (
+    "statement ok\n"
+    "CREATE TABLE e (k VARCHAR, ts TIMESTAMP, WATERMARK FOR ts AS ts - INTERVAL '1' SECOND)\n"
+    "---- duckdb\nCREATE TABLE e (k VARCHAR, ts TIMESTAMP)\n\n"
+    "statement count 2\n"
+    "INSERT INTO e VALUES ('a', '2026-01-01 00:00:03'), ('b', '2026-01-01 00:00:12')\n\n"
+    "query TI rowsort\nSELECT window_start, count(*) AS n\n"
+    "FROM TUMBLE(e, ts, INTERVAL '10' SECOND) GROUP BY window_start, window_end\n"
+    "---- duckdb\nSELECT time_bucket(INTERVAL '{width}' SECOND, ts, TIMESTAMP '1970-01-01') "
+    "AS window_start,\n  count(*) AS n FROM e GROUP BY window_start\n"
+    "----\n2026-01-01 00:00:00\t1\n2026-01-01 00:00:10\t1\n"
+)
+
+
+@pytest.mark.parametrize("engine", [TidalEngine, TidalBatchEngine, DuckDBEngine])
+def test_a_duckdb_section_is_what_the_oracle_runs_instead(tmp_path, engine):
+    report = run(tmp_path, WINDOWED.format(width=10), engine)
+    assert (report.ran, report.skipped, report.failures) == (3, 0, [])
+
+
+def test_the_oracle_checks_the_expectation_against_the_duckdb_section(tmp_path):
+    text = WINDOWED.format(width=4)  # 4 s buckets: 00:00:12 holds the second row, not 00:00:10
+    assert run(tmp_path, text, TidalEngine).failures == []
+    (failure,) = run(tmp_path, text, DuckDBEngine).failures
+    assert failure.problem == "wrong result" and "time_bucket" in failure.sql
+    assert failure.line == 9
+
+
+def test_a_duckdb_section_only_where_the_oracle_runs_the_record():
+    section = "---- duckdb\nSELECT 1\n"
+    with pytest.raises(ScriptError, match="onlyif tidal"):
+        parse("onlyif tidal\nstatement ok\nSELECT 2\n" + section)
+    with pytest.raises(ScriptError, match="statement error"):
+        parse("statement error\nSELECT 2\n" + section)
+    with pytest.raises(ScriptError, match="before the '----' line"):
+        parse("query I\nSELECT 2\n----\n2\n" + section)
+    with pytest.raises(ScriptError, match="no SQL"):
+        parse("query I\nSELECT 2\n---- duckdb\n----\n2\n")
+    (record,) = parse("query I\nSELECT 2\n" + section + "----\n2\n")
+    assert (record.sql, record.duckdb_sql, record.expected) == ("SELECT 2", "SELECT 1", ["2"])
+
+
 @pytest.mark.parametrize(
     "value, letter, text",
     [
