@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from tidal.catalog.objects import Relation, Sink
+from tidal.catalog.objects import Function, Relation, Sink
 
-CatalogObject = Relation | Sink
+CatalogObject = Relation | Sink | Function
 
 
 class CatalogError(Exception):

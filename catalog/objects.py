@@ -91,15 +91,37 @@ class View(Relation):
 
 @dataclass(frozen=True)
 class Sink:
-    """Writes the changes of a relation to the outside (``CREATE SINK s FROM v WITH (...)``)."""
+    """Writes the changes of a relation (``CREATE SINK s FROM v WITH (...)``) or of a query
+    (``CREATE SINK s AS SELECT ...``, then ``source`` is empty) to the outside."""
 
     name: str
     source: str
     options: tuple[tuple[str, str], ...] = field(default=())
+    query: str = ""  # the SELECT, as written, for a sink of a query
+    inputs: tuple[str, ...] = ()  # what the query reads
     kind = "sink"
 
     def option(self, key: str, default: str | None = None) -> str | None:
         return dict(self.options).get(key, default)
 
     def depends_on(self) -> tuple[str, ...]:
-        return (self.source,)
+        return self.inputs if self.query else (self.source,)
+
+
+@dataclass(frozen=True)
+class Function:
+    """A scalar SQL function: ``CREATE FUNCTION f(a type, ...) RETURNS type ... RETURN expr``.
+
+    Calls are expanded in place (a macro): ``body`` is the expression as SQL text, reading the
+    parameters by name.
+    """
+
+    name: str
+    parameters: tuple[Column, ...]
+    returns: str
+    body: str
+    uses: tuple[str, ...] = ()  # the functions its body calls
+    kind = "function"
+
+    def depends_on(self) -> tuple[str, ...]:
+        return self.uses

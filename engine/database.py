@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 from sqlglot import exp
 
-from tidal.catalog import Catalog, CatalogError
+from tidal.catalog import Catalog, CatalogError, types
 from tidal.catalog.objects import Relation, Sink, Source, Table, View
 from tidal.engine import statements
 from tidal.engine.batch import BatchBackend, BatchError, plain_rows
@@ -37,14 +37,13 @@ from tidal.engine.connectors import ConnectorError, SinkWriter, SourceReader, op
 from tidal.engine.dataflow import Dataflow
 from tidal.engine.expressions import EvaluationError
 from tidal.engine.operators.base import change_schema
-from tidal.engine.watermarks import IDLE_TIMEOUT, LATE_TABLE, NOW, EventTime, Watermarks
+from tidal.engine.watermarks import NOW, EventTime, Watermarks
 from tidal.engine.zset import WEIGHT, concat, consolidate, negate, rename_positional, with_weight
 from tidal.sql import rules
 from tidal.sql.binder import Binder
 from tidal.sql.ddl import EVENT_TIME_OPTIONS
 from tidal.sql.errors import SqlError
 from tidal.sql.eventtime import emit_as_filter
-from tidal.sql.intervals import duration_us
 from tidal.sql.parser import parse_statement, split_statements
 from tidal.sql.plan import Field, Plan, scans
 from tidal.sql.temporal import at_time
@@ -125,9 +124,14 @@ class _MaterializedView:
 
 @dataclass
 class _Sink:
+    """A sink and its writer; a sink of a query also has the query's plan and dataflow (it keeps
+    no rows of its own, only the operators' state)."""
+
     sink: Sink
     writer: SinkWriter
     names: list[str]
+    plan: Plan | None = None
+    dataflow: Dataflow | None = None
 
 
 class Database:
@@ -237,18 +241,9 @@ class Database:
             return None
         if relation.name in self.catalog:
             self.catalog.add(relation)  # raises the "already exists" error
-        names = [c.name.lower() for c in relation.columns]
-        timeout = relation.option(IDLE_TIMEOUT)
-        late_table = relation.option(LATE_TABLE)
-        event_time = EventTime(
-            names.index(relation.watermark.column.lower()),
-            relation.watermark.delay,
-            _seconds(timeout, IDLE_TIMEOUT) if timeout is not None else None,
-            late_table,
-        )
+        event_time = EventTime.of(relation)
+        late_table = event_time.late_table
         if late_table is not None:
-            if not late_table.strip():
-                raise SqlError("late_table names the table for late rows: it cannot be empty")
             if late_table.lower() == relation.name.lower() or late_table in self.catalog:
                 raise SqlError(
                     f"late_table {late_table!r}: a relation of that name exists; name a new "
@@ -325,7 +320,10 @@ class Database:
             return change_schema(_fields(self._bases[name].relation)).empty_table()
         return contents.rows()
 
-    def create_sink(self, sink: Sink) -> None:
+    def create_sink(self, sink: Sink, plan: Plan | None = None) -> None:
+        """A sink of a relation, or of a query (``plan``, bound from ``sink.query``)."""
+        if plan is not None:
+            return self._create_query_sink(sink, rules.optimize(plan))
         source = self.catalog.relation(sink.source)
         if source.name.lower() not in self._views and source.name.lower() not in self._bases:
             raise SqlError(
@@ -345,6 +343,30 @@ class Database:
         self._sinks[sink.name.lower()] = entry
         if not self.batch_mode:  # batch mode writes each sink's final contents at close
             self._write_sink(entry, self._changes_of(source.name.lower()))
+
+    def _create_query_sink(self, sink: Sink, plan: Plan) -> None:
+        self.catch_up(retained_only=True)
+        key = statements.unique_key(plan)
+        schema = pa.schema([pa.field(f.name, types.to_arrow(f.type)) for f in plan.schema])
+        try:
+            writer = open_sink(sink, schema, [plan.names[k] for k in key], self.base_dir)
+        except ConnectorError as error:
+            raise SqlError(str(error), sqlstate="22023") from None
+        entry = _Sink(sink, writer, plan.names, plan)
+        if not self.batch_mode:
+            entry.dataflow, initial = self._sink_dataflow(plan)
+            self._write_sink(entry, consolidate(initial))
+        self.catalog.add(sink)
+        self._sinks[sink.name.lower()] = entry
+
+    def _sink_dataflow(self, plan: Plan) -> tuple[Dataflow, pa.Table]:
+        """A sink's dataflow, backfilled from its inputs' contents, and its first output."""
+        dataflow = Dataflow(plan, self.backend)
+        initial = {name: self._changes_of(name) for name in dataflow.relations}
+        try:
+            return dataflow, dataflow.step(initial, self.watermarks.values())
+        except (EvaluationError, BatchError) as error:
+            raise DataError(f"cannot create the sink: {error}") from None
 
     def drop(self, name: str, cascade: bool) -> list[str]:
         dropped = []
@@ -455,6 +477,10 @@ class Database:
                 if view.contents is not None:
                     view.contents.apply(output)
                 deltas[name] = output
+            changes = {
+                name: sink.dataflow.step(deltas, watermarks) if sink.dataflow else None
+                for name, sink in self._sinks.items()
+            }
         except Exception as error:
             # Undo the tick at the tables and rebuild the views, whatever went wrong.
             for name, delta in base_deltas.items():
@@ -467,8 +493,8 @@ class Database:
             raise DataError(
                 f"a view could not process the change, so it was not applied: {error}"
             ) from None
-        for sink in self._sinks.values():
-            change = deltas.get(sink.sink.source.lower())
+        for name, sink in self._sinks.items():
+            change = changes[name] if sink.dataflow else deltas.get(sink.sink.source.lower())
             if change is not None and change.num_rows:
                 self._write_sink(sink, consolidate(change))
         self.ticks += 1
@@ -489,6 +515,9 @@ class Database:
         """Every materialized view afresh from its inputs' contents (after an undone tick)."""
         for name, view in list(self._views.items()):
             self._views[name] = self._materialize(view.view, view.plan)
+        for sink in self._sinks.values():
+            if sink.dataflow is not None:  # its output up to now is written already
+                sink.dataflow, _ = self._sink_dataflow(sink.plan)
 
     def _write_sink(self, sink: _Sink, change: pa.Table) -> None:
         if change.num_rows:
@@ -507,28 +536,17 @@ class Database:
         with self._lock:
             if self.batch_mode:
                 for sink in self._sinks.values():
-                    self._write_sink(sink, self._changes_of(sink.sink.source.lower()))
+                    rows = (
+                        rename_positional(with_weight(self.query(sink.plan)))
+                        if sink.plan is not None
+                        else self._changes_of(sink.sink.source.lower())
+                    )
+                    self._write_sink(sink, rows)
             for base in self._bases.values():
                 if base.reader is not None:
                     base.reader.close()
             for sink in self._sinks.values():
                 sink.writer.close()
-
-
-def _seconds(text: str, option: str) -> float:
-    """An option's duration, written as an interval ('30 s', '2 minutes'), in seconds."""
-    quoted = text.replace("'", "''")
-    try:
-        interval = parse_statement(f"SELECT INTERVAL '{quoted}'").expressions[0]
-        seconds = duration_us(interval, f"option {option}") / 1e6
-    except SqlError as error:
-        raise SqlError(
-            f"option {option} = {text!r} is not a duration (e.g. '30 seconds'): {error}",
-            sqlstate="22023",
-        ) from None
-    if seconds < 0:
-        raise SqlError(f"option {option} = {text!r} cannot be negative", sqlstate="22023")
-    return seconds
 
 
 def _fields(relation: Relation) -> tuple[Field, ...]:

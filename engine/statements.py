@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -9,9 +10,9 @@ import pyarrow as pa
 from sqlglot import exp
 
 from tidal.catalog import CatalogError, types
-from tidal.catalog.objects import Column, Table, View
+from tidal.catalog.objects import Column, Sink, Table, View
 from tidal.engine.zset import WEIGHT
-from tidal.sql import ddl
+from tidal.sql import ddl, functions
 from tidal.sql.dialect import EmitOnWindowClose, Explain, Tidal
 from tidal.sql.errors import SqlError, undefined_table, unsupported
 from tidal.sql.explain import explain
@@ -48,7 +49,11 @@ def _query(db: Database, statement: exp.Expression) -> pa.Table:
 
 def _create(db: Database, create: exp.Create) -> str | None:
     kind = (create.args.get("kind") or "").upper()
-    name = create.this.this.name if isinstance(create.this, exp.Schema) else create.this.name
+    name = (
+        create.this.this.name
+        if isinstance(create.this, (exp.Schema, exp.UserDefinedFunction))
+        else create.this.name
+    )
     if create.args.get("exists") and name in db.catalog:
         return f"CREATE {kind}"
     if create.args.get("replace"):
@@ -71,11 +76,11 @@ def _create(db: Database, create: exp.Create) -> str | None:
         db.create_source(ddl.source(create))
         return "CREATE SOURCE"
     if kind == "SINK":
-        try:
-            db.create_sink(ddl.sink(create))
-        except CatalogError as error:
-            raise undefined_table(str(error)) from None
+        _create_sink(db, ddl.sink(create))
         return "CREATE SINK"
+    if kind == "FUNCTION":
+        db.catalog.add(functions.function(create, db.catalog, db.binder.infer))
+        return "CREATE FUNCTION"
     if kind == "VIEW":
         materialized = create.find(exp.MaterializedProperty) is not None
         view, plan = _bind_view(db, create, name, materialized)
@@ -85,6 +90,22 @@ def _create(db: Database, create: exp.Create) -> str | None:
         db.create_view(view)
         return "CREATE VIEW"
     raise unsupported(f"CREATE {kind}")
+
+
+def _create_sink(db: Database, sink: Sink) -> None:
+    from tidal.sql.parser import parse_statement
+
+    relation = db.catalog.find(sink.source) if sink.source else None
+    if isinstance(relation, View) and not relation.materialized:  # a plain view: its query
+        sink = dataclasses.replace(sink, query=relation.definition)
+    if not sink.query:
+        try:
+            return db.create_sink(sink)
+        except CatalogError as error:
+            raise undefined_table(str(error)) from None
+    plan = db.binder.bind_query(parse_statement(sink.query), ad_hoc=False)
+    inputs = tuple(sorted(db.binder.referenced | ({relation.name} if relation else set())))
+    db.create_sink(dataclasses.replace(sink, source="", inputs=inputs), plan)
 
 
 def _bind_view(
@@ -280,6 +301,7 @@ _DROP_KINDS = {
     "SINK": ("sink",),
     "VIEW": ("view",),
     "MATERIALIZED VIEW": ("materialized view",),
+    "FUNCTION": ("function",),
 }
 
 

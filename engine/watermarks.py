@@ -22,6 +22,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from tidal.catalog.objects import Source, Table
+from tidal.sql.errors import SqlError
+from tidal.sql.intervals import duration_us
+from tidal.sql.parser import parse_statement
+
 IDLE_TIMEOUT = "watermark_idle_timeout"
 # The key of the tick's processing time (microseconds since the epoch, UTC) among the watermarks
 # operators receive: temporal filters compare rows with it.
@@ -57,6 +62,37 @@ class EventTime:
     late_rows: int = 0
     last_rows_at: float = 0.0
     idle: bool = False
+
+    @classmethod
+    def of(cls, relation: Table | Source) -> EventTime:
+        """From the relation's WATERMARK FOR clause and its event-time options."""
+        names = [c.name.lower() for c in relation.columns]
+        timeout = relation.option(IDLE_TIMEOUT)
+        late_table = relation.option(LATE_TABLE)
+        if late_table is not None and not late_table.strip():
+            raise SqlError("late_table names the table for late rows: it cannot be empty")
+        return cls(
+            names.index(relation.watermark.column.lower()),
+            relation.watermark.delay,
+            _seconds(timeout, IDLE_TIMEOUT) if timeout is not None else None,
+            late_table,
+        )
+
+
+def _seconds(text: str, option: str) -> float:
+    """An option's duration, written as an interval ('30 s', '2 minutes'), in seconds."""
+    quoted = text.replace("'", "''")
+    try:
+        interval = parse_statement(f"SELECT INTERVAL '{quoted}'").expressions[0]
+        seconds = duration_us(interval, f"option {option}") / 1e6
+    except SqlError as error:
+        raise SqlError(
+            f"option {option} = {text!r} is not a duration (e.g. '30 seconds'): {error}",
+            sqlstate="22023",
+        ) from None
+    if seconds < 0:
+        raise SqlError(f"option {option} = {text!r} cannot be negative", sqlstate="22023")
+    return seconds
 
 
 class Watermarks:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from sqlglot import exp
 
 from tidal.catalog import Catalog
-from tidal.sql import aggregates, subqueries
+from tidal.sql import aggregates, functions, subqueries
 from tidal.sql.dialect import EmitOnWindowClose
 from tidal.sql.errors import SqlError, grouping_error, unsupported
 from tidal.sql.eventtime import emit_on_window_close
@@ -176,6 +176,7 @@ class Binder(FromClause, WindowFunctions):
 
     def expression(self, node: exp.Expression, frame: Frame) -> exp.Expression:
         """``node`` with column references resolved to ``ref``s over ``frame.plan``."""
+        node = functions.expand(node, self.catalog, self.referenced)
         node = subqueries.replace_scalar_subqueries(self, node, frame)
 
         def visit(n: exp.Expression) -> exp.Expression:

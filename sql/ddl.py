@@ -159,18 +159,21 @@ def source(create: exp.Create) -> Source:
 
 
 def sink(create: exp.Create) -> Sink:
+    """``CREATE SINK s FROM relation`` (a ``SELECT *`` of one named relation), or a sink of any
+    query (``CREATE SINK s AS SELECT ...``, with ``query`` set and no ``source``)."""
+    from tidal.sql.dialect import Tidal
+
     query = create.args.get("expression")
-    source_name = None
+    first = query.args.get("from_") if isinstance(query, exp.Select) else None
     if (
-        isinstance(query, exp.Select)
-        and query.args.get("from_")
-        and not query.args.get("where")
+        first is not None
+        and isinstance(first.this, exp.Table)
+        and isinstance(first.this.this, exp.Identifier)
+        and not any(query.args.get(k) for k in ("where", "joins", "group", "distinct", "limit"))
         and len(query.expressions) == 1
         and isinstance(query.expressions[0], exp.Star)
     ):
-        source_name = query.args["from_"].this.name
-    if source_name is None:
-        raise unsupported(
-            "CREATE SINK s AS SELECT ...: create a view and write CREATE SINK s FROM view"
-        )
-    return Sink(create.this.name, source_name, options(create))
+        return Sink(create.this.name, first.this.name, options(create))
+    if not isinstance(query, exp.Expression):
+        raise SqlError("CREATE SINK needs FROM relation or AS SELECT ...")
+    return Sink(create.this.name, "", options(create), query=query.sql(dialect=Tidal))

@@ -14,6 +14,7 @@ import pyarrow as pa
 
 from tidal.catalog.objects import Sink, Source
 from tidal.engine.connectors.base import ConnectorError, SinkWriter, SourceReader
+from tidal.engine.connectors.blackhole import open_blackhole
 from tidal.engine.connectors.datagen import open_datagen
 from tidal.engine.connectors.file_sink import open_file_sink
 from tidal.engine.connectors.file_source import open_file_source
@@ -27,6 +28,7 @@ SOURCE_CONNECTORS: dict[str, Callable[[Source, pathlib.Path], SourceReader]] = {
     "nexmark": open_nexmark,
 }
 SINK_CONNECTORS: dict[str, Callable[[Sink, pa.Schema, list[str], pathlib.Path], SinkWriter]] = {
+    "blackhole": open_blackhole,
     "file": open_file_sink,
 }
 
