@@ -499,11 +499,15 @@ def _slices(pool: np.ndarray, starts: np.ndarray, sizes: np.ndarray) -> pa.Array
     views = np.zeros((rows, 4), dtype=np.int32)  # length, prefix or inline bytes, buffer, offset
     views[:, 0] = sizes
     inline = sizes <= 12
-    heads = sliding_window_view(pool, 12)[starts]
-    as_bytes = views.view(np.uint8)
-    as_bytes[inline, 4:16] = heads[inline] * (np.arange(12)[None, :] < sizes[inline][:, None])
-    views[~inline, 1] = np.ascontiguousarray(heads[~inline, :4]).view(np.int32)[:, 0]
-    views[~inline, 3] = starts[~inline]
+    if inline.any():
+        heads = sliding_window_view(pool, 12)[starts[inline]]
+        keep = np.arange(12)[None, :] < sizes[inline][:, None]
+        views.view(np.uint8)[inline, 4:16] = heads * keep
+    long_ = ~inline
+    # The 4-byte prefix of each long string: an int32 read at any byte offset of the pool.
+    prefixes = np.ndarray((len(pool) - 3,), dtype="<i4", buffer=pool, strides=(1,))
+    views[long_, 1] = prefixes[starts[long_]]
+    views[long_, 3] = starts[long_]
     array = pa.Array.from_buffers(
         pa.string_view(), rows, [None, pa.py_buffer(views), pa.py_buffer(pool)]
     )
