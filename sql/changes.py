@@ -4,6 +4,7 @@ A plan is insert-only when its rows are never retracted: it reads only sources a
 a watermark (append-only streams) through filters, projections, window assignment (tumble, hop,
 cumulate; a session's rows move when sessions merge) and UNION ALL. Over an insert-only input,
 MIN and MAX need no multiset of values: the running extreme is enough, as for COUNT/SUM/AVG.
+COUNT(DISTINCT x) is accumulated under any input, as a count per (group, x) pair.
 """
 
 from __future__ import annotations
@@ -34,8 +35,8 @@ def accumulates(node: Aggregate) -> bool:
     """Whether every call of the aggregate can be kept as accumulators per group."""
 
     def accumulable(call) -> bool:
-        if call.distinct:
-            return False
+        if call.distinct:  # COUNT(DISTINCT x): a count per (group, x) pair
+            return call.name == "count"
         if call.name in INVERTIBLE:
             return True
         value_type = node.input.schema[call.args[0]].type if call.args else ""

@@ -78,6 +78,11 @@ def _kept(node: Plan) -> str | None:
     if isinstance(node, Filter) and is_temporal(node):
         return "state: rows whose visibility can still change as the clock moves; bounded by time"
     if isinstance(node, Aggregate):
+        if accumulates(node) and any(c.distinct for c in node.aggregates):
+            return (
+                "state: one accumulator row per group, and a count per (group, value) of each "
+                "COUNT(DISTINCT); bounded by the number of distinct values per group"
+            )
         if accumulates(node):
             return "state: one accumulator row per group; bounded by the number of groups"
         return (

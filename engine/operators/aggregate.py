@@ -74,6 +74,13 @@ class AccumulatingAggregate(Operator):
         # closed by the watermark); they are dropped once they are a quarter of the groups.
         self.expiry: list[tuple[int, TimeBound]] = []
         self.on_close = False  # EMIT ON WINDOW CLOSE: emit each group once, when final
+        # COUNT(DISTINCT x): per call, the count of each (group keys, x) pair; a group's
+        # distinct count changes when a pair's count leaves or reaches zero.
+        self.pairs = {
+            j: (GroupIndex(), np.zeros(0, dtype=np.int64))
+            for j, c in enumerate(node.aggregates)
+            if c.distinct
+        }
 
     def _call_columns(self, j: int, call: AggregateCall) -> list[str]:
         if call.name not in _VALUED:
@@ -190,7 +197,7 @@ class AccumulatingAggregate(Operator):
                 continue
             values = delta.column(call.args[0])
             present = pc.if_else(pc.is_valid(values), effective, 0)
-            columns[f"n{j}"] = present
+            columns[f"n{j}"] = present  # for DISTINCT: the pairs' weights, replaced below
             if call.name in ("min", "max"):  # insert-only input: every weight is positive
                 numbers = _as_numbers(values)
                 if pa.types.is_floating(numbers.type):
@@ -206,6 +213,14 @@ class AccumulatingAggregate(Operator):
                     pc.fill_null(numbers, 0), present.cast(numbers.type)
                 )
         table = pa.table(columns)
+        if self.pairs:
+            changes = self._distinct_changes(delta, table)
+            for j in self.pairs:  # a distinct count moves only with its pairs (below)
+                position = table.schema.get_field_index(f"n{j}")
+                table = table.set_column(
+                    position, f"n{j}", pa.array(np.zeros(len(table), np.int64))
+                )
+            table = pa.concat_tables([table, *changes])
         if not self.keys:
             reduce = {"sum": pc.sum, "min": pc.min, "max": pc.max}
             return pa.table(
@@ -225,6 +240,40 @@ class AccumulatingAggregate(Operator):
                 column = pc.fill_null(grouped.column(name), self._identity(name))
                 grouped = grouped.set_column(grouped.schema.get_field_index(name), name, column)
         return grouped
+
+    def _distinct_changes(self, delta: pa.Table, table: pa.Table) -> list[pa.Table]:
+        """Rows like ``table``'s adding, per group, the change of each COUNT(DISTINCT): +1 for a
+        value whose count rose from zero, -1 for one that fell to zero."""
+        out = []
+        for j, (index, counts) in self.pairs.items():
+            values = canonical(delta.column(self.node.aggregates[j].args[0]))
+            pairs = table.select(self.keys).append_column("__x", values)
+            pairs = pairs.append_column("__w", table.column(f"n{j}"))
+            pairs = pairs.filter(pc.not_equal(pairs.column("__w"), 0))
+            if pairs.num_rows == 0:
+                continue
+            grouped = pairs.group_by([*self.keys, "__x"], use_threads=False).aggregate(
+                [("__w", "sum")]
+            )
+            slots, _ = index.slots(grouped.select([*self.keys, "__x"]))
+            if index.size > len(counts):
+                counts = np.concatenate([counts, np.zeros(index.size - len(counts), np.int64)])
+            old = counts[slots]
+            new = old + grouped.column("__w_sum").to_numpy()
+            counts[slots] = new
+            self.pairs[j] = (index, counts)
+            change = (new > 0).astype(np.int64) - (old > 0).astype(np.int64)
+            keys = grouped.select(self.keys)
+            columns = {k: keys.column(k) for k in self.keys}
+            for name in table.column_names[len(self.keys) :]:  # in the table's order
+                if name == f"n{j}":
+                    columns[name] = change
+                elif name[0] == "m":  # no value for a MIN/MAX
+                    columns[name] = pa.nulls(keys.num_rows, table.schema.field(name).type)
+                else:
+                    columns[name] = np.zeros(keys.num_rows, dtype=self._dtype(name))
+            out.append(pa.table(columns).cast(table.schema))
+        return out
 
     def _outputs(
         self, keys: pa.Table, accumulators: dict[str, np.ndarray], weight: int
@@ -275,6 +324,14 @@ class AccumulatingAggregate(Operator):
             kept = np.nonzero(~final)[0]
             self.index = self.index.compacted(kept)
             self.accumulators = {name: acc[kept] for name, acc in self.accumulators.items()}
+            for j, (index, counts) in self.pairs.items():  # pairs share the groups' keys
+                closed = np.zeros(index.size, dtype=bool)
+                for position, bound in self.expiry:
+                    watermark = bound.value(watermarks)
+                    if watermark is not None:
+                        closed |= micros(index.key_column(position)) < watermark
+                kept_pairs = np.nonzero(~closed)[0]
+                self.pairs[j] = (index.compacted(kept_pairs), counts[kept_pairs])
         return released
 
     def output_rows(self) -> pa.Table | None:
@@ -302,6 +359,7 @@ class AccumulatingAggregate(Operator):
             "keys": self.index.snapshot(),
             "started": self.started,
             "accumulators": pa.table({n: a[:size] for n, a in self.accumulators.items()}),
+            "pairs": {j: (i.snapshot(), c[: i.size].copy()) for j, (i, c) in self.pairs.items()},
         }
 
     def restore(self, state: dict) -> None:
@@ -310,9 +368,13 @@ class AccumulatingAggregate(Operator):
         self.accumulators = {
             n: state["accumulators"].column(n).to_numpy().copy() for n in self.columns
         }
+        for j, (keys, counts) in state["pairs"].items():
+            index = GroupIndex()
+            index.restore(keys)
+            self.pairs[j] = (index, counts.copy())
 
     def state_rows(self) -> int:
-        return self.index.size if self.keys else 1
+        return (self.index.size if self.keys else 1) + sum(i.size for i, _ in self.pairs.values())
 
 
 _VALUED = ("sum", "avg", "min", "max")
