@@ -6,7 +6,7 @@ tables (never by patching):
 
 - ``EXPLAIN <statement>`` as an ``Explain`` node (RisingWave's tokenizer swallows it as text);
 - ``SHOW <what>`` as ``exp.Show`` with the words after SHOW;
-- DuckDB's ``date_diff(part, start, end)`` argument order;
+- DuckDB's ``date_diff(part, start, end)`` argument order, and ``regexp_extract``'s group;
 - window table functions in both spellings, as ``WindowFunction`` nodes: RisingWave's
   ``TUMBLE(t, ts, size)`` and Flink's ``TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), size))``, likewise
   HOP, CUMULATE and SESSION (``SESSION(TABLE t PARTITION BY k, DESCRIPTOR(ts), gap)``);
@@ -112,6 +112,8 @@ class Tidal(RisingWave):
             **RisingWave.Parser.FUNCTIONS,
             "DATE_DIFF": DuckDB.Parser.FUNCTIONS["DATE_DIFF"],
             "DATEDIFF": DuckDB.Parser.FUNCTIONS["DATEDIFF"],
+            # regexp_extract(s, pattern, group): DuckDB's, not a position as elsewhere
+            "REGEXP_EXTRACT": DuckDB.Parser.FUNCTIONS["REGEXP_EXTRACT"],
         }
         FUNC_TOKENS = RisingWave.Parser.FUNC_TOKENS | {TokenType.SESSION}
         FUNCTION_PARSERS = {
