@@ -415,15 +415,19 @@ def _verified(result: dict) -> str:
 
 
 def main(argv: list[str]) -> int:
-    """``tidal bench core [options]`` (``tidal bench window ...``: see bench_window.py); 0 if
-    every workload ran (and verified, with --verify)."""
+    """``tidal bench core [options]`` (``tidal bench window ...``: see bench_window.py;
+    ``tidal bench nexmark ...``: bench_nexmark.py); 0 if every workload ran (and verified)."""
     suite, *rest = argv
     if suite == "window":
         from tidal.shell import bench_window
 
         return bench_window.main(rest)
+    if suite == "nexmark":
+        from tidal.shell import bench_nexmark
+
+        return bench_nexmark.main(rest)
     if suite != "core":
-        print(f"unknown benchmark suite {suite!r}: 'core' or 'window'", file=sys.stderr)
+        print(f"unknown benchmark suite {suite!r}: 'core', 'window' or 'nexmark'", file=sys.stderr)
         return 2
     args = _parser().parse_args(rest)
     names = [n.strip() for n in args.workloads.split(",") if n.strip()]

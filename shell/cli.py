@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--format", choices=sorted(FORMATS), default="table")
     run.add_argument("--timing", action="store_true", help="print each statement's time to stderr")
     bench = commands.add_parser("bench", help="run a benchmark (see benchmarks/README.md)")
-    bench.add_argument("suite", choices=["core", "window"])
+    bench.add_argument("suite", choices=["core", "window", "nexmark"])
     bench.add_argument("rest", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
     if args.command == "run":

@@ -203,6 +203,11 @@ class Binder(FromClause, WindowFunctions):
                 )
             if isinstance(n, (exp.Placeholder, exp.Parameter)):
                 raise SqlError("query parameters are not supported in this context")
+            if isinstance(n, exp.Anonymous) and n.name.lower() == "proctime":
+                raise unsupported(
+                    "PROCTIME(): processing-time attributes; windows run on event time (a "
+                    "column with WATERMARK FOR), and now() works in temporal filters"
+                )
             return n
 
         bound = node.copy().transform(visit, copy=False)

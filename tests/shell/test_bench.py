@@ -14,7 +14,7 @@ import sys
 import numpy as np
 import pyarrow as pa
 
-from tidal.shell import bench, bench_window, bench_workloads
+from tidal.shell import bench, bench_nexmark, bench_window, bench_workloads
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 
@@ -171,3 +171,93 @@ def test_window_events_are_reproducible_and_never_late():
     newest_before = np.maximum.accumulate(np.concatenate([[ts[0]], ts[:-1]]))
     assert (ts >= newest_before - args.delay * bench_window.SECOND).all()
     assert (np.diff(ts) < 0).any()  # out of order
+
+
+# --- tidal bench nexmark -----------------------------------------------------------------------
+
+
+def test_bench_nexmark_runs_verifies_and_writes_json(tmp_path):
+    """The generator alone, a sink (q2) and a view (q7), at a tiny size, checked against DuckDB
+    (its own SQL and tidal's batch mode)."""
+    out = tmp_path / "nexmark.json"
+    finished = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tidal.shell.cli",
+            "bench",
+            "nexmark",
+            "--query",
+            "generator,q2,q7",
+            "--events",
+            "30000",
+            "--batch-size",
+            "2000",
+            "--verify",
+            "--json",
+            str(out),
+        ],
+        check=False,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert finished.returncode == 0, finished.stdout + finished.stderr
+    results = json.loads(out.read_text())
+    assert [r["query"] for r in results] == ["generator", "q2", "q7"]
+    for result in results:
+        assert set(bench_nexmark.REQUIRED_KEYS) <= set(result), result.get("error")
+        assert result["events"] == 30000 and result["peak_rss_mb"] > 0
+        assert result["generation_events_per_second"] > 0
+    generator, q2, q7 = results
+    assert generator["state_rows"] is None and "verified" not in generator
+    for result in (q2, q7):
+        assert result["verified"] is True, result["verify_problem"]
+        assert result["ticks"] > 5 and result["late_rows"] == 0
+        assert result["tick_p50_ms"] <= result["tick_p99_ms"]
+        assert result["duckdb_seconds"] > 0 and result["verified_rows"] > 0
+        assert len(result["progress"]) == 10
+    assert q2["kind"] == "sink" and q2["state_rows"] == 0 and q2["output_change_rows"] > 0
+    assert q7["kind"] == "materialized view" and q7["state_rows"] > 0 and q7["output_rows"] > 0
+    assert "| q7 | " in finished.stdout and "q7: 100% 30,000 events" in finished.stderr
+
+
+def test_bench_nexmark_reports_what_tidal_refuses(tmp_path):
+    out = tmp_path / "q12.json"
+    command = [sys.executable, "-m", "tidal.shell.cli", "bench", "nexmark", "--query", "q12"]
+    finished = subprocess.run(
+        [*command, "--events", "1000", "--json", str(out)],
+        check=False,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert finished.returncode == 1
+    (result,) = json.loads(out.read_text())
+    assert "proctime" in result["error"].lower()
+
+
+def test_bench_nexmark_refuses_unknown_queries():
+    assert bench.main(["nexmark", "--query", "q23"]) == 2
+    assert bench.main(["nexmark", "--query", ","]) == 2
+    assert bench_nexmark.chosen("all")[:2] == ["generator", "q0"]
+    assert "q12" not in bench_nexmark.chosen("all") and len(bench_nexmark.chosen("all")) == 23
+
+
+def test_bench_nexmark_overrides_the_nexmark_sources_options():
+    """``Script.load`` sets the events (and any option) of every nexmark source on the parsed
+    statements; the other sources keep theirs; a sink's query can be read as a view."""
+    script = bench_nexmark.Script.load("q13", 1234, retain=True, first_event_rate="10")
+    options = {s.this.this.name: bench_nexmark._options(s) for s in script.sources()}
+    assert options["bid"]["events"] == "1234" and options["bid"]["first_event_rate"] == "10"
+    assert options["bid"]["retain"] == "true" and options["side_input"]["retain"] == "true"
+    assert "events" not in options["side_input"]
+    assert script.setup()[-1].this.name == "q13" and not script.is_sink
+    assert [s.this.this.name for s in script.sources()] == ["bid", "side_input"]
+    sink = bench_nexmark.Script.load("q0", 10)
+    assert sink.is_sink and sink.setup()[-1].args["kind"] == "SINK"
+    view = sink.setup(as_view=True)[-1]
+    assert view.sql().startswith("CREATE MATERIALIZED VIEW q0 AS SELECT auction")
+    assert bench_nexmark.Script.load("q0").setup()[0].sql().count("events='100000'") == 1
