@@ -418,7 +418,7 @@ class Generator:
         else a lowercase letter, then trimmed of ``special``."""
         pool = self.text_pools[special]
         sizes = 3 + h.below(field, longest - 3)
-        starts = h.below(field + 32, len(pool) - longest)
+        starts = h.below(field + 32, len(pool) - max(longest, 12))  # room for 12 inline bytes
         return pc.utf8_trim(_slices(pool, starts, sizes), special)
 
     def _extra(self, h: _Hashes, field: int, used, average: int) -> pa.Array:
@@ -496,6 +496,8 @@ def _slices(pool: np.ndarray, starts: np.ndarray, sizes: np.ndarray) -> pa.Array
     """Strings ``pool[start : start + size]``: Arrow string views into the pool itself (no
     per-byte work in Python), cast to plain strings."""
     rows = len(starts)
+    if rows and (starts.max() > len(pool) - 12 or (starts + sizes).max() > len(pool)):
+        raise ValueError("a string slice runs past the end of its pool")  # views would, too
     views = np.zeros((rows, 4), dtype=np.int32)  # length, prefix or inline bytes, buffer, offset
     views[:, 0] = sizes
     inline = sizes <= 12
