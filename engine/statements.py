@@ -360,7 +360,7 @@ def _watermarks(db: Database) -> pa.Table:
             {
                 "relation": relation.name,
                 "column": relation.columns[event_time.column].name,
-                "delay": relation.watermark.expression,
+                "definition": relation.watermark.expression,
                 "watermark": event_time.watermark,
                 "late_rows": event_time.late_rows,
                 "late_table": event_time.late_table,
@@ -371,7 +371,7 @@ def _watermarks(db: Database) -> pa.Table:
         [
             ("relation", pa.string()),
             ("column", pa.string()),
-            ("delay", pa.string()),
+            ("definition", pa.string()),
             ("watermark", pa.timestamp("us")),
             ("late_rows", pa.int64()),
             ("late_table", pa.string()),

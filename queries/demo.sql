@@ -3,8 +3,9 @@
 
 CREATE TABLE orders (id BIGINT, customer VARCHAR, amount DECIMAL(10,2), qty INTEGER, ts TIMESTAMP);
 
-CREATE SOURCE clicks (user_id BIGINT, url VARCHAR, ts TIMESTAMP)
-  WITH (connector = 'file', path = 'data/clicks/', format = 'csv');
+CREATE SOURCE clicks (user_id BIGINT, url VARCHAR, ts TIMESTAMP,
+                     WATERMARK FOR ts AS ts - INTERVAL '30' SECOND)
+  WITH (connector = 'file', path = 'data/clicks/', format = 'csv', late_table = 'late_clicks');
 
 CREATE TABLE customers (name VARCHAR, user_id BIGINT, city VARCHAR);
 
@@ -17,6 +18,13 @@ CREATE MATERIALIZED VIEW clicks_per_city AS
   SELECT c.city, count(*) AS clicks, count(DISTINCT k.url) AS pages
   FROM clicks k JOIN customers c ON k.user_id = c.user_id
   GROUP BY c.city;
+
+-- Clicks per minute, each minute shown once it is final (event time, watermark 30 s behind).
+CREATE MATERIALIZED VIEW clicks_per_minute AS
+  SELECT window_start, window_end, count(*) AS clicks
+  FROM TUMBLE(clicks, ts, INTERVAL '1' MINUTE)
+  GROUP BY window_start, window_end
+  EMIT ON WINDOW CLOSE;
 
 -- The two biggest orders (a TopN view).
 CREATE MATERIALIZED VIEW top_orders AS
@@ -36,5 +44,7 @@ DELETE FROM orders WHERE id = 2;
 SELECT * FROM revenue ORDER BY total DESC;
 SELECT * FROM top_orders ORDER BY amount DESC;
 SELECT * FROM clicks_per_city ORDER BY city;
+SELECT * FROM clicks_per_minute ORDER BY window_start;
+SHOW WATERMARKS;
 
 EXPLAIN clicks_per_city;
