@@ -23,10 +23,12 @@ from tidal.engine.operators.project import ProjectOperator
 from tidal.engine.operators.recompute import StateExpiry
 from tidal.engine.operators.session import SessionOperator
 from tidal.engine.operators.temporal_filter import TemporalFilterOperator
+from tidal.engine.operators.top_rows import TopRowsOperator
 from tidal.engine.operators.union import UnionAllOperator
 from tidal.engine.operators.values import ValuesOperator
 from tidal.engine.operators.window_assign import WindowAssignOperator
 from tidal.engine.zset import concat
+from tidal.sql.changes import first_rows_limit
 from tidal.sql.errors import unsupported
 from tidal.sql.eventtime import state_expiry, time_columns
 from tidal.sql.lower import lower
@@ -134,6 +136,9 @@ class Dataflow:
         self.operators: list[Operator] = []
         self.nodes: list[Plan] = []
         self.children: list[list[int]] = []
+        # ROW_NUMBER() nodes (by id) whose rows beyond the first k per partition are filtered
+        # out above them: over insert-only input they keep only those k rows.
+        self._row_limits: dict[int, int] = {}
         self.root = self._build(plan)
 
     @property
@@ -147,6 +152,8 @@ class Dataflow:
         return any(isinstance(op, TemporalFilterOperator) for op in self.operators)
 
     def _build(self, node: Plan) -> int:
+        if isinstance(node, Filter) and (found := first_rows_limit(node)) is not None:
+            self._row_limits[id(found[0])] = found[1]
         children = [self._build(child) for child in node.children()]
         if isinstance(node, Filter) and is_temporal(node):
             conditions, rest = split_temporal(node.predicate)
@@ -182,6 +189,8 @@ class Dataflow:
         return len(self.operators) - 1
 
     def _operator(self, node: Plan) -> Operator:
+        if id(node) in self._row_limits:
+            return _expiring(TopRowsOperator(node, self._row_limits[id(node)]), node)
         build = _BUILDERS.get(type(node))
         if build is None:
             raise unsupported(f"{type(node).__name__} in a materialized view")

@@ -2,9 +2,10 @@
 
 A plan is insert-only when its rows are never retracted: it reads only sources and tables with
 a watermark (append-only streams) through filters, projections, window assignment (tumble, hop,
-cumulate; a session's rows move when sessions merge) and UNION ALL. Over an insert-only input,
-MIN and MAX need no multiset of values: the running extreme is enough, as for COUNT/SUM/AVG.
-COUNT(DISTINCT x) is accumulated under any input, as a count per (group, x) pair.
+cumulate; a session's rows move when sessions merge), inner joins and UNION ALL. Over an
+insert-only input, MIN and MAX need no multiset of values: the running extreme is enough, as for
+COUNT/SUM/AVG; and the first k rows of a partition (``ROW_NUMBER() ... <= k``) need only those k
+rows kept. COUNT(DISTINCT x) is accumulated under any input, as a count per (group, x) pair.
 """
 
 from __future__ import annotations
@@ -12,7 +13,18 @@ from __future__ import annotations
 from sqlglot import exp
 
 from tidal.sql.aggregates import INVERTIBLE
-from tidal.sql.plan import Aggregate, Filter, Plan, Project, Scan, SetOp, WindowTVF
+from tidal.sql.plan import (
+    Aggregate,
+    Filter,
+    Join,
+    OverWindow,
+    Plan,
+    Project,
+    Scan,
+    SetOp,
+    WindowTVF,
+    ref_index,
+)
 
 # Types whose MIN/MAX an accumulator keeps (as 64-bit numbers).
 _EXTREME_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "FLOAT", "DOUBLE", "DATE")
@@ -28,7 +40,48 @@ def insert_only(plan: Plan) -> bool:
         return insert_only(plan.input)
     if isinstance(plan, SetOp) and plan.kind == "union" and plan.all:
         return insert_only(plan.left) and insert_only(plan.right)
+    if isinstance(plan, Join) and plan.kind == "inner":  # expired state is never retracted
+        return insert_only(plan.left) and insert_only(plan.right)
     return False
+
+
+def first_rows_limit(node: Filter) -> tuple[OverWindow, int] | None:
+    """For ``WHERE rn <= k`` over ``ROW_NUMBER() OVER (...) AS rn`` of insert-only input (through
+    projections of plain columns): the window node and k. Only those k rows per partition can
+    ever be in the result, so only they need keeping."""
+    bound = _row_bound(node.predicate)
+    if bound is None:
+        return None
+    column, limit = bound
+    below = node.input
+    while isinstance(below, Project) and isinstance(below.exprs[column], exp.Column):
+        column, below = ref_index(below.exprs[column]), below.input
+    if not (isinstance(below, OverWindow) and len(below.calls) == 1):
+        return None
+    call = below.calls[0]
+    if (
+        not isinstance(call.function, exp.RowNumber)
+        or not call.order
+        or column != len(below.input.schema)
+        or not insert_only(below.input)
+    ):
+        return None
+    return below, limit
+
+
+def _row_bound(predicate: exp.Expression) -> tuple[int, int] | None:
+    """``c <= k``, ``c < k`` or ``c = 1`` (k a positive integer): the column and k."""
+    if not isinstance(predicate, (exp.LTE, exp.LT, exp.EQ)):
+        return None
+    column, literal = predicate.this, predicate.expression
+    if not (isinstance(column, exp.Column) and isinstance(literal, exp.Literal)):
+        return None
+    if literal.is_string or not literal.name.isdigit():
+        return None
+    limit = int(literal.name) - (1 if isinstance(predicate, exp.LT) else 0)
+    if limit < 1 or (isinstance(predicate, exp.EQ) and limit != 1):
+        return None
+    return ref_index(column), limit
 
 
 def accumulates(node: Aggregate) -> bool:
