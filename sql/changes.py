@@ -26,8 +26,8 @@ from tidal.sql.plan import (
     ref_index,
 )
 
-# Types whose MIN/MAX an accumulator keeps (as 64-bit numbers).
-_EXTREME_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "FLOAT", "DOUBLE", "DATE")
+# Types whose MIN/MAX an accumulator keeps (as 64-bit numbers, or the string itself).
+_EXTREME_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "FLOAT", "DOUBLE", "DATE", "VARCHAR")
 _EXTREME_PREFIXES = ("TIMESTAMP", "DECIMAL")
 
 

@@ -94,6 +94,8 @@ class AccumulatingAggregate(Operator):
     def _dtype(self, name: str) -> np.dtype:
         if name[0] in "sm" and pa.types.is_floating(self.value_types[int(name[1:])]):
             return np.dtype(np.float64)
+        if name[0] == "m" and pa.types.is_string(self.value_types[int(name[1:])]):
+            return np.dtype(object)  # the extreme string itself (None: no value yet)
         return np.dtype(np.int64)
 
     def _reduction(self, name: str) -> str:
@@ -105,6 +107,8 @@ class AccumulatingAggregate(Operator):
         reduction = self._reduction(name)
         if reduction == "sum":
             return 0
+        if self._dtype(name) == object:
+            return None
         if self._dtype(name) == np.float64:
             return -np.inf if reduction == "max" else np.inf
         info = np.iinfo(np.int64)
@@ -114,6 +118,10 @@ class AccumulatingAggregate(Operator):
         reduction = self._reduction(name)
         if reduction == "sum":
             return _add(before, change, name)
+        if before.dtype == object:  # strings: Arrow compares them (as DuckDB does, by bytes)
+            extreme = pc.max_element_wise if reduction == "max" else pc.min_element_wise
+            strings = (pa.array(before, pa.string()), pa.array(change, pa.string()))
+            return extreme(*strings).to_numpy(zero_copy_only=False)
         return (np.maximum if reduction == "max" else np.minimum)(before, change)
 
     def emit_on_close(self, key: int) -> bool:
@@ -199,7 +207,7 @@ class AccumulatingAggregate(Operator):
             present = pc.if_else(pc.is_valid(values), effective, 0)
             columns[f"n{j}"] = present  # for DISTINCT: the pairs' weights, replaced below
             if call.name in ("min", "max"):  # insert-only input: every weight is positive
-                numbers = _as_numbers(values)
+                numbers = values if pa.types.is_string(values.type) else _as_numbers(values)
                 if pa.types.is_floating(numbers.type):
                     nan = pc.fill_null(pc.is_nan(numbers), False)
                     columns[f"nan{j}"] = pc.if_else(nan, present, 0)
@@ -236,7 +244,7 @@ class AccumulatingAggregate(Operator):
         )
         grouped = grouped.rename_columns([n.rsplit("_", 1)[0] for n in grouped.column_names])
         for name in self.columns:
-            if name[0] == "m":  # groups with no value in the batch: the identity
+            if name[0] == "m" and self._identity(name) is not None:  # no value: the identity
                 column = pc.fill_null(grouped.column(name), self._identity(name))
                 grouped = grouped.set_column(grouped.schema.get_field_index(name), name, column)
         return grouped
@@ -397,6 +405,8 @@ def _extreme(
         return pa.array(value, mask=count == 0).cast(target)
     if pa.types.is_decimal(target):
         return _from_numbers(value, value_type, target, count == 0)
+    if value.dtype == object:
+        return pa.array(value, target, mask=count == 0)
     numbers = pa.array(value, mask=count == 0)
     if pa.types.is_date32(target):
         numbers = numbers.cast(pa.int32())

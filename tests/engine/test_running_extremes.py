@@ -12,9 +12,10 @@ from tidal.sql.parser import parse_statement
 
 GROUPED = (
     "SELECT k, min(i) AS a, max(i) AS b, min(f) AS c, max(f) AS e, min(d) AS g, max(d) AS h, "
-    "min(dt) AS x, max(dt) AS y, max(ts) AS z, count(*) AS n FROM t GROUP BY k"
+    "min(dt) AS x, max(dt) AS y, max(ts) AS z, min(s) AS p, max(s) AS q, count(*) AS n "
+    "FROM t GROUP BY k"
 )
-GLOBAL = "SELECT min(f) AS a, max(i) AS b, max(dt) AS c, min(ts) AS d FROM t"
+GLOBAL = "SELECT min(f) AS a, max(i) AS b, max(dt) AS c, min(ts) AS d, max(s) AS e FROM t"
 
 _row = st.tuples(
     st.sampled_from(["NULL", "1", "2"]),
@@ -23,6 +24,7 @@ _row = st.tuples(
     st.sampled_from(["NULL", "1.25", "-3.50"]),
     st.one_of(st.just("NULL"), st.integers(1, 9).map(lambda d: f"'2024-01-0{d}'")),
     st.integers(0, 59).map(lambda s: f"'2024-01-01 00:00:{s:02d}'"),
+    st.sampled_from(["NULL", "''", "'a'", "'B'", "'ab'", "'é'", "'z'"]),
 )
 
 
@@ -32,6 +34,7 @@ def test_running_min_max_equal_duckdb(batches):
     db = Database()
     db.execute(
         "CREATE TABLE t (k INTEGER, i BIGINT, f DOUBLE, d DECIMAL(10,2), dt DATE, ts TIMESTAMP, "
+        "s VARCHAR, "
         "WATERMARK FOR ts AS ts - INTERVAL '1' DAY)"
     )
     db.execute(f"CREATE MATERIALIZED VIEW grouped AS {GROUPED}")
