@@ -74,12 +74,17 @@ class AccumulatingAggregate(Operator):
         # closed by the watermark); they are dropped once they are a quarter of the groups.
         self.expiry: list[tuple[int, TimeBound]] = []
         self.on_close = False  # EMIT ON WINDOW CLOSE: emit each group once, when final
-        # COUNT(DISTINCT x): per call, the count of each (group keys, x) pair; a group's
-        # distinct count changes when a pair's count leaves or reaches zero.
+        # COUNT(DISTINCT x): the count of each (group keys, x) pair, per call; a group's
+        # distinct count changes when a pair's count leaves or reaches zero. Calls on the same
+        # column (with different FILTERs, as in Nexmark q16) share one index of pairs:
+        # x's input column -> (pair index, counts with one column per call, the calls).
+        distinct: dict[int, list[int]] = {}
+        for j, call in enumerate(node.aggregates):
+            if call.distinct:
+                distinct.setdefault(call.args[0], []).append(j)
         self.pairs = {
-            j: (GroupIndex(), np.zeros(0, dtype=np.int64))
-            for j, c in enumerate(node.aggregates)
-            if c.distinct
+            column: (GroupIndex(), np.zeros((0, len(calls)), dtype=np.int64), calls)
+            for column, calls in distinct.items()
         }
 
     def _call_columns(self, j: int, call: AggregateCall) -> list[str]:
@@ -223,7 +228,8 @@ class AccumulatingAggregate(Operator):
         table = pa.table(columns)
         if self.pairs:
             changes = self._distinct_changes(delta, table)
-            for j in self.pairs:  # a distinct count moves only with its pairs (below)
+            # a distinct count moves only with its pairs (above)
+            for j in (j for _, _, calls in self.pairs.values() for j in calls):
                 position = table.schema.get_field_index(f"n{j}")
                 table = table.set_column(
                     position, f"n{j}", pa.array(np.zeros(len(table), np.int64))
@@ -253,29 +259,34 @@ class AccumulatingAggregate(Operator):
         """Rows like ``table``'s adding, per group, the change of each COUNT(DISTINCT): +1 for a
         value whose count rose from zero, -1 for one that fell to zero."""
         out = []
-        for j, (index, counts) in self.pairs.items():
-            values = canonical(delta.column(self.node.aggregates[j].args[0]))
-            pairs = table.select(self.keys).append_column("__x", values)
-            pairs = pairs.append_column("__w", table.column(f"n{j}"))
-            pairs = pairs.filter(pc.not_equal(pairs.column("__w"), 0))
+        for column, (index, counts, calls) in self.pairs.items():
+            pairs = table.select(self.keys).append_column("__x", canonical(delta.column(column)))
+            weights = [f"n{j}" for j in calls]
+            for name in weights:
+                pairs = pairs.append_column(name, table.column(name))
+            moved = pc.not_equal(pairs.column(weights[0]), 0)
+            for name in weights[1:]:
+                moved = pc.or_(moved, pc.not_equal(pairs.column(name), 0))
+            pairs = pairs.filter(moved)
             if pairs.num_rows == 0:
                 continue
             grouped = pairs.group_by([*self.keys, "__x"], use_threads=False).aggregate(
-                [("__w", "sum")]
+                [(name, "sum") for name in weights]
             )
             slots, _ = index.slots(grouped.select([*self.keys, "__x"]))
             if index.size > len(counts):
-                counts = np.concatenate([counts, np.zeros(index.size - len(counts), np.int64)])
+                grown = np.zeros((index.size - len(counts), len(calls)), np.int64)
+                counts = np.concatenate([counts, grown])
             old = counts[slots]
-            new = old + grouped.column("__w_sum").to_numpy()
+            new = old + np.column_stack([grouped.column(f"{n}_sum").to_numpy() for n in weights])
             counts[slots] = new
-            self.pairs[j] = (index, counts)
+            self.pairs[column] = (index, counts, calls)
             change = (new > 0).astype(np.int64) - (old > 0).astype(np.int64)
             keys = grouped.select(self.keys)
             columns = {k: keys.column(k) for k in self.keys}
             for name in table.column_names[len(self.keys) :]:  # in the table's order
-                if name == f"n{j}":
-                    columns[name] = change
+                if name in weights:
+                    columns[name] = change[:, weights.index(name)]
                 elif name[0] == "m":  # no value for a MIN/MAX
                     columns[name] = pa.nulls(keys.num_rows, table.schema.field(name).type)
                 else:
@@ -332,14 +343,14 @@ class AccumulatingAggregate(Operator):
             kept = np.nonzero(~final)[0]
             self.index = self.index.compacted(kept)
             self.accumulators = {name: acc[kept] for name, acc in self.accumulators.items()}
-            for j, (index, counts) in self.pairs.items():  # pairs share the groups' keys
+            for column, (index, counts, calls) in self.pairs.items():  # pairs share group keys
                 closed = np.zeros(index.size, dtype=bool)
                 for position, bound in self.expiry:
                     watermark = bound.value(watermarks)
                     if watermark is not None:
                         closed |= micros(index.key_column(position)) < watermark
                 kept_pairs = np.nonzero(~closed)[0]
-                self.pairs[j] = (index.compacted(kept_pairs), counts[kept_pairs])
+                self.pairs[column] = (index.compacted(kept_pairs), counts[kept_pairs], calls)
         return released
 
     def output_rows(self) -> pa.Table | None:
@@ -367,7 +378,7 @@ class AccumulatingAggregate(Operator):
             "keys": self.index.snapshot(),
             "started": self.started,
             "accumulators": pa.table({n: a[:size] for n, a in self.accumulators.items()}),
-            "pairs": {j: (i.snapshot(), c[: i.size].copy()) for j, (i, c) in self.pairs.items()},
+            "pairs": {x: (i.snapshot(), c[: i.size].copy()) for x, (i, c, _) in self.pairs.items()},
         }
 
     def restore(self, state: dict) -> None:
@@ -376,13 +387,14 @@ class AccumulatingAggregate(Operator):
         self.accumulators = {
             n: state["accumulators"].column(n).to_numpy().copy() for n in self.columns
         }
-        for j, (keys, counts) in state["pairs"].items():
+        for column, (keys, counts) in state["pairs"].items():
             index = GroupIndex()
             index.restore(keys)
-            self.pairs[j] = (index, counts.copy())
+            self.pairs[column] = (index, counts.copy(), self.pairs[column][2])
 
     def state_rows(self) -> int:
-        return (self.index.size if self.keys else 1) + sum(i.size for i, _ in self.pairs.values())
+        pairs = sum(index.size for index, _, _ in self.pairs.values())
+        return (self.index.size if self.keys else 1) + pairs
 
 
 _VALUED = ("sum", "avg", "min", "max")

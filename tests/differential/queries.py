@@ -144,6 +144,12 @@ AGGREGATES = [
         "sum(DISTINCT v) AS sv FROM t1 GROUP BY k",
     ),
     q(
+        "count_distinct_shared",  # calls on one column share their pairs (Nexmark q16)
+        "SELECT g, count(DISTINCT k) AS a, count(DISTINCT k) FILTER (WHERE b) AS bk, "
+        "count(DISTINCT k) FILTER (WHERE v > 0) AS pk, count(DISTINCT v) AS nv, count(*) AS n "
+        "FROM t1 GROUP BY g",
+    ),
+    q(
         "filter_clause",
         "SELECT g, count(*) FILTER (WHERE v > 0) AS pos, "
         "sum(v) FILTER (WHERE b) AS sb, max(d) FILTER (WHERE k < 3) AS md, "
