@@ -41,6 +41,7 @@ from tidal.engine.watermarks import NOW, EventTime, Watermarks
 from tidal.engine.zset import WEIGHT, concat, consolidate, negate, rename_positional, with_weight
 from tidal.sql import rules
 from tidal.sql.binder import Binder
+from tidal.sql.changes import insert_only
 from tidal.sql.ddl import EVENT_TIME_OPTIONS
 from tidal.sql.errors import SqlError
 from tidal.sql.eventtime import emit_as_filter
@@ -132,6 +133,7 @@ class _Sink:
     names: list[str]
     plan: Plan | None = None
     dataflow: Dataflow | None = None
+    appends: bool = False  # only ever insertions: written as they come, not consolidated
 
 
 class Database:
@@ -352,7 +354,7 @@ class Database:
             writer = open_sink(sink, schema, [plan.names[k] for k in key], self.base_dir)
         except ConnectorError as error:
             raise SqlError(str(error), sqlstate="22023") from None
-        entry = _Sink(sink, writer, plan.names, plan)
+        entry = _Sink(sink, writer, plan.names, plan, appends=insert_only(plan))
         if not self.batch_mode:
             entry.dataflow, initial = self._sink_dataflow(plan)
             self._write_sink(entry, consolidate(initial))
@@ -496,7 +498,7 @@ class Database:
         for name, sink in self._sinks.items():
             change = changes[name] if sink.dataflow else deltas.get(sink.sink.source.lower())
             if change is not None and change.num_rows:
-                self._write_sink(sink, consolidate(change))
+                self._write_sink(sink, change if sink.appends else consolidate(change))
         self.ticks += 1
 
     def _without_late_rows(self, deltas: dict[str, pa.Table]) -> dict[str, pa.Table]:
