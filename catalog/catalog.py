@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tidal.catalog.objects import Function, Relation, Sink
+from tidal.catalog.users import Users
 
 CatalogObject = Relation | Sink | Function
 
@@ -22,6 +23,8 @@ class Catalog:
 
     def __init__(self) -> None:
         self._objects: dict[str, CatalogObject] = {}
+        self.users = Users()  # who may log in to `tidal serve`: a namespace of its own
+        self.version = 0  # counts changes of the objects (add, remove): cached plans check it
 
     def add(self, obj: CatalogObject, replace: bool = False) -> None:
         key = obj.name.lower()
@@ -31,6 +34,7 @@ class Catalog:
                 f"{existing.kind} {obj.name!r} already exists: choose another name or DROP it first"
             )
         self._objects[key] = obj
+        self.version += 1
 
     def get(self, name: str) -> CatalogObject:
         obj = self._objects.get(name.lower())
@@ -80,6 +84,7 @@ class Catalog:
 
     def remove(self, name: str) -> None:
         self._objects.pop(name.lower(), None)
+        self.version += 1
 
     def _unknown(self, name: str) -> str:
         import difflib

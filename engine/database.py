@@ -37,6 +37,8 @@ from tidal.engine.connectors import ConnectorError, SinkWriter, SourceReader, op
 from tidal.engine.dataflow import Dataflow
 from tidal.engine.expressions import EvaluationError
 from tidal.engine.operators.base import change_schema
+from tidal.engine.reads import Reads
+from tidal.engine.subscriptions import Feeds, Subscription, subscribable
 from tidal.engine.watermarks import NOW, EventTime, Watermarks
 from tidal.engine.zset import WEIGHT, concat, consolidate, negate, rename_positional, with_weight
 from tidal.sql import rules
@@ -46,7 +48,7 @@ from tidal.sql.ddl import EVENT_TIME_OPTIONS
 from tidal.sql.errors import SqlError
 from tidal.sql.eventtime import emit_as_filter
 from tidal.sql.parser import parse_statement, split_statements
-from tidal.sql.plan import Field, Plan, scans
+from tidal.sql.plan import Field, Plan
 from tidal.sql.temporal import at_time
 
 DEFAULT_BATCH_ROWS = 65_536
@@ -120,7 +122,8 @@ class _MaterializedView:
         """The view's consolidated rows (positional columns and weights)."""
         if self.contents is not None:
             return self.contents.rows()
-        return consolidate(self.dataflow.output_rows())
+        held = self.dataflow.output_rows()
+        return held if self.key else consolidate(held)  # rows with a key are unique already
 
 
 @dataclass
@@ -165,6 +168,10 @@ class Database:
         self._lock = threading.RLock()
         self.source_errors: list[str] = []
         self.watermarks = Watermarks(clock)
+        self.feeds = Feeds()  # subscriptions and the history they resume from
+        self.reads = Reads(self)  # snapshots per tick, prepared plans, the native path
+        self.read_catch_up = True  # poll the sources before reads; off while a Ticker polls
+        self.backlog = False  # the last tick() left rows waiting in a source
 
     # --- statements ---------------------------------------------------------------------------
 
@@ -191,14 +198,12 @@ class Database:
 
     def query(self, plan: Plan) -> pa.Table:
         """Run an ad hoc query plan over the current contents (after bounded inputs are read)."""
-        self.catch_up()
+        if self.read_catch_up:
+            self.catch_up()
         watermarks = self.watermarks.values()
         plan = at_time(emit_as_filter(plan, watermarks), watermarks[NOW])
-        relations = {}
-        for name in {s.relation.lower() for s in scans(plan)}:
-            relations[name] = self.contents(name)
         try:
-            return self.backend.run(plan, relations)
+            return self.reads.run(plan)
         except BatchError as error:
             raise DataError(str(error)) from None
 
@@ -227,6 +232,31 @@ class Database:
         with self._lock:
             self.catch_up()
             return self.contents(name)
+
+    # --- subscriptions ------------------------------------------------------------------------
+
+    def subscribe(self, name: str, **options) -> Subscription:
+        """A materialized view's (table's, source's) rows at the latest tick, then every later
+        tick's changes. ``options``: snapshot, progress, as_of, buffer_rows, stall_timeout (see
+        tidal.engine.subscriptions.Feeds.subscribe and docs/subscriptions.md)."""
+        with self._lock:
+            relation = subscribable(self.catalog.find(name), name, self.batch_mode)
+            key = relation.name.lower()
+            self.catch_up()
+            base = self._bases.get(key)
+            retained = base is None or base.contents is not None
+            return self.feeds.subscribe(
+                relation.name,
+                relation.arrow_schema(),
+                self.ticks,
+                (lambda: self._changes_of(key)) if retained else None,
+                **options,
+            )
+
+    def subscribers_blocked(self) -> bool:
+        """Whether a subscriber's buffer is full: the ticker then leaves the sources unread."""
+        with self._lock:
+            return self.feeds.blocked()
 
     # --- catalog changes ----------------------------------------------------------------------
 
@@ -378,6 +408,7 @@ class Database:
             if base is not None and base.reader is not None:
                 base.reader.close()
             self._views.pop(key, None)
+            self.feeds.end(key, f"relation {obj.name} was dropped")
             self.watermarks.remove(key)
             for event_time in self.watermarks.relations.values():
                 if event_time.late_table and event_time.late_table.lower() == key:
@@ -397,9 +428,11 @@ class Database:
 
     def tick(self) -> bool:
         """Poll every source once and run a tick if any had rows, or if an idle source's
-        watermark moved (windows may close); True if one ran."""
+        watermark moved (windows may close); True if one ran. ``backlog``: a source filled
+        its batch, so more rows are waiting."""
         with self._lock:
             deltas = self._poll(drain=False)
+            self.backlog = any(d.num_rows >= self.batch_rows for d in deltas.values())
             clocked = any(v.dataflow and v.dataflow.uses_clock for v in self._views.values())
             if deltas or self.watermarks.advance({}) or clocked:
                 self._tick(deltas)
@@ -499,7 +532,9 @@ class Database:
             change = changes[name] if sink.dataflow else deltas.get(sink.sink.source.lower())
             if change is not None and change.num_rows:
                 self._write_sink(sink, change if sink.appends else consolidate(change))
+        self.reads.refresh(self.ticks + 1)
         self.ticks += 1
+        self.feeds.publish(self.ticks, deltas)
 
     def _without_late_rows(self, deltas: dict[str, pa.Table]) -> dict[str, pa.Table]:
         """The tick's changes with late rows taken out (and put in late tables, if named)."""
@@ -549,6 +584,7 @@ class Database:
                     base.reader.close()
             for sink in self._sinks.values():
                 sink.writer.close()
+            self.feeds.end_all("the database was closed")
 
 
 def _fields(relation: Relation) -> tuple[Field, ...]:

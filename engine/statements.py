@@ -17,6 +17,7 @@ from tidal.sql.dialect import EmitOnWindowClose, Explain, Tidal
 from tidal.sql.errors import SqlError, undefined_table, unsupported
 from tidal.sql.explain import explain
 from tidal.sql.plan import Aggregate, Distinct, Field, Filter, Plan, Project, ref
+from tidal.sql.subscribe import Subscribe
 
 if TYPE_CHECKING:
     from tidal.engine.database import Database
@@ -437,6 +438,27 @@ def _explain(db: Database, statement: Explain) -> pa.Table:
     return pa.table({"QUERY PLAN": pa.array(text.split("\n"), pa.string())})
 
 
+def _subscribe(db: Database, statement: Subscribe):
+    """``SUBSCRIBE``: a Subscription (tidal.engine.subscriptions) the caller reads from."""
+    return db.subscribe(
+        statement.name,
+        snapshot=statement.snapshot,
+        progress=statement.progress,
+        as_of=statement.as_of,
+    )
+
+
+def _command(db: Database, command: exp.Command) -> str:
+    """Statements sqlglot keeps as raw commands; tidal runs CREATE/ALTER/DROP USER (or ROLE)."""
+    from tidal.engine import users
+
+    rest = command.expression
+    rest = rest.name if isinstance(rest, exp.Expression) else str(rest or "")
+    if users.is_user_statement(command.this, rest):
+        return users.run(db.catalog, command.this, rest)
+    raise unsupported(f"statement {command.sql(dialect=Tidal)[:60]!r}")
+
+
 def unique_key(plan: Plan) -> list[int]:
     """Output columns that identify a row of the plan's result, if the plan says so (else [])."""
     if isinstance(plan, Aggregate):
@@ -474,4 +496,6 @@ _HANDLERS = {
     exp.Show: _show,
     exp.Describe: _describe,
     Explain: _explain,
+    Subscribe: _subscribe,
+    exp.Command: _command,
 }

@@ -416,7 +416,8 @@ def _verified(result: dict) -> str:
 
 def main(argv: list[str]) -> int:
     """``tidal bench core [options]`` (``tidal bench window ...``: see bench_window.py;
-    ``tidal bench nexmark ...``: bench_nexmark.py); 0 if every workload ran (and verified)."""
+    ``tidal bench nexmark ...``: bench_nexmark.py; ``tidal bench shell``: bench_shell.py;
+    ``tidal bench pgwire``: bench_pgwire.py); 0 if every workload ran (and verified)."""
     suite, *rest = argv
     if suite == "window":
         from tidal.shell import bench_window
@@ -426,8 +427,19 @@ def main(argv: list[str]) -> int:
         from tidal.shell import bench_nexmark
 
         return bench_nexmark.main(rest)
+    if suite == "shell":
+        from tidal.shell import bench_shell
+
+        return bench_shell.main(rest)
+    if suite == "pgwire":
+        from tidal.shell import bench_pgwire
+
+        return bench_pgwire.main(rest)
     if suite != "core":
-        print(f"unknown benchmark suite {suite!r}: 'core', 'window' or 'nexmark'", file=sys.stderr)
+        print(
+            f"unknown benchmark suite {suite!r}: 'core', 'window', 'nexmark', 'shell' or 'pgwire'",
+            file=sys.stderr,
+        )
         return 2
     args = _parser().parse_args(rest)
     names = [n.strip() for n in args.workloads.split(",") if n.strip()]

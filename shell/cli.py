@@ -1,4 +1,8 @@
-"""The ``tidal`` command: ``tidal run FILE.sql``, ``tidal bench ...``."""
+"""The ``tidal`` command: the shell (no arguments), ``tidal run FILE.sql``, ``tidal bench ...``.
+
+Imports are deferred to the command that needs them: ``tidal`` alone must start in well under
+a second (see docs/shell.md).
+"""
 
 from __future__ import annotations
 
@@ -6,9 +10,7 @@ import argparse
 import pathlib
 import sys
 
-from tidal.engine import Database
 from tidal.shell.format import FORMATS
-from tidal.shell.runner import ScriptRunner
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -16,6 +18,16 @@ def main(argv: list[str] | None = None) -> int:
         prog="tidal",
         description="A streaming SQL engine: "
         "incrementally maintained views, identical to DuckDB batch.",
+    )
+    parser.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        help="the shell's directory: its history, and where relative paths resolve",
+    )
+    parser.add_argument(
+        "--connect",
+        metavar="URL",
+        help="open the shell on a running `tidal serve` (postgres://host:port/)",
     )
     commands = parser.add_subparsers(dest="command")
     run = commands.add_parser(
@@ -30,20 +42,33 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--format", choices=sorted(FORMATS), default="table")
     run.add_argument("--timing", action="store_true", help="print each statement's time to stderr")
     bench = commands.add_parser("bench", help="run a benchmark (see benchmarks/README.md)")
-    bench.add_argument("suite", choices=["core", "window", "nexmark"])
+    bench.add_argument("suite", choices=["core", "window", "nexmark", "shell", "pgwire"])
     bench.add_argument("rest", nargs=argparse.REMAINDER)
+    from tidal.shell.serve import add_arguments as serve_arguments
+
+    serve_arguments(
+        commands.add_parser("serve", help="serve the PostgreSQL wire protocol (docs/pgwire.md)")
+    )
     args = parser.parse_args(argv)
     if args.command == "run":
         return _run(args)
+    if args.command == "serve":
+        from tidal.shell.serve import run as serve
+
+        return serve(args)
     if args.command == "bench":
         from tidal.shell import bench as bench_module
 
         return bench_module.main([args.suite] + args.rest)
-    parser.print_help()
-    return 0
+    from tidal.shell.interactive import main as shell
+
+    return shell(data_dir=args.data_dir, connect=args.connect)
 
 
 def _run(args) -> int:
+    from tidal.engine import Database
+    from tidal.shell.runner import ScriptRunner
+
     db = Database(base_dir=args.file.parent, batch_mode=args.batch)
     runner = ScriptRunner(db, output_format=args.format, timing=args.timing)
     try:

@@ -11,7 +11,9 @@ tables (never by patching):
   ``TUMBLE(t, ts, size)`` and Flink's ``TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), size))``, likewise
   HOP, CUMULATE and SESSION (``SESSION(TABLE t PARTITION BY k, DESCRIPTOR(ts), gap)``);
 - ``EMIT ON WINDOW CLOSE`` after a query, as an ``EmitOnWindowClose`` node around it (cut from
-  the token stream by tidal.sql.parser before sqlglot sees it: its words would parse as an alias).
+  the token stream by tidal.sql.parser before sqlglot sees it: its words would parse as an alias);
+- Materialize's ``SUBSCRIBE [TO] name [WITH (SNAPSHOT, PROGRESS)] [AS OF tick]`` as a
+  ``Subscribe`` node (tidal.sql.subscribe).
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from sqlglot import exp
 from sqlglot.dialects.duckdb import DuckDB
 from sqlglot.dialects.risingwave import RisingWave
 from sqlglot.tokens import TokenType
+
+from tidal.sql.subscribe import SUBSCRIBE, Subscribe, parse_subscribe, subscribe_sql
 
 
 class Explain(exp.Expression):
@@ -126,6 +130,14 @@ class Tidal(RisingWave):
             TokenType.SHOW: _parse_show,
         }
 
+        def _parse_statement(self):
+            # SUBSCRIBE is no keyword (a column may be called so), so no STATEMENT_PARSERS entry.
+            curr = self._curr
+            if curr and curr.token_type == TokenType.VAR and curr.text.upper() == SUBSCRIBE:
+                self._advance()
+                return parse_subscribe(self)
+            return super()._parse_statement()
+
         def _parse_table(self, *args, **kwargs):
             # Flink's ``FROM TABLE(f(...))``: the table function itself is the relation.
             if (
@@ -151,4 +163,5 @@ class Tidal(RisingWave):
             exp.Show: lambda self, e: f"SHOW {e.name}",
             WindowFunction: _window_function_sql,
             EmitOnWindowClose: lambda self, e: f"{self.sql(e, 'this')} EMIT ON WINDOW CLOSE",
+            Subscribe: subscribe_sql,
         }

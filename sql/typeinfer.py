@@ -26,7 +26,7 @@ POSTGRES_SETTINGS = (
 
 
 # The settings every connection of connect_locked has, as DuckDB configuration options.
-_LOCKED_CONFIG = {
+LOCKED_CONFIG = {
     "threads": 1,
     "integer_division": True,
     "default_null_order": "nulls_last_on_asc_first_on_desc",
@@ -47,7 +47,7 @@ def connect_locked() -> duckdb.DuckDBPyConnection:
     global _instance
     with _instance_lock:
         if _instance is None:
-            _instance = duckdb.connect(config=dict(_LOCKED_CONFIG))
+            _instance = duckdb.connect(config=dict(LOCKED_CONFIG))
         return _instance.cursor()
 
 
@@ -61,6 +61,11 @@ def empty_relation_sql(fields: tuple[Field, ...]) -> str:
         return "(SELECT 1 WHERE false) AS t"
     columns = ", ".join(f'CAST(NULL AS {f.type}) AS "c{i}"' for i, f in enumerate(fields))
     return f"(SELECT {columns} WHERE false) AS t"
+
+
+# Inferences kept per binder, the oldest dropped first: enough for every expression of the
+# catalog's views, bounded for the ad hoc statements a server binds without end.
+_CACHED_INFERENCES = 10_000
 
 
 class TypeInference:
@@ -78,9 +83,11 @@ class TypeInference:
             query = f"SELECT {select} FROM {empty_relation_sql(fields)}"
             try:
                 relation = self._connection.sql(query)
-                self._cache[key] = [types.normalize(str(t)) for t in relation.types]
             except duckdb.Error as error:
                 raise _as_sql_error(error) from None
+            if len(self._cache) >= _CACHED_INFERENCES:  # a server binds literals without end
+                self._cache.pop(next(iter(self._cache)))
+            self._cache[key] = [types.normalize(str(t)) for t in relation.types]
         return self._cache[key]
 
     def values_types(self, rows: list[tuple[exp.Expression, ...]]) -> list[str]:

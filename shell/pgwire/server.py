@@ -1,0 +1,273 @@
+"""The asyncio transport: accept connections, run startup (TLS, protocol version, auth) under a
+timeout, then hand each connection to a Session. Limits protect the server: startup packet
+and message sizes, a startup/auth timeout, an idle timeout, a maximum number of connections.
+Whatever a client sends, the worst it gets is FATAL and a closed connection; the server and the
+other clients carry on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+import ssl
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from tidal.engine import Database
+from tidal.shell.pgwire import auth, codec
+from tidal.shell.pgwire.catalog_queries import CatalogQueries
+from tidal.shell.pgwire.errors import (
+    ADMIN_SHUTDOWN,
+    INVALID_AUTHORIZATION,
+    PROTOCOL_VIOLATION,
+    TOO_MANY_CONNECTIONS,
+    ServerError,
+    describe,
+    fatal_message,
+)
+from tidal.shell.pgwire.session import Connection, Inbox, Session
+from tidal.shell.pgwire.settings import REPORTED
+
+DATABASE = "tidal"
+READ_SIZE = 64 * 1024
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_connections: int = 100
+    max_message_bytes: int = 1 << 20
+    max_startup_bytes: int = 10 * 1024
+    startup_timeout: float = 10.0
+    idle_timeout: float | None = None  # seconds a session may sit idle; None: forever
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    host: str = "127.0.0.1"
+    port: int = 5433
+    auth: str = auth.TRUST
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    limits: Limits = Limits()
+    allow_file_connectors: bool = False  # may clients create file sources and sinks?
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        if not self.tls_cert:
+            return None
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        context.load_cert_chain(self.tls_cert, self.tls_key)
+        return context
+
+
+class Server:
+    """A pgwire server in front of one Database."""
+
+    def __init__(self, db: Database, config: ServerConfig) -> None:
+        if config.auth == auth.PASSWORD and not config.tls_cert:
+            raise ValueError("--auth password sends passwords in the clear: it needs --tls-cert")
+        if config.auth not in auth.METHODS:
+            raise ValueError(f"unknown --auth {config.auth!r}: one of {', '.join(auth.METHODS)}")
+        self.db = db
+        self.config = config
+        self.limits = config.limits
+        self.ssl = config.ssl_context()
+        self.executor = ThreadPoolExecutor(4, thread_name_prefix="tidal-sql")
+        # Subscription waits block a thread each (in slices): one per possible connection.
+        self.waits = ThreadPoolExecutor(
+            self.limits.max_connections + 4, thread_name_prefix="tidal-wait"
+        )
+        self.sessions: dict[int, Session] = {}
+        self._tasks: set[asyncio.Task] = set()
+        self._server: asyncio.base_events.Server | None = None
+        self._next_pid = secrets.randbelow(1 << 20) + 1000
+
+    def catalog_queries(self, catalog, user: str):
+        return CatalogQueries(catalog, user)
+
+    async def start(self) -> tuple[str, int]:
+        self._server = await asyncio.start_server(
+            self._accept, self.config.host, self.config.port, limit=READ_SIZE
+        )
+        host, port = self._server.sockets[0].getsockname()[:2]
+        return host, port
+
+    async def shutdown(self) -> None:
+        """Stop accepting, end every session with FATAL 57P01, wait for them to finish."""
+        if self._server is not None:
+            self._server.close()
+        for session in list(self.sessions.values()):
+            with contextlib.suppress(Exception):
+                message = "terminating connection due to administrator command"
+                session.writer.write(session.shutdown_message(ADMIN_SHUTDOWN, message))
+                session.close_all()
+                session.writer.close()
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=5)
+        self.executor.shutdown(wait=False, cancel_futures=True)
+        self.waits.shutdown(wait=False, cancel_futures=True)
+
+    # --- connections -----------------------------------------------------------------------------
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        self._tasks.add(task)
+        try:
+            await self._connection(reader, writer)
+        except (ConnectionError, asyncio.IncompleteReadError, OSError, ssl.SSLError):
+            pass
+        except asyncio.CancelledError:
+            pass
+        except Exception as error:  # noqa: BLE001 - a bug must not take the server down
+            print(f"tidal serve: connection failed: {describe(error)[1]}", file=sys.stderr)
+        finally:
+            self._tasks.discard(task)
+            with contextlib.suppress(Exception):
+                writer.close()
+
+    async def _connection(self, reader, writer) -> None:
+        try:
+            started = await asyncio.wait_for(
+                self._startup(reader, writer), self.limits.startup_timeout
+            )
+        except TimeoutError:
+            writer.write(fatal_message(PROTOCOL_VIOLATION, "startup or authentication timed out"))
+            return
+        except (codec.ProtocolError, ServerError) as error:
+            code, message = describe(error)
+            writer.write(fatal_message(code, message))
+            return
+        if started is None:
+            return
+        connection, settings = started
+        inbox = Inbox()
+        session = Session(self, connection, inbox, writer)
+        for key, value in settings.items():
+            with contextlib.suppress(ServerError):
+                session.settings.set(key, value, at_startup=True)
+        session.settings.changed.clear()
+        self._greet(session)
+        self.sessions[connection.pid] = session
+        reading = asyncio.create_task(self._read(reader, inbox))
+        try:
+            await session.serve()
+        finally:
+            reading.cancel()
+            self.sessions.pop(connection.pid, None)
+            session.close_all()
+
+    async def _startup(self, reader, writer) -> tuple[Connection, dict[str, str]] | None:
+        tls = False
+        while True:
+            header = await reader.readexactly(4)
+            size = codec.startup_length(header, self.limits.max_startup_bytes)
+            message = codec.parse_startup(await reader.readexactly(size))
+            if isinstance(message, codec.SSLRequest) and self.ssl is not None and not tls:
+                writer.write(b"S")
+                await writer.drain()
+                await writer.start_tls(self.ssl)
+                tls = True
+            elif isinstance(message, (codec.SSLRequest, codec.GSSENCRequest)):
+                writer.write(b"N")
+                await writer.drain()
+            elif isinstance(message, codec.CancelRequest):
+                self._cancel(message)
+                return None
+            else:
+                return await self._login(message, reader, writer, tls)
+
+    async def _login(self, startup: codec.Startup, reader, writer, tls: bool):
+        params = startup.params
+        unsupported = sorted(k for k in params if k.startswith("_pq_."))
+        if startup.minor > 0 or unsupported:
+            writer.write(codec.negotiate_protocol_version(0, unsupported))
+        user = params.get("user")
+        if not user:
+            raise ServerError("no PostgreSQL user name specified in startup packet", "28000")
+        if len(self.sessions) >= self.limits.max_connections:
+            raise ServerError("sorry, too many clients already", TOO_MANY_CONNECTIONS)
+        if self.config.auth == auth.PASSWORD and not tls:
+            raise ServerError(
+                "this server takes passwords over TLS only: connect with sslmode=require",
+                INVALID_AUTHORIZATION,
+            )
+
+        async def send(data: bytes) -> None:
+            writer.write(data)
+            await writer.drain()
+
+        async def receive() -> bytes:
+            kind = await reader.readexactly(1)
+            size = codec.startup_length(await reader.readexactly(4), self.limits.max_startup_bytes)
+            body = await reader.readexactly(size)
+            if kind != b"p":
+                raise codec.ProtocolError(f"expected a password message, got type {kind!r}")
+            return body
+
+        users = self.db.catalog.users
+        await auth.authenticate(self.config.auth, user, users, tls, send, receive)
+        pid = self._next_pid
+        self._next_pid += 1
+        connection = Connection(
+            user, pid, secrets.randbits(31), self.limits.idle_timeout, tls, dict(params)
+        )
+        settings = {k: v for k, v in params.items() if k not in _NOT_SETTINGS}
+        for option in _options(params.get("options", "")):
+            settings.update([option])
+        settings["session_authorization"] = user
+        return connection, settings
+
+    def _greet(self, session: Session) -> None:
+        session.send(codec.authentication_ok())
+        for name in REPORTED:
+            session.send(codec.parameter_status(name, session.settings.get(name) or ""))
+        session.send(codec.backend_key_data(session.pid, session.connection.secret))
+        session.send(codec.ready_for_query(codec.IDLE))
+
+    async def _read(self, reader: asyncio.StreamReader, inbox: Inbox) -> None:
+        """Read the client's messages into ``inbox`` until it ends or sends garbage."""
+        framer = codec.Framer(self.limits.max_message_bytes)
+        try:
+            while True:
+                data = await reader.read(READ_SIZE)
+                if not data:
+                    break
+                framer.feed(data)
+                for kind, body in framer:
+                    message = codec.parse_message(kind, body)
+                    await inbox.put(message)
+                    if isinstance(message, codec.Terminate):
+                        return
+        except codec.ProtocolError as error:
+            await inbox.put(error)
+            return
+        except (ConnectionError, OSError, ssl.SSLError):
+            pass
+        await inbox.put(None)
+
+    def _cancel(self, request: codec.CancelRequest) -> None:
+        session = self.sessions.get(request.pid)
+        if session is not None and session.connection.secret == request.secret:
+            session.cancel_requested = True
+
+
+# Startup parameters that are not settings.
+_NOT_SETTINGS = {"user", "database", "options", "replication", "client_encoding"}
+
+
+def _options(options: str) -> list[tuple[str, str]]:
+    """``-c name=value`` pairs from the startup ``options`` parameter."""
+    words = options.replace("--", "-c ").split()
+    pairs = []
+    for i, word in enumerate(words):
+        if word == "-c" and i + 1 < len(words) and "=" in words[i + 1]:
+            name, value = words[i + 1].split("=", 1)
+            pairs.append((name, value))
+        elif word.startswith("-c") and "=" in word[2:]:
+            name, value = word[2:].split("=", 1)
+            pairs.append((name, value))
+    return pairs

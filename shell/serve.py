@@ -1,0 +1,139 @@
+"""``tidal serve``: one running Database behind the PostgreSQL wire protocol.
+
+    tidal serve --port 5433 --init queries/demo.sql
+    psql -h 127.0.0.1 -p 5433 -c 'SELECT * FROM revenue'
+
+The ``--init`` script runs first (relative paths in it resolve from its folder), then the
+ticker keeps sources flowing while clients come and go. SIGTERM or SIGINT stops it cleanly:
+no new connections, every session ended with FATAL 57P01, the ticker stopped, the database
+closed. See docs/pgwire.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import pathlib
+import signal
+import sys
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    parser.add_argument("--port", type=int, default=5433, help="port to listen on (5433; 0: any)")
+    parser.add_argument("--init", type=pathlib.Path, help="a .sql script to run before serving")
+    parser.add_argument(
+        "--auth",
+        choices=["trust", "scram-sha-256", "password"],
+        default="trust",
+        help="trust: any user gets in (default); scram-sha-256: users made with CREATE USER "
+        "... WITH PASSWORD; password: the same checked in cleartext, over TLS only",
+    )
+    parser.add_argument("--tls-cert", help="PEM certificate: clients may then use TLS")
+    parser.add_argument("--tls-key", help="PEM private key of --tls-cert")
+    parser.add_argument("--max-connections", type=int, default=100)
+    parser.add_argument(
+        "--max-message-size", type=int, default=1 << 20, help="bytes (1 MiB)", metavar="BYTES"
+    )
+    parser.add_argument(
+        "--idle-timeout",
+        type=float,
+        default=0,
+        metavar="SECONDS",
+        help="end sessions idle this long (0: never)",
+    )
+    parser.add_argument(
+        "--startup-timeout", type=float, default=10.0, metavar="SECONDS", help="for TLS and auth"
+    )
+    parser.add_argument(
+        "--tick-interval",
+        type=float,
+        default=0.1,
+        metavar="SECONDS",
+        help="the shortest time between two ticks (0.1): a tick takes what the sources "
+        "produced meanwhile; shorter is fresher, longer leaves more time to readers",
+    )
+    parser.add_argument(
+        "--allow-file-connectors",
+        action="store_true",
+        help="let clients create file sources and sinks (they read and write the server's files)",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from tidal.engine import Database
+    from tidal.shell.pgwire.server import Limits, ServerConfig
+    from tidal.shell.runner import ScriptRunner
+
+    if bool(args.tls_cert) != bool(args.tls_key):
+        print("tidal serve: --tls-cert and --tls-key go together", file=sys.stderr)
+        return 2
+    limits = Limits(
+        max_connections=args.max_connections,
+        max_message_bytes=args.max_message_size,
+        startup_timeout=args.startup_timeout,
+        idle_timeout=args.idle_timeout or None,
+    )
+    config = ServerConfig(
+        args.host,
+        args.port,
+        args.auth,
+        args.tls_cert,
+        args.tls_key,
+        limits,
+        args.allow_file_connectors,
+    )
+    db = Database(base_dir=args.init.parent if args.init else None)
+    try:
+        if args.init and not ScriptRunner(db).run_file(args.init):
+            return 1
+        if args.auth != "trust" and not len(db.catalog.users):
+            print(
+                "tidal serve: warning: no users exist, so nobody can log in; create them in "
+                "the --init script: CREATE USER name WITH PASSWORD '...'",
+                file=sys.stderr,
+            )
+        return asyncio.run(_serve(db, config, args.tick_interval))
+    except ValueError as error:
+        print(f"tidal serve: {error}", file=sys.stderr)
+        return 2
+    finally:
+        db.close()
+
+
+async def _report_source_errors(db, every: float = 1.0) -> None:
+    """Print what sources met (bad lines skipped, unreadable files, failed ticks) to stderr."""
+    loop = asyncio.get_running_loop()
+    while True:
+        await asyncio.sleep(every)
+        for problem in await loop.run_in_executor(None, db.take_source_errors):
+            print(f"tidal serve: warning: {problem}", file=sys.stderr, flush=True)
+
+
+async def _serve(db, config, tick_interval: float = 0.1) -> int:
+    from tidal.engine.ticker import Ticker
+    from tidal.shell.pgwire.server import Server
+
+    server = Server(db, config)
+    try:
+        host, port = await server.start()
+    except OSError as error:
+        print(
+            f"tidal serve: cannot listen on {config.host}:{config.port}: {error}", file=sys.stderr
+        )
+        return 1
+    ticker = Ticker(db, pace=tick_interval, owns_polling=True).start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    print(f"tidal serve: listening on {host}:{port}", flush=True)
+    reporting = asyncio.create_task(_report_source_errors(db))
+    try:
+        await stop.wait()
+    finally:
+        reporting.cancel()
+        await server.shutdown()
+        ticker.stop()
+    print("tidal serve: stopped", flush=True)
+    return 0
