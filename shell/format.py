@@ -12,8 +12,11 @@ import decimal
 import io
 import json
 import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import pyarrow as pa
+if TYPE_CHECKING:  # imported where used: `tidal` must start fast
+    import pyarrow as pa
 
 NULL = "NULL"
 
@@ -68,33 +71,161 @@ def rows_of(table: pa.Table) -> list[list[str | None]]:
 
 def as_table(table: pa.Table, max_rows: int | None = None, max_width: int | None = None) -> str:
     """An aligned table with a header, like psql; numbers right-aligned."""
-    names = table.column_names
-    shown = table.slice(0, max_rows) if max_rows is not None else table
-    rows = [[NULL if v is None else v for v in row] for row in rows_of(shown)]
-    numeric = [
-        pa.types.is_integer(f.type) or pa.types.is_floating(f.type) or pa.types.is_decimal(f.type)
-        for f in table.schema
-    ]
-    widths = [max([len(n)] + [len(r[i]) for r in rows]) for i, n in enumerate(names)]
-    if max_width is not None:
-        widths = [min(w, max_width) for w in widths]
-
-    def cell(value: str, i: int) -> str:
-        if len(value) > widths[i]:
-            value = value[: widths[i] - 1] + "…"
-        return value.rjust(widths[i]) if numeric[i] else value.ljust(widths[i])
-
-    lines = [
-        " " + " | ".join(n.center(widths[i]) for i, n in enumerate(names)),
-        "-" + "-+-".join("-" * w for w in widths) + "-",
-    ]
-    lines += [" " + " | ".join(cell(v, i) for i, v in enumerate(row)) for row in rows]
+    lines = table_lines(table, max_rows=max_rows, max_width=max_width).lines
     count = table.num_rows
     footer = f"({count} row{'s' if count != 1 else ''})"
     if max_rows is not None and count > max_rows:
         footer = f"({count} rows, first {max_rows} shown)"
-    lines.append(footer)
-    return "\n".join(line.rstrip() for line in lines)
+    return "\n".join(plain(line) for line in lines) + "\n" + footer
+
+
+# A line of output as (style, text) fragments: prompt-toolkit's formatted text, which the shell
+# prints with colours; ``plain`` drops the styles. Style names: see tidal.shell.interactive.
+Fragments = list[tuple[str, str]]
+
+
+@dataclass(frozen=True)
+class TableLines:
+    lines: list[Fragments]
+    hidden_columns: int  # columns left out to fit the width
+
+
+def plain(fragments: Fragments) -> str:
+    return "".join(text for _, text in fragments)
+
+
+def table_lines(
+    table: pa.Table,
+    max_rows: int | None = None,
+    max_width: int | None = None,
+    width: int | None = None,
+    types: bool = False,
+) -> TableLines:
+    """An aligned table's lines (header, a line of types if ``types``, rule, rows), NULL styled
+    ``class:null``; cells at most ``max_width`` wide, the whole at most ``width`` (columns are
+    narrowed, then the rightmost left out)."""
+    import pyarrow as pa
+
+    shown = table.slice(0, max_rows) if max_rows is not None else table
+    rows = [[_one_line(v) for v in row] for row in rows_of(shown)]
+    headers = [[n] for n in table.column_names]
+    if types:
+        headers = [[f.name, type_name(f.type)] for f in table.schema]
+    widths = [
+        max([len(h) for h in header] + [len(NULL if r[i] is None else r[i]) for r in rows])
+        for i, header in enumerate(headers)
+    ]
+    if max_width is not None:
+        widths = [min(w, max_width) for w in widths]
+    count = len(widths)
+    if width is not None:
+        widths, count = _fit(widths, table.column_names, width)
+    numeric = [
+        pa.types.is_integer(f.type) or pa.types.is_floating(f.type) or pa.types.is_decimal(f.type)
+        for f in table.schema
+    ]
+
+    def cell(value: str | None, i: int) -> tuple[str, str]:
+        text = NULL if value is None else value
+        if len(text) > widths[i]:
+            text = text[: widths[i] - 1] + "…"
+        text = text.rjust(widths[i]) if numeric[i] else text.ljust(widths[i])
+        return ("class:null" if value is None else "", text)
+
+    def line(cells: list[tuple[str, str]]) -> Fragments:
+        out: Fragments = []
+        for i, fragment in enumerate(cells):
+            out += [("class:rule", " | " if i else " "), fragment]
+        return _rstripped(out)
+
+    def title(text: str, i: int) -> tuple[str, str]:
+        if len(text) > widths[i]:
+            text = text[: widths[i] - 1] + "…"
+        return ("class:header", text.center(widths[i]))
+
+    lines = [
+        line([title(h[k], i) for i, h in enumerate(headers[:count])])
+        for k in range(len(headers[0]) if headers else 1)
+    ]
+    if types and len(lines) > 1:
+        lines[1] = [(s.replace("header", "type"), t) for s, t in lines[1]]
+    lines.append([("class:rule", "-" + "-+-".join("-" * w for w in widths[:count]) + "-")])
+    lines += [line([cell(v, i) for i, v in enumerate(row[:count])]) for row in rows]
+    return TableLines(lines, table.num_columns - count)
+
+
+_MIN_WIDTH = 6  # a column narrowed to fit keeps at least this much, or its name up to:
+_NAME_WIDTH = 16
+
+
+def _fit(widths: list[int], names: list[str], width: int) -> tuple[list[int], int]:
+    """Column widths narrowed, widest first, so that a line fits in ``width``; a column keeps
+    room for its name (up to a point). If even that is too wide, how many columns from the
+    left fit."""
+
+    def total(ws: list[int]) -> int:
+        return sum(ws) + 3 * len(ws) - 1
+
+    floors = [min(w, max(_MIN_WIDTH, min(len(n), _NAME_WIDTH))) for w, n in zip(widths, names)]
+    count = len(widths)
+    while count > 1 and total(floors[:count]) > width:
+        count -= 1
+    widths, floors = widths[:count], floors[:count]
+    low, high = 0, max(widths, default=0)
+    while low < high:  # the widest cap that fits
+        cap = (low + high + 1) // 2
+        if total([max(min(w, cap), f) for w, f in zip(widths, floors)]) <= width:
+            low = cap
+        else:
+            high = cap - 1
+    return [max(min(w, low), f) for w, f in zip(widths, floors)], count
+
+
+def _one_line(value: str | None) -> str | None:
+    if value is None or ("\n" not in value and "\t" not in value):
+        return value
+    return value.replace("\n", "↵").replace("\t", " ")
+
+
+def _rstripped(fragments: Fragments) -> Fragments:
+    while fragments and not fragments[-1][1].rstrip():
+        fragments = fragments[:-1]
+    if fragments:
+        style, last = fragments[-1]
+        fragments = [*fragments[:-1], (style, last.rstrip())]
+    return fragments
+
+
+def type_name(arrow_type: pa.DataType) -> str:
+    """A column's SQL type as shown under its name: ``bigint``, ``decimal(10,2)``."""
+    from tidal.catalog.types import from_arrow
+
+    try:
+        return from_arrow(arrow_type).lower()
+    except (KeyError, ValueError, TypeError):
+        return str(arrow_type)
+
+
+def line_fragments(table: pa.Table, max_rows: int | None = None) -> list[Fragments]:
+    """One ``column = value`` line per field, names right-aligned, a blank line between rows
+    (DuckDB's ``.mode line``, psql's ``\\x``)."""
+    shown = table.slice(0, max_rows) if max_rows is not None else table
+    names = table.column_names
+    pad = max((len(n) for n in names), default=0)
+    lines: list[Fragments] = []
+    for k, row in enumerate(rows_of(shown)):
+        if k:
+            lines.append([])
+        for name, value in zip(names, row):
+            shown_value = ("class:null", NULL) if value is None else ("", value)
+            lines.append([("class:header", name.rjust(pad)), ("class:rule", " = "), shown_value])
+    return lines
+
+
+def as_line(table: pa.Table) -> str:
+    """Each row as ``column = value`` lines, rows separated by a blank line."""
+    lines = line_fragments(table)
+    return "".join(plain(line) + "\n" for line in lines)
 
 
 def as_csv(table: pa.Table) -> str:
@@ -134,4 +265,4 @@ def _json_value(value) -> str:
     return json.dumps(text(value))
 
 
-FORMATS = {"table": as_table, "csv": as_csv, "json": as_json}
+FORMATS = {"table": as_table, "csv": as_csv, "json": as_json, "line": as_line}

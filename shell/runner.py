@@ -84,7 +84,7 @@ class ScriptRunner:
     def run_statement(self, statement: Statement, source: str = "") -> bool:
         started = time.perf_counter()
         try:
-            result = self.db.execute_statement(parse_statement(statement.text))
+            result = self.execute(statement)
         except USER_ERRORS as error:
             print(describe_error(error, statement, source), file=self.err)
             return False
@@ -104,6 +104,10 @@ class ScriptRunner:
         for problem in self.db.take_source_errors():
             print(f"WARNING: {problem}", file=self.err)
         return True
+
+    def execute(self, statement: Statement):
+        """Run one statement; the interactive shell's ``\\i`` sends it to its backend instead."""
+        return self.db.execute_statement(parse_statement(statement.text))
 
     def show(self, result, elapsed: float) -> None:
         if isinstance(result, pa.Table):

@@ -28,3 +28,36 @@ def test_long_results_are_truncated_with_a_note():
     shown = as_table(table, max_rows=5)
     assert shown.endswith("(30 rows, first 5 shown)")
     assert shown.count("\n") == 2 + 5
+
+
+def test_table_lines_show_types_and_style_null_apart_from_the_string_null():
+    from tidal.shell.format import plain, table_lines
+
+    table = pa.table({"n": pa.array([1, None], pa.int64()), "s": ["NULL", "x"]})
+    lines = table_lines(table, types=True).lines
+    assert [plain(line) for line in lines] == [
+        "   n    |    s",
+        " bigint | varchar",
+        "--------+---------",
+        "      1 | NULL",
+        "   NULL | x",
+    ]
+    assert ("class:null", "  NULL") in lines[4] and ("", "NULL") in lines[3]
+
+
+def test_table_lines_narrow_columns_then_drop_them_to_fit_a_width():
+    from tidal.shell.format import plain, table_lines
+
+    table = pa.table({"id": [1], "text": ["x" * 50], "more": ["y" * 50]})
+    fitted = table_lines(table, width=40)
+    assert all(len(plain(line)) <= 40 for line in fitted.lines) and fitted.hidden_columns == 0
+    assert plain(fitted.lines[2]).endswith("…")
+    narrow = table_lines(pa.table({f"column_{i}": [i] for i in range(10)}), width=30)
+    assert narrow.hidden_columns == 8 and all(len(plain(x)) <= 30 for x in narrow.lines)
+
+
+def test_line_mode_puts_one_field_per_line():
+    from tidal.shell.format import as_line
+
+    table = pa.table({"id": [1, 2], "customer": ["ann", None]})
+    assert as_line(table) == ("      id = 1\ncustomer = ann\n\n      id = 2\ncustomer = NULL\n")
