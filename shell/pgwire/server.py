@@ -239,7 +239,8 @@ class Server:
                 framer.feed(data)
                 for kind, body in framer:
                     message = codec.parse_message(kind, body)
-                    await inbox.put(message)
+                    if not inbox.put_now(message):
+                        await inbox.put(message)
                     if isinstance(message, codec.Terminate):
                         return
         except codec.ProtocolError as error:

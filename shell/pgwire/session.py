@@ -56,11 +56,22 @@ class Inbox:
         self.ending = False
 
     async def put(self, message) -> None:
+        if not self.put_now(message):
+            await self.queue.put(message)
+
+    def put_now(self, message) -> bool:
+        """Put ``message`` if there is room (False: there is none, ``put`` must wait): the
+        reader hands over messages without a suspension per message."""
         if message is None or isinstance(message, (codec.Terminate, codec.ProtocolError)):
             self.ending = True
-        await self.queue.put(message)
+        if self.queue.full():
+            return False
+        self.queue.put_nowait(message)
+        return True
 
     async def get(self, timeout: float | None):
+        if not self.queue.empty():  # messages read ahead go without a suspension
+            return self.queue.get_nowait()
         return (
             await asyncio.wait_for(self.queue.get(), timeout) if timeout else await self.queue.get()
         )

@@ -181,28 +181,32 @@ def numeric_binary(value: Decimal) -> bytes:
     '0003000100000001000109291388'
     """
     if value.is_nan():
-        return struct.pack("!hhHH", 0, 0, 0xC000, 0)
+        return _NUMERIC_HEAD.pack(0, 0, 0xC000, 0)
     sign, digit_tuple, exponent = value.as_tuple()
+    coefficient = int("".join(map(str, digit_tuple))) if digit_tuple else 0
     dscale = max(0, -exponent)
-    digits = "".join(map(str, digit_tuple)) + "0" * max(0, exponent)
-    point = len(digits) - dscale  # digits before the decimal point
-    if point < 0:
-        digits, point = "0" * -point + digits, 0
-    whole, fraction = digits[:point], digits[point:]
-    whole = "0" * (-len(whole) % 4) + whole
-    fraction = fraction + "0" * (-len(fraction) % 4)
-    groups = [int(whole[i : i + 4]) for i in range(0, len(whole), 4)]
-    weight = len(groups) - 1
-    groups += [int(fraction[i : i + 4]) for i in range(0, len(fraction), 4)]
-    while groups and groups[0] == 0:
-        groups.pop(0)
-        weight -= 1
+    if exponent < 0:  # pad the fraction to whole groups of four digits
+        pad = exponent % 4
+        coefficient *= 10**pad
+        fraction_groups = (-exponent + pad) // 4
+    else:
+        coefficient *= 10**exponent
+        fraction_groups = 0
+    groups = []
+    while coefficient:
+        coefficient, group = divmod(coefficient, 10_000)
+        groups.append(group)
+    groups.reverse()
+    weight = len(groups) - 1 - fraction_groups
     while groups and groups[-1] == 0:
         groups.pop()
     if not groups:
         weight = 0
-    head = struct.pack("!hhHH", len(groups), weight, 0x4000 if sign else 0, dscale)
+    head = _NUMERIC_HEAD.pack(len(groups), weight, 0x4000 if sign else 0, dscale)
     return head + struct.pack(f"!{len(groups)}H", *groups)
+
+
+_NUMERIC_HEAD = struct.Struct("!hhHH")
 
 
 def numeric_from_binary(raw: bytes) -> Decimal:
@@ -438,8 +442,8 @@ _INTERVAL = PgType(
 _NUMERIC = PgType(
     NUMERIC,
     -1,
-    lambda v, _: numeric_text(Decimal(v)).encode(),
-    lambda v, _: numeric_binary(Decimal(v)),
+    lambda v, _: numeric_text(v if type(v) is Decimal else Decimal(v)).encode(),
+    lambda v, _: numeric_binary(v if type(v) is Decimal else Decimal(v)),
 )
 _TEXT = PgType(TEXT, -1, _utf8, _utf8)
 _JSON_AS_TEXT = PgType(TEXT, -1, _json_text, _json_text)
@@ -471,6 +475,18 @@ _SCALARS: dict[pa.DataType, PgType] = {
 
 def pg_type(arrow_type: pa.DataType) -> PgType:
     """How values of ``arrow_type`` are sent; types without a PostgreSQL match go as text."""
+    kind = _PG_TYPES.get(arrow_type)
+    if kind is None:
+        if len(_PG_TYPES) >= 1024:
+            _PG_TYPES.clear()
+        kind = _PG_TYPES[arrow_type] = _pg_type(arrow_type)
+    return kind
+
+
+_PG_TYPES: dict[pa.DataType, PgType] = {}  # pg_type's answers, chosen once per Arrow type
+
+
+def _pg_type(arrow_type: pa.DataType) -> PgType:
     if arrow_type in _SCALARS:
         return _SCALARS[arrow_type]
     if pa.types.is_dictionary(arrow_type):
@@ -557,7 +573,11 @@ def encode_column(
 ) -> list[bytes | None]:
     """Every value of ``column`` encoded (``binary``: 1 for binary format), None for NULL."""
     if isinstance(column, pa.ChunkedArray):
-        column = column.combine_chunks() if column.num_chunks else pa.array([], column.type)
+        chunks = column.num_chunks
+        if chunks == 1:
+            column = column.chunk(0)
+        else:
+            column = column.combine_chunks() if chunks else pa.array([], column.type)
     if pa.types.is_dictionary(column.type):
         column = column.dictionary_decode()
     kind = pg_type(column.type)
