@@ -78,7 +78,8 @@ def compile_predicate(expression: exp.Expression, fields: tuple[Field, ...]) -> 
     return run
 
 
-_COMPARISONS = {
+# SQL comparisons and the Arrow kernels that compute them (also used by tidal.engine.native).
+COMPARISONS = {
     exp.EQ: "equal",
     exp.NEQ: "not_equal",
     exp.GT: "greater",
@@ -121,7 +122,7 @@ class _Compiler:
         if isinstance(node, exp.Is) and isinstance(node.expression, exp.Null):
             inner = self.compile(node.this)
             return lambda batch: _is_null(inner(batch), batch.num_rows)
-        if type(node) in _COMPARISONS:
+        if type(node) in COMPARISONS:
             return self._comparison(node)
         if type(node) in _ARITHMETIC:
             return self._arithmetic(node, _ARITHMETIC[type(node)])
@@ -229,7 +230,7 @@ class _Compiler:
         if not self._comparable(node.this, node.expression):
             return None
         left, right = self.compile(node.this), self.compile(node.expression)
-        kernel = getattr(pc, _COMPARISONS[type(node)])
+        kernel = getattr(pc, COMPARISONS[type(node)])
         if self._is_float(node.this) or self._is_float(node.expression):
             return lambda batch: _compare_floats(kernel, left(batch), right(batch))
         return lambda batch: kernel(left(batch), right(batch))

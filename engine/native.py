@@ -34,6 +34,7 @@ import pyarrow.compute as pc
 from sqlglot import exp
 
 from tidal.catalog import types
+from tidal.engine.expressions import COMPARISONS
 from tidal.sql.plan import (
     Filter,
     Limit,
@@ -65,14 +66,6 @@ _CATEGORIES = {
 # Types whose Arrow form is what DuckDB returns for them too, so that a native result has the
 # very types of the DuckDB one.
 _PLAIN_OUTPUTS = {*_CATEGORIES, "UBIGINT", "HUGEINT", "FLOAT", "BLOB", "TIME"}
-_COMPARISONS = {
-    exp.EQ: "equal",
-    exp.NEQ: "not_equal",
-    exp.GT: "greater",
-    exp.GTE: "greater_equal",
-    exp.LT: "less",
-    exp.LTE: "less_equal",
-}
 _MIRRORED = {"greater": "less", "less": "greater", "greater_equal": "less_equal"}
 _MIRRORED |= {v: k for k, v in _MIRRORED.items()} | {"equal": "equal", "not_equal": "not_equal"}
 _EXACT_DOUBLE = 2**53  # integers a double holds exactly
@@ -288,8 +281,8 @@ class _Predicates:
             return lambda rows, arguments: pc.invert(inner(rows, arguments))
         if isinstance(node, exp.Is) and isinstance(node.expression, exp.Null):
             return self._is_null(node.this)
-        if type(node) in _COMPARISONS:
-            return self._comparison(node.this, _COMPARISONS[type(node)], node.expression)
+        if type(node) in COMPARISONS:
+            return self._comparison(node.this, COMPARISONS[type(node)], node.expression)
         if isinstance(node, exp.Between) and not node.args.get("symmetric"):
             low = self._comparison(node.this, "greater_equal", node.args["low"])
             high = self._comparison(node.this, "less_equal", node.args["high"])

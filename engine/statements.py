@@ -11,6 +11,7 @@ from sqlglot import exp
 
 from tidal.catalog import CatalogError, types
 from tidal.catalog.objects import Column, Sink, Table, View
+from tidal.engine import users
 from tidal.engine.zset import WEIGHT
 from tidal.sql import ddl, functions
 from tidal.sql.dialect import EmitOnWindowClose, Explain, Tidal
@@ -450,8 +451,6 @@ def _subscribe(db: Database, statement: Subscribe):
 
 def _command(db: Database, command: exp.Command) -> str:
     """Statements sqlglot keeps as raw commands; tidal runs CREATE/ALTER/DROP USER (or ROLE)."""
-    from tidal.engine import users
-
     rest = command.expression
     rest = rest.name if isinstance(rest, exp.Expression) else str(rest or "")
     if users.is_user_statement(command.this, rest):

@@ -61,8 +61,9 @@ class TopRowsOperator(Operator):
             raise AssertionError("top rows per partition over input with deletions")
         hashes = key_hash(delta, self.partition)
         old = self.kept.lookup(np.unique(hashes))
-        rows = delta.take(pa.array(np.repeat(np.arange(delta.num_rows), weights)))
-        candidates = concat([old.drop_columns([self.number, WEIGHT]), rows.drop_columns([WEIGHT])])
+        if (weights != 1).any():  # a row inserted twice is two rows to rank
+            delta = delta.take(pa.array(np.repeat(np.arange(delta.num_rows), weights)))
+        candidates = concat([old.drop_columns([self.number, WEIGHT]), delta.drop_columns([WEIGHT])])
         new = self._first_rows(candidates)
         change = consolidate(concat([new, negate(old)]))
         self.kept.insert(change)
