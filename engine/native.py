@@ -70,6 +70,7 @@ _MIRRORED = {"greater": "less", "less": "greater", "greater_equal": "less_equal"
 _MIRRORED |= {v: k for k, v in _MIRRORED.items()} | {"equal": "equal", "not_equal": "not_equal"}
 _EXACT_DOUBLE = 2**53  # integers a double holds exactly
 _EXACT_DIGITS = 15  # decimal digits a double holds exactly
+SORT_AFTER = 4  # lookups on one snapshot's column before it is worth sorting
 
 Arguments = Sequence[object]  # the Python value of each parameter $1, $2, ... (None: NULL)
 Values = Callable[[pa.Table, Arguments], "pa.Array | pa.ChunkedArray | pa.Scalar"]
@@ -319,10 +320,9 @@ class _Predicates:
             values, valid, low, high = _numpy_column(rows, index, cache)
             if value is None or not low <= value <= high:
                 return rows.slice(0, 0)
-            found = values == value
+            positions = _equal_positions(values, value, index, cache)
             if valid is not None:
-                found &= valid
-            positions = np.flatnonzero(found)
+                positions = positions[valid[positions]]
             if len(positions) <= 1:  # slices cost far less than take
                 return rows.slice(int(positions[0]), 1) if len(positions) else rows.slice(0, 0)
             return rows.take(positions)
@@ -447,6 +447,23 @@ def _numpy_column(rows: pa.Table, index: int, cache: dict):
         info = np.iinfo(values.dtype)
         found = cache[key] = (values, valid, int(info.min), int(info.max))
     return found
+
+
+def _equal_positions(values: np.ndarray, value: int, index: int, cache: dict) -> np.ndarray:
+    """The positions (ascending) where ``values`` (column ``index``) equals ``value``. The
+    first lookups scan; from the ``SORT_AFTER``-th on the same rows, a sorted copy made once
+    answers each by binary search."""
+    key = ("sorted", index)
+    ordered = cache.get(key)
+    if ordered is None:
+        lookups = cache[("lookups", index)] = cache.get(("lookups", index), 0) + 1
+        if lookups < SORT_AFTER:
+            return np.flatnonzero(values == value)
+        order = np.argsort(values, kind="stable")  # stable: equal values keep their order
+        ordered = cache[key] = (order, values[order])
+    order, sorted_values = ordered
+    start = sorted_values.searchsorted(value, "left")
+    return order[start : sorted_values.searchsorted(value, "right")]
 
 
 def _nan_flag(values):

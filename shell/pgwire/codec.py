@@ -14,7 +14,7 @@ either returns messages or raises ``ProtocolError``.
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 PROTOCOL_3 = 3 << 16
@@ -36,44 +36,45 @@ class ProtocolError(Exception):
 
 
 # --- frontend messages -----------------------------------------------------------------------
+# Plain slotted classes: one is made per message, and a frozen dataclass costs a setattr per field.
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class SSLRequest:
     pass
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class GSSENCRequest:
     pass
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class CancelRequest:
     pid: int
     secret: int
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Startup:
     major: int
     minor: int
     params: dict[str, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Query:
     text: str
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Parse:
     name: str
     text: str
     param_oids: tuple[int, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Bind:
     portal: str
     statement: str
@@ -82,64 +83,68 @@ class Bind:
     result_formats: tuple[int, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Describe:
     kind: str  # "S" (statement) or "P" (portal)
     name: str
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Execute:
     portal: str
     max_rows: int  # 0: all
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Close:
     kind: str  # "S" or "P"
     name: str
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Sync:
     pass
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Flush:
     pass
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Terminate:
     pass
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Password:
     """A 'p' message: a password, SASLInitialResponse or SASLResponse (auth decides which)."""
 
     data: bytes
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class CopyData:
     data: bytes
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class CopyDone:
     pass
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class CopyFail:
     message: str
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class FunctionCall:
     pass
+
+
+_INT16_AT = struct.Struct("!h").unpack_from
+_INT32_AT = struct.Struct("!i").unpack_from
 
 
 class _Reader:
@@ -158,10 +163,18 @@ class _Reader:
         return chunk
 
     def int16(self) -> int:
-        return struct.unpack("!h", self.take(2))[0]
+        return self._number(_INT16_AT, 2)
 
     def int32(self) -> int:
-        return struct.unpack("!i", self.take(4))[0]
+        return self._number(_INT32_AT, 4)
+
+    def _number(self, unpack_from, size: int) -> int:
+        try:
+            (value,) = unpack_from(self.body, self.pos)
+        except struct.error:
+            raise ProtocolError(f"invalid {self.what} message: it ends too early") from None
+        self.pos += size
+        return value
 
     def cstring(self) -> str:
         end = self.body.find(b"\x00", self.pos)
@@ -246,6 +259,7 @@ def _kind_and_name(reader: _Reader, make):
     return make(kind.decode(), reader.cstring())
 
 
+_SYNC, _FLUSH = Sync(), Flush()  # no fields: one of each serves every message
 _PARSERS = {
     b"Q": lambda r: Query(r.cstring()),
     b"P": _parse,
@@ -253,8 +267,8 @@ _PARSERS = {
     b"D": lambda r: _kind_and_name(r, Describe),
     b"E": lambda r: Execute(r.cstring(), r.int32()),
     b"C": lambda r: _kind_and_name(r, Close),
-    b"S": lambda r: Sync(),
-    b"H": lambda r: Flush(),
+    b"S": lambda r: _SYNC,
+    b"H": lambda r: _FLUSH,
     b"X": lambda r: Terminate(),
     b"p": lambda r: Password(r.take(len(r.body))),
     b"d": lambda r: CopyData(r.take(len(r.body))),
@@ -417,15 +431,19 @@ def row_description(fields: list[FieldDescription]) -> bytes:
     return message(b"T", b"".join(parts))
 
 
-def data_row(values: list[bytes | None]) -> bytes:
-    parts = [struct.pack("!h", len(values))]
+def data_row(values: Sequence[bytes | None]) -> bytes:
+    body = bytearray(_INT16(len(values)))
     for value in values:
         if value is None:
-            parts.append(b"\xff\xff\xff\xff")
+            body += b"\xff\xff\xff\xff"
         else:
-            parts.append(struct.pack("!i", len(value)))
-            parts.append(value)
-    return message(b"D", b"".join(parts))
+            body += _INT32(len(value))
+            body += value
+    return b"D" + _INT32(len(body) + 4) + body
+
+
+_INT16 = struct.Struct("!h").pack
+_INT32 = struct.Struct("!i").pack
 
 
 def command_complete(tag: str) -> bytes:

@@ -14,25 +14,31 @@ from __future__ import annotations
 import pyarrow as pa
 from sqlglot import exp
 
-from tidal.engine.reads import MISS
 from tidal.shell.pgwire import types as pg
 from tidal.shell.pgwire.prepared import ENGINE, Prepared
 
 
-async def fast_read(runner, statement: Prepared, values: list) -> pa.Table | None:
-    """The rows of query ``statement`` with parameter ``values``, or None (run it as before)."""
+def read_now(db, statement: Prepared, values: list) -> pa.Table | object | None:
+    """The rows of query ``statement`` with parameter ``values`` if they are ready, ``MISS``
+    if reading them would wait for the database, or None (not a read the fast path takes)."""
+    call = _call(statement, values)
+    return None if call is None else db.reads.execute_prepared(*call, wait=False)
+
+
+def read(db, statement: Prepared, values: list) -> pa.Table | None:
+    """``read_now``, waiting for the database where needed (call it on a thread)."""
+    call = _call(statement, values)
+    return None if call is None else db.reads.execute_prepared(*call)
+
+
+def _call(statement: Prepared, values: list) -> tuple | None:
     if statement.kind != ENGINE or not isinstance(statement.statement, exp.Query):
         return None
     arguments = [_python_value(oid, v) for oid, v in zip(statement.param_oids, values)]
     if any(a is _UNTAKEN for a in arguments):
         return None  # binding reports a bad value, or handles a type not taken here
     types = tuple(pg.SQL_TYPES.get(oid, "VARCHAR") for oid in statement.param_oids)
-    reads = runner.db.reads
-    call = (statement.text, statement.statement, types, arguments)
-    rows = reads.execute_prepared(*call, wait=False)
-    if rows is MISS:
-        rows = await runner.blocking(reads.execute_prepared, *call)
-    return rows
+    return statement.text, statement.statement, types, arguments
 
 
 _UNTAKEN = object()

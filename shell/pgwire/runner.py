@@ -16,6 +16,7 @@ from sqlglot import exp
 
 from tidal.catalog import types
 from tidal.engine import Status
+from tidal.engine.reads import MISS
 from tidal.engine.subscriptions import Subscription
 from tidal.shell.pgwire import codec, housekeeping, params, prepared
 from tidal.shell.pgwire import types as pg
@@ -29,7 +30,7 @@ from tidal.shell.pgwire.errors import (
     ServerError,
 )
 from tidal.shell.pgwire.prepared import Prepared
-from tidal.shell.pgwire.reads import fast_read
+from tidal.shell.pgwire.reads import read, read_now
 from tidal.shell.pgwire.results import Rows
 from tidal.shell.pgwire.settings import Settings
 from tidal.sql import ddl
@@ -39,6 +40,9 @@ from tidal.sql.errors import SqlError
 # Connectors that touch no file of the server: any client may create these.
 NETWORK_SAFE_CONNECTORS = {"datagen", "nexmark", "blackhole"}
 INSUFFICIENT_PRIVILEGE = "42501"
+
+
+LATER = object()  # run_now's answer for a statement that must wait
 
 
 class ClientGone(Exception):
@@ -75,14 +79,15 @@ def _python_value(oid: int, value):
 class Runner:
     """The statement-running half of a session (the protocol half is session.Session)."""
 
-    def __init__(self, server, connection, inbox) -> None:
+    def __init__(self, server, client) -> None:
         self.server = server
         self.db = server.db
-        self.connection = connection
-        self.inbox = inbox
-        self.user = connection.user
-        self.pid = connection.pid
+        self.client = client
+        self.user = client.user
+        self.pid = client.pid
+        self.ending = False  # the client sent Terminate, closed, or sent garbage
         self.settings = Settings()
+        self._context = (-1, pg.Context())
         self.status = codec.IDLE
         self.cursors: dict[str, ResultCursor | SubscriptionCursor] = {}
         self._cursors_in_block: set[str] = set()
@@ -92,8 +97,13 @@ class Runner:
     # --- helpers --------------------------------------------------------------------------------
 
     def context(self) -> pg.Context:
-        digits = self.settings.get("extra_float_digits") or "1"
-        return pg.Context(self.settings.get("TimeZone") or "UTC", int(digits))
+        """How values print for this session (kept until a setting changes)."""
+        version, context = self._context
+        if version != self.settings.version:
+            digits = self.settings.get("extra_float_digits") or "1"
+            context = pg.Context(self.settings.get("TimeZone") or "UTC", int(digits))
+            self._context = self.settings.version, context
+        return context
 
     def prepare(self, text: str, declared: tuple[int, ...] = ()) -> Prepared:
         return prepared.prepare(text, self.db.catalog, self.catalog_queries, declared)
@@ -104,7 +114,7 @@ class Runner:
 
     def check_interrupted(self) -> None:
         """Raise if the client left, or asked to cancel the running statement."""
-        if self.inbox.ending:
+        if self.ending:
             raise ClientGone()
         if self.cancel_requested:
             self.cancel_requested = False
@@ -115,8 +125,9 @@ class Runner:
 
     # --- running --------------------------------------------------------------------------------
 
-    async def run(self, statement: Prepared, values: list):
-        """Run ``statement`` with parameter ``values``: Rows, a tag, or None (empty)."""
+    def run_now(self, statement: Prepared, values: list):
+        """Run ``statement`` with parameter ``values`` if that needs no waiting: Rows, a tag,
+        or None (empty); LATER if it does (then ``run`` runs it)."""
         self.cancel_requested = False
         if self.status == codec.FAILED and not (
             statement.kind == prepared.HOUSEKEEPING
@@ -132,20 +143,30 @@ class Runner:
         if kind == prepared.HOUSEKEEPING:
             handler, match = statement.handler
             return handler.run(self, match)
+        if kind == prepared.QUOTE:
+            numbers = params.quoted_parameters(statement.statement)
+            quoted = [params.quote_literal(values[n - 1]) for n in numbers]
+            arrays = [pa.array([q], pa.string()) for q in quoted]
+            return Rows(pa.Table.from_arrays(arrays, names=["quote_literal"] * len(arrays)))
+        rows = read_now(self.db, statement, values)
+        return LATER if rows is None or rows is MISS else Rows(rows)
+
+    async def run(self, statement: Prepared, values: list):
+        """Run ``statement`` with parameter ``values``: Rows, a tag, or None (empty)."""
+        outcome = self.run_now(statement, values)
+        if outcome is not LATER:
+            return outcome
+        kind = statement.kind
         if kind == prepared.CATALOG:
             python = [_python_value(o, v) for o, v in zip(statement.param_oids, values)]
             table = await self.blocking(self.catalog_queries.run, statement.text, python)
             return Rows(table)
         if kind == prepared.FETCH:
             return await self._fetch(statement.fetch)
-        if kind == prepared.QUOTE:
-            numbers = params.quoted_parameters(statement.statement)
-            quoted = [params.quote_literal(values[n - 1]) for n in numbers]
-            arrays = [pa.array([q], pa.string()) for q in quoted]
-            return Rows(pa.Table.from_arrays(arrays, names=["quote_literal"] * len(arrays)))
-        rows = await fast_read(self, statement, values)
-        if rows is not None:
-            return Rows(rows)
+        if read_now(self.db, statement, values) is MISS:  # a fast read, once it may wait
+            rows = await self.blocking(read, self.db, statement, values)
+            if rows is not None:
+                return Rows(rows)
         bound = self._bound(statement, values)
         if kind == prepared.DECLARE:
             return await self._declare(statement.declare, bound)

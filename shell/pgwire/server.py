@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from tidal.engine import Database
 from tidal.shell.pgwire import auth, codec
 from tidal.shell.pgwire.catalog_queries import CatalogQueries
+from tidal.shell.pgwire.connection import ClientConnection
 from tidal.shell.pgwire.errors import (
     ADMIN_SHUTDOWN,
     INVALID_AUTHORIZATION,
@@ -27,11 +28,10 @@ from tidal.shell.pgwire.errors import (
     describe,
     fatal_message,
 )
-from tidal.shell.pgwire.session import Connection, Inbox, Session
+from tidal.shell.pgwire.session import Client, Session
 from tidal.shell.pgwire.settings import REPORTED
 
 DATABASE = "tidal"
-READ_SIZE = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -88,8 +88,11 @@ class Server:
         return CatalogQueries(catalog, user)
 
     async def start(self) -> tuple[str, int]:
-        self._server = await asyncio.start_server(
-            self._accept, self.config.host, self.config.port, limit=READ_SIZE
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            lambda: ClientConnection(self._connected, self.limits.max_startup_bytes),
+            self.config.host,
+            self.config.port,
         )
         host, port = self._server.sockets[0].getsockname()[:2]
         return host, port
@@ -101,90 +104,83 @@ class Server:
         for session in list(self.sessions.values()):
             with contextlib.suppress(Exception):
                 message = "terminating connection due to administrator command"
-                session.writer.write(session.shutdown_message(ADMIN_SHUTDOWN, message))
-                session.close_all()
-                session.writer.close()
-        for task in list(self._tasks):
+                session.connection.write(session.shutdown_message(ADMIN_SHUTDOWN, message))
+                session.close()
+        tasks = self._tasks | {s.task for s in self.sessions.values() if s.task is not None}
+        for task in tasks:
             task.cancel()
-        if self._tasks:
-            await asyncio.wait(self._tasks, timeout=5)
+        if tasks:
+            await asyncio.wait(tasks, timeout=5)
         self.executor.shutdown(wait=False, cancel_futures=True)
         self.waits.shutdown(wait=False, cancel_futures=True)
 
     # --- connections -----------------------------------------------------------------------------
 
-    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
+    def _connected(self, connection: ClientConnection) -> None:
+        task = asyncio.get_running_loop().create_task(self._start(connection))
         self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _start(self, connection: ClientConnection) -> None:
+        """Startup (TLS, protocol version, auth) under a timeout, then the session."""
         try:
-            await self._connection(reader, writer)
+            try:
+                started = await asyncio.wait_for(
+                    self._startup(connection), self.limits.startup_timeout
+                )
+            except TimeoutError:
+                message = "startup or authentication timed out"
+                connection.write(fatal_message(PROTOCOL_VIOLATION, message))
+                started = None
+            except (codec.ProtocolError, ServerError) as error:
+                connection.write(fatal_message(*describe(error)))
+                started = None
         except (ConnectionError, asyncio.IncompleteReadError, OSError, ssl.SSLError):
-            pass
+            started = None
         except asyncio.CancelledError:
-            pass
+            started = None
         except Exception as error:  # noqa: BLE001 - a bug must not take the server down
             print(f"tidal serve: connection failed: {describe(error)[1]}", file=sys.stderr)
-        finally:
-            self._tasks.discard(task)
-            with contextlib.suppress(Exception):
-                writer.close()
-
-    async def _connection(self, reader, writer) -> None:
-        try:
-            started = await asyncio.wait_for(
-                self._startup(reader, writer), self.limits.startup_timeout
-            )
-        except TimeoutError:
-            writer.write(fatal_message(PROTOCOL_VIOLATION, "startup or authentication timed out"))
-            return
-        except (codec.ProtocolError, ServerError) as error:
-            code, message = describe(error)
-            writer.write(fatal_message(code, message))
-            return
+            started = None
         if started is None:
+            connection.close()
             return
-        connection, settings = started
-        inbox = Inbox()
-        session = Session(self, connection, inbox, writer)
+        client, settings = started
+        session = Session(self, client, connection)
         for key, value in settings.items():
             with contextlib.suppress(ServerError):
                 session.settings.set(key, value, at_startup=True)
         session.settings.changed.clear()
         self._greet(session)
-        self.sessions[connection.pid] = session
-        reading = asyncio.create_task(self._read(reader, inbox))
-        try:
-            await session.serve()
-        finally:
-            reading.cancel()
-            self.sessions.pop(connection.pid, None)
-            session.close_all()
+        self.sessions[client.pid] = session
+        session.start()
 
-    async def _startup(self, reader, writer) -> tuple[Connection, dict[str, str]] | None:
+    def session_ended(self, session: Session) -> None:
+        self.sessions.pop(session.pid, None)
+
+    async def _startup(self, connection: ClientConnection) -> tuple[Client, dict] | None:
         tls = False
         while True:
-            header = await reader.readexactly(4)
+            header = await connection.read_exactly(4)
             size = codec.startup_length(header, self.limits.max_startup_bytes)
-            message = codec.parse_startup(await reader.readexactly(size))
+            message = codec.parse_startup(await connection.read_exactly(size))
             if isinstance(message, codec.SSLRequest) and self.ssl is not None and not tls:
-                writer.write(b"S")
-                await writer.drain()
-                await writer.start_tls(self.ssl)
+                connection.write(b"S")
+                await connection.start_tls(self.ssl)
                 tls = True
             elif isinstance(message, (codec.SSLRequest, codec.GSSENCRequest)):
-                writer.write(b"N")
-                await writer.drain()
+                connection.write(b"N")
             elif isinstance(message, codec.CancelRequest):
                 self._cancel(message)
                 return None
             else:
-                return await self._login(message, reader, writer, tls)
+                return await self._login(message, connection, tls)
 
-    async def _login(self, startup: codec.Startup, reader, writer, tls: bool):
+    async def _login(self, startup: codec.Startup, connection: ClientConnection, tls: bool):
         params = startup.params
         unsupported = sorted(k for k in params if k.startswith("_pq_."))
         if startup.minor > 0 or unsupported:
-            writer.write(codec.negotiate_protocol_version(0, unsupported))
+            connection.write(codec.negotiate_protocol_version(0, unsupported))
         user = params.get("user")
         if not user:
             raise ServerError("no PostgreSQL user name specified in startup packet", "28000")
@@ -197,13 +193,15 @@ class Server:
             )
 
         async def send(data: bytes) -> None:
-            writer.write(data)
-            await writer.drain()
+            connection.write(data)
+            await connection.drain()
 
         async def receive() -> bytes:
-            kind = await reader.readexactly(1)
-            size = codec.startup_length(await reader.readexactly(4), self.limits.max_startup_bytes)
-            body = await reader.readexactly(size)
+            kind = await connection.read_exactly(1)
+            header = await connection.read_exactly(4)
+            body = await connection.read_exactly(
+                codec.startup_length(header, self.limits.max_startup_bytes)
+            )
             if kind != b"p":
                 raise codec.ProtocolError(f"expected a password message, got type {kind!r}")
             return body
@@ -212,47 +210,25 @@ class Server:
         await auth.authenticate(self.config.auth, user, users, tls, send, receive)
         pid = self._next_pid
         self._next_pid += 1
-        connection = Connection(
+        client = Client(
             user, pid, secrets.randbits(31), self.limits.idle_timeout, tls, dict(params)
         )
         settings = {k: v for k, v in params.items() if k not in _NOT_SETTINGS}
         for option in _options(params.get("options", "")):
             settings.update([option])
         settings["session_authorization"] = user
-        return connection, settings
+        return client, settings
 
     def _greet(self, session: Session) -> None:
         session.send(codec.authentication_ok())
         for name in REPORTED:
             session.send(codec.parameter_status(name, session.settings.get(name) or ""))
-        session.send(codec.backend_key_data(session.pid, session.connection.secret))
+        session.send(codec.backend_key_data(session.pid, session.client.secret))
         session.send(codec.ready_for_query(codec.IDLE))
-
-    async def _read(self, reader: asyncio.StreamReader, inbox: Inbox) -> None:
-        """Read the client's messages into ``inbox`` until it ends or sends garbage."""
-        framer = codec.Framer(self.limits.max_message_bytes)
-        try:
-            while True:
-                data = await reader.read(READ_SIZE)
-                if not data:
-                    break
-                framer.feed(data)
-                for kind, body in framer:
-                    message = codec.parse_message(kind, body)
-                    if not inbox.put_now(message):
-                        await inbox.put(message)
-                    if isinstance(message, codec.Terminate):
-                        return
-        except codec.ProtocolError as error:
-            await inbox.put(error)
-            return
-        except (ConnectionError, OSError, ssl.SSLError):
-            pass
-        await inbox.put(None)
 
     def _cancel(self, request: codec.CancelRequest) -> None:
         session = self.sessions.get(request.pid)
-        if session is not None and session.connection.secret == request.secret:
+        if session is not None and session.client.secret == request.secret:
             session.cancel_requested = True
 
 

@@ -178,6 +178,7 @@ class Settings:
     startup: dict[str, str] = field(default_factory=dict)
     values: dict[str, str] = field(default_factory=dict)
     changed: set[str] = field(default_factory=set)  # reported ones to send as ParameterStatus
+    version: int = 0  # counts changes, so what depends on the values can be kept until then
 
     def get(self, name: str) -> str | None:
         key = canonical(name)
@@ -195,6 +196,7 @@ class Settings:
         if value is not None and key in _VALIDATORS:
             value = _VALIDATORS[key](value)
         target = self.startup if at_startup else self.values
+        self.version += 1
         if value is None:
             self.values.pop(key, None)
         else:
@@ -203,12 +205,15 @@ class Settings:
             self.changed.add(key)
 
     def reset_all(self) -> None:
+        self.version += 1
         for key in list(self.values):
             if key in REPORTED:
                 self.changed.add(key)
         self.values.clear()
 
     def take_changed(self) -> list[tuple[str, str]]:
+        if not self.changed:
+            return []
         changed = [(k, self.get(k) or "") for k in REPORTED if k in self.changed]
         self.changed.clear()
         return changed

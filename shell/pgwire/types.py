@@ -578,14 +578,43 @@ def encode_column(
             column = column.chunk(0)
         else:
             column = column.combine_chunks() if chunks else pa.array([], column.type)
-    if pa.types.is_dictionary(column.type):
-        column = column.dictionary_decode()
-    kind = pg_type(column.type)
-    encode = kind.binary if binary else kind.text
-    return [None if v is None else encode(v, ctx) for v in kind.prepare(column)]
+    return column_encoder(column.type, binary == 1)(column, ctx)
 
 
-def encode_rows(table: pa.Table, formats: list[int], ctx: Context) -> list[list[bytes | None]]:
-    """The rows of ``table``, each a list of encoded values (formats: one per column)."""
-    columns = [encode_column(table.column(i), formats[i], ctx) for i in range(table.num_columns)]
-    return [list(row) for row in zip(*columns)] if columns else [[] for _ in range(table.num_rows)]
+def column_encoder(arrow_type: pa.DataType, binary: bool) -> Callable[[pa.Array, Context], list]:
+    """The function that encodes an array of ``arrow_type``, each value or None for NULL."""
+    if pa.types.is_dictionary(arrow_type):
+        values = column_encoder(arrow_type.value_type, binary)
+        return lambda array, ctx: values(array.dictionary_decode(), ctx)
+    kind = pg_type(arrow_type)
+    encode, prepare = (kind.binary if binary else kind.text), kind.prepare
+
+    def column(array: pa.Array, ctx: Context) -> list[bytes | None]:
+        if not array.null_count:
+            return [encode(v, ctx) for v in prepare(array)]
+        return [None if v is None else encode(v, ctx) for v in prepare(array)]
+
+    return column
+
+
+class RowEncoder:
+    """Encodes the rows of tables with one schema in given formats (1: binary, per column).
+    Each column's encoder is chosen once, so a result of a row or two costs little more than
+    its values; a session keeps the last one for the next result."""
+
+    def __init__(self, schema: pa.Schema, formats: list[int]) -> None:
+        self.schema = schema
+        self.formats = formats
+        self._columns = [column_encoder(f.type, code == 1) for f, code in zip(schema, formats)]
+
+    def fits(self, schema: pa.Schema, formats: list[int]) -> bool:
+        return formats == self.formats and schema == self.schema
+
+    def rows(self, table: pa.Table, ctx: Context) -> list[tuple[bytes | None, ...]]:
+        if not self._columns:
+            return [()] * table.num_rows
+        rows = []
+        for batch in table.to_batches():
+            columns = [encode(batch.column(i), ctx) for i, encode in enumerate(self._columns)]
+            rows.extend(zip(*columns))
+        return rows
