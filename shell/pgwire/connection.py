@@ -31,6 +31,7 @@ class ClientConnection(asyncio.Protocol):
         self._arrived: asyncio.Future | None = None
         self._writable: asyncio.Future | None = None  # set while the client does not read
         self._reading_paused = False
+        self.tls = False
 
     # --- asyncio.Protocol -----------------------------------------------------------------------
 
@@ -44,12 +45,14 @@ class ClientConnection(asyncio.Protocol):
             return
         self._buffer += data
         if len(self._buffer) > self._max_buffered:
-            self.pause_reading()  # no startup message is this long: read_exactly will fail
+            self.pause_reading()  # more than startup needs: the rest waits for the session
         self._wake()
 
     def eof_received(self) -> bool:
-        self.connection_lost(None)
-        return False  # close the transport
+        if self.session is None:
+            return False  # close: connection_lost follows, and the startup exchange ends
+        self.session.input_ended()
+        return not self.tls  # keep the socket open for the answers (TLS cannot half-close)
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self.closed:
@@ -59,7 +62,7 @@ class ClientConnection(asyncio.Protocol):
         if self._writable is not None and not self._writable.done():
             self._writable.set_result(None)
         if self.session is not None:
-            self.session.connection_lost()
+            self.session.input_ended()
 
     def pause_writing(self) -> None:
         self._writable = asyncio.get_running_loop().create_future()
@@ -88,6 +91,7 @@ class ClientConnection(asyncio.Protocol):
             raise ProtocolError("received unencrypted data after SSL request")
         loop = asyncio.get_running_loop()
         self.transport = await loop.start_tls(self.transport, self, context, server_side=True)
+        self.tls = True
 
     def start_session(self, session) -> None:
         """From now on arriving bytes go to ``session``, starting with any already here."""
@@ -96,6 +100,8 @@ class ClientConnection(asyncio.Protocol):
         self.resume_reading()
         if early:
             session.received(early)
+        if self.closed:  # the client left during the greeting
+            session.input_ended()
 
     # --- both -----------------------------------------------------------------------------------
 

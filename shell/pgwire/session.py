@@ -159,7 +159,7 @@ class Session(Runner):
             self.connection.pause_reading()
         self._pump()
 
-    def connection_lost(self) -> None:
+    def input_ended(self) -> None:
         """The client closed its side, or the connection broke: what it sent before is still
         answered (a statement sent before closing still runs), then the session ends."""
         if not self.ending:

@@ -182,15 +182,14 @@ def numeric_binary(value: Decimal) -> bytes:
     """
     if value.is_nan():
         return _NUMERIC_HEAD.pack(0, 0, 0xC000, 0)
-    sign, digit_tuple, exponent = value.as_tuple()
-    coefficient = int("".join(map(str, digit_tuple))) if digit_tuple else 0
+    exponent = value.as_tuple().exponent
     dscale = max(0, -exponent)
-    if exponent < 0:  # pad the fraction to whole groups of four digits
+    if exponent < 0:  # the digits as an integer, padded to whole groups of four fraction digits
         pad = exponent % 4
-        coefficient *= 10**pad
-        fraction_groups = (-exponent + pad) // 4
+        coefficient = abs(int(value.scaleb(dscale, _WIDE))) * 10**pad
+        fraction_groups = (dscale + pad) // 4
     else:
-        coefficient *= 10**exponent
+        coefficient = abs(int(value))
         fraction_groups = 0
     groups = []
     while coefficient:
@@ -202,7 +201,7 @@ def numeric_binary(value: Decimal) -> bytes:
         groups.pop()
     if not groups:
         weight = 0
-    head = _NUMERIC_HEAD.pack(len(groups), weight, 0x4000 if sign else 0, dscale)
+    head = _NUMERIC_HEAD.pack(len(groups), weight, 0x4000 if value.is_signed() else 0, dscale)
     return head + struct.pack(f"!{len(groups)}H", *groups)
 
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import struct
 import subprocess
 
 import asyncpg
 import psycopg
 import pytest
 from psycopg import errors
+from wire_client import Raw, error_fields, startup_packet
 
 USERS = """
 CREATE USER alice WITH PASSWORD 'correct horse';
@@ -127,3 +129,18 @@ def test_password_auth_without_tls_refuses_to_start(tmp_path):
 
     with pytest.raises(RuntimeError, match="needs --tls-cert"):
         start_server(tmp_path, "--auth", "password", init=None)
+
+
+def test_bytes_sent_in_the_clear_after_ssl_request_are_refused(make_server, certificate):
+    """A startup packet sent right behind SSLRequest, before the TLS handshake, would pass as
+    if it came over TLS: the server refuses it (as PostgreSQL does since CVE-2021-23214)."""
+    cert, key = certificate
+    server = make_server("--tls-cert", cert, "--tls-key", key)
+    raw = Raw(server.host, server.port)
+    raw.send(struct.pack("!ii", 8, 80877103) + startup_packet())
+    assert raw.read_byte() == b"S"
+    kind, body = raw.read()
+    assert kind == b"E" and error_fields(body)["C"] == "08P01"
+    assert "unencrypted" in error_fields(body)["M"]
+    assert raw.read() is None
+    raw.close()

@@ -82,7 +82,9 @@ def test_arrays_text_and_binary():
 
 
 @pytest.mark.parametrize(
-    "value", ["0", "0.00", "-1.5", "12345.6789", "1E+20", "0.000001", "99999999999999999999.99"]
+    "value",
+    ["0", "0.00", "-1.5", "12345.6789", "1E+20", "0.000001", "99999999999999999999.99", "-0.0001"]
+    + ["1234567890123456789012345678.9012345678"],  # 38 digits: more than Decimal's default 28
 )
 def test_numeric_binary_round_trip(value):
     number = Decimal(value)
