@@ -168,6 +168,14 @@ class _Reader:
     def int32(self) -> int:
         return self._number(_INT32_AT, 4)
 
+    def int16s(self, count: int) -> tuple[int, ...]:
+        try:
+            values = struct.unpack_from(f"!{count}h", self.body, self.pos)
+        except struct.error:
+            raise ProtocolError(f"invalid {self.what} message: it ends too early") from None
+        self.pos += 2 * count
+        return values
+
     def _number(self, unpack_from, size: int) -> int:
         try:
             (value,) = unpack_from(self.body, self.pos)
@@ -239,17 +247,20 @@ def _parse(reader: _Reader) -> Parse:
 
 def _bind(reader: _Reader) -> Bind:
     portal, statement = reader.cstring(), reader.cstring()
-    formats = tuple(reader.int16() for _ in range(reader.count()))
+    formats = reader.int16s(reader.count())
     values = []
     for _ in range(reader.count()):
         size = reader.int32()
         if size < -1:
             raise ProtocolError(f"invalid Bind message: parameter length {size}")
         values.append(None if size == -1 else reader.take(size))
-    results = tuple(reader.int16() for _ in range(reader.count()))
-    if any(f not in (0, 1) for f in formats + results):
+    results = reader.int16s(reader.count())
+    if not _FORMAT_CODES.issuperset(formats + results):
         raise ProtocolError("invalid Bind message: a format code is neither 0 nor 1", "22P02")
     return Bind(portal, statement, formats, tuple(values), results)
+
+
+_FORMAT_CODES = frozenset((0, 1))
 
 
 def _kind_and_name(reader: _Reader, make):

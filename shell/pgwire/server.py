@@ -101,12 +101,13 @@ class Server:
         """Stop accepting, end every session with FATAL 57P01, wait for them to finish."""
         if self._server is not None:
             self._server.close()
-        for session in list(self.sessions.values()):
+        sessions = list(self.sessions.values())
+        tasks = self._tasks | {s.task for s in sessions if s.task is not None}
+        for session in sessions:
             with contextlib.suppress(Exception):
                 message = "terminating connection due to administrator command"
                 session.connection.write(session.shutdown_message(ADMIN_SHUTDOWN, message))
                 session.close()
-        tasks = self._tasks | {s.task for s in self.sessions.values() if s.task is not None}
         for task in tasks:
             task.cancel()
         if tasks:
@@ -123,25 +124,18 @@ class Server:
 
     async def _start(self, connection: ClientConnection) -> None:
         """Startup (TLS, protocol version, auth) under a timeout, then the session."""
+        started = None
         try:
-            try:
-                started = await asyncio.wait_for(
-                    self._startup(connection), self.limits.startup_timeout
-                )
-            except TimeoutError:
-                message = "startup or authentication timed out"
-                connection.write(fatal_message(PROTOCOL_VIOLATION, message))
-                started = None
-            except (codec.ProtocolError, ServerError) as error:
-                connection.write(fatal_message(*describe(error)))
-                started = None
-        except (ConnectionError, asyncio.IncompleteReadError, OSError, ssl.SSLError):
-            started = None
-        except asyncio.CancelledError:
-            started = None
+            started = await asyncio.wait_for(self._startup(connection), self.limits.startup_timeout)
+        except TimeoutError:
+            message = "startup or authentication timed out"
+            connection.write(fatal_message(PROTOCOL_VIOLATION, message))
+        except (codec.ProtocolError, ServerError) as error:
+            connection.write(fatal_message(*describe(error)))
+        except (OSError, asyncio.IncompleteReadError, asyncio.CancelledError):
+            pass  # the client left, or the server is shutting down
         except Exception as error:  # noqa: BLE001 - a bug must not take the server down
             print(f"tidal serve: connection failed: {describe(error)[1]}", file=sys.stderr)
-            started = None
         if started is None:
             connection.close()
             return

@@ -60,7 +60,7 @@ class Statement:
     described: pa.Schema | None = None  # the row shape sent for Describe S
 
 
-@dataclass
+@dataclass(slots=True)  # one per Bind
 class Portal:
     prepared: Prepared
     values: list

@@ -242,3 +242,18 @@ def test_sigterm_ends_sessions_with_admin_shutdown(make_server):
     assert fatal_code(raw.until_ready()) == "57P01"
     assert server.process.wait(15) == 0
     raw.close()
+
+
+def test_sigterm_ends_a_streaming_subscription_too(make_server):
+    server = make_server(init=None)
+    raw = Raw(server.host, server.port)
+    raw.login()
+    raw.send(query("CREATE TABLE ticks (n INTEGER)"))
+    raw.until_ready()
+    raw.send(query("COPY (SUBSCRIBE ticks) TO STDOUT"))
+    assert raw.read()[0] == b"H"  # CopyOutResponse: the stream is open
+    server.process.send_signal(signal.SIGTERM)
+    messages = raw.until_ready()
+    assert fatal_code(messages) == "57P01"
+    assert server.process.wait(15) == 0
+    raw.close()
