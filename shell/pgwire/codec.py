@@ -333,21 +333,34 @@ class Framer:
         return len(self._buffer)
 
     def __iter__(self) -> Iterator[tuple[bytes, bytes]]:
-        while len(self._buffer) >= 5:
-            size = struct.unpack_from("!i", self._buffer, 1)[0]
+        """The complete frames fed so far; a bad header raises after the frames before it."""
+        frames, error = self._cut()
+        yield from frames
+        if error is not None:
+            raise error
+
+    def _cut(self) -> tuple[list[tuple[bytes, bytes]], ProtocolError | None]:
+        """Cut the complete frames off the buffer (its consumed bytes dropped once)."""
+        buffer, at, frames, error = self._buffer, 0, [], None
+        view = memoryview(buffer)
+        while len(buffer) - at >= 5:
+            (size,) = _INT32_AT(buffer, at + 1)
             if size < 4:
-                raise ProtocolError(f"invalid message length {size}")
+                error = ProtocolError(f"invalid message length {size}")
+                break
             if size - 4 > self.max_size:
-                raise ProtocolError(
+                error = ProtocolError(
                     f"invalid message length: {size - 4} bytes is over the server's limit of "
                     f"{self.max_size} bytes"
                 )
-            if len(self._buffer) < size + 1:
-                return
-            kind = bytes(self._buffer[:1])
-            body = bytes(self._buffer[5 : size + 1])
-            del self._buffer[: size + 1]
-            yield kind, body
+                break
+            if len(buffer) - at < size + 1:
+                break
+            frames.append((bytes(view[at : at + 1]), bytes(view[at + 5 : at + size + 1])))
+            at += size + 1
+        view.release()
+        del buffer[:at]
+        return frames, error
 
 
 def startup_length(header: bytes, max_size: int) -> int:
