@@ -21,8 +21,9 @@ import pyarrow as pa
 
 from tidal.engine.subscriptions import Subscription, Update
 from tidal.shell.pgwire import codec
+from tidal.shell.pgwire.encoders import encode_column
 from tidal.shell.pgwire.errors import FEATURE_NOT_SUPPORTED, SYNTAX_ERROR, ServerError
-from tidal.shell.pgwire.types import Context, encode_column
+from tidal.shell.pgwire.types import Context
 
 _TEXT_ESCAPES = {
     ord("\\"): "\\\\",

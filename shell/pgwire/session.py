@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 
 from tidal.shell.pgwire import codec, params
+from tidal.shell.pgwire.encoders import RowEncoder
 from tidal.shell.pgwire.errors import (
     DUPLICATE_CURSOR,
     DUPLICATE_STATEMENT,
@@ -41,7 +42,7 @@ from tidal.shell.pgwire.errors import (
 from tidal.shell.pgwire.prepared import Prepared
 from tidal.shell.pgwire.results import Rows
 from tidal.shell.pgwire.runner import LATER, ClientGone, Runner, conform
-from tidal.shell.pgwire.types import RowEncoder, pg_type
+from tidal.shell.pgwire.types import pg_type
 from tidal.sql import split_statements
 from tidal.sql.errors import SqlError
 

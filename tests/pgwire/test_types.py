@@ -12,7 +12,8 @@ import pyarrow as pa
 import pytest
 
 from tidal.shell.pgwire import types
-from tidal.shell.pgwire.types import Context, encode_column
+from tidal.shell.pgwire.encoders import encode_column
+from tidal.shell.pgwire.types import Context
 
 
 def text(values, arrow_type, ctx: Context | None = None):
