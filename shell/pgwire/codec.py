@@ -143,8 +143,8 @@ class FunctionCall:
     pass
 
 
-_INT16_AT = struct.Struct("!h").unpack_from
-_INT32_AT = struct.Struct("!i").unpack_from
+_INT16 = struct.Struct("!h")
+_INT32 = struct.Struct("!i")
 
 
 class _Reader:
@@ -163,10 +163,10 @@ class _Reader:
         return chunk
 
     def int16(self) -> int:
-        return self._number(_INT16_AT, 2)
+        return self._number(_INT16)
 
     def int32(self) -> int:
-        return self._number(_INT32_AT, 4)
+        return self._number(_INT32)
 
     def int16s(self, count: int) -> tuple[int, ...]:
         try:
@@ -176,12 +176,12 @@ class _Reader:
         self.pos += 2 * count
         return values
 
-    def _number(self, unpack_from, size: int) -> int:
+    def _number(self, number: struct.Struct) -> int:
         try:
-            (value,) = unpack_from(self.body, self.pos)
+            (value,) = number.unpack_from(self.body, self.pos)
         except struct.error:
             raise ProtocolError(f"invalid {self.what} message: it ends too early") from None
-        self.pos += size
+        self.pos += number.size
         return value
 
     def cstring(self) -> str:
@@ -328,10 +328,6 @@ class Framer:
     def feed(self, data: bytes) -> None:
         self._buffer += data
 
-    @property
-    def pending(self) -> int:
-        return len(self._buffer)
-
     def __iter__(self) -> Iterator[tuple[bytes, bytes]]:
         """The complete frames fed so far; a bad header raises after the frames before it."""
         frames, error = self._cut()
@@ -344,7 +340,7 @@ class Framer:
         buffer, at, frames, error = self._buffer, 0, [], None
         view = memoryview(buffer)
         while len(buffer) - at >= 5:
-            (size,) = _INT32_AT(buffer, at + 1)
+            (size,) = _INT32.unpack_from(buffer, at + 1)
             if size < 4:
                 error = ProtocolError(f"invalid message length {size}")
                 break
@@ -456,18 +452,14 @@ def row_description(fields: list[FieldDescription]) -> bytes:
 
 
 def data_row(values: Sequence[bytes | None]) -> bytes:
-    body = bytearray(_INT16(len(values)))
+    body = bytearray(_INT16.pack(len(values)))
     for value in values:
         if value is None:
             body += b"\xff\xff\xff\xff"
         else:
-            body += _INT32(len(value))
+            body += _INT32.pack(len(value))
             body += value
-    return b"D" + _INT32(len(body) + 4) + body
-
-
-_INT16 = struct.Struct("!h").pack
-_INT32 = struct.Struct("!i").pack
+    return b"D" + _INT32.pack(len(body) + 4) + body
 
 
 def command_complete(tag: str) -> bytes:

@@ -458,7 +458,8 @@ class Session(Runner):
             self._describe_statement(statement)
             return True
         if message.name not in self.portals:
-            return self._describe_cursor(message.name)
+            self._describe_cursor(message.name)
+            return True
         portal = self.portals[message.name]
         if portal.prepared.returns_rows and not self._run_portal_now(portal):
             return False
@@ -488,12 +489,11 @@ class Session(Runner):
         else:
             self.send(self._row_description(portal.rows.schema, portal.formats))
 
-    def _describe_cursor(self, name: str) -> bool:
+    def _describe_cursor(self, name: str) -> None:
         cursor = self.cursors.get(name)
         if cursor is None:
             raise ServerError(f'portal "{name}" does not exist', UNDEFINED_CURSOR)
         self.send(self._row_description(cursor.schema, (1,) if cursor.binary else ()))
-        return True
 
     def _run_portal_now(self, portal: Portal) -> bool:
         """Run a portal's statement once, if that needs no waiting (False: it does): rows
