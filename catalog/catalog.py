@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 from tidal.catalog.objects import Function, Relation, Sink
+from tidal.catalog.sqlstate import (
+    DEPENDENT_OBJECTS_STILL_EXIST,
+    DUPLICATE_TABLE,
+    UNDEFINED_TABLE,
+    WRONG_OBJECT_TYPE,
+    TidalError,
+)
 from tidal.catalog.users import Users
 
 CatalogObject = Relation | Sink | Function
 
 
-class CatalogError(Exception):
+class CatalogError(TidalError):
     """A name that does not exist, exists already, or cannot be dropped."""
+
+    sqlstate = UNDEFINED_TABLE
 
 
 class Catalog:
@@ -31,7 +40,8 @@ class Catalog:
         if key in self._objects and not replace:
             existing = self._objects[key]
             raise CatalogError(
-                f"{existing.kind} {obj.name!r} already exists: choose another name or DROP it first"
+                f"{existing.kind} {obj.name!r} already exists: choose another name or DROP it first",
+                DUPLICATE_TABLE,
             )
         self._objects[key] = obj
         self.version += 1
@@ -46,7 +56,8 @@ class Catalog:
         obj = self.get(name)
         if not isinstance(obj, Relation):
             raise CatalogError(
-                f"{obj.kind} {name!r} cannot be read from: it is not a table, source or view"
+                f"{obj.kind} {name!r} cannot be read from: it is not a table, source or view",
+                WRONG_OBJECT_TYPE,
             )
         return obj
 
@@ -72,7 +83,8 @@ class Catalog:
             names = ", ".join(f"{o.kind} {o.name}" for o in direct)
             raise CatalogError(
                 f"cannot drop {target.kind} {target.name!r}: {names} depend(s) on it; "
-                "drop those first or use DROP ... CASCADE"
+                "drop those first or use DROP ... CASCADE",
+                DEPENDENT_OBJECTS_STILL_EXIST,
             )
         order: list[CatalogObject] = []
         for dependent in direct:

@@ -14,6 +14,7 @@ import duckdb
 import pyarrow as pa
 
 from tidal.catalog import types
+from tidal.catalog.sqlstate import DATA_EXCEPTION, TidalError
 from tidal.engine.zset import WEIGHT, expand, with_weight
 from tidal.sql.lower import lower, quote, to_sql
 from tidal.sql.plan import Field, Plan, Scan
@@ -23,8 +24,10 @@ from tidal.sql.typeinfer import connect_locked
 _RECAST = ("HUGEINT", "UUID", "JSON")
 
 
-class BatchError(Exception):
+class BatchError(TidalError):
     """DuckDB failed while running a query over the data (e.g. division by zero)."""
+
+    sqlstate = DATA_EXCEPTION
 
 
 class BatchBackend:

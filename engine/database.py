@@ -30,6 +30,7 @@ from sqlglot import exp
 
 from tidal.catalog import Catalog, CatalogError, types
 from tidal.catalog.objects import Relation, Sink, Source, Table, View
+from tidal.catalog.sqlstate import WRONG_OBJECT_TYPE, TidalError
 from tidal.engine import statements
 from tidal.engine.batch import BatchBackend, BatchError, plain_rows
 from tidal.engine.collection import Collection
@@ -69,16 +70,14 @@ class Status:
     __str__ = __repr__
 
 
-class DataError(Exception):
+class DataError(TidalError):
     """A statement failed on the data (a bad value, division by zero); nothing was changed.
 
     ``sqlstate`` is PostgreSQL's code for the kind of failure, read from the message.
     """
 
     def __init__(self, message: str, sqlstate: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.sqlstate = sqlstate or _data_sqlstate(message)
+        super().__init__(message, sqlstate or _data_sqlstate(message))
 
 
 _DATA_SQLSTATES = (
@@ -216,7 +215,8 @@ class Database:
             return plain_rows(self._views[key].rows(), _fields(self._views[key].view))
         if key not in self._bases:
             raise CatalogError(
-                f"{name!r} holds no rows: only tables, sources and materialized views do"
+                f"{name!r} holds no rows: only tables, sources and materialized views do",
+                WRONG_OBJECT_TYPE,
             )
         state, relation = self._bases[key].contents, self._bases[key].relation
         if state is None:

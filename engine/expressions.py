@@ -25,6 +25,7 @@ import pyarrow.compute as pc
 from sqlglot import exp
 
 from tidal.catalog import types
+from tidal.catalog.sqlstate import DATA_EXCEPTION, TidalError
 from tidal.sql.plan import Field, ref_index
 from tidal.sql.typeinfer import TypeInference, connect_locked, duckdb_sql
 
@@ -360,8 +361,10 @@ class _Compiler:
         return run
 
 
-class EvaluationError(Exception):
+class EvaluationError(TidalError):
     """An expression failed on the data (division by zero, overflow, a bad cast)."""
+
+    sqlstate = DATA_EXCEPTION
 
 
 def _compare_floats(kernel, left, right):

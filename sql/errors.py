@@ -2,24 +2,33 @@
 
 from __future__ import annotations
 
+from tidal.catalog.sqlstate import (
+    FEATURE_NOT_SUPPORTED,
+    GROUPING_ERROR,
+    SYNTAX_ERROR,
+    UNDEFINED_COLUMN,
+    UNDEFINED_TABLE,
+    TidalError,
+)
 
-class SqlError(Exception):
+
+class SqlError(TidalError):
     """A statement tidal cannot run. ``sqlstate`` is the PostgreSQL error code a client sees.
 
     ``line`` and ``column`` (1-based) locate a parse error in the text that was given.
     """
 
+    sqlstate = SYNTAX_ERROR
+
     def __init__(
         self,
         message: str,
         *,
-        sqlstate: str = "42601",
+        sqlstate: str | None = None,
         line: int | None = None,
         column: int | None = None,
     ) -> None:
-        super().__init__(message)
-        self.message = message
-        self.sqlstate = sqlstate
+        super().__init__(message, sqlstate)
         self.line = line
         self.column = column
 
@@ -31,16 +40,16 @@ class SqlError(Exception):
 
 def unsupported(what: str) -> SqlError:
     """An error for SQL that tidal understands but does not (yet) maintain incrementally."""
-    return SqlError(f"not supported: {what}", sqlstate="0A000")
+    return SqlError(f"not supported: {what}", sqlstate=FEATURE_NOT_SUPPORTED)
 
 
 def undefined_column(message: str) -> SqlError:
-    return SqlError(message, sqlstate="42703")
+    return SqlError(message, sqlstate=UNDEFINED_COLUMN)
 
 
 def undefined_table(message: str) -> SqlError:
-    return SqlError(message, sqlstate="42P01")
+    return SqlError(message, sqlstate=UNDEFINED_TABLE)
 
 
 def grouping_error(message: str) -> SqlError:
-    return SqlError(message, sqlstate="42803")
+    return SqlError(message, sqlstate=GROUPING_ERROR)

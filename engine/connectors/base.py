@@ -15,9 +15,13 @@ from collections.abc import Iterable, Mapping
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from tidal.catalog.sqlstate import IO_ERROR, TidalError
 
-class ConnectorError(Exception):
+
+class ConnectorError(TidalError):
     """A source or sink cannot be opened or read: bad options, a missing file, a bad header."""
+
+    sqlstate = IO_ERROR
 
 
 class SourceReader(abc.ABC):
