@@ -44,7 +44,7 @@ from tidal.engine.watermarks import NOW, EventTime, Watermarks
 from tidal.engine.zset import WEIGHT, concat, consolidate, negate, rename_positional, with_weight
 from tidal.sql import rules
 from tidal.sql.binder import Binder
-from tidal.sql.changes import insert_only
+from tidal.sql.changes import insert_only, unique_key
 from tidal.sql.ddl import EVENT_TIME_OPTIONS
 from tidal.sql.errors import SqlError
 from tidal.sql.eventtime import emit_as_filter
@@ -322,7 +322,7 @@ class Database:
 
     def _materialize(self, view: View, plan: Plan) -> _MaterializedView:
         """A view's dataflow, with its state backfilled from its inputs' current contents."""
-        key = statements.unique_key(plan)
+        key = unique_key(plan)
         if self.batch_mode:
             return _MaterializedView(view, plan, None, None, key)
         dataflow = Dataflow(plan, self.backend)
@@ -378,7 +378,7 @@ class Database:
 
     def _create_query_sink(self, sink: Sink, plan: Plan) -> None:
         self.catch_up(retained_only=True)
-        key = statements.unique_key(plan)
+        key = unique_key(plan)
         schema = pa.schema([pa.field(f.name, types.to_arrow(f.type)) for f in plan.schema])
         try:
             writer = open_sink(sink, schema, [plan.names[k] for k in key], self.base_dir)

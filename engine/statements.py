@@ -17,7 +17,7 @@ from tidal.sql import ddl, functions
 from tidal.sql.dialect import EmitOnWindowClose, Explain, Tidal
 from tidal.sql.errors import SqlError, undefined_table, unsupported
 from tidal.sql.explain import explain
-from tidal.sql.plan import Aggregate, Distinct, Field, Filter, Plan, Project, ref
+from tidal.sql.plan import Field, Plan, Project, ref
 from tidal.sql.subscribe import Subscribe
 
 if TYPE_CHECKING:
@@ -456,27 +456,6 @@ def _command(db: Database, command: exp.Command) -> str:
     if users.is_user_statement(command.this, rest):
         return users.run(db.catalog, command.this, rest)
     raise unsupported(f"statement {command.sql(dialect=Tidal)[:60]!r}")
-
-
-def unique_key(plan: Plan) -> list[int]:
-    """Output columns that identify a row of the plan's result, if the plan says so (else [])."""
-    if isinstance(plan, Aggregate):
-        return list(range(len(plan.keys))) if plan.keys else []
-    if isinstance(plan, Distinct):
-        return list(range(len(plan.schema)))
-    if isinstance(plan, Filter):
-        return unique_key(plan.input)
-    if isinstance(plan, Project):
-        inner = unique_key(plan.input)
-        if not inner:
-            return []
-        positions = {}
-        for i, e in enumerate(plan.exprs):
-            if isinstance(e, exp.Column):
-                positions.setdefault(int(e.name[1:]), i)
-        if all(k in positions for k in inner):
-            return [positions[k] for k in inner]
-    return []
 
 
 _HANDLERS = {

@@ -15,6 +15,7 @@ from sqlglot import exp
 from tidal.sql.aggregates import INVERTIBLE
 from tidal.sql.plan import (
     Aggregate,
+    Distinct,
     Filter,
     Join,
     OverWindow,
@@ -100,3 +101,24 @@ def accumulates(node: Aggregate) -> bool:
         )
 
     return all(accumulable(c) for c in node.aggregates)
+
+
+def unique_key(plan: Plan) -> list[int]:
+    """Output columns that identify a row of the plan's result, if the plan says so (else [])."""
+    if isinstance(plan, Aggregate):
+        return list(range(len(plan.keys))) if plan.keys else []
+    if isinstance(plan, Distinct):
+        return list(range(len(plan.schema)))
+    if isinstance(plan, Filter):
+        return unique_key(plan.input)
+    if isinstance(plan, Project):
+        inner = unique_key(plan.input)
+        if not inner:
+            return []
+        positions = {}
+        for i, e in enumerate(plan.exprs):
+            if isinstance(e, exp.Column):
+                positions.setdefault(int(e.name[1:]), i)
+        if all(k in positions for k in inner):
+            return [positions[k] for k in inner]
+    return []

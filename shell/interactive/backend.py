@@ -119,7 +119,7 @@ class EmbeddedBackend:
         return self.db.subscribe(name)
 
     def key_columns(self, name: str) -> list[str]:
-        from tidal.engine.statements import unique_key
+        from tidal.sql.changes import unique_key
 
         relation = self.db.catalog.find(name)
         if relation is None or getattr(relation, "kind", "") != "materialized view":
