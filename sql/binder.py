@@ -33,11 +33,12 @@ from tidal.sql.plan import (
     unique,
 )
 from tidal.sql.scope import Frame, PositionalColumn, Scope, ScopeColumn
+from tidal.sql.subqueries import Subqueries
 from tidal.sql.typeinfer import TypeInference
 from tidal.sql.windows import WindowFunctions
 
 
-class Binder(FromClause, WindowFunctions):
+class Binder(FromClause, WindowFunctions, Subqueries):
     def __init__(self, catalog: Catalog, infer: TypeInference | None = None) -> None:
         self.catalog = catalog
         self.infer = infer or TypeInference()
@@ -146,7 +147,7 @@ class Binder(FromClause, WindowFunctions):
         remaining = []
         for part in conjuncts(condition):
             if subqueries.is_predicate(part):
-                frame.plan = subqueries.predicate_join(self, part, frame)
+                frame.plan = self.predicate_join(part, frame)
             else:
                 remaining.append(part)
         if remaining:
@@ -177,7 +178,7 @@ class Binder(FromClause, WindowFunctions):
     def expression(self, node: exp.Expression, frame: Frame) -> exp.Expression:
         """``node`` with column references resolved to ``ref``s over ``frame.plan``."""
         node = functions.expand(node, self.catalog, self.referenced)
-        node = subqueries.replace_scalar_subqueries(self, node, frame)
+        node = self.replace_scalar_subqueries(node, frame)
 
         def visit(n: exp.Expression) -> exp.Expression:
             if isinstance(n, PositionalColumn):
