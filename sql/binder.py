@@ -10,6 +10,7 @@ from __future__ import annotations
 from sqlglot import exp
 
 from tidal.catalog import Catalog
+from tidal.catalog.sqlstate import DATATYPE_MISMATCH
 from tidal.sql import aggregates, functions, subqueries
 from tidal.sql.dialect import EmitOnWindowClose
 from tidal.sql.errors import SqlError, grouping_error, unsupported
@@ -170,7 +171,7 @@ class Binder(FromClause, WindowFunctions, Subqueries):
             raise SqlError(
                 f"the condition of {clause} must be BOOLEAN, not {condition_type}: "
                 "compare it with something (e.g. x = 1, x IS NOT NULL)",
-                sqlstate="42804",
+                sqlstate=DATATYPE_MISMATCH,
             )
 
     # --- expressions --------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from sqlglot import exp
 
+from tidal.catalog.sqlstate import SYNTAX_ERROR
 from tidal.sql import aggregates
 from tidal.sql.errors import SqlError, unsupported
 from tidal.sql.joins import make_join
@@ -113,7 +114,7 @@ class Subqueries:
             )
         keep_first = probe is not None
         if keep_first and len(query.expressions) != 1:
-            raise SqlError("subquery in IN must return exactly one column", sqlstate="42601")
+            raise SqlError("subquery in IN must return exactly one column", sqlstate=SYNTAX_ERROR)
         sub_plan, _, condition_parts = self._bind_with_correlation(
             uncorrelated, correlated, inner_scope, frame, keep_first
         )
@@ -195,7 +196,9 @@ class Subqueries:
     def _not_in(self, probe: exp.Expression, query: exp.Select, frame: Frame) -> Plan:
         uncorrelated, correlated, inner_scope = self._split(query, frame)
         if len(query.expressions) != 1:
-            raise SqlError("subquery in NOT IN must return exactly one column", sqlstate="42601")
+            raise SqlError(
+                "subquery in NOT IN must return exactly one column", sqlstate=SYNTAX_ERROR
+            )
         if correlated:
             return self._correlated_not_in(probe, uncorrelated, correlated, inner_scope, frame)
         sub_plan, _ = self.query(uncorrelated, frame.ctes, None)
@@ -275,7 +278,7 @@ class Subqueries:
         if not isinstance(query, exp.Select):
             raise unsupported("a set operation as a scalar subquery")
         if len(query.expressions) != 1:
-            raise SqlError("subquery must return only one column", sqlstate="42601")
+            raise SqlError("subquery must return only one column", sqlstate=SYNTAX_ERROR)
         uncorrelated, correlated, inner_scope = self._split(query, frame)
         one_row = not query.args.get("group") and any(
             aggregates.contains_aggregate(e) for e in query.expressions
