@@ -13,14 +13,10 @@ from typing import TextIO
 
 import pyarrow as pa
 
-from tidal.catalog import CatalogError
-from tidal.engine import Database, DataError
-from tidal.engine.connectors import ConnectorError
-from tidal.engine.expressions import EvaluationError
+from tidal.catalog.sqlstate import TidalError
+from tidal.engine import Database
 from tidal.shell.format import FORMATS
 from tidal.sql import SqlError, Statement, parse_statement, split_statements
-
-USER_ERRORS = (SqlError, DataError, CatalogError, ConnectorError, EvaluationError)
 
 
 class InternalError(Exception):
@@ -85,7 +81,7 @@ class ScriptRunner:
         started = time.perf_counter()
         try:
             result = self.execute(statement)
-        except USER_ERRORS as error:
+        except TidalError as error:  # the user's to fix: said with its place in the script
             print(describe_error(error, statement, source), file=self.err)
             return False
         except Exception as error:  # noqa: BLE001 - a bug in tidal: report it, keep the data
