@@ -1,7 +1,8 @@
 """Running a .sql script: each statement in order, each query's result printed.
 
-Shared by ``tidal run`` and the interactive shell's ``\\i``. Errors are shown with the
-statement's line in the script and, for syntax errors, a caret under the spot.
+Shared by ``tidal run``, ``tidal serve --init``, the interactive shell's ``\\i`` and input piped
+into ``tidal``. Errors are shown with the statement's line in the script and, for syntax errors,
+a caret under the spot; an error that is not a TidalError is a bug, said as an internal error.
 """
 
 from __future__ import annotations
