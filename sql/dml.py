@@ -155,7 +155,8 @@ def _update(update: exp.Update, catalog: Catalog, bind: Bind) -> Change:
     items = [exp.column(c.name, quoted=True) for c in target.columns]
     for c in target.columns:
         value = assignments.get(c.name.lower(), exp.column(c.name, quoted=True))
-        items.append(exp.cast(value.copy(), c.type, dialect="duckdb"))
+        new_value = exp.cast(value.copy(), c.type, dialect="duckdb")
+        items.append(exp.alias_(new_value, c.name, quoted=True))
     select = exp.select(*items).from_(update.this.copy())
     if update.args.get("where") is not None:
         select.set("where", update.args["where"].copy())
