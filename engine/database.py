@@ -39,6 +39,7 @@ from tidal.engine.dataflow import Dataflow
 from tidal.engine.expressions import EvaluationError
 from tidal.engine.operators.base import change_schema
 from tidal.engine.reads import Reads
+from tidal.engine.stats import DatabaseStats, database_stats
 from tidal.engine.subscriptions import Feeds, Subscription, subscribable
 from tidal.engine.watermarks import NOW, EventTime, Watermarks
 from tidal.engine.zset import WEIGHT, concat, consolidate, negate, rename_positional, with_weight
@@ -568,6 +569,11 @@ class Database:
 
     def state_rows(self, name: str) -> int:
         return self._views[name.lower()].dataflow.state_rows()
+
+    def stats(self, held_bytes: bool = False, state_bytes: bool = False) -> DatabaseStats:
+        with self._lock:  # what each relation holds, how far it got: see tidal.engine.stats
+            relations = self._bases, self._views, self._sinks, self.watermarks.relations
+            return database_stats(self.ticks, *relations, held_bytes, state_bytes)
 
     def close(self) -> None:
         with self._lock:
