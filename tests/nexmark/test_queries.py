@@ -29,7 +29,7 @@ import pyarrow as pa
 import pytest
 
 from tidal.engine import Database
-from tidal.shell.bench_nexmark import (
+from tidal.shell.bench.nexmark_scripts import (
     GENERATOR,
     QUERIES,
     QUERY_DIR,
