@@ -219,11 +219,8 @@ def _tidal_worker(name: str, args: argparse.Namespace, out: pathlib.Path) -> dic
     before, load_before = peak_rss_mb(), load_average()
     fed, seconds, cpu_seconds, max_state, marks = _feed(db, m, args)
     ticks = -(-args.events // args.batch_size)
-    peak, pool_peak, load_after = (
-        peak_rss_mb(),
-        pa.default_memory_pool().max_memory(),
-        load_average(),
-    )
+    peak, pool_peak = peak_rss_mb(), pa.default_memory_pool().max_memory() / MB
+    load_after = load_average()
     stats = db.stats(held_bytes=True)
     source = stats["events"]
     result = {
@@ -244,7 +241,7 @@ def _tidal_worker(name: str, args: argparse.Namespace, out: pathlib.Path) -> dic
         "rss_before_feed_mb": before,
         "progress": marks,
         "load_average": [load_before, load_after],
-        "arrow_pool_peak_mb": pool_peak / MB,
+        "arrow_pool_peak_mb": pool_peak,
         "held_arrow_mb": sum(r.held_bytes for r in stats.relations) / MB,
         "state_rows": stats["w"].state_rows,
         "max_state_rows": max_state,

@@ -13,6 +13,7 @@ import sys
 
 import numpy as np
 import pyarrow as pa
+import pytest
 
 from tidal.shell import bench
 from tidal.shell.bench import (
@@ -91,6 +92,18 @@ def test_same_rows_compares_floats_with_a_tolerance():
     assert harness.same_rows(ours, pa.table({"k": [1, 2], "x": [1.0, 0.3]}), ("x",)) is None
     assert harness.same_rows(ours, pa.table({"k": [1, 2], "x": [1.0, 0.4]}), ("x",)) is not None
     assert "row counts" in harness.same_rows(ours, pa.table({"k": [1], "x": [1.0]}), ("x",))
+
+
+@pytest.mark.parametrize(
+    ("suite", "name"),
+    [(core_operators, "workload"), (window_aggregates, "measurement"), (nexmark_queries, "query")],
+)
+def test_a_failed_measurement_spans_the_summary_table(suite, name):
+    """A measurement that failed shows its error in the table, which keeps its columns."""
+    failed = {name: "m1", "error": "tidal timed out after 5 s"}
+    header, rule, row = suite.summary([failed]).splitlines()
+    assert row.startswith("| m1 | tidal timed out after 5 s |")
+    assert header.count("|") == rule.count("|") == row.count("|")
 
 
 # --- tidal bench window ------------------------------------------------------------------------
