@@ -158,6 +158,11 @@ class Arrangement:
     def __len__(self) -> int:
         return sum(run.rows.num_rows for run in self._runs)
 
+    def held_bytes(self) -> int:
+        """The bytes held as they are, before any consolidation: each run's rows (Arrow) and
+        its uint64 key hashes."""
+        return sum(run.rows.nbytes + run.hashes.nbytes for run in self._runs)
+
     def hashes(self, table: pa.Table) -> np.ndarray:
         return key_hash(table, self.key)
 

@@ -48,3 +48,8 @@ class Collection:
 
     def __len__(self) -> int:
         return self.rows().num_rows
+
+    def held_bytes(self) -> int:
+        """The Arrow bytes held as they are: the consolidated part and the changes appended
+        since, not consolidated (``rows()`` would)."""
+        return sum(part.nbytes for part in self._parts)

@@ -35,6 +35,7 @@ from tidal.engine.batch import BatchBackend
 from tidal.engine.reads import Reads
 from tidal.engine.relations import Relations
 from tidal.engine.statements import Result, Statements
+from tidal.engine.stats import DatabaseStats, database_stats
 from tidal.engine.subscriptions import Feeds, Subscription
 from tidal.engine.ticks import DEFAULT_BATCH_ROWS, TickLoop
 from tidal.engine.watermarks import Watermarks
@@ -141,6 +142,20 @@ class Database:
     def take_source_errors(self) -> list[str]:
         """Problems sources met since the last call (bad lines skipped, unreadable files)."""
         return self.tick_loop.take_source_errors()
+
+    def stats(self, held_bytes: bool = False, state_bytes: bool = False) -> DatabaseStats:
+        """What each relation holds and how far its connector got (tidal.engine.stats)."""
+        with self.tick_loop.exclusive():
+            registry = self.relations
+            return database_stats(
+                self.ticks,
+                registry.bases,
+                registry.views,
+                registry.sinks,
+                self.watermarks.relations,
+                held_bytes,
+                state_bytes,
+            )
 
     def close(self) -> None:
         with self.tick_loop.exclusive():

@@ -237,6 +237,10 @@ class Dataflow:
     def state_rows(self) -> int:
         return sum(op.state_rows() for op in self.operators)
 
+    def held_bytes(self) -> int:
+        """The bytes the operators hold as they are (``Operator.held_bytes``)."""
+        return sum(op.held_bytes() for op in self.operators)
+
 
 def _values(node: Values, backend: BatchBackend) -> Operator:
     rows = backend.query(lower(node, lambda scan: scan.relation), {})

@@ -156,12 +156,6 @@ class Relations:
         base = self.bases.get(name.lower())
         return base is None or base.contents is not None
 
-    def state_rows(self, name: str) -> int:
-        """Rows held in the operators' state of a materialized view or a sink of a query."""
-        key = name.lower()
-        dataflow = self.views[key].dataflow if key in self.views else self.sinks[key].dataflow
-        return dataflow.state_rows()
-
     def uses_clock(self) -> bool:
         """Whether some view changes as time passes (a temporal filter)."""
         return any(v.dataflow and v.dataflow.uses_clock for v in self.views.values())

@@ -26,7 +26,7 @@ import datetime
 import math
 import pathlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -45,7 +45,8 @@ from tidal.engine.connectors.base import (
 )
 
 _KINDS = {"person": "person", "auction": "auction", "bid": "bid"}
-_ALIASES = {"nexmark.table.type": "kind", "nexmark.event.num": "events"}
+# Flink's and RisingWave's names for some options
+OPTION_ALIASES = {"nexmark.table.type": "kind", "nexmark.event.num": "events"}
 _OPTIONS = {
     "connector",
     "kind",
@@ -145,6 +146,15 @@ class Config:
     def total(self) -> int:
         return sum(self.proportions)
 
+    def rows_in(self, events: int) -> int:
+        """How many of the events numbered ``0 .. events - 1`` are of this source's kind (the
+        rows it generates out of ``events`` events): event ``n`` is of the kind whose share of
+        ``0 .. total - 1`` holds ``n % total``."""
+        kind = _KIND_INDEX[self.kind]
+        first = sum(self.proportions[:kind])
+        offsets = np.arange(first, first + self.proportions[kind])
+        return int(np.maximum(0, -(-(events - offsets) // self.total)).sum())
+
 
 def open_nexmark(
     source: Source,
@@ -152,8 +162,26 @@ def open_nexmark(
     clock: Callable[[], float] = time.monotonic,
 ) -> NexmarkSource:
     what = f"source {source.name} (connector 'nexmark')"
-    options = canonical_options(what, source.options, _ALIASES)
+    options = canonical_options(what, source.options, OPTION_ALIASES)
     check_known(what, options, _OPTIONS)
+    config = nexmark_config(options, what)
+    fields = FIELDS[config.kind]
+    for column in source.columns:
+        if _field_name(column.name) not in {_field_name(f) for f in fields}:
+            raise ConnectorError(
+                f"{what}: column {column.name!r} is not a field of a {config.kind}; fields: "
+                f"{', '.join(fields)}"
+            )
+    return NexmarkSource(source.arrow_schema(), config, clock)
+
+
+def nexmark_config(options: Mapping[str, str], what: str = "nexmark source") -> Config:
+    """A source's generator settings from its options (under their canonical names, see
+    ``OPTION_ALIASES``; options of other kinds are ignored here). ConnectorError if one is bad.
+
+    >>> nexmark_config({"kind": "bid", "events": "100"}).rows_in(100)
+    92
+    """
     required(what, options, "kind", "person, auction or bid")
     kind = choice(what, options, "kind", _KINDS)
 
@@ -195,14 +223,7 @@ def open_nexmark(
         raise ConnectorError(f"{what}: {kind}_proportion is 0, so this source would be empty")
     if config.proportions[0] == 0 or config.proportions[1] == 0:
         raise ConnectorError(f"{what}: person_proportion and auction_proportion must be positive")
-    fields = FIELDS[kind]
-    for column in source.columns:
-        if _field_name(column.name) not in {_field_name(f) for f in fields}:
-            raise ConnectorError(
-                f"{what}: column {column.name!r} is not a field of a {kind}; fields: "
-                f"{', '.join(fields)}"
-            )
-    return NexmarkSource(source.arrow_schema(), config, clock)
+    return config
 
 
 _KIND_INDEX = {"person": 0, "auction": 1, "bid": 2}

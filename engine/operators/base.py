@@ -14,6 +14,7 @@ from collections.abc import Mapping
 import pyarrow as pa
 
 from tidal.catalog import types
+from tidal.engine.arrangement import Arrangement
 from tidal.engine.zset import WEIGHT
 from tidal.sql.plan import Field
 
@@ -57,5 +58,21 @@ class Operator:
         """Rows held in state, for EXPLAIN and benchmarks."""
         return 0
 
+    def held_bytes(self) -> int:
+        """The bytes held in state as they are, before any consolidation (for ``stats()``):
+        the arrangements and the Arrow tables and arrays among the operator's attributes,
+        directly or in lists. State kept in other shapes (numpy accumulators) is not counted."""
+        return sum(_held_bytes(value) for value in vars(self).values())
+
     def empty(self) -> pa.Table:
         return self.schema.empty_table()
+
+
+def _held_bytes(value: object) -> int:
+    if isinstance(value, Arrangement):
+        return value.held_bytes()
+    if isinstance(value, (pa.Table, pa.Array, pa.ChunkedArray)):
+        return value.nbytes
+    if isinstance(value, (list, tuple)):
+        return sum(_held_bytes(v) for v in value)
+    return 0

@@ -9,7 +9,7 @@ import pytest
 from tidal.catalog.objects import Column, Source
 from tidal.engine import Database
 from tidal.engine.connectors import ConnectorError
-from tidal.engine.connectors.nexmark import FIELDS, open_nexmark
+from tidal.engine.connectors.nexmark import FIELDS, nexmark_config, open_nexmark
 
 TYPES = {"date_time": "TIMESTAMP_MS", "expires": "TIMESTAMP_MS"}
 TEXT = {"name", "email_address", "credit_card", "city", "state", "extra", "item_name"}
@@ -36,6 +36,14 @@ def read_all(kind: str, events: int, batch: int, **options: str) -> pa.Table:
 def test_the_same_events_whatever_the_batch_size(kind):
     assert read_all(kind, 5000, 97).equals(read_all(kind, 5000, 65536))
     assert not read_all(kind, 5000, 65536).equals(read_all(kind, 5000, 65536, seed="7"))
+
+
+@pytest.mark.parametrize("kind", ["person", "auction", "bid"])
+@pytest.mark.parametrize("events", [1, 3, 49, 1234])
+def test_rows_in_counts_what_a_source_generates(kind, events):
+    options = {"kind": kind, "events": str(events), "person_proportion": "2", "bid_proportion": "5"}
+    generated = read_all(kind, events, 4096, person_proportion="2", bid_proportion="5")
+    assert nexmark_config(options).rows_in(events) == generated.num_rows
 
 
 def test_events_follow_the_mix_and_the_timeline():

@@ -41,7 +41,8 @@ def test_running_min_max_equal_duckdb(batches):
     db.execute(f"CREATE MATERIALIZED VIEW global AS {GLOBAL}")
     for view in ("grouped", "global"):
         assert any(
-            isinstance(op, AccumulatingAggregate) for op in db.relations.views[view].dataflow.operators
+            isinstance(op, AccumulatingAggregate)
+            for op in db.relations.views[view].dataflow.operators
         )
     for batch in batches:
         if batch:

@@ -29,7 +29,7 @@ import pyarrow as pa
 import pytest
 
 from tidal.engine import Database
-from tidal.shell.bench_nexmark import (
+from tidal.shell.bench.nexmark_scripts import (
     GENERATOR,
     QUERIES,
     QUERY_DIR,
@@ -66,7 +66,7 @@ def _incremental(name: str) -> tuple[pa.Table, Database, list[int]]:
     execute(db, Script.load(name, EVENTS, **OPTIONS).setup(as_view=True))
     states = []
     while db.tick():
-        states.append(db.relations.state_rows(name))
+        states.append(db.stats()[name].state_rows)
     return db.read(name), db, states
 
 

@@ -228,9 +228,9 @@ def test_explain_shows_a_views_plan():
 
 
 def test_the_startup_benchmark_sees_the_prompt_then_an_answer():
-    from tidal.shell import bench_shell
+    from tidal.shell.bench import shell_startup
 
-    run = bench_shell.measure_once(timeout=60)
+    run = shell_startup.measure_once(timeout=60)
     assert 0 < run["prompt_seconds"] < run["first_result_seconds"]
-    summary = bench_shell.summary([run, run])
+    summary = shell_startup.summary([run, run])
     assert summary["prompt_seconds"]["median"] == run["prompt_seconds"]

@@ -34,6 +34,8 @@ import tempfile
 import threading
 import time
 
+from tidal.shell.bench.harness import load_average
+
 SCRIPT = """
 CREATE SOURCE events (id BIGINT, amount BIGINT, note VARCHAR) WITH (
   connector = 'datagen', 'rows-per-second' = '{rate}', retain = 'false',
@@ -159,7 +161,8 @@ def _run_clients(args, port: int, kind: str, workdir: pathlib.Path) -> dict:
     per_process = _split(args.clients, args.client_processes)
     for i, clients in enumerate(per_process):
         out = workdir / f"clients-{kind}-{i}.json"
-        command = [sys.executable, "-m", "tidal.shell.bench_pgwire", "client", str(port), kind]
+        # __spec__.name: this module's name, also when it runs as __main__ (python -m)
+        command = [sys.executable, "-m", __spec__.name, "client", str(port), kind]
         command += [str(clients), str(args.keys), str(args.seconds), str(args.seed + i), str(out)]
         processes.append(subprocess.Popen(command))
         outs.append(out)
@@ -238,10 +241,6 @@ def _phase(args, server: Server, kind: str, workdir: pathlib.Path) -> dict:
     return result
 
 
-def _load_average() -> float:
-    return round(os.getloadavg()[0], 2)
-
-
 def _environment() -> dict:
     import asyncpg
     import duckdb
@@ -266,7 +265,7 @@ def run(args) -> dict:
             time.sleep(args.warmup)
             phases = []
             for kind in args.phases:
-                load = _load_average()
+                load = round(load_average(), 2)
                 phase = _phase(args, server, kind, workdir)
                 phase["load_average_before"] = load
                 phases.append(phase)

@@ -17,31 +17,37 @@ subprocesses (one for tidal, one for DuckDB), as in ``tidal bench core``.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import subprocess
+import pathlib
 import sys
-import tempfile
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
 
-from tidal.shell.bench import (
+from tidal.shell.bench.harness import (
     MB,
-    _peak_rss_mb,
+    Tenths,
+    duckdb_best_of,
     duckdb_connection,
-    environment,
-    held_arrow_bytes,
+    duckdb_threads,
+    finish,
+    load_average,
+    markdown_table,
+    peak_rss_mb,
+    per_second,
+    progress,
+    run_all,
+    run_worker,
     same_rows,
+    timed,
+    verified,
+    worker_main,
 )
 
 SECOND = 1_000_000  # microseconds
 START = 1_704_067_200 * SECOND  # 2024-01-01 00:00:00 UTC: the first event's time
 TARGETS = {"tumble": 1_000_000, "hop": 500_000}
-DUCKDB_RUNS = 3
 # Aggregate lists: the issue's, and the same without max(v) to show what max costs (min/max over
 # insert-only input are running extremes; before that they made the aggregate a keyed recompute).
 AGGREGATES = {
@@ -169,40 +175,39 @@ def _feed(db, m: Measurement, args: argparse.Namespace) -> tuple[int, float, flo
     """Push every batch as one tick, timing only ``apply_changes``; the events fed, wall and CPU
     seconds, the most state rows after any tick, and a mark at each tenth of the events."""
     seconds = cpu_seconds = 0.0
-    max_state, fed, marks = 0, 0, []
+    max_state, fed, marks, tenths = 0, 0, [], Tenths(args.events)
     for batch in batches(args):
         batch = _with_weight(batch)
-        start, cpu_start = time.perf_counter(), time.process_time()
-        db.apply_changes("events", batch)
-        seconds += time.perf_counter() - start
-        cpu_seconds += time.process_time() - cpu_start
+        elapsed, cpu = timed(db.apply_changes, "events", batch)
+        seconds += elapsed
+        cpu_seconds += cpu
         fed += batch.num_rows
-        state = db.relations.state_rows("w")
+        state = db.stats()["w"].state_rows
         max_state = max(max_state, state)
-        if fed * 10 // args.events > (fed - batch.num_rows) * 10 // args.events:
+        if tenths.passed(fed):
             marks.append(
                 {
                     "events": fed,
                     "seconds": seconds,
                     "cpu_seconds": cpu_seconds,
-                    "peak_rss_mb": _peak_rss_mb(),
+                    "peak_rss_mb": peak_rss_mb(),
                     "state_rows": state,
                     "max_state_rows": max_state,
                 }
             )
-            print(
-                f"  {m.name}: {fed:,} events fed, {fed / seconds / 1e6:.2f}M events/s, "
+            progress(
+                m.name,
+                f"{fed:,} events fed, {fed / seconds / 1e6:.2f}M events/s, "
                 f"state {state:,} rows, peak RSS {marks[-1]['peak_rss_mb']:.0f} MB",
-                file=sys.stderr,
-                flush=True,
             )
     return fed, seconds, cpu_seconds, max_state, marks
 
 
-def _tidal_worker(m: Measurement, args: argparse.Namespace) -> dict:
+def _tidal_worker(name: str, args: argparse.Namespace, out: pathlib.Path) -> dict:
     from tidal.engine import Database
 
-    baseline = _peak_rss_mb()
+    m = Measurement.parse(name)
+    baseline = peak_rss_mb()
     db = Database()
     db.execute(
         "CREATE SOURCE events (k BIGINT, v BIGINT, ts TIMESTAMP, "
@@ -211,11 +216,13 @@ def _tidal_worker(m: Measurement, args: argparse.Namespace) -> dict:
     )
     query = view_query(m, args)
     db.execute(f"CREATE MATERIALIZED VIEW w AS {query}")
-    before, load_before = _peak_rss_mb(), os.getloadavg()[0]
+    before, load_before = peak_rss_mb(), load_average()
     fed, seconds, cpu_seconds, max_state, marks = _feed(db, m, args)
     ticks = -(-args.events // args.batch_size)
-    peak = _peak_rss_mb()
-    event_time = db.watermarks.relations["events"]
+    peak, pool_peak = peak_rss_mb(), pa.default_memory_pool().max_memory() / MB
+    load_after = load_average()
+    stats = db.stats(held_bytes=True)
+    source = stats["events"]
     result = {
         "measurement": m.name,
         "window": m.window,
@@ -226,20 +233,20 @@ def _tidal_worker(m: Measurement, args: argparse.Namespace) -> dict:
         "ticks": ticks,
         "batch_size": args.batch_size,
         "seconds": seconds,
-        "events_per_second": fed / seconds if seconds else None,
+        "events_per_second": per_second(fed, seconds),
         "cpu_seconds": cpu_seconds,
-        "events_per_cpu_second": fed / cpu_seconds if cpu_seconds else None,
+        "events_per_cpu_second": per_second(fed, cpu_seconds),
         "peak_rss_mb": peak,
         "rss_after_imports_mb": baseline,
         "rss_before_feed_mb": before,
         "progress": marks,
-        "load_average": [load_before, os.getloadavg()[0]],
-        "arrow_pool_peak_mb": pa.default_memory_pool().max_memory() / MB,
-        "held_arrow_mb": held_arrow_bytes(db) / MB,
-        "state_rows": db.relations.state_rows("w"),
+        "load_average": [load_before, load_after],
+        "arrow_pool_peak_mb": pool_peak,
+        "held_arrow_mb": sum(r.held_bytes for r in stats.relations) / MB,
+        "state_rows": stats["w"].state_rows,
         "max_state_rows": max_state,
-        "late_events": event_time.late_rows,
-        "watermark_us": event_time.watermark,
+        "late_events": source.late_rows,
+        "watermark_us": source.watermark,
     }
     view = db.read("w")
     result["view_rows"] = view.num_rows
@@ -248,35 +255,34 @@ def _tidal_worker(m: Measurement, args: argparse.Namespace) -> dict:
         watermark = final_watermark(events, args) if m.emit == "close" else None
         theirs = duckdb_connection({"events": events}).sql(duckdb_sql(m, args, watermark))
         problem = same_rows(view, theirs.to_arrow_table(), ())
-        if problem is None and event_time.late_rows:
-            problem = f"{event_time.late_rows} events were late"
+        if problem is None and source.late_rows:
+            problem = f"{source.late_rows} events were late"
         result["verified"] = problem is None
         result["verify_problem"] = problem
     return result
 
 
-def _duckdb_worker(m: Measurement, args: argparse.Namespace) -> dict:
-    """The same windows over all the events at once, ``DUCKDB_RUNS`` times; the best counts."""
+def _duckdb_worker(name: str, args: argparse.Namespace, out: pathlib.Path) -> dict:
+    """The same windows over all the events at once; the best of ``DUCKDB_RUNS`` runs counts."""
+    m = Measurement.parse(name)
     events = all_events(args)
     watermark = final_watermark(events, args) if m.emit == "close" else None
     query = duckdb_sql(m, args, watermark)
-    connection, times = duckdb_connection({"events": events}), []
-    for _ in range(DUCKDB_RUNS):
-        start = time.perf_counter()
-        answer = connection.sql(query).to_arrow_table()
-        times.append(time.perf_counter() - start)
+    connection = duckdb_connection({"events": events})
+    answer, times = duckdb_best_of(connection, query)
     seconds = min(times)
     return {
         "duckdb_query": query,
         "duckdb_seconds": seconds,
         "duckdb_run_seconds": times,
         "duckdb_rows": answer.num_rows,
-        "duckdb_events_per_second": events.num_rows / seconds if seconds else None,
-        "duckdb_threads": connection.execute("SELECT current_setting('threads')").fetchone()[0],
-        "duckdb_peak_rss_mb": _peak_rss_mb(),
+        "duckdb_events_per_second": per_second(events.num_rows, seconds),
+        "duckdb_threads": duckdb_threads(connection),
+        "duckdb_peak_rss_mb": peak_rss_mb(),
     }
 
 
+WORKERS = {"tidal": _tidal_worker, "duckdb": _duckdb_worker}
 _OPTIONS = (
     "events",
     "batch_size",
@@ -289,32 +295,6 @@ _OPTIONS = (
     "seed",
     "verify",
 )
-
-
-def _worker_main(argv: list[str]) -> int:
-    """``python -m tidal.shell.bench_window ENGINE MEASUREMENT OPTIONS_JSON OUT``."""
-    engine, name, options, out = argv
-    args = argparse.Namespace(**json.loads(options))
-    run = _tidal_worker if engine == "tidal" else _duckdb_worker
-    with open(out, "w") as handle:
-        json.dump(run(Measurement.parse(name), args), handle)
-    return 0
-
-
-def _run_worker(engine: str, name: str, args: argparse.Namespace) -> dict:
-    """One measurement in a fresh interpreter; its JSON result, or an ``error``."""
-    options = json.dumps({k: getattr(args, k) for k in _OPTIONS})
-    with tempfile.TemporaryDirectory() as scratch:
-        out = os.path.join(scratch, "result.json")
-        command = [sys.executable, "-m", "tidal.shell.bench_window", engine, name, options, out]
-        try:
-            finished = subprocess.run(command, check=False, timeout=args.timeout or None)
-        except subprocess.TimeoutExpired:
-            return {"error": f"{engine} timed out after {args.timeout:g} s"}
-        if finished.returncode != 0:
-            return {"error": f"{engine} worker exited with {finished.returncode}"}
-        with open(out) as handle:
-            return json.load(handle)
 
 
 # --- the command -------------------------------------------------------------------------------
@@ -367,8 +347,9 @@ def _choices(text: str, valid) -> list[str]:
 
 
 def _measure(m: Measurement, args: argparse.Namespace, env: dict) -> dict:
-    result = {"measurement": m.name, **_run_worker("tidal", m.name, args)}
-    result.update(_run_worker("duckdb", m.name, args) if "error" not in result else {})
+    result = {"measurement": m.name, **run_worker(__name__, "tidal", m.name, args, _OPTIONS)}
+    if "error" not in result:
+        result.update(run_worker(__name__, "duckdb", m.name, args, _OPTIONS))
     if "error" not in result:
         target = TARGETS[m.window]
         result["target_events_per_second"] = target
@@ -380,7 +361,7 @@ def _measure(m: Measurement, args: argparse.Namespace, env: dict) -> dict:
     return result
 
 
-def _progress_line(r: dict) -> str:
+def _result_line(r: dict) -> str:
     if "error" in r:
         return f"{r['measurement']}: {r['error']}"
     line = (
@@ -396,28 +377,42 @@ def _progress_line(r: dict) -> str:
     return line
 
 
+_COLUMNS = (
+    ("measurement", "<"),
+    ("events", ">"),
+    ("events/s", ">"),
+    ("events/CPU-s", ">"),
+    ("target", ">"),
+    ("met", "<"),
+    ("peak RSS MB", ">"),
+    ("max state rows", ">"),
+    ("view rows", ">"),
+    ("DuckDB s", ">"),
+    ("DuckDB events/s", ">"),
+    ("verified", "<"),
+)
+
+
+def _cells(r: dict) -> list[str]:
+    return [
+        r["measurement"],
+        f"{r['events']:,}",
+        f"{r['events_per_second']:,.0f}",
+        f"{r['events_per_cpu_second']:,.0f}",
+        f"{r['target_events_per_second']:,}",
+        "yes" if r["met_target"] else "no",
+        f"{r['peak_rss_mb']:,.0f}",
+        f"{r['max_state_rows']:,}",
+        f"{r['view_rows']:,}",
+        f"{r['duckdb_seconds']:.2f}",
+        f"{r['duckdb_events_per_second']:,.0f}",
+        verified(r),
+    ]
+
+
 def summary(results: list[dict]) -> str:
     """A Markdown table of the results."""
-    lines = [
-        (
-            "| measurement | events | events/s | events/CPU-s | target | met | peak RSS MB "
-            "| max state rows | view rows | DuckDB s | DuckDB events/s | verified |"
-        ),
-        "|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---|",
-    ]
-    for r in results:
-        if "error" in r:
-            lines.append(f"| {r['measurement']} | {r['error']} |" + " |" * 10)
-            continue
-        verified = "-" if "verified" not in r else ("yes" if r["verified"] else "NO")
-        lines.append(
-            f"| {r['measurement']} | {r['events']:,} | {r['events_per_second']:,.0f} "
-            f"| {r['events_per_cpu_second']:,.0f} | {r['target_events_per_second']:,} "
-            f"| {'yes' if r['met_target'] else 'no'} | {r['peak_rss_mb']:,.0f} "
-            f"| {r['max_state_rows']:,} | {r['view_rows']:,} | {r['duckdb_seconds']:.2f} "
-            f"| {r['duckdb_events_per_second']:,.0f} | {verified} |"
-        )
-    return "\n".join(lines)
+    return markdown_table(_COLUMNS, results, "measurement", _cells)
 
 
 def main(argv: list[str]) -> int:
@@ -428,18 +423,14 @@ def main(argv: list[str]) -> int:
     except ValueError as error:
         print(f"tidal bench window: {error}", file=sys.stderr)
         return 2
-    env, results = environment(), []
-    for m in chosen:
-        print(f"{m.name}: {args.events:,} events in batches of {args.batch_size:,} ...", flush=True)
-        results.append(_measure(m, args, env))
-        print(_progress_line(results[-1]), flush=True)
-    print(summary(results))
-    if args.json:
-        with open(args.json, "w") as handle:
-            json.dump(results, handle, indent=2)
-    failed = [r for r in results if "error" in r or r.get("verified") is False]
-    return 1 if failed else 0
+    results = run_all(
+        chosen,
+        lambda m: f"{m.name}: {args.events:,} events in batches of {args.batch_size:,} ...",
+        lambda m, env: _measure(m, args, env),
+        _result_line,
+    )
+    return finish(results, summary(results), args.json)
 
 
 if __name__ == "__main__":
-    sys.exit(_worker_main(sys.argv[1:]))
+    sys.exit(worker_main(sys.argv[1:], WORKERS))

@@ -1,0 +1,38 @@
+"""The benchmarks, ``tidal bench SUITE [options]`` (benchmarks/README.md): one module per suite.
+
+- ``core``: core_operators.py (its data: core_workloads.py), filter/project, group-by and join;
+- ``window``: window_aggregates.py, TUMBLE and HOP aggregates under a watermark;
+- ``nexmark``: nexmark_queries.py, the Nexmark queries (their scripts: nexmark_scripts.py);
+- ``shell``: shell_startup.py, how fast the interactive shell starts;
+- ``pgwire``: pgwire_load.py, reads over the PostgreSQL protocol while a source ingests.
+
+What the suites share (workers in fresh subprocesses, progress lines, the summary table, JSON,
+peak RSS, the DuckDB reference) is in harness.py.
+"""
+
+from __future__ import annotations
+
+import sys
+
+SUITES = ("core", "window", "nexmark", "shell", "pgwire")
+
+
+def main(argv: list[str]) -> int:
+    """``tidal bench SUITE [options]``: the suite's exit status; 2 for an unknown suite."""
+    suite, *rest = argv
+    # Imported on demand: a suite's module loads what only it needs (asyncpg, pty, ...).
+    if suite == "core":
+        from tidal.shell.bench import core_operators as module
+    elif suite == "window":
+        from tidal.shell.bench import window_aggregates as module
+    elif suite == "nexmark":
+        from tidal.shell.bench import nexmark_queries as module
+    elif suite == "shell":
+        from tidal.shell.bench import shell_startup as module
+    elif suite == "pgwire":
+        from tidal.shell.bench import pgwire_load as module
+    else:
+        choices = ", ".join(repr(s) for s in SUITES[:-1]) + f" or {SUITES[-1]!r}"
+        print(f"unknown benchmark suite {suite!r}: {choices}", file=sys.stderr)
+        return 2
+    return module.main(rest)
