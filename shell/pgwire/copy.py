@@ -19,11 +19,12 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
+from tidal.catalog.sqlstate import FEATURE_NOT_SUPPORTED, INVALID_PARAMETER_VALUE, SYNTAX_ERROR
 from tidal.engine.subscriptions import Subscription, Update
 from tidal.shell.pgwire import codec
 from tidal.shell.pgwire.encoders import encode_column
-from tidal.shell.pgwire.errors import FEATURE_NOT_SUPPORTED, SYNTAX_ERROR, ServerError
-from tidal.shell.pgwire.types import Context
+from tidal.shell.pgwire.error_responses import ServerError
+from tidal.shell.pgwire.pg_types import Context
 
 _TEXT_ESCAPES = {
     ord("\\"): "\\\\",
@@ -89,11 +90,13 @@ class CopyFormat:
     @staticmethod
     def _make(kind: str, header: bool, delimiter: str | None, null: str | None) -> CopyFormat:
         if kind not in ("text", "csv", "binary"):
-            raise ServerError(f'COPY format "{kind}" not recognized', "22023")
+            raise ServerError(f'COPY format "{kind}" not recognized', INVALID_PARAMETER_VALUE)
         csv = kind == "csv"
         delimiter = delimiter if delimiter is not None else ("," if csv else "\t")
         if len(delimiter) != 1:
-            raise ServerError("COPY delimiter must be a single one-byte character", "22023")
+            raise ServerError(
+                "COPY delimiter must be a single one-byte character", INVALID_PARAMETER_VALUE
+            )
         null = null if null is not None else ("" if csv else "\\N")
         return CopyFormat(kind, header, delimiter, null)
 

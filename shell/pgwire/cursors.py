@@ -16,9 +16,10 @@ from collections.abc import Awaitable, Callable
 
 import pyarrow as pa
 
+from tidal.catalog.sqlstate import CONFIGURATION_LIMIT_EXCEEDED
 from tidal.engine.subscriptions import Subscription, Update
 from tidal.shell.pgwire.copy import subscription_rows, subscription_schema
-from tidal.shell.pgwire.errors import ServerError
+from tidal.shell.pgwire.error_responses import ServerError
 
 # How long one wait on a subscription lasts before the server checks for a cancel or a
 # disconnect; each wait holds one thread of the server's wait pool.
@@ -78,7 +79,9 @@ class SubscriptionCursor:
             check()
             self._take(await self.wait(self.subscription, min(WAIT_SLICE, remaining)))
         if not self.pending_rows and self.subscription.error:
-            raise ServerError(self.subscription.error, self.subscription.sqlstate or "53400")
+            raise ServerError(
+                self.subscription.error, self.subscription.sqlstate or CONFIGURATION_LIMIT_EXCEEDED
+            )
         return self._pop(count)
 
     def _take(self, updates: list[Update]) -> None:

@@ -20,7 +20,8 @@ from typing import ClassVar, Protocol
 import pyarrow as pa
 from sqlglot import exp
 
-from tidal.shell.pgwire.errors import FEATURE_NOT_SUPPORTED, UNDEFINED_OBJECT, ServerError
+from tidal.catalog.sqlstate import FEATURE_NOT_SUPPORTED, UNDEFINED_OBJECT
+from tidal.shell.pgwire.error_responses import ServerError
 from tidal.shell.pgwire.results import Rows, single_column
 from tidal.shell.pgwire.settings import (
     DEFAULTS,

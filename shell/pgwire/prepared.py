@@ -16,10 +16,11 @@ from dataclasses import dataclass, field
 from sqlglot import exp
 
 from tidal.catalog import Catalog
+from tidal.catalog.sqlstate import FEATURE_NOT_SUPPORTED, SYNTAX_ERROR
 from tidal.shell.pgwire import housekeeping, params
-from tidal.shell.pgwire import types as pg
+from tidal.shell.pgwire import pg_types as pg
 from tidal.shell.pgwire.copy import CopyFormat
-from tidal.shell.pgwire.errors import FEATURE_NOT_SUPPORTED, SYNTAX_ERROR, ServerError
+from tidal.shell.pgwire.error_responses import ServerError
 from tidal.sql.dialect import EmitOnWindowClose, Explain
 from tidal.sql.parser import parse_statement
 from tidal.sql.subscribe import Subscribe

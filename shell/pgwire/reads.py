@@ -14,7 +14,7 @@ from __future__ import annotations
 import pyarrow as pa
 from sqlglot import exp
 
-from tidal.shell.pgwire import types as pg
+from tidal.shell.pgwire import pg_types as pg
 from tidal.shell.pgwire.prepared import ENGINE, Prepared
 
 

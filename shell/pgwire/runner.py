@@ -15,20 +15,20 @@ import pyarrow.compute as pc
 from sqlglot import exp
 
 from tidal.catalog import types
+from tidal.catalog.sqlstate import (
+    DUPLICATE_CURSOR,
+    IN_FAILED_SQL_TRANSACTION,
+    INVALID_CURSOR_NAME,
+    QUERY_CANCELED,
+)
 from tidal.engine import Status
 from tidal.engine.reads import MISS
 from tidal.engine.subscriptions import Subscription
 from tidal.shell.pgwire import codec, housekeeping, params, prepared
-from tidal.shell.pgwire import types as pg
+from tidal.shell.pgwire import pg_types as pg
 from tidal.shell.pgwire.copy import CopyFormat, CopyOut, subscription_rows, subscription_schema
 from tidal.shell.pgwire.cursors import WAIT_SLICE, ResultCursor, SubscriptionCursor, wait_in
-from tidal.shell.pgwire.errors import (
-    DUPLICATE_CURSOR,
-    IN_FAILED_TRANSACTION,
-    QUERY_CANCELED,
-    UNDEFINED_CURSOR,
-    ServerError,
-)
+from tidal.shell.pgwire.error_responses import ServerError
 from tidal.shell.pgwire.prepared import Prepared
 from tidal.shell.pgwire.reads import read, read_now
 from tidal.shell.pgwire.results import Rows
@@ -135,7 +135,7 @@ class Runner:
         ):
             raise ServerError(
                 "current transaction is aborted, commands ignored until end of transaction block",
-                IN_FAILED_TRANSACTION,
+                IN_FAILED_SQL_TRANSACTION,
             )
         kind = statement.kind
         if kind == prepared.EMPTY:
@@ -243,7 +243,7 @@ class Runner:
     async def _fetch(self, fetch: prepared.Fetch) -> Rows | str:
         cursor = self.cursors.get(fetch.cursor)
         if cursor is None:
-            raise ServerError(f'cursor "{fetch.cursor}" does not exist', UNDEFINED_CURSOR)
+            raise ServerError(f'cursor "{fetch.cursor}" does not exist', INVALID_CURSOR_NAME)
         rows = await cursor.fetch(fetch.count, fetch.timeout, self.check_interrupted)
         if fetch.move:
             return f"MOVE {rows.num_rows}"
@@ -251,7 +251,7 @@ class Runner:
 
     def close_cursor(self, name: str | None) -> None:
         if name is not None and name not in self.cursors:
-            raise ServerError(f'cursor "{name}" does not exist', UNDEFINED_CURSOR)
+            raise ServerError(f'cursor "{name}" does not exist', INVALID_CURSOR_NAME)
         for key in [name] if name is not None else list(self.cursors):
             self.cursors.pop(key).close()
             self._cursors_in_block.discard(key)

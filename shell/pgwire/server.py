@@ -15,19 +15,17 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from tidal.engine import Database
-from tidal.shell.pgwire import auth, codec
-from tidal.shell.pgwire.catalog_queries import CatalogQueries
-from tidal.shell.pgwire.connection import ClientConnection
-from tidal.shell.pgwire.errors import (
+from tidal.catalog.sqlstate import (
     ADMIN_SHUTDOWN,
-    INVALID_AUTHORIZATION,
+    INVALID_AUTHORIZATION_SPECIFICATION,
     PROTOCOL_VIOLATION,
     TOO_MANY_CONNECTIONS,
-    ServerError,
-    describe,
-    fatal_message,
 )
+from tidal.engine import Database
+from tidal.shell.pgwire import auth, codec
+from tidal.shell.pgwire.catalog.queries import CatalogQueries
+from tidal.shell.pgwire.connection import ClientConnection
+from tidal.shell.pgwire.error_responses import ServerError, describe, fatal_message
 from tidal.shell.pgwire.session import Client, Session
 from tidal.shell.pgwire.settings import REPORTED
 
@@ -177,13 +175,16 @@ class Server:
             connection.write(codec.negotiate_protocol_version(0, unsupported))
         user = params.get("user")
         if not user:
-            raise ServerError("no PostgreSQL user name specified in startup packet", "28000")
+            raise ServerError(
+                "no PostgreSQL user name specified in startup packet",
+                INVALID_AUTHORIZATION_SPECIFICATION,
+            )
         if len(self.sessions) >= self.limits.max_connections:
             raise ServerError("sorry, too many clients already", TOO_MANY_CONNECTIONS)
         if self.config.auth == auth.PASSWORD and not tls:
             raise ServerError(
                 "this server takes passwords over TLS only: connect with sslmode=require",
-                INVALID_AUTHORIZATION,
+                INVALID_AUTHORIZATION_SPECIFICATION,
             )
 
         async def send(data: bytes) -> None:

@@ -23,26 +23,23 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 
-from tidal.shell.pgwire import codec, params
-from tidal.shell.pgwire.encoders import RowEncoder
-from tidal.shell.pgwire.errors import (
+from tidal.catalog.sqlstate import (
     DUPLICATE_CURSOR,
-    DUPLICATE_STATEMENT,
+    DUPLICATE_PREPARED_STATEMENT,
     FEATURE_NOT_SUPPORTED,
     IDLE_SESSION_TIMEOUT,
+    INVALID_CURSOR_NAME,
+    INVALID_SQL_STATEMENT_NAME,
     PROTOCOL_VIOLATION,
     SYNTAX_ERROR,
-    UNDEFINED_CURSOR,
-    UNDEFINED_STATEMENT,
-    ServerError,
-    describe,
-    error_message,
-    fatal_message,
 )
+from tidal.shell.pgwire import codec, params
+from tidal.shell.pgwire.encoders import RowEncoder
+from tidal.shell.pgwire.error_responses import ServerError, describe, error_message, fatal_message
+from tidal.shell.pgwire.pg_types import pg_type
 from tidal.shell.pgwire.prepared import Prepared
 from tidal.shell.pgwire.results import Rows
 from tidal.shell.pgwire.runner import LATER, ClientGone, Runner, conform
-from tidal.shell.pgwire.types import pg_type
 from tidal.sql import split_statements
 from tidal.sql.errors import SqlError
 
@@ -397,7 +394,7 @@ class Session(Runner):
     def _parse_now(self, message: codec.Parse) -> None:
         if message.name and message.name in self.statements:
             raise ServerError(
-                f'prepared statement "{message.name}" already exists', DUPLICATE_STATEMENT
+                f'prepared statement "{message.name}" already exists', DUPLICATE_PREPARED_STATEMENT
             )
         statements = split_statements(message.text)
         if len(statements) > 1:
@@ -437,13 +434,15 @@ class Session(Runner):
     def _statement(self, name: str) -> Statement:
         statement = self.statements.get(name)
         if statement is None:
-            raise ServerError(f'prepared statement "{name}" does not exist', UNDEFINED_STATEMENT)
+            raise ServerError(
+                f'prepared statement "{name}" does not exist', INVALID_SQL_STATEMENT_NAME
+            )
         return statement
 
     def _portal(self, name: str) -> Portal:
         portal = self.portals.get(name)
         if portal is None:
-            raise ServerError(f'portal "{name}" does not exist', UNDEFINED_CURSOR)
+            raise ServerError(f'portal "{name}" does not exist', INVALID_CURSOR_NAME)
         return portal
 
     def _describe(self, message: codec.Describe):
@@ -492,7 +491,7 @@ class Session(Runner):
     def _describe_cursor(self, name: str) -> None:
         cursor = self.cursors.get(name)
         if cursor is None:
-            raise ServerError(f'portal "{name}" does not exist', UNDEFINED_CURSOR)
+            raise ServerError(f'portal "{name}" does not exist', INVALID_CURSOR_NAME)
         self.send(self._row_description(cursor.schema, (1,) if cursor.binary else ()))
 
     def _run_portal_now(self, portal: Portal) -> bool:
@@ -570,7 +569,9 @@ class Session(Runner):
         if name is None:
             self.statements = {k: v for k, v in self.statements.items() if not k}
         elif self.statements.pop(name, None) is None:
-            raise ServerError(f'prepared statement "{name}" does not exist', UNDEFINED_STATEMENT)
+            raise ServerError(
+                f'prepared statement "{name}" does not exist', INVALID_SQL_STATEMENT_NAME
+            )
 
     def shutdown_message(self, code: str, message: str) -> bytes:
         """Everything buffered, then a FATAL: what the server sends a session it ends."""

@@ -11,9 +11,9 @@ from decimal import Decimal
 import pyarrow as pa
 import pytest
 
-from tidal.shell.pgwire import types
+from tidal.shell.pgwire import pg_types as types
 from tidal.shell.pgwire.encoders import encode_column
-from tidal.shell.pgwire.types import Context
+from tidal.shell.pgwire.pg_types import Context
 
 
 def text(values, arrow_type, ctx: Context | None = None):
@@ -100,7 +100,16 @@ def test_oids_of_arrow_types():
     assert types.oid_of(pa.list_(pa.float64())) == 1022
 
 
-MODULES = ["codec", "types", "errors", "params", "housekeeping", "settings", "copy", "prepared"]
+MODULES = [
+    "codec",
+    "pg_types",
+    "error_responses",
+    "params",
+    "housekeeping",
+    "settings",
+    "copy",
+    "prepared",
+]
 
 
 @pytest.mark.parametrize("name", MODULES)
