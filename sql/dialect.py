@@ -13,7 +13,10 @@ tables (never by patching):
 - ``EMIT ON WINDOW CLOSE`` after a query, as an ``EmitOnWindowClose`` node around it (cut from
   the token stream by tidal.sql.parser before sqlglot sees it: its words would parse as an alias);
 - Materialize's ``SUBSCRIBE [TO] name [WITH (SNAPSHOT, PROGRESS)] [AS OF tick]`` as a
-  ``Subscribe`` node (tidal.sql.subscribe).
+  ``Subscribe`` node (tidal.sql.subscribe);
+- PostgreSQL's cursors (``DECLARE``, ``FETCH``, ``MOVE``, ``CLOSE``) and ``COPY ... TO STDOUT``
+  (tidal.sql.cursor_statements), and its session statements: ``SET``, ``RESET``, transaction
+  control, ``DISCARD``, ``DEALLOCATE``, ``LISTEN`` and friends (tidal.sql.session_statements).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from sqlglot.dialects.duckdb import DuckDB
 from sqlglot.dialects.risingwave import RisingWave
 from sqlglot.tokens import TokenType
 
+from tidal.sql import cursor_statements, session_statements
 from tidal.sql.subscribe import SUBSCRIBE, Subscribe, parse_subscribe, subscribe_sql
 
 
@@ -107,8 +111,13 @@ def _parse_show(parser) -> exp.Expression:
 
 class Tidal(RisingWave):
     class Tokenizer(RisingWave.Tokenizer):
-        KEYWORDS = {**RisingWave.Tokenizer.KEYWORDS, "EXPLAIN": TokenType.DESCRIBE}
-        COMMANDS = RisingWave.Tokenizer.COMMANDS - {TokenType.SHOW}
+        KEYWORDS = {
+            **RisingWave.Tokenizer.KEYWORDS,
+            "EXPLAIN": TokenType.DESCRIBE,
+            **cursor_statements.KEYWORDS,
+            **session_statements.KEYWORDS,
+        }
+        COMMANDS = RisingWave.Tokenizer.COMMANDS - {TokenType.SHOW, TokenType.FETCH}
 
     class Parser(RisingWave.Parser):
         # DuckDB's functions whose argument order differs from PostgreSQL's reading of them.
@@ -128,14 +137,24 @@ class Tidal(RisingWave):
             **RisingWave.Parser.STATEMENT_PARSERS,
             TokenType.DESCRIBE: _parse_describe_or_explain,
             TokenType.SHOW: _parse_show,
+            **cursor_statements.STATEMENT_PARSERS,
+            **session_statements.STATEMENT_PARSERS,
+        }
+        # Statements whose first word is no keyword (a column may be called SUBSCRIBE or
+        # CLOSE), so no STATEMENT_PARSERS entry: a statement starting with the word is one.
+        WORD_STATEMENTS = {
+            SUBSCRIBE: parse_subscribe,
+            **cursor_statements.WORD_STATEMENTS,
+            **session_statements.WORD_STATEMENTS,
         }
 
         def _parse_statement(self):
-            # SUBSCRIBE is no keyword (a column may be called so), so no STATEMENT_PARSERS entry.
             curr = self._curr
-            if curr and curr.token_type == TokenType.VAR and curr.text.upper() == SUBSCRIBE:
-                self._advance()
-                return parse_subscribe(self)
+            if curr and curr.token_type == TokenType.VAR:
+                parse = self.WORD_STATEMENTS.get(curr.text.upper())
+                if parse is not None:
+                    self._advance()
+                    return parse(self)
             return super()._parse_statement()
 
         def _parse_table(self, *args, **kwargs):
@@ -164,4 +183,6 @@ class Tidal(RisingWave):
             WindowFunction: _window_function_sql,
             EmitOnWindowClose: lambda self, e: f"{self.sql(e, 'this')} EMIT ON WINDOW CLOSE",
             Subscribe: subscribe_sql,
+            **cursor_statements.TRANSFORMS,
+            **session_statements.TRANSFORMS,
         }
