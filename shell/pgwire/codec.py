@@ -30,9 +30,6 @@ SSL_REQUEST = 80877103
 GSSENC_REQUEST = 80877104
 CANCEL_REQUEST = 80877102
 
-# Transaction status in ReadyForQuery.
-IDLE, IN_TRANSACTION, FAILED = b"I", b"T", b"E"
-
 
 class ProtocolError(TidalError):
     """Bytes that are not a valid message; the connection ends with FATAL ``sqlstate``."""

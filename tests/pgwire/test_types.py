@@ -108,7 +108,7 @@ MODULES = [
     "housekeeping",
     "settings",
     "copy",
-    "prepared",
+    "router",
 ]
 
 

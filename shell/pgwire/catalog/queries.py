@@ -103,6 +103,16 @@ class CatalogQueries:
         ``current_database()``, ``'t'::regclass``, ...) and reads none of the user's relations."""
         return _is_catalog(sql)
 
+    def parameter_count(self, sql: str) -> int:
+        """The highest ``$n`` in a statement ``handles`` accepted (0: none)."""
+        tree = _parse(sql)
+        numbers = [
+            int(p.this.this)
+            for p in (tree.find_all(exp.Parameter) if tree is not None else ())
+            if isinstance(p.this, exp.Literal) and p.this.this.isdigit()
+        ]
+        return max(numbers, default=0)
+
     def run(self, sql: str, parameters: Sequence[object] | None = None) -> pa.Table:
         """The result of a statement ``handles`` accepted; ``$1``.. take ``parameters``.
 
