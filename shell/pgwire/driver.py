@@ -90,10 +90,8 @@ class SessionDriver:
         becomes a task, which pumps again when it is done. Nothing is answered while the
         client does not read what it is sent."""
         protocol = self.protocol
-        while protocol.can_answer and self.task is None:
-            if self.connection.write_paused and not self.connection.closed:
-                break  # resumed by writable()
-            request = protocol.answer_next()
+        if self.task is None:
+            request = protocol.answer(self._write_paused)  # resumed by writable()
             if request is not None:
                 self.task = asyncio.get_running_loop().create_task(self._carry_out(request))
         if protocol.phase is State.CLOSED:
@@ -102,6 +100,10 @@ class SessionDriver:
         if len(protocol.pending) < MAX_PENDING // 2:
             self.connection.resume_reading()
         self._await_message()
+
+    def _write_paused(self) -> bool:
+        connection = self.connection
+        return connection.write_paused and not connection.closed
 
     async def _carry_out(self, request: Request | None) -> None:
         """Do what the protocol asks, hand it the results, until its job is over."""

@@ -67,6 +67,10 @@ class Route(enum.Enum):
     ENGINE = "engine"
 
 
+# Bound once for run_now, the path of every point read (an Enum member lookup costs ~80 ns).
+_ENGINE, _FAILED = Route.ENGINE, TransactionStatus.FAILED
+
+
 @dataclass
 class Prepared:
     """A statement ready to run: where it goes, its parsed ``node``, the ``statement`` the
@@ -180,27 +184,26 @@ class Router:
         """Run ``prepared`` with parameter ``values`` if that needs no waiting: Rows, a tag,
         or None (empty); LATER if it does (then ``run`` runs it)."""
         self.state.cancel_requested = False
-        if self.state.transaction is TransactionStatus.FAILED and not (
-            prepared.route is Route.HOUSEKEEPING
-            and housekeeping.ends_failed_transaction(prepared.node)
+        route = prepared.route
+        if self.state.transaction is _FAILED and not (
+            route is Route.HOUSEKEEPING and housekeeping.ends_failed_transaction(prepared.node)
         ):
             raise ServerError(
                 "current transaction is aborted, commands ignored until end of transaction block",
                 IN_FAILED_SQL_TRANSACTION,
             )
-        route = prepared.route
-        if route is Route.EMPTY:
-            return None
+        if route is _ENGINE:
+            rows = prepared.engine.read_now(values)
+            return LATER if rows is None or rows is MISS else Rows(rows)
         if route is Route.HOUSEKEEPING:
             return prepared.handler.run(self.state, prepared.node)
+        if route is Route.EMPTY:
+            return None
         if route is Route.QUOTE:
             numbers = params.quoted_parameters(prepared.statement)
             quoted = [params.quote_literal(values[n - 1]) for n in numbers]
             arrays = [pa.array([q], pa.string()) for q in quoted]
             return Rows(pa.Table.from_arrays(arrays, names=["quote_literal"] * len(arrays)))
-        if route is Route.ENGINE:
-            rows = prepared.engine.read_now(values)
-            return LATER if rows is None or rows is MISS else Rows(rows)
         return LATER
 
     async def run(self, prepared: Prepared, values: list, out: Output | None = None) -> Outcome:
