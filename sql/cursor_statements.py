@@ -32,6 +32,7 @@ from tidal.catalog.sqlstate import INVALID_PARAMETER_VALUE, SYNTAX_ERROR
 from tidal.sql.errors import SqlError, unsupported
 from tidal.sql.intervals import duration_seconds
 from tidal.sql.session_statements import (
+    DialectTables,
     SessionStatement,
     expect,
     expect_token,
@@ -284,13 +285,13 @@ def _checked_copy(node: CopyToStdout) -> CopyToStdout:
 
 # --- registered in the dialect (tidal.sql.dialect) ----------------------------------------------
 
-KEYWORDS = {"DECLARE": TokenType.DECLARE}  # PostgreSQL's tokenizer makes it a command
-STATEMENT_PARSERS = {
+_KEYWORDS = {"DECLARE": TokenType.DECLARE}  # PostgreSQL's tokenizer makes it a command
+_STATEMENT_PARSERS = {
     TokenType.DECLARE: _parse_declare,
     TokenType.FETCH: _parse_fetch,
     TokenType.COPY: _parse_copy,
 }
-WORD_STATEMENTS = {"MOVE": _parse_fetch, "CLOSE": _parse_close}
+_WORD_STATEMENTS = {"MOVE": _parse_fetch, "CLOSE": _parse_close}
 
 
 def _declare_sql(generator, node: DeclareCursor) -> str:
@@ -321,9 +322,10 @@ def _copy_sql(generator, node: CopyToStdout) -> str:
     return f"COPY {source} TO STDOUT" + (f" WITH ({', '.join(options)})" if options else "")
 
 
-TRANSFORMS = {
+_TRANSFORMS = {
     DeclareCursor: _declare_sql,
     FetchCursor: _fetch_sql,
     CloseCursor: lambda self, e: f"CLOSE {self.sql(e, 'this') or 'ALL'}",
     CopyToStdout: _copy_sql,
 }
+CURSOR_STATEMENTS = DialectTables(_KEYWORDS, _STATEMENT_PARSERS, _WORD_STATEMENTS, _TRANSFORMS)

@@ -26,7 +26,8 @@ from sqlglot.dialects.duckdb import DuckDB
 from sqlglot.dialects.risingwave import RisingWave
 from sqlglot.tokens import TokenType
 
-from tidal.sql import cursor_statements, session_statements
+from tidal.sql.cursor_statements import CURSOR_STATEMENTS
+from tidal.sql.session_statements import SESSION_STATEMENTS
 from tidal.sql.subscribe import SUBSCRIBE, Subscribe, parse_subscribe, subscribe_sql
 
 
@@ -114,8 +115,8 @@ class Tidal(RisingWave):
         KEYWORDS = {
             **RisingWave.Tokenizer.KEYWORDS,
             "EXPLAIN": TokenType.DESCRIBE,
-            **cursor_statements.KEYWORDS,
-            **session_statements.KEYWORDS,
+            **CURSOR_STATEMENTS.keywords,
+            **SESSION_STATEMENTS.keywords,
         }
         COMMANDS = RisingWave.Tokenizer.COMMANDS - {TokenType.SHOW, TokenType.FETCH}
 
@@ -137,15 +138,15 @@ class Tidal(RisingWave):
             **RisingWave.Parser.STATEMENT_PARSERS,
             TokenType.DESCRIBE: _parse_describe_or_explain,
             TokenType.SHOW: _parse_show,
-            **cursor_statements.STATEMENT_PARSERS,
-            **session_statements.STATEMENT_PARSERS,
+            **CURSOR_STATEMENTS.statement_parsers,
+            **SESSION_STATEMENTS.statement_parsers,
         }
         # Statements whose first word is no keyword (a column may be called SUBSCRIBE or
         # CLOSE), so no STATEMENT_PARSERS entry: a statement starting with the word is one.
         WORD_STATEMENTS = {
             SUBSCRIBE: parse_subscribe,
-            **cursor_statements.WORD_STATEMENTS,
-            **session_statements.WORD_STATEMENTS,
+            **CURSOR_STATEMENTS.word_statements,
+            **SESSION_STATEMENTS.word_statements,
         }
 
         def _parse_statement(self):
@@ -183,6 +184,6 @@ class Tidal(RisingWave):
             WindowFunction: _window_function_sql,
             EmitOnWindowClose: lambda self, e: f"{self.sql(e, 'this')} EMIT ON WINDOW CLOSE",
             Subscribe: subscribe_sql,
-            **cursor_statements.TRANSFORMS,
-            **session_statements.TRANSFORMS,
+            **CURSOR_STATEMENTS.transforms,
+            **SESSION_STATEMENTS.transforms,
         }

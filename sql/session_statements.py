@@ -29,6 +29,7 @@ syntax error (42601), or "not supported" (0A000) where PostgreSQL would accept i
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import ClassVar
 
 from sqlglot import exp
@@ -367,17 +368,29 @@ def option_error(token: Token, message: str) -> SqlError:
 
 # --- registered in the dialect (tidal.sql.dialect) ----------------------------------------------
 
+
+@dataclass(frozen=True)
+class DialectTables:
+    """What a module of statements adds to the dialect's class-level tables: tokenizer
+    ``keywords``, ``statement_parsers`` by first token, ``word_statements`` whose first word is
+    no keyword (a column may still be called so), and generator ``transforms``."""
+
+    keywords: dict
+    statement_parsers: dict
+    word_statements: dict
+    transforms: dict
+
+
 # PostgreSQL's tokenizer keeps what follows these words as text (a command): they are words here.
-KEYWORDS = {"RESET": TokenType.VAR, "SAVEPOINT": TokenType.VAR, "RELEASE": TokenType.VAR}
-STATEMENT_PARSERS = {
+_KEYWORDS = {"RESET": TokenType.VAR, "SAVEPOINT": TokenType.VAR, "RELEASE": TokenType.VAR}
+_STATEMENT_PARSERS = {
     TokenType.SET: _parse_set,
     TokenType.BEGIN: _parse_begin,
     TokenType.COMMIT: _parse_end_of_block,
     TokenType.END: _parse_end_of_block,
     TokenType.ROLLBACK: _parse_end_of_block,
 }
-# Statements whose first word is no keyword (so a column may still be called so).
-WORD_STATEMENTS = {
+_WORD_STATEMENTS = {
     "RESET": _parse_reset,
     "START": _parse_start,
     "ABORT": _parse_end_of_block,
@@ -413,7 +426,7 @@ def _notification_sql(generator, node: Notification) -> str:
     return f"{node.text('kind')} {channel}{payload}"
 
 
-TRANSFORMS = {
+_TRANSFORMS = {
     SetSetting: _set_sql,
     SetTransaction: _set_transaction_sql,
     SetRole: lambda self, e: f"SET {e.text('kind')} {self.sql(e, 'this')}",
@@ -427,3 +440,4 @@ TRANSFORMS = {
     Deallocate: lambda self, e: f"DEALLOCATE {self.sql(e, 'this') or 'ALL'}",
     Notification: _notification_sql,
 }
+SESSION_STATEMENTS = DialectTables(_KEYWORDS, _STATEMENT_PARSERS, _WORD_STATEMENTS, _TRANSFORMS)
