@@ -51,13 +51,15 @@ class PreparedStatement:
 
 @dataclass
 class SessionState:
+    """One session's memory; the protocol, the router and the housekeeping handlers share it."""
+
     client: Client
     settings: Settings = field(default_factory=Settings)
     transaction: TransactionStatus = TransactionStatus.IDLE
     statements: dict[str, PreparedStatement] = field(default_factory=dict)
     cursors: Cursors = field(default_factory=Cursors)
     cancel_requested: bool = False  # a CancelRequest came for the running statement
-    _context: tuple[int, Context] = (-1, Context())
+    _context: tuple[int, Context] = field(default=(-1, Context()), init=False, repr=False)
 
     @property
     def user(self) -> str:
