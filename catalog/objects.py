@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 
-from tidal.catalog import types
+from tidal.catalog.types import to_arrow
 
 
 @dataclass(frozen=True)
@@ -17,7 +17,7 @@ class Column:
 
     @property
     def arrow_type(self) -> pa.DataType:
-        return types.to_arrow(self.type)
+        return to_arrow(self.type)
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,7 @@
 """The runtime: change batches, operators, dataflows, connectors, and the Database facade."""
 
-from tidal.engine.database import Database, DataError, Status
+from tidal.engine.database import Database
+from tidal.engine.errors import DataError
+from tidal.engine.statements import Status
 
 __all__ = ["DataError", "Database", "Status"]

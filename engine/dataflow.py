@@ -21,7 +21,7 @@ from tidal.engine.operators.ordered import (
 )
 from tidal.engine.operators.project import ProjectOperator
 from tidal.engine.operators.recompute import StateExpiry
-from tidal.engine.operators.session import SessionOperator
+from tidal.engine.operators.session_window import SessionOperator
 from tidal.engine.operators.temporal_filter import TemporalFilterOperator
 from tidal.engine.operators.top_rows import TopRowsOperator
 from tidal.engine.operators.union import UnionAllOperator

@@ -4,8 +4,8 @@ A server answers many small reads between ticks; each used to consolidate the re
 read, bind its statement again and go through DuckDB. Here:
 
 - **Snapshots.** A relation's rows (``Database.contents``) are kept per relation, valid while
-  neither the completed tick (``db.ticks``: every source batch and DML statement) nor the
-  catalog (``catalog.version``: every CREATE and DROP) has changed. Reads between two ticks
+  neither the completed tick (every source batch and DML statement) nor the catalog
+  (``catalog.version``: every CREATE and DROP) has changed. Reads between two ticks
   share one snapshot; a snapshot is an immutable Arrow table, so a read that finds its snapshot
   fresh needs no lock: it sees the relation as of the last completed tick even while the next
   one runs. Batch mode keeps no snapshots (its views are computed at each read).
@@ -30,17 +30,21 @@ import contextlib
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import pyarrow as pa
 from sqlglot import exp
 
-from tidal.engine import native
+from tidal.engine.batch import BatchBackend, BatchError
+from tidal.engine.errors import DataError
+from tidal.engine.native import NativePlan, NotNative, compile_plan, parameter
+from tidal.engine.relations import Relations
+from tidal.engine.ticks import TickLoop
+from tidal.engine.watermarks import NOW
+from tidal.sql.compiler import Compiler
 from tidal.sql.errors import SqlError
+from tidal.sql.eventtime import emit_as_filter
 from tidal.sql.plan import Plan, scans
-
-if TYPE_CHECKING:
-    from tidal.engine.database import Database
+from tidal.sql.temporal import at_time
 
 PREPARED_PLANS = 512  # statements whose plans are kept (least recently used dropped)
 KEPT_RESULTS = 256  # results of sorting plans kept per snapshot
@@ -64,8 +68,15 @@ _NOT_NATIVE = object()  # a prepared statement known to need DuckDB (per catalog
 
 
 class Reads:
-    def __init__(self, db: Database) -> None:
-        self.db = db
+    def __init__(
+        self, ticks: TickLoop, relations: Relations, compiler: Compiler, backend: BatchBackend
+    ) -> None:
+        self.ticks = ticks
+        self.relations = relations
+        self.catalog = compiler.catalog
+        self.compiler = compiler
+        self.backend = backend
+        self.poll_first = True  # poll the sources before reads; off while a Ticker polls
         self._snapshots: dict[str, Snapshot] = {}
         # (text, parameter types) -> (catalog version, NativePlan or _NOT_NATIVE)
         self._prepared: OrderedDict[tuple, tuple] = OrderedDict()
@@ -73,22 +84,35 @@ class Reads:
 
     # --- ad hoc plans (under the database lock) -----------------------------------------------
 
+    def query(self, plan: Plan) -> pa.Table:
+        """An ad hoc query plan's result over the current contents (after bounded inputs are
+        read, unless a ticker does the polling)."""
+        if self.poll_first:
+            self.ticks.catch_up()
+        watermarks = self.relations.watermarks.values()
+        plan = at_time(emit_as_filter(plan, watermarks), watermarks[NOW])
+        try:
+            return self.run(plan)
+        except BatchError as error:
+            raise DataError(str(error)) from None
+
     def run(self, plan: Plan) -> pa.Table:
         """``plan``'s result over the relations' current rows: natively where it can."""
-        compiled = native.compile_plan(plan)
+        compiled = compile_plan(plan)
         if compiled is not None:
             snapshot = self._snapshot(compiled.relation)
             try:
                 return compiled.run(snapshot.rows, (), snapshot.cache)
-            except native.NotNative:
+            except NotNative:
                 pass
         relations = {
             name: self.contents(name) for name in {s.relation.lower() for s in scans(plan)}
         }
-        return self.db.backend.run(plan, relations)
+        return self.backend.run(plan, relations)
 
     def contents(self, name: str) -> pa.Table:
-        """``Database.contents(name)``, from the snapshot while it is fresh (hold the lock)."""
+        """A relation's rows (Relations.contents), from the snapshot while it is fresh (hold the
+        lock)."""
         return self._snapshot(name).rows
 
     def _snapshot(self, name: str) -> Snapshot:
@@ -96,8 +120,8 @@ class Reads:
         snapshot = self._fresh(key)
         if snapshot is not None:
             return snapshot
-        snapshot = Snapshot(self.db.ticks, self.db.catalog.version, self.db.contents(name))
-        if not self.db.batch_mode:
+        snapshot = Snapshot(self.ticks.ticks, self.catalog.version, self.relations.contents(name))
+        if not self.relations.batch_mode:
             # Older snapshots can never be fresh again: let their rows go.
             self._snapshots = {
                 name: kept
@@ -111,24 +135,24 @@ class Reads:
         snapshot = self._snapshots.get(key)
         if (
             snapshot is not None
-            and snapshot.tick == self.db.ticks
-            and snapshot.version == self.db.catalog.version
+            and snapshot.tick == self.ticks.ticks
+            and snapshot.version == self.catalog.version
         ):
             snapshot.read = True
             return snapshot
         return None
 
     def refresh(self, tick: int) -> None:
-        """Called by a tick about to complete as ``tick`` (under the database lock): the
+        """Called by a tick about to complete as ``tick`` (a TickLoop listener): the
         snapshots read since the last tick are made anew for it, the others let go. So readers
         between ticks all find their snapshot ready, none waits for the lock to make it."""
-        version = self.db.catalog.version
+        version = self.catalog.version
         made = {}
         for key, snapshot in self._snapshots.items():
             if snapshot.read and snapshot.version == version:
                 # If its rows cannot be read, the read that needs them reports why.
                 with contextlib.suppress(Exception):
-                    made[key] = Snapshot(tick, version, self.db.contents(key), read=False)
+                    made[key] = Snapshot(tick, version, self.relations.contents(key), read=False)
         self._snapshots = made
 
     # --- prepared statements (any thread) -------------------------------------------------------
@@ -146,16 +170,15 @@ class Reads:
         bool or None), or None if it does not run natively: then run it the usual way. With ``wait=False`` it never waits for the
         database lock and returns ``MISS`` where it would have to (a new statement, a tick
         since the last read, a source to poll)."""
-        db = self.db
         key = (text, parameter_types)
         with self._guard:
             prepared = self._prepared.get(key)
             if prepared is not None:
                 self._prepared.move_to_end(key)
-        if prepared is None or prepared[0] != db.catalog.version:
+        if prepared is None or prepared[0] != self.catalog.version:
             if not wait:
                 return MISS
-            with db._lock:
+            with self.ticks.exclusive():
                 prepared = self._prepare(statement, parameter_types)
             with self._guard:
                 self._prepared[key] = prepared
@@ -164,14 +187,14 @@ class Reads:
         version, plan = prepared
         if plan is _NOT_NATIVE:
             return None
-        snapshot = self._fresh(plan.relation.lower()) if not db.read_catch_up else None
+        snapshot = self._fresh(plan.relation.lower()) if not self.poll_first else None
         if snapshot is None:
             if not wait:
                 return MISS
-            with db._lock:
-                if db.read_catch_up:
-                    db.catch_up()
-                if db.catalog.version != version:
+            with self.ticks.exclusive():
+                if self.poll_first:
+                    self.ticks.catch_up()
+                if self.catalog.version != version:
                     return None  # a DDL statement came in between: the usual way re-binds
                 snapshot = self._snapshot(plan.relation)
         if not wait and snapshot.rows.num_rows > INLINE_ROWS:
@@ -180,20 +203,18 @@ class Reads:
 
     def _prepare(self, statement: exp.Expression, parameter_types: tuple[str, ...]) -> tuple:
         """(catalog version, compiled plan or _NOT_NATIVE); hold the database lock."""
-        version = self.db.catalog.version
+        version = self.catalog.version
         slotted = _with_parameters(statement, parameter_types)
         if slotted is None:
             return version, _NOT_NATIVE
         try:
-            plan = self.db.binder.bind_query(slotted, ad_hoc=True)
+            plan = self.compiler.query(slotted).plan
         except (SqlError, Exception):  # noqa: BLE001 - the usual way reports it
             return version, _NOT_NATIVE
-        compiled = native.compile_plan(plan)
+        compiled = compile_plan(plan)
         return version, compiled if compiled is not None else _NOT_NATIVE
 
-    def _result(
-        self, plan: native.NativePlan, snapshot: Snapshot, arguments: list
-    ) -> pa.Table | None:
+    def _result(self, plan: NativePlan, snapshot: Snapshot, arguments: list) -> pa.Table | None:
         key = None
         if plan.sorts:
             key = (plan, tuple((type(a), a) for a in arguments))
@@ -203,7 +224,7 @@ class Reads:
                 return kept
         try:
             result = plan.run(snapshot.rows, arguments, snapshot.cache)
-        except native.NotNative:
+        except NotNative:
             return None
         if key is not None:
             with self._guard:
@@ -221,7 +242,7 @@ def _with_parameters(statement: exp.Expression, parameter_types: tuple[str, ...]
         number = int(inner.this) if isinstance(inner, exp.Literal) and inner.this.isdigit() else 0
         if not 1 <= number <= len(parameter_types):
             return None
-        node.replace(native.parameter(number, parameter_types[number - 1]))
+        node.replace(parameter(number, parameter_types[number - 1]))
     if slotted.find(exp.Placeholder):
         return None
     return slotted

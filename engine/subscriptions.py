@@ -36,14 +36,19 @@ import numpy as np
 import pyarrow as pa
 
 from tidal.catalog.objects import Relation, Source, Table, View
+from tidal.catalog.sqlstate import (
+    ADMIN_SHUTDOWN,
+    CONFIGURATION_LIMIT_EXCEEDED,
+    INVALID_PARAMETER_VALUE,
+    OBJECT_NOT_IN_PREREQUISITE_STATE,
+    UNDEFINED_TABLE,
+    WRONG_OBJECT_TYPE,
+)
 from tidal.engine.zset import WEIGHT, concat, consolidate, negate
 from tidal.sql.errors import SqlError, undefined_table, unsupported
 
 DIFF = "diff"
 OVERFLOW_FACTOR = 4  # a buffer this many times over its bound ends the subscription
-FELL_BEHIND = "53400"  # configuration_limit_exceeded, as the server reports it
-DROPPED = "42P01"
-SHUT_DOWN = "57P01"  # admin_shutdown
 
 
 def subscribable(obj: object, name: str, batch_mode: bool = False) -> Relation:
@@ -59,7 +64,7 @@ def subscribable(obj: object, name: str, batch_mode: bool = False) -> Relation:
         raise SqlError(
             f"cannot subscribe to {obj.kind} {obj.name!r}: subscribe to a materialized view, "
             "a table or a source",
-            sqlstate="42809",
+            sqlstate=WRONG_OBJECT_TYPE,
         )
     if batch_mode:
         raise unsupported("SUBSCRIBE in batch mode: nothing changes after the script has run")
@@ -92,7 +97,9 @@ class Subscription:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if buffer_rows < 1:
-            raise SqlError("a subscription's buffer_rows must be at least 1", sqlstate="22023")
+            raise SqlError(
+                "a subscription's buffer_rows must be at least 1", sqlstate=INVALID_PARAMETER_VALUE
+            )
         self.name = name
         self.schema = schema
         self.tick = tick
@@ -190,7 +197,7 @@ class Subscription:
         self.end(
             f"subscription to {self.name} ended: the client fell behind ({why} = "
             f"{self.buffer_rows}); read faster or subscribe with a larger buffer",
-            FELL_BEHIND,
+            CONFIGURATION_LIMIT_EXCEEDED,
             discard=True,
         )
 
@@ -269,7 +276,7 @@ class Feeds:
             raise SqlError(
                 f"source {name!r} does not keep its rows (retain = 'false'), so it has no "
                 "snapshot: SUBSCRIBE ... WITH (SNAPSHOT = false)",
-                sqlstate="55000",
+                sqlstate=OBJECT_NOT_IN_PREREQUISITE_STATE,
             )
         key = name.lower()
         feed = self._feeds.get(key)
@@ -306,7 +313,7 @@ class Feeds:
         raise SqlError(
             f"SUBSCRIBE {name} AS OF {as_of}: {problem}; AS OF takes {available} (history "
             f"starts at the first SUBSCRIBE and keeps the last {self.history_ticks} ticks)",
-            sqlstate="22023",
+            sqlstate=INVALID_PARAMETER_VALUE,
         )
 
     def publish(self, tick: int, deltas: dict[str, pa.Table]) -> None:
@@ -347,7 +354,7 @@ class Feeds:
                 blocked = blocked or subscription.full
         return blocked
 
-    def end(self, key: str, error: str, sqlstate: str = DROPPED) -> None:
+    def end(self, key: str, error: str, sqlstate: str = UNDEFINED_TABLE) -> None:
         """End the subscriptions of a relation and forget its history (it was dropped)."""
         feed = self._feeds.pop(key, None)
         for subscription in feed.subscribers if feed else []:
@@ -355,7 +362,7 @@ class Feeds:
 
     def end_all(self, error: str) -> None:
         for key in list(self._feeds):
-            self.end(key, error, SHUT_DOWN)
+            self.end(key, error, ADMIN_SHUTDOWN)
 
     def subscriptions(self) -> list[Subscription]:
         return [s for f in self._feeds.values() for s in f.subscribers if not s.closed]

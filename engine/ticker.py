@@ -5,16 +5,16 @@
     ...
     ticker.stop()       # joins the thread
 
-It loops: unless a subscriber's buffer is full (``db.subscribers_blocked()``: the sources then
+It loops: unless a subscriber's buffer is full (``db.feeds.blocked()``: the sources then
 wait, unread, for the slow reader), it runs ``db.tick()``, which polls every source once. When
 no tick ran (no source had rows; a throttled source has none yet) it sleeps ``interval``
 seconds, so ticks follow the data as it arrives. Ticks start at most every ``pace`` seconds:
 a tick takes what arrived meanwhile, so a steady stream makes a few larger ticks rather than
 one per poll (each tick has a fixed cost, and each remakes the snapshots reads share). A
-source with a backlog (it filled its batch, ``db.backlog``) is read again without a pause.
+source with a backlog (it filled its batch, ``TickLoop.backlog``) is read again without a pause.
 
 With ``owns_polling=True`` (``tidal serve``) the ticker is the only one to poll the sources:
-``db.read_catch_up`` is off while it runs, so ad hoc reads serve the latest completed tick
+``db.reads.poll_first`` is off while it runs, so ad hoc reads serve the latest completed tick
 instead of polling first. The shell keeps the default: a query there reads bounded inputs
 (files, finite datagen) to their end first, as ``tidal run`` does. A tick that fails (a view cannot process a
 batch: the batch is skipped, the tick undone) is reported through ``db.take_source_errors()``
@@ -27,7 +27,8 @@ import threading
 import time
 from typing import Self
 
-from tidal.engine.database import Database, DataError
+from tidal.engine.database import Database
+from tidal.engine.errors import DataError
 from tidal.sql.errors import SqlError
 
 # After a tick that ran, wait at least this long before the next one, so that statements from
@@ -58,7 +59,7 @@ class Ticker:
             return self
         self._stop.clear()
         if self.owns_polling:
-            self.db.read_catch_up = False
+            self.db.reads.poll_first = False
         self._thread = threading.Thread(target=self._run, name="tidal-ticker", daemon=True)
         self._thread.start()
         return self
@@ -70,7 +71,7 @@ class Ticker:
             self._thread.join(timeout)
             self._thread = None
         if self.owns_polling:
-            self.db.read_catch_up = True
+            self.db.reads.poll_first = True
 
     @property
     def running(self) -> bool:
@@ -87,15 +88,16 @@ class Ticker:
             started = time.monotonic()
             ran = self._step()
             paced = max(YIELD_SECONDS, self.pace - (time.monotonic() - started))
-            if self.db.backlog:  # a source has more rows than a tick takes: no pause
+            if self.db.tick_loop.backlog:  # a source has more rows than a tick takes
                 paced = YIELD_SECONDS
             self._stop.wait(paced if ran else self.interval)
 
     def _step(self) -> bool:
         """One round: a tick unless subscribers hold the sources back; True if a tick ran."""
         try:
-            if self.db.subscribers_blocked():
-                return False
+            with self.db.tick_loop.exclusive():
+                if self.db.feeds.blocked():
+                    return False
             ran = self.db.tick()
         except Exception as error:  # noqa: BLE001 (whatever a tick met, ingestion goes on)
             kind = "" if isinstance(error, (DataError, SqlError)) else f"{type(error).__name__}: "
@@ -106,5 +108,4 @@ class Ticker:
 
     def _failed(self, message: str) -> None:
         self.failures += 1
-        with self.db._lock:
-            self.db._report(message)
+        self.db.tick_loop.report(message)

@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from tidal.catalog.objects import Source, Table
+from tidal.catalog.sqlstate import INVALID_PARAMETER_VALUE
 from tidal.sql.errors import SqlError
 from tidal.sql.intervals import duration_us
 from tidal.sql.parser import parse_statement
@@ -88,10 +89,12 @@ def _seconds(text: str, option: str) -> float:
     except SqlError as error:
         raise SqlError(
             f"option {option} = {text!r} is not a duration (e.g. '30 seconds'): {error}",
-            sqlstate="22023",
+            sqlstate=INVALID_PARAMETER_VALUE,
         ) from None
     if seconds < 0:
-        raise SqlError(f"option {option} = {text!r} cannot be negative", sqlstate="22023")
+        raise SqlError(
+            f"option {option} = {text!r} cannot be negative", sqlstate=INVALID_PARAMETER_VALUE
+        )
     return seconds
 
 

@@ -80,10 +80,10 @@ def _held_bytes(value) -> int:
 def held_arrow_bytes(db) -> int:
     """Bytes held as they are (unconsolidated): relation contents' parts and operator state."""
     total = 0
-    for entry in [*db._bases.values(), *db._views.values()]:
+    for entry in [*db.relations.bases.values(), *db.relations.views.values()]:
         if entry.contents is not None:  # a view read from its operators' state keeps none
             total += sum(part.nbytes for part in entry.contents._parts)
-    for view in db._views.values():
+    for view in db.relations.views.values():
         for operator in view.dataflow.operators:
             total += sum(_held_bytes(v) for v in vars(operator).values())
     return total
@@ -92,11 +92,11 @@ def held_arrow_bytes(db) -> int:
 def state_arrow_bytes(db, view: str) -> int:
     """The consolidated state: every operator's snapshot plus the contents of the view and of the
     tables (what an ad hoc query or a new view reads). Consolidates, so measure it last."""
-    total = _arrow_bytes(db._views[view].dataflow.snapshot())
-    if db._views[view].contents is not None:
-        total += db._views[view].contents.rows().nbytes
+    total = _arrow_bytes(db.relations.views[view].dataflow.snapshot())
+    if db.relations.views[view].contents is not None:
+        total += db.relations.views[view].contents.rows().nbytes
     return total + sum(
-        base.contents.rows().nbytes for base in db._bases.values() if base.contents is not None
+        base.contents.rows().nbytes for base in db.relations.bases.values() if base.contents is not None
     )
 
 
@@ -208,7 +208,7 @@ def _tidal_worker(workload: Workload, args: argparse.Namespace) -> dict:
         "rss_before_feed_mb": before,
         "arrow_pool_peak_mb": pool_peak,
         "held_arrow_mb": held_arrow_bytes(db) / MB,
-        "state_rows": db.state_rows("v"),
+        "state_rows": db.relations.state_rows("v"),
         "state_arrow_mb": state_arrow_bytes(db, "v") / MB,
     }
     result["view_rows"] = db.read("v").num_rows

@@ -230,13 +230,13 @@ def compare(ours: pa.Table, theirs: pa.Table) -> str | None:
 def _readers(db) -> list:
     from tidal.engine.connectors.nexmark import NexmarkSource
 
-    return [b.reader for b in db._bases.values() if isinstance(b.reader, NexmarkSource)]
+    return [b.reader for b in db.relations.bases.values() if isinstance(b.reader, NexmarkSource)]
 
 
 def _source_rows(db, events: int) -> dict[str, int]:
     """Rows each nexmark source generates out of ``events`` events: only its own kind's."""
     rows, readers = {}, _readers(db)
-    for name, base in db._bases.items():
+    for name, base in db.relations.bases.items():
         if base.reader in readers:
             config, kind = (
                 base.reader.config,
@@ -249,9 +249,9 @@ def _source_rows(db, events: int) -> dict[str, int]:
 
 
 def _state_rows(db, name: str) -> int | None:
-    if name.lower() in db._views:
-        return db.state_rows(name)
-    sink = db._sinks.get(name.lower())
+    if name.lower() in db.relations.views:
+        return db.relations.state_rows(name)
+    sink = db.relations.sinks.get(name.lower())
     return sink.dataflow.state_rows() if sink is not None and sink.dataflow else None
 
 
@@ -297,7 +297,7 @@ def _gen_worker(name: str, args: argparse.Namespace, out: pathlib.Path) -> dict:
 
     db = Database(batch_rows=args.batch_size)
     execute(db, Script.load(name, args.events).sources())
-    db.catch_up(retained_only=True)  # q13's side table, read whole as creating the view does
+    db.tick_loop.catch_up(retained_only=True)  # q13's side table, read whole as creating the view does
     run = drive(db, name, args.events, f"{name} (generation alone)")
     return {
         "generation_seconds": run["seconds"],
@@ -335,7 +335,7 @@ def _tidal_worker(name: str, args: argparse.Namespace, out: pathlib.Path) -> dic
         "source_rows": _source_rows(db, args.events),
     }
     if script.is_sink:
-        result["output_change_rows"] = db._sinks[name].writer.snapshot().get("rows")
+        result["output_change_rows"] = db.relations.sinks[name].writer.snapshot().get("rows")
     else:
         result["output_rows"] = db.read(name).num_rows
     if args.verify:

@@ -177,7 +177,7 @@ def _feed(db, m: Measurement, args: argparse.Namespace) -> tuple[int, float, flo
         seconds += time.perf_counter() - start
         cpu_seconds += time.process_time() - cpu_start
         fed += batch.num_rows
-        state = db.state_rows("w")
+        state = db.relations.state_rows("w")
         max_state = max(max_state, state)
         if fed * 10 // args.events > (fed - batch.num_rows) * 10 // args.events:
             marks.append(
@@ -236,7 +236,7 @@ def _tidal_worker(m: Measurement, args: argparse.Namespace) -> dict:
         "load_average": [load_before, os.getloadavg()[0]],
         "arrow_pool_peak_mb": pa.default_memory_pool().max_memory() / MB,
         "held_arrow_mb": held_arrow_bytes(db) / MB,
-        "state_rows": db.state_rows("w"),
+        "state_rows": db.relations.state_rows("w"),
         "max_state_rows": max_state,
         "late_events": event_time.late_rows,
         "watermark_us": event_time.watermark,

@@ -60,14 +60,14 @@ def main(argv: list[str] | None = None) -> int:
         from tidal.shell import bench as bench_module
 
         return bench_module.main([args.suite] + args.rest)
-    from tidal.shell.interactive import main as shell
+    from tidal.shell.interactive.start import main as shell
 
     return shell(data_dir=args.data_dir, connect=args.connect)
 
 
 def _run(args) -> int:
     from tidal.engine import Database
-    from tidal.shell.runner import ScriptRunner
+    from tidal.shell.scripts import ScriptRunner
 
     db = Database(base_dir=args.file.parent, batch_mode=args.batch)
     runner = ScriptRunner(db, output_format=args.format, timing=args.timing)

@@ -63,7 +63,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from tidal.engine import Database
     from tidal.shell.pgwire.server import Limits, ServerConfig
-    from tidal.shell.runner import ScriptRunner
+    from tidal.shell.scripts import ScriptRunner
 
     if bool(args.tls_cert) != bool(args.tls_key):
         print("tidal serve: --tls-cert and --tls-key go together", file=sys.stderr)

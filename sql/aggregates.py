@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from sqlglot import exp
 
+from tidal.catalog.sqlstate import WRONG_OBJECT_TYPE
 from tidal.sql.errors import SqlError, grouping_error, unsupported
 from tidal.sql.plan import AggregateCall, Field, ref
 from tidal.sql.scope import Scope
@@ -63,7 +64,7 @@ def _units(node: exp.Expression):
     if isinstance(node, WINDOW_ONLY):
         raise SqlError(
             f"window function {shown(node)} requires an OVER clause: add OVER (...)",
-            sqlstate="42809",
+            sqlstate=WRONG_OBJECT_TYPE,
         )
     for child in node.iter_expressions():
         yield from _units(child)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from sqlglot import exp
 
 from tidal.catalog import Catalog
+from tidal.catalog.sqlstate import DATATYPE_MISMATCH
 from tidal.sql import aggregates, functions, subqueries
 from tidal.sql.dialect import EmitOnWindowClose
 from tidal.sql.errors import SqlError, grouping_error, unsupported
@@ -33,11 +34,12 @@ from tidal.sql.plan import (
     unique,
 )
 from tidal.sql.scope import Frame, PositionalColumn, Scope, ScopeColumn
+from tidal.sql.subqueries import Subqueries
 from tidal.sql.typeinfer import TypeInference
 from tidal.sql.windows import WindowFunctions
 
 
-class Binder(FromClause, WindowFunctions):
+class Binder(FromClause, WindowFunctions, Subqueries):
     def __init__(self, catalog: Catalog, infer: TypeInference | None = None) -> None:
         self.catalog = catalog
         self.infer = infer or TypeInference()
@@ -146,7 +148,7 @@ class Binder(FromClause, WindowFunctions):
         remaining = []
         for part in conjuncts(condition):
             if subqueries.is_predicate(part):
-                frame.plan = subqueries.predicate_join(self, part, frame)
+                frame.plan = self.predicate_join(part, frame)
             else:
                 remaining.append(part)
         if remaining:
@@ -169,7 +171,7 @@ class Binder(FromClause, WindowFunctions):
             raise SqlError(
                 f"the condition of {clause} must be BOOLEAN, not {condition_type}: "
                 "compare it with something (e.g. x = 1, x IS NOT NULL)",
-                sqlstate="42804",
+                sqlstate=DATATYPE_MISMATCH,
             )
 
     # --- expressions --------------------------------------------------------------------------
@@ -177,7 +179,7 @@ class Binder(FromClause, WindowFunctions):
     def expression(self, node: exp.Expression, frame: Frame) -> exp.Expression:
         """``node`` with column references resolved to ``ref``s over ``frame.plan``."""
         node = functions.expand(node, self.catalog, self.referenced)
-        node = subqueries.replace_scalar_subqueries(self, node, frame)
+        node = self.replace_scalar_subqueries(node, frame)
 
         def visit(n: exp.Expression) -> exp.Expression:
             if isinstance(n, PositionalColumn):

@@ -6,6 +6,12 @@ from sqlglot import exp
 
 from tidal.catalog import types
 from tidal.catalog.objects import Column, Sink, Source, Table, Watermark
+from tidal.catalog.sqlstate import (
+    DATATYPE_MISMATCH,
+    DUPLICATE_COLUMN,
+    UNDEFINED_COLUMN,
+    UNDEFINED_OBJECT,
+)
 from tidal.sql.errors import SqlError, unsupported
 from tidal.sql.eventtime import TIME_TYPES
 from tidal.sql.intervals import duration_us
@@ -41,23 +47,27 @@ def columns_and_watermark(create: exp.Create) -> tuple[tuple[Column, ...], Water
         try:
             type_name = types.normalize(item.args["kind"].sql(dialect="duckdb"))
         except types.TypeError_ as error:
-            raise SqlError(str(error), sqlstate="42704") from None
+            raise SqlError(str(error), sqlstate=UNDEFINED_OBJECT) from None
         if type_name.endswith("[]") or type_name.startswith(("STRUCT", "MAP")):
             raise unsupported(
                 f"column {item.name!r} of type {type_name}: nested types cannot be "
                 "stored in tables or sources yet"
             )
         if any(c.name.lower() == item.name.lower() for c in columns):
-            raise SqlError(f"column {item.name!r} specified more than once", sqlstate="42701")
+            raise SqlError(
+                f"column {item.name!r} specified more than once", sqlstate=DUPLICATE_COLUMN
+            )
         columns.append(Column(item.name, type_name, nullable))
     if watermark is not None:
         column = next((c for c in columns if c.name.lower() == watermark.column.lower()), None)
         if column is None:
-            raise SqlError(f"WATERMARK FOR {watermark.column}: no such column", sqlstate="42703")
+            raise SqlError(
+                f"WATERMARK FOR {watermark.column}: no such column", sqlstate=UNDEFINED_COLUMN
+            )
         if column.type not in TIME_TYPES:
             raise SqlError(
                 f"WATERMARK FOR {column.name}: the column must be a TIMESTAMP, not {column.type}",
-                sqlstate="42804",
+                sqlstate=DATATYPE_MISMATCH,
             )
     return tuple(columns), watermark
 

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 from sqlglot import exp
 
+from tidal.catalog.sqlstate import INVALID_OBJECT_DEFINITION
 from tidal.sql.errors import SqlError
 from tidal.sql.intervals import duration_us
 from tidal.sql.plan import (
@@ -234,7 +235,7 @@ def emit_on_window_close(plan: Plan) -> Plan:
             "EMIT ON WINDOW CLOSE needs a watermark: the query's output must include a "
             "column with one, e.g. window_end of a window over a source or table declared "
             "with WATERMARK FOR",
-            sqlstate="42P17",
+            sqlstate=INVALID_OBJECT_DEFINITION,
         )
     ends = [i for i in sorted(columns) if plan.schema[i].name.lower() == "window_end"]
     return Emit(plan, ends[0] if ends else min(columns))

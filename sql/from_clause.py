@@ -7,6 +7,7 @@ from sqlglot import exp
 
 from tidal.catalog import CatalogError
 from tidal.catalog.objects import View
+from tidal.catalog.sqlstate import UNDEFINED_COLUMN
 from tidal.sql.dialect import WindowFunction
 from tidal.sql.errors import SqlError, grouping_error, undefined_table, unsupported
 from tidal.sql.joins import make_join
@@ -126,7 +127,7 @@ class FromClause:
             if li is None or ri is None:
                 raise SqlError(
                     f"column {identifier.name!r} named in USING must exist on both sides",
-                    sqlstate="42703",
+                    sqlstate=UNDEFINED_COLUMN,
                 )
             parts.append(exp.EQ(this=ref(li), expression=ref(width + ri)))
         return conjunction(parts)

@@ -15,6 +15,13 @@ from sqlglot import exp
 
 from tidal.catalog import Catalog, types
 from tidal.catalog.objects import Column, Function
+from tidal.catalog.sqlstate import (
+    DUPLICATE_FUNCTION,
+    INVALID_FUNCTION_DEFINITION,
+    UNDEFINED_COLUMN,
+    UNDEFINED_FUNCTION,
+    UNDEFINED_OBJECT,
+)
 from tidal.sql.errors import SqlError, unsupported
 from tidal.sql.plan import Field
 from tidal.sql.typeinfer import TypeInference
@@ -29,7 +36,9 @@ def function(create: exp.Create, catalog: Catalog, infer: TypeInference) -> Func
     udf = create.this
     name = udf.this.name
     if name.upper() in Tidal.Parser.FUNCTIONS:
-        raise SqlError(f"{name} is a built-in function: choose another name", sqlstate="42723")
+        raise SqlError(
+            f"{name} is a built-in function: choose another name", sqlstate=DUPLICATE_FUNCTION
+        )
     parameters = tuple(
         Column(p.name, _type(p.args.get("kind"), f"parameter {p.name} of {name}"))
         for p in udf.expressions
@@ -46,7 +55,7 @@ def function(create: exp.Create, catalog: Catalog, infer: TypeInference) -> Func
         if column.table or column.name.lower() not in names:
             raise SqlError(
                 f"the body of {name} reads {column.sql()!r}, which is not one of its parameters",
-                sqlstate="42703",
+                sqlstate=UNDEFINED_COLUMN,
             )
     if body.find(exp.AggFunc, exp.Window, exp.Subquery, exp.Select):
         raise unsupported(f"{name}: a function body is one scalar expression")
@@ -66,7 +75,7 @@ def function(create: exp.Create, catalog: Catalog, infer: TypeInference) -> Func
         raise SqlError(
             f"the body of {name} is {body_type}, but it is declared RETURNS {return_type}: "
             "CAST the body, or change the return type",
-            sqlstate="42P13",
+            sqlstate=INVALID_FUNCTION_DEFINITION,
         )
     return Function(name, parameters, return_type, body.sql(dialect="duckdb"), tuple(sorted(uses)))
 
@@ -84,7 +93,7 @@ def _type(node: exp.Expression | None, what: str) -> str:
     try:
         return types.normalize(node.sql(dialect="duckdb"))
     except types.TypeError_ as error:
-        raise SqlError(f"{what}: {error}", sqlstate="42704") from None
+        raise SqlError(f"{what}: {error}", sqlstate=UNDEFINED_OBJECT) from None
 
 
 def _body(node: exp.Expression | None, name: str) -> exp.Expression:
@@ -125,7 +134,7 @@ def _expand(node, functions: dict[str, Function], referenced: set[str], depth: i
             raise SqlError(
                 f"function {function.name} takes {len(function.parameters)} arguments, "
                 f"not {len(call.expressions)}",
-                sqlstate="42883",
+                sqlstate=UNDEFINED_FUNCTION,
             )
         referenced.add(function.name)
         arguments = {

@@ -9,7 +9,7 @@ into a column first, so operators and the DuckDB lowering only ever deal with co
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from sqlglot import exp
@@ -320,6 +320,14 @@ class Limit(Plan):
 
 def scans(plan: Plan) -> list[Scan]:
     return [node for node in plan.walk() if isinstance(node, Scan)]
+
+
+def bottom_up(plan: Plan, visit: Callable[[Plan], Plan]) -> Plan:
+    """Apply ``visit`` to every node, children first."""
+    children = tuple(bottom_up(child, visit) for child in plan.children())
+    if children != plan.children():
+        plan = plan.with_children(children)
+    return visit(plan)
 
 
 def referenced(expression: exp.Expression) -> set[int]:

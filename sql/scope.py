@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from sqlglot import exp
 
+from tidal.catalog.sqlstate import AMBIGUOUS_COLUMN, UNDEFINED_TABLE
 from tidal.sql.errors import SqlError, undefined_column
 
 if TYPE_CHECKING:
@@ -46,7 +47,7 @@ class Scope:
             raise SqlError(
                 f"column reference {column.sql()!r} is ambiguous: qualify it with a table "
                 "name or alias",
-                sqlstate="42702",
+                sqlstate=AMBIGUOUS_COLUMN,
             )
         return matches[0] if matches else None
 
@@ -62,7 +63,7 @@ class Scope:
             and not (self.outer and self.outer.knows_table(column.table))
         ):
             return SqlError(
-                f"missing FROM-clause entry for table {column.table!r}", sqlstate="42P01"
+                f"missing FROM-clause entry for table {column.table!r}", sqlstate=UNDEFINED_TABLE
             )
         names = sorted({c.name for c in self.columns if not c.hidden})
         close = difflib.get_close_matches(column.name, names, n=1)
@@ -77,7 +78,9 @@ class Scope:
             if not c.hidden and (table is None or table.lower() in c.tables)
         ]
         if table is not None and not positions:
-            raise SqlError(f"missing FROM-clause entry for table {table!r}", sqlstate="42P01")
+            raise SqlError(
+                f"missing FROM-clause entry for table {table!r}", sqlstate=UNDEFINED_TABLE
+            )
         return positions
 
     def display(self, index: int) -> str:

@@ -9,6 +9,7 @@ of days or smaller units; an optional last ``offset`` shifts the windows from th
 
 from __future__ import annotations
 
+from tidal.catalog.sqlstate import DATATYPE_MISMATCH, INVALID_PARAMETER_VALUE
 from tidal.sql.dialect import WindowFunction
 from tidal.sql.errors import SqlError
 from tidal.sql.eventtime import TIME_TYPES
@@ -39,7 +40,7 @@ def bind_window_function(
         raise SqlError(
             f"{title} needs a TIMESTAMP column for its time argument; "
             f"{node.args['time'].name!r} is {time_type}",
-            sqlstate="42804",
+            sqlstate=DATATYPE_MISMATCH,
         )
     names = _ARGUMENTS[kind]
     arguments = node.expressions
@@ -53,14 +54,16 @@ def bind_window_function(
     }
     for name in names:
         if durations[name] <= 0:
-            raise SqlError(f"the {name} of {title} must be positive", sqlstate="22023")
+            raise SqlError(
+                f"the {name} of {title} must be positive", sqlstate=INVALID_PARAMETER_VALUE
+            )
     size = durations.get("size", durations.get("gap"))
     slide = durations.get("slide", durations.get("step", size))
     if kind == "cumulate" and size % slide:
         raise SqlError(
             f"the size of CUMULATE must be a whole number of steps ({size} us is not a "
             f"multiple of {slide} us)",
-            sqlstate="22023",
+            sqlstate=INVALID_PARAMETER_VALUE,
         )
     partition = tuple(_column(scope, c) for c in node.args.get("partition") or [])
     if partition and kind != "session":
@@ -71,7 +74,7 @@ def bind_window_function(
             raise SqlError(
                 f"the {name} of {title} is finer than the {time_type} column {node.args['time'].name!r} "
                 f"can hold: make it a multiple of {unit} us",
-                sqlstate="22023",
+                sqlstate=INVALID_PARAMETER_VALUE,
             )
     fields = plan.schema + (Field("window_start", time_type), Field("window_end", time_type))
     period = size if kind == "cumulate" else slide  # what the windows' starts are aligned to

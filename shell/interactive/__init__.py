@@ -1,84 +1,12 @@
 """The interactive shell: ``tidal`` with no arguments.
 
-Modules: ``session`` (the loop), ``backend`` (what runs statements: embedded or remote),
-``lexer`` (tokens, colours, when Enter runs the input), ``completion``, ``commands`` (backslash
-commands), ``display`` (results on the terminal or in a file), ``live`` (SUBSCRIBE / \\watch),
-``waiting`` (spinner and Ctrl-C while a statement runs). User guide: docs/shell.md.
+Modules: ``start`` (``tidal`` itself: the prompt on a terminal, piped input run as a script),
+``repl`` (the read-run-show loop), ``backend`` (what runs statements: embedded, or ``remote``
+over pgwire), ``lexer`` (tokens, colours, when Enter runs the input), ``completion``,
+``commands`` (backslash commands), ``display`` (results on the terminal or in a file), ``live``
+(SUBSCRIBE / \\watch), ``waiting`` (spinner and Ctrl-C while a statement runs). User guide:
+docs/shell.md.
 
-Imports stay light here: ``tidal`` must show its prompt in well under a second, so the engine
-(pyarrow, DuckDB, sqlglot) loads in the background.
+This file defines and imports nothing, so the modules' imports of one another cannot run in a
+circle through it.
 """
-
-from __future__ import annotations
-
-import os
-import pathlib
-import sys
-
-
-def main(data_dir: str | None = None, connect: str | None = None) -> int:
-    """Open the shell on the terminal; with stdin not a terminal, run it as a script."""
-    if not sys.stdin.isatty():
-        return _script(sys.stdin.read(), data_dir, connect)
-    from tidal.shell.interactive.backend import EmbeddedBackend
-    from tidal.shell.interactive.session import Shell
-
-    if connect is not None:
-        from tidal.shell.interactive.remote import RemoteBackend
-
-        backend = RemoteBackend(connect)
-    else:
-        backend = EmbeddedBackend(base_dir=data_dir)
-    return Shell(backend, history=_history(history_path(data_dir))).run()
-
-
-def history_path(data_dir: str | None = None) -> pathlib.Path:
-    """``DIR/history`` with ``--data-dir DIR``, else in the user's data directory (XDG)."""
-    if data_dir:
-        return pathlib.Path(data_dir) / "history"
-    base = os.environ.get("XDG_DATA_HOME") or pathlib.Path.home() / ".local" / "share"
-    return pathlib.Path(base) / "tidal" / "history"
-
-
-def _history(path: pathlib.Path):
-    from prompt_toolkit.history import FileHistory, InMemoryHistory
-
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.touch(exist_ok=True)
-    except OSError as error:
-        print(f"WARNING: history not kept: cannot write {path}: {error.strerror}", file=sys.stderr)
-        return InMemoryHistory()
-    return FileHistory(str(path))
-
-
-def _script(text: str, data_dir: str | None, connect: str | None) -> int:
-    """``echo 'SELECT 1;' | tidal``: the statements run as ``tidal run`` runs a file (on the
-    server with ``--connect``)."""
-    from tidal.shell.runner import ScriptRunner
-
-    if connect is None:
-        from tidal.engine import Database
-
-        db = Database(base_dir=data_dir)
-        try:
-            return 0 if ScriptRunner(db).run_script(text, source="<stdin>") else 1
-        finally:
-            db.close()
-    from tidal.shell.interactive.remote import RemoteBackend
-
-    backend = RemoteBackend(connect)
-
-    class Server:  # the runner asks its database for source problems: the server keeps them
-        def take_source_errors(self) -> list[str]:
-            return []
-
-    class Remote(ScriptRunner):
-        def execute(self, statement):
-            return backend.execute(statement.text)
-
-    runner = Remote(Server())
-    try:
-        return 0 if runner.run_script(text, source="<stdin>") else 1
-    finally:
-        backend.close()

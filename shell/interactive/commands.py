@@ -1,7 +1,7 @@
 """Backslash commands: one small function each, in the ``COMMANDS`` table.
 
-A command gets the shell and the text after its name. To add one, write the function and a
-``Command`` line in the table; ``\\?`` lists them in table order.
+A command gets the shell (what ``Shell`` below lists of it) and the text after its name. To add
+one, write the function and a ``Command`` line in the table; ``\\?`` lists them in table order.
 """
 
 from __future__ import annotations
@@ -9,13 +9,31 @@ from __future__ import annotations
 import pathlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 from tidal.shell.interactive.display import MODES
 
 if TYPE_CHECKING:
-    from tidal.shell.interactive.backend import RelationInfo
-    from tidal.shell.interactive.session import Shell
+    from tidal.shell.interactive.backend import Backend, RelationInfo
+    from tidal.shell.interactive.display import Display
+
+
+class Shell(Protocol):
+    """What a command may use of the shell that runs it (``repl.Shell`` is the one; the
+    commands know only this, so the loop imports them and not the other way round)."""
+
+    backend: Backend
+    display: Display
+    running: bool  # False ends the loop
+
+    def wait(self, work: Callable[[], Any], what: str) -> Any:
+        """``work()`` with the spinner up and Ctrl-C ready to cancel it."""
+
+    def run_sql(self, text: str) -> bool: ...
+
+    def run_file(self, path: pathlib.Path) -> bool: ...
+
+    def watch(self, name: str) -> None: ...
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from prompt_toolkit.completion import CompleteEvent, Completer, Completion, PathCompleter
 from prompt_toolkit.document import Document
 
-from tidal.shell.interactive import lexer
+from tidal.shell.interactive.lexer import Token, tokenize
 
 if TYPE_CHECKING:
     from tidal.shell.interactive.backend import RelationInfo
@@ -83,7 +83,7 @@ class SqlCompleter(Completer):
         match = _WORD.search(before)
         qualifier, word = match.group(1), match.group(2) or ""
         statement, offset = _current_statement(document.text, document.cursor_position)
-        tokens = lexer.tokenize(statement).tokens
+        tokens = tokenize(statement).tokens
         cursor = document.cursor_position - offset - len(word)
         catalog = {r.name.lower(): r for r in self._catalog() if r.kind in _READABLE}
         if qualifier is not None:
@@ -156,7 +156,7 @@ def _unique(items: list[tuple[str, str]]) -> list[tuple[str, str]]:
 def _current_statement(text: str, cursor: int) -> tuple[str, int]:
     """The statement the cursor is in (between semicolons) and where it starts."""
     start = 0
-    for token in lexer.tokenize(text).tokens:
+    for token in tokenize(text).tokens:
         if token.kind != "SEMICOLON":
             continue
         if token.end <= cursor:
@@ -166,7 +166,7 @@ def _current_statement(text: str, cursor: int) -> tuple[str, int]:
     return text[start:], start
 
 
-def _wants_relation(tokens: list[lexer.Token]) -> bool:
+def _wants_relation(tokens: list[Token]) -> bool:
     """Whether the word after ``tokens`` names a relation."""
     if not tokens:
         return False
@@ -188,7 +188,7 @@ def _wants_relation(tokens: list[lexer.Token]) -> bool:
     return False
 
 
-def _aliases(tokens: list[lexer.Token]) -> dict[str, str]:
+def _aliases(tokens: list[Token]) -> dict[str, str]:
     """Names the statement reads relations by (alias or own name, lower-case) -> relation:
     ``FROM orders o JOIN customers AS c``, ``FROM a, b``, ``FROM TUMBLE(bids, ...) w``."""
     names: dict[str, str] = {}
@@ -212,7 +212,7 @@ def _aliases(tokens: list[lexer.Token]) -> dict[str, str]:
     return names
 
 
-def _relation_at(tokens: list[lexer.Token], i: int) -> tuple[str | None, int]:
+def _relation_at(tokens: list[Token], i: int) -> tuple[str | None, int]:
     """The relation named at ``tokens[i]`` (looking into a window function) and what follows."""
     if i >= len(tokens):
         return None, i

@@ -15,8 +15,8 @@ import itertools
 import threading
 from typing import TYPE_CHECKING, NamedTuple
 
-from tidal.shell.interactive import lexer
 from tidal.shell.interactive.backend import ColumnInfo, RelationInfo
+from tidal.shell.interactive.lexer import tokenize
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -85,7 +85,7 @@ class RemoteBackend:
         try:
             return psycopg.connect(self.url, autocommit=True)
         except psycopg.Error as error:
-            raise _error(f"cannot connect to {self.url}: {error}", "08001") from None
+            raise _error(f"cannot connect to {self.url}: {error}") from None
 
     def ready(self) -> bool:
         return self._connection is not None
@@ -174,7 +174,7 @@ class RemoteSubscription:
     def __init__(self, backend: RemoteBackend, text: str) -> None:
         self.backend = backend
         self.cursor_name = next(_cursor_names)
-        tokens = [t for t in lexer.tokenize(text).tokens if t.kind != "SEMICOLON"]
+        tokens = [t for t in tokenize(text).tokens if t.kind != "SEMICOLON"]
         named = [t for t in tokens[1:] if t.text.upper() != "TO"]
         self.name = named[0].text.strip('"') if named else ""
         self.error: str | None = None
@@ -236,7 +236,7 @@ class RemoteSubscription:
 
 
 def _first_word(text: str) -> str:
-    tokens = lexer.tokenize(text).tokens
+    tokens = tokenize(text).tokens
     return tokens[0].text.upper() if tokens else ""
 
 
@@ -283,6 +283,8 @@ def _array(values: list, arrow_type):
 
 def _statement_error(error, text: str):
     """A psycopg error as the SqlError the shell shows (with a caret where the server says)."""
+    from tidal.catalog.sqlstate import CONNECTION_FAILURE
+
     diagnostics = getattr(error, "diag", None)
     message = (diagnostics.message_primary if diagnostics else None) or str(error).strip()
     position = diagnostics.statement_position if diagnostics else None
@@ -291,10 +293,14 @@ def _statement_error(error, text: str):
         offset = int(position) - 1
         line = text.count("\n", 0, offset) + 1
         column = offset - (text.rfind("\n", 0, offset) + 1) + 1
-    return _error(message, getattr(error, "sqlstate", None) or "08006", line, column)
+    return _error(message, getattr(error, "sqlstate", None) or CONNECTION_FAILURE, line, column)
 
 
-def _error(message: str, sqlstate: str = "08001", line=None, column=None):
+def _error(message: str, sqlstate: str | None = None, line=None, column=None):
+    """A SqlError to show; without a code, the server could not be reached (08001)."""
+    # imported here, not at the top: the prompt comes up before the engine's imports are done
+    from tidal.catalog.sqlstate import SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION
     from tidal.sql import SqlError
 
-    return SqlError(message, sqlstate=sqlstate, line=line, column=column)
+    code = sqlstate or SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION
+    return SqlError(message, sqlstate=code, line=line, column=column)

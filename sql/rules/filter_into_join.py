@@ -9,16 +9,15 @@ a join key and pushes ``a.z > 1`` into ``a``, exactly as if the query had said
 from __future__ import annotations
 
 from tidal.sql.joins import key_condition, make_join
-from tidal.sql.plan import Filter, Join, Plan, conjunction, conjuncts
+from tidal.sql.plan import Filter, Join, Plan, bottom_up, conjunction, conjuncts
+from tidal.sql.typeinfer import TypeInference
 
 
-def filter_into_join(plan: Plan) -> Plan:
-    from tidal.sql.rules import bottom_up
-
-    return bottom_up(plan, _merge)
+def filter_into_join(plan: Plan, infer: TypeInference) -> Plan:
+    return bottom_up(plan, lambda node: _merge(node, infer))
 
 
-def _merge(node: Plan) -> Plan:
+def _merge(node: Plan, infer: TypeInference) -> Plan:
     if not (
         isinstance(node, Filter) and isinstance(node.input, Join) and node.input.kind == "inner"
     ):
@@ -29,17 +28,5 @@ def _merge(node: Plan) -> Plan:
     condition = conjunction(
         conjuncts(key_condition(join)) + conjuncts(join.condition) + conjuncts(node.predicate)
     )
-    merged = make_join(join.left, join.right, "inner", condition, _inference())
+    merged = make_join(join.left, join.right, "inner", condition, infer)
     return merged if merged.schema == node.schema else node
-
-
-_SHARED = None
-
-
-def _inference():
-    global _SHARED
-    if _SHARED is None:
-        from tidal.sql.typeinfer import TypeInference
-
-        _SHARED = TypeInference()
-    return _SHARED

@@ -50,7 +50,7 @@ class Session:
         kind = "MATERIALIZED VIEW" if materialized else "VIEW"
         self.db.execute(f"CREATE {kind} {name} AS {sql}")
         self.reference.create_view(name, sql)
-        plans = [self.db.binder.bind_query(parse_statement(sql), ad_hoc=False)]
+        plans = [self.db.compiler.query(parse_statement(sql), ad_hoc=False).plan]
         if materialized:
             plans.append(self.db.view_plan(name))
         lowered = list(dict.fromkeys(to_sql(p, lambda scan: quote(scan.relation)) for p in plans))

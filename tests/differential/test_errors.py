@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tidal.engine.database import DataError
+from tidal.engine.errors import DataError
 
 from .harness import Session
 from .profiles import PROFILE

@@ -346,7 +346,7 @@ class _Bounded(Run):
             counts += [opened, outputs]
         counts = self.oracle.sql("SELECT " + ", ".join(counts)).fetchall()[0]
         for position, (name, (view, _)) in enumerate(self.cases.items()):
-            state = self.db.state_rows(view.name)
+            state = self.db.relations.state_rows(view.name)
             open_inputs, open_outputs = counts[2 * position], counts[2 * position + 1]
             assert state <= 4 * (open_inputs + open_outputs), (
                 f"{name} {when}: {state} rows of state, but only {open_inputs} input rows in "

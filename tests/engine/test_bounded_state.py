@@ -119,7 +119,7 @@ def test_state_stays_bounded_over_10m_events(relation):
         newest = int(ts.max()) - DELAY * SECOND
         watermark = newest if watermark is None else max(watermark, newest)
         late_total += late
-        states.append(db.state_rows("w"))
+        states.append(db.relations.state_rows("w"))
         assert states[-1] <= BOUND, f"after {first + BATCH:,} events: {states[-1]:,} state rows"
     assert db.watermarks.values()["bids"] == watermark
     assert db.watermarks.relations["bids"].late_rows == late_total == (BATCHES - 1) * LATE_PER_BATCH

@@ -196,9 +196,9 @@ def _canonical(rows: list[tuple]) -> list[tuple]:
 
 
 def _both(db: Database, sql: str):
-    plan = db.binder.bind_query(parse_statement(sql), ad_hoc=True)
+    plan = db.compiler.query(parse_statement(sql)).plan
     compiled = compile_plan(plan)
-    duck = db.backend.run(plan, {"t": db.contents("t")})
+    duck = db.backend.run(plan, {"t": db.relations.contents("t")})
     return compiled, duck, plan
 
 
@@ -211,7 +211,7 @@ def test_native_results_equal_duckdb(rows, query):
     if compiled is None:
         return  # DuckDB runs it, as before (test_most_generated_queries_run_natively)
     try:
-        mine = compiled.run(db.contents("t"))
+        mine = compiled.run(db.relations.contents("t"))
     except NotNative:
         return  # Reads.run then asks DuckDB
     assert mine.schema == duck.schema, sql
@@ -261,9 +261,9 @@ def test_what_the_native_path_leaves_to_duckdb(sql):
 def test_an_out_of_range_cast_is_left_to_duckdb_which_raises():
     db = _database([{c: None for c in COLUMNS}])
     compiled, _, _ = (None, None, None)
-    plan = db.binder.bind_query(
-        parse_statement("SELECT * FROM t WHERE i = CAST(3000000000 AS INTEGER)"), ad_hoc=True
-    )
+    plan = db.compiler.query(
+        parse_statement("SELECT * FROM t WHERE i = CAST(3000000000 AS INTEGER)")
+    ).plan
     compiled = compile_plan(plan)
     assert compiled is None
 
@@ -285,7 +285,7 @@ def test_a_plan_with_parameters_equals_the_same_query_with_literals(rows, b, s, 
     statement = parse_statement(template.format("$1", "$2", "$3"))
     for number, node in enumerate(list(statement.find_all(exp.Parameter)), 1):
         node.replace(slots[int(node.this.this) - 1])
-    plan = db.binder.bind_query(statement, ad_hoc=True)
+    plan = db.compiler.query(statement).plan
     compiled = compile_plan(plan)
     assert compiled is not None
     arguments = [b, s, d]
@@ -296,7 +296,7 @@ def test_a_plan_with_parameters_equals_the_same_query_with_literals(rows, b, s, 
     ]
     literal_sql = template.format(*(a.sql(dialect="duckdb") for a in literals))
     _, duck, _ = _both(db, literal_sql)
-    mine = compiled.run(db.contents("t"), arguments)
+    mine = compiled.run(db.relations.contents("t"), arguments)
     assert _rows(mine) == _rows(duck)
 
 
@@ -320,9 +320,9 @@ def test_repeated_point_lookups_on_one_snapshot_equal_duckdb(rows, keys):
     db = _database(rows)
     statement = parse_statement("SELECT * FROM t WHERE b = $1")
     next(statement.find_all(exp.Parameter)).replace(parameter(1, "BIGINT"))
-    compiled = compile_plan(db.binder.bind_query(statement, ad_hoc=True))
+    compiled = compile_plan(db.compiler.query(statement).plan)
     assert compiled is not None
-    snapshot, cache = db.contents("t"), {}
+    snapshot, cache = db.relations.contents("t"), {}
     for key in keys * 2:  # twice: past SORT_AFTER lookups whatever the number of keys
         literal = "NULL" if key is None else f"CAST({key} AS BIGINT)"
         _, duck, _ = _both(db, f"SELECT * FROM t WHERE b = {literal}")

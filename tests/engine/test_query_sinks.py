@@ -59,6 +59,6 @@ def test_the_blackhole_sink_counts_and_keeps_nothing():
         "CREATE SINK s AS SELECT k + 1 AS j FROM t WHERE k > 0 WITH (connector = 'blackhole')"
     )
     db.execute("INSERT INTO t VALUES (1), (2), (-3)")
-    assert db._sinks["s"].writer.rows == 2
+    assert db.relations.sinks["s"].writer.rows == 2
     with pytest.raises(Exception, match="does not apply"):
         db.execute("CREATE SINK s2 AS SELECT * FROM t WITH (connector = 'blackhole', path = 'x')")

@@ -98,14 +98,14 @@ def test_sorted_results_are_kept_per_tick_for_the_same_arguments(db):
 
 
 def test_without_waiting_a_read_misses_until_its_plan_and_snapshot_are_ready(db):
-    db.read_catch_up = False
+    db.reads.poll_first = False
     assert prepared(db, POINT, ("BIGINT",), 1, wait=False) is MISS  # not prepared yet
     assert rows(prepared(db, POINT, ("BIGINT",), 1)) == [(1, 15, 2)]
     assert rows(prepared(db, POINT, ("BIGINT",), 1, wait=False)) == [(1, 15, 2)]
     db.execute("CREATE TABLE other (x INTEGER)")  # the catalog changed: prepare again
     assert prepared(db, POINT, ("BIGINT",), 1, wait=False) is MISS
     assert rows(prepared(db, POINT, ("BIGINT",), 1)) == [(1, 15, 2)]
-    db.read_catch_up = True
+    db.reads.poll_first = True
     assert prepared(db, POINT, ("BIGINT",), 1, wait=False) is MISS  # it would poll first
 
 
@@ -124,7 +124,7 @@ def test_reads_poll_the_sources_unless_a_ticker_owns_the_polling():
     assert db.ticks > before  # the read polled the source and ran a tick
     ticker = Ticker(db, interval=0.01, pace=10.0, owns_polling=True).start()
     try:
-        assert not db.read_catch_up
+        assert not db.reads.poll_first
         deadline = time.monotonic() + 10
         while ticker.ticks < 1 and time.monotonic() < deadline:
             time.sleep(0.01)
@@ -136,5 +136,5 @@ def test_reads_poll_the_sources_unless_a_ticker_owns_the_polling():
         assert db.ticks == held  # reads served the last tick; the next one is 10 s away
     finally:
         ticker.stop()
-    assert db.read_catch_up
+    assert db.reads.poll_first
     db.close()

@@ -41,12 +41,12 @@ def test_running_min_max_equal_duckdb(batches):
     db.execute(f"CREATE MATERIALIZED VIEW global AS {GLOBAL}")
     for view in ("grouped", "global"):
         assert any(
-            isinstance(op, AccumulatingAggregate) for op in db._views[view].dataflow.operators
+            isinstance(op, AccumulatingAggregate) for op in db.relations.views[view].dataflow.operators
         )
     for batch in batches:
         if batch:
             db.execute("INSERT INTO t VALUES " + ", ".join(f"({', '.join(r)})" for r in batch))
         for view, query in (("grouped", GROUPED), ("global", GLOBAL)):
             ours = db.execute(f"SELECT * FROM {view}").to_pylist()
-            theirs = db.query(db.binder.bind_query(parse_statement(query))).to_pylist()
+            theirs = db.query(db.compiler.query(parse_statement(query)).plan).to_pylist()
             assert sorted(map(repr, ours)) == sorted(map(repr, theirs))

@@ -37,7 +37,7 @@ def test_restored_dataflow_continues_like_the_original(name):
     db.execute("CREATE TABLE t (k INTEGER, v INTEGER, d DOUBLE)")
     db.execute("CREATE TABLE u (k INTEGER, name VARCHAR)")
     db.execute(f"CREATE MATERIALIZED VIEW m AS {VIEWS[name]}")
-    original = db._views["m"].dataflow
+    original = db.relations.views["m"].dataflow
     for statement in CHANGES[:3]:
         db.execute(statement)
     restored = Dataflow(original.plan, db.backend)

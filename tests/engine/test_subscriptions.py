@@ -379,7 +379,7 @@ def test_a_full_buffer_holds_the_sources_back_and_reading_lets_them_go_on(stream
         assert wait_until(watch)
         held_at = db.ticks
         assert not wait_until(lambda: watch() and db.ticks > held_at, seconds=0.3)
-        assert db.subscribers_blocked()
+        assert db.feeds.blocked()
         assert 1000 <= largest <= 1000 - 1 + BATCH_ROWS
         received += subscription.next(timeout=0)
         assert wait_until(lambda: db.ticks > held_at)
@@ -402,24 +402,24 @@ def test_a_reader_that_stops_reading_is_ended_after_the_stall_timeout(streaming)
         assert subscription.next(timeout=None) == []
         ended_at = db.ticks
         assert wait_until(lambda: db.ticks > ended_at)  # the sources flow again
-    assert not db.subscribers_blocked()
+    assert not db.feeds.blocked()
 
 
 def test_dml_past_four_times_the_buffer_ends_the_subscription(db):
     subscription = db.subscribe("t", snapshot=False, buffer_rows=2)
     db.execute("INSERT INTO t VALUES (1, 1), (2, 2), (3, 3)")
-    assert db.subscribers_blocked() and not subscription.closed
+    assert db.feeds.blocked() and not subscription.closed
     db.execute("INSERT INTO t VALUES " + ", ".join(f"({i}, 0)" for i in range(6)))
     assert subscription.closed and subscription.sqlstate == "53400"
     assert "4 x buffer_rows" in subscription.error
     assert subscription.next(timeout=0) == [] and subscription.buffered_rows == 0
-    assert not db.subscribers_blocked()
+    assert not db.feeds.blocked()
 
 
 def test_a_snapshot_larger_than_the_buffer_is_not_falling_behind(db):
     db.execute("INSERT INTO t VALUES " + ", ".join(f"({i}, {i})" for i in range(20)))
     subscription = db.subscribe("pos", buffer_rows=2)
-    assert subscription.buffered_rows == 20 and db.subscribers_blocked()
+    assert subscription.buffered_rows == 20 and db.feeds.blocked()
     db.execute("INSERT INTO t VALUES (100, 1)")
     assert not subscription.closed
     db.execute("INSERT INTO t VALUES " + ", ".join(f"({i}, 0)" for i in range(8)))

@@ -40,7 +40,7 @@ def _database() -> Database:
     db.execute("INSERT INTO u VALUES (1, '2024-01-01'), (2, '2024-01-01'), (2, '2024-01-01')")
     for name, query in (("first_two", FIRST_TWO), ("first", FIRST)):
         db.execute(f"CREATE MATERIALIZED VIEW {name} AS {query}")
-        assert any(isinstance(op, TopRowsOperator) for op in db._views[name].dataflow.operators)
+        assert any(isinstance(op, TopRowsOperator) for op in db.relations.views[name].dataflow.operators)
     return db
 
 
@@ -53,7 +53,7 @@ def test_first_rows_equal_duckdb(batches):
             db.execute("INSERT INTO t VALUES " + ", ".join(f"({', '.join(r)})" for r in batch))
         for view, query in (("first_two", FIRST_TWO), ("first", FIRST)):
             ours = db.execute(f"SELECT * FROM {view}").to_pylist()
-            theirs = db.query(db.binder.bind_query(parse_statement(query))).to_pylist()
+            theirs = db.query(db.compiler.query(parse_statement(query)).plan).to_pylist()
             assert sorted(map(repr, ours)) == sorted(map(repr, theirs))
 
 
@@ -65,7 +65,7 @@ def test_state_is_k_rows_per_partition():
         )
         db.execute(f"INSERT INTO t VALUES {values}")
     top = next(
-        op for op in db._views["first_two"].dataflow.operators if isinstance(op, TopRowsOperator)
+        op for op in db.relations.views["first_two"].dataflow.operators if isinstance(op, TopRowsOperator)
     )
     assert top.state_rows() == 3 * 2
     assert sorted(r["v"] for r in db.execute("SELECT v FROM first_two").to_pylist()) == [

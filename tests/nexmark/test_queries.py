@@ -66,7 +66,7 @@ def _incremental(name: str) -> tuple[pa.Table, Database, list[int]]:
     execute(db, Script.load(name, EVENTS, **OPTIONS).setup(as_view=True))
     states = []
     while db.tick():
-        states.append(db.state_rows(name))
+        states.append(db.relations.state_rows(name))
     return db.read(name), db, states
 
 
@@ -96,7 +96,7 @@ def test_sink_runs_and_writes(name):
     while db.tick():
         pass
     view, _ = _view_rows(name, 20_000)
-    written = db._sinks[name].writer.snapshot()["rows"]
+    written = db.relations.sinks[name].writer.snapshot()["rows"]
     assert 0 < written <= view  # identical rows of one tick are written once, with a weight
 
 

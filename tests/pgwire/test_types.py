@@ -1,10 +1,10 @@
-"""Values as PostgreSQL prints and sends them (expected strings are PostgreSQL 15's output),
-and the pgwire modules' docstring examples."""
+"""Values as PostgreSQL prints and sends them (expected strings are PostgreSQL 15's output).
+
+The pgwire modules' docstring examples run with every other module's, in tests/test_doctests.py.
+"""
 
 from __future__ import annotations
 
-import doctest
-import importlib
 import struct
 from decimal import Decimal
 
@@ -98,22 +98,3 @@ def test_oids_of_arrow_types():
     assert types.oid_of(pa.timestamp("ns", tz="UTC")) == types.TIMESTAMPTZ
     assert types.oid_of(pa.struct([("a", pa.int32())])) == types.TEXT
     assert types.oid_of(pa.list_(pa.float64())) == 1022
-
-
-MODULES = [
-    "codec",
-    "pg_types",
-    "error_responses",
-    "params",
-    "housekeeping",
-    "settings",
-    "copy",
-    "router",
-]
-
-
-@pytest.mark.parametrize("name", MODULES)
-def test_docstring_examples(name):
-    module = importlib.import_module(f"tidal.shell.pgwire.{name}")
-    result = doctest.testmod(module)
-    assert result.failed == 0 and result.attempted > 0

@@ -15,7 +15,7 @@ from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output.vt100 import Vt100_Output
 
 from tidal.shell.interactive.backend import EmbeddedBackend
-from tidal.shell.interactive.session import Shell
+from tidal.shell.interactive.repl import Shell
 
 _CONTROL = re.compile(r"\x1b\[([0-9;?]*)([A-Za-z])|\x1b[=>]|([\r\n])|([^\x1b\r\n]+)")
 

@@ -9,7 +9,7 @@ from shell_harness import Session
 from tidal.shell.interactive import lexer
 from tidal.shell.interactive.backend import ColumnInfo, RelationInfo
 from tidal.shell.interactive.completion import SqlCompleter
-from tidal.shell.interactive.session import Shell
+from tidal.shell.interactive.repl import Shell
 
 CATALOG = [
     RelationInfo("orders", "table", (ColumnInfo("id", "BIGINT"), ColumnInfo("amount", "DOUBLE"))),

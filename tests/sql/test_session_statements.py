@@ -4,8 +4,6 @@ and that anything they do not handle is an error with a SQLSTATE, never dropped.
 
 from __future__ import annotations
 
-import doctest
-
 import pytest
 from sqlglot import exp
 
@@ -14,7 +12,6 @@ from tidal.catalog.sqlstate import (
     INVALID_PARAMETER_VALUE,
     SYNTAX_ERROR,
 )
-from tidal.sql import cursor_statements, session_statements
 from tidal.sql.cursor_statements import CloseCursor, CopyToStdout, DeclareCursor, FetchCursor
 from tidal.sql.errors import SqlError
 from tidal.sql.parser import parse_statement
@@ -227,9 +224,3 @@ def test_a_query_with_emit_on_window_close_stays_whole_inside_declare_and_copy()
     declare = parse_statement("DECLARE c CURSOR FOR SELECT * FROM t EMIT ON WINDOW CLOSE")
     copy = parse_statement("COPY (SELECT * FROM t EMIT ON WINDOW CLOSE) TO STDOUT")
     assert declare.expression.key == copy.this.key == "emitonwindowclose"
-
-
-@pytest.mark.parametrize("module", [cursor_statements, session_statements])
-def test_docstring_examples(module):
-    result = doctest.testmod(module)
-    assert result.failed == 0 and result.attempted > 0

@@ -111,7 +111,7 @@ class Shell:
                 self.backend.load()
             except Exception as error:  # noqa: BLE001 - said now; a statement tries again
                 self.show_error(error, None)
-            import tidal.shell.runner  # noqa: F401 - errors are described by it: load it now
+            import tidal.shell.scripts  # noqa: F401 - errors are described by it: load it now
 
         if self._loading is None:
             self._loading = threading.Thread(target=load, name="tidal-loading", daemon=True)
@@ -186,9 +186,9 @@ class Shell:
 
     def show_error(self, error: Exception, statement: Statement | None, source: str = "") -> None:
         """A failed statement: where (with a caret under the spot), what, and its SQLSTATE."""
-        from tidal.shell.runner import USER_ERRORS, InternalError, describe_error
+        from tidal.shell.scripts import InternalError, describe_error
 
-        if not isinstance(error, USER_ERRORS) and not hasattr(error, "sqlstate"):
+        if not hasattr(error, "sqlstate"):  # every tidal error has one: anything else is a bug
             error = InternalError(
                 f"internal error ({type(error).__name__}: {error}); please report it"
             )
@@ -202,7 +202,7 @@ class Shell:
     def run_file(self, path: pathlib.Path) -> bool:
         """``\\i``: a script through ``tidal run``'s runner (splitting, stopping at the first
         error, naming its line), each statement sent to the backend as the shell sends one."""
-        from tidal.shell.runner import ScriptRunner
+        from tidal.shell.scripts import ScriptRunner
 
         shell = self
 

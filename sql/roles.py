@@ -1,35 +1,35 @@
-"""``CREATE USER``, ``ALTER USER`` and ``DROP USER`` (and their ROLE spellings).
+"""``CREATE USER``, ``ALTER USER`` and ``DROP USER`` (and their ROLE spellings), parsed.
 
     CREATE USER name [WITH] [PASSWORD 'secret' | PASSWORD NULL] [LOGIN | SUPERUSER | ...]
     ALTER USER name [WITH] PASSWORD 'secret'
     DROP USER [IF EXISTS] name [, ...]
 
-Passwords are kept as salted SCRAM-SHA-256 verifiers (tidal.catalog.users), never as given; a
-password that is already a verifier (``SCRAM-SHA-256$...``, as pg_dump writes) is kept as is.
-Other role options (LOGIN, SUPERUSER, CREATEDB, ...) are accepted and ignored: tidal has no
-privileges, every user may do everything.
+sqlglot keeps these as raw commands; ``parse_role`` reads one into a ``RoleStatement``, which the
+engine applies to the catalog's users. A password becomes a salted SCRAM-SHA-256 verifier
+(tidal.catalog.users) here, so it is never kept as given; a password that is already a verifier
+(``SCRAM-SHA-256$...``, as pg_dump writes) is kept as is. Other role options (LOGIN, SUPERUSER,
+CREATEDB, ...) are accepted and ignored: tidal has no privileges, every user may do everything.
 
-    >>> from tidal.engine import Database
-    >>> db = Database()
-    >>> db.execute("CREATE USER alice WITH PASSWORD 'secret'")
-    CREATE ROLE
-    >>> db.catalog.users.get("alice").verifier.startswith("SCRAM-SHA-256$4096:")
+    >>> role = parse_role("CREATE", "USER alice WITH PASSWORD 'secret' LOGIN")
+    >>> role.verb, role.names, role.verifier.startswith("SCRAM-SHA-256$4096:")
+    ('CREATE', ('alice',), True)
+    >>> parse_role("DROP", "USER IF EXISTS alice, bob")
+    RoleStatement(verb='DROP', names=('alice', 'bob'), verifier=None, password_given=False, if_exists=True)
+    >>> parse_role("CREATE", "TABLE t (a INT)") is None
     True
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
 from sqlglot.errors import TokenError
 from sqlglot.tokens import Token, TokenType
 
-from tidal.catalog.users import User, parse_verifier, scram_verifier
+from tidal.catalog.sqlstate import INVALID_PARAMETER_VALUE
+from tidal.catalog.users import parse_verifier, scram_verifier
 from tidal.sql.dialect import Tidal
 from tidal.sql.errors import SqlError
-
-if TYPE_CHECKING:
-    from tidal.catalog import Catalog
 
 # Role options PostgreSQL knows; tidal accepts them and keeps none but the password.
 _IGNORED_OPTIONS = {
@@ -39,35 +39,34 @@ _IGNORED_OPTIONS = {
 }  # fmt: skip
 
 
-def is_user_statement(verb: str, rest: str) -> bool:
-    """Whether a raw command (``verb`` CREATE/ALTER/DROP, then ``rest``) is about a user."""
+@dataclass(frozen=True)
+class RoleStatement:
+    """``verb`` (CREATE, ALTER or DROP) of the users ``names``; for CREATE and ALTER, the
+    verifier of the password given (None: PASSWORD NULL, or none given)."""
+
+    verb: str
+    names: tuple[str, ...]
+    verifier: str | None = None
+    password_given: bool = False
+    if_exists: bool = False
+
+
+def parse_role(verb: str, rest: str) -> RoleStatement | None:
+    """A raw command (``verb`` CREATE/ALTER/DROP, then ``rest``) about a user; None if it is
+    about something else."""
     words = rest.split(None, 1)
-    return (
-        verb.upper() in ("CREATE", "ALTER", "DROP")
-        and bool(words)
-        and (words[0].upper() in ("USER", "ROLE"))
-    )
-
-
-def run(catalog: Catalog, verb: str, rest: str) -> str:
-    """Run one user statement; returns its command tag."""
-    tokens = _tokens(rest)[1:]  # after USER / ROLE
     verb = verb.upper()
+    if verb not in ("CREATE", "ALTER", "DROP") or not words:
+        return None
+    if words[0].upper() not in ("USER", "ROLE"):
+        return None
+    tokens = _tokens(rest)[1:]  # after USER / ROLE
     if verb == "DROP":
-        return _drop(catalog, tokens)
+        return _drop(tokens)
     name, tokens = _name(tokens)
-    password, has_password = _options(tokens)
-    existing = catalog.users.get(name)
-    if verb == "CREATE":
-        if existing is not None:
-            raise SqlError(f"role {name!r} already exists", sqlstate="42710")
-        catalog.users.add(User(name, _verifier(password)))
-        return "CREATE ROLE"
-    if existing is None:
-        raise SqlError(f"role {name!r} does not exist", sqlstate="42704")
-    if has_password:
-        catalog.users.add(User(existing.name, _verifier(password)), replace=True)
-    return "ALTER ROLE"
+    password, password_given = _options(tokens)
+    verifier = _verifier(password) if password_given else None
+    return RoleStatement(verb, (name,), verifier, password_given)
 
 
 def _tokens(text: str) -> list[Token]:
@@ -126,14 +125,16 @@ def _verifier(password: str | None) -> str | None:
         try:
             parse_verifier(password)
         except ValueError as error:
-            raise SqlError(str(error), sqlstate="22023") from None
+            raise SqlError(str(error), sqlstate=INVALID_PARAMETER_VALUE) from None
         return password
     if not password:
-        raise SqlError("empty password: give a password, or PASSWORD NULL", sqlstate="22023")
+        raise SqlError(
+            "empty password: give a password, or PASSWORD NULL", sqlstate=INVALID_PARAMETER_VALUE
+        )
     return scram_verifier(password)
 
 
-def _drop(catalog: Catalog, tokens: list[Token]) -> str:
+def _drop(tokens: list[Token]) -> RoleStatement:
     if_exists = len(tokens) >= 2 and [t.text.upper() for t in tokens[:2]] == ["IF", "EXISTS"]
     tokens = tokens[2:] if if_exists else tokens
     names = []
@@ -144,9 +145,4 @@ def _drop(catalog: Catalog, tokens: list[Token]) -> str:
             tokens = tokens[1:]
         elif tokens:
             raise SqlError(f"syntax error at or near {tokens[0].text!r} in DROP USER")
-    for name in names:
-        if catalog.users.get(name) is None and not if_exists:
-            raise SqlError(f"role {name!r} does not exist", sqlstate="42704")
-    for name in names:
-        catalog.users.remove(name)
-    return "DROP ROLE"
+    return RoleStatement("DROP", tuple(names), if_exists=if_exists)

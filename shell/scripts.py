@@ -1,7 +1,8 @@
 """Running a .sql script: each statement in order, each query's result printed.
 
-Shared by ``tidal run`` and the interactive shell's ``\\i``. Errors are shown with the
-statement's line in the script and, for syntax errors, a caret under the spot.
+Shared by ``tidal run``, ``tidal serve --init``, the interactive shell's ``\\i`` and input piped
+into ``tidal``. Errors are shown with the statement's line in the script and, for syntax errors,
+a caret under the spot; an error that is not a TidalError is a bug, said as an internal error.
 """
 
 from __future__ import annotations
@@ -13,14 +14,10 @@ from typing import TextIO
 
 import pyarrow as pa
 
-from tidal.catalog import CatalogError
-from tidal.engine import Database, DataError
-from tidal.engine.connectors import ConnectorError
-from tidal.engine.expressions import EvaluationError
+from tidal.catalog.sqlstate import TidalError
+from tidal.engine import Database
 from tidal.shell.format import FORMATS
 from tidal.sql import SqlError, Statement, parse_statement, split_statements
-
-USER_ERRORS = (SqlError, DataError, CatalogError, ConnectorError, EvaluationError)
 
 
 class InternalError(Exception):
@@ -85,7 +82,7 @@ class ScriptRunner:
         started = time.perf_counter()
         try:
             result = self.execute(statement)
-        except USER_ERRORS as error:
+        except TidalError as error:  # the user's to fix: said with its place in the script
             print(describe_error(error, statement, source), file=self.err)
             return False
         except Exception as error:  # noqa: BLE001 - a bug in tidal: report it, keep the data

@@ -1,0 +1,364 @@
+"""The relation registry: what the engine keeps for each table, source, materialized view and sink.
+
+A table or source is a ``Base``: its contents (None for a source with ``retain = 'false'``) and
+for a source the connector reading it. A materialized view is its dataflow, whose operators hold
+its rows where one holds the whole result (aggregates, TopN, ...), else a ``Collection`` of them.
+A sink is its writer, and for a sink of a query that query's dataflow. The catalog says what
+exists; the registry holds what runs. It has no lock of its own: the tick loop
+(tidal.engine.ticks) serializes every change to it, and reads go through snapshots
+(tidal.engine.reads).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import pathlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+from tidal.catalog import Catalog, CatalogError, types
+from tidal.catalog.objects import Relation, Sink, Source, Table, View
+from tidal.catalog.sqlstate import (
+    DUPLICATE_TABLE,
+    INVALID_PARAMETER_VALUE,
+    OBJECT_NOT_IN_PREREQUISITE_STATE,
+    WRONG_OBJECT_TYPE,
+)
+from tidal.engine.batch import BatchBackend, BatchError, plain_rows
+from tidal.engine.collection import Collection
+from tidal.engine.connectors import ConnectorError, SinkWriter, SourceReader, open_sink, open_source
+from tidal.engine.dataflow import Dataflow
+from tidal.engine.errors import DataError
+from tidal.engine.expressions import EvaluationError
+from tidal.engine.operators.base import change_schema
+from tidal.engine.watermarks import EventTime, Watermarks
+from tidal.engine.zset import WEIGHT, consolidate, negate, rename_positional, with_weight
+from tidal.sql.changes import insert_only, unique_key
+from tidal.sql.ddl import EVENT_TIME_OPTIONS
+from tidal.sql.errors import SqlError
+from tidal.sql.plan import Field, Plan
+
+# A source option: whether the source keeps the rows it has read, so that they can be queried
+# and a new view can start from them. Off for pure streams, whose history would not fit.
+RETAIN = "retain"
+
+
+@dataclass
+class Base:
+    """A table or source: its contents (None for a source with retain = 'false'), and for a
+    source the connector reading it."""
+
+    relation: Relation
+    contents: Collection | None
+    reader: SourceReader | None = None
+
+
+@dataclass
+class MaterializedView:
+    """A view's dataflow and its rows: read from the dataflow's state where an operator holds
+    the result (aggregates, TopN, ...), else kept in ``contents``."""
+
+    view: View
+    plan: Plan
+    dataflow: Dataflow | None  # None in batch mode
+    contents: Collection | None
+    key: list[int]
+
+    def rows(self) -> pa.Table:
+        """The view's consolidated rows (positional columns and weights)."""
+        if self.contents is not None:
+            return self.contents.rows()
+        held = self.dataflow.output_rows()
+        return held if self.key else consolidate(held)  # rows with a key are unique already
+
+
+@dataclass
+class SinkEntry:
+    """A sink and its writer; a sink of a query also has the query's plan and dataflow (it keeps
+    no rows of its own, only the operators' state)."""
+
+    sink: Sink
+    writer: SinkWriter
+    names: list[str]
+    plan: Plan | None = None
+    dataflow: Dataflow | None = None
+    appends: bool = False  # only ever insertions: written as they come, not consolidated
+
+    def write(self, change: pa.Table, tick: int) -> None:
+        if change.num_rows:
+            self.writer.write(change.rename_columns([*self.names, WEIGHT]), tick)
+
+
+class Relations:
+    """Tables, sources, materialized views and sinks by lower-cased name.
+
+    ``compute`` runs a plan over the current contents: in batch mode a materialized view keeps
+    nothing and is computed by it whenever it is read.
+    """
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        backend: BatchBackend,
+        watermarks: Watermarks,
+        base_dir: pathlib.Path,
+        batch_mode: bool,
+        compute: Callable[[Plan], pa.Table],
+    ) -> None:
+        self.catalog = catalog
+        self.backend = backend
+        self.watermarks = watermarks
+        self.base_dir = base_dir
+        self.batch_mode = batch_mode
+        self.compute = compute
+        self.bases: dict[str, Base] = {}
+        self.views: dict[str, MaterializedView] = {}
+        self.sinks: dict[str, SinkEntry] = {}
+
+    # --- reading --------------------------------------------------------------------------------
+
+    def contents(self, name: str) -> pa.Table:
+        """The rows of a table, source or materialized view, with its column names."""
+        key = name.lower()
+        if key in self.views and self.batch_mode:
+            return self.compute(self.views[key].plan)
+        if key in self.views:
+            return plain_rows(self.views[key].rows(), fields(self.views[key].view))
+        if key not in self.bases:
+            raise CatalogError(
+                f"{name!r} holds no rows: only tables, sources and materialized views do",
+                WRONG_OBJECT_TYPE,
+            )
+        state, relation = self.bases[key].contents, self.bases[key].relation
+        if state is None:
+            raise SqlError(
+                f"source {relation.name!r} does not keep its rows (retain = 'false'): "
+                "query a materialized view over it instead",
+                sqlstate=OBJECT_NOT_IN_PREREQUISITE_STATE,
+            )
+        return plain_rows(state.rows(), fields(relation))
+
+    def changes_of(self, name: str) -> pa.Table:
+        """The current contents of a relation as insertions (positional columns)."""
+        if name in self.views and self.batch_mode:
+            return rename_positional(with_weight(self.compute(self.views[name].plan)))
+        if name in self.views:
+            return self.views[name].rows()
+        contents = self.bases[name].contents
+        if contents is None:  # a view over a non-retaining source starts from now
+            return change_schema(fields(self.bases[name].relation)).empty_table()
+        return contents.rows()
+
+    def retained(self, name: str) -> bool:
+        """Whether a relation's rows can be read (all but sources with retain = 'false')."""
+        base = self.bases.get(name.lower())
+        return base is None or base.contents is not None
+
+    def state_rows(self, name: str) -> int:
+        """Rows held in the operators' state of a materialized view or a sink of a query."""
+        key = name.lower()
+        dataflow = self.views[key].dataflow if key in self.views else self.sinks[key].dataflow
+        return dataflow.state_rows()
+
+    def uses_clock(self) -> bool:
+        """Whether some view changes as time passes (a temporal filter)."""
+        return any(v.dataflow and v.dataflow.uses_clock for v in self.views.values())
+
+    # --- tables and sources ---------------------------------------------------------------------
+
+    def create_table(self, table: Table) -> None:
+        event_time = self._event_time(table)
+        self.catalog.add(table)
+        self.bases[table.name.lower()] = Base(table, Collection(change_schema(fields(table))))
+        if event_time is not None:
+            self.watermarks.add(table.name, event_time)
+
+    def create_source(self, source: Source) -> None:
+        if source.name in self.catalog:
+            self.catalog.add(source)  # raises the "already exists" error
+        retain = source.option(RETAIN, "true").lower()
+        if retain not in ("true", "false"):
+            raise SqlError(
+                f"source {source.name}: option '{RETAIN}' is 'true' or 'false'",
+                sqlstate=INVALID_PARAMETER_VALUE,
+            )
+        engine_options = (RETAIN, *EVENT_TIME_OPTIONS)
+        connector_options = tuple((k, v) for k, v in source.options if k not in engine_options)
+        try:
+            reader = open_source(
+                dataclasses.replace(source, options=connector_options), self.base_dir
+            )
+        except ConnectorError as error:
+            raise SqlError(str(error), sqlstate=INVALID_PARAMETER_VALUE) from None
+        event_time = self._event_time(source)
+        if event_time is not None:
+            self.watermarks.add(source.name, event_time)
+        self.catalog.add(source)
+        contents = Collection(change_schema(fields(source))) if retain == "true" else None
+        self.bases[source.name.lower()] = Base(source, contents, reader)
+
+    def _event_time(self, relation: Table | Source) -> EventTime | None:
+        """The event-time bookkeeping of a relation with a watermark; creates its late table."""
+        if relation.watermark is None:
+            return None
+        if relation.name in self.catalog:
+            self.catalog.add(relation)  # raises the "already exists" error
+        event_time = EventTime.of(relation)
+        late_table = event_time.late_table
+        if late_table is not None:
+            if late_table.lower() == relation.name.lower() or late_table in self.catalog:
+                raise SqlError(
+                    f"late_table {late_table!r}: a relation of that name exists; name a new "
+                    "table for the late rows",
+                    sqlstate=DUPLICATE_TABLE,
+                )
+            columns = tuple(dataclasses.replace(c, nullable=True) for c in relation.columns)
+            self.create_table(Table(late_table, columns))
+        return event_time
+
+    # --- materialized views and sinks -----------------------------------------------------------
+
+    def create_materialized_view(self, view: View, plan: Plan) -> None:
+        materialized = self._materialize(view, plan)
+        self.catalog.add(view)
+        self.views[view.name.lower()] = materialized
+
+    def _materialize(self, view: View, plan: Plan) -> MaterializedView:
+        """A view's dataflow, with its state backfilled from its inputs' current contents."""
+        key = unique_key(plan)
+        if self.batch_mode:
+            return MaterializedView(view, plan, None, None, key)
+        dataflow, output = self._dataflow(plan, f"cannot create {view.name}")
+        contents = None
+        if dataflow.output_rows() is None:
+            contents = Collection(change_schema(plan.schema))
+            contents.apply(output)
+        return MaterializedView(view, plan, dataflow, contents, key)
+
+    def _dataflow(self, plan: Plan, failure: str) -> tuple[Dataflow, pa.Table]:
+        """A plan's dataflow, backfilled from its inputs' contents, and its first output."""
+        dataflow = Dataflow(plan, self.backend)
+        initial = {name: self.changes_of(name) for name in dataflow.relations}
+        try:
+            return dataflow, dataflow.step(initial, self.watermarks.values())
+        except (EvaluationError, BatchError) as error:
+            raise DataError(f"{failure}: {error}") from None
+
+    def create_sink(self, sink: Sink, tick: int) -> None:
+        """A sink of a table, source or materialized view (a plain view's sink is a sink of its
+        query)."""
+        source = self.catalog.relation(sink.source)
+        key = source.name.lower()
+        unique = self.views[key].key if key in self.views else []
+        names = source.column_names()
+        schema = pa.schema([pa.field(c.name, c.arrow_type) for c in source.columns])
+        entry = SinkEntry(sink, self._writer(sink, schema, [names[k] for k in unique]), names)
+        self.catalog.add(sink)
+        self.sinks[sink.name.lower()] = entry
+        if not self.batch_mode:  # batch mode writes each sink's final contents at close
+            entry.write(self.changes_of(key), tick)
+
+    def create_query_sink(self, sink: Sink, plan: Plan, tick: int) -> None:
+        """A sink of a query (``plan``, compiled from ``sink.query``)."""
+        unique = unique_key(plan)
+        schema = pa.schema([pa.field(f.name, types.to_arrow(f.type)) for f in plan.schema])
+        writer = self._writer(sink, schema, [plan.names[k] for k in unique])
+        entry = SinkEntry(sink, writer, plan.names, plan, appends=insert_only(plan))
+        if not self.batch_mode:
+            entry.dataflow, initial = self._dataflow(plan, "cannot create the sink")
+            entry.write(consolidate(initial), tick)
+        self.catalog.add(sink)
+        self.sinks[sink.name.lower()] = entry
+
+    def _writer(self, sink: Sink, schema: pa.Schema, key: list[str]) -> SinkWriter:
+        try:
+            return open_sink(sink, schema, key, self.base_dir)
+        except ConnectorError as error:
+            raise SqlError(str(error), sqlstate=INVALID_PARAMETER_VALUE) from None
+
+    # --- ticks ------------------------------------------------------------------------------------
+
+    def step(
+        self, deltas: dict[str, pa.Table], watermarks: Mapping[str, int | None], tick: int
+    ) -> dict[str, pa.Table]:
+        """Apply one tick's changes of tables and sources (positional columns and weights):
+        every view's dataflow runs once, in creation order (so a view sees the same tick's
+        changes of the views it reads), then sinks write. Returns every relation's changes."""
+        for name, delta in deltas.items():
+            if self.bases[name].contents is not None:
+                self.bases[name].contents.apply(delta)
+        deltas = dict(deltas)
+        for name, view in self.views.items():
+            if view.dataflow is None:
+                continue
+            # Not consolidated here: operators and contents take raw changes, and
+            # consolidating every view's output every tick is the costliest step there is.
+            output = view.dataflow.step(deltas, watermarks)
+            if view.contents is not None:
+                view.contents.apply(output)
+            deltas[name] = output
+        changes = {
+            name: sink.dataflow.step(deltas, watermarks) if sink.dataflow else None
+            for name, sink in self.sinks.items()
+        }
+        for name, sink in self.sinks.items():
+            change = changes[name] if sink.dataflow else deltas.get(sink.sink.source.lower())
+            if change is not None and change.num_rows:
+                sink.write(change if sink.appends else consolidate(change), tick)
+        return deltas
+
+    def undo(self, deltas: dict[str, pa.Table]) -> None:
+        """Take a failed tick's changes out of the tables and sources, and rebuild every view
+        from its inputs' contents (an operator may have taken part of the tick)."""
+        for name, delta in deltas.items():
+            if self.bases[name].contents is not None:
+                self.bases[name].contents.apply(negate(delta))
+        for name, view in list(self.views.items()):
+            self.views[name] = self._materialize(view.view, view.plan)
+        for sink in self.sinks.values():
+            if sink.dataflow is not None:  # its output up to now is written already
+                sink.dataflow, _ = self._dataflow(sink.plan, "cannot rebuild the sink")
+
+    # --- dropping and closing ---------------------------------------------------------------------
+
+    def drop(self, name: str, cascade: bool) -> list[str]:
+        """Drop ``name`` (and with ``cascade`` what depends on it); returns the names dropped."""
+        dropped = []
+        for obj in self.catalog.drop_order(name, cascade):
+            key = obj.name.lower()
+            base = self.bases.pop(key, None)
+            if base is not None and base.reader is not None:
+                base.reader.close()
+            self.views.pop(key, None)
+            self.watermarks.remove(key)
+            for event_time in self.watermarks.relations.values():
+                if event_time.late_table and event_time.late_table.lower() == key:
+                    event_time.late_table = None  # its late rows are only counted from now on
+            sink = self.sinks.pop(key, None)
+            if sink is not None:
+                sink.writer.close()
+            self.catalog.remove(obj.name)
+            dropped.append(obj.name)
+        return dropped
+
+    def close(self, tick: int) -> None:
+        """Close every reader and writer; in batch mode, write each sink's final contents."""
+        if self.batch_mode:
+            for sink in self.sinks.values():
+                rows = (
+                    rename_positional(with_weight(self.compute(sink.plan)))
+                    if sink.plan is not None
+                    else self.changes_of(sink.sink.source.lower())
+                )
+                sink.write(rows, tick)
+        for base in self.bases.values():
+            if base.reader is not None:
+                base.reader.close()
+        for sink in self.sinks.values():
+            sink.writer.close()
+
+
+def fields(relation: Relation) -> tuple[Field, ...]:
+    return tuple(Field(c.name, c.type) for c in relation.columns)

@@ -1,0 +1,167 @@
+"""The tick loop: how time advances. Poll the sources, apply a tick, undo it if it fails, publish.
+
+In a tick every source contributes at most one batch and DML contributes its changes; rows behind
+their relation's watermark are taken out (into a late table, if one is named) and the watermarks
+advance; then the relation registry (tidal.engine.relations) runs every view's dataflow once and
+writes the sinks. A tick that fails anywhere is undone as a whole: the tables' contents and the
+watermarks go back to where they were and every view is rebuilt from its inputs, so a failed
+statement changes nothing. A tick that completes is published to the ``on_tick`` listeners in
+order (snapshots for reads, then subscriptions): the one seam where work that must see every
+completed tick hooks in (checkpoints will).
+
+``TickLoop`` owns the lock that serializes every change of the engine's state: ticks, DDL and
+DML hold it (``exclusive()``), reads of a fresh snapshot do not need it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable, Iterator
+
+import pyarrow as pa
+
+from tidal.engine.batch import BatchError
+from tidal.engine.connectors import ConnectorError
+from tidal.engine.errors import DataError
+from tidal.engine.expressions import EvaluationError
+from tidal.engine.relations import Base, Relations
+from tidal.engine.watermarks import Watermarks
+from tidal.engine.zset import concat, rename_positional, with_weight
+
+DEFAULT_BATCH_ROWS = 65_536
+
+# Called after each completed tick with its number and every relation's changes in it.
+TickListener = Callable[[int, dict[str, pa.Table]], None]
+
+
+class TickLoop:
+    def __init__(self, relations: Relations, watermarks: Watermarks, batch_rows: int) -> None:
+        self.relations = relations
+        self.watermarks = watermarks
+        self.batch_rows = batch_rows
+        self.ticks = 0  # completed ticks
+        self.backlog = False  # the last tick() left rows waiting in a source
+        self.on_tick: list[TickListener] = []
+        self._lock = threading.RLock()
+        self._source_errors: list[str] = []
+
+    @contextlib.contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Hold the engine still: no tick, DDL or DML runs meanwhile (re-entrant)."""
+        with self._lock:
+            yield
+
+    # --- what makes a tick ----------------------------------------------------------------------
+
+    def apply_changes(self, table: str, changes: pa.Table) -> None:
+        """Apply DML changes (plain rows with ``__weight``) to a table in one tick."""
+        with self._lock:
+            self._run({table.lower(): rename_positional(changes)})
+
+    def tick(self) -> bool:
+        """Poll every source once and run a tick if any had rows, or if an idle source's
+        watermark moved (windows may close), or if a view follows the clock; True if one ran.
+        ``backlog``: a source filled its batch, so more rows are waiting."""
+        with self._lock:
+            deltas = self._poll(drain=False)
+            self.backlog = any(d.num_rows >= self.batch_rows for d in deltas.values())
+            if deltas or self.watermarks.advance({}) or self.relations.uses_clock():
+                self._run(deltas)
+                return True
+            return False
+
+    def catch_up(self, retained_only: bool = False) -> None:
+        """Read every bounded input to its end (files present now, finite datagen), and what
+        unbounded sources have produced by now. ``retained_only``: leave sources that keep no
+        rows unread (a new view is to see their rows from now on)."""
+        with self._lock:
+            while True:
+                deltas = self._poll(drain=True, bounded_only=True, retained_only=retained_only)
+                if not deltas:
+                    break
+                self._run(deltas)
+            deltas = self._poll(drain=False, retained_only=retained_only)
+            if deltas:
+                self._run(deltas)
+
+    def _poll(
+        self, drain: bool, bounded_only: bool = False, retained_only: bool = False
+    ) -> dict[str, pa.Table]:
+        deltas = {}
+        for name, base in self.relations.bases.items():
+            reader = base.reader
+            if (
+                reader is None
+                or (bounded_only and not reader.bounded)
+                or (retained_only and base.contents is None)
+            ):
+                continue
+            try:
+                batch = reader.poll(self.batch_rows, drain=drain)
+            except ConnectorError as error:
+                # A source that cannot be read (a missing file) must not stop the others or
+                # every query: report it, and try again at the next poll.
+                self.report(str(error))
+                continue
+            self._collect_reader_errors(base)
+            if batch is not None and batch.num_rows:
+                deltas[name] = rename_positional(with_weight(batch))
+        return deltas
+
+    def _collect_reader_errors(self, base: Base) -> None:
+        errors = getattr(base.reader, "errors", None)
+        if errors:
+            for error in errors:
+                self.report(f"source {base.relation.name}: {error}")
+            errors.clear()
+
+    # --- running one ----------------------------------------------------------------------------
+
+    def _run(self, base_deltas: dict[str, pa.Table]) -> None:
+        watermarks_before = self.watermarks.snapshot()
+        base_deltas = self._without_late_rows(base_deltas)
+        self.watermarks.advance(base_deltas)
+        try:
+            deltas = self.relations.step(base_deltas, self.watermarks.values(), self.ticks)
+        except Exception as error:
+            # Undo the tick at the tables and rebuild the views, whatever went wrong.
+            self.watermarks.restore(watermarks_before)
+            self.relations.undo(base_deltas)
+            if not isinstance(error, (EvaluationError, BatchError, ArithmeticError)):
+                raise
+            raise DataError(
+                f"a view could not process the change, so it was not applied: {error}"
+            ) from None
+        # Listeners see the tick before it counts as completed: a reader that does not wait
+        # for the lock keeps the previous tick's snapshot until the new one is ready.
+        tick = self.ticks + 1
+        for listener in self.on_tick:
+            listener(tick, deltas)
+        self.ticks = tick
+
+    def _without_late_rows(self, deltas: dict[str, pa.Table]) -> dict[str, pa.Table]:
+        """The tick's changes with late rows taken out (and put in late tables, if named)."""
+        on_time: dict[str, pa.Table] = {}
+        for name, delta in deltas.items():
+            kept, late = self.watermarks.split_late(name, delta)
+            on_time[name] = kept
+            late_table = self.watermarks.relations[name].late_table if late is not None else None
+            if late_table is not None and late_table.lower() in self.relations.bases:
+                key = late_table.lower()
+                on_time[key] = concat([on_time[key], late]) if key in on_time else late
+        return on_time
+
+    # --- problems sources met -------------------------------------------------------------------
+
+    def report(self, message: str) -> None:
+        """Keep a problem for ``take_source_errors`` (the same one at every poll is said once)."""
+        with self._lock:
+            if message not in self._source_errors:
+                self._source_errors.append(message)
+
+    def take_source_errors(self) -> list[str]:
+        """Problems sources met since the last call (bad lines skipped, unreadable files)."""
+        with self._lock:
+            errors, self._source_errors = self._source_errors, []
+            return errors

@@ -1,0 +1,79 @@
+"""Starting the shell: ``tidal`` on a terminal opens the prompt; piped input runs as a script.
+
+Imports stay light here: ``tidal`` must show its prompt in well under a second, so the engine
+(pyarrow, DuckDB, sqlglot) loads in the background.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import sys
+
+
+def main(data_dir: str | None = None, connect: str | None = None) -> int:
+    """Open the shell on the terminal; with stdin not a terminal, run it as a script."""
+    if not sys.stdin.isatty():
+        return _script(sys.stdin.read(), data_dir, connect)
+    from tidal.shell.interactive.backend import EmbeddedBackend
+    from tidal.shell.interactive.repl import Shell
+
+    if connect is not None:
+        from tidal.shell.interactive.remote import RemoteBackend
+
+        backend = RemoteBackend(connect)
+    else:
+        backend = EmbeddedBackend(base_dir=data_dir)
+    return Shell(backend, history=_history(history_path(data_dir))).run()
+
+
+def history_path(data_dir: str | None = None) -> pathlib.Path:
+    """``DIR/history`` with ``--data-dir DIR``, else in the user's data directory (XDG)."""
+    if data_dir:
+        return pathlib.Path(data_dir) / "history"
+    base = os.environ.get("XDG_DATA_HOME") or pathlib.Path.home() / ".local" / "share"
+    return pathlib.Path(base) / "tidal" / "history"
+
+
+def _history(path: pathlib.Path):
+    from prompt_toolkit.history import FileHistory, InMemoryHistory
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(exist_ok=True)
+    except OSError as error:
+        print(f"WARNING: history not kept: cannot write {path}: {error.strerror}", file=sys.stderr)
+        return InMemoryHistory()
+    return FileHistory(str(path))
+
+
+def _script(text: str, data_dir: str | None, connect: str | None) -> int:
+    """``echo 'SELECT 1;' | tidal``: the statements run as ``tidal run`` runs a file (on the
+    server with ``--connect``)."""
+    from tidal.shell.scripts import ScriptRunner
+
+    if connect is None:
+        from tidal.engine import Database
+
+        db = Database(base_dir=data_dir)
+        try:
+            return 0 if ScriptRunner(db).run_script(text, source="<stdin>") else 1
+        finally:
+            db.close()
+    from tidal.shell.interactive.remote import RemoteBackend
+
+    backend = RemoteBackend(connect)
+
+    class Server:  # the runner asks its database for source problems: the server keeps them
+        def take_source_errors(self) -> list[str]:
+            return []
+
+    class Remote(ScriptRunner):
+        def execute(self, statement):
+            return backend.execute(statement.text)
+
+    runner = Remote(Server())
+    try:
+        return 0 if runner.run_script(text, source="<stdin>") else 1
+    finally:
+        backend.close()
