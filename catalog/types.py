@@ -184,3 +184,38 @@ def pg_oid(name: str) -> int:
     if name.startswith("DECIMAL"):
         return PG_NUMERIC_OID
     return _PG_OIDS.get(name, 25)
+
+
+def _truncating_division(a: int, b: int) -> int:
+    """Integer division towards zero, as C and PostgreSQL divide."""
+    q = abs(a) // abs(b)
+    return q if (a >= 0) == (b > 0) else -q
+
+
+def interval_text(months: int, days: int, nanoseconds: int) -> str:
+    """An INTERVAL as PostgreSQL prints it (``IntervalStyle = postgres``); nanoseconds are
+    truncated to PostgreSQL's microseconds.
+
+    >>> interval_text(0, 0, 5_400_000_000_000), interval_text(14, 3, 3_723_000_000_000)
+    ('01:30:00', '1 year 2 mons 3 days 01:02:03')
+    >>> interval_text(0, 0, 0), interval_text(0, -1, 1000)
+    ('00:00:00', '-1 days +00:00:00.000001')
+    """
+    micros = _truncating_division(nanoseconds, 1000)
+    years = _truncating_division(months, 12)
+    parts: list[str] = []
+    before = False  # whether a negative part came before: PostgreSQL then signs the next one
+    for value, unit in ((years, "year"), (months - years * 12, "mon"), (days, "day")):
+        if value == 0:
+            continue
+        plus = "+" if before and value > 0 else ""
+        parts.append(f"{plus}{value} {unit}{'' if value == 1 else 's'}")
+        before = value < 0
+    if not parts or micros != 0:
+        hours, rest = divmod(abs(micros), 3_600_000_000)
+        minutes, rest = divmod(rest, 60_000_000)
+        seconds, fraction = divmod(rest, 1_000_000)
+        sign = "-" if micros < 0 else ("+" if before else "")
+        clock = f"{sign}{hours:02d}:{minutes:02d}:{seconds:02d}"
+        parts.append(clock + (f".{fraction:06d}".rstrip("0") if fraction else ""))
+    return " ".join(parts)

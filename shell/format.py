@@ -44,24 +44,15 @@ def text(value) -> str | None:
         return str(value)
     if isinstance(value, bytes):
         return "\\x" + value.hex()
+    if hasattr(value, "months") and hasattr(value, "nanoseconds"):  # MonthDayNano, a tuple
+        from tidal.catalog.types import interval_text
+
+        return interval_text(value.months, value.days, value.nanoseconds)
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(text(v) or NULL for v in value) + "]"
     if isinstance(value, dict):
         return "{" + ", ".join(f"{k}: {text(v) or NULL}" for k, v in value.items()) + "}"
-    if hasattr(value, "months") and hasattr(value, "nanoseconds"):  # MonthDayNano
-        return _interval(value)
     return str(value)
-
-
-def _interval(value) -> str:
-    parts = []
-    if value.months:
-        parts.append(f"{value.months} months")
-    if value.days:
-        parts.append(f"{value.days} days")
-    if value.nanoseconds or not parts:
-        parts.append(str(datetime.timedelta(microseconds=value.nanoseconds // 1000)))
-    return " ".join(parts)
 
 
 def rows_of(table: pa.Table) -> list[list[str | None]]:

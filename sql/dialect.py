@@ -13,7 +13,10 @@ tables (never by patching):
 - ``EMIT ON WINDOW CLOSE`` after a query, as an ``EmitOnWindowClose`` node around it (cut from
   the token stream by tidal.sql.parser before sqlglot sees it: its words would parse as an alias);
 - Materialize's ``SUBSCRIBE [TO] name [WITH (SNAPSHOT, PROGRESS)] [AS OF tick]`` as a
-  ``Subscribe`` node (tidal.sql.subscribe).
+  ``Subscribe`` node (tidal.sql.subscribe);
+- PostgreSQL's cursors (``DECLARE``, ``FETCH``, ``MOVE``, ``CLOSE``) and ``COPY ... TO STDOUT``
+  (tidal.sql.cursor_statements), and its session statements: ``SET``, ``RESET``, transaction
+  control, ``DISCARD``, ``DEALLOCATE``, ``LISTEN`` and friends (tidal.sql.session_statements).
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from sqlglot.dialects.duckdb import DuckDB
 from sqlglot.dialects.risingwave import RisingWave
 from sqlglot.tokens import TokenType
 
+from tidal.sql.cursor_statements import CURSOR_STATEMENTS
+from tidal.sql.session_statements import SESSION_STATEMENTS
 from tidal.sql.subscribe import SUBSCRIBE, Subscribe, parse_subscribe, subscribe_sql
 
 
@@ -107,8 +112,13 @@ def _parse_show(parser) -> exp.Expression:
 
 class Tidal(RisingWave):
     class Tokenizer(RisingWave.Tokenizer):
-        KEYWORDS = {**RisingWave.Tokenizer.KEYWORDS, "EXPLAIN": TokenType.DESCRIBE}
-        COMMANDS = RisingWave.Tokenizer.COMMANDS - {TokenType.SHOW}
+        KEYWORDS = {
+            **RisingWave.Tokenizer.KEYWORDS,
+            "EXPLAIN": TokenType.DESCRIBE,
+            **CURSOR_STATEMENTS.keywords,
+            **SESSION_STATEMENTS.keywords,
+        }
+        COMMANDS = RisingWave.Tokenizer.COMMANDS - {TokenType.SHOW, TokenType.FETCH}
 
     class Parser(RisingWave.Parser):
         # DuckDB's functions whose argument order differs from PostgreSQL's reading of them.
@@ -128,14 +138,24 @@ class Tidal(RisingWave):
             **RisingWave.Parser.STATEMENT_PARSERS,
             TokenType.DESCRIBE: _parse_describe_or_explain,
             TokenType.SHOW: _parse_show,
+            **CURSOR_STATEMENTS.statement_parsers,
+            **SESSION_STATEMENTS.statement_parsers,
+        }
+        # Statements whose first word is no keyword (a column may be called SUBSCRIBE or
+        # CLOSE), so no STATEMENT_PARSERS entry: a statement starting with the word is one.
+        WORD_STATEMENTS = {
+            SUBSCRIBE: parse_subscribe,
+            **CURSOR_STATEMENTS.word_statements,
+            **SESSION_STATEMENTS.word_statements,
         }
 
         def _parse_statement(self):
-            # SUBSCRIBE is no keyword (a column may be called so), so no STATEMENT_PARSERS entry.
             curr = self._curr
-            if curr and curr.token_type == TokenType.VAR and curr.text.upper() == SUBSCRIBE:
-                self._advance()
-                return parse_subscribe(self)
+            if curr and curr.token_type == TokenType.VAR:
+                parse = self.WORD_STATEMENTS.get(curr.text.upper())
+                if parse is not None:
+                    self._advance()
+                    return parse(self)
             return super()._parse_statement()
 
         def _parse_table(self, *args, **kwargs):
@@ -164,4 +184,6 @@ class Tidal(RisingWave):
             WindowFunction: _window_function_sql,
             EmitOnWindowClose: lambda self, e: f"{self.sql(e, 'this')} EMIT ON WINDOW CLOSE",
             Subscribe: subscribe_sql,
+            **CURSOR_STATEMENTS.transforms,
+            **SESSION_STATEMENTS.transforms,
         }

@@ -17,6 +17,7 @@ from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
 from sqlglot.tokens import TokenType
 
+from tidal.sql.cursor_statements import CopyToStdout, DeclareCursor
 from tidal.sql.dialect import EmitOnWindowClose, Explain, Tidal
 from tidal.sql.errors import SqlError
 
@@ -101,8 +102,9 @@ def _without_emit_clause(text: str) -> tuple[str, bool]:
 
 
 def _with_emit_clause(statement: exp.Expression) -> exp.Expression:
-    if isinstance(statement, Explain):
-        statement.set("this", _with_emit_clause(statement.this))
+    if isinstance(statement, (Explain, CopyToStdout, DeclareCursor)):  # around a query
+        key = "expression" if isinstance(statement, DeclareCursor) else "this"
+        statement.set(key, _with_emit_clause(statement.args[key]))
         return statement
     if isinstance(statement, exp.Create) and isinstance(statement.expression, exp.Query):
         statement.set("expression", EmitOnWindowClose(this=statement.expression))

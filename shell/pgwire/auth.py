@@ -16,9 +16,10 @@ import hmac
 import os
 from collections.abc import Awaitable, Callable
 
+from tidal.catalog.sqlstate import INVALID_AUTHORIZATION_SPECIFICATION, INVALID_PASSWORD
 from tidal.catalog.users import ScramSecret, Users, check_password, parse_verifier
 from tidal.shell.pgwire import codec
-from tidal.shell.pgwire.errors import INVALID_AUTHORIZATION, INVALID_PASSWORD, ServerError
+from tidal.shell.pgwire.error_responses import ServerError
 
 TRUST, PASSWORD, SCRAM = "trust", "password", "scram-sha-256"
 METHODS = (TRUST, SCRAM, PASSWORD)
@@ -43,12 +44,16 @@ async def authenticate(
         return await _cleartext(user, users, tls, send, receive)
     if method == SCRAM:
         return await _scram(user, users, send, receive)
-    raise ServerError(f"unknown authentication method {method!r}", INVALID_AUTHORIZATION)
+    raise ServerError(
+        f"unknown authentication method {method!r}", INVALID_AUTHORIZATION_SPECIFICATION
+    )
 
 
 async def _cleartext(user: str, users: Users, tls: bool, send: Send, receive: Receive) -> None:
     if not tls:  # the server refuses to start so; this guards against a mistake
-        raise ServerError("cleartext passwords are only accepted over TLS", INVALID_AUTHORIZATION)
+        raise ServerError(
+            "cleartext passwords are only accepted over TLS", INVALID_AUTHORIZATION_SPECIFICATION
+        )
     await send(codec.authentication_cleartext())
     password = codec.parse_password(await receive())
     known = users.get(user)
@@ -131,7 +136,7 @@ async def _scram(user: str, users: Users, send: Send, receive: Receive) -> None:
     if mechanism != MECHANISM:
         raise ServerError(
             f"SASL mechanism {mechanism!r} is not supported: use {MECHANISM}",
-            INVALID_AUTHORIZATION,
+            INVALID_AUTHORIZATION_SPECIFICATION,
         )
     try:
         server_first = exchange.client_first(codec.decode_text(first))

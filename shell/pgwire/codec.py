@@ -17,22 +17,24 @@ import struct
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
+from tidal.catalog.sqlstate import (
+    CHARACTER_NOT_IN_REPERTOIRE,
+    FEATURE_NOT_SUPPORTED,
+    INVALID_TEXT_REPRESENTATION,
+    PROTOCOL_VIOLATION,
+    TidalError,
+)
+
 PROTOCOL_3 = 3 << 16
 SSL_REQUEST = 80877103
 GSSENC_REQUEST = 80877104
 CANCEL_REQUEST = 80877102
 
-# Transaction status in ReadyForQuery.
-IDLE, IN_TRANSACTION, FAILED = b"I", b"T", b"E"
 
-
-class ProtocolError(Exception):
+class ProtocolError(TidalError):
     """Bytes that are not a valid message; the connection ends with FATAL ``sqlstate``."""
 
-    def __init__(self, message: str, sqlstate: str = "08P01") -> None:
-        super().__init__(message)
-        self.message = message
-        self.sqlstate = sqlstate
+    sqlstate = PROTOCOL_VIOLATION
 
 
 # --- frontend messages -----------------------------------------------------------------------
@@ -207,7 +209,9 @@ def decode_text(raw: bytes) -> str:
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
-        raise ProtocolError("invalid byte sequence for encoding UTF8", "22021") from None
+        raise ProtocolError(
+            "invalid byte sequence for encoding UTF8", CHARACTER_NOT_IN_REPERTOIRE
+        ) from None
 
 
 def parse_startup(body: bytes) -> SSLRequest | GSSENCRequest | CancelRequest | Startup:
@@ -227,7 +231,8 @@ def parse_startup(body: bytes) -> SSLRequest | GSSENCRequest | CancelRequest | S
     major, minor = code >> 16, code & 0xFFFF
     if major != 3:
         raise ProtocolError(
-            f"unsupported frontend protocol {major}.{minor}: server supports 3.0", "0A000"
+            f"unsupported frontend protocol {major}.{minor}: server supports 3.0",
+            FEATURE_NOT_SUPPORTED,
         )
     params: dict[str, str] = {}
     while True:
@@ -256,7 +261,9 @@ def _bind(reader: _Reader) -> Bind:
         values.append(None if size == -1 else reader.take(size))
     results = reader.int16s(reader.count())
     if not _FORMAT_CODES.issuperset(formats + results):
-        raise ProtocolError("invalid Bind message: a format code is neither 0 nor 1", "22P02")
+        raise ProtocolError(
+            "invalid Bind message: a format code is neither 0 nor 1", INVALID_TEXT_REPRESENTATION
+        )
     return Bind(portal, statement, formats, tuple(values), results)
 
 

@@ -2,8 +2,8 @@
 in the callback that receives its bytes, with no task switch and no queue between them.
 
 Until the session starts, arriving bytes are kept for the startup exchange, which reads them
-with ``read_exactly`` (server.py). Then each arrival goes straight to the session
-(session.py), which answers at once what it can and runs the rest as a task. Reading pauses
+with ``read_exactly`` (server.py). Then each arrival goes straight to the session's driver
+(driver.py), which answers at once what it can and runs the rest as a task. Reading pauses
 while the session has enough unanswered messages (the client is held back by TCP); writing is
 plain ``transport.write``, and ``drain`` waits while the client is not reading what it is sent.
 """

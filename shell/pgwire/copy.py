@@ -2,28 +2,34 @@
 
 Rows go out in PostgreSQL's COPY formats: ``text`` (the default: tab-separated, ``\\N`` for
 NULL, backslash escapes), ``csv`` and ``binary``. A subscription's rows carry Materialize's
-columns first: ``mz_timestamp`` (the tick), ``mz_progressed`` (only WITH (PROGRESS)),
-``mz_diff`` (+1 or -1), then the relation's columns.
+columns first (see subscription_feed.py).
 
-    >>> fmt = CopyFormat.parse("")
+    >>> fmt = CopyFormat()
     >>> fmt.rows(pa.table({"a": [1, None], "b": ["x\\ty", "z"]}), Context())
     [b'1\\tx\\\\ty\\n', b'\\\\N\\tz\\n']
 """
 
 from __future__ import annotations
 
-import re
 import struct
 from dataclasses import dataclass
 
-import numpy as np
 import pyarrow as pa
 
-from tidal.engine.subscriptions import Subscription, Update
+from tidal.catalog.sqlstate import CONFIGURATION_LIMIT_EXCEEDED
+from tidal.engine.subscriptions import Subscription
 from tidal.shell.pgwire import codec
 from tidal.shell.pgwire.encoders import encode_column
-from tidal.shell.pgwire.errors import FEATURE_NOT_SUPPORTED, SYNTAX_ERROR, ServerError
-from tidal.shell.pgwire.types import Context
+from tidal.shell.pgwire.error_responses import ServerError
+from tidal.shell.pgwire.pg_types import Context
+from tidal.shell.pgwire.results import Output
+from tidal.shell.pgwire.subscription_feed import (
+    WAIT_SLICE,
+    Waiter,
+    subscription_rows,
+    subscription_schema,
+)
+from tidal.sql.cursor_statements import CopyToStdout
 
 _TEXT_ESCAPES = {
     ord("\\"): "\\\\",
@@ -36,7 +42,6 @@ _TEXT_ESCAPES = {
 }
 BINARY_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack("!ii", 0, 0)
 BINARY_TRAILER = struct.pack("!h", -1)
-_OPTION = re.compile(r"\s*(\w+)(?:\s+('(?:[^']|'')*'|\w+))?\s*(?:,|$)")
 
 
 @dataclass(frozen=True)
@@ -51,51 +56,22 @@ class CopyFormat:
         return self.kind == "binary"
 
     @staticmethod
-    def parse(options: str) -> CopyFormat:
-        """COPY's options: ``(FORMAT csv, HEADER true, DELIMITER ',', NULL '')``, or the old
-        spelling ``WITH CSV HEADER`` / ``BINARY``."""
-        text = options.strip()
-        if text.upper().startswith("WITH"):
-            text = text[4:].strip()
-        if text.startswith("(") and text.endswith(")"):
-            return CopyFormat._options(text[1:-1])
-        words = text.upper().split()
-        kind = "csv" if "CSV" in words else "binary" if "BINARY" in words else "text"
-        extra = set(words) - {"CSV", "BINARY", "HEADER"}
-        if extra:
-            raise ServerError(f"COPY option {min(extra)} is not supported", SYNTAX_ERROR)
-        return CopyFormat._make(kind, "HEADER" in words, None, None)
-
-    @staticmethod
-    def _options(text: str) -> CopyFormat:
-        values: dict[str, str] = {}
-        position = 0
-        while position < len(text.strip()):
-            option = _OPTION.match(text, position)
-            if option is None or option.end() == position:
-                raise ServerError(f"syntax error in COPY options ({text})", SYNTAX_ERROR)
-            raw = option.group(2) or "true"
-            values[option.group(1).lower()] = (
-                raw[1:-1].replace("''", "'") if raw.startswith("'") else raw.lower()
-            )
-            position = option.end()
-        unknown = set(values) - {"format", "header", "delimiter", "null"}
-        if unknown:
-            raise ServerError(f"COPY option {min(unknown)} is not supported", FEATURE_NOT_SUPPORTED)
-        kind = values.get("format", "text")
-        header = values.get("header", "false") in ("true", "on", "1")
-        return CopyFormat._make(kind, header, values.get("delimiter"), values.get("null"))
-
-    @staticmethod
-    def _make(kind: str, header: bool, delimiter: str | None, null: str | None) -> CopyFormat:
-        if kind not in ("text", "csv", "binary"):
-            raise ServerError(f'COPY format "{kind}" not recognized', "22023")
+    def of(statement: CopyToStdout | None) -> CopyFormat:
+        """The format a parsed ``COPY ... TO STDOUT`` asks for (None: bare SUBSCRIBE, text);
+        the dialect has checked the options' names and values."""
+        if statement is None:
+            return CopyFormat()
+        kind = statement.option("format") or "text"
         csv = kind == "csv"
-        delimiter = delimiter if delimiter is not None else ("," if csv else "\t")
-        if len(delimiter) != 1:
-            raise ServerError("COPY delimiter must be a single one-byte character", "22023")
-        null = null if null is not None else ("" if csv else "\\N")
-        return CopyFormat(kind, header, delimiter, null)
+        header = (statement.option("header") or "false") in ("true", "on", "1")
+        delimiter = statement.option("delimiter")
+        null = statement.option("null")
+        return CopyFormat(
+            kind,
+            header,
+            delimiter if delimiter is not None else ("," if csv else "\t"),
+            null if null is not None else ("" if csv else "\\N"),
+        )
 
     def rows(self, table: pa.Table, ctx: Context) -> list[bytes]:
         """Each row of ``table`` as one CopyData payload."""
@@ -133,33 +109,6 @@ def _binary_row(values: tuple[bytes | None, ...]) -> bytes:
     return b"".join(parts)
 
 
-def subscription_schema(subscription: Subscription) -> pa.Schema:
-    """The columns a subscription's rows go out with (Materialize's layout)."""
-    fields = [pa.field("mz_timestamp", pa.int64())]
-    if subscription.progress:
-        fields.append(pa.field("mz_progressed", pa.bool_()))
-    fields.append(pa.field("mz_diff", pa.int64()))
-    return pa.schema(fields + list(subscription.schema)[:-1])
-
-
-def subscription_rows(subscription: Subscription, update: Update) -> pa.Table:
-    """One update as rows in ``subscription_schema`` (a progress update is one row whose
-    ``mz_progressed`` is true and whose other columns are NULL)."""
-    schema = subscription_schema(subscription)
-    if update.rows is None:
-        arrays = [pa.array([update.tick], pa.int64()), pa.array([True])]
-        arrays += [pa.nulls(1, f.type) for f in list(schema)[2:]]
-        return pa.Table.from_arrays(arrays, schema=schema)
-    rows = update.rows
-    n = rows.num_rows
-    arrays = [pa.array(np.full(n, update.tick, dtype=np.int64))]
-    if subscription.progress:
-        arrays.append(pa.array(np.zeros(n, dtype=bool)))
-    arrays.append(rows.column(rows.num_columns - 1))
-    arrays += rows.columns[:-1]
-    return pa.Table.from_arrays(arrays, schema=schema)
-
-
 class CopyOut:
     """The messages of one COPY TO STDOUT: ``start()``, ``rows(...)`` as often as needed,
     ``end()``. One row per CopyData, as PostgreSQL sends them; the binary header rides with the
@@ -188,3 +137,42 @@ class CopyOut:
     def end(self) -> bytes:
         trailer = self._prefix + BINARY_TRAILER if self.fmt.binary else b""
         return (codec.copy_data(trailer) if trailer else b"") + codec.copy_done()
+
+
+async def copy_table(out: Output, table: pa.Table, fmt: CopyFormat, ctx: Context) -> str:
+    """Send a query's rows as one COPY; returns its command tag."""
+    copy = CopyOut(fmt, table.column_names)
+    out.copy_out(copy.start())
+    for batch in table.to_batches(max_chunksize=4096):
+        out.send(copy.rows(pa.Table.from_batches([batch], table.schema), ctx))
+        await out.flush()
+    out.copy_out_done(copy.end())
+    return f"COPY {copy.count}"
+
+
+async def copy_subscription(
+    out: Output, subscription: Subscription, fmt: CopyFormat, ctx: Context, wait: Waiter
+) -> str:
+    """Stream a subscription until it ends, the client cancels, or the client leaves.
+    Each batch is drained before the next is taken: a slow client slows the reading, and the
+    subscription's bounded buffer then holds back the sources."""
+    copy = CopyOut(fmt, subscription_schema(subscription).names)
+    out.copy_out(copy.start())
+    await out.flush()
+    try:
+        updates = await wait(subscription, 0)
+        while True:
+            for update in updates:
+                out.send(copy.rows(subscription_rows(subscription, update), ctx))
+            if updates:
+                await out.flush()
+            elif subscription.closed:
+                break
+            out.check_interrupted()
+            updates = await wait(subscription, WAIT_SLICE)
+    finally:
+        subscription.close()
+    if subscription.error:
+        raise ServerError(subscription.error, subscription.sqlstate or CONFIGURATION_LIMIT_EXCEEDED)
+    out.copy_out_done(copy.end())
+    return f"COPY {copy.count}"

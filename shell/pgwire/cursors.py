@@ -1,4 +1,5 @@
-"""SQL cursors: ``DECLARE c CURSOR FOR <query or SUBSCRIBE>``, then ``FETCH``, ``CLOSE``.
+"""SQL cursors: ``DECLARE c CURSOR FOR <query or SUBSCRIBE>``, then ``FETCH``, ``CLOSE``; a
+session keeps its cursors in ``Cursors``.
 
 A cursor over a query holds its result (read at one tick) and hands it out in pieces. A cursor
 over ``SUBSCRIBE`` hands out the subscription's changes as they come (Materialize's columns:
@@ -9,22 +10,25 @@ or, without a timeout, until there is at least one.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 import pyarrow as pa
 
+from tidal.catalog.sqlstate import (
+    CONFIGURATION_LIMIT_EXCEEDED,
+    DUPLICATE_CURSOR,
+    INVALID_CURSOR_NAME,
+)
 from tidal.engine.subscriptions import Subscription, Update
-from tidal.shell.pgwire.copy import subscription_rows, subscription_schema
-from tidal.shell.pgwire.errors import ServerError
-
-# How long one wait on a subscription lasts before the server checks for a cancel or a
-# disconnect; each wait holds one thread of the server's wait pool.
-WAIT_SLICE = 0.25
-
-Waiter = Callable[[Subscription, float], Awaitable[list[Update]]]
+from tidal.shell.pgwire.error_responses import ServerError
+from tidal.shell.pgwire.subscription_feed import (
+    WAIT_SLICE,
+    Waiter,
+    subscription_rows,
+    subscription_schema,
+)
 
 
 class ResultCursor:
@@ -78,7 +82,9 @@ class SubscriptionCursor:
             check()
             self._take(await self.wait(self.subscription, min(WAIT_SLICE, remaining)))
         if not self.pending_rows and self.subscription.error:
-            raise ServerError(self.subscription.error, self.subscription.sqlstate or "53400")
+            raise ServerError(
+                self.subscription.error, self.subscription.sqlstate or CONFIGURATION_LIMIT_EXCEEDED
+            )
         return self._pop(count)
 
     def _take(self, updates: list[Update]) -> None:
@@ -112,9 +118,43 @@ class SubscriptionCursor:
 Cursor = ResultCursor | SubscriptionCursor
 
 
-async def wait_in(pool, subscription: Subscription, timeout: float) -> list[Update]:
-    """``subscription.next(timeout)`` on a thread of ``pool`` (it blocks)."""
-    if timeout <= 0:
-        return subscription.next(timeout=0)
-    loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(pool, subscription.next, timeout)
+class Cursors:
+    """A session's cursors by name. Those declared inside a transaction block without HOLD
+    close when the block ends; the others live until CLOSE or the end of the session."""
+
+    def __init__(self) -> None:
+        self._open: dict[str, Cursor] = {}
+        self._in_block: set[str] = set()
+
+    def get(self, name: str) -> Cursor | None:
+        return self._open.get(name)
+
+    def find(self, name: str) -> Cursor:
+        cursor = self._open.get(name)
+        if cursor is None:
+            raise ServerError(f'cursor "{name}" does not exist', INVALID_CURSOR_NAME)
+        return cursor
+
+    def check_free(self, name: str) -> None:
+        if name in self._open:
+            raise ServerError(f'cursor "{name}" already exists', DUPLICATE_CURSOR)
+
+    def add(self, name: str, cursor: Cursor, in_block: bool) -> None:
+        self.check_free(name)
+        self._open[name] = cursor
+        if in_block:
+            self._in_block.add(name)
+
+    def close(self, name: str | None) -> None:
+        """Close cursor ``name``, or (None) every cursor."""
+        for key in [name] if name is not None else list(self._open):
+            self.find(key)
+            self._open.pop(key).close()
+            self._in_block.discard(key)
+
+    def end_block(self) -> None:
+        for name in self._in_block:
+            cursor = self._open.get(name)
+            if cursor is not None and not cursor.hold:
+                self._open.pop(name).close()
+        self._in_block.clear()

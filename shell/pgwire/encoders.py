@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import pyarrow as pa
 
-from tidal.shell.pgwire.types import Context, pg_type
+from tidal.shell.pgwire.pg_types import Context, pg_type
 
 
 def encode_column(

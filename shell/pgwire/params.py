@@ -24,12 +24,16 @@ from decimal import Decimal, InvalidOperation
 from sqlglot import exp
 
 from tidal.catalog import Catalog, types
-from tidal.shell.pgwire import types as pg
+from tidal.catalog.sqlstate import (
+    FEATURE_NOT_SUPPORTED,
+    INVALID_BINARY_REPRESENTATION,
+    INVALID_TEXT_REPRESENTATION,
+    NUMERIC_VALUE_OUT_OF_RANGE,
+    UNDEFINED_PARAMETER,
+)
+from tidal.shell.pgwire import pg_types as pg
 from tidal.shell.pgwire.codec import ProtocolError, decode_text
-from tidal.shell.pgwire.errors import ServerError
-
-INVALID_TEXT = "22P02"  # invalid_text_representation
-INVALID_BINARY = "22P03"  # invalid_binary_representation
+from tidal.shell.pgwire.error_responses import ServerError
 
 _INTEGERS = {pg.INT2: (-(2**15), 2**15), pg.INT4: (-(2**31), 2**31), pg.INT8: (-(2**63), 2**63)}
 _TEXTUAL = {pg.TEXT, pg.VARCHAR, pg.BPCHAR, pg.NAME, pg.CHAR, pg.UNKNOWN, pg.JSON}
@@ -203,7 +207,8 @@ def decode(oid: int, binary: bool, raw: bytes | None) -> str | bytes | None:
         return _from_binary(oid, raw)
     except (struct.error, ValueError, IndexError):
         raise ServerError(
-            f"incorrect binary data format in a parameter of type oid {oid}", INVALID_BINARY
+            f"incorrect binary data format in a parameter of type oid {oid}",
+            INVALID_BINARY_REPRESENTATION,
         ) from None
 
 
@@ -212,7 +217,9 @@ def _bytea_from_text(text: str) -> bytes:
         try:
             return bytes.fromhex(text[2:])
         except ValueError:
-            raise ServerError(f"invalid input syntax for type bytea: {text!r}", INVALID_TEXT)
+            raise ServerError(
+                f"invalid input syntax for type bytea: {text!r}", INVALID_TEXT_REPRESENTATION
+            )
     return text.encode("utf-8")
 
 
@@ -256,7 +263,7 @@ def _temporal_from_binary(oid: int, raw: bytes) -> str:
         return str(uuid.UUID(bytes=raw))
     raise ServerError(
         f"binary format for parameters of type oid {oid} is not supported: send it as text",
-        "0A000",
+        FEATURE_NOT_SUPPORTED,
     )
 
 
@@ -287,7 +294,9 @@ def literal(oid: int, value: str | bytes | None) -> exp.Expression:
 
 
 def _invalid(kind: str, value: str) -> ServerError:
-    return ServerError(f"invalid input syntax for type {kind}: {value!r}", INVALID_TEXT)
+    return ServerError(
+        f"invalid input syntax for type {kind}: {value!r}", INVALID_TEXT_REPRESENTATION
+    )
 
 
 def _boolean(value: str) -> bool:
@@ -306,7 +315,9 @@ def _integer(oid: int, value: str) -> str:
         raise _invalid("integer", value) from None
     low, high = _INTEGERS.get(oid, (0, 2**32))
     if not low <= number < high:
-        raise ServerError(f"value {value!r} is out of range for its integer type", "22003")
+        raise ServerError(
+            f"value {value!r} is out of range for its integer type", NUMERIC_VALUE_OUT_OF_RANGE
+        )
     return str(number)
 
 
@@ -350,7 +361,7 @@ def bind(
     for node in parameters(bound):
         index = _number(node) - 1
         if index >= len(values):
-            raise ServerError(f"there is no parameter ${index + 1}", "42P02")
+            raise ServerError(f"there is no parameter ${index + 1}", UNDEFINED_PARAMETER)
         if isinstance(node.parent, (exp.Limit, exp.Offset, exp.Fetch)):
             node.replace(_row_count(values[index], describing))
         else:

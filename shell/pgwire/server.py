@@ -1,5 +1,5 @@
-"""The asyncio transport: accept connections, run startup (TLS, protocol version, auth) under a
-timeout, then hand each connection to a Session. Limits protect the server: startup packet
+"""The asyncio server: accept connections, run startup (TLS, protocol version, auth) under a
+timeout, then hand each connection to a session (driver.py). Limits protect the server: startup packet
 and message sizes, a startup/auth timeout, an idle timeout, a maximum number of connections.
 Whatever a client sends, the worst it gets is FATAL and a closed connection; the server and the
 other clients carry on.
@@ -15,20 +15,19 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from tidal.engine import Database
-from tidal.shell.pgwire import auth, codec
-from tidal.shell.pgwire.catalog_queries import CatalogQueries
-from tidal.shell.pgwire.connection import ClientConnection
-from tidal.shell.pgwire.errors import (
+from tidal.catalog.sqlstate import (
     ADMIN_SHUTDOWN,
-    INVALID_AUTHORIZATION,
+    INVALID_AUTHORIZATION_SPECIFICATION,
     PROTOCOL_VIOLATION,
     TOO_MANY_CONNECTIONS,
-    ServerError,
-    describe,
-    fatal_message,
 )
-from tidal.shell.pgwire.session import Client, Session
+from tidal.engine import Database
+from tidal.shell.pgwire import auth, codec, engine_calls
+from tidal.shell.pgwire.connection import ClientConnection
+from tidal.shell.pgwire.driver import SessionDriver
+from tidal.shell.pgwire.error_responses import ServerError, describe, fatal_message
+from tidal.shell.pgwire.router import Services
+from tidal.shell.pgwire.session_state import Client, SessionState
 from tidal.shell.pgwire.settings import REPORTED
 
 DATABASE = "tidal"
@@ -79,13 +78,11 @@ class Server:
         self.waits = ThreadPoolExecutor(
             self.limits.max_connections + 4, thread_name_prefix="tidal-wait"
         )
-        self.sessions: dict[int, Session] = {}
+        self.services = Services(db, self.executor, self.waits, config.allow_file_connectors)
+        self.sessions: dict[int, SessionDriver] = {}
         self._tasks: set[asyncio.Task] = set()
         self._server: asyncio.base_events.Server | None = None
         self._next_pid = secrets.randbelow(1 << 20) + 1000
-
-    def catalog_queries(self, catalog, user: str):
-        return CatalogQueries(catalog, user)
 
     async def start(self) -> tuple[str, int]:
         loop = asyncio.get_running_loop()
@@ -140,16 +137,17 @@ class Server:
             connection.close()
             return
         client, settings = started
-        session = Session(self, client, connection)
+        state = SessionState(client)
         for key, value in settings.items():
             with contextlib.suppress(ServerError):
-                session.settings.set(key, value, at_startup=True)
-        session.settings.changed.clear()
+                state.settings.set(key, value, at_startup=True)
+        state.settings.changed.clear()
+        session = SessionDriver(self, state, connection, self.services)
         self._greet(session)
         self.sessions[client.pid] = session
         session.start()
 
-    def session_ended(self, session: Session) -> None:
+    def session_ended(self, session: SessionDriver) -> None:
         self.sessions.pop(session.pid, None)
 
     async def _startup(self, connection: ClientConnection) -> tuple[Client, dict] | None:
@@ -177,13 +175,16 @@ class Server:
             connection.write(codec.negotiate_protocol_version(0, unsupported))
         user = params.get("user")
         if not user:
-            raise ServerError("no PostgreSQL user name specified in startup packet", "28000")
+            raise ServerError(
+                "no PostgreSQL user name specified in startup packet",
+                INVALID_AUTHORIZATION_SPECIFICATION,
+            )
         if len(self.sessions) >= self.limits.max_connections:
             raise ServerError("sorry, too many clients already", TOO_MANY_CONNECTIONS)
         if self.config.auth == auth.PASSWORD and not tls:
             raise ServerError(
                 "this server takes passwords over TLS only: connect with sslmode=require",
-                INVALID_AUTHORIZATION,
+                INVALID_AUTHORIZATION_SPECIFICATION,
             )
 
         async def send(data: bytes) -> None:
@@ -200,7 +201,7 @@ class Server:
                 raise codec.ProtocolError(f"expected a password message, got type {kind!r}")
             return body
 
-        users = self.db.catalog.users
+        users = engine_calls.users(self.db)
         await auth.authenticate(self.config.auth, user, users, tls, send, receive)
         pid = self._next_pid
         self._next_pid += 1
@@ -213,17 +214,18 @@ class Server:
         settings["session_authorization"] = user
         return client, settings
 
-    def _greet(self, session: Session) -> None:
+    def _greet(self, session: SessionDriver) -> None:
+        settings = session.state.settings
         session.send(codec.authentication_ok())
         for name in REPORTED:
-            session.send(codec.parameter_status(name, session.settings.get(name) or ""))
-        session.send(codec.backend_key_data(session.pid, session.client.secret))
-        session.send(codec.ready_for_query(codec.IDLE))
+            session.send(codec.parameter_status(name, settings.get(name) or ""))
+        session.send(codec.backend_key_data(session.pid, session.state.client.secret))
+        session.send(codec.ready_for_query(session.state.transaction.value))
 
     def _cancel(self, request: codec.CancelRequest) -> None:
         session = self.sessions.get(request.pid)
-        if session is not None and session.client.secret == request.secret:
-            session.cancel_requested = True
+        if session is not None and session.state.client.secret == request.secret:
+            session.state.cancel_requested = True
 
 
 # Startup parameters that are not settings.

@@ -15,7 +15,13 @@ from __future__ import annotations
 import zoneinfo
 from dataclasses import dataclass, field
 
-from tidal.shell.pgwire.errors import INVALID_PARAMETER_VALUE, UNDEFINED_OBJECT, ServerError
+from tidal.catalog.sqlstate import (
+    CANT_CHANGE_RUNTIME_PARAM,
+    FEATURE_NOT_SUPPORTED,
+    INVALID_PARAMETER_VALUE,
+    UNDEFINED_OBJECT,
+)
+from tidal.shell.pgwire.error_responses import ServerError
 
 SERVER_VERSION = "15.0"
 VERSION = f"PostgreSQL {SERVER_VERSION} (tidal, a streaming SQL engine) on x86_64-pc-linux-gnu"
@@ -121,7 +127,9 @@ def canonical(name: str) -> str | None:
 def _only(value: str, allowed: tuple[str, ...], what: str) -> str:
     if value.upper().replace("-", "") in allowed:
         return allowed[0]
-    raise ServerError(f"{what} {value!r} is not supported: tidal uses {allowed[0]}", "0A000")
+    raise ServerError(
+        f"{what} {value!r} is not supported: tidal uses {allowed[0]}", FEATURE_NOT_SUPPORTED
+    )
 
 
 def _timezone(value: str) -> str:
@@ -139,7 +147,9 @@ def _timezone(value: str) -> str:
 def _date_style(value: str) -> str:
     parts = [p.strip().upper() for p in value.split(",")]
     if "ISO" not in parts or any(p not in ("ISO", "MDY", "DMY", "YMD") for p in parts):
-        raise ServerError(f"DateStyle {value!r} is not supported: tidal prints ISO dates", "0A000")
+        raise ServerError(
+            f"DateStyle {value!r} is not supported: tidal prints ISO dates", FEATURE_NOT_SUPPORTED
+        )
     order = next((p for p in parts if p != "ISO"), "MDY")
     return f"ISO, {order}"
 
@@ -192,7 +202,7 @@ class Settings:
         if key is None:
             raise ServerError(f'unrecognized configuration parameter "{name}"', UNDEFINED_OBJECT)
         if key in READ_ONLY and not at_startup:
-            raise ServerError(f'parameter "{key}" cannot be changed', "55P02")
+            raise ServerError(f'parameter "{key}" cannot be changed', CANT_CHANGE_RUNTIME_PARAM)
         if value is not None and key in _VALIDATORS:
             value = _VALIDATORS[key](value)
         target = self.startup if at_startup else self.values

@@ -16,8 +16,9 @@ import pytest
 from tidal.catalog import Catalog, Column, Source, Table, View
 from tidal.catalog.objects import Function
 from tidal.catalog.pg_catalog import PgCatalog, stable_oids
-from tidal.shell.pgwire import catalog_queries, housekeeping
-from tidal.shell.pgwire.catalog_queries import CatalogQueries
+from tidal.shell.pgwire.catalog import queries as catalog_queries
+from tidal.shell.pgwire.catalog.queries import CatalogQueries
+from tidal.shell.pgwire.settings import VERSION
 from tidal.sql.errors import SqlError
 
 CAPTURED = pathlib.Path(__file__).parent / "catalog_sql"
@@ -325,7 +326,7 @@ def test_ordinary_statements_are_not_catalog_queries(queries, sql):
 @pytest.mark.parametrize(
     ("sql", "expected"),
     [
-        ("SELECT version()", [("version", housekeeping.VERSION)]),
+        ("SELECT version()", [("version", VERSION)]),
         ("SELECT current_database(), current_schema()", [("current_database", "tidal"),
                                                          ("current_schema", "public")]),
         ("SELECT current_user, session_user", [("current_user", "alice"), ("session_user", "alice")]),

@@ -1,6 +1,6 @@
-"""Reads on the fast path (shell/pgwire/reads.py, tidal.engine.reads) over the wire: prepared
-point reads and small scans give what the usual way gives, see every write at once, follow
-DROP and CREATE, and see a streaming source move without polling it."""
+"""Reads on the fast path (shell/pgwire/engine_calls.py, tidal.engine.reads) over the wire:
+prepared point reads and small scans give what the usual way gives, see every write at once,
+follow DROP and CREATE, and see a streaming source move without polling it."""
 
 from __future__ import annotations
 

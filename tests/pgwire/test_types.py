@@ -11,9 +11,9 @@ from decimal import Decimal
 import pyarrow as pa
 import pytest
 
-from tidal.shell.pgwire import types
+from tidal.shell.pgwire import pg_types as types
 from tidal.shell.pgwire.encoders import encode_column
-from tidal.shell.pgwire.types import Context
+from tidal.shell.pgwire.pg_types import Context
 
 
 def text(values, arrow_type, ctx: Context | None = None):

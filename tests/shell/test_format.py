@@ -61,3 +61,13 @@ def test_line_mode_puts_one_field_per_line():
 
     table = pa.table({"id": [1, 2], "customer": ["ann", None]})
     assert as_line(table) == ("      id = 1\ncustomer = ann\n\n      id = 2\ncustomer = NULL\n")
+
+
+def test_intervals_print_as_postgresql_prints_them():
+    intervals = pa.array(
+        [(0, 0, 5_400_000_000_000), (14, 3, 3_723_000_000_000), (0, -1, 1000)],
+        pa.month_day_nano_interval(),
+    )
+    assert as_csv(pa.table({"i": intervals})) == (
+        "i\n01:30:00\n1 year 2 mons 3 days 01:02:03\n-1 days +00:00:00.000001\n"
+    )

@@ -3,7 +3,7 @@
 The session asks ``CatalogQueries(catalog).handles(sql)`` before handing a statement to the
 engine; if true, ``run(sql)`` answers it from pg_catalog and information_schema as
 ``tidal.catalog.pg_catalog`` generates them. The statement is rewritten from PostgreSQL to
-DuckDB (``catalog_rewrite``) and run on a private, locked DuckDB connection: no file access,
+DuckDB (``rewrite``) and run on a private, locked DuckDB connection: no file access,
 no settings, nothing registered but the catalog's rows. Result columns are named as
 PostgreSQL names them (psql prints those names as headers).
 
@@ -28,10 +28,11 @@ import pyarrow.compute as pc
 import sqlglot
 from sqlglot import exp
 
+from tidal.catalog import sqlstate
 from tidal.catalog.catalog import Catalog
 from tidal.catalog.pg_catalog import PgCatalog
-from tidal.shell.pgwire import catalog_functions
-from tidal.shell.pgwire.catalog_rewrite import (
+from tidal.shell.pgwire.catalog import macros
+from tidal.shell.pgwire.catalog.rewrite import (
     FUNCTION_SIGNATURES,
     VIEW_DEFINITIONS,
     CatalogRewriter,
@@ -53,7 +54,7 @@ def _connection() -> duckdb.DuckDBPyConnection:
     with _instance_lock:
         if _instance is None:
             instance = duckdb.connect(config=dict(LOCKED_CONFIG))
-            for statement in catalog_functions.create_statements():
+            for statement in macros.create_statements():
                 instance.execute(statement)
             _instance = instance
         return _instance.cursor()
@@ -102,13 +103,23 @@ class CatalogQueries:
         ``current_database()``, ``'t'::regclass``, ...) and reads none of the user's relations."""
         return _is_catalog(sql)
 
+    def parameter_count(self, sql: str) -> int:
+        """The highest ``$n`` in a statement ``handles`` accepted (0: none)."""
+        tree = _parse(sql)
+        numbers = [
+            int(p.this.this)
+            for p in (tree.find_all(exp.Parameter) if tree is not None else ())
+            if isinstance(p.this, exp.Literal) and p.this.this.isdigit()
+        ]
+        return max(numbers, default=0)
+
     def run(self, sql: str, parameters: Sequence[object] | None = None) -> pa.Table:
         """The result of a statement ``handles`` accepted; ``$1``.. take ``parameters``.
 
         Raises SqlError (with a SQLSTATE) if the statement cannot be answered.
         """
         if not _is_catalog(sql):
-            raise SqlError("not a catalog query", sqlstate="0A000")
+            raise SqlError("not a catalog query", sqlstate=sqlstate.FEATURE_NOT_SUPPORTED)
         pg = PgCatalog(self.catalog, self.user)
         rewritten = _rewrite(sql, self.user, tuple(sorted(pg.oids.items())))
         connection = _connection()
@@ -143,14 +154,24 @@ def _oid_keyed(rows: list[tuple], names: list[str]) -> pa.Table:
 def _sql_error(error: duckdb.Error) -> SqlError:
     message = str(error).split("\n")[0]
     if isinstance(error, duckdb.CatalogException):
-        return SqlError(message, sqlstate="42P01" if "Table" in message else "42883")
+        return SqlError(
+            message,
+            sqlstate=sqlstate.UNDEFINED_TABLE
+            if "Table" in message
+            else sqlstate.UNDEFINED_FUNCTION,
+        )
     if isinstance(error, duckdb.BinderException):
-        return SqlError(message, sqlstate="42703" if "column" in message.lower() else "42883")
+        return SqlError(
+            message,
+            sqlstate=sqlstate.UNDEFINED_COLUMN
+            if "column" in message.lower()
+            else sqlstate.UNDEFINED_FUNCTION,
+        )
     if isinstance(error, duckdb.PermissionException):
-        return SqlError(message, sqlstate="42501")
+        return SqlError(message, sqlstate=sqlstate.INSUFFICIENT_PRIVILEGE)
     if isinstance(error, duckdb.ConversionException):
-        return SqlError(message, sqlstate="22P02")
-    return SqlError(message, sqlstate="XX000")
+        return SqlError(message, sqlstate=sqlstate.INVALID_TEXT_REPRESENTATION)
+    return SqlError(message, sqlstate=sqlstate.INTERNAL_ERROR)
 
 
 # --- result shape -------------------------------------------------------------------------

@@ -28,6 +28,8 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from tidal.catalog.types import interval_text
+
 # PostgreSQL's epoch (2000-01-01) from the Unix epoch, as binary dates and timestamps count.
 PG_EPOCH_DAYS = 10_957
 PG_EPOCH_MICROS = PG_EPOCH_DAYS * 86_400_000_000
@@ -339,50 +341,16 @@ def _micros_of(array: pa.Array) -> list[int | None]:
     return [v if v is None or abs(v) >= INT64_MAX // scale else v * scale for v in values]
 
 
-def _c_div(a: int, b: int) -> int:
-    """C's integer division (truncates towards zero)."""
-    q = abs(a) // abs(b)
-    return q if (a >= 0) == (b > 0) else -q
-
-
-def interval_text(months: int, days: int, micros: int) -> str:
-    """PostgreSQL's ``IntervalStyle = postgres`` output.
-
-    >>> interval_text(14, 3, 3_723_000_000), interval_text(0, 0, 0), interval_text(0, -1, 1)
-    ('1 year 2 mons 3 days 01:02:03', '00:00:00', '-1 days +00:00:00.000001')
-    """
-    years, months = _c_div(months, 12), months - _c_div(months, 12) * 12
-    parts: list[str] = []
-    before = False
-    for value, unit in ((years, "year"), (months, "mon"), (days, "day")):
-        if value == 0:
-            continue
-        plus = "+" if before and value > 0 else ""
-        parts.append(f"{plus}{value} {unit}{'' if value == 1 else 's'}")
-        before = value < 0
-    if not parts or micros != 0:
-        negative = micros < 0
-        hours = _c_div(abs(micros), 3_600_000_000)
-        rest = abs(micros) - hours * 3_600_000_000
-        minutes, rest = divmod(rest, 60_000_000)
-        seconds, fraction = divmod(rest, 1_000_000)
-        sign = "-" if negative else ("+" if before else "")
-        clock = f"{sign}{hours:02d}:{minutes:02d}:{seconds:02d}"
-        parts.append(clock + (f".{fraction:06d}".rstrip("0") if fraction else ""))
-    return " ".join(parts)
-
-
 def _interval_parts(array: pa.Array) -> list[tuple[int, int, int] | None]:
+    """(months, days, nanoseconds) of each interval or duration."""
     if pa.types.is_duration(array.type):
-        return [None if v is None else (0, 0, v) for v in _micros_of(array)]
-    return [
-        None if v is None else (v.months, v.days, _c_div(v.nanoseconds, 1000))
-        for v in array.to_pylist()
-    ]
+        return [None if v is None else (0, 0, v * 1000) for v in _micros_of(array)]
+    return [None if v is None else (v.months, v.days, v.nanoseconds) for v in array.to_pylist()]
 
 
 def _interval_binary(value: tuple[int, int, int], _: Context) -> bytes:
-    months, days, micros = value
+    months, days, nanoseconds = value
+    micros = abs(nanoseconds) // 1000 * (1 if nanoseconds >= 0 else -1)  # towards zero
     return struct.pack("!qii", micros, days, months)
 
 

@@ -6,8 +6,8 @@ calls a catalog function, or casts to ``regclass`` ...) and nothing of the user'
 relations of ``tidal.catalog.pg_catalog``, registered under private names
 (``__tidal_pg_catalog_pg_class``):
 DuckDB has a ``pg_catalog`` and an ``information_schema`` of its own, and a qualified name
-``pg_catalog.pg_class`` would reach DuckDB's. Catalog functions become calls of the macros of
-``catalog_functions`` (schema ``pgfn``), or lookups of the registered rows.
+``pg_catalog.pg_class`` would reach DuckDB's. Catalog functions become calls of the DuckDB
+macros of ``macros.py`` (schema ``pgfn``), or lookups of the registered rows.
 
 >>> import sqlglot
 >>> tree = sqlglot.parse_one("SELECT relname FROM pg_catalog.pg_class", read="postgres")
@@ -27,7 +27,8 @@ from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
 
 from tidal.catalog import pg_catalog
 from tidal.catalog.pg_schema import RELATIONS, TYPES, format_type
-from tidal.shell.pgwire.catalog_functions import SCHEMA, macros
+from tidal.catalog.sqlstate import UNDEFINED_FUNCTION, UNDEFINED_OBJECT, UNDEFINED_TABLE
+from tidal.shell.pgwire.catalog.macros import SCHEMA, macros
 from tidal.sql.errors import SqlError
 
 CATALOG_SCHEMAS = ("pg_catalog", "information_schema")
@@ -247,7 +248,7 @@ class CatalogRewriter:
         schema = table.db.lower() or "pg_catalog"
         qualified = f"{schema}.{table.name.lower()}"
         if qualified not in RELATIONS:
-            raise SqlError(f'relation "{qualified}" does not exist', sqlstate="42P01")
+            raise SqlError(f'relation "{qualified}" does not exist', sqlstate=UNDEFINED_TABLE)
         self.relations.add(qualified)
         alias = table.args.get("alias") or exp.TableAlias(this=exp.to_identifier(table.name))
         return exp.Table(this=exp.to_identifier(registered_name(qualified)), alias=alias)
@@ -330,10 +331,8 @@ class CatalogRewriter:
             oid = {pg_catalog.OWNER: pg_catalog.OWNER_OID}.get(name)
         if oid is None:
             kind = {"regclass": "relation", "regtype": "type", "regnamespace": "schema"}
-            sqlstate = "42P01" if target == "regclass" else "42704"
-            raise SqlError(
-                f'{kind.get(target, "role")} "{literal}" does not exist', sqlstate=sqlstate
-            )
+            code = UNDEFINED_TABLE if target == "regclass" else UNDEFINED_OBJECT
+            raise SqlError(f'{kind.get(target, "role")} "{literal}" does not exist', sqlstate=code)
         return oid
 
     def _operator(self, node: exp.Operator) -> exp.Expression:
@@ -341,7 +340,7 @@ class CatalogRewriter:
         op = str(node.args.get("operator") or "").split(".")[-1].strip()
         make = _OPERATORS.get(op)
         if make is None:
-            raise SqlError(f"operator {op} is not supported here", sqlstate="42883")
+            raise SqlError(f"operator {op} is not supported here", sqlstate=UNDEFINED_FUNCTION)
         return make(self._sub(node.this), self._sub(node.expression))
 
     def _array_literal_comparison(self, node: exp.Expression) -> exp.Expression:

@@ -7,14 +7,14 @@ DuckDB has its own ``pg_catalog`` functions of some of these names, which must n
 
 Functions whose answer depends on the catalog's rows (``pg_get_userbyid``, ``obj_description``,
 ``pg_get_viewdef``, ...) are not macros: the rewriter turns them into lookups of the rows
-(see ``catalog_rewrite.LOOKUPS``).
+(see ``rewrite.LOOKUPS``).
 """
 
 from __future__ import annotations
 
 from tidal.catalog import pg_catalog
 from tidal.catalog.pg_schema import TYPES, format_type
-from tidal.shell.pgwire import housekeeping
+from tidal.shell.pgwire.settings import DEFAULTS, VERSION
 
 SCHEMA = "pgfn"
 
@@ -46,9 +46,9 @@ def _format_type_body() -> str:
 
 def _settings_body() -> str:
     """current_setting(name): the defaults a session starts with (``SET`` inside a catalog
-    query's session is not seen here; ``housekeeping`` answers plain ``current_setting``)."""
+    query's session is not seen here; the session answers plain ``current_setting``)."""
     settings = {name.lower(): value for name, (value, _, _) in pg_catalog.SETTINGS.items()}
-    settings |= {name.lower(): value for name, value in housekeeping.DEFAULTS.items()}
+    settings |= {name.lower(): value for name, value in DEFAULTS.items()}
     cases = " ".join(
         f"WHEN {_literal(name)} THEN {_literal(value)}" for name, value in settings.items()
     )
@@ -88,7 +88,6 @@ def macros() -> dict[str, str]:
     """Macro name -> its ``CREATE MACRO`` parameter lists and bodies (DuckDB overloads)."""
     true1, true2, true3 = "(a) AS true", "(a, b) AS true", "(a, b, c) AS true"
     privilege = f"{true2}, {true3}"
-    version = housekeeping.VERSION
     null1, null2, null3 = "(a) AS NULL", "(a, b) AS NULL", "(a, b, c) AS NULL"
     return {
         "format_type": f"(t, m) AS {_format_type_body()}",
@@ -131,7 +130,7 @@ def macros() -> dict[str, str]:
         "current_database": f"() AS {_literal(pg_catalog.DATABASE)}",
         "current_setting": f"(name) AS {_settings_body()}, (name, missing) AS {_settings_body()}",
         "set_config": "(name, value, local) AS value",
-        "version": f"() AS {_literal(version)}",
+        "version": f"() AS {_literal(VERSION)}",
         "nspname": f"(n) AS {_namespace_body()}",
         "quote_ident": f"(s) AS {_QUOTE_IDENT}",
         "parse_ident": f"(s) AS {_PARSE_IDENT}, (s, strict) AS {_PARSE_IDENT}",
