@@ -137,7 +137,9 @@ def _gen_worker(name: str, args: argparse.Namespace, out: pathlib.Path) -> dict:
     script = Script.load(name, args.events)
     db = Database(batch_rows=args.batch_size)
     execute(db, script.sources())
-    db.tick_loop.catch_up(retained_only=True)  # q13's side table, read whole as creating the view does
+    db.tick_loop.catch_up(
+        retained_only=True
+    )  # q13's side table, read whole as creating the view does
     run = drive(db, name, script, args.events, f"{name} (generation alone)")
     return {
         "generation_seconds": run["seconds"],
