@@ -23,10 +23,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from tidal.catalog.objects import Source, Table
-from tidal.catalog.sqlstate import INVALID_PARAMETER_VALUE
 from tidal.sql.errors import SqlError
-from tidal.sql.intervals import duration_us
-from tidal.sql.parser import parse_statement
+from tidal.sql.intervals import duration_seconds
 
 IDLE_TIMEOUT = "watermark_idle_timeout"
 # The key of the tick's processing time (microseconds since the epoch, UTC) among the watermarks
@@ -75,27 +73,9 @@ class EventTime:
         return cls(
             names.index(relation.watermark.column.lower()),
             relation.watermark.delay,
-            _seconds(timeout, IDLE_TIMEOUT) if timeout is not None else None,
+            duration_seconds(timeout, f"option {IDLE_TIMEOUT} =") if timeout is not None else None,
             late_table,
         )
-
-
-def _seconds(text: str, option: str) -> float:
-    """An option's duration, written as an interval ('30 s', '2 minutes'), in seconds."""
-    quoted = text.replace("'", "''")
-    try:
-        interval = parse_statement(f"SELECT INTERVAL '{quoted}'").expressions[0]
-        seconds = duration_us(interval, f"option {option}") / 1e6
-    except SqlError as error:
-        raise SqlError(
-            f"option {option} = {text!r} is not a duration (e.g. '30 seconds'): {error}",
-            sqlstate=INVALID_PARAMETER_VALUE,
-        ) from None
-    if seconds < 0:
-        raise SqlError(
-            f"option {option} = {text!r} cannot be negative", sqlstate=INVALID_PARAMETER_VALUE
-        )
-    return seconds
 
 
 class Watermarks:
