@@ -16,6 +16,8 @@ import re
 
 import pyarrow as pa
 
+from tidal.catalog.sqlstate import UNDEFINED_OBJECT, TidalError
+
 _SIMPLE: dict[str, pa.DataType] = {
     "BOOLEAN": pa.bool_(),
     "TINYINT": pa.int8(),
@@ -109,8 +111,10 @@ _PARAMETERIZED = re.compile(r"^(VARCHAR|CHAR|CHARACTER VARYING|CHARACTER|TEXT)\s
 _TIMESTAMP_PRECISION = re.compile(r"^TIMESTAMP\s*\(\s*(\d)\s*\)$")
 
 
-class TypeError_(ValueError):
+class TypeError_(TidalError, ValueError):
     """A type name tidal does not know."""
+
+    sqlstate = UNDEFINED_OBJECT
 
 
 def normalize(name: str) -> str:

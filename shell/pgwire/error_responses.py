@@ -1,9 +1,9 @@
 """Every error a client sees, as a PostgreSQL ErrorResponse with its SQLSTATE.
 
 tidal's errors derive from ``TidalError`` and carry their code (``tidal.catalog.sqlstate``);
-they are sent with it as it is. The few exceptions from elsewhere (Python's own, and the
-catalog's unknown type name) are looked up in ``FOREIGN_SQLSTATES`` by type; anything else is
-an internal error (XX000) whose message asks for a report.
+they are sent with it as it is. The few exceptions from elsewhere (Python's own) are looked up
+in ``FOREIGN_SQLSTATES`` by type; anything else is an internal error (XX000) whose message asks
+for a report.
 
     >>> from tidal.sql.errors import SqlError
     >>> describe(SqlError("not supported: x", sqlstate="0A000"))
@@ -16,14 +16,12 @@ from __future__ import annotations
 
 from tidal.catalog import sqlstate
 from tidal.catalog.sqlstate import TidalError
-from tidal.catalog.types import TypeError_
 from tidal.shell.pgwire import codec
 from tidal.sql.errors import SqlError
 
 # Exception type -> SQLSTATE, for exceptions that are no TidalError; the first matching entry
 # wins, so subclasses come before their bases.
 FOREIGN_SQLSTATES: tuple[tuple[type[BaseException], str], ...] = (
-    (TypeError_, sqlstate.UNDEFINED_OBJECT),  # an unknown type name
     (NotImplementedError, sqlstate.FEATURE_NOT_SUPPORTED),
     (MemoryError, sqlstate.OUT_OF_MEMORY),
     (RecursionError, sqlstate.STATEMENT_TOO_COMPLEX),
