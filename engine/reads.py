@@ -10,11 +10,11 @@ read, bind its statement again and go through DuckDB. Here:
   fresh needs no lock: it sees the relation as of the last completed tick even while the next
   one runs. Batch mode keeps no snapshots (its views are computed at each read).
 - **Native plans.** A plan over one relation made of filters, column projections, ORDER BY and
-  LIMIT runs with pyarrow kernels (tidal.engine.native); anything else goes to DuckDB as before.
+  LIMIT runs with kernels (tidal.engine.simple_plans); anything else goes to DuckDB as before.
 - **Prepared reads.** ``execute_prepared`` keeps the bound, compiled plan of a statement with
   ``$n`` parameters by its text and parameter types, checked against the catalog version, so
   a prepared statement is parsed and bound once, not at each execution. Its parameters are
-  typed stand-ins (``native.parameter``), their values read at each run. Only plans that run
+  typed stand-ins (``tidal.sql.plan.parameter``), their values read at each run. Only plans that run
   natively are kept; for the others it returns None and the caller runs the statement as
   before. Results of plans that sort are kept per snapshot for the same arguments (many
   clients asking for the same top 10 between two ticks sort once).
@@ -35,9 +35,9 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 from sqlglot import exp
 
-from tidal.engine import native
+from tidal.engine import simple_plans
 from tidal.sql.errors import SqlError
-from tidal.sql.plan import Plan, scans
+from tidal.sql.plan import Plan, parameter, scans
 
 if TYPE_CHECKING:
     from tidal.engine.database import Database
@@ -57,7 +57,7 @@ class Snapshot:
     rows: pa.Table
     results: OrderedDict = field(default_factory=OrderedDict)  # (plan, arguments) -> rows
     read: bool = True  # read since it was made: a tick then makes the next one right away
-    cache: dict = field(default_factory=dict)  # what plans share over these rows (native.py)
+    cache: dict = field(default_factory=dict)  # what plans share over these rows (simple_plans)
 
 
 _NOT_NATIVE = object()  # a prepared statement known to need DuckDB (per catalog version)
@@ -75,12 +75,12 @@ class Reads:
 
     def run(self, plan: Plan) -> pa.Table:
         """``plan``'s result over the relations' current rows: natively where it can."""
-        compiled = native.compile_plan(plan)
+        compiled = simple_plans.compile_plan(plan)
         if compiled is not None:
             snapshot = self._snapshot(compiled.relation)
             try:
                 return compiled.run(snapshot.rows, (), snapshot.cache)
-            except native.NotNative:
+            except simple_plans.NotNative:
                 pass
         relations = {
             name: self.contents(name) for name in {s.relation.lower() for s in scans(plan)}
@@ -188,11 +188,11 @@ class Reads:
             plan = self.db.binder.bind_query(slotted, ad_hoc=True)
         except (SqlError, Exception):  # noqa: BLE001 - the usual way reports it
             return version, _NOT_NATIVE
-        compiled = native.compile_plan(plan)
+        compiled = simple_plans.compile_plan(plan)
         return version, compiled if compiled is not None else _NOT_NATIVE
 
     def _result(
-        self, plan: native.NativePlan, snapshot: Snapshot, arguments: list
+        self, plan: simple_plans.NativePlan, snapshot: Snapshot, arguments: list
     ) -> pa.Table | None:
         key = None
         if plan.sorts:
@@ -203,7 +203,7 @@ class Reads:
                 return kept
         try:
             result = plan.run(snapshot.rows, arguments, snapshot.cache)
-        except native.NotNative:
+        except simple_plans.NotNative:
             return None
         if key is not None:
             with self._guard:
@@ -221,7 +221,7 @@ def _with_parameters(statement: exp.Expression, parameter_types: tuple[str, ...]
         number = int(inner.this) if isinstance(inner, exp.Literal) and inner.this.isdigit() else 0
         if not 1 <= number <= len(parameter_types):
             return None
-        node.replace(native.parameter(number, parameter_types[number - 1]))
+        node.replace(parameter(number, parameter_types[number - 1]))
     if slotted.find(exp.Placeholder):
         return None
     return slotted
