@@ -172,6 +172,22 @@ _CONSTANT_NODES = (
     exp.DataTypeParam,
 )
 _NULL_BOOLEAN = pa.scalar(None, pa.bool_())
+# Nodes whose kernels cannot fail (given children that cannot): see _Compiler._never_fails.
+_NEVER_FAIL = (
+    exp.Paren,
+    exp.And,
+    exp.Or,
+    exp.Not,
+    exp.Is,
+    exp.Null,
+    exp.Upper,
+    exp.Lower,
+    exp.Length,
+    exp.DPipe,
+    exp.Coalesce,
+    exp.Case,
+    exp.If,
+)
 
 
 class _Compiler:
@@ -196,6 +212,9 @@ class _Compiler:
             return lambda batch, arguments: batch.column(index)
         if isinstance(node, TypedParameter):
             return self._parameter(node)
+        if self._folds_to_null(node):
+            null = pa.scalar(None, types.to_arrow(self.type_of(node)))
+            return lambda batch, arguments: null
         if _is_constant(node):
             scalar = self.constant(node, self.type_of(node))
             return None if scalar is None else (lambda batch, arguments: scalar)
@@ -203,6 +222,16 @@ class _Compiler:
         return handler(self, node) if handler is not None else None
 
     # --- constants and parameters ---------------------------------------------------------------
+
+    def _folds_to_null(self, node: exp.Expression) -> bool:
+        """Whether DuckDB replaces ``node`` by NULL before running it: an operator whose
+        operand is a NULL constant (``NULL + a / 0`` is NULL, it never divides)."""
+        if _is_constant(node):
+            scalar = self.constant(node, self.type_of(node))
+            return scalar is not None and not scalar.is_valid
+        return type(node) in _NULL_OPERATORS and any(
+            self._folds_to_null(c) for c in node.iter_expressions()
+        )
 
     def constant(self, node: exp.Expression, sql_type: str) -> pa.Scalar | None:
         """The value of constant ``node`` as ``sql_type``; None if DuckDB refuses it."""
@@ -498,7 +527,26 @@ class _Compiler:
                 return None
         return [self.compile_as(p, result) for p in parts]
 
+    def _never_fails(self, node: exp.Expression) -> bool:
+        """Whether kernels compute ``node`` without an error on any row. DuckDB evaluates the
+        branches of CASE and the later arguments of COALESCE only on the rows that reach them
+        (``CASE WHEN b <> 0 THEN a / b END``); kernels evaluate every row, so such parts must
+        be of these, or the whole CASE is DuckDB's."""
+        if isinstance(node, (exp.Column, TypedParameter)):
+            return True
+        if _is_constant(node):
+            return self.constant(node, self.type_of(node)) is not None
+        if isinstance(node, (exp.Add, exp.Sub, exp.Mul, exp.Neg)):
+            safe = self.type_of(node) in _FLOATS and self._kernel(node) is not None
+        elif type(node) in _COMPARISONS or isinstance(node, (exp.Between, exp.In)):
+            safe = self._kernel(node) is not None
+        else:
+            safe = isinstance(node, _NEVER_FAIL)
+        return safe and all(self._never_fails(c) for c in node.iter_expressions())
+
     def _coalesce(self, node: exp.Coalesce) -> _Run | None:
+        if not all(self._never_fails(e) for e in node.expressions):
+            return None
         compiled = self._values_as(node, [node.this, *node.expressions])
         if compiled is None:
             return None
@@ -512,6 +560,9 @@ class _Compiler:
             return None  # CASE x WHEN ...: DuckDB's
         ifs = node.args.get("ifs") or []
         default = node.args.get("default")
+        lazy = [*(i.args["true"] for i in ifs), *(i.this for i in ifs[1:])]
+        if not all(self._never_fails(p) for p in lazy + [default] if p is not None):
+            return None
         values = self._values_as(node, [i.args["true"] for i in ifs] + [default or exp.Null()])
         conditions = [self._boolean(i.this) for i in ifs]
         if values is None or any(c is None for c in conditions):
@@ -530,6 +581,19 @@ class _Compiler:
 
         return run
 
+
+# Operators that DuckDB folds to NULL when an operand is a NULL constant.
+_NULL_OPERATORS = {
+    *_COMPARISONS,
+    *_ARITHMETIC,
+    *_STRING_FUNCTIONS,
+    exp.Div,
+    exp.Mod,
+    exp.Neg,
+    exp.Not,
+    exp.DPipe,
+    exp.Paren,
+}
 
 _HANDLERS: dict[type, Callable[[_Compiler, exp.Expression], _Run | None]] = {
     exp.Paren: lambda self, node: self.compile(node.this),
