@@ -24,6 +24,7 @@ Results are cast to the type the binder inferred, so both paths agree on types.
 from __future__ import annotations
 
 import decimal
+import math
 import threading
 from collections.abc import Callable, Sequence
 
@@ -99,7 +100,8 @@ def compile_predicate(
     evaluate = compile_expression(expression, fields, "BOOLEAN", kernels_only=kernels_only)
 
     def run(batch: pa.Table, arguments: Arguments = ()) -> Values:
-        return pc.fill_null(evaluate(batch, arguments), False)
+        values = evaluate(batch, arguments)
+        return pc.fill_null(values, False) if values.null_count else values
 
     return run
 
@@ -621,19 +623,44 @@ _HANDLERS: dict[type, Callable[[_Compiler, exp.Expression], _Run | None]] = {
 def _compare(name: str, floats: bool, left: _Run, right: _Run) -> _Run:
     kernel = getattr(pc, name)
     if floats:
-        return lambda batch, arguments: _compare_floats(
-            kernel, left(batch, arguments), right(batch, arguments)
-        )
+        return _compare_floats(name, left, right)
     return lambda batch, arguments: kernel(left(batch, arguments), right(batch, arguments))
 
 
-def _compare_floats(kernel, left, right):
-    """``kernel(left, right)`` in DuckDB's order of doubles: NaN equals NaN and is above every
-    number (IEEE comparisons with NaN are all false). Where a side is NaN, the NaN flags
-    (1 = NaN) are compared instead of the values."""
-    left_nan, right_nan = pc.is_nan(left), pc.is_nan(right)
-    by_flag = kernel(pc.cast(left_nan, pa.int8()), pc.cast(right_nan, pa.int8()))
-    return pc.if_else(pc.or_(left_nan, right_nan), by_flag, kernel(left, right))
+def _compare_floats(name: str, left: _Run, right: _Run) -> _Run:
+    """Comparison ``name`` in DuckDB's order of floats: NaN equals NaN and is above every
+    number (IEEE comparisons with NaN are all false). Where a side is NaN, its NaN flag
+    (1 = NaN) is compared instead of its value."""
+    kernel = getattr(pc, name)
+    # flags[(a, b)]: the comparison of NaN flags a and b (NaN > 1.0 is flag 1 > flag 0)
+    flags = {(a, b): kernel(pa.scalar(a), pa.scalar(b)).as_py() for a in (0, 1) for b in (0, 1)}
+
+    def run(batch: pa.Table, arguments: Arguments):
+        a, b = left(batch, arguments), right(batch, arguments)
+        if isinstance(b, pa.Scalar) and not isinstance(a, pa.Scalar):
+            return _against_constant(kernel, flags, a, b, constant_first=False)
+        if isinstance(a, pa.Scalar) and not isinstance(b, pa.Scalar):
+            return _against_constant(kernel, flags, b, a, constant_first=True)
+        a_nan, b_nan = pc.is_nan(a), pc.is_nan(b)
+        by_flag = kernel(pc.cast(a_nan, pa.int8()), pc.cast(b_nan, pa.int8()))
+        return pc.if_else(pc.or_(a_nan, b_nan), by_flag, kernel(a, b))
+
+    return run
+
+
+def _against_constant(kernel, flags: dict, values, constant: pa.Scalar, constant_first: bool):
+    """``_compare_floats`` of a column with a constant, in three kernels instead of seven."""
+    found = constant.as_py()
+    if found is None:  # NULL everywhere
+        return kernel(constant, values) if constant_first else kernel(values, constant)
+
+    def flag(value_nan: int, constant_nan: int) -> bool:
+        return flags[(constant_nan, value_nan) if constant_first else (value_nan, constant_nan)]
+
+    if math.isnan(found):
+        return pc.if_else(pc.is_nan(values), flag(1, 1), flag(0, 1))
+    compared = kernel(constant, values) if constant_first else kernel(values, constant)
+    return pc.if_else(pc.is_nan(values), flag(1, 0), compared)
 
 
 def _broadcast(values, n: int, arrow_type: pa.DataType):
