@@ -23,44 +23,44 @@ Results are cast to the type the binder inferred, so both paths agree on types.
 
 from __future__ import annotations
 
-import decimal
-import math
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 import duckdb
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from sqlglot import exp
 
 from tidal.catalog import types
-from tidal.catalog.sqlstate import DATA_EXCEPTION, INVALID_PARAMETER_VALUE, TidalError
+from tidal.catalog.sqlstate import DATA_EXCEPTION, TidalError
+from tidal.engine.arguments import Arguments, argument_reader
+from tidal.engine.constants import fold, is_constant, literal
+from tidal.engine.kernels import (
+    FLOATS,
+    ORDERED,
+    SIGNED,
+    Values,
+    broadcast,
+    common_type,
+    comparison,
+    plain_number,
+    remainder,
+)
 from tidal.sql.plan import Field, TypedParameter, parameter_number, ref_index
 from tidal.sql.typeinfer import TypeInference, connect_locked, duckdb_sql
 
-Arguments = Sequence[object]  # the Python value of each parameter $1, $2, ... (None: NULL)
-Values = pa.Array | pa.ChunkedArray | pa.Scalar
 Evaluator = Callable[..., Values]  # (batch, arguments=()) -> values
 _Run = Callable[[pa.Table, Arguments], Values]
 
 _INFERENCE: TypeInference | None = None
 _DUCKDB: duckdb.DuckDBPyConnection | None = None
 _DUCKDB_LOCK = threading.Lock()  # one connection, registered batches: one caller at a time
-_FOLDED: dict[str, pa.Scalar | None] = {}  # constant SQL -> its value (None: DuckDB refused)
-_FOLDED_KEPT = 10_000
 
 
 class EvaluationError(TidalError):
     """An expression failed on the data (division by zero, overflow, a bad cast)."""
 
     sqlstate = DATA_EXCEPTION
-
-
-class ArgumentError(EvaluationError):
-    """A parameter's value that is not a value of its type (a text where a number goes)."""
-
-    sqlstate = INVALID_PARAMETER_VALUE
 
 
 class NeedsDuckDB(Exception):
@@ -75,12 +75,15 @@ def compile_expression(
     kernels_only: bool = False,
 ) -> Evaluator:
     """A function ``(batch, arguments=())`` from a batch (columns ``c0``..) to the expression's
-    values, as ``result_type``. With ``kernels_only`` a part that needs DuckDB at each run
-    raises NeedsDuckDB instead."""
+    values, as ``result_type``. With ``kernels_only``, an expression that needs DuckDB at each
+    run, or that could fail on some row (which DuckDB, filtering, may never evaluate), raises
+    NeedsDuckDB instead."""
     compiler = _Compiler(fields, kernels_only)
     if result_type is None:
         result_type = compiler.type_of(expression)
     evaluate = compiler.compile(expression)
+    if kernels_only and not compiler.never_fails(expression):
+        raise NeedsDuckDB(f"{duckdb_sql(expression)[:80]} could fail")
     arrow_type = types.to_arrow(result_type)
 
     def run(batch: pa.Table, arguments: Arguments = ()) -> Values:
@@ -88,7 +91,7 @@ def compile_expression(
             values = evaluate(batch, arguments)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as error:
             raise EvaluationError(str(error)) from None
-        return _broadcast(values, batch.num_rows, arrow_type)
+        return broadcast(values, batch.num_rows, arrow_type)
 
     return run
 
@@ -118,12 +121,12 @@ def compile_constant(
     ('BIGINT', 7)
     """
     number = parameter_number(expression)
-    if number is None and not _is_constant(expression):
+    if number is None and not is_constant(expression):
         return None
     compiler = _Compiler((), kernels_only=True)
     sql_type = compiler.type_of(expression)
     if number is not None:
-        return sql_type, _argument_reader(number, types.to_arrow(sql_type))
+        return sql_type, argument_reader(number, types.to_arrow(sql_type))
     scalar = compiler.constant(expression, sql_type)
     if scalar is None:
         return None
@@ -142,54 +145,10 @@ _COMPARISONS = {
 }
 _ARITHMETIC = {exp.Add: "add_checked", exp.Sub: "subtract_checked", exp.Mul: "multiply_checked"}
 _STRING_FUNCTIONS = {exp.Upper: "utf8_upper", exp.Lower: "utf8_lower", exp.Length: "utf8_length"}
-_SIGNED = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT")
-_UNSIGNED = ("UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT")
-_FLOATS = ("FLOAT", "DOUBLE")
-# Types whose values Arrow's comparison kernels order exactly as DuckDB does (when both sides
-# have the type). UUID and JSON travel as text but do not compare as text; DECIMAL, INTERVAL
-# and nested types are DuckDB's.
-_ORDERED = {
-    *_SIGNED,
-    *_UNSIGNED,
-    *_FLOATS,
-    "VARCHAR",
-    "BLOB",
-    "BOOLEAN",
-    "DATE",
-    "TIME",
-    "TIMESTAMP",
-    "TIMESTAMP_S",
-    "TIMESTAMP_MS",
-    "TIMESTAMP_NS",
-    "TIMESTAMP WITH TIME ZONE",
-}
-_CONSTANT_NODES = (
-    exp.Literal,
-    exp.Boolean,
-    exp.Null,
-    exp.Neg,
-    exp.Paren,
-    exp.Cast,
-    exp.DataType,
-    exp.DataTypeParam,
-)
 _NULL_BOOLEAN = pa.scalar(None, pa.bool_())
-# Nodes whose kernels cannot fail (given children that cannot): see _Compiler._never_fails.
-_NEVER_FAIL = (
-    exp.Paren,
-    exp.And,
-    exp.Or,
-    exp.Not,
-    exp.Is,
-    exp.Null,
-    exp.Upper,
-    exp.Lower,
-    exp.Length,
-    exp.DPipe,
-    exp.Coalesce,
-    exp.Case,
-    exp.If,
-)
+# Nodes whose kernels cannot fail (given children that cannot): see _Compiler.never_fails.
+_NEVER_FAIL = (*_STRING_FUNCTIONS, exp.Paren, exp.And, exp.Or, exp.Not, exp.Is, exp.Null)
+_NEVER_FAIL += (exp.DPipe, exp.Coalesce, exp.Case, exp.If)
 
 
 class _Compiler:
@@ -217,7 +176,7 @@ class _Compiler:
         if self._folds_to_null(node):
             null = pa.scalar(None, types.to_arrow(self.type_of(node)))
             return lambda batch, arguments: null
-        if _is_constant(node):
+        if is_constant(node):
             scalar = self.constant(node, self.type_of(node))
             return None if scalar is None else (lambda batch, arguments: scalar)
         handler = _HANDLERS.get(type(node))
@@ -228,7 +187,7 @@ class _Compiler:
     def _folds_to_null(self, node: exp.Expression) -> bool:
         """Whether DuckDB replaces ``node`` by NULL before running it: an operator whose
         operand is a NULL constant (``NULL + a / 0`` is NULL, it never divides)."""
-        if _is_constant(node):
+        if is_constant(node):
             scalar = self.constant(node, self.type_of(node))
             return scalar is not None and not scalar.is_valid
         return type(node) in _NULL_OPERATORS and any(
@@ -241,15 +200,15 @@ class _Compiler:
         own = self.type_of(node)
         # Python reads a literal as DuckDB does in its own type, and an integer in any other
         # (a DECIMAL converts to a float in DuckDB's own way).
-        if own in (sql_type, "NULL") or (own in _SIGNED and sql_type != "FLOAT"):
-            literal = _literal(node, arrow_type)
-            if literal is not None:
-                return literal
-        return _fold(f"CAST({duckdb_sql(node)} AS {sql_type})", arrow_type)
+        if own in (sql_type, "NULL") or (own in SIGNED and sql_type != "FLOAT"):
+            read = literal(node, arrow_type)
+            if read is not None:
+                return read
+        return fold(f"CAST({duckdb_sql(node)} AS {sql_type})", arrow_type)
 
     def _parameter(self, node: TypedParameter) -> _Run:
         arrow_type = types.to_arrow(self.type_of(node))
-        read = _argument_reader(parameter_number(node), arrow_type)  # type: ignore[arg-type]
+        read = argument_reader(parameter_number(node), arrow_type)  # type: ignore[arg-type]
         return lambda batch, arguments: pa.scalar(read(arguments), arrow_type)
 
     def compile_as(self, node: exp.Expression, sql_type: str) -> _Run:
@@ -257,11 +216,11 @@ class _Compiler:
         own = self.type_of(node)
         if own == sql_type:
             return self.compile(node)
-        if _is_constant(node):
+        if is_constant(node):
             scalar = self.constant(node, sql_type)
             if scalar is not None:
                 return lambda batch, arguments: scalar
-        elif _common(own, sql_type) == sql_type:  # a widening: the cast cannot fail
+        elif common_type(own, sql_type) == sql_type:  # a widening: the cast cannot fail
             inner = self.compile(node)
             arrow_type = types.to_arrow(sql_type)
             return lambda batch, arguments: pc.cast(inner(batch, arguments), arrow_type, safe=False)
@@ -275,7 +234,7 @@ class _Compiler:
         """Evaluate ``node`` with DuckDB over the columns it reads."""
         positions = sorted({ref_index(c) for c in node.find_all(exp.Column)})
         readers = {
-            str(parameter_number(p)): _argument_reader(
+            str(parameter_number(p)): argument_reader(
                 parameter_number(p),  # type: ignore[arg-type]
                 types.to_arrow(self.type_of(p)),
             )
@@ -353,16 +312,16 @@ class _Compiler:
         elsewhere. NULL constants take any type."""
         kinds = [self.type_of(n) for n in nodes]
         # DECIMAL constants beside a float compare as that float (DuckDB converts them).
-        decimals = [k.startswith("DECIMAL") and _is_constant(n) for k, n in zip(kinds, nodes)]
+        decimals = [k.startswith("DECIMAL") and is_constant(n) for k, n in zip(kinds, nodes)]
         found = [k for k, d in zip(kinds, decimals) if k != "NULL" and not d]
         if not found:
             return None if any(decimals) else "NULL"
         common: str | None = found[0]
         for kind in found[1:]:
-            common = _common(common, kind) if common is not None else None
-        if any(decimals) and common not in _FLOATS:
+            common = common_type(common, kind) if common is not None else None
+        if any(decimals) and common not in FLOATS:
             return None
-        return common if common in _ORDERED else None
+        return common if common in ORDERED else None
 
     def _comparison(self, node: exp.Expression) -> _Run | None:
         common = self._common([node.this, node.expression])
@@ -372,7 +331,7 @@ class _Compiler:
             return lambda batch, arguments: _NULL_BOOLEAN
         return _compare(
             _COMPARISONS[type(node)],
-            common in _FLOATS,
+            common in FLOATS,
             self.compile_as(node.this, common),
             self.compile_as(node.expression, common),
         )
@@ -383,7 +342,7 @@ class _Compiler:
         if common is None or common == "NULL":
             return None
         value, low, high = (self.compile_as(p, common) for p in parts)
-        floats = common in _FLOATS
+        floats = common in FLOATS
         above = _compare("greater_equal", floats, value, low)
         below = _compare("less_equal", floats, value, high)
         return lambda batch, arguments: pc.and_kleene(
@@ -401,9 +360,9 @@ class _Compiler:
             return None
         probe = self.compile_as(node.this, common)
         members = [self.compile_as(i, common) for i in items]
-        if common in _FLOATS or not all(_is_constant(i) or parameter_number(i) for i in items):
+        if common in FLOATS or not all(is_constant(i) or parameter_number(i) for i in items):
             # As SQL defines IN (Arrow's is_in tells -0.0 from 0.0): equalities, ORed.
-            tests = [_compare("equal", common in _FLOATS, probe, m) for m in members]
+            tests = [_compare("equal", common in FLOATS, probe, m) for m in members]
 
             def any_equal(batch: pa.Table, arguments: Arguments):
                 result = tests[0](batch, arguments)
@@ -420,12 +379,12 @@ class _Compiler:
             present = [v for v in found if v is not None]
             return pa.array(present, arrow_type), len(present) < len(found)
 
-        fixed = value_set(()) if all(_is_constant(i) for i in items) else None
+        fixed = value_set(()) if all(is_constant(i) for i in items) else None
 
         def run(batch: pa.Table, arguments: Arguments):
-            values = _broadcast(probe(batch, arguments), batch.num_rows, arrow_type)
-            members, has_null = fixed if fixed is not None else value_set(arguments)
-            contained = pc.is_in(values, value_set=members)
+            values = broadcast(probe(batch, arguments), batch.num_rows, arrow_type)
+            allowed, has_null = fixed if fixed is not None else value_set(arguments)
+            contained = pc.is_in(values, value_set=allowed)
             if has_null:  # x IN (.., NULL) is NULL where no item matches
                 contained = pc.if_else(contained, True, _NULL_BOOLEAN)
             return pc.if_else(pc.is_null(values), _NULL_BOOLEAN, contained)
@@ -438,12 +397,12 @@ class _Compiler:
         """Both operands in the result type, if kernels compute it as DuckDB does."""
         result = self.type_of(node)
         operands = (node.this, node.expression)
-        if result in _FLOATS:
+        if result in FLOATS:
             # DuckDB computes FLOAT or DOUBLE op DECIMAL in the float type: so can we, with
             # the DECIMAL a constant that DuckDB converts.
-            if not all(_plain_number(self.type_of(o)) or _is_constant(o) for o in operands):
+            if not all(plain_number(self.type_of(o)) or is_constant(o) for o in operands):
                 return None
-        elif not (_plain_number(result) and all(_plain_number(self.type_of(o)) for o in operands)):
+        elif not (plain_number(result) and all(plain_number(self.type_of(o)) for o in operands)):
             return None
         left, right = (self.compile_as(o, result) for o in operands)
         return left, right, types.to_arrow(result)
@@ -468,31 +427,23 @@ class _Compiler:
         )
 
     def _modulo(self, node: exp.Mod) -> _Run | None:
-        """``a % b`` with C's fmod, as DuckDB: the dividend's sign; integer ``% 0`` is an error."""
         found = self._numbers(node)
         if found is None:
             return None
         left, right, result = found
-        integer = pa.types.is_integer(result)
 
         def run(batch: pa.Table, arguments: Arguments):
-            n = batch.num_rows
-            a = _broadcast(left(batch, arguments), n, result)
-            b = _broadcast(right(batch, arguments), n, result)
-            valid = pc.and_(pc.is_valid(a), pc.is_valid(b)).to_numpy(zero_copy_only=False)
-            x = pc.fill_null(a, 0).to_numpy(zero_copy_only=False)
-            y = pc.fill_null(b, 1).to_numpy(zero_copy_only=False)
-            if integer and (y[valid] == 0).any():
-                raise EvaluationError("Division by zero in a % expression")
-            with np.errstate(invalid="ignore", divide="ignore"):
-                remainder = np.fmod(x, np.where(valid, y, 1) if integer else y)
-            return pa.array(remainder, type=result, mask=~valid)
+            a, b = left(batch, arguments), right(batch, arguments)
+            try:
+                return remainder(a, b, batch.num_rows, result)
+            except ZeroDivisionError:
+                raise EvaluationError("Division by zero in a % expression") from None
 
         return run
 
     def _negate(self, node: exp.Neg) -> _Run | None:
         kind = self.type_of(node.this)
-        if kind not in _SIGNED and kind not in _FLOATS or self.type_of(node) != kind:
+        if kind not in SIGNED and kind not in FLOATS or self.type_of(node) != kind:
             return None
         inner = self.compile(node.this)
         return lambda batch, arguments: pc.negate_checked(inner(batch, arguments))
@@ -525,36 +476,36 @@ class _Compiler:
             return None
         for part in parts:
             kind = self.type_of(part)
-            if kind not in (result, "NULL") and _common(kind, result) != result:
+            if kind not in (result, "NULL") and common_type(kind, result) != result:
                 return None
         return [self.compile_as(p, result) for p in parts]
 
-    def _never_fails(self, node: exp.Expression) -> bool:
+    def never_fails(self, node: exp.Expression) -> bool:
         """Whether kernels compute ``node`` without an error on any row. DuckDB evaluates the
         branches of CASE and the later arguments of COALESCE only on the rows that reach them
-        (``CASE WHEN b <> 0 THEN a / b END``); kernels evaluate every row, so such parts must
-        be of these, or the whole CASE is DuckDB's."""
-        if isinstance(node, (exp.Column, TypedParameter)):
+        (``CASE WHEN b <> 0 THEN a / b END``), and filters may skip rows; kernels evaluate
+        every row, so such parts must never fail (or the whole CASE is DuckDB's)."""
+        if isinstance(node, (exp.Column, TypedParameter)) or self._folds_to_null(node):
             return True
-        if _is_constant(node):
+        if is_constant(node):
             return self.constant(node, self.type_of(node)) is not None
         if isinstance(node, (exp.Add, exp.Sub, exp.Mul, exp.Neg)):
-            safe = self.type_of(node) in _FLOATS and self._kernel(node) is not None
+            safe = self.type_of(node) in FLOATS and self._kernel(node) is not None
         elif type(node) in _COMPARISONS or isinstance(node, (exp.Between, exp.In)):
             safe = self._kernel(node) is not None
         else:
             safe = isinstance(node, _NEVER_FAIL)
-        return safe and all(self._never_fails(c) for c in node.iter_expressions())
+        return safe and all(self.never_fails(c) for c in node.iter_expressions())
 
     def _coalesce(self, node: exp.Coalesce) -> _Run | None:
-        if not all(self._never_fails(e) for e in node.expressions):
+        if not all(self.never_fails(e) for e in node.expressions):
             return None
         compiled = self._values_as(node, [node.this, *node.expressions])
         if compiled is None:
             return None
         arrow_type = types.to_arrow(self.type_of(node))
         return lambda batch, arguments: pc.coalesce(
-            *[_broadcast(c(batch, arguments), batch.num_rows, arrow_type) for c in compiled]
+            *[broadcast(c(batch, arguments), batch.num_rows, arrow_type) for c in compiled]
         )
 
     def _case(self, node: exp.Case) -> _Run | None:
@@ -563,7 +514,7 @@ class _Compiler:
         ifs = node.args.get("ifs") or []
         default = node.args.get("default")
         lazy = [*(i.args["true"] for i in ifs), *(i.this for i in ifs[1:])]
-        if not all(self._never_fails(p) for p in lazy + [default] if p is not None):
+        if not all(self.never_fails(p) for p in lazy + [default] if p is not None):
             return None
         values = self._values_as(node, [i.args["true"] for i in ifs] + [default or exp.Null()])
         conditions = [self._boolean(i.this) for i in ifs]
@@ -574,28 +525,19 @@ class _Compiler:
         def run(batch: pa.Table, arguments: Arguments):
             n = batch.num_rows
             chosen = [
-                pc.fill_null(_broadcast(c(batch, arguments), n, pa.bool_()), False)  # type: ignore[misc]
+                pc.fill_null(broadcast(c(batch, arguments), n, pa.bool_()), False)  # type: ignore[misc]
                 for c in conditions
             ]
             names = [f"c{i}" for i in range(len(chosen))]
-            cases = [_broadcast(v(batch, arguments), n, arrow_type) for v in values]
+            cases = [broadcast(v(batch, arguments), n, arrow_type) for v in values]
             return pc.case_when(pc.make_struct(*chosen, field_names=names), *cases)
 
         return run
 
 
 # Operators that DuckDB folds to NULL when an operand is a NULL constant.
-_NULL_OPERATORS = {
-    *_COMPARISONS,
-    *_ARITHMETIC,
-    *_STRING_FUNCTIONS,
-    exp.Div,
-    exp.Mod,
-    exp.Neg,
-    exp.Not,
-    exp.DPipe,
-    exp.Paren,
-}
+_NULL_OPERATORS = {*_COMPARISONS, *_ARITHMETIC, *_STRING_FUNCTIONS, exp.Div, exp.Mod, exp.Neg}
+_NULL_OPERATORS |= {exp.Not, exp.DPipe, exp.Paren}
 
 _HANDLERS: dict[type, Callable[[_Compiler, exp.Expression], _Run | None]] = {
     exp.Paren: lambda self, node: self.compile(node.this),
@@ -617,178 +559,9 @@ _HANDLERS: dict[type, Callable[[_Compiler, exp.Expression], _Run | None]] = {
 }
 
 
-# --- kernels ---------------------------------------------------------------------------------
-
-
 def _compare(name: str, floats: bool, left: _Run, right: _Run) -> _Run:
-    kernel = getattr(pc, name)
-    if floats:
-        return _compare_floats(name, left, right)
-    return lambda batch, arguments: kernel(left(batch, arguments), right(batch, arguments))
-
-
-def _compare_floats(name: str, left: _Run, right: _Run) -> _Run:
-    """Comparison ``name`` in DuckDB's order of floats: NaN equals NaN and is above every
-    number (IEEE comparisons with NaN are all false). Where a side is NaN, its NaN flag
-    (1 = NaN) is compared instead of its value."""
-    kernel = getattr(pc, name)
-    # flags[(a, b)]: the comparison of NaN flags a and b (NaN > 1.0 is flag 1 > flag 0)
-    flags = {(a, b): kernel(pa.scalar(a), pa.scalar(b)).as_py() for a in (0, 1) for b in (0, 1)}
-
-    def run(batch: pa.Table, arguments: Arguments):
-        a, b = left(batch, arguments), right(batch, arguments)
-        if isinstance(b, pa.Scalar) and not isinstance(a, pa.Scalar):
-            return _against_constant(kernel, flags, a, b, constant_first=False)
-        if isinstance(a, pa.Scalar) and not isinstance(b, pa.Scalar):
-            return _against_constant(kernel, flags, b, a, constant_first=True)
-        a_nan, b_nan = pc.is_nan(a), pc.is_nan(b)
-        by_flag = kernel(pc.cast(a_nan, pa.int8()), pc.cast(b_nan, pa.int8()))
-        return pc.if_else(pc.or_(a_nan, b_nan), by_flag, kernel(a, b))
-
-    return run
-
-
-def _against_constant(kernel, flags: dict, values, constant: pa.Scalar, constant_first: bool):
-    """``_compare_floats`` of a column with a constant, in three kernels instead of seven."""
-    found = constant.as_py()
-    if found is None:  # NULL everywhere
-        return kernel(constant, values) if constant_first else kernel(values, constant)
-
-    def flag(value_nan: int, constant_nan: int) -> bool:
-        return flags[(constant_nan, value_nan) if constant_first else (value_nan, constant_nan)]
-
-    if math.isnan(found):
-        return pc.if_else(pc.is_nan(values), flag(1, 1), flag(0, 1))
-    compared = kernel(constant, values) if constant_first else kernel(values, constant)
-    return pc.if_else(pc.is_nan(values), flag(1, 0), compared)
-
-
-def _broadcast(values, n: int, arrow_type: pa.DataType):
-    """A column of ``n`` values of ``arrow_type`` (a scalar is repeated)."""
-    if isinstance(values, pa.Scalar):
-        values = pa.repeat(values, n)
-    return values if values.type == arrow_type else values.cast(arrow_type)
-
-
-# --- types -----------------------------------------------------------------------------------
-
-
-def _plain_number(sql_type: str) -> bool:
-    return sql_type in _SIGNED or sql_type in _UNSIGNED or sql_type in _FLOATS
-
-
-def _common(a: str, b: str) -> str | None:
-    """The type DuckDB compares (and computes) two plain numbers in, where a cast to it never
-    fails: a float if either is one (FLOAT beside any integer), else the narrowest integer
-    holding both; None for other types and for UBIGINT beside a signed type (HUGEINT)."""
-    if a == b:
-        return a
-    if not (_plain_number(a) and _plain_number(b)):
-        return None
-    if a in _FLOATS or b in _FLOATS:
-        return "DOUBLE" if "DOUBLE" in (a, b) else "FLOAT"
-    if (a in _SIGNED) == (b in _SIGNED):
-        order = _SIGNED if a in _SIGNED else _UNSIGNED
-        return order[max(order.index(a), order.index(b))]
-    signed, unsigned = (a, b) if a in _SIGNED else (b, a)
-    rank = max(_SIGNED.index(signed), _UNSIGNED.index(unsigned) + 1)
-    return _SIGNED[rank] if rank < len(_SIGNED) else None
-
-
-def _is_constant(node: exp.Expression) -> bool:
-    """A literal or a cast of one (a typed literal), whatever the nesting."""
-    return all(isinstance(n, _CONSTANT_NODES) for n in node.walk())
-
-
-def _literal(node: exp.Expression, arrow_type: pa.DataType) -> pa.Scalar | None:
-    """A plain literal's value as Python reads it exactly (None: ask DuckDB)."""
-    negative = isinstance(node, exp.Neg)
-    if negative:
-        node = node.this
-    if isinstance(node, exp.Null):
-        return pa.scalar(None, arrow_type)
-    if isinstance(node, exp.Boolean):
-        return pa.scalar(node.this) if pa.types.is_boolean(arrow_type) and not negative else None
-    if not isinstance(node, exp.Literal):
-        return None
-    text = node.this
-    if node.is_string:
-        return None if negative or not pa.types.is_string(arrow_type) else pa.scalar(text)
-    try:
-        if pa.types.is_integer(arrow_type):
-            value: object = int(text)
-        elif pa.types.is_decimal(arrow_type):
-            value = decimal.Decimal(text)
-        elif pa.types.is_float64(arrow_type):
-            value = float(text)
-        else:
-            return None
-        return pa.scalar(-value if negative else value, arrow_type)  # type: ignore[operator]
-    except (ValueError, ArithmeticError, pa.ArrowInvalid):
-        return None
-
-
-def _fold(sql: str, arrow_type: pa.DataType) -> pa.Scalar | None:
-    """The value of constant ``sql``, computed once by DuckDB (None if it fails: then the
-    expression is evaluated with each batch, which reports the error where DuckDB would)."""
-    with _DUCKDB_LOCK:
-        if sql not in _FOLDED:
-            try:
-                column = _duckdb().sql(f"SELECT {sql} AS v").to_arrow_table().column(0)
-                value: pa.Scalar | None = pc.cast(column, arrow_type)[0]
-            except (duckdb.Error, pa.ArrowInvalid, pa.ArrowNotImplementedError):
-                value = None
-            if len(_FOLDED) >= _FOLDED_KEPT:
-                _FOLDED.pop(next(iter(_FOLDED)))
-            _FOLDED[sql] = value
-        return _FOLDED[sql]
-
-
-def _argument_reader(number: int, arrow_type: pa.DataType) -> Callable[[Arguments], object]:
-    """A function from a run's arguments to the value of ``$number`` (None for NULL), checked
-    against its type: an int for an integer (in range), a float or an int for a float, a str
-    for text, a bool for a BOOLEAN, whatever Arrow takes for the others."""
-    if pa.types.is_integer(arrow_type):
-        info = np.iinfo(arrow_type.to_pandas_dtype())
-        low, high = int(info.min), int(info.max)
-
-        def check(value):
-            if type(value) is int and low <= value <= high:
-                return value
-            return _refuse(number, value, arrow_type)
-
-    elif pa.types.is_floating(arrow_type):
-
-        def check(value):
-            return (
-                float(value) if type(value) in (float, int) else _refuse(number, value, arrow_type)
-            )
-
-    elif arrow_type in (pa.string(), pa.bool_()):
-        python_type = str if arrow_type == pa.string() else bool
-
-        def check(value):
-            return value if type(value) is python_type else _refuse(number, value, arrow_type)
-
-    else:
-
-        def check(value):
-            try:
-                return pa.scalar(value, arrow_type).as_py()
-            except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError):
-                return _refuse(number, value, arrow_type)
-
-    def read(arguments: Arguments):
-        if number > len(arguments):
-            raise ArgumentError(f"parameter ${number} has no value")
-        value = arguments[number - 1]
-        return None if value is None else check(value)
-
-    return read
-
-
-def _refuse(number: int, value: object, arrow_type: pa.DataType):
-    raise ArgumentError(f"parameter ${number}: {value!r} is not a value of type {arrow_type}")
+    compare = comparison(name, floats)
+    return lambda batch, arguments: compare(left(batch, arguments), right(batch, arguments))
 
 
 def _inference() -> TypeInference:

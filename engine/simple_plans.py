@@ -33,8 +33,8 @@ import pyarrow.compute as pc
 from sqlglot import exp
 
 from tidal.catalog import types
+from tidal.engine.arguments import ArgumentError
 from tidal.engine.expressions import (
-    ArgumentError,
     NeedsDuckDB,
     compile_constant,
     compile_predicate,

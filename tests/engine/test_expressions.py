@@ -21,9 +21,9 @@ from hypothesis import strategies as st
 from sqlglot import exp
 
 from tidal.catalog import types
+from tidal.engine.arguments import ArgumentError
 from tidal.engine.batch import BatchBackend
 from tidal.engine.expressions import (
-    ArgumentError,
     EvaluationError,
     NeedsDuckDB,
     compile_expression,
