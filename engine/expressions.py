@@ -524,10 +524,11 @@ class _Compiler:
 
         def run(batch: pa.Table, arguments: Arguments):
             n = batch.num_rows
-            chosen = [
-                pc.fill_null(broadcast(c(batch, arguments), n, pa.bool_()), False)  # type: ignore[misc]
+            flags = [
+                broadcast(c(batch, arguments), n, pa.bool_())  # type: ignore[misc]
                 for c in conditions
             ]
+            chosen = [pc.fill_null(f, False) for f in flags]
             names = [f"c{i}" for i in range(len(chosen))]
             cases = [broadcast(v(batch, arguments), n, arrow_type) for v in values]
             return pc.case_when(pc.make_struct(*chosen, field_names=names), *cases)

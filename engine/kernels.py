@@ -5,10 +5,13 @@ remainder.
 Used by the expression evaluator (tidal.engine.expressions), which runs an expression on
 kernels only where these rules say the result is DuckDB's.
 
->>> common_type("INTEGER", "UINTEGER"), common_type("BIGINT", "FLOAT"), common_type("UBIGINT", "INTEGER")
-('BIGINT', 'FLOAT', None)
+>>> common_type("INTEGER", "UINTEGER"), common_type("BIGINT", "FLOAT")
+('BIGINT', 'FLOAT')
+>>> common_type("UBIGINT", "INTEGER") is None  # HUGEINT: DuckDB's
+True
 >>> import pyarrow as pa
->>> comparison("greater", floats=True)(pa.array([float("nan"), 1.0, None]), pa.scalar(2.0)).to_pylist()
+>>> greater = comparison("greater", floats=True)
+>>> greater(pa.array([float("nan"), 1.0, None]), pa.scalar(2.0)).to_pylist()
 [True, False, None]
 """
 

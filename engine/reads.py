@@ -14,8 +14,8 @@ read, bind its statement again and go through DuckDB. Here:
 - **Prepared reads.** ``execute_prepared`` keeps the bound, compiled plan of a statement with
   ``$n`` parameters by its text and parameter types, checked against the catalog version, so
   a prepared statement is parsed and bound once, not at each execution. Its parameters are
-  typed stand-ins (``tidal.sql.plan.parameter``), their values read at each run. Only plans that run
-  natively are kept; for the others it returns None and the caller runs the statement as
+  typed stand-ins (``tidal.sql.plan.parameter``), their values read at each run. Only plans
+  that run natively are kept; for the others it returns None and the caller runs the statement as
   before. Results of plans that sort are kept per snapshot for the same arguments (many
   clients asking for the same top 10 between two ticks sort once).
 

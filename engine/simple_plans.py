@@ -24,7 +24,7 @@ parameter's type raises NotNative: the caller then runs the statement the usual 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,7 +33,7 @@ import pyarrow.compute as pc
 from sqlglot import exp
 
 from tidal.catalog import types
-from tidal.engine.arguments import ArgumentError
+from tidal.engine.arguments import ArgumentError, Arguments
 from tidal.engine.expressions import (
     NeedsDuckDB,
     compile_constant,
@@ -64,7 +64,6 @@ _PLAIN_OUTPUTS = {
 _LOOKED_UP = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER")
 SORT_AFTER = 4  # lookups on one snapshot's column before it is worth sorting
 
-Arguments = Sequence[object]  # the Python value of each parameter $1, $2, ... (None: NULL)
 Rows = Callable[[pa.Table, Arguments, dict], pa.Table]
 
 
@@ -245,7 +244,7 @@ def _lookup(node: exp.Expression, fields) -> Rows | None:
     if not isinstance(column, exp.Column) or fields[ref_index(column)].type not in _LOOKED_UP:
         return None
     constant = compile_constant(other)
-    if constant is None or constant[0] not in _LOOKED_UP + ("UBIGINT",):
+    if constant is None or constant[0] not in _LOOKED_UP:
         return None
     value_of = constant[1]
     index = ref_index(column)

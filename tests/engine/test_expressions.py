@@ -226,7 +226,8 @@ def _with_literals(sql: str, slots: Slots | None) -> str:
     node = parse_statement(f"SELECT {sql}").expressions[0]
     for found in list(node.find_all(exp.Parameter)):
         number = int(found.this.this)
-        literal = _literal(slots.values[number - 1], slots.kinds[number - 1])  # type: ignore[union-attr]
+        assert slots is not None
+        literal = _literal(slots.values[number - 1], slots.kinds[number - 1])
         found.replace(parse_statement(f"SELECT {literal}").expressions[0])
     return node.sql(dialect="duckdb")
 
