@@ -23,6 +23,7 @@ Results are cast to the type the binder inferred, so both paths agree on types.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable
 
@@ -84,7 +85,7 @@ def compile_expression(
     evaluate = compiler.compile(expression)
     if kernels_only and not compiler.never_fails(expression):
         raise NeedsDuckDB(f"{duckdb_sql(expression)[:80]} could fail")
-    arrow_type = types.to_arrow(result_type)
+    arrow_type = _arrow(result_type)
 
     def run(batch: pa.Table, arguments: Arguments = ()) -> Values:
         try:
@@ -147,6 +148,8 @@ _ARITHMETIC = {exp.Add: "add_checked", exp.Sub: "subtract_checked", exp.Mul: "mu
 _STRING_FUNCTIONS = {exp.Upper: "utf8_upper", exp.Lower: "utf8_lower", exp.Length: "utf8_length"}
 _NULL_BOOLEAN = pa.scalar(None, pa.bool_())
 # Nodes whose kernels cannot fail (given children that cannot): see _Compiler.never_fails.
+# Nodes whose value is a BOOLEAN whatever their operands.
+_BOOLEAN_NODES = (*_COMPARISONS, exp.And, exp.Or, exp.Not, exp.Is, exp.Between, exp.In, exp.Boolean)
 _NEVER_FAIL = (*_STRING_FUNCTIONS, exp.Paren, exp.And, exp.Or, exp.Not, exp.Is, exp.Null)
 _NEVER_FAIL += (exp.DPipe, exp.Coalesce, exp.Case, exp.If)
 
@@ -155,8 +158,35 @@ class _Compiler:
     def __init__(self, fields: tuple[Field, ...], kernels_only: bool = False) -> None:
         self.fields = fields
         self.kernels_only = kernels_only
+        # (question, id(node)) -> (node, answer): the questions below are asked many times
+        self._answers: dict[tuple[str, int], tuple[exp.Expression, object]] = {}
+
+    def _answer(self, question: str, node: exp.Expression, compute: Callable[[], object]):
+        found = self._answers.get((question, id(node)))
+        if found is None or found[0] is not node:  # (a node since dropped had that id)
+            found = self._answers[(question, id(node))] = (node, compute())
+        return found[1]
 
     def type_of(self, node: exp.Expression) -> str:
+        return self._answer("type", node, lambda: self._new_type(node))
+
+    def is_constant(self, node: exp.Expression) -> bool:
+        return self._answer("constant?", node, lambda: is_constant(node))
+
+    def _new_type(self, node: exp.Expression) -> str:
+        """DuckDB's type of ``node``; the plainest nodes' without asking DuckDB."""
+        if isinstance(node, exp.Column):
+            return self.fields[ref_index(node)].type
+        if isinstance(node, _BOOLEAN_NODES):
+            return "BOOLEAN"
+        if isinstance(node, exp.Paren):
+            return self.type_of(node.this)
+        if isinstance(node, exp.Literal) and node.is_string:
+            return "VARCHAR"
+        if isinstance(node, exp.Literal) and node.this.isdigit() and int(node.this) < 2**31:
+            return "INTEGER"
+        if isinstance(node, exp.Null):
+            return "NULL"
         return _inference().infer([node], self.fields)[0]
 
     def compile(self, node: exp.Expression) -> _Run:
@@ -168,15 +198,18 @@ class _Compiler:
         return self._fallback(node)
 
     def _kernel(self, node: exp.Expression) -> _Run | None:
+        return self._answer("kernel", node, lambda: self._new_kernel(node))
+
+    def _new_kernel(self, node: exp.Expression) -> _Run | None:
         if isinstance(node, exp.Column):
             index = ref_index(node)
             return lambda batch, arguments: batch.column(index)
         if isinstance(node, TypedParameter):
             return self._parameter(node)
         if self._folds_to_null(node):
-            null = pa.scalar(None, types.to_arrow(self.type_of(node)))
+            null = pa.scalar(None, _arrow(self.type_of(node)))
             return lambda batch, arguments: null
-        if is_constant(node):
+        if self.is_constant(node):
             scalar = self.constant(node, self.type_of(node))
             return None if scalar is None else (lambda batch, arguments: scalar)
         handler = _HANDLERS.get(type(node))
@@ -187,7 +220,10 @@ class _Compiler:
     def _folds_to_null(self, node: exp.Expression) -> bool:
         """Whether DuckDB replaces ``node`` by NULL before running it: an operator whose
         operand is a NULL constant (``NULL + a / 0`` is NULL, it never divides)."""
-        if is_constant(node):
+        return self._answer("null", node, lambda: self._null_folded(node))
+
+    def _null_folded(self, node: exp.Expression) -> bool:
+        if self.is_constant(node):
             scalar = self.constant(node, self.type_of(node))
             return scalar is not None and not scalar.is_valid
         return type(node) in _NULL_OPERATORS and any(
@@ -196,7 +232,10 @@ class _Compiler:
 
     def constant(self, node: exp.Expression, sql_type: str) -> pa.Scalar | None:
         """The value of constant ``node`` as ``sql_type``; None if DuckDB refuses it."""
-        arrow_type = types.to_arrow(sql_type)
+        return self._answer(f"as {sql_type}", node, lambda: self._new_constant(node, sql_type))
+
+    def _new_constant(self, node: exp.Expression, sql_type: str) -> pa.Scalar | None:
+        arrow_type = _arrow(sql_type)
         own = self.type_of(node)
         # Python reads a literal as DuckDB does in its own type, and an integer in any other
         # (a DECIMAL converts to a float in DuckDB's own way).
@@ -207,7 +246,7 @@ class _Compiler:
         return fold(f"CAST({duckdb_sql(node)} AS {sql_type})", arrow_type)
 
     def _parameter(self, node: TypedParameter) -> _Run:
-        arrow_type = types.to_arrow(self.type_of(node))
+        arrow_type = _arrow(self.type_of(node))
         read = argument_reader(parameter_number(node), arrow_type)  # type: ignore[arg-type]
         return lambda batch, arguments: pa.scalar(read(arguments), arrow_type)
 
@@ -216,13 +255,13 @@ class _Compiler:
         own = self.type_of(node)
         if own == sql_type:
             return self.compile(node)
-        if is_constant(node):
+        if self.is_constant(node):
             scalar = self.constant(node, sql_type)
             if scalar is not None:
                 return lambda batch, arguments: scalar
         elif common_type(own, sql_type) == sql_type:  # a widening: the cast cannot fail
             inner = self.compile(node)
-            arrow_type = types.to_arrow(sql_type)
+            arrow_type = _arrow(sql_type)
             return lambda batch, arguments: pc.cast(inner(batch, arguments), arrow_type, safe=False)
         if self.kernels_only:
             raise NeedsDuckDB(f"{duckdb_sql(node)[:60]} as {sql_type}")
@@ -236,7 +275,7 @@ class _Compiler:
         readers = {
             str(parameter_number(p)): argument_reader(
                 parameter_number(p),  # type: ignore[arg-type]
-                types.to_arrow(self.type_of(p)),
+                _arrow(self.type_of(p)),
             )
             for p in node.find_all(TypedParameter)
         }
@@ -312,7 +351,7 @@ class _Compiler:
         elsewhere. NULL constants take any type."""
         kinds = [self.type_of(n) for n in nodes]
         # DECIMAL constants beside a float compare as that float (DuckDB converts them).
-        decimals = [k.startswith("DECIMAL") and is_constant(n) for k, n in zip(kinds, nodes)]
+        decimals = [k.startswith("DECIMAL") and self.is_constant(n) for k, n in zip(kinds, nodes)]
         found = [k for k, d in zip(kinds, decimals) if k != "NULL" and not d]
         if not found:
             return None if any(decimals) else "NULL"
@@ -360,7 +399,7 @@ class _Compiler:
             return None
         probe = self.compile_as(node.this, common)
         members = [self.compile_as(i, common) for i in items]
-        if common in FLOATS or not all(is_constant(i) or parameter_number(i) for i in items):
+        if common in FLOATS or not all(self.is_constant(i) or parameter_number(i) for i in items):
             # As SQL defines IN (Arrow's is_in tells -0.0 from 0.0): equalities, ORed.
             tests = [_compare("equal", common in FLOATS, probe, m) for m in members]
 
@@ -371,7 +410,7 @@ class _Compiler:
                 return result
 
             return any_equal
-        arrow_type = types.to_arrow(common)
+        arrow_type = _arrow(common)
         empty = pa.table({})
 
         def value_set(arguments: Arguments) -> tuple[pa.Array, bool]:
@@ -379,7 +418,7 @@ class _Compiler:
             present = [v for v in found if v is not None]
             return pa.array(present, arrow_type), len(present) < len(found)
 
-        fixed = value_set(()) if all(is_constant(i) for i in items) else None
+        fixed = value_set(()) if all(self.is_constant(i) for i in items) else None
 
         def run(batch: pa.Table, arguments: Arguments):
             values = broadcast(probe(batch, arguments), batch.num_rows, arrow_type)
@@ -400,12 +439,12 @@ class _Compiler:
         if result in FLOATS:
             # DuckDB computes FLOAT or DOUBLE op DECIMAL in the float type: so can we, with
             # the DECIMAL a constant that DuckDB converts.
-            if not all(plain_number(self.type_of(o)) or is_constant(o) for o in operands):
+            if not all(plain_number(self.type_of(o)) or self.is_constant(o) for o in operands):
                 return None
         elif not (plain_number(result) and all(plain_number(self.type_of(o)) for o in operands)):
             return None
         left, right = (self.compile_as(o, result) for o in operands)
-        return left, right, types.to_arrow(result)
+        return left, right, _arrow(result)
 
     def _arithmetic(self, node: exp.Expression) -> _Run | None:
         found = self._numbers(node)
@@ -487,7 +526,7 @@ class _Compiler:
         every row, so such parts must never fail (or the whole CASE is DuckDB's)."""
         if isinstance(node, (exp.Column, TypedParameter)) or self._folds_to_null(node):
             return True
-        if is_constant(node):
+        if self.is_constant(node):
             return self.constant(node, self.type_of(node)) is not None
         if isinstance(node, (exp.Add, exp.Sub, exp.Mul, exp.Neg)):
             safe = self.type_of(node) in FLOATS and self._kernel(node) is not None
@@ -503,7 +542,7 @@ class _Compiler:
         compiled = self._values_as(node, [node.this, *node.expressions])
         if compiled is None:
             return None
-        arrow_type = types.to_arrow(self.type_of(node))
+        arrow_type = _arrow(self.type_of(node))
         return lambda batch, arguments: pc.coalesce(
             *[broadcast(c(batch, arguments), batch.num_rows, arrow_type) for c in compiled]
         )
@@ -520,7 +559,7 @@ class _Compiler:
         conditions = [self._boolean(i.this) for i in ifs]
         if values is None or any(c is None for c in conditions):
             return None
-        arrow_type = types.to_arrow(self.type_of(node))
+        arrow_type = _arrow(self.type_of(node))
 
         def run(batch: pa.Table, arguments: Arguments):
             n = batch.num_rows
@@ -563,6 +602,11 @@ _HANDLERS: dict[type, Callable[[_Compiler, exp.Expression], _Run | None]] = {
 def _compare(name: str, floats: bool, left: _Run, right: _Run) -> _Run:
     compare = comparison(name, floats)
     return lambda batch, arguments: compare(left(batch, arguments), right(batch, arguments))
+
+
+@functools.cache
+def _arrow(sql_type: str) -> pa.DataType:
+    return types.to_arrow(sql_type)
 
 
 def _inference() -> TypeInference:

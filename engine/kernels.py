@@ -17,6 +17,7 @@ True
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 
@@ -79,8 +80,7 @@ def comparison(name: str, floats: bool) -> Callable[[Values, Values], Values]:
     kernel = getattr(pc, name)
     if not floats:
         return kernel
-    # flags[(a, b)]: the comparison of NaN flags a and b (NaN > 1.0 is flag 1 > flag 0)
-    flags = {(a, b): kernel(pa.scalar(a), pa.scalar(b)).as_py() for a in (0, 1) for b in (0, 1)}
+    flags = _nan_flags(name)
 
     def compare(a: Values, b: Values) -> Values:
         if isinstance(b, pa.Scalar) and not isinstance(a, pa.Scalar):
@@ -92,6 +92,13 @@ def comparison(name: str, floats: bool) -> Callable[[Values, Values], Values]:
         return pc.if_else(pc.or_(a_nan, b_nan), by_flag, kernel(a, b))
 
     return compare
+
+
+@functools.cache
+def _nan_flags(name: str) -> dict[tuple[int, int], bool]:
+    """``flags[(a, b)]``: comparison ``name`` of NaN flags a and b (NaN > 1.0 is 1 > 0)."""
+    kernel = getattr(pc, name)
+    return {(a, b): kernel(pa.scalar(a), pa.scalar(b)).as_py() for a in (0, 1) for b in (0, 1)}
 
 
 def _against_constant(kernel, flags: dict, values, constant: pa.Scalar, constant_first: bool):
