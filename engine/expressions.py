@@ -24,7 +24,6 @@ Results are cast to the type the binder inferred, so both paths agree on types.
 from __future__ import annotations
 
 import functools
-import threading
 from collections.abc import Callable
 
 import duckdb
@@ -36,6 +35,7 @@ from tidal.catalog import types
 from tidal.catalog.sqlstate import DATA_EXCEPTION, TidalError
 from tidal.engine.arguments import Arguments, argument_reader
 from tidal.engine.constants import fold, is_constant, literal
+from tidal.engine.duckdb_fallback import over_batches
 from tidal.engine.kernels import (
     FLOATS,
     ORDERED,
@@ -48,14 +48,12 @@ from tidal.engine.kernels import (
     remainder,
 )
 from tidal.sql.plan import Field, TypedParameter, parameter_number, ref_index
-from tidal.sql.typeinfer import TypeInference, connect_locked, duckdb_sql
+from tidal.sql.typeinfer import TypeInference, duckdb_sql
 
 Evaluator = Callable[..., Values]  # (batch, arguments=()) -> values
 _Run = Callable[[pa.Table, Arguments], Values]
 
 _INFERENCE: TypeInference | None = None
-_DUCKDB: duckdb.DuckDBPyConnection | None = None
-_DUCKDB_LOCK = threading.Lock()  # one connection, registered batches: one caller at a time
 
 
 class EvaluationError(TidalError):
@@ -90,8 +88,8 @@ def compile_expression(
     def run(batch: pa.Table, arguments: Arguments = ()) -> Values:
         try:
             values = evaluate(batch, arguments)
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as error:
-            raise EvaluationError(str(error)) from None
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, duckdb.Error) as error:
+            raise EvaluationError(str(error).split("\n")[0]) from None
         return broadcast(values, batch.num_rows, arrow_type)
 
     return run
@@ -267,47 +265,14 @@ class _Compiler:
             raise NeedsDuckDB(f"{duckdb_sql(node)[:60]} as {sql_type}")
         return self._fallback(exp.cast(node, sql_type, dialect="duckdb"))
 
-    # --- DuckDB, once per batch ---------------------------------------------------------------
-
     def _fallback(self, node: exp.Expression) -> _Run:
         """Evaluate ``node`` with DuckDB over the columns it reads."""
-        positions = sorted({ref_index(c) for c in node.find_all(exp.Column)})
-        readers = {
-            str(parameter_number(p)): argument_reader(
-                parameter_number(p),  # type: ignore[arg-type]
-                _arrow(self.type_of(p)),
-            )
-            for p in node.find_all(TypedParameter)
-        }
-        result_type = self.type_of(node)
-        columns = (
-            ", ".join(f'CAST("c{i}" AS {self.fields[i].type}) AS "c{i}"' for i in positions)
-            or "1 AS __unit"
-        )
-        query = (
-            f"SELECT CAST({duckdb_sql(node)} AS {result_type}) AS v "
-            f"FROM (SELECT {columns} FROM batch) AS t"
-        )
-
-        def run(batch: pa.Table, arguments: Arguments):
-            projected = (
-                batch.select([f"c{i}" for i in positions])
-                if positions
-                else pa.table({"__unit": pa.nulls(batch.num_rows, pa.int8())})
-            )
-            values = {number: read(arguments) for number, read in readers.items()}
-            with _DUCKDB_LOCK:
-                connection = _duckdb()
-                connection.register("batch", projected)
-                try:
-                    result = connection.sql(query, params=values or None).to_arrow_table()
-                except duckdb.Error as error:
-                    raise EvaluationError(str(error).split("\n")[0]) from None
-                finally:
-                    connection.unregister("batch")
-            return result.column(0)
-
-        return run
+        columns = {ref_index(c): self.fields[ref_index(c)].type for c in node.find_all(exp.Column)}
+        parameters = {}
+        for found in node.find_all(TypedParameter):
+            number: int = parameter_number(found)  # type: ignore[assignment]
+            parameters[number] = argument_reader(number, _arrow(self.type_of(found)))
+        return over_batches(duckdb_sql(node), self.type_of(node), columns, parameters)
 
     # --- logic -----------------------------------------------------------------------------------
 
@@ -614,10 +579,3 @@ def _inference() -> TypeInference:
     if _INFERENCE is None:
         _INFERENCE = TypeInference()
     return _INFERENCE
-
-
-def _duckdb() -> duckdb.DuckDBPyConnection:
-    global _DUCKDB
-    if _DUCKDB is None:
-        _DUCKDB = connect_locked()
-    return _DUCKDB
