@@ -185,7 +185,8 @@ class _Compiler:
             return "INTEGER"
         if isinstance(node, exp.Null):
             return "NULL"
-        return _inference().infer([node], self.fields)[0]
+        typed = node.this if isinstance(node, exp.Literal) else node  # a number's text is its SQL
+        return _inference().infer([typed], () if self.is_constant(node) else self.fields)[0]
 
     def compile(self, node: exp.Expression) -> _Run:
         kernel = self._kernel(node)
@@ -241,7 +242,7 @@ class _Compiler:
             read = literal(node, arrow_type)
             if read is not None:
                 return read
-        return fold(f"CAST({duckdb_sql(node)} AS {sql_type})", arrow_type)
+        return fold(f"CAST({_sql(node)} AS {sql_type})", arrow_type)
 
     def _parameter(self, node: TypedParameter) -> _Run:
         arrow_type = _arrow(self.type_of(node))
@@ -567,6 +568,11 @@ _HANDLERS: dict[type, Callable[[_Compiler, exp.Expression], _Run | None]] = {
 def _compare(name: str, floats: bool, left: _Run, right: _Run) -> _Run:
     compare = comparison(name, floats)
     return lambda batch, arguments: compare(left(batch, arguments), right(batch, arguments))
+
+
+def _sql(node: exp.Expression) -> str:
+    """``node`` as DuckDB SQL; a number literal's is its text (no need to write it out)."""
+    return node.this if isinstance(node, exp.Literal) and not node.is_string else duckdb_sql(node)
 
 
 @functools.cache
