@@ -2,13 +2,15 @@
 
 It answers ad hoc queries over the current contents of tables and views, computes the
 per-key results of the keyed-recompute operators, and runs ``tidal run --batch``. Its DuckDB
-connection is locked: no file access, no settings, whatever SQL reaches it.
+connection is locked: no file access, no settings, whatever SQL reaches it. A plan's statement
+parameters reach DuckDB as a prepared statement's values, never as text.
 """
 
 from __future__ import annotations
 
 import itertools
 import threading
+from collections.abc import Sequence
 
 import duckdb
 import pyarrow as pa
@@ -16,7 +18,7 @@ import pyarrow as pa
 from tidal.catalog import types
 from tidal.catalog.sqlstate import DATA_EXCEPTION, TidalError
 from tidal.engine.zset import WEIGHT, expand, with_weight
-from tidal.sql.lower import lower, quote, to_sql
+from tidal.sql.lower import lower, parameter_numbers, quote, to_sql
 from tidal.sql.plan import Field, Plan, Scan
 from tidal.sql.typeinfer import connect_locked
 
@@ -36,21 +38,27 @@ class BatchBackend:
         self._lock = threading.Lock()
         self._names = itertools.count()
 
-    def query(self, sql: str, tables: dict[str, pa.Table]) -> pa.Table:
-        """Run ``sql`` with each Arrow table registered under its name."""
+    def query(
+        self, sql: str, tables: dict[str, pa.Table], parameters: dict[str, object] | None = None
+    ) -> pa.Table:
+        """Run ``sql`` with each Arrow table registered under its name, and ``$n`` in it bound
+        to ``parameters[str(n)]``."""
         with self._lock:
             for name, table in tables.items():
                 self._connection.register(name, table)
             try:
-                return self._connection.sql(sql).to_arrow_table()
+                return self._connection.sql(sql, params=parameters or None).to_arrow_table()
             except duckdb.Error as error:
                 raise BatchError(str(error).split("\n")[0]) from None
             finally:
                 for name in tables:
                     self._connection.unregister(name)
 
-    def run(self, plan: Plan, relations: dict[str, pa.Table]) -> pa.Table:
-        """The result of ``plan``, its scans reading ``relations`` (plain tables by name)."""
+    def run(
+        self, plan: Plan, relations: dict[str, pa.Table], arguments: Sequence[object] = ()
+    ) -> pa.Table:
+        """The result of ``plan``, its scans reading ``relations`` (plain tables by name), its
+        parameter ``$n`` (``tidal.sql.plan.parameter``) bound to ``arguments[n - 1]``."""
         registered: dict[str, pa.Table] = {}
 
         def scan_sql(scan: Scan) -> str:
@@ -59,7 +67,10 @@ class BatchBackend:
             return _recast(scan, quote(name))
 
         sql = to_sql(plan, scan_sql)
-        return self.query(sql, registered)
+        numbers = parameter_numbers(plan)
+        if numbers and numbers[-1] > len(arguments):
+            raise BatchError(f"parameter ${numbers[-1]} has no value")
+        return self.query(sql, registered, {str(n): arguments[n - 1] for n in numbers})
 
     def compute(self, node: Plan):
         """A function from the node's inputs (Z-sets, positive weights) to its output Z-set."""

@@ -10,12 +10,12 @@ read, bind its statement again and go through DuckDB. Here:
   fresh needs no lock: it sees the relation as of the last completed tick even while the next
   one runs. Batch mode keeps no snapshots (its views are computed at each read).
 - **Native plans.** A plan over one relation made of filters, column projections, ORDER BY and
-  LIMIT runs with pyarrow kernels (tidal.engine.native); anything else goes to DuckDB as before.
+  LIMIT runs with kernels (tidal.engine.simple_plans); anything else goes to DuckDB as before.
 - **Prepared reads.** ``execute_prepared`` keeps the bound, compiled plan of a statement with
   ``$n`` parameters by its text and parameter types, checked against the catalog version, so
   a prepared statement is parsed and bound once, not at each execution. Its parameters are
-  typed stand-ins (``native.parameter``), their values read at each run. Only plans that run
-  natively are kept; for the others it returns None and the caller runs the statement as
+  typed stand-ins (``tidal.sql.plan.parameter``), their values read at each run. Only plans
+  that run natively are kept; for the others it returns None and the caller runs the statement as
   before. Results of plans that sort are kept per snapshot for the same arguments (many
   clients asking for the same top 10 between two ticks sort once).
 
@@ -36,14 +36,14 @@ from sqlglot import exp
 
 from tidal.engine.batch import BatchBackend, BatchError
 from tidal.engine.errors import DataError
-from tidal.engine.native import NativePlan, NotNative, compile_plan, parameter
 from tidal.engine.relations import Relations
+from tidal.engine.simple_plans import NativePlan, NotNative, compile_plan
 from tidal.engine.ticks import TickLoop
 from tidal.engine.watermarks import NOW
 from tidal.sql.compiler import Compiler
 from tidal.sql.errors import SqlError
 from tidal.sql.eventtime import emit_as_filter
-from tidal.sql.plan import Plan, scans
+from tidal.sql.plan import Plan, parameter, scans
 from tidal.sql.temporal import at_time
 
 PREPARED_PLANS = 512  # statements whose plans are kept (least recently used dropped)
@@ -61,7 +61,7 @@ class Snapshot:
     rows: pa.Table
     results: OrderedDict = field(default_factory=OrderedDict)  # (plan, arguments) -> rows
     read: bool = True  # read since it was made: a tick then makes the next one right away
-    cache: dict = field(default_factory=dict)  # what plans share over these rows (native.py)
+    cache: dict = field(default_factory=dict)  # what plans share over these rows (simple_plans)
 
 
 _NOT_NATIVE = object()  # a prepared statement known to need DuckDB (per catalog version)

@@ -4,12 +4,14 @@ Every node becomes a SELECT whose columns are named ``c0`` .. ``cN`` (the names 
 use), so a node's SQL is its children's SQL in parentheses. ``to_sql`` renames the columns to
 the plan's output names at the end. Orderings are spelled out fully (NULLS FIRST/LAST) and ties
 that would make a result depend on the engine (ROW_NUMBER, a TopN boundary) are broken by the
-remaining columns, the same way the incremental operators break them.
+remaining columns, the same way the incremental operators break them. Statement parameters
+become a prepared statement's ``$n`` (``parameter_numbers`` says which a plan's SQL reads).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import dataclasses
+from collections.abc import Callable, Iterator
 
 from sqlglot import exp
 
@@ -27,10 +29,13 @@ from tidal.sql.plan import (
     Sort,
     SortKey,
     TopN,
+    TypedParameter,
     Values,
     WindowCall,
     WindowTVF,
+    parameter_number,
 )
+from tidal.sql.typeinfer import duckdb_sql
 
 ScanSql = Callable[[Scan], str]
 
@@ -47,7 +52,32 @@ def column(index: int, table: str | None = None) -> str:
 
 
 def sql(expression: exp.Expression) -> str:
-    return expression.sql(dialect="duckdb")
+    return duckdb_sql(expression)
+
+
+def parameter_numbers(plan: Plan) -> list[int]:
+    """The numbers ``n`` of the ``$n`` that ``plan``'s SQL reads, ascending: a prepared
+    statement takes a value for each of them and no other."""
+    numbers = {
+        parameter_number(found)
+        for node in plan.walk()
+        for field in dataclasses.fields(node)  # type: ignore[arg-type]
+        for expression in _expressions(getattr(node, field.name))
+        for found in expression.find_all(TypedParameter)
+    }
+    return sorted(numbers)  # type: ignore[type-var]
+
+
+def _expressions(value) -> Iterator[exp.Expression]:
+    """The scalar expressions in a plan node's field (those of its inputs excepted)."""
+    if isinstance(value, exp.Expression):
+        yield value
+    elif isinstance(value, tuple):
+        for item in value:
+            yield from _expressions(item)
+    elif dataclasses.is_dataclass(value) and not isinstance(value, Plan):
+        for field in dataclasses.fields(value):
+            yield from _expressions(getattr(value, field.name))
 
 
 def to_sql(plan: Plan, scan_sql: ScanSql) -> str:

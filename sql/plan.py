@@ -1,7 +1,9 @@
 """The logical plan: small immutable nodes, each with a derived output ``schema``.
 
 Scalar expressions are sqlglot expressions whose column references name the input's columns
-by position: ``c0``, ``c1``, ... (see ``ref``). Stateful nodes (Aggregate, Join keys, TopN,
+by position: ``c0``, ``c1``, ... (see ``ref``), and whose statement parameters (``$1``, ...) are
+``TypedParameter`` nodes (see ``parameter``): a plan with parameters is bound once and run with
+their values as arguments. Stateful nodes (Aggregate, Join keys, TopN,
 OverWindow) take column indices, not expressions: the binder projects any expression they need
 into a column first, so operators and the DuckDB lowering only ever deal with columns.
 """
@@ -11,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import ClassVar
 
 from sqlglot import exp
 
@@ -29,6 +32,35 @@ def ref(index: int) -> exp.Column:
 def ref_index(column: exp.Column) -> int:
     """The input position a ``ref`` reads."""
     return int(column.name[1:])
+
+
+class TypedParameter(exp.Expression):
+    """Statement parameter ``$this`` as a value of SQL type ``to``, given at each run.
+
+    A class of its own, so that a plan with a parameter never equals (or hashes like) the same
+    plan with a constant, and a generator that does not know it fails instead of writing a NULL.
+    """
+
+    arg_types: ClassVar[dict[str, bool]] = {"this": True, "to": True}
+
+
+def parameter(number: int, sql_type: str) -> TypedParameter:
+    """The stand-in for parameter ``$number`` of type ``sql_type`` in a bound expression.
+
+    >>> one = parameter(1, "BIGINT")
+    >>> one == parameter(1, "BIGINT"), one == parameter(2, "BIGINT"), parameter_number(one)
+    (True, False, 1)
+    >>> one == exp.cast(exp.null(), "BIGINT")
+    False
+    """
+    return TypedParameter(
+        this=exp.Literal.number(number), to=exp.DataType.build(sql_type, dialect="duckdb")
+    )
+
+
+def parameter_number(node: exp.Expression) -> int | None:
+    """The number ``n`` of a ``$n`` stand-in; None for any other node."""
+    return int(node.this.this) if isinstance(node, TypedParameter) else None
 
 
 class Plan:

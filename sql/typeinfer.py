@@ -4,7 +4,9 @@ DuckDB runs tidal's batch mode and is the reference the incremental engine must 
 type rules are tidal's (``SUM(INTEGER)`` is ``HUGEINT``, ``AVG`` is ``DOUBLE``, ...). The binder
 asks a private, locked DuckDB connection to bind ``SELECT <exprs> FROM <empty relation>``: that
 call only binds, it reads no data, and it also rejects unknown functions and type mismatches
-with DuckDB's message.
+with DuckDB's message. A statement parameter (``TypedParameter``) types as a NULL of its type;
+in the SQL that runs (``duckdb_sql``) it is a prepared statement's ``$n``, its value passed
+apart from the text.
 """
 
 from __future__ import annotations
@@ -14,10 +16,11 @@ import threading
 
 import duckdb
 from sqlglot import exp
+from sqlglot.dialects.duckdb import DuckDB
 
 from tidal.catalog import types
 from tidal.sql.errors import SqlError
-from tidal.sql.plan import Field
+from tidal.sql.plan import Field, TypedParameter
 
 POSTGRES_SETTINGS = (
     "SET integer_division = true",
@@ -51,8 +54,38 @@ def connect_locked() -> duckdb.DuckDBPyConnection:
         return _instance.cursor()
 
 
+class DuckDBPrepared(DuckDB):
+    """DuckDB's SQL with each statement parameter as ``CAST($n AS type)``: run it with the
+    parameters' values as the prepared statement's (``params={"n": value}``)."""
+
+    class Generator(DuckDB.Generator):
+        TRANSFORMS = {  # noqa: RUF012 - sqlglot's extension table
+            **DuckDB.Generator.TRANSFORMS,
+            TypedParameter: lambda self, e: f"CAST(${e.this.this} AS {self.sql(e, 'to')})",
+        }
+
+
+class DuckDBTyping(DuckDB):
+    """DuckDB's SQL with each statement parameter as a NULL of its type: typing needs no value."""
+
+    class Generator(DuckDB.Generator):
+        TRANSFORMS = {  # noqa: RUF012 - sqlglot's extension table
+            **DuckDB.Generator.TRANSFORMS,
+            TypedParameter: lambda self, e: f"CAST(NULL AS {self.sql(e, 'to')})",
+        }
+
+
+_PREPARED = DuckDBPrepared()
+_TYPING = DuckDBTyping()
+
+
 def duckdb_sql(expression: exp.Expression) -> str:
-    return expression.sql(dialect="duckdb")
+    """``expression`` as DuckDB SQL, its parameters as ``$n`` (see ``DuckDBPrepared``)."""
+    return expression.sql(dialect=_PREPARED)
+
+
+def _typing_sql(expression: exp.Expression) -> str:
+    return expression.sql(dialect=_TYPING)
 
 
 def empty_relation_sql(fields: tuple[Field, ...]) -> str:
@@ -77,7 +110,7 @@ class TypeInference:
         """The SQL type of each expression (a node, or DuckDB SQL) over rows with ``fields``."""
         if not exprs:
             return []
-        select = ", ".join(e if isinstance(e, str) else duckdb_sql(e) for e in exprs)
+        select = ", ".join(e if isinstance(e, str) else _typing_sql(e) for e in exprs)
         key = (select, fields)
         if key not in self._cache:
             query = f"SELECT {select} FROM {empty_relation_sql(fields)}"
@@ -92,7 +125,7 @@ class TypeInference:
 
     def values_types(self, rows: list[tuple[exp.Expression, ...]]) -> list[str]:
         """The column types of a VALUES list, unified across its rows as DuckDB does."""
-        body = ", ".join("(" + ", ".join(duckdb_sql(v) for v in row) + ")" for row in rows)
+        body = ", ".join("(" + ", ".join(_typing_sql(v) for v in row) + ")" for row in rows)
         try:
             return [
                 types.normalize(str(t))
