@@ -13,7 +13,8 @@ A facade over the engine's parts, which it builds and wires together:
 - the compiler (tidal.sql.compiler): statements to plans;
 - the relation registry (tidal.engine.relations): what runs for each table, source, view, sink;
 - the tick loop (tidal.engine.ticks): how time advances, and the lock that serializes changes;
-- reads (tidal.engine.reads): snapshots per tick, the native path, prepared reads;
+- reads (tidal.engine.reads): snapshots per tick, plans that run without DuckDB;
+- prepared statements (tidal.engine.prepared_statements): compiled once, run with arguments;
 - subscriptions (tidal.engine.subscriptions): every tick's changes to those who follow them;
 - statements (tidal.engine.statements): one handler per kind of statement.
 
@@ -25,13 +26,14 @@ from __future__ import annotations
 
 import pathlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import pyarrow as pa
 from sqlglot import exp
 
 from tidal.catalog import Catalog
 from tidal.engine.batch import BatchBackend
+from tidal.engine.prepared_statements import PreparedStatement
 from tidal.engine.reads import Reads
 from tidal.engine.relations import Relations
 from tidal.engine.statements import Result, Statements
@@ -74,7 +76,7 @@ class Database:
             compute=self.query,
         )
         self.tick_loop = TickLoop(self.relations, self.watermarks, batch_rows)
-        self.reads = Reads(self.tick_loop, self.relations, self.compiler, self.backend)
+        self.reads = Reads(self.tick_loop, self.relations, self.backend)
         self.feeds = Feeds()  # subscriptions and the history they resume from
         self.tick_loop.on_tick += [lambda tick, _: self.reads.refresh(tick), self.feeds.publish]
         self._statements = Statements(
@@ -106,6 +108,14 @@ class Database:
     def execute_statement(self, statement: exp.Expression) -> Result:
         """Run one parsed statement (tidal.sql.parser)."""
         return self._statements.run(statement)
+
+    def prepare(
+        self, statement: exp.Expression, parameter_types: Sequence[str | None] = ()
+    ) -> PreparedStatement:
+        """``statement`` compiled to run many times, with ``$n`` of SQL type
+        ``parameter_types[n - 1]`` (None: unknown, taken as text); see
+        tidal.engine.prepared_statements."""
+        return PreparedStatement(self._statements, self.reads, statement, parameter_types)
 
     # --- reading ----------------------------------------------------------------------------------
 

@@ -25,7 +25,7 @@ parameter's type raises NotNative: the caller then runs the statement the usual 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
@@ -74,12 +74,13 @@ class NotNative(Exception):
 @dataclass(frozen=True)
 class NativePlan:
     """A compiled plan: ``run(rows, arguments)`` with the relation's rows (any column names,
-    in the relation's order) gives the plan's result, named as the plan names it."""
+    in the relation's order) gives the plan's result, named as the plan names it. Two compiled
+    from equal plans are equal, so results kept for one serve the other."""
 
-    names: tuple[str, ...]
+    plan: Plan
     relation: str
-    evaluate: Rows
-    sorts: bool  # whether a run sorts (worth keeping its result for the same arguments)
+    evaluate: Rows = field(compare=False)
+    sorts: bool = False  # whether a run sorts (worth keeping its result for the same arguments)
 
     def run(self, rows: pa.Table, arguments: Arguments = (), cache: dict | None = None):
         """The result over ``rows``; ``cache`` keeps what runs over the same rows can share
@@ -88,7 +89,7 @@ class NativePlan:
             result = self.evaluate(rows, arguments, {} if cache is None else cache)
         except ArgumentError as error:
             raise NotNative(str(error)) from None
-        return result.rename_columns(self.names)
+        return result.rename_columns(self.plan.names)
 
 
 def compile_plan(plan: Plan) -> NativePlan | None:
@@ -100,7 +101,7 @@ def compile_plan(plan: Plan) -> NativePlan | None:
     except (NotNative, NeedsDuckDB):
         return None
     sorts = any(isinstance(node, Sort) for node in plan.walk())
-    return NativePlan(tuple(plan.names), scan.relation, evaluate, sorts)
+    return NativePlan(plan, scan.relation, evaluate, sorts)
 
 
 # --- plan nodes ---------------------------------------------------------------------------------

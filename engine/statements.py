@@ -27,6 +27,7 @@ from tidal.catalog.sqlstate import (
     WRONG_OBJECT_TYPE,
 )
 from tidal.catalog.users import User
+from tidal.engine.arguments import Arguments
 from tidal.engine.introspection import describe, explain, show
 from tidal.engine.reads import Reads
 from tidal.engine.relations import Relations
@@ -36,6 +37,7 @@ from tidal.engine.zset import WEIGHT
 from tidal.sql import ddl
 from tidal.sql.compiler import Compiler
 from tidal.sql.dialect import EmitOnWindowClose, Explain, Tidal
+from tidal.sql.dml import Change
 from tidal.sql.errors import SqlError, undefined_table, unsupported
 from tidal.sql.parser import parse_statement
 from tidal.sql.roles import RoleStatement, parse_role
@@ -199,8 +201,12 @@ class Statements:
     # --- DML --------------------------------------------------------------------------------------
 
     def _change(self, statement: exp.Insert | exp.Update | exp.Delete) -> str:
-        change = self.compiler.change(statement)
-        rows = self.reads.query(change.plan)
+        return self.apply_change(self.compiler.change(statement))
+
+    def apply_change(self, change: Change, arguments: Arguments = ()) -> str:
+        """Compute the rows ``change`` changes (with its parameters' values ``arguments``) and
+        apply them in one tick; returns the command tag. Hold the lock (``exclusive``)."""
+        rows = self.reads.query(change.plan, arguments)
         table = change.table
         if change.kind == "UPDATE":
             width = len(table.columns)

@@ -28,6 +28,7 @@ from sqlglot import exp
 from tidal.catalog import Catalog, types
 from tidal.catalog.sqlstate import INVALID_TEXT_REPRESENTATION, NUMERIC_VALUE_OUT_OF_RANGE
 from tidal.sql.errors import SqlError
+from tidal.sql.plan import parameter
 
 INTEGER_RANGES = {
     "TINYINT": (-(2**7), 2**7),
@@ -177,10 +178,12 @@ def _column_type(relation: object, name: str) -> str | None:
 # --- values ------------------------------------------------------------------------------------
 
 
-def read_value(sql_type: str, value: str | bytes | None) -> tuple[str, object]:
+def read_value(sql_type: str | None, value: str | bytes | None) -> tuple[str | None, object]:
     """The type a parameter of type ``sql_type`` runs as with ``value`` (its text; bytes for a
     BLOB), and its Python value: an int, float, bool, str, bytes or Decimal, or for other types
     the text itself, which the plan casts (see ``PYTHON_VALUED``)."""
+    if sql_type is None:  # unknown: its text, a literal of the plan (``constant_numbers``)
+        return None, value.decode("utf-8") if isinstance(value, bytes) else value
     decimal = sql_type.startswith("DECIMAL")
     if value is None:
         return ("DECIMAL(38,10)" if decimal else sql_type), None
@@ -244,3 +247,59 @@ def _decimal(value: str) -> tuple[str, object]:
     if width > 38:
         return "DOUBLE", float(read)
     return f"DECIMAL({width},{scale})", read
+
+
+# --- parameters in a plan ----------------------------------------------------------------------
+
+
+def constant_numbers(statement: exp.Expression, types: Sequence[str | None]) -> frozenset[int]:
+    """The parameters whose values are constants of the plan rather than arguments of a run:
+    those in LIMIT and OFFSET (``row_count_numbers``) and those of unknown type, which are text
+    literals there, as PostgreSQL's ``unknown`` literals are (DuckDB then reads them as whatever
+    type they meet)."""
+    unknown = {n for n in numbers(statement) if n > len(types) or types[n - 1] is None}
+    return row_count_numbers(statement) | unknown
+
+
+def row_count_numbers(statement: exp.Expression) -> frozenset[int]:
+    """The parameters that give a LIMIT or an OFFSET: a plan's row count is part of its shape."""
+    return frozenset(
+        n
+        for node in statement.find_all(exp.Parameter)
+        if (n := number(node)) is not None and _in_row_count(node)
+    )
+
+
+def stand_ins(
+    statement: exp.Expression, types: Sequence[str | None], constants: dict[int, object]
+) -> exp.Expression:
+    """A copy of ``statement`` ready to compile: each ``$n`` of ``constants`` is its value as a
+    literal (a LIMIT's number, an unknown's text), every other a typed stand-in whose value each
+    run takes as its argument (see ``PYTHON_VALUED``; others are cast from their text)."""
+    copy = statement.copy()
+    for node in list(copy.find_all(exp.Parameter)):
+        n = number(node)
+        if n is None:
+            raise SqlError(f"parameter {node.sql()} is not numbered: write $1, $2, ...")
+        if n in constants:
+            node.replace(_literal(constants[n], _in_row_count(node)))
+            continue
+        sql_type = types[n - 1]
+        if sql_type in PYTHON_VALUED or sql_type.startswith("DECIMAL"):
+            node.replace(parameter(n, sql_type))
+        else:
+            node.replace(exp.cast(parameter(n, "VARCHAR"), sql_type, dialect="duckdb"))
+    return copy
+
+
+def _in_row_count(node: exp.Expression) -> bool:
+    parent = node.parent
+    while isinstance(parent, (exp.Paren, exp.Cast)):
+        parent = parent.parent
+    return isinstance(parent, (exp.Limit, exp.Offset, exp.Fetch))
+
+
+def _literal(value: object, row_count: bool) -> exp.Expression:
+    if row_count:  # LIMIT and OFFSET take a plain number (the binder wants a constant)
+        return exp.Null() if value is None else exp.Literal.number(_integer("BIGINT", str(value)))
+    return exp.Null() if value is None else exp.Literal.string(str(value))

@@ -1,17 +1,18 @@
-"""Every call the server makes into the engine, in one place: running a statement, a fast read
-of a prepared query, learning a query's columns without running it, the catalog.
+"""Every call the server makes into the engine, in one place: preparing a statement and running
+it with its parameters' values, learning a query's columns without running it, the catalog.
 
-A statement a client prepares becomes an ``EngineStatement`` once: its parsed form and its
-parameters' types. Each execution passes the parameters' values (decoded from the wire by
-params.decode). A read the engine's fast path takes (tidal.engine.reads: a simple read of one
-relation) runs its compiled plan over the relation's snapshot with the values as arguments:
-on the event loop when the plan and snapshot are ready (``read_now``), on the executor when
-reading would wait for the database (``read``). Every other statement is run with the values
-bound as typed literal nodes into a copy of it (``execute``, on the executor: it blocks).
+A statement a client prepares becomes an ``EngineStatement`` once: its parsed form, its
+parameters' SQL types (declared, else inferred by tidal.sql.parameters) and their OIDs. Each
+execution reads the values the client sent (text, as params.decode gives them) as PostgreSQL's
+input functions do (tidal.sql.parameters.read_value) and runs the engine's prepared statement
+(tidal.engine.prepared_statements) with them as arguments: on the event loop when that needs no
+waiting (``run_now``: a simple read whose plan and snapshot are ready), else on the executor
+(``run``).
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable
 
 import pyarrow as pa
@@ -20,15 +21,19 @@ from sqlglot import exp
 from tidal.catalog import Catalog, types
 from tidal.catalog.users import Users
 from tidal.engine import Database
-from tidal.engine.reads import MISS
+from tidal.engine.prepared_statements import MISS, PreparedStatement
 from tidal.shell.pgwire import params
-from tidal.shell.pgwire import pg_types as pg
+from tidal.sql.parameters import infer_types, read_value
 
 __all__ = ["MISS", "EngineStatement", "catalog", "users"]
 
+# Engine statements kept per client statement, one per distinct types its values run as (a
+# NUMERIC parameter runs as its value's DECIMAL(width, scale)).
+KEPT_TYPINGS = 16
+
 
 def catalog(db: Database) -> Catalog:
-    """What exists: for parameter types, the catalog emulation and the pg_catalog rows."""
+    """What exists: for the catalog emulation and the pg_catalog rows."""
     return db.catalog
 
 
@@ -38,72 +43,46 @@ def users(db: Database) -> Users:
 
 
 class EngineStatement:
-    """One prepared statement as the engine runs it. ``fast_reads``: whether a query may take
-    the engine's fast path (statements inside DECLARE and COPY do not)."""
+    """One client statement as the engine runs it, with its parameters' OIDs ``param_oids``
+    (as declared, else inferred) for the client."""
 
-    def __init__(
-        self,
-        db: Database,
-        text: str,
-        statement: exp.Expression,
-        param_oids: list[int],
-        fast_reads: bool = True,
-    ) -> None:
+    def __init__(self, db: Database, statement: exp.Expression, declared: tuple[int, ...]) -> None:
         self.db = db
-        self.text = text
         self.statement = statement
-        self.param_oids = param_oids
-        self._fast = fast_reads and isinstance(statement, exp.Query)
-        self._types = tuple(pg.SQL_TYPES.get(oid, "VARCHAR") for oid in param_oids)
+        self.types = infer_types(statement, db.catalog, params.declared_types(declared))
+        self.param_oids = params.oids(declared, self.types)
+        self._prepared: OrderedDict[tuple, PreparedStatement] = OrderedDict()
 
-    def read_now(self, values: list) -> pa.Table | object | None:
+    def run_now(self, values: list) -> pa.Table | object:
         """The rows of this query with parameter ``values`` if they are ready, ``MISS`` if
-        reading them would wait for the database, None if the fast path does not take it."""
-        arguments = self._arguments(values)
-        if arguments is None:
-            return None
-        return self.db.reads.execute_prepared(
-            self.text, self.statement, self._types, arguments, wait=False
-        )
+        getting them would wait (then ``run`` on a thread)."""
+        prepared, arguments = self._prepare(values)
+        return prepared.run(arguments, wait=False)
 
-    def read(self, values: list) -> pa.Table | None:
-        """``read_now``, waiting for the database where needed (call it on a thread)."""
-        arguments = self._arguments(values)
-        if arguments is None:
-            return None
-        return self.db.reads.execute_prepared(self.text, self.statement, self._types, arguments)
-
-    def execute(self, values: list, vet: Callable[[exp.Expression], None] | None = None):
-        """Run the statement with ``values`` bound into a copy of it (call it on a thread):
-        a table, a ``Status``, a ``Subscription``, or None. ``vet`` sees the bound statement
-        first and may refuse it."""
-        bound = self.bind(values)
+    def run(self, values: list, vet: Callable[[exp.Expression], None] | None = None):
+        """Run the statement with ``values`` (call it on a thread): a table, a ``Status``, a
+        ``Subscription``. ``vet`` sees the statement first and may refuse it."""
         if vet is not None:
-            vet(bound)
-        return self.db.execute_statement(bound)
-
-    def bind(self, values: list) -> exp.Expression:
-        """A copy of the statement with each ``$n`` the n-th value as a typed literal."""
-        if self.param_oids:
-            return params.bind(self.statement, self.param_oids, values)
-        return self.statement.copy()  # the engine may change what it is given
+            vet(self.statement)
+        prepared, arguments = self._prepare(values)
+        return prepared.run(arguments)
 
     def columns(self) -> pa.Schema:
-        """The columns the query returns, learnt by binding it (call it on a thread)."""
-        bound = params.bind_nulls(self.statement, self.param_oids)
-        columns = self.db.execute_statement(exp.Describe(this=bound))
-        names = columns.column("column_name").to_pylist()
-        kinds = columns.column("column_type").to_pylist()
-        return pa.schema([pa.field(n, _arrow_type(t)) for n, t in zip(names, kinds)])
+        """The columns the query returns, learnt by compiling it (call it on a thread)."""
+        columns = self._prepare([None] * len(self.types))[0].columns()
+        return pa.schema([pa.field(name, _arrow_type(kind)) for name, kind in columns])
 
-    def _arguments(self, values: list) -> list | None:
-        """The values as the fast path's Python arguments; None where it does not go."""
-        if not self._fast:
-            return None
-        arguments = [_python_value(oid, v) for oid, v in zip(self.param_oids, values)]
-        if any(a is _UNTAKEN for a in arguments):
-            return None  # binding reports a bad value, or handles a type not taken here
-        return arguments
+    def _prepare(self, values: list) -> tuple[PreparedStatement, list]:
+        """The engine's statement for the types these values run as, and the values read."""
+        typed = [read_value(t, v) for t, v in zip(self.types, values)]
+        run_types = tuple(t for t, _ in typed)
+        prepared = self._prepared.get(run_types)
+        if prepared is None:
+            prepared = self.db.prepare(self.statement, run_types)
+            self._prepared[run_types] = prepared
+            if len(self._prepared) > KEPT_TYPINGS:
+                self._prepared.popitem(last=False)
+        return prepared, [v for _, v in typed]
 
 
 def _arrow_type(name: str) -> pa.DataType:
@@ -111,33 +90,3 @@ def _arrow_type(name: str) -> pa.DataType:
         return types.to_arrow(name)
     except types.TypeError_:
         return pa.string()
-
-
-_UNTAKEN = object()
-_INTEGER_BITS = {pg.INT2: 16, pg.INT4: 32, pg.INT8: 64}
-_TEXT = {pg.TEXT, pg.VARCHAR, pg.BPCHAR, pg.NAME}
-_BOOLEANS = {"t": True, "true": True, "y": True, "yes": True, "on": True, "1": True}
-_BOOLEANS |= {"f": False, "false": False, "n": False, "no": False, "off": False, "0": False}
-
-
-def _python_value(oid: int, value: str | bytes | None):
-    """A decoded parameter as the Python value the engine takes, as params.literal reads it
-    (_UNTAKEN: a type or a spelling left to params.bind)."""
-    if value is None:
-        return None
-    if isinstance(value, bytes):
-        return _UNTAKEN
-    if oid in _TEXT:
-        return value
-    try:
-        if oid in _INTEGER_BITS:
-            number = int(value.strip())
-            limit = 1 << (_INTEGER_BITS[oid] - 1)
-            return number if -limit <= number < limit else _UNTAKEN
-        if oid == pg.FLOAT8:
-            return float(value.strip())
-    except ValueError:
-        return _UNTAKEN
-    if oid == pg.BOOL:
-        return _BOOLEANS.get(value.strip().lower(), _UNTAKEN)
-    return _UNTAKEN

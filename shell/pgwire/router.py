@@ -150,11 +150,10 @@ class Router:
             return Prepared(text, Route.HOUSEKEEPING, node, handler=handler)
         if self.catalog_queries.handles(text):
             return self._catalog_query(text, declared)
-        oids = params.infer_types(node, engine_calls.catalog(self.db), declared)
+        engine = EngineStatement(self.db, node, declared)
         if params.quoted_parameters(node) is not None:
-            return Prepared(text, Route.QUOTE, node, node, oids)
-        engine = EngineStatement(self.db, text, node, oids)
-        return Prepared(text, Route.ENGINE, node, node, oids, engine=engine)
+            return Prepared(text, Route.QUOTE, node, node, engine.param_oids)
+        return Prepared(text, Route.ENGINE, node, node, engine.param_oids, engine=engine)
 
     def _wrapped(self, text: str, node: exp.Expression, declared: tuple[int, ...]) -> Prepared:
         """DECLARE and COPY run the statement inside them (a bare SUBSCRIBE is streamed as
@@ -168,9 +167,8 @@ class Router:
         if not isinstance(inner, Subscribe) and not is_query(inner):
             what = "DECLARE ... CURSOR FOR" if route is Route.DECLARE else "COPY (...) TO STDOUT"
             raise ServerError(f"{what} takes a query or SUBSCRIBE", SYNTAX_ERROR)
-        oids = params.infer_types(inner, engine_calls.catalog(self.db), declared)
-        engine = EngineStatement(self.db, text, inner, oids, fast_reads=False)
-        return Prepared(text, route, node, inner, oids, engine=engine)
+        engine = EngineStatement(self.db, inner, declared)
+        return Prepared(text, route, node, inner, engine.param_oids, engine=engine)
 
     def _catalog_query(self, text: str, declared: tuple[int, ...]) -> Prepared:
         count = max(len(declared), self.catalog_queries.parameter_count(text))
@@ -193,8 +191,8 @@ class Router:
                 IN_FAILED_SQL_TRANSACTION,
             )
         if route is _ENGINE:
-            rows = prepared.engine.read_now(values)
-            return LATER if rows is None or rows is MISS else Rows(rows)
+            rows = prepared.engine.run_now(values)
+            return LATER if rows is MISS else Rows(rows)
         if route is Route.HOUSEKEEPING:
             return prepared.handler.run(self.state, prepared.node)
         if route is Route.EMPTY:
@@ -218,15 +216,11 @@ class Router:
             return Rows(await self._blocking(self.catalog_queries.run, prepared.text, arguments))
         if route is Route.FETCH:
             return await self._fetch(prepared.node, out)
-        if route is Route.ENGINE and engine.read_now(values) is MISS:  # fast, once it may wait
-            rows = await self._blocking(engine.read, values)
-            if rows is not None:
-                return Rows(rows)
         if route is Route.DECLARE:
             return await self._declare(prepared.node, engine, values)
         if route is Route.COPY:
             return await self._copy(prepared.node, engine, values, out)
-        result = await self._blocking(engine.execute, values, self._check_connectors)
+        result = await self._blocking(engine.run, values, self._check_connectors)
         return self._outcome(prepared.statement, result)
 
     async def describe(self, prepared: Prepared) -> pa.Schema | None:
@@ -280,7 +274,7 @@ class Router:
     async def _declare(self, node: DeclareCursor, engine: EngineStatement, values: list) -> str:
         cursors = self.state.cursors
         cursors.check_free(node.cursor)
-        result = await self._blocking(engine.execute, values)
+        result = await self._blocking(engine.run, values)
         if isinstance(result, Subscription):
             cursor = SubscriptionCursor(result, self._wait, node.hold, node.binary)
         else:
@@ -297,7 +291,7 @@ class Router:
 
     async def _copy(self, node, engine: EngineStatement, values: list, out: Output) -> str:
         fmt = CopyFormat.of(node if isinstance(node, CopyToStdout) else None)
-        result = await self._blocking(engine.execute, values)
+        result = await self._blocking(engine.run, values)
         context = self.state.context()
         if isinstance(result, Subscription):
             return await copy_subscription(out, result, fmt, context, self._wait)

@@ -1,5 +1,6 @@
-"""Snapshots and prepared reads (tidal.engine.reads): what a read sees after ticks, DML, DDL and
-drops, how prepared plans follow the catalog, and reads while a ticker owns the polling."""
+"""Snapshots and prepared reads (tidal.engine.reads, tidal.engine.prepared_statements): what a
+read sees after ticks, DML, DDL and drops, how prepared plans follow the catalog, and reads while
+a ticker owns the polling."""
 
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ def db():
 
 
 def prepared(db: Database, text: str, types: tuple[str, ...], *arguments, wait: bool = True):
-    return db.reads.execute_prepared(text, parse_statement(text), types, list(arguments), wait)
+    return db.prepare(parse_statement(text), types).run(list(arguments), wait)
 
 
 def rows(table) -> list[tuple]:
@@ -67,24 +68,26 @@ def test_a_tick_remakes_the_snapshots_that_were_read_and_drops_the_others(db):
 
 
 def test_a_dropped_and_recreated_relation_is_read_anew(db):
-    assert rows(prepared(db, POINT, ("BIGINT",), 2)) == [(2, 20, 1)]
+    point = db.prepare(parse_statement(POINT), ("BIGINT",))
+    assert rows(point.run([2])) == [(2, 20, 1)]
     db.execute("DROP MATERIALIZED VIEW totals")
-    with pytest.raises(SqlError):
-        db.execute("SELECT * FROM totals")
-    assert prepared(db, POINT, ("BIGINT",), 2) is None  # binding fails: the usual way reports it
+    with pytest.raises(SqlError, match="totals"):
+        point.run([2])  # compiled again for the new catalog: the binder says what is missing
     db.execute("CREATE MATERIALIZED VIEW totals AS SELECT k, max(v) AS s, 7 AS n FROM t GROUP BY k")
-    assert rows(prepared(db, POINT, ("BIGINT",), 1)) == [(1, 10, 7)]
+    assert rows(point.run([1])) == [(1, 10, 7)]
     db.execute("DROP TABLE t CASCADE")
     db.execute("CREATE TABLE t (k BIGINT, v INTEGER)")
     assert db.execute("SELECT count(*) AS n FROM t").to_pylist() == [{"n": 0}]
 
 
-def test_a_statement_that_needs_duckdb_is_left_to_the_usual_way(db):
+def test_a_statement_that_needs_duckdb_runs_there_with_its_arguments(db):
+    db.reads.poll_first = False
     text = "SELECT k, s + 1 AS s1 FROM totals WHERE k = $1"
-    assert prepared(db, text, ("BIGINT",), 1) is None
-    assert prepared(db, "SELECT * FROM totals WHERE k = $1 LIMIT $2", ("BIGINT",) * 2, 1, 1) is None
-    # a parameter whose value the native path does not take: a text where a number goes
-    assert prepared(db, POINT, ("BIGINT",), "1") is None
+    assert rows(prepared(db, text, ("BIGINT",), 1)) == [(1, 16)]
+    assert prepared(db, text, ("BIGINT",), 1, wait=False) is MISS  # DuckDB: on a thread
+    limited = "SELECT * FROM totals WHERE k >= $1 ORDER BY k LIMIT $2"
+    assert rows(prepared(db, limited, ("BIGINT",) * 2, 1, 1)) == [(1, 15, 2)]
+    assert rows(prepared(db, limited, ("BIGINT",) * 2, 1, 2)) == [(1, 15, 2), (2, 20, 1)]
 
 
 def test_sorted_results_are_kept_per_tick_for_the_same_arguments(db):
@@ -99,14 +102,17 @@ def test_sorted_results_are_kept_per_tick_for_the_same_arguments(db):
 
 def test_without_waiting_a_read_misses_until_its_plan_and_snapshot_are_ready(db):
     db.reads.poll_first = False
-    assert prepared(db, POINT, ("BIGINT",), 1, wait=False) is MISS  # not prepared yet
-    assert rows(prepared(db, POINT, ("BIGINT",), 1)) == [(1, 15, 2)]
-    assert rows(prepared(db, POINT, ("BIGINT",), 1, wait=False)) == [(1, 15, 2)]
-    db.execute("CREATE TABLE other (x INTEGER)")  # the catalog changed: prepare again
-    assert prepared(db, POINT, ("BIGINT",), 1, wait=False) is MISS
-    assert rows(prepared(db, POINT, ("BIGINT",), 1)) == [(1, 15, 2)]
+    point = db.prepare(parse_statement(POINT), ("BIGINT",))
+    assert point.run([1], wait=False) is MISS  # not compiled yet
+    assert rows(point.run([1])) == [(1, 15, 2)]
+    assert rows(point.run([1], wait=False)) == [(1, 15, 2)]
+    db.execute("CREATE TABLE other (x INTEGER)")  # the catalog changed: compile again
+    assert point.run([1], wait=False) is MISS
+    assert rows(point.run([1])) == [(1, 15, 2)]
+    db.execute("INSERT INTO t VALUES (1, 1)")  # a tick: the snapshot is made by the tick
+    assert rows(point.run([1], wait=False)) == [(1, 16, 3)]
     db.reads.poll_first = True
-    assert prepared(db, POINT, ("BIGINT",), 1, wait=False) is MISS  # it would poll first
+    assert point.run([1], wait=False) is MISS  # it would poll first
 
 
 def _counting_source(db: Database) -> None:

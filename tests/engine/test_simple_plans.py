@@ -269,7 +269,9 @@ def test_a_decimal_constant_beside_a_double_is_converted_as_duckdb_converts_it(c
     for operator in OPERATORS:
         compiled, duck, _ = _both(db, f"SELECT d FROM t WHERE d {operator} {constant}")
         assert compiled is not None
-        assert _canonical(_rows(compiled.run(db.relations.contents("t")))) == _canonical(_rows(duck))
+        assert _canonical(_rows(compiled.run(db.relations.contents("t")))) == _canonical(
+            _rows(duck)
+        )
 
 
 def test_an_out_of_range_cast_is_left_to_duckdb_which_raises():
