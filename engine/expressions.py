@@ -47,7 +47,7 @@ from tidal.engine.kernels import (
     plain_number,
     remainder,
 )
-from tidal.sql.plan import Field, TypedParameter, parameter_number, ref_index
+from tidal.sql.plan import Field, TypedParameter, cast, parameter_number, ref_index
 from tidal.sql.typeinfer import TypeInference, duckdb_sql
 
 Evaluator = Callable[..., Values]  # (batch, arguments=()) -> values
@@ -86,6 +86,8 @@ def compile_expression(
     arrow_type = _arrow(result_type)
 
     def run(batch: pa.Table, arguments: Arguments = ()) -> Values:
+        if not batch.num_rows:  # DuckDB evaluates nothing (a failing constant included)
+            return pa.array([], arrow_type)
         try:
             values = evaluate(batch, arguments)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError, duckdb.Error) as error:
@@ -264,7 +266,7 @@ class _Compiler:
             return lambda batch, arguments: pc.cast(inner(batch, arguments), arrow_type, safe=False)
         if self.kernels_only:
             raise NeedsDuckDB(f"{duckdb_sql(node)[:60]} as {sql_type}")
-        return self._fallback(exp.cast(node, sql_type, dialect="duckdb"))
+        return self._fallback(cast(node, sql_type))
 
     def _fallback(self, node: exp.Expression) -> _Run:
         """Evaluate ``node`` with DuckDB over the columns it reads."""

@@ -28,6 +28,7 @@ from tidal.sql.plan import (
     Sort,
     SortKey,
     TopN,
+    cast,
     conjunction,
     conjuncts,
     ref,
@@ -553,7 +554,7 @@ def _cast_to(plan: Plan, types: list[str]) -> Plan:
     if [f.type for f in plan.schema] == types:
         return plan
     exprs = tuple(
-        ref(i) if f.type == t else exp.cast(ref(i), t, dialect="duckdb")
+        ref(i) if f.type == t else cast(ref(i), t)
         for i, (f, t) in enumerate(zip(plan.schema, types))
     )
     return Project(plan, exprs, tuple(Field(f.name, t) for f, t in zip(plan.schema, types)))

@@ -31,7 +31,7 @@ from tidal.catalog.sqlstate import (
     WRONG_OBJECT_TYPE,
 )
 from tidal.sql.errors import SqlError, undefined_table, unsupported
-from tidal.sql.plan import Field, Plan, Project, ref
+from tidal.sql.plan import Field, Plan, Project, cast, ref
 
 Bind = Callable[[exp.Expression], Plan]  # an ad hoc query's plan (the compiler's)
 
@@ -102,7 +102,7 @@ def _insert(insert: exp.Insert, catalog: Catalog, bind: Bind) -> Change:
     for column in target.columns:
         index = position.get(column.name.lower())
         value = ref(index) if index is not None else exp.Null()
-        exprs.append(exp.cast(value, column.type, dialect="duckdb"))
+        exprs.append(cast(value, column.type))
     fields = tuple(Field(c.name, c.type) for c in target.columns)
     return Change(target, "INSERT", Project(source, tuple(exprs), fields))
 
@@ -114,7 +114,7 @@ def _coerced_values(values: exp.Values, types: list[str]) -> exp.Values:
     for row in values.expressions:
         items = row.expressions if isinstance(row, exp.Tuple) else [row]
         for item, type_name in zip(items, types):
-            item.replace(exp.cast(item.copy(), type_name, dialect="duckdb"))
+            item.replace(cast(item.copy(), type_name))
     return values
 
 
@@ -155,7 +155,7 @@ def _update(update: exp.Update, catalog: Catalog, bind: Bind) -> Change:
     items = [exp.column(c.name, quoted=True) for c in target.columns]
     for c in target.columns:
         value = assignments.get(c.name.lower(), exp.column(c.name, quoted=True))
-        new_value = exp.cast(value.copy(), c.type, dialect="duckdb")
+        new_value = cast(value.copy(), c.type)
         items.append(exp.alias_(new_value, c.name, quoted=True))
     select = exp.select(*items).from_(update.this.copy())
     if update.args.get("where") is not None:

@@ -23,7 +23,7 @@ from tidal.catalog.sqlstate import (
     UNDEFINED_OBJECT,
 )
 from tidal.sql.errors import SqlError, unsupported
-from tidal.sql.plan import Field
+from tidal.sql.plan import Field, cast
 from tidal.sql.typeinfer import TypeInference
 
 _DEPTH = 16  # functions calling functions, at most this deep
@@ -138,13 +138,13 @@ def _expand(node, functions: dict[str, Function], referenced: set[str], depth: i
             )
         referenced.add(function.name)
         arguments = {
-            p.name.lower(): exp.cast(a.copy(), p.type, dialect="duckdb")
+            p.name.lower(): cast(a.copy(), p.type)
             for p, a in zip(function.parameters, call.expressions)
         }
         body = exp.maybe_parse(function.body, dialect="duckdb").transform(
             lambda n: arguments[n.name.lower()].copy() if isinstance(n, exp.Column) else n
         )
         body = _expand(body, functions, referenced, depth + 1)
-        return exp.cast(exp.paren(body, copy=False), function.returns, dialect="duckdb")
+        return cast(exp.paren(body, copy=False), function.returns)
 
     return node.transform(visit)

@@ -10,6 +10,7 @@ from tidal.sql.plan import (
     Join,
     Plan,
     Project,
+    cast,
     conjunction,
     conjuncts,
     ref,
@@ -95,7 +96,7 @@ def _key_columns(left: Plan, right: Plan, width: int, pairs, infer: TypeInferenc
 
 
 def _cast(expression: exp.Expression, have: str, want: str) -> exp.Expression:
-    return expression if have == want else exp.cast(expression, want, dialect="duckdb")
+    return expression if have == want else cast(expression, want)
 
 
 def _position(expression: exp.Expression, side: Plan, extra: list[exp.Expression]) -> int:

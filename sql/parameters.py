@@ -28,7 +28,7 @@ from sqlglot import exp
 from tidal.catalog import Catalog, types
 from tidal.catalog.sqlstate import INVALID_TEXT_REPRESENTATION, NUMERIC_VALUE_OUT_OF_RANGE
 from tidal.sql.errors import SqlError
-from tidal.sql.plan import parameter
+from tidal.sql.plan import cast, parameter
 
 INTEGER_RANGES = {
     "TINYINT": (-(2**7), 2**7),
@@ -288,7 +288,7 @@ def stand_ins(
         if sql_type in PYTHON_VALUED or sql_type.startswith("DECIMAL"):
             node.replace(parameter(n, sql_type))
         else:
-            node.replace(exp.cast(parameter(n, "VARCHAR"), sql_type, dialect="duckdb"))
+            node.replace(cast(parameter(n, "VARCHAR"), sql_type))
     return copy
 
 

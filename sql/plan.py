@@ -11,6 +11,7 @@ into a column first, so operators and the DuckDB lowering only ever deal with co
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import ClassVar
@@ -27,6 +28,17 @@ class Field:
 def ref(index: int) -> exp.Column:
     """The expression that reads input column ``index``."""
     return exp.column(f"c{index}", quoted=True)
+
+
+def cast(expression: exp.Expression, sql_type: str) -> exp.Expression:
+    """``CAST(expression AS sql_type)`` (``sql_type`` in DuckDB's spelling; none where the
+    expression is already of that type's kind). The type is parsed once per name."""
+    return exp.cast(expression, _data_type(sql_type), dialect="duckdb")
+
+
+@functools.lru_cache(maxsize=1024)
+def _data_type(sql_type: str) -> exp.DataType:
+    return exp.DataType.build(sql_type, dialect="duckdb")
 
 
 def ref_index(column: exp.Column) -> int:
