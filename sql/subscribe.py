@@ -20,6 +20,7 @@ from typing import ClassVar
 from sqlglot import exp
 from sqlglot.tokens import Token, TokenType
 
+from tidal.catalog.sqlstate import INVALID_PARAMETER_VALUE
 from tidal.sql.errors import SqlError, unsupported
 
 SUBSCRIBE = "SUBSCRIBE"
@@ -139,7 +140,10 @@ def _option_error(token: Token, message: str) -> SqlError:
     allowed = ", ".join(f"{o} [= true|false]" for o in OPTIONS)
     column = max(1, token.col - len(token.text) + 1)
     return SqlError(
-        f"{message}: the options are {allowed}", sqlstate="22023", line=token.line, column=column
+        f"{message}: the options are {allowed}",
+        sqlstate=INVALID_PARAMETER_VALUE,
+        line=token.line,
+        column=column,
     )
 
 

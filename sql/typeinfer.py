@@ -19,6 +19,7 @@ from sqlglot import exp
 from sqlglot.dialects.duckdb import DuckDB
 
 from tidal.catalog import types
+from tidal.catalog.sqlstate import DATATYPE_MISMATCH, SYNTAX_ERROR, UNDEFINED_FUNCTION
 from tidal.sql.errors import SqlError
 from tidal.sql.plan import Field, TypedParameter
 
@@ -150,7 +151,7 @@ class TypeInference:
                 f"but it is compared with an expression of type {target_type}: write a "
                 "constant of that type, or CAST the expression to VARCHAR to compare "
                 "text",
-                sqlstate="42804",
+                sqlstate=DATATYPE_MISMATCH,
             )
 
     def _castable(self, literal: exp.Literal, target_type: str) -> bool:
@@ -173,7 +174,8 @@ class TypeInference:
             return types.normalize(str(self._connection.sql(query).types[0]))
         except duckdb.Error as error:
             raise SqlError(
-                f"cannot combine types {left} and {right}: {_clean(error)}", sqlstate="42804"
+                f"cannot combine types {left} and {right}: {_clean(error)}",
+                sqlstate=DATATYPE_MISMATCH,
             ) from None
 
 
@@ -209,7 +211,7 @@ def _clean(error: Exception) -> str:
 def _as_sql_error(error: duckdb.Error) -> SqlError:
     message = _clean(error)
     if "No function matches" in message or "Cannot" in message or "cast" in message.lower():
-        return SqlError(f"type mismatch: {message}", sqlstate="42804")
+        return SqlError(f"type mismatch: {message}", sqlstate=DATATYPE_MISMATCH)
     if "does not exist" in message or "not found" in message.lower():
-        return SqlError(message, sqlstate="42883")
-    return SqlError(message, sqlstate="42601")
+        return SqlError(message, sqlstate=UNDEFINED_FUNCTION)
+    return SqlError(message, sqlstate=SYNTAX_ERROR)

@@ -6,7 +6,7 @@ in ``FOREIGN_SQLSTATES`` by type; anything else is an internal error (XX000) who
 for a report.
 
     >>> from tidal.sql.errors import SqlError
-    >>> describe(SqlError("not supported: x", sqlstate="0A000"))
+    >>> describe(SqlError("not supported: x", sqlstate=sqlstate.FEATURE_NOT_SUPPORTED))
     ('0A000', 'not supported: x')
     >>> describe(KeyError("k"))[0]
     'XX000'
