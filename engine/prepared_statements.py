@@ -38,14 +38,14 @@ from dataclasses import dataclass
 
 from sqlglot import exp
 
-from tidal.engine.arguments import Arguments
+from tidal.engine.arguments import ArgumentError, Arguments
 from tidal.engine.reads import MISS, Reads
 from tidal.engine.simple_plans import NativePlan, compile_plan
 from tidal.engine.statements import Result, Statements, Status
 from tidal.sql.dialect import EmitOnWindowClose
 from tidal.sql.dml import Change
 from tidal.sql.errors import unsupported
-from tidal.sql.parameters import constant_numbers, numbers, row_count_numbers, stand_ins
+from tidal.sql.parameters import constant_numbers, numbers, shape_numbers, stand_ins
 from tidal.sql.plan import Plan
 
 __all__ = ["MISS", "PreparedStatement"]
@@ -87,6 +87,7 @@ class PreparedStatement:
                 f"parameters in {statement.key.upper()}: only queries, INSERT, UPDATE and "
                 "DELETE take them"
             )
+        self._count = max(numbers(statement), default=0)
         self._constants = sorted(constant_numbers(statement, self.parameter_types))
         self._compiled: OrderedDict[tuple, _Compiled] = OrderedDict()
         self._guard = threading.Lock()
@@ -96,6 +97,11 @@ class PreparedStatement:
         of constants as their text): rows, a Status, a Subscription; or ``MISS``."""
         if not self.compiles:
             return MISS if not wait else self.statements.run(self.statement.copy())
+        if len(arguments) < self._count:
+            raise ArgumentError(
+                f"parameter ${len(arguments) + 1} has no value: the statement takes "
+                f"{self._count} values"
+            )
         key = tuple(arguments[n - 1] for n in self._constants)
         compiled = self._kept(key)
         if compiled is None:
@@ -121,7 +127,7 @@ class PreparedStatement:
         if not isinstance(self.statement, QUERIES):
             return None
         types = [t or "VARCHAR" for t in self.parameter_types]  # unknown: text, typed NULL here
-        constants = dict.fromkeys(row_count_numbers(self.statement), 0)
+        constants = dict.fromkeys(shape_numbers(self.statement), 0)  # a row count, an offset
         with self.statements.ticks.exclusive():
             plan = self.statements.compiler.query(stand_ins(self.statement, types, constants)).plan
         return [(f.name, f.type) for f in plan.schema]

@@ -254,19 +254,21 @@ def _decimal(value: str) -> tuple[str, object]:
 
 def constant_numbers(statement: exp.Expression, types: Sequence[str | None]) -> frozenset[int]:
     """The parameters whose values are constants of the plan rather than arguments of a run:
-    those in LIMIT and OFFSET (``row_count_numbers``) and those of unknown type, which are text
-    literals there, as PostgreSQL's ``unknown`` literals are (DuckDB then reads them as whatever
-    type they meet)."""
+    those that shape it (``shape_numbers``) and those of unknown type, which are text literals
+    there, as PostgreSQL's ``unknown`` literals are (DuckDB then reads them as whatever type they
+    meet)."""
     unknown = {n for n in numbers(statement) if n > len(types) or types[n - 1] is None}
-    return row_count_numbers(statement) | unknown
+    return shape_numbers(statement) | unknown
 
 
-def row_count_numbers(statement: exp.Expression) -> frozenset[int]:
-    """The parameters that give a LIMIT or an OFFSET: a plan's row count is part of its shape."""
+def shape_numbers(statement: exp.Expression) -> frozenset[int]:
+    """The parameters that shape a plan: a LIMIT's or an OFFSET's row count, and anything in
+    a window function's call (``lag(x, $1)``: the binder reads its offset as a constant)."""
     return frozenset(
         n
         for node in statement.find_all(exp.Parameter)
-        if (n := number(node)) is not None and _in_row_count(node)
+        if (n := number(node)) is not None
+        and (_in_row_count(node) or node.find_ancestor(exp.Window))
     )
 
 
@@ -281,10 +283,10 @@ def stand_ins(
         n = number(node)
         if n is None:
             raise SqlError(f"parameter {node.sql()} is not numbered: write $1, $2, ...")
+        sql_type = types[n - 1] if n <= len(types) else None
         if n in constants:
-            node.replace(_literal(constants[n], _in_row_count(node)))
+            node.replace(_literal(constants[n], sql_type, _in_row_count(node)))
             continue
-        sql_type = types[n - 1]
         if sql_type in PYTHON_VALUED or sql_type.startswith("DECIMAL"):
             node.replace(parameter(n, sql_type))
         else:
@@ -299,7 +301,12 @@ def _in_row_count(node: exp.Expression) -> bool:
     return isinstance(parent, (exp.Limit, exp.Offset, exp.Fetch))
 
 
-def _literal(value: object, row_count: bool) -> exp.Expression:
+def _literal(value: object, sql_type: str | None, row_count: bool) -> exp.Expression:
+    if value is None:
+        return exp.Null() if sql_type is None or row_count else cast(exp.Null(), sql_type)
     if row_count:  # LIMIT and OFFSET take a plain number (the binder wants a constant)
-        return exp.Null() if value is None else exp.Literal.number(_integer("BIGINT", str(value)))
-    return exp.Null() if value is None else exp.Literal.string(str(value))
+        return exp.Literal.number(_integer("BIGINT", str(value)))
+    if isinstance(value, bytes):
+        value = "".join(f"\\x{b:02X}" for b in value)
+    text = exp.Literal.string(str(value))
+    return text if sql_type is None else cast(text, sql_type)
