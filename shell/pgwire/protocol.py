@@ -54,7 +54,7 @@ from tidal.shell.pgwire.portals import (
     row_description,
 )
 from tidal.shell.pgwire.results import LATER, Outcome, Rows
-from tidal.shell.pgwire.session_state import PreparedStatement, SessionState, TransactionStatus
+from tidal.shell.pgwire.session_state import ParsedStatement, SessionState, TransactionStatus
 from tidal.sql import split_statements
 from tidal.sql.errors import SqlError
 
@@ -392,7 +392,7 @@ class SessionProtocol:
         except SqlError as error:
             offset = message.text.find(text) if text else 0
             return self._step_failed(error, message.text, max(offset, 0))
-        self.state.statements[message.name] = PreparedStatement(prepared)
+        self.state.statements[message.name] = ParsedStatement(prepared)
         self.send(codec.parse_complete())
 
     def _bind(self, message: codec.Bind) -> None:
@@ -416,7 +416,7 @@ class SessionProtocol:
         )
         self.send(codec.bind_complete())
 
-    def _statement(self, name: str) -> PreparedStatement:
+    def _statement(self, name: str) -> ParsedStatement:
         statement = self.state.statements.get(name)
         if statement is None:
             raise ServerError(
@@ -461,7 +461,7 @@ class SessionProtocol:
             yield from self._run_portal(portal)
             self._describe_portal(portal)
 
-    def _describe_statement(self, statement: PreparedStatement) -> None:
+    def _describe_statement(self, statement: ParsedStatement) -> None:
         self.send(codec.parameter_description(statement.prepared.param_oids))
         if statement.described is None:
             self.send(codec.no_data())

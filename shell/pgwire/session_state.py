@@ -41,7 +41,7 @@ class Client:
 
 
 @dataclass
-class PreparedStatement:
+class ParsedStatement:
     """A statement prepared by Parse: ``prepared`` is the router's reading of it (router.Prepared),
     ``described`` the row shape sent for Describe S (results are then cast to it)."""
 
@@ -56,7 +56,7 @@ class SessionState:
     client: Client
     settings: Settings = field(default_factory=Settings)
     transaction: TransactionStatus = TransactionStatus.IDLE
-    statements: dict[str, PreparedStatement] = field(default_factory=dict)
+    statements: dict[str, ParsedStatement] = field(default_factory=dict)
     cursors: Cursors = field(default_factory=Cursors)
     cancel_requested: bool = False  # a CancelRequest came for the running statement
     _context: tuple[int, Context] = field(default=(-1, Context()), init=False, repr=False)
