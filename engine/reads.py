@@ -75,16 +75,13 @@ class Reads:
         read, unless a ticker does the polling), with its parameters' values ``arguments``."""
         if self.poll_first:
             self.ticks.catch_up()
+        # EMIT ON WINDOW CLOSE and temporal filters as of the watermarks and the clock now
+        watermarks = self.relations.watermarks.values()
+        plan = at_time(emit_as_filter(plan, watermarks), watermarks[NOW])
         try:
-            return self.run(self.at_now(plan), arguments)
+            return self.run(plan, arguments)
         except BatchError as error:
             raise DataError(str(error)) from None
-
-    def at_now(self, plan: Plan) -> Plan:
-        """``plan`` as a read runs it now: EMIT ON WINDOW CLOSE and temporal filters applied as
-        of the watermarks and the clock."""
-        watermarks = self.relations.watermarks.values()
-        return at_time(emit_as_filter(plan, watermarks), watermarks[NOW])
 
     def run(self, plan: Plan, arguments: Arguments = ()) -> pa.Table:
         """``plan``'s result over the relations' current rows: natively where it can."""
