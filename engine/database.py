@@ -110,11 +110,18 @@ class Database:
         return self._statements.run(statement)
 
     def prepare(
-        self, statement: exp.Expression, parameter_types: Sequence[str | None] = ()
+        self, statement: str | exp.Expression, parameter_types: Sequence[str | None] = ()
     ) -> PreparedStatement:
-        """``statement`` compiled to run many times, with ``$n`` of SQL type
+        """One statement (text, or parsed) compiled to run many times, with ``$n`` of SQL type
         ``parameter_types[n - 1]`` (None: unknown, taken as text); see
-        tidal.engine.prepared_statements."""
+        tidal.engine.prepared_statements.
+
+            >>> db = Database()
+            >>> db.prepare("SELECT $1 + 1 AS n", ["BIGINT"]).run([41]).to_pylist()
+            [{'n': 42}]
+        """
+        if isinstance(statement, str):
+            statement = parse_statement(statement)
         return PreparedStatement(self._statements, self.reads, statement, parameter_types)
 
     # --- reading ----------------------------------------------------------------------------------
