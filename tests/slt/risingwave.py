@@ -128,9 +128,10 @@ class FileRun:
     def _record(self, record: Record) -> Outcome:
         if isinstance(record, System):
             return Outcome(record.where, "skipped", "system", sql=record.sql)
-        missing = [label for label in record.onlyif if label not in LABELS]
-        if missing or any(label in LABELS for label in record.skipif):
-            return Outcome(record.where, "skipped", f"onlyif {missing[0]}", sql=record.sql)
+        skip = [f"onlyif {label}" for label in record.onlyif if label not in LABELS]
+        skip += [f"skipif {label}" for label in record.skipif if label in LABELS]
+        if skip:
+            return Outcome(record.where, "skipped", skip[0], sql=record.sql)
         try:
             sql = self._substituted(record.sql)
         except KeyError as error:
@@ -323,6 +324,10 @@ def run_one(path: pathlib.Path, root: pathlib.Path, emit) -> None:
     except ScriptError as error:
         emit({"records": 0, "script_error": str(error)})
         return
+    halt = next(
+        (i for i, r in enumerate(records) if isinstance(r, Control) and r.what == "halt"), None
+    )
+    records = records[:halt]
     counted = [r for r in records if not isinstance(r, Control)]
     emit({"records": len(counted)})
     with tempfile.TemporaryDirectory() as scratch:

@@ -516,3 +516,13 @@ def test_the_runner_modules_examples(module):
     failures, tried = doctest.testmod(module)
     assert tried > 0 or module is risingwave_report
     assert failures == 0
+
+
+def test_a_halt_in_an_included_file_ends_the_whole_run(tmp_path):
+    write(tmp_path, "part.slt.part", "statement ok\nselect 1\n\nhalt\n")
+    path = write(
+        tmp_path, "main.slt", "include ./part.slt.part\n\nstatement ok\nselect * from nope\n"
+    )
+    items: list[dict] = []
+    run_one(path, tmp_path, items.append)
+    assert items == [{"records": 1}, items[1]] and items[1]["status"] == "passed"
