@@ -78,7 +78,8 @@ def _count(result: FileResult, item: dict) -> None:
 
 def aggregate(results: list[FileResult], commit: str, timeout: float, folder: str) -> dict:
     """The run's counts: totals, failure classes (by files they block first, then records),
-    and every file's counts."""
+    and every file's counts. A class's example is its first file's first failure, if it is
+    any file's first failure (where it is not a consequence of an earlier one)."""
     classes: dict[str, dict] = {}
     for result in results:
         for kind, count in result.classes.items():
@@ -87,12 +88,14 @@ def aggregate(results: list[FileResult], commit: str, timeout: float, folder: st
             )
             entry["files_with"] += 1
             entry["records"] += count
-            entry.setdefault("example", result.examples[kind])
+    for result in results:
         if result.first_failure is not None:
             blocked = classes[result.first_failure["kind"]]
             blocked["files_blocked"] += 1
-            if blocked["example"]["kind"] != result.first_failure["kind"]:
-                blocked["example"] = result.first_failure
+            blocked.setdefault("example", result.first_failure)
+    for result in results:
+        for kind in result.classes:
+            classes[kind].setdefault("example", result.examples[kind])
     ranked = sorted(classes.values(), key=lambda c: (-c["files_blocked"], -c["records"]))
     return {
         "tool": "python -m tests.slt.risingwave",

@@ -501,8 +501,13 @@ def test_classes_rank_by_files_they_block_first(tmp_path):
     c = summarize("c.slt", [{"records": 2}, failed(1, "cascade"), failed(2, "cascade")], None)
     d = summarize("d.slt", [{"records": 1}, {"where": "x:1", "status": "passed"}], None)
     report = aggregate([a, b, c, d], commit="abc", timeout=9, folder="streaming")
-    ranked = [(c["class"], c["files_blocked"], c["records"]) for c in report["classes"]]
-    assert ranked == [("keys", 2, 2), ("cascade", 1, 4)]
+    ranked = [
+        (c["class"], c["files_blocked"], c["records"], c["example"]["where"])
+        for c in report["classes"]
+    ]
+    # cascade's example is where it came first (c.slt:1), not a's consequence (a.slt, x:2)
+    assert ranked == [("keys", 2, 2, "x:1"), ("cascade", 1, 4, "x:1")]
+    assert report["classes"][1]["example"]["sql"] == "sql 1"
     assert report["summary"]["files_passed"] == 1 and report["summary"]["records"] == 9
     text = markdown(report, "before")
     assert "files passing: **1 / 4**" in text and "| 1 | `keys` | 2 | 2 |" in text
