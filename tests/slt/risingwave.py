@@ -26,8 +26,8 @@ risingwave_values.py):
   when the SQL has ORDER BY; without one, the order is undefined and the rows are compared as a
   multiset. ``retry N backoff D`` is ignored: tidal's answer is ready at once.
 - ``let`` runs its query and keeps the row for ``control substitution on`` (``$name``,
-  ``${name}``, ``__TEST_DIR__``, ``__NOW__``, ``$__DATABASE__``); an unknown variable fails the
-  record. Environment variables are not read (the result must not depend on the machine).
+  ``${name}``, ``${name:default}``; built in: ``$__TEST_DIR__``, ``$__NOW__`` in nanoseconds,
+  ``$__DATABASE__``); an unknown variable fails the record. Environment variables are not read (the result must not depend on the machine).
 - Skipped, counted apart: ``system ok`` (shell commands: RisingWave's tools, Kafka producers),
   records under ``onlyif <label>`` (tidal has no labels), and the file's rest after ``halt``.
   ``skipif <label>`` records run. ``sleep`` does nothing; ``connection <name>`` uses the same
@@ -145,6 +145,7 @@ class FileRun:
     def _substituted(self, sql: str) -> str:
         if not self.substitute:
             return sql
+        self.variables["__NOW__"] = str(time.time_ns())
 
         def value(match: re.Match) -> str:
             escaped, braced, default, plain = match.groups()
@@ -158,9 +159,9 @@ class FileRun:
             raise KeyError(name)
 
         sql = _VARIABLE.sub(value, sql)
-        return sql.replace("__TEST_DIR__", self.variables["__TEST_DIR__"]).replace(
-            "__NOW__", str(time.time_ns())
-        )
+        for name in ("__TEST_DIR__", "__NOW__"):
+            sql = sql.replace(name, self.variables[name])
+        return sql
 
     def _execute(self, sql: str):
         """The engine's outcome, or the error it raised."""

@@ -405,11 +405,16 @@ def test_let_and_substitution(tmp_path):
         ----
         k fallback $total
 
+        query T
+        select to_timestamp($__NOW__ / 1e9) > timestamptz '2020-01-01 00:00:00+00';
+        ----
+        t
+
         statement ok
         select $nope;
         """,
     )
-    assert statuses(items)[2:] == ["passed", "passed", "passed", "substitution"]
+    assert statuses(items)[2:] == ["passed", "passed", "passed", "passed", "substitution"]
 
 
 class FakeEngine:
