@@ -16,8 +16,8 @@ the way RisingWave (PostgreSQL) prints them:
 Then a row matches an expected line when the normalized texts are equal, or else when both split
 into the same number of whitespace-separated words and each pair of words is equal, or, in a
 numeric column, equal as numbers: integers and decimals exactly (``1.5`` is ``1.50``), floats
-within a relative 1e-9 or 1e-12 absolute (sums and averages over floats may differ in the last bits with the order
-of additions), NaN equal to NaN. So a decimal printed with another scale, or an average that
+within a relative 1e-9 or an absolute 1e-12 (sums and averages over floats may differ in the
+last bits with the order of additions), NaN equal to NaN. So a decimal printed with another scale, or an average that
 RisingWave computes as a 28-digit decimal and tidal as a double, still matches; a different
 value does not.
 
