@@ -11,7 +11,7 @@ from sqlglot import exp
 
 from tidal.catalog import Catalog
 from tidal.catalog.sqlstate import DATATYPE_MISMATCH
-from tidal.sql import aggregates, functions, subqueries
+from tidal.sql import aggregates, functions, similar_to, subqueries
 from tidal.sql.dialect import EmitOnWindowClose
 from tidal.sql.errors import SqlError, grouping_error, unsupported
 from tidal.sql.eventtime import emit_on_window_close
@@ -180,6 +180,7 @@ class Binder(FromClause, WindowFunctions, Subqueries):
     def expression(self, node: exp.Expression, frame: Frame) -> exp.Expression:
         """``node`` with column references resolved to ``ref``s over ``frame.plan``."""
         node = functions.expand(node, self.catalog, self.referenced)
+        node = similar_to.rewrite(node)
         node = self.replace_scalar_subqueries(node, frame)
 
         def visit(n: exp.Expression) -> exp.Expression:

@@ -99,7 +99,10 @@ class FromClause:
         condition = None
         on = join.args.get("on")
         using = join.args.get("using")
-        if join.args.get("method") or join.args.get("kind", "").upper() in ("NATURAL",):
+        method = (join.args.get("method") or "").upper()
+        if method == "ASOF":
+            raise unsupported("ASOF JOIN")
+        if method or join.args.get("kind", "").upper() in ("NATURAL",):
             raise unsupported("NATURAL JOIN: name the columns with USING (...)")
         if on is not None:
             condition = self.expression(on, Frame(frame.plan, combined, frame.ctes))
