@@ -269,6 +269,13 @@ JOINS = [
     q("join_using", "SELECT k, g, name FROM t1 JOIN t2 USING (k)", tables="t1 t2"),
     q("full_join_using", "SELECT k, v, w FROM t1 FULL JOIN t2 USING (k)", tables="t1 t2"),
     q(
+        "join_using_qualified",
+        "SELECT k, t1.k AS k1, t2.k AS k2, t2.* FROM t1 FULL JOIN t2 USING (k)",
+        tables="t1 t2",
+    ),
+    q("natural_join", "SELECT * FROM t1 NATURAL JOIN t3", tables="t1 t3"),
+    q("natural_right_join", "SELECT * FROM t3 NATURAL RIGHT JOIN t1", tables="t1 t3"),
+    q(
         "three_way_join",
         "SELECT t1.k, t2.name, t3.x FROM t1 JOIN t2 ON t1.k = t2.k "
         "JOIN t3 ON t3.k = t1.k AND t3.g = t1.g",

@@ -71,6 +71,15 @@ REGRESSIONS = {
             "DELETE FROM t3 WHERE x IS NULL",
         ],
     ),
+    # A FULL JOIN ... USING put the merged key last (x, y, k); it comes first (k, x, y).
+    "full_join_using_star": (
+        q("r", "SELECT * FROM t1 FULL JOIN t2 USING (k)", tables="t1 t2"),
+        [
+            "INSERT INTO t1 (k, g, v) VALUES (1, 'a', 1), (2, 'b', NULL), (NULL, 'c', 3)",
+            "INSERT INTO t2 VALUES (2, 'x', 5), (3, 'y', 6), (NULL, 'z', 7)",
+            "DELETE FROM t1 WHERE k = 2",
+        ],
+    ),
 }
 
 
