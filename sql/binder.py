@@ -37,7 +37,7 @@ from tidal.sql.plan import (
 from tidal.sql.scope import Frame, PositionalColumn, Scope, ScopeColumn
 from tidal.sql.subqueries import Subqueries
 from tidal.sql.typeinfer import TypeInference
-from tidal.sql.windows import WindowFunctions
+from tidal.sql.windows import WindowFunctions, expand_named_windows
 
 
 class Binder(FromClause, WindowFunctions, Subqueries):
@@ -108,6 +108,7 @@ class Binder(FromClause, WindowFunctions, Subqueries):
     def select(
         self, select: exp.Select, ctes: dict, outer: Scope | None, top: bool
     ) -> tuple[Plan, Scope]:
+        select = expand_named_windows(select)
         frame = self._from(select, ctes, outer)
         where = select.args.get("where")
         if where is not None:

@@ -489,6 +489,13 @@ ORDERED = [
         "window_over_aggregate",
         "SELECT g, sum(v) AS s, RANK() OVER (ORDER BY sum(v) DESC) AS r FROM t1 GROUP BY g",
     ),
+    q(
+        "named_windows",
+        "SELECT k, g, v, rank() OVER w AS r, sum(v) OVER (w ORDER BY v) AS running, "
+        "count(*) OVER byg AS n, max(v) OVER last2 AS m2 FROM t1 "
+        f"WINDOW byg AS (PARTITION BY g), w AS (byg), last2 AS (byg ORDER BY {ALL_T1} "
+        "ROWS BETWEEN 1 PRECEDING AND CURRENT ROW)",
+    ),
 ]
 
 VIEWS_ON_VIEWS = [

@@ -80,6 +80,17 @@ REGRESSIONS = {
             "DELETE FROM t1 WHERE k = 2",
         ],
     ),
+    # A named window (WINDOW w AS ..., OVER w) was ignored: every rank was 1.
+    "named_window": (
+        q(
+            "r",
+            "SELECT g, v, rank() OVER w AS r FROM t1 WINDOW w AS (PARTITION BY g ORDER BY v DESC)",
+        ),
+        [
+            "INSERT INTO t1 (k, g, v) VALUES (1, 'a', 1), (2, 'a', 2), (3, 'b', 3), (4, 'a', NULL)",
+            "UPDATE t1 SET v = 5 WHERE k = 1",
+        ],
+    ),
 }
 
 
