@@ -11,7 +11,7 @@ from sqlglot import exp
 
 from tidal.catalog import Catalog
 from tidal.catalog.sqlstate import DATATYPE_MISMATCH
-from tidal.sql import aggregates, functions, similar_to, subqueries
+from tidal.sql import aggregates, functions, set_operations, similar_to, subqueries
 from tidal.sql.dialect import EmitOnWindowClose
 from tidal.sql.errors import SqlError, grouping_error, unsupported
 from tidal.sql.eventtime import emit_on_window_close
@@ -448,6 +448,7 @@ class Binder(FromClause, WindowFunctions, Subqueries):
     def set_operation(self, node: exp.SetOperation, ctes, outer, top) -> tuple[Plan, Scope]:
         left, _ = self.query(node.this, ctes, outer)
         right, _ = self.query(node.expression, ctes, outer)
+        left, right = set_operations.by_name(node, left, right)
         if len(left.schema) != len(right.schema):
             raise SqlError(
                 f"each {node.key.upper()} query must have the same number of columns "

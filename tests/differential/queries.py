@@ -333,6 +333,12 @@ SET_OPERATIONS = [
     q("except", "SELECT k, g FROM t1 EXCEPT SELECT k, g FROM t3", tables="t1 t3"),
     q("intersect_all", "SELECT k FROM t1 INTERSECT ALL SELECT k FROM t2", tables="t1 t2"),
     q("except_all", "SELECT k FROM t1 EXCEPT ALL SELECT k FROM t2", tables="t1 t2"),
+    q(
+        "union_all_by_name",
+        "SELECT k, g, v FROM t1 UNION ALL BY NAME SELECT x AS v, k, name FROM t3 JOIN t2 USING (k)",
+        tables="t1 t2 t3",
+    ),
+    q("union_by_name", "SELECT g, k FROM t1 UNION BY NAME SELECT k, g FROM t3", tables="t1 t3"),
     q("distinct", "SELECT DISTINCT g, b FROM t1"),
     q("distinct_expression", "SELECT DISTINCT v % 3 AS r, d > 0 AS pos FROM t1"),
     q(

@@ -91,6 +91,11 @@ REGRESSIONS = {
             "UPDATE t1 SET v = 5 WHERE k = 1",
         ],
     ),
+    # BY NAME was dropped: the columns were matched by position.
+    "union_all_by_name": (
+        q("r", "SELECT k, v FROM t1 UNION ALL BY NAME SELECT x AS v, k FROM t3", tables="t1 t3"),
+        ["INSERT INTO t1 (k, v) VALUES (1, 10), (2, 20)", "INSERT INTO t3 VALUES (3, 'a', 30)"],
+    ),
 }
 
 
