@@ -11,7 +11,14 @@ from sqlglot import exp
 
 from tidal.catalog import Catalog
 from tidal.catalog.sqlstate import DATATYPE_MISMATCH
-from tidal.sql import aggregates, functions, set_operations, similar_to, subqueries
+from tidal.sql import (
+    aggregates,
+    functions,
+    set_operations,
+    set_returning,
+    similar_to,
+    subqueries,
+)
 from tidal.sql.dialect import EmitOnWindowClose
 from tidal.sql.errors import SqlError, grouping_error, unsupported
 from tidal.sql.eventtime import emit_on_window_close
@@ -118,7 +125,10 @@ class Binder(FromClause, WindowFunctions, Subqueries):
         having = select.args.get("having")
         order = select.args.get("order")
         order_terms = [o.this for o in order.expressions] if order else []
-        bound_items = [self.expression(item, frame) for item, _ in items]
+        bound_items = [self.expression(item, frame, select_item=True) for item, _ in items]
+        for bound in bound_items:
+            set_returning.check_placement(bound)
+        returns_sets = any(set_returning.contains(e) for e in bound_items)
         frame.subqueries_allowed = False
         if group or having or any(aggregates.contains_aggregate(e) for e in bound_items):
             bound_items, frame = self._aggregate(select, items, bound_items, frame)
@@ -126,6 +136,9 @@ class Binder(FromClause, WindowFunctions, Subqueries):
             frame.subqueries_allowed = True
         if any(e.find(exp.Window) for e in bound_items):
             bound_items, frame = self._windows(bound_items, frame)
+        if returns_sets:
+            set_returning.refuse_below(frame.plan)
+            bound_items, frame = set_returning.expand(bound_items, frame, self.infer)
         names = [name for _, name in items]
         types = self.infer.infer(bound_items, frame.plan.schema) if bound_items else []
         if len(set(names)) < len(names) and not top:
@@ -178,8 +191,11 @@ class Binder(FromClause, WindowFunctions, Subqueries):
 
     # --- expressions --------------------------------------------------------------------------
 
-    def expression(self, node: exp.Expression, frame: Frame) -> exp.Expression:
-        """``node`` with column references resolved to ``ref``s over ``frame.plan``."""
+    def expression(
+        self, node: exp.Expression, frame: Frame, *, select_item: bool = False
+    ) -> exp.Expression:
+        """``node`` with column references resolved to ``ref``s over ``frame.plan``; a
+        set-returning function in it is an error unless it is a ``select_item``."""
         node = functions.expand(node, self.catalog, self.referenced)
         node = similar_to.rewrite(node)
         node = self.replace_scalar_subqueries(node, frame)
@@ -216,6 +232,8 @@ class Binder(FromClause, WindowFunctions, Subqueries):
             return n
 
         bound = node.copy().transform(visit, copy=False)
+        if not select_item:
+            set_returning.refuse(bound)
         self.infer.check_string_literals(bound, frame.plan.schema)
         return bound
 
@@ -498,7 +516,9 @@ def _output_name(item: exp.Expression) -> str:
     if isinstance(item, exp.Filter):
         return _output_name(item.this)
     if isinstance(item, exp.Func):
-        return (item.sql_name() if not isinstance(item, exp.Anonymous) else item.name).lower()
+        return set_returning.output_name(item) or (
+            (item.sql_name() if not isinstance(item, exp.Anonymous) else item.name).lower()
+        )
     return "?column?"
 
 
