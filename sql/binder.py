@@ -7,6 +7,8 @@ columns, and subqueries are decorrelated into joins (tidal.sql.subqueries).
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from sqlglot import exp
 
 from tidal.catalog import Catalog
@@ -19,6 +21,7 @@ from tidal.sql import (
     similar_to,
     subqueries,
 )
+from tidal.sql.clauses import Binds
 from tidal.sql.dialect import EmitOnWindowClose
 from tidal.sql.errors import SqlError, grouping_error, unsupported
 from tidal.sql.eventtime import emit_on_window_close
@@ -48,6 +51,54 @@ from tidal.sql.windows import WindowFunctions, expand_named_windows
 
 
 class Binder(FromClause, WindowFunctions, Subqueries):
+    # The arguments of query nodes this class binds (tidal.sql.clauses refuses any other);
+    # the mixins list those of FROM, joins and windows.
+    BINDS: ClassVar[Binds] = {
+        EmitOnWindowClose: ("this",),
+        exp.Select: (
+            "expressions",
+            "where",
+            "group",
+            "having",
+            "order",
+            "limit",
+            "offset",
+            "distinct",
+            "with_",
+        ),
+        # by_name, side, kind and on: matched by name (tidal.sql.set_operations)
+        exp.SetOperation: (
+            "this",
+            "expression",
+            "distinct",
+            "by_name",
+            "side",
+            "kind",
+            "on",
+            "order",
+            "limit",
+            "offset",
+            "with_",
+        ),
+        exp.Subquery: ("this", "alias", "order", "limit", "offset"),
+        exp.With: ("expressions", "recursive"),  # recursive: refused by _with
+        exp.CTE: ("this", "alias", "materialized"),  # [NOT] MATERIALIZED: how, not what
+        exp.Where: ("this",),
+        exp.Having: ("this",),
+        exp.Group: ("expressions", "rollup", "cube", "grouping_sets"),  # refused by _aggregate
+        exp.Distinct: ("expressions", "on"),  # DISTINCT ON: refused by select
+        exp.Order: ("this", "expressions"),
+        exp.Ordered: ("this", "desc", "nulls_first"),
+        exp.Limit: ("expression", "limit_options"),
+        exp.Offset: ("expression",),
+        exp.Fetch: ("direction", "count", "limit_options"),
+        exp.LimitOptions: ("rows",),  # ROW or ROWS; PERCENT and WITH TIES are not bound
+        exp.Star: ("except_", "replace"),  # refused by _select_items
+        exp.Column: ("this", "table"),
+        exp.Alias: ("this", "alias"),
+        exp.Values: ("expressions", "alias"),
+    }
+
     def __init__(self, catalog: Catalog, infer: TypeInference | None = None) -> None:
         self.catalog = catalog
         self.infer = infer or TypeInference()
@@ -563,12 +614,16 @@ def _nulls_first(term: exp.Ordered) -> bool:
 
 
 def _constant_int(node: exp.Expression | None, what: str) -> int | None:
+    """The row count of LIMIT n, OFFSET n or FETCH FIRST n ROWS ONLY (None: no limit)."""
     if node is None:
         return None
-    value = node.expression if isinstance(node, (exp.Limit, exp.Offset)) else node
+    if isinstance(node, exp.Fetch):
+        value = node.args.get("count") or exp.Literal.number(1)  # FETCH FIRST ROW ONLY
+    else:
+        value = node.expression if isinstance(node, (exp.Limit, exp.Offset)) else node
     if isinstance(value, exp.Literal) and not value.is_string:
         return int(value.this)
-    if isinstance(value, exp.Null):
+    if isinstance(value, exp.Null) or (isinstance(value, exp.Var) and value.name.upper() == "ALL"):
         return None
     raise SqlError(f"{what} must be an integer constant")
 

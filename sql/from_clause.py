@@ -4,12 +4,14 @@ ON or USING. A mixin of the Binder (tidal.sql.binder)."""
 from __future__ import annotations
 
 import dataclasses
+from typing import ClassVar
 
 from sqlglot import exp
 
 from tidal.catalog import CatalogError
 from tidal.catalog.objects import View
 from tidal.catalog.sqlstate import AMBIGUOUS_COLUMN, UNDEFINED_COLUMN
+from tidal.sql.clauses import Binds
 from tidal.sql.dialect import WindowFunction
 from tidal.sql.errors import SqlError, grouping_error, undefined_table, unsupported
 from tidal.sql.joins import make_join
@@ -19,6 +21,15 @@ from tidal.sql.window_tvf import bind_window_function
 
 
 class FromClause:
+    BINDS: ClassVar[Binds] = {
+        exp.Select: ("from_", "joins"),
+        exp.From: ("this",),
+        exp.Join: ("this", "on", "using", "side", "kind", "method"),
+        exp.Table: ("this", "db", "alias", "only"),  # ONLY: tidal's tables have no children
+        exp.TableAlias: ("this", "columns"),
+        WindowFunction: ("this", "kind", "time", "expressions", "partition"),
+    }
+
     def _from(self, select: exp.Select, ctes: dict, outer: Scope | None) -> Frame:
         from_ = select.args.get("from_")
         if from_ is None:

@@ -17,10 +17,11 @@ import threading
 import duckdb
 from sqlglot import exp
 from sqlglot.dialects.duckdb import DuckDB
+from sqlglot.errors import ErrorLevel, UnsupportedError
 
 from tidal.catalog import types
 from tidal.catalog.sqlstate import DATATYPE_MISMATCH, SYNTAX_ERROR, UNDEFINED_FUNCTION
-from tidal.sql.errors import SqlError
+from tidal.sql.errors import SqlError, unsupported
 from tidal.sql.plan import Field, TypedParameter
 
 POSTGRES_SETTINGS = (
@@ -82,11 +83,16 @@ _TYPING = DuckDBTyping()
 
 def duckdb_sql(expression: exp.Expression) -> str:
     """``expression`` as DuckDB SQL, its parameters as ``$n`` (see ``DuckDBPrepared``)."""
-    return expression.sql(dialect=_PREPARED)
+    return expression.sql(dialect=_PREPARED, unsupported_level=ErrorLevel.RAISE)
 
 
 def _typing_sql(expression: exp.Expression) -> str:
-    return expression.sql(dialect=_TYPING)
+    """``expression`` as the DuckDB SQL that types it. What DuckDB's SQL cannot say (sqlglot
+    would write it anyway, dropping a part, with a warning) is refused by name."""
+    try:
+        return expression.sql(dialect=_TYPING, unsupported_level=ErrorLevel.RAISE)
+    except UnsupportedError as error:
+        raise unsupported(str(error).split("\n")[0]) from None
 
 
 def empty_relation_sql(fields: tuple[Field, ...]) -> str:

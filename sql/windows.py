@@ -13,10 +13,13 @@ first, by PostgreSQL's rules, so the rest of binding sees only inline windows:
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from sqlglot import exp
 
 from tidal.catalog.sqlstate import UNDEFINED_OBJECT, WINDOWING_ERROR
 from tidal.sql import aggregates
+from tidal.sql.clauses import Binds
 from tidal.sql.errors import SqlError
 from tidal.sql.lower import window_expression
 from tidal.sql.plan import Field, OverWindow, Project, SortKey, WindowCall, ref, unique
@@ -24,6 +27,12 @@ from tidal.sql.scope import Frame, Scope, ScopeColumn
 
 
 class WindowFunctions:
+    BINDS: ClassVar[Binds] = {
+        exp.Select: ("windows",),  # spelled out by expand_named_windows
+        exp.Window: ("this", "partition_by", "order", "spec", "alias", "over"),
+        exp.WindowSpec: ("kind", "start", "start_side", "end", "end_side", "exclude"),
+    }
+
     def _windows(self, bound_items, frame: Frame):
         windows = unique([w for e in bound_items for w in e.find_all(exp.Window)])
         base_width = len(frame.plan.schema)
