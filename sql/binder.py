@@ -13,14 +13,7 @@ from sqlglot import exp
 
 from tidal.catalog import Catalog
 from tidal.catalog.sqlstate import DATATYPE_MISMATCH
-from tidal.sql import (
-    aggregates,
-    functions,
-    set_operations,
-    set_returning,
-    similar_to,
-    subqueries,
-)
+from tidal.sql import aggregates, functions, set_returning, similar_to, subqueries
 from tidal.sql.clauses import Binds
 from tidal.sql.dialect import EmitOnWindowClose
 from tidal.sql.errors import SqlError, grouping_error, unsupported
@@ -34,25 +27,24 @@ from tidal.sql.plan import (
     Limit,
     Plan,
     Project,
-    SetOp,
     Sort,
     SortKey,
     TopN,
-    cast,
     conjunction,
     conjuncts,
     ref,
     unique,
 )
 from tidal.sql.scope import Frame, PositionalColumn, Scope, ScopeColumn
+from tidal.sql.set_operations import SetOperations
 from tidal.sql.subqueries import Subqueries
 from tidal.sql.typeinfer import TypeInference
 from tidal.sql.windows import WindowFunctions, expand_named_windows
 
 
-class Binder(FromClause, WindowFunctions, Subqueries):
+class Binder(FromClause, WindowFunctions, Subqueries, SetOperations):
     # The arguments of query nodes this class binds (tidal.sql.clauses refuses any other);
-    # the mixins list those of FROM, joins and windows.
+    # the mixins list those of FROM, joins, windows and set operations.
     BINDS: ClassVar[Binds] = {
         EmitOnWindowClose: ("this",),
         exp.Select: (
@@ -64,20 +56,6 @@ class Binder(FromClause, WindowFunctions, Subqueries):
             "limit",
             "offset",
             "distinct",
-            "with_",
-        ),
-        # by_name, side, kind and on: matched by name (tidal.sql.set_operations)
-        exp.SetOperation: (
-            "this",
-            "expression",
-            "distinct",
-            "by_name",
-            "side",
-            "kind",
-            "on",
-            "order",
-            "limit",
-            "offset",
             "with_",
         ),
         exp.Subquery: ("this", "alias", "order", "limit", "offset"),
@@ -512,30 +490,6 @@ class Binder(FromClause, WindowFunctions, Subqueries):
             )
         return plan
 
-    # --- set operations -----------------------------------------------------------------------
-
-    def set_operation(self, node: exp.SetOperation, ctes, outer, top) -> tuple[Plan, Scope]:
-        left, _ = self.query(node.this, ctes, outer)
-        right, _ = self.query(node.expression, ctes, outer)
-        left, right = set_operations.by_name(node, left, right)
-        if len(left.schema) != len(right.schema):
-            raise SqlError(
-                f"each {node.key.upper()} query must have the same number of columns "
-                f"({len(left.schema)} vs {len(right.schema)})"
-            )
-        types = [self.infer.common_type(a.type, b.type) for a, b in zip(left.schema, right.schema)]
-        left, right = _cast_to(left, types), _cast_to(right, types)
-        kind = {"union": "union", "intersect": "intersect", "except": "except"}[node.key]
-        distinct = node.args.get("distinct")
-        fields = tuple(Field(f.name, t) for f, t in zip(left.schema, types))
-        plan: Plan = SetOp(kind, not distinct, left, right, fields)
-        scope = Scope([ScopeColumn(f.name, f.type) for f in fields], outer)
-        if node.args.get("order") or node.args.get("limit") or node.args.get("offset"):
-            plan = self._order_and_limit(
-                node, Frame(plan, scope, ctes), list(range(len(fields))), top
-            )
-        return plan, scope
-
 
 # --- helpers --------------------------------------------------------------------------------
 
@@ -626,13 +580,3 @@ def _constant_int(node: exp.Expression | None, what: str) -> int | None:
     if isinstance(value, exp.Null) or (isinstance(value, exp.Var) and value.name.upper() == "ALL"):
         return None
     raise SqlError(f"{what} must be an integer constant")
-
-
-def _cast_to(plan: Plan, types: list[str]) -> Plan:
-    if [f.type for f in plan.schema] == types:
-        return plan
-    exprs = tuple(
-        ref(i) if f.type == t else cast(ref(i), t)
-        for i, (f, t) in enumerate(zip(plan.schema, types))
-    )
-    return Project(plan, exprs, tuple(Field(f.name, t) for f, t in zip(plan.schema, types)))

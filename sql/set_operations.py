@@ -6,6 +6,7 @@ listed ones, in the list's order. DuckDB's ``UNION BY NAME`` (and ``FULL ... COR
 keeps every column of either side, the left's first, and fills a column a side lacks with
 NULL; ``LEFT ... CORRESPONDING`` keeps the left's columns. Names match case-insensitively.
 Each side becomes a projection onto those columns, and the set operation is then positional.
+Set operations are bound by ``SetOperations``, a mixin of the Binder.
 
 >>> from tidal.sql.plan import Values
 >>> left = Values((), (Field("a", "INTEGER"), Field("b", "INTEGER")))
@@ -18,11 +19,53 @@ Each side becomes a projection onto those columns, and the set operation is then
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from sqlglot import exp
 
 from tidal.catalog.sqlstate import DUPLICATE_COLUMN, SYNTAX_ERROR, UNDEFINED_COLUMN
+from tidal.sql.clauses import Binds
 from tidal.sql.errors import SqlError, unsupported
-from tidal.sql.plan import Field, Plan, Project, cast, ref
+from tidal.sql.plan import Field, Plan, Project, SetOp, cast, ref
+from tidal.sql.scope import Frame, Scope, ScopeColumn
+
+
+class SetOperations:
+    BINDS: ClassVar[Binds] = {
+        exp.SetOperation: (
+            "this",
+            "expression",
+            "distinct",
+            "by_name",  # by_name, side, kind, on: the columns matched by name (by_name)
+            "side",
+            "kind",
+            "on",
+            "order",
+            "limit",
+            "offset",
+            "with_",
+        ),
+    }
+
+    def set_operation(self, node: exp.SetOperation, ctes, outer, top) -> tuple[Plan, Scope]:
+        left, _ = self.query(node.this, ctes, outer)
+        right, _ = self.query(node.expression, ctes, outer)
+        left, right = by_name(node, left, right)
+        if len(left.schema) != len(right.schema):
+            raise SqlError(
+                f"each {node.key.upper()} query must have the same number of columns "
+                f"({len(left.schema)} vs {len(right.schema)})"
+            )
+        types = [self.infer.common_type(a.type, b.type) for a, b in zip(left.schema, right.schema)]
+        left, right = _cast_to(left, types), _cast_to(right, types)
+        fields = tuple(Field(f.name, t) for f, t in zip(left.schema, types))
+        plan: Plan = SetOp(node.key, not node.args.get("distinct"), left, right, fields)
+        scope = Scope([ScopeColumn(f.name, f.type) for f in fields], outer)
+        if node.args.get("order") or node.args.get("limit") or node.args.get("offset"):
+            plan = self._order_and_limit(
+                node, Frame(plan, scope, ctes), list(range(len(fields))), top
+            )
+        return plan, scope
 
 
 def by_name(node: exp.SetOperation, left: Plan, right: Plan) -> tuple[Plan, Plan]:
@@ -123,3 +166,13 @@ def _onto(plan: Plan, other: Plan, columns: list[tuple[str, int | None, int | No
             exprs.append(cast(exp.null(), sql_type))
             fields.append(Field(name, sql_type))
     return Project(plan, tuple(exprs), tuple(fields))
+
+
+def _cast_to(plan: Plan, types: list[str]) -> Plan:
+    if [f.type for f in plan.schema] == types:
+        return plan
+    exprs = tuple(
+        ref(i) if f.type == t else cast(ref(i), t)
+        for i, (f, t) in enumerate(zip(plan.schema, types))
+    )
+    return Project(plan, exprs, tuple(Field(f.name, t) for f, t in zip(plan.schema, types)))
