@@ -11,7 +11,6 @@ apart from the text.
 
 from __future__ import annotations
 
-import re
 import threading
 
 import duckdb
@@ -20,7 +19,8 @@ from sqlglot.dialects.duckdb import DuckDB
 from sqlglot.errors import ErrorLevel, UnsupportedError
 
 from tidal.catalog import types
-from tidal.catalog.sqlstate import DATATYPE_MISMATCH, SYNTAX_ERROR, UNDEFINED_FUNCTION
+from tidal.catalog.sqlstate import DATATYPE_MISMATCH
+from tidal.sql.duckdb_messages import binding_message
 from tidal.sql.errors import SqlError, unsupported
 from tidal.sql.plan import Field, TypedParameter
 
@@ -180,7 +180,7 @@ class TypeInference:
             return types.normalize(str(self._connection.sql(query).types[0]))
         except duckdb.Error as error:
             raise SqlError(
-                f"cannot combine types {left} and {right}: {_clean(error)}",
+                f"cannot combine types {left} and {right}: {_as_sql_error(error).message}",
                 sqlstate=DATATYPE_MISMATCH,
             ) from None
 
@@ -207,17 +207,6 @@ def _compared_string_literals(expression: exp.Expression):
                 yield target, literal
 
 
-def _clean(error: Exception) -> str:
-    text = str(error).split("\n")[0]
-    text = re.sub(r"^[A-Za-z ]+Error: ", "", text)
-    # DuckDB names our positional columns; they mean nothing to the user.
-    return re.sub(r'"?\bc(\d+)\b"?', r"column #\1", text)
-
-
 def _as_sql_error(error: duckdb.Error) -> SqlError:
-    message = _clean(error)
-    if "No function matches" in message or "Cannot" in message or "cast" in message.lower():
-        return SqlError(f"type mismatch: {message}", sqlstate=DATATYPE_MISMATCH)
-    if "does not exist" in message or "not found" in message.lower():
-        return SqlError(message, sqlstate=UNDEFINED_FUNCTION)
-    return SqlError(message, sqlstate=SYNTAX_ERROR)
+    message, sqlstate = binding_message(str(error))
+    return SqlError(message, sqlstate=sqlstate)
