@@ -34,6 +34,9 @@ class Query:
     helpers: tuple[Helper, ...] = ()
     materialized: bool = True
     special_floats: bool = False  # t1.d also takes NaN, -0.0 and the infinities
+    # The reference's spelling where DuckDB lacks the syntax or departs from PostgreSQL, which
+    # tidal follows (SIMILAR TO, CORRESPONDING, set-returning functions in a select list).
+    duckdb: str | None = None
 
 
 def q(
@@ -44,6 +47,7 @@ def q(
     helpers: tuple[Helper, ...] = (),
     materialized: bool = True,
     special_floats: bool = False,
+    duckdb: str | None = None,
 ) -> Query:
     return Query(
         name,
@@ -53,6 +57,7 @@ def q(
         helpers,
         materialized,
         special_floats,
+        duckdb,
     )
 
 
@@ -85,6 +90,25 @@ SCALARS = [
         "SELECT upper(g) AS u, lower(g) AS l, length(g) AS n, substring(g, 1, 1) AS s, "
         "concat(g, '-', k) AS c, g || '!' AS p, replace(g, 'a', 'A') AS r, trim(g) AS t, "
         "left(g, 2) AS lf, g || k AS gk FROM t1",
+    ),
+    q(
+        "similar_to",
+        "SELECT k, g SIMILAR TO '(a|b)%' AS ab, g SIMILAR TO '_' AS one, "
+        "g NOT SIMILAR TO '%[ B]%' AS no_b FROM t1",
+        duckdb="SELECT k, regexp_full_match(g, '(?:a|b).*') AS ab, "
+        "regexp_full_match(g, '(?s).') AS one, NOT regexp_full_match(g, '(?s).*[ B].*') AS no_b "
+        "FROM t1",
+    ),
+    q(
+        "set_returning",
+        "SELECT k, generate_series(1, v) AS s, unnest(ARRAY[g, upper(g)]) AS u FROM t1",
+        duckdb="SELECT k, unnest(generate_series(1, v)) AS s, unnest([g, upper(g)]) AS u FROM t1",
+    ),
+    q(
+        "set_returning_after_aggregate",
+        "SELECT g, count(*) AS n, generate_series(1, count(*)) AS i FROM t1 GROUP BY g",
+        duckdb="SELECT g, count(*) AS n, unnest(generate_series(1, count(*))) AS i FROM t1 "
+        "GROUP BY g",
     ),
     q(
         "like",
@@ -339,6 +363,18 @@ SET_OPERATIONS = [
         tables="t1 t2 t3",
     ),
     q("union_by_name", "SELECT g, k FROM t1 UNION BY NAME SELECT k, g FROM t3", tables="t1 t3"),
+    q(
+        "corresponding",
+        "SELECT k, g, v FROM t1 INTERSECT ALL CORRESPONDING SELECT x AS v, k, g FROM t3",
+        tables="t1 t3",
+        duckdb="SELECT k, g, v FROM t1 INTERSECT ALL SELECT k, g, x AS v FROM t3",
+    ),
+    q(
+        "corresponding_by",
+        "SELECT k, g, v FROM t1 UNION CORRESPONDING BY (g, k) SELECT x AS v, k, g FROM t3",
+        tables="t1 t3",
+        duckdb="SELECT g, k FROM t1 UNION SELECT g, k FROM t3",
+    ),
     q("distinct", "SELECT DISTINCT g, b FROM t1"),
     q("distinct_expression", "SELECT DISTINCT v % 3 AS r, d > 0 AS pos FROM t1"),
     q(
