@@ -18,6 +18,7 @@ import pyarrow as pa
 from tidal.catalog import types
 from tidal.catalog.sqlstate import DATA_EXCEPTION, TidalError
 from tidal.engine.zset import WEIGHT, expand, with_weight
+from tidal.sql.duckdb_messages import data_message
 from tidal.sql.lower import lower, parameter_numbers, quote, to_sql
 from tidal.sql.plan import Field, Plan, Scan
 from tidal.sql.typeinfer import connect_locked
@@ -49,7 +50,7 @@ class BatchBackend:
             try:
                 return self._connection.sql(sql, params=parameters or None).to_arrow_table()
             except duckdb.Error as error:
-                raise BatchError(str(error).split("\n")[0]) from None
+                raise BatchError(*data_message(str(error).split("\n")[0])) from None
             finally:
                 for name in tables:
                     self._connection.unregister(name)

@@ -25,6 +25,7 @@ from tidal.engine.operators.session_window import SessionOperator
 from tidal.engine.operators.temporal_filter import TemporalFilterOperator
 from tidal.engine.operators.top_rows import TopRowsOperator
 from tidal.engine.operators.union import UnionAllOperator
+from tidal.engine.operators.unnest import UnnestOperator
 from tidal.engine.operators.values import ValuesOperator
 from tidal.engine.operators.window_assign import WindowAssignOperator
 from tidal.engine.zset import concat
@@ -44,6 +45,7 @@ from tidal.sql.plan import (
     Scan,
     SetOp,
     TopN,
+    Unnest,
     Values,
     WindowCall,
     WindowTVF,
@@ -289,4 +291,5 @@ _BUILDERS: dict[type, Callable[[Plan, BatchBackend], Operator]] = {
     ),
     WindowTVF: _window_tvf,
     Emit: _emit,
+    Unnest: lambda node, backend: UnnestOperator(node),
 }

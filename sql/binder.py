@@ -7,11 +7,14 @@ columns, and subqueries are decorrelated into joins (tidal.sql.subqueries).
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from sqlglot import exp
 
 from tidal.catalog import Catalog
 from tidal.catalog.sqlstate import DATATYPE_MISMATCH
-from tidal.sql import aggregates, functions, subqueries
+from tidal.sql import aggregates, functions, set_returning, similar_to, subqueries
+from tidal.sql.clauses import Binds
 from tidal.sql.dialect import EmitOnWindowClose
 from tidal.sql.errors import SqlError, grouping_error, unsupported
 from tidal.sql.eventtime import emit_on_window_close
@@ -24,23 +27,56 @@ from tidal.sql.plan import (
     Limit,
     Plan,
     Project,
-    SetOp,
     Sort,
     SortKey,
     TopN,
-    cast,
     conjunction,
     conjuncts,
     ref,
     unique,
 )
 from tidal.sql.scope import Frame, PositionalColumn, Scope, ScopeColumn
+from tidal.sql.set_operations import SetOperations
 from tidal.sql.subqueries import Subqueries
 from tidal.sql.typeinfer import TypeInference
-from tidal.sql.windows import WindowFunctions
+from tidal.sql.windows import WindowFunctions, expand_named_windows
 
 
-class Binder(FromClause, WindowFunctions, Subqueries):
+class Binder(FromClause, WindowFunctions, Subqueries, SetOperations):
+    # The arguments of query nodes this class binds (tidal.sql.clauses refuses any other);
+    # the mixins list those of FROM, joins, windows and set operations.
+    BINDS: ClassVar[Binds] = {
+        EmitOnWindowClose: ("this",),
+        exp.Select: (
+            "expressions",
+            "where",
+            "group",
+            "having",
+            "order",
+            "limit",
+            "offset",
+            "distinct",
+            "with_",
+        ),
+        exp.Subquery: ("this", "alias", "order", "limit", "offset"),
+        exp.With: ("expressions", "recursive"),  # recursive: refused by _with
+        exp.CTE: ("this", "alias", "materialized"),  # [NOT] MATERIALIZED: how, not what
+        exp.Where: ("this",),
+        exp.Having: ("this",),
+        exp.Group: ("expressions", "rollup", "cube", "grouping_sets"),  # refused by _aggregate
+        exp.Distinct: ("expressions", "on"),  # DISTINCT ON: refused by select
+        exp.Order: ("this", "expressions"),
+        exp.Ordered: ("this", "desc", "nulls_first"),
+        exp.Limit: ("expression", "limit_options"),
+        exp.Offset: ("expression",),
+        exp.Fetch: ("direction", "count", "limit_options"),
+        exp.LimitOptions: ("rows",),  # ROW or ROWS; PERCENT and WITH TIES are not bound
+        exp.Star: ("except_", "replace"),  # refused by _select_items
+        exp.Column: ("this", "table"),
+        exp.Alias: ("this", "alias"),
+        exp.Values: ("expressions", "alias"),
+    }
+
     def __init__(self, catalog: Catalog, infer: TypeInference | None = None) -> None:
         self.catalog = catalog
         self.infer = infer or TypeInference()
@@ -108,6 +144,7 @@ class Binder(FromClause, WindowFunctions, Subqueries):
     def select(
         self, select: exp.Select, ctes: dict, outer: Scope | None, top: bool
     ) -> tuple[Plan, Scope]:
+        select = expand_named_windows(select)
         frame = self._from(select, ctes, outer)
         where = select.args.get("where")
         if where is not None:
@@ -117,7 +154,10 @@ class Binder(FromClause, WindowFunctions, Subqueries):
         having = select.args.get("having")
         order = select.args.get("order")
         order_terms = [o.this for o in order.expressions] if order else []
-        bound_items = [self.expression(item, frame) for item, _ in items]
+        bound_items = [self.expression(item, frame, select_item=True) for item, _ in items]
+        for bound in bound_items:
+            set_returning.check_placement(bound)
+        returns_sets = any(set_returning.contains(e) for e in bound_items)
         frame.subqueries_allowed = False
         if group or having or any(aggregates.contains_aggregate(e) for e in bound_items):
             bound_items, frame = self._aggregate(select, items, bound_items, frame)
@@ -125,6 +165,9 @@ class Binder(FromClause, WindowFunctions, Subqueries):
             frame.subqueries_allowed = True
         if any(e.find(exp.Window) for e in bound_items):
             bound_items, frame = self._windows(bound_items, frame)
+        if returns_sets:
+            set_returning.refuse_below(frame.plan)
+            bound_items, frame = set_returning.expand(bound_items, frame, self.infer)
         names = [name for _, name in items]
         types = self.infer.infer(bound_items, frame.plan.schema) if bound_items else []
         if len(set(names)) < len(names) and not top:
@@ -177,9 +220,13 @@ class Binder(FromClause, WindowFunctions, Subqueries):
 
     # --- expressions --------------------------------------------------------------------------
 
-    def expression(self, node: exp.Expression, frame: Frame) -> exp.Expression:
-        """``node`` with column references resolved to ``ref``s over ``frame.plan``."""
+    def expression(
+        self, node: exp.Expression, frame: Frame, *, select_item: bool = False
+    ) -> exp.Expression:
+        """``node`` with column references resolved to ``ref``s over ``frame.plan``; a
+        set-returning function in it is an error unless it is a ``select_item``."""
         node = functions.expand(node, self.catalog, self.referenced)
+        node = similar_to.rewrite(node)
         node = self.replace_scalar_subqueries(node, frame)
 
         def visit(n: exp.Expression) -> exp.Expression:
@@ -214,6 +261,8 @@ class Binder(FromClause, WindowFunctions, Subqueries):
             return n
 
         bound = node.copy().transform(visit, copy=False)
+        if not select_item:
+            set_returning.refuse(bound)
         self.infer.check_string_literals(bound, frame.plan.schema)
         return bound
 
@@ -441,29 +490,6 @@ class Binder(FromClause, WindowFunctions, Subqueries):
             )
         return plan
 
-    # --- set operations -----------------------------------------------------------------------
-
-    def set_operation(self, node: exp.SetOperation, ctes, outer, top) -> tuple[Plan, Scope]:
-        left, _ = self.query(node.this, ctes, outer)
-        right, _ = self.query(node.expression, ctes, outer)
-        if len(left.schema) != len(right.schema):
-            raise SqlError(
-                f"each {node.key.upper()} query must have the same number of columns "
-                f"({len(left.schema)} vs {len(right.schema)})"
-            )
-        types = [self.infer.common_type(a.type, b.type) for a, b in zip(left.schema, right.schema)]
-        left, right = _cast_to(left, types), _cast_to(right, types)
-        kind = {"union": "union", "intersect": "intersect", "except": "except"}[node.key]
-        distinct = node.args.get("distinct")
-        fields = tuple(Field(f.name, t) for f, t in zip(left.schema, types))
-        plan: Plan = SetOp(kind, not distinct, left, right, fields)
-        scope = Scope([ScopeColumn(f.name, f.type) for f in fields], outer)
-        if node.args.get("order") or node.args.get("limit") or node.args.get("offset"):
-            plan = self._order_and_limit(
-                node, Frame(plan, scope, ctes), list(range(len(fields))), top
-            )
-        return plan, scope
-
 
 # --- helpers --------------------------------------------------------------------------------
 
@@ -495,7 +521,9 @@ def _output_name(item: exp.Expression) -> str:
     if isinstance(item, exp.Filter):
         return _output_name(item.this)
     if isinstance(item, exp.Func):
-        return (item.sql_name() if not isinstance(item, exp.Anonymous) else item.name).lower()
+        return set_returning.output_name(item) or (
+            (item.sql_name() if not isinstance(item, exp.Anonymous) else item.name).lower()
+        )
     return "?column?"
 
 
@@ -540,21 +568,15 @@ def _nulls_first(term: exp.Ordered) -> bool:
 
 
 def _constant_int(node: exp.Expression | None, what: str) -> int | None:
+    """The row count of LIMIT n, OFFSET n or FETCH FIRST n ROWS ONLY (None: no limit)."""
     if node is None:
         return None
-    value = node.expression if isinstance(node, (exp.Limit, exp.Offset)) else node
+    if isinstance(node, exp.Fetch):
+        value = node.args.get("count") or exp.Literal.number(1)  # FETCH FIRST ROW ONLY
+    else:
+        value = node.expression if isinstance(node, (exp.Limit, exp.Offset)) else node
     if isinstance(value, exp.Literal) and not value.is_string:
         return int(value.this)
-    if isinstance(value, exp.Null):
+    if isinstance(value, exp.Null) or (isinstance(value, exp.Var) and value.name.upper() == "ALL"):
         return None
     raise SqlError(f"{what} must be an integer constant")
-
-
-def _cast_to(plan: Plan, types: list[str]) -> Plan:
-    if [f.type for f in plan.schema] == types:
-        return plan
-    exprs = tuple(
-        ref(i) if f.type == t else cast(ref(i), t)
-        for i, (f, t) in enumerate(zip(plan.schema, types))
-    )
-    return Project(plan, exprs, tuple(Field(f.name, t) for f, t in zip(plan.schema, types)))

@@ -23,7 +23,7 @@ from sqlglot import exp
 from tidal.catalog import Catalog, types
 from tidal.catalog.objects import Column, Function, View
 from tidal.catalog.sqlstate import DUPLICATE_COLUMN, SYNTAX_ERROR
-from tidal.sql import dml, functions
+from tidal.sql import clauses, dml, functions
 from tidal.sql.binder import Binder
 from tidal.sql.dialect import Tidal
 from tidal.sql.errors import SqlError, unsupported
@@ -52,6 +52,7 @@ class Compiler:
         """The plan of a SELECT, set operation or VALUES. ``ad_hoc`` keeps ORDER BY and LIMIT
         as Sort and Limit; in a view, ORDER BY ... LIMIT becomes a TopN and ORDER BY alone is
         dropped."""
+        clauses.check(query, type(self._binder))
         plan = self._binder.bind_query(query, ad_hoc=ad_hoc)
         referenced = tuple(sorted(self._binder.referenced))
         return CompiledQuery(optimize(plan, self.infer), referenced)

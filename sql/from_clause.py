@@ -3,11 +3,15 @@ ON or USING. A mixin of the Binder (tidal.sql.binder)."""
 
 from __future__ import annotations
 
+import dataclasses
+from typing import ClassVar
+
 from sqlglot import exp
 
 from tidal.catalog import CatalogError
 from tidal.catalog.objects import View
-from tidal.catalog.sqlstate import UNDEFINED_COLUMN
+from tidal.catalog.sqlstate import AMBIGUOUS_COLUMN, UNDEFINED_COLUMN
+from tidal.sql.clauses import Binds
 from tidal.sql.dialect import WindowFunction
 from tidal.sql.errors import SqlError, grouping_error, undefined_table, unsupported
 from tidal.sql.joins import make_join
@@ -17,6 +21,15 @@ from tidal.sql.window_tvf import bind_window_function
 
 
 class FromClause:
+    BINDS: ClassVar[Binds] = {
+        exp.Select: ("from_", "joins"),
+        exp.From: ("this",),
+        exp.Join: ("this", "on", "using", "side", "kind", "method"),
+        exp.Table: ("this", "db", "alias", "only"),  # ONLY: tidal's tables have no children
+        exp.TableAlias: ("this", "columns"),
+        WindowFunction: ("this", "kind", "time", "expressions", "partition"),
+    }
+
     def _from(self, select: exp.Select, ctes: dict, outer: Scope | None) -> Frame:
         from_ = select.args.get("from_")
         if from_ is None:
@@ -98,9 +111,12 @@ class FromClause:
         combined = frame.scope.concat(right_scope)
         condition = None
         on = join.args.get("on")
-        using = join.args.get("using")
-        if join.args.get("method") or join.args.get("kind", "").upper() in ("NATURAL",):
-            raise unsupported("NATURAL JOIN: name the columns with USING (...)")
+        using = [identifier.name for identifier in join.args.get("using") or []]
+        method = (join.args.get("method") or "").upper()
+        if method == "NATURAL":
+            using = _common_names(frame.scope, right_scope)
+        elif method:
+            raise unsupported(f"{method} JOIN")
         if on is not None:
             condition = self.expression(on, Frame(frame.plan, combined, frame.ctes))
             if condition.find(exp.AggFunc):
@@ -108,6 +124,8 @@ class FromClause:
             self._check_boolean(condition, frame.plan.schema + right.schema, "JOIN ... ON")
         elif using:
             condition = self._using(using, frame.scope, right_scope)
+        elif method == "NATURAL" and kind not in ("inner", "cross"):
+            condition = exp.true()  # nothing in common: every pair matches
         elif kind not in ("inner", "cross"):
             raise SqlError(f"{kind.upper()} JOIN needs an ON or USING condition")
         plan = make_join(
@@ -118,43 +136,45 @@ class FromClause:
         if using:
             self._merge_using(using, frame, kind, len(combined.columns) - len(right_scope.columns))
 
-    def _using(self, using, left: Scope, right: Scope) -> exp.Expression:
+    def _using(self, using: list[str], left: Scope, right: Scope) -> exp.Expression:
         parts = []
         width = len(left.columns)
-        for identifier in using:
-            column = exp.column(identifier.name)
+        for name in using:
+            column = exp.column(name)
             li, ri = left.resolve(column), right.resolve(column)
             if li is None or ri is None:
                 raise SqlError(
-                    f"column {identifier.name!r} named in USING must exist on both sides",
+                    f"column {name!r} named in USING must exist on both sides",
                     sqlstate=UNDEFINED_COLUMN,
                 )
             parts.append(exp.EQ(this=ref(li), expression=ref(width + ri)))
         return conjunction(parts)
 
-    def _merge_using(self, using, frame: Frame, kind: str, width: int) -> None:
-        """After ``JOIN ... USING (k)``, a bare ``k`` is the merged column (once in ``*``)."""
+    def _merge_using(self, using: list[str], frame: Frame, kind: str, width: int) -> None:
+        """After ``JOIN ... USING (k)`` the join's columns are, as in PostgreSQL, the merged
+        ``k`` first (the left's, the right's for RIGHT JOIN, COALESCE of both for FULL JOIN),
+        then the left's other columns, then the right's. A bare ``k`` and ``*`` mean the merged
+        column; ``a.k`` and ``a.*`` still reach each side's own."""
         columns = list(frame.scope.columns)
-        for identifier in using:
-            column = exp.column(identifier.name)
+        merged: list[exp.Expression] = []
+        names = []
+        for name in using:
+            column = exp.column(name)
             li = Scope(columns[:width]).resolve(column)
             ri = width + Scope(columns[width:]).resolve(column)
-            left, right = columns[li], columns[ri]
             if kind == "full":
-                merged = exp.func("COALESCE", ref(li), ref(ri))
-                (merged_type,) = self.infer.infer([merged], frame.plan.schema)
-                exprs = tuple(ref(i) for i in range(len(columns))) + (merged,)
-                fields = frame.plan.schema + (Field(left.name, merged_type),)
-                frame.plan = Project(frame.plan, exprs, fields)
-                columns[li] = ScopeColumn(left.name, left.type, left.tables, hidden=True)
-                columns[ri] = ScopeColumn(right.name, right.type, right.tables, hidden=True)
-                columns.append(ScopeColumn(left.name, merged_type, left.tables + right.tables))
-                continue
-            keep, drop = (ri, li) if kind == "right" else (li, ri)
-            kept = columns[keep]
-            columns[keep] = ScopeColumn(kept.name, kept.type, left.tables + right.tables)
-            columns[drop] = ScopeColumn(columns[drop].name, columns[drop].type, (), hidden=True)
-        frame.scope = Scope(columns, frame.scope.outer)
+                merged.append(exp.func("COALESCE", ref(li), ref(ri)))
+            else:
+                merged.append(ref(ri if kind == "right" else li))
+            names.append(columns[li].name)
+            for side in (li, ri):
+                columns[side] = dataclasses.replace(columns[side], qualified_only=True)
+        types = self.infer.infer(merged, frame.plan.schema)
+        exprs = tuple(merged) + tuple(ref(i) for i in range(len(columns)))
+        fields = tuple(Field(n, t) for n, t in zip(names, types)) + frame.plan.schema
+        frame.plan = Project(frame.plan, exprs, fields)
+        merged_columns = [ScopeColumn(n, t) for n, t in zip(names, types)]
+        frame.scope = Scope(merged_columns + columns, frame.scope.outer)
 
     def values(self, node: exp.Values) -> tuple[Plan, Scope]:
         rows = []
@@ -187,9 +207,26 @@ def _join_kind(join: exp.Join) -> str:
     return "inner"
 
 
+def _common_names(left: Scope, right: Scope) -> list[str]:
+    """The columns a NATURAL JOIN joins on: the names both sides show in ``*``, in the left's
+    order (none: the join is a cross join, as in PostgreSQL)."""
+    right_names = [right.columns[i].name.lower() for i in right.star()]
+    left_names = [left.columns[i].name for i in left.star()]
+    common = [n for n in left_names if n.lower() in right_names]
+    for name in common:
+        for side, names in (("left", [n.lower() for n in left_names]), ("right", right_names)):
+            if names.count(name.lower()) > 1:
+                raise SqlError(
+                    f"common column name {name!r} appears more than once in the {side} "
+                    "side of NATURAL JOIN",
+                    sqlstate=AMBIGUOUS_COLUMN,
+                )
+    return common
+
+
 def _renamed(scope: Scope, names: list[str]) -> Scope:
     columns = list(scope.columns)
     for i, name in enumerate(names):
         c = columns[i]
-        columns[i] = ScopeColumn(name, c.type, c.tables, c.hidden)
+        columns[i] = dataclasses.replace(c, name=name)
     return Scope(columns, scope.outer)

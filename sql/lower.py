@@ -30,6 +30,7 @@ from tidal.sql.plan import (
     SortKey,
     TopN,
     TypedParameter,
+    Unnest,
     Values,
     WindowCall,
     WindowTVF,
@@ -235,6 +236,13 @@ def _over_window(plan: OverWindow, scan_sql: ScanSql) -> str:
     return f"SELECT *, {', '.join(items)} FROM ({lower(plan.input, scan_sql)}) AS t"
 
 
+def _unnest(plan: Unnest, scan_sql: ScanSql) -> str:
+    # DuckDB unnests the lists of one select list in step, padding the shorter with NULL.
+    width = len(plan.input.schema)
+    items = [f"UNNEST({column(c)}) AS {column(width + i)}" for i, c in enumerate(plan.lists)]
+    return f"SELECT *, {', '.join(items)} FROM ({lower(plan.input, scan_sql)}) AS t"
+
+
 def _sort(plan: Sort, scan_sql: ScanSql) -> str:
     return f"SELECT * FROM ({lower(plan.input, scan_sql)}) AS t ORDER BY {order_sql(plan.order)}"
 
@@ -316,6 +324,7 @@ _VISITORS: dict[type, Callable[..., str]] = {
     Distinct: _distinct,
     TopN: _top_n,
     OverWindow: _over_window,
+    Unnest: _unnest,
     Sort: _sort,
     Limit: _limit,
     WindowTVF: _window_tvf,

@@ -287,6 +287,20 @@ class OverWindow(Plan):
         return (self.input,)
 
 
+@dataclass(frozen=True)
+class Unnest(Plan):
+    """Each input row once per element of the longest of its lists (columns ``lists``), with
+    the elements of every list appended, in step: a shorter or NULL list gives NULL. A row whose
+    lists are all empty or NULL gives no row (set-returning functions in a select list)."""
+
+    input: Plan
+    lists: tuple[int, ...]
+    schema: tuple[Field, ...]
+
+    def children(self) -> tuple[Plan, ...]:
+        return (self.input,)
+
+
 WINDOW_KINDS = ("tumble", "hop", "cumulate", "session")
 
 

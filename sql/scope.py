@@ -22,6 +22,9 @@ class ScopeColumn:
     type: str
     tables: tuple[str, ...] = ()
     hidden: bool = False  # helper columns the binder adds; never expanded by ``*``
+    # A side's column that ``JOIN ... USING`` merged: ``a.k`` and ``a.*`` reach it, a bare
+    # ``k`` and ``*`` mean the merged column instead.
+    qualified_only: bool = False
 
 
 @dataclass
@@ -38,7 +41,8 @@ class Scope:
         matches = [
             i
             for i, c in enumerate(self.columns)
-            if c.name.lower() == name and (table is None or table in c.tables)
+            if c.name.lower() == name
+            and (table in c.tables if table is not None else not c.qualified_only)
         ]
         if len(matches) > 1:
             visible = [i for i in matches if not self.columns[i].hidden]
@@ -75,7 +79,8 @@ class Scope:
         positions = [
             i
             for i, c in enumerate(self.columns)
-            if not c.hidden and (table is None or table.lower() in c.tables)
+            if not c.hidden
+            and (table.lower() in c.tables if table is not None else not c.qualified_only)
         ]
         if table is not None and not positions:
             raise SqlError(
@@ -92,7 +97,10 @@ class Scope:
     def requalified(self, alias: str) -> Scope:
         """The same columns, reachable only as ``alias.name`` (a subquery or view in FROM)."""
         return Scope(
-            [ScopeColumn(c.name, c.type, (alias.lower(),), c.hidden) for c in self.columns],
+            [
+                ScopeColumn(c.name, c.type, (alias.lower(),), c.hidden, c.qualified_only)
+                for c in self.columns
+            ],
             self.outer,
         )
 

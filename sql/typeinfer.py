@@ -11,16 +11,17 @@ apart from the text.
 
 from __future__ import annotations
 
-import re
 import threading
 
 import duckdb
 from sqlglot import exp
 from sqlglot.dialects.duckdb import DuckDB
+from sqlglot.errors import ErrorLevel, UnsupportedError
 
 from tidal.catalog import types
-from tidal.catalog.sqlstate import DATATYPE_MISMATCH, SYNTAX_ERROR, UNDEFINED_FUNCTION
-from tidal.sql.errors import SqlError
+from tidal.catalog.sqlstate import DATATYPE_MISMATCH
+from tidal.sql.duckdb_messages import binding_message
+from tidal.sql.errors import SqlError, unsupported
 from tidal.sql.plan import Field, TypedParameter
 
 POSTGRES_SETTINGS = (
@@ -82,11 +83,16 @@ _TYPING = DuckDBTyping()
 
 def duckdb_sql(expression: exp.Expression) -> str:
     """``expression`` as DuckDB SQL, its parameters as ``$n`` (see ``DuckDBPrepared``)."""
-    return expression.sql(dialect=_PREPARED)
+    return expression.sql(dialect=_PREPARED, unsupported_level=ErrorLevel.RAISE)
 
 
 def _typing_sql(expression: exp.Expression) -> str:
-    return expression.sql(dialect=_TYPING)
+    """``expression`` as the DuckDB SQL that types it. What DuckDB's SQL cannot say (sqlglot
+    would write it anyway, dropping a part, with a warning) is refused by name."""
+    try:
+        return expression.sql(dialect=_TYPING, unsupported_level=ErrorLevel.RAISE)
+    except UnsupportedError as error:
+        raise unsupported(str(error).split("\n")[0]) from None
 
 
 def empty_relation_sql(fields: tuple[Field, ...]) -> str:
@@ -174,7 +180,7 @@ class TypeInference:
             return types.normalize(str(self._connection.sql(query).types[0]))
         except duckdb.Error as error:
             raise SqlError(
-                f"cannot combine types {left} and {right}: {_clean(error)}",
+                f"cannot combine types {left} and {right}: {_as_sql_error(error).message}",
                 sqlstate=DATATYPE_MISMATCH,
             ) from None
 
@@ -201,17 +207,6 @@ def _compared_string_literals(expression: exp.Expression):
                 yield target, literal
 
 
-def _clean(error: Exception) -> str:
-    text = str(error).split("\n")[0]
-    text = re.sub(r"^[A-Za-z ]+Error: ", "", text)
-    # DuckDB names our positional columns; they mean nothing to the user.
-    return re.sub(r'"?\bc(\d+)\b"?', r"column #\1", text)
-
-
 def _as_sql_error(error: duckdb.Error) -> SqlError:
-    message = _clean(error)
-    if "No function matches" in message or "Cannot" in message or "cast" in message.lower():
-        return SqlError(f"type mismatch: {message}", sqlstate=DATATYPE_MISMATCH)
-    if "does not exist" in message or "not found" in message.lower():
-        return SqlError(message, sqlstate=UNDEFINED_FUNCTION)
-    return SqlError(message, sqlstate=SYNTAX_ERROR)
+    message, sqlstate = binding_message(str(error))
+    return SqlError(message, sqlstate=sqlstate)

@@ -1,11 +1,25 @@
 """Binding window functions: each ``f(...) OVER (...)`` becomes a call of an OverWindow node,
-its partition and order expressions projected into columns first. A mixin of the Binder."""
+its partition and order expressions projected into columns first. A mixin of the Binder.
+
+Named windows (``WINDOW w AS (...)``, ``OVER w``, ``OVER (w ORDER BY ...)``) are spelled out
+first, by PostgreSQL's rules, so the rest of binding sees only inline windows:
+
+>>> from tidal.sql.parser import parse_statement
+>>> select = parse_statement(
+...     "SELECT rank() OVER w, sum(x) OVER (w ORDER BY x) FROM t WINDOW w AS (PARTITION BY g)")
+>>> expand_named_windows(select).sql()
+'SELECT RANK() OVER (PARTITION BY g), SUM(x) OVER (PARTITION BY g ORDER BY x NULLS LAST) FROM t'
+"""
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from sqlglot import exp
 
+from tidal.catalog.sqlstate import UNDEFINED_OBJECT, WINDOWING_ERROR
 from tidal.sql import aggregates
+from tidal.sql.clauses import Binds
 from tidal.sql.errors import SqlError
 from tidal.sql.lower import window_expression
 from tidal.sql.plan import Field, OverWindow, Project, SortKey, WindowCall, ref, unique
@@ -13,6 +27,12 @@ from tidal.sql.scope import Frame, Scope, ScopeColumn
 
 
 class WindowFunctions:
+    BINDS: ClassVar[Binds] = {
+        exp.Select: ("windows",),  # spelled out by expand_named_windows
+        exp.Window: ("this", "partition_by", "order", "spec", "alias", "over"),
+        exp.WindowSpec: ("kind", "start", "start_side", "end", "end_side", "exclude"),
+    }
+
     def _windows(self, bound_items, frame: Frame):
         windows = unique([w for e in bound_items for w in e.find_all(exp.Window)])
         base_width = len(frame.plan.schema)
@@ -66,3 +86,60 @@ class WindowFunctions:
             if hasattr(frame, attr):
                 setattr(new_frame, attr, getattr(frame, attr))
         return [e.copy().transform(replace, copy=False) for e in bound_items], new_frame
+
+
+def expand_named_windows(select: exp.Select) -> exp.Select:
+    """``select`` without its WINDOW clause, each window of its own (not a subquery's) that
+    names one written out in full. A window that names another takes its PARTITION BY, and its
+    ORDER BY and frame unless it has its own; PostgreSQL's errors where it may not."""
+    definitions = select.args.get("windows") or []
+    if not definitions and not any(_names_a_window(w, select) for w in select.find_all(exp.Window)):
+        return select
+    select = select.copy()
+    named: dict[str, exp.Window] = {}
+    for definition in select.args.get("windows") or []:
+        name = definition.this.name
+        if name.lower() in named:
+            raise SqlError(f"window {name!r} is already defined", sqlstate=WINDOWING_ERROR)
+        named[name.lower()] = _spelled_out(definition, named)
+    select.set("windows", None)
+    for window in list(select.find_all(exp.Window)):
+        if _names_a_window(window, select):
+            window.replace(_spelled_out(window, named))
+    return select
+
+
+def _names_a_window(window: exp.Window, select: exp.Select) -> bool:
+    return bool(window.args.get("alias")) and window.parent_select is select
+
+
+def _spelled_out(window: exp.Window, named: dict[str, exp.Window]) -> exp.Window:
+    """``window`` with the window it names (if any) copied into it."""
+    reference = window.args.get("alias")
+    if reference is None:
+        return window
+    name = reference.name
+    base = named.get(name.lower())
+    if base is None:
+        raise SqlError(f"window {name!r} does not exist", sqlstate=UNDEFINED_OBJECT)
+    order, spec = window.args.get("order"), window.args.get("spec")
+    if window.args.get("partition_by"):
+        raise SqlError(
+            f"cannot override PARTITION BY clause of window {name!r}", sqlstate=WINDOWING_ERROR
+        )
+    if order is not None and base.args.get("order") is not None:
+        raise SqlError(
+            f"cannot override ORDER BY clause of window {name!r}", sqlstate=WINDOWING_ERROR
+        )
+    if (order is not None or spec is not None) and base.args.get("spec") is not None:
+        raise SqlError(
+            f"cannot copy window {name!r} because it has a frame clause",
+            sqlstate=WINDOWING_ERROR,
+        )
+    result = window.copy()
+    result.set("alias", None)
+    result.set("partition_by", [p.copy() for p in base.args.get("partition_by") or []])
+    for arg in ("order", "spec"):
+        if result.args.get(arg) is None and base.args.get(arg) is not None:
+            result.set(arg, base.args[arg].copy())
+    return result

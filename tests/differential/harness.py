@@ -46,10 +46,13 @@ class Session:
         self.db.execute(sql)
         self.reference.execute(sql)
 
-    def create_view(self, name: str, sql: str, materialized: bool, approx: bool) -> None:
+    def create_view(
+        self, name: str, sql: str, materialized: bool, approx: bool, reference: str | None = None
+    ) -> None:
+        """The view on both sides (the reference's spelled ``reference``, if given)."""
         kind = "MATERIALIZED VIEW" if materialized else "VIEW"
         self.db.execute(f"CREATE {kind} {name} AS {sql}")
-        self.reference.create_view(name, sql)
+        self.reference.create_view(name, reference or sql)
         plans = [self.db.compiler.query(parse_statement(sql), ad_hoc=False).plan]
         if materialized:
             plans.append(self.db.view_plan(name))
@@ -108,7 +111,7 @@ def run_scenario(query: Query, scenario: Scenario) -> None:
                     _create_helper(session, helper)
                 session.check(f"after creating helper views at tick {position}")
             if position == scenario.view_at:
-                session.create_view("v", query.sql, query.materialized, query.approx)
+                session.create_view("v", query.sql, query.materialized, query.approx, query.duckdb)
                 session.check(f"after creating the view at tick {position}")
             if statement is not None:
                 session.both(statement)

@@ -34,6 +34,9 @@ class Query:
     helpers: tuple[Helper, ...] = ()
     materialized: bool = True
     special_floats: bool = False  # t1.d also takes NaN, -0.0 and the infinities
+    # The reference's spelling where DuckDB lacks the syntax or departs from PostgreSQL, which
+    # tidal follows (SIMILAR TO, CORRESPONDING, set-returning functions in a select list).
+    duckdb: str | None = None
 
 
 def q(
@@ -44,6 +47,7 @@ def q(
     helpers: tuple[Helper, ...] = (),
     materialized: bool = True,
     special_floats: bool = False,
+    duckdb: str | None = None,
 ) -> Query:
     return Query(
         name,
@@ -53,6 +57,7 @@ def q(
         helpers,
         materialized,
         special_floats,
+        duckdb,
     )
 
 
@@ -85,6 +90,25 @@ SCALARS = [
         "SELECT upper(g) AS u, lower(g) AS l, length(g) AS n, substring(g, 1, 1) AS s, "
         "concat(g, '-', k) AS c, g || '!' AS p, replace(g, 'a', 'A') AS r, trim(g) AS t, "
         "left(g, 2) AS lf, g || k AS gk FROM t1",
+    ),
+    q(
+        "similar_to",
+        "SELECT k, g SIMILAR TO '(a|b)%' AS ab, g SIMILAR TO '_' AS one, "
+        "g NOT SIMILAR TO '%[ B]%' AS no_b FROM t1",
+        duckdb="SELECT k, regexp_full_match(g, '(?:a|b).*') AS ab, "
+        "regexp_full_match(g, '(?s).') AS one, NOT regexp_full_match(g, '(?s).*[ B].*') AS no_b "
+        "FROM t1",
+    ),
+    q(
+        "set_returning",
+        "SELECT k, generate_series(1, v) AS s, unnest(ARRAY[g, upper(g)]) AS u FROM t1",
+        duckdb="SELECT k, unnest(generate_series(1, v)) AS s, unnest([g, upper(g)]) AS u FROM t1",
+    ),
+    q(
+        "set_returning_after_aggregate",
+        "SELECT g, count(*) AS n, generate_series(1, count(*)) AS i FROM t1 GROUP BY g",
+        duckdb="SELECT g, count(*) AS n, unnest(generate_series(1, count(*))) AS i FROM t1 "
+        "GROUP BY g",
     ),
     q(
         "like",
@@ -269,6 +293,13 @@ JOINS = [
     q("join_using", "SELECT k, g, name FROM t1 JOIN t2 USING (k)", tables="t1 t2"),
     q("full_join_using", "SELECT k, v, w FROM t1 FULL JOIN t2 USING (k)", tables="t1 t2"),
     q(
+        "join_using_qualified",
+        "SELECT k, t1.k AS k1, t2.k AS k2, t2.* FROM t1 FULL JOIN t2 USING (k)",
+        tables="t1 t2",
+    ),
+    q("natural_join", "SELECT * FROM t1 NATURAL JOIN t3", tables="t1 t3"),
+    q("natural_right_join", "SELECT * FROM t3 NATURAL RIGHT JOIN t1", tables="t1 t3"),
+    q(
         "three_way_join",
         "SELECT t1.k, t2.name, t3.x FROM t1 JOIN t2 ON t1.k = t2.k "
         "JOIN t3 ON t3.k = t1.k AND t3.g = t1.g",
@@ -326,6 +357,24 @@ SET_OPERATIONS = [
     q("except", "SELECT k, g FROM t1 EXCEPT SELECT k, g FROM t3", tables="t1 t3"),
     q("intersect_all", "SELECT k FROM t1 INTERSECT ALL SELECT k FROM t2", tables="t1 t2"),
     q("except_all", "SELECT k FROM t1 EXCEPT ALL SELECT k FROM t2", tables="t1 t2"),
+    q(
+        "union_all_by_name",
+        "SELECT k, g, v FROM t1 UNION ALL BY NAME SELECT x AS v, k, name FROM t3 JOIN t2 USING (k)",
+        tables="t1 t2 t3",
+    ),
+    q("union_by_name", "SELECT g, k FROM t1 UNION BY NAME SELECT k, g FROM t3", tables="t1 t3"),
+    q(
+        "corresponding",
+        "SELECT k, g, v FROM t1 INTERSECT ALL CORRESPONDING SELECT x AS v, k, g FROM t3",
+        tables="t1 t3",
+        duckdb="SELECT k, g, v FROM t1 INTERSECT ALL SELECT k, g, x AS v FROM t3",
+    ),
+    q(
+        "corresponding_by",
+        "SELECT k, g, v FROM t1 UNION CORRESPONDING BY (g, k) SELECT x AS v, k, g FROM t3",
+        tables="t1 t3",
+        duckdb="SELECT g, k FROM t1 UNION SELECT g, k FROM t3",
+    ),
     q("distinct", "SELECT DISTINCT g, b FROM t1"),
     q("distinct_expression", "SELECT DISTINCT v % 3 AS r, d > 0 AS pos FROM t1"),
     q(
@@ -481,6 +530,13 @@ ORDERED = [
     q(
         "window_over_aggregate",
         "SELECT g, sum(v) AS s, RANK() OVER (ORDER BY sum(v) DESC) AS r FROM t1 GROUP BY g",
+    ),
+    q(
+        "named_windows",
+        "SELECT k, g, v, rank() OVER w AS r, sum(v) OVER (w ORDER BY v) AS running, "
+        "count(*) OVER byg AS n, max(v) OVER last2 AS m2 FROM t1 "
+        f"WINDOW byg AS (PARTITION BY g), w AS (byg), last2 AS (byg ORDER BY {ALL_T1} "
+        "ROWS BETWEEN 1 PRECEDING AND CURRENT ROW)",
     ),
 ]
 

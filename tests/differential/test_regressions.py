@@ -71,6 +71,31 @@ REGRESSIONS = {
             "DELETE FROM t3 WHERE x IS NULL",
         ],
     ),
+    # A FULL JOIN ... USING put the merged key last (x, y, k); it comes first (k, x, y).
+    "full_join_using_star": (
+        q("r", "SELECT * FROM t1 FULL JOIN t2 USING (k)", tables="t1 t2"),
+        [
+            "INSERT INTO t1 (k, g, v) VALUES (1, 'a', 1), (2, 'b', NULL), (NULL, 'c', 3)",
+            "INSERT INTO t2 VALUES (2, 'x', 5), (3, 'y', 6), (NULL, 'z', 7)",
+            "DELETE FROM t1 WHERE k = 2",
+        ],
+    ),
+    # A named window (WINDOW w AS ..., OVER w) was ignored: every rank was 1.
+    "named_window": (
+        q(
+            "r",
+            "SELECT g, v, rank() OVER w AS r FROM t1 WINDOW w AS (PARTITION BY g ORDER BY v DESC)",
+        ),
+        [
+            "INSERT INTO t1 (k, g, v) VALUES (1, 'a', 1), (2, 'a', 2), (3, 'b', 3), (4, 'a', NULL)",
+            "UPDATE t1 SET v = 5 WHERE k = 1",
+        ],
+    ),
+    # BY NAME was dropped: the columns were matched by position.
+    "union_all_by_name": (
+        q("r", "SELECT k, v FROM t1 UNION ALL BY NAME SELECT x AS v, k FROM t3", tables="t1 t3"),
+        ["INSERT INTO t1 (k, v) VALUES (1, 10), (2, 20)", "INSERT INTO t3 VALUES (3, 'a', 30)"],
+    ),
 }
 
 

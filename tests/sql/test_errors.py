@@ -154,6 +154,111 @@ def test_a_condition_must_be_boolean(db, sql, clause, type_name):
     assert error.message.startswith(f"the condition of {clause} must be BOOLEAN, not {type_name}")
 
 
+# --- DuckDB's errors in tidal's words ------------------------------------------------------------
+
+
+def test_an_unknown_function_is_named_without_duckdbs_words(db):
+    error = error_of(db, "SELECT no_such_function(id) FROM orders")
+    assert (error.sqlstate, error.message) == (
+        "42883",
+        "function no_such_function(...) does not exist",
+    )
+
+
+def test_an_unknown_function_close_to_a_known_one_suggests_it(db):
+    error = error_of(db, "SELECT lowr(customer) FROM orders")
+    assert (error.sqlstate, error.message) == (
+        "42883",
+        "function lowr(...) does not exist; did you mean 'lower'?",
+    )
+
+
+def test_a_function_given_arguments_of_other_types_says_which_it_takes(db):
+    error = error_of(db, "SELECT upper(id) FROM orders")
+    assert (error.sqlstate, error.message) == (
+        "42883",
+        "function upper(INTEGER) does not exist; upper takes (VARCHAR): add explicit type casts",
+    )
+
+
+@pytest.mark.parametrize(
+    "sql, message",
+    [
+        (
+            "SELECT 'a' + 1",
+            (
+                "type mismatch: operator + has several versions that could take (VARCHAR, INTEGER): "
+                "add explicit type casts"
+            ),
+        ),
+        (
+            "SELECT id + customer FROM orders",
+            "type mismatch: operator + does not take (INTEGER, VARCHAR): add explicit type casts",
+        ),
+        (
+            "SELECT * FROM orders WHERE customer > 5",
+            "type mismatch: cannot compare VARCHAR with INTEGER: add an explicit CAST",
+        ),
+    ],
+)
+def test_a_type_mismatch_names_sql_types_not_duckdbs_internal_ones(db, sql, message):
+    error = error_of(db, sql)
+    assert (error.sqlstate, error.message) == ("42804", message)
+
+
+@pytest.mark.parametrize(
+    "sql, sqlstate, message",
+    [
+        ("SELECT 1 / 0", "22012", "division by zero"),
+        ("SELECT id % (id - 1) FROM orders", "22012", "division by zero"),
+        ("SELECT amount / 0.0 FROM orders", "22012", "division by zero"),
+        (
+            "SELECT CAST(customer AS INTEGER) FROM orders",
+            "22P02",
+            'invalid input syntax for type INTEGER: "ann"',
+        ),
+        ("SELECT CAST('x' AS INTEGER)", "22P02", 'invalid input syntax for type INTEGER: "x"'),
+        (
+            "SELECT CAST(3000000000 AS BIGINT)::INTEGER",
+            "22003",
+            "value 3000000000 is out of range for type INTEGER",
+        ),
+        (
+            "SELECT 2147483647 * 2",
+            "22003",
+            "INTEGER out of range in multiplication (2147483647 * 2)",
+        ),
+        (
+            "SELECT CAST('soon' AS TIMESTAMP)",
+            "22007",
+            (
+                'invalid input syntax for type TIMESTAMP: "soon" (expected YYYY-MM-DD HH:MM[:SS[.US]]'
+                "[±HH[:MM[:SS]]| ZONE])"
+            ),
+        ),
+    ],
+)
+def test_an_error_on_the_data_is_in_tidals_words(db, sql, sqlstate, message):
+    with pytest.raises(DataError) as caught:
+        db.execute(sql)
+    assert caught.value.sqlstate == sqlstate
+    assert caught.value.message == message
+    for duckdb_words in ("Error:", "INT32", "TRY(", "SET ", "error_on_division_by_zero", '"c0"'):
+        assert duckdb_words not in caught.value.message
+
+
+def test_a_view_that_fails_on_a_change_says_why_in_tidals_words(db):
+    db.execute("CREATE TABLE divisors (d INTEGER)")
+    db.execute("CREATE MATERIALIZED VIEW tenths AS SELECT 10 / d AS q FROM divisors")
+    with pytest.raises(DataError) as caught:
+        db.execute("INSERT INTO divisors VALUES (0)")
+    assert caught.value.sqlstate == "22012"
+    assert caught.value.message == (
+        "a view could not process the change, so it was not applied: division by zero"
+    )
+    db.execute("DROP MATERIALIZED VIEW tenths; DROP TABLE divisors")
+
+
 # --- grouping ------------------------------------------------------------------------------------
 
 
@@ -194,7 +299,7 @@ def test_a_window_function_without_over_says_to_add_it(db):
         ("CREATE VIEW first AS SELECT id FROM orders LIMIT 1", "LIMIT without ORDER BY"),
         ("SELECT customer FROM orders GROUP BY CUBE (customer)", "combine them with UNION ALL"),
         ("SELECT median(amount) FROM orders", "tidal maintains avg, bool_and"),
-        ("SELECT * FROM orders NATURAL JOIN customers", "name the columns with USING"),
+        ("SELECT * FROM orders o ASOF JOIN customers c ON o.id >= c.id", "ASOF JOIN"),
         ("CREATE OR REPLACE VIEW big AS SELECT 1 AS one", "DROP the object and create it again"),
         ("CREATE TABLE t (a INTEGER PRIMARY KEY)", "keys and defaults are not enforced"),
     ],
