@@ -53,7 +53,8 @@ from tidal.catalog.objects import (
     CONFLICT_UPDATE_IF_NOT_NULL,
     Table,
 )
-from tidal.catalog.sqlstate import CARDINALITY_VIOLATION, UNIQUE_VIOLATION, TidalError
+from tidal.catalog.sqlstate import CARDINALITY_VIOLATION, UNIQUE_VIOLATION
+from tidal.engine.errors import DataError
 from tidal.engine.keys import canonical
 from tidal.engine.zset import WEIGHT, consolidate
 from tidal.sql.dml import DO_NOTHING, DO_UPDATE, Conflict
@@ -69,10 +70,12 @@ _ROW = "__row"
 _UPDATE_WHERE = -1  # the column of the update plan's output that says whether to update
 
 
-class KeyViolation(TidalError):
-    """A statement would break a table's primary key (23505), or update one row twice (21000)."""
+class KeyViolation(DataError):
+    """A statement would break a table's primary key (23505), or update one row twice (21000);
+    nothing was changed."""
 
-    sqlstate = UNIQUE_VIOLATION
+    def __init__(self, message: str, sqlstate: str = UNIQUE_VIOLATION) -> None:
+        super().__init__(message, sqlstate)
 
 
 @dataclass(frozen=True)

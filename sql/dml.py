@@ -33,6 +33,7 @@ from sqlglot import exp
 from tidal.catalog import Catalog, CatalogError, Table
 from tidal.catalog.objects import CONFLICT_IGNORE
 from tidal.catalog.sqlstate import (
+    AMBIGUOUS_COLUMN,
     DATATYPE_MISMATCH,
     FEATURE_NOT_SUPPORTED,
     INVALID_COLUMN_REFERENCE,
@@ -274,6 +275,11 @@ def _conflict(insert: exp.Insert, target: Table, bind: Bind) -> Conflict | None:
     if action == "DO NOTHING":
         return Conflict(DO_NOTHING)
     if action == "DO UPDATE":
+        if not clause.args.get("conflict_keys") and clause.args.get("constraint") is None:
+            raise SqlError(
+                "ON CONFLICT DO UPDATE requires inference specification or constraint name: "
+                f"write ON CONFLICT ({', '.join(target.primary_key)}) DO UPDATE"
+            )
         keys = {k.lower() for k in target.primary_key}
         sets_key = any(a.this.name.lower() in keys for a in clause.expressions)
         return Conflict(DO_UPDATE, _update_plan(insert, clause, target, bind), sets_key)
@@ -310,8 +316,8 @@ def _check_conflict_target(clause: exp.OnConflict, target: Table) -> None:
 
 def _update_plan(insert: exp.Insert, clause: exp.OnConflict, target: Table, bind: Bind) -> Plan:
     """``DO UPDATE SET c = ... [WHERE ...]`` as a plan over CONFLICTS: the existing row's
-    columns (the target, by its name or alias, and unqualified names), then the proposed
-    row's (``excluded``); it gives the updated row and, last, whether to update."""
+    columns (the target, by its name or alias), then the proposed row's (``excluded``); it
+    gives the updated row and, last, whether to update."""
     table = insert.this.this if isinstance(insert.this, exp.Schema) else insert.this
     qualifier = table.args["alias"].this if table.args.get("alias") else table.this
     names = {c.name.lower(): c for c in target.columns}
@@ -354,19 +360,25 @@ def _update_plan(insert: exp.Insert, clause: exp.OnConflict, target: Table, bind
 
 
 def _qualified(node: exp.Expression, qualifier: exp.Identifier) -> exp.Expression:
-    """An expression of DO UPDATE with unqualified columns read from the existing row (as in
-    PostgreSQL); no subqueries, aggregates or window functions."""
+    """An expression of DO UPDATE: its columns name the existing row (by the table's name or
+    alias) or the proposed one (``excluded``); an unqualified name could be either (42702, as
+    in PostgreSQL, where DuckDB reads the existing row). No subqueries, aggregates or window
+    functions."""
     if node.find(exp.Subquery, exp.Select, exp.Exists):
         raise unsupported("a subquery in ON CONFLICT DO UPDATE")
     if node.find(exp.AggFunc):
         raise grouping_error("aggregate functions are not allowed in ON CONFLICT DO UPDATE")
     if node.find(exp.Window):
         raise grouping_error("window functions are not allowed in ON CONFLICT DO UPDATE")
-    node = node.copy()
-    for column in list(node.find_all(exp.Column)):
+    for column in node.find_all(exp.Column):
         if not column.table:
-            column.set("table", qualifier.copy())
-    return node
+            raise SqlError(
+                f"column reference {column.name!r} is ambiguous: in ON CONFLICT DO UPDATE, "
+                f"write {qualifier.name}.{column.name} (the existing row) or "
+                f"excluded.{column.name} (the proposed one)",
+                sqlstate=AMBIGUOUS_COLUMN,
+            )
+    return node.copy()
 
 
 def _over_conflicts(plan: Plan, target: Table) -> Plan:
