@@ -82,12 +82,13 @@ class KeyViolation(DataError):
 class Resolved:
     """An INSERT's effect on a keyed table: the rows it removes (an updated row's old
     version), the rows it adds, and how many rows the command tag reports (inserted or
-    updated). ``existing``: the table's rows with the keys of every added row, if known."""
+    updated). ``unchecked``: the key must still be checked (``check_keys``); else the rows
+    keep it unique by how they were chosen."""
 
     deletions: pa.Table
     insertions: pa.Table
     count: int
-    existing: pa.Table | None = None
+    unchecked: bool = False
 
 
 def resolve_insert(
@@ -96,38 +97,35 @@ def resolve_insert(
     """What an INSERT of ``rows`` (the table's columns, NOT NULL checked) does to ``table``."""
     empty = rows.schema.empty_table()
     if conflict.action == CONFLICT_ERROR or not rows.num_rows:
-        return Resolved(empty, rows, rows.num_rows)
+        return Resolved(empty, rows, rows.num_rows, unchecked=True)
     names = key_names(table)
     existing = lookup(rows.select(names))
     proposed = _Proposed(rows, names, existing)
     if conflict.action == DO_NOTHING:
         keep = ~proposed.matched & proposed.first
-        return Resolved(empty, rows.filter(keep), int(keep.sum()), existing)
+        return Resolved(empty, rows.filter(keep), int(keep.sum()))
     if conflict.action == CONFLICT_OVERWRITE:
-        return Resolved(existing, rows.filter(proposed.last), rows.num_rows, existing)
+        return Resolved(existing, rows.filter(proposed.last), rows.num_rows)
     if conflict.action == CONFLICT_UPDATE_IF_NOT_NULL:
         merged = _last_values(pa.concat_tables([existing, rows]), names)
-        return Resolved(existing, merged, rows.num_rows, existing)
+        return Resolved(existing, merged, rows.num_rows)
     if conflict.action == DO_UPDATE:
         return _do_update(table, rows, proposed, existing, conflict, run_update)
     raise ValueError(f"unknown conflict action {conflict.action!r}")
 
 
-def check_keys(
-    table: Table,
-    deletions: pa.Table,
-    insertions: pa.Table,
-    lookup: Lookup,
-    existing: pa.Table | None = None,
-) -> None:
+def check_keys(table: Table, deletions: pa.Table, insertions: pa.Table, lookup: Lookup) -> None:
     """Raise 23505 if the table, less ``deletions`` (rows it holds) and plus ``insertions``,
-    would hold a key twice. ``existing``: the table's rows with the inserted rows' keys, if
-    known already (else they are looked up)."""
+    would hold a key twice."""
     if not insertions.num_rows:
         return
     names = key_names(table)
-    if existing is None:
-        existing = lookup(insertions.select(names))
+    existing = lookup(insertions.select(names))
+    if not deletions.num_rows:  # a plain INSERT: no inserted key may exist, none may repeat
+        if existing.num_rows:
+            _duplicate(table, existing, names)
+        if _distinct_keys(insertions, names) == insertions.num_rows:
+            return
     parts = [(existing, 1), (deletions, -1), (insertions, 1)]
     keys = pa.concat_tables(
         _comparable(rows, names).append_column(
@@ -140,11 +138,23 @@ def check_keys(
     if pc.any(duplicated).as_py():
         # Name the key as the inserted row spells it (not its comparable stand-in).
         first = counts.filter(duplicated).slice(0, 1).drop_columns([WEIGHT])
-        row = _rows_with_keys(insertions, names, first).slice(0, 1)
-        raise KeyViolation(
-            f'duplicate key value violates unique constraint "{table.constraint}": '
-            f"{_key_text(row, names)} already exists"
-        )
+        _duplicate(table, _rows_with_keys(insertions, names, first), names)
+
+
+def _duplicate(table: Table, rows: pa.Table, names: list[str]) -> None:
+    """Raise 23505 naming the key of the first of ``rows``."""
+    raise KeyViolation(
+        f'duplicate key value violates unique constraint "{table.constraint}": '
+        f"{_key_text(rows.slice(0, 1), names)} already exists"
+    )
+
+
+def _distinct_keys(rows: pa.Table, names: list[str]) -> int:
+    """How many distinct keys ``rows`` hold."""
+    keys = _comparable(rows, names)
+    if keys.num_columns == 1:
+        return len(pc.unique(keys.column(0)))
+    return keys.group_by(keys.column_names, use_threads=False).aggregate([]).num_rows
 
 
 def rows_with_keys(changes: pa.Table, key: list[int], keys: pa.Table) -> pa.Table:
@@ -152,12 +162,16 @@ def rows_with_keys(changes: pa.Table, key: list[int], keys: pa.Table) -> pa.Tabl
     whose columns ``key`` equal a row of ``keys`` (the key's columns, in order), consolidated.
     A table's contents pass ``is_in`` on each key column (one pass over the table, hashing only
     the keys sought); rows of a composite key are then matched exactly by a join."""
+    if not (changes.num_rows and keys.num_rows):
+        return changes.schema.empty_table()
     mask = None
     for position, column in zip(key, keys.columns):
-        sought = pc.unique(canonical(column))
+        sought = canonical(column)
+        if isinstance(sought, pa.ChunkedArray):
+            sought = sought.combine_chunks()
         hit = pc.is_in(canonical(changes.column(position)), value_set=sought)
         mask = hit if mask is None else pc.and_(mask, hit)
-    found = changes.filter(mask) if mask is not None else changes
+    found = changes.take(pc.indices_nonzero(mask))
     if len(key) > 1 and found.num_rows:
         names = [found.column_names[p] for p in key]
         found = _rows_with_keys(found, names, keys)
@@ -225,13 +239,7 @@ def _do_update(
         chosen = np.ones(positions.size, dtype=bool)
     _cannot_affect_twice(new, names, chosen & ~proposed.last[positions])
     insertions = pa.concat_tables([rows.filter(fresh), new.filter(chosen)])
-    sets_key = conflict.update is not None and conflict.sets_key
-    return Resolved(
-        old.filter(chosen),
-        insertions,
-        insertions.num_rows,
-        None if sets_key else existing,
-    )
+    return Resolved(old.filter(chosen), insertions, insertions.num_rows, conflict.sets_key)
 
 
 def _cannot_affect_twice(rows: pa.Table, names: list[str], twice: np.ndarray) -> None:

@@ -247,7 +247,8 @@ class Statements:
 
         resolved = resolve_insert(table, rows, conflict, lookup, run_update)
         _check_not_null(table, resolved.insertions)
-        check_keys(table, resolved.deletions, resolved.insertions, lookup, resolved.existing)
+        if resolved.unchecked:
+            check_keys(table, resolved.deletions, resolved.insertions, lookup)
         return resolved.deletions, resolved.insertions, resolved.count
 
     def _check_updated_keys(self, table: Table, old: pa.Table, new: pa.Table) -> None:

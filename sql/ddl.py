@@ -182,9 +182,22 @@ def _key_columns(columns: list[Column], key: tuple[str, ...]) -> tuple[Column, .
                 sqlstate=DUPLICATE_COLUMN,
             )
     lowered = {k.lower() for k in key}
+    for column in columns:
+        if column.name.lower() in lowered and column.type in _UNKEYABLE:
+            raise unsupported(
+                f"a primary key column of type {column.type} ({column.name}): "
+                f"{_UNKEYABLE[column.type]}"
+            )
     return tuple(
         dataclasses.replace(c, nullable=False) if c.name.lower() in lowered else c for c in columns
     )
+
+
+# Key column types whose equality is not their values' (so a key could repeat unseen).
+_UNKEYABLE = {
+    "INTERVAL": "equal intervals may be spelled differently ('1 day', '24 hours')",
+    "JSON": "equal documents may be spelled differently",
+}
 
 
 def _check_watermark(watermark: Watermark | None, columns: list[Column]) -> None:
