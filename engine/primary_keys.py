@@ -166,16 +166,30 @@ def rows_with_keys(changes: pa.Table, key: list[int], keys: pa.Table) -> pa.Tabl
         return changes.schema.empty_table()
     mask = None
     for position, column in zip(key, keys.columns):
-        sought = canonical(column)
-        if isinstance(sought, pa.ChunkedArray):
-            sought = sought.combine_chunks()
-        hit = pc.is_in(canonical(changes.column(position)), value_set=sought)
+        hit = _is_in(canonical(changes.column(position)), canonical(column))
         mask = hit if mask is None else pc.and_(mask, hit)
-    found = changes.take(pc.indices_nonzero(mask))
+    found = changes.filter(mask)
     if len(key) > 1 and found.num_rows:
         names = [found.column_names[p] for p in key]
         found = _rows_with_keys(found, names, keys)
     return consolidate(found)
+
+
+# Up to this many keys sought, comparing with each is faster than hashing every row (is_in).
+_FEW_KEYS = 4
+
+
+def _is_in(values, sought) -> pa.ChunkedArray:
+    """Whether each of ``values`` is one of ``sought`` (NaN is NaN, as in ``is_in``)."""
+    if len(sought) <= _FEW_KEYS and not pa.types.is_floating(values.type):
+        hit = None
+        for value in sought:
+            equal = pc.equal(values, value)
+            hit = equal if hit is None else pc.or_(hit, equal)
+        return hit
+    if isinstance(sought, pa.ChunkedArray):
+        sought = sought.combine_chunks()
+    return pc.is_in(values, value_set=sought)
 
 
 def key_names(table: Table) -> list[str]:
