@@ -48,17 +48,59 @@ class Relation:
     def depends_on(self) -> tuple[str, ...]:
         return ()
 
+    def key_positions(self) -> list[int]:
+        """The positions of the relation's primary key columns (none: it has no key)."""
+        return []
+
+
+# What a keyed table does with an inserted row whose key it holds already (RisingWave's
+# table-level ``ON CONFLICT``): PostgreSQL's answer, an error, unless the table says otherwise.
+CONFLICT_ERROR = "error"
+CONFLICT_OVERWRITE = "overwrite"  # the new row replaces the old one
+CONFLICT_IGNORE = "ignore"  # the old row stays, the new one is dropped
+CONFLICT_UPDATE_IF_NOT_NULL = "do update if not null"  # the new row's non-NULL values win
+
 
 @dataclass(frozen=True)
 class Table(Relation):
-    """A table fed by INSERT, UPDATE and DELETE."""
+    """A table fed by INSERT, UPDATE and DELETE.
+
+    ``primary_key``: the key's columns (NOT NULL, unique), enforced on every change;
+    ``constraint``: the key constraint's name. ``on_conflict``: what an INSERT does with a
+    row whose key exists (one of the ``CONFLICT_*`` rules). ``append_only``: the table
+    accepts INSERT only, so its rows are never retracted.
+
+    >>> t = Table("t", (Column("k", "INTEGER", False), Column("v", "INTEGER")), primary_key=("k",))
+    >>> t.key_positions(), t.constraint
+    ([0], 't_pkey')
+    """
 
     watermark: Watermark | None = None
     options: tuple[tuple[str, str], ...] = ()  # event-time options only
+    primary_key: tuple[str, ...] = ()
+    key_constraint: str = ""  # as declared (CONSTRAINT name PRIMARY KEY ...), else empty
+    on_conflict: str = CONFLICT_ERROR
+    append_only: bool = False
     kind = "table"
 
     def option(self, key: str, default: str | None = None) -> str | None:
         return dict(self.options).get(key, default)
+
+    @property
+    def constraint(self) -> str:
+        """The primary key constraint's name: as declared, else PostgreSQL's ``<table>_pkey``."""
+        return self.key_constraint or f"{self.name}_pkey"
+
+    def key_positions(self) -> list[int]:
+        """The positions of the primary key's columns, in the key's order."""
+        names = [c.name.lower() for c in self.columns]
+        return [names.index(k.lower()) for k in self.primary_key]
+
+    @property
+    def inserts_only(self) -> bool:
+        """Whether the table's rows are never retracted: APPEND ONLY, or an event stream (a
+        table with a watermark)."""
+        return self.append_only or self.watermark is not None
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,10 @@ Choices (see docs/pgwire.md, "Catalog for tools"):
   and when other objects come and go.
 - Populated: pg_namespace, pg_class, pg_attribute, pg_type (built-in types only, real oids),
   pg_database, pg_proc (tidal's functions), pg_description, pg_roles, pg_user, pg_settings,
-  pg_am, pg_tablespace, pg_language, pg_collation, pg_tables, pg_views, pg_matviews and
-  information_schema's schemata, tables, columns and views. Every other relation is empty.
+  pg_am, pg_tablespace, pg_language, pg_collation, pg_tables, pg_views, pg_matviews, and for
+  primary keys pg_constraint, pg_index and each key's index in pg_class
+  (tidal.catalog.pg_constraints); information_schema's schemata, tables, columns, views,
+  table_constraints and key_column_usage. Every other relation is empty.
 
 >>> from tidal.catalog import Catalog, Column, Table
 >>> c = Catalog(); c.add(Table("orders", (Column("id", "BIGINT", nullable=False),)))
@@ -34,7 +36,8 @@ import pyarrow as pa
 
 from tidal.catalog import types
 from tidal.catalog.catalog import Catalog
-from tidal.catalog.objects import Function, Relation, Source, View
+from tidal.catalog.objects import Function, Relation, Source, Table, View
+from tidal.catalog.pg_constraints import BTREE, Keys, object_names
 from tidal.catalog.pg_schema import (
     RELATIONS,
     TYPE_BY_OID,
@@ -122,7 +125,14 @@ class PgCatalog:
         self.user = user or OWNER
         users = getattr(catalog, "users", None)  # CREATE USER's logins, where the catalog has them
         self.logins = list(users.names()) if users is not None else []
-        self.oids = stable_oids([o.name for o in self.relations + self.functions])
+        names = {r.name.lower() for r in self.relations}
+        keyed = [
+            r for r in self.relations if isinstance(r, Table) and r.constraint.lower() not in names
+        ]
+        self.oids = stable_oids(
+            [o.name for o in self.relations + self.functions] + object_names(keyed)
+        )
+        self.keys = Keys(keyed, self.oids)
         self._builders: dict[str, Callable[[], list[dict]]] = {
             "pg_catalog.pg_namespace": self._namespaces,
             "pg_catalog.pg_class": self._classes,
@@ -141,6 +151,10 @@ class PgCatalog:
             "pg_catalog.pg_tables": self._pg_tables,
             "pg_catalog.pg_views": self._pg_views,
             "pg_catalog.pg_matviews": self._pg_matviews,
+            "pg_catalog.pg_index": self.keys.pg_index,
+            "pg_catalog.pg_constraint": self.keys.pg_constraint,
+            "information_schema.table_constraints": self.keys.table_constraints,
+            "information_schema.key_column_usage": self.keys.key_column_usage,
             "information_schema.schemata": _schemata,
             "information_schema.tables": self._is_tables,
             "information_schema.columns": self._is_columns,
@@ -161,6 +175,11 @@ class PgCatalog:
             self.oids[v.name.lower()]: _definition(v) for v in self.relations if isinstance(v, View)
         }
 
+    def index_definitions(self) -> list[tuple[int, int, str, str]]:
+        """(index oid, constraint oid, definition of each) of each primary key, as
+        ``pg_get_indexdef`` and ``pg_get_constraintdef`` print them."""
+        return self.keys.definitions()
+
     def function_signatures(self) -> list[tuple[int, str, str]]:
         """(oid, result type, arguments) of each function, as ``pg_get_function_*`` print them."""
         return [
@@ -177,11 +196,13 @@ class PgCatalog:
 
     def _classes(self) -> list[dict]:
         rows = list(_catalog_classes())
+        indexed = {t.name.lower() for t in self.keys.tables}
         for relation in self.relations:
             oid, kind = self.oids[relation.name.lower()], _relkind(relation)
-            rows.append(
-                _class_row(oid, relation.name, NAMESPACES["public"], kind, len(relation.columns))
-            )
+            row = _class_row(oid, relation.name, NAMESPACES["public"], kind, len(relation.columns))
+            rows.append(row | {"relhasindex": relation.name.lower() in indexed})
+        for oid, name, width in self.keys.index_classes():
+            rows.append(_class_row(oid, name, NAMESPACES["public"], "i", width) | {"relam": BTREE})
         return rows
 
     def _attributes(self) -> list[dict]:
@@ -275,9 +296,11 @@ class PgCatalog:
     def _pg_tables(self) -> list[dict]:
         catalog_tables = [(r.schema, r.name) for r in RELATIONS.values() if r.relkind == "r"]
         user_tables = [("public", r.name) for r in self.relations if _relkind(r) == "r"]
+        indexed = {t.name.lower() for t in self.keys.tables}
         return [
-            {"schemaname": schema, "tablename": name, "tableowner": OWNER, "hasindexes": False,
-             "hasrules": False, "hastriggers": False, "rowsecurity": False}
+            {"schemaname": schema, "tablename": name, "tableowner": OWNER,
+             "hasindexes": name.lower() in indexed, "hasrules": False, "hastriggers": False,
+             "rowsecurity": False}
             for schema, name in catalog_tables + user_tables
         ]  # fmt: skip
 

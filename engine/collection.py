@@ -46,6 +46,11 @@ class Collection:
             self._pending_rows = self._pending_retractions = 0
         return self._parts[0] if self._parts else self.schema.empty_table()
 
+    def changes(self) -> pa.Table:
+        """The changes applied so far, as appended (not consolidated): their sum is the
+        contents. For a pass over every row that should not pay for consolidating them."""
+        return pa.concat_tables(self._parts) if self._parts else self.schema.empty_table()
+
     def __len__(self) -> int:
         return self.rows().num_rows
 

@@ -33,6 +33,7 @@ from tidal.engine.dataflow import Dataflow
 from tidal.engine.errors import DataError
 from tidal.engine.expressions import EvaluationError
 from tidal.engine.operators.base import change_schema
+from tidal.engine.primary_keys import rows_with_keys
 from tidal.engine.watermarks import EventTime, Watermarks
 from tidal.engine.zset import WEIGHT, consolidate, negate, rename_positional, with_weight
 from tidal.sql.changes import insert_only, unique_key
@@ -140,6 +141,14 @@ class Relations:
             )
         return plain_rows(state.rows(), fields(relation))
 
+    def rows_with_keys(self, table: Table, keys: pa.Table) -> pa.Table:
+        """The rows of a keyed table whose primary key is a row of ``keys`` (the key's
+        columns), with the table's column names: one pass over its contents, no
+        consolidation of them."""
+        contents = self.bases[table.name.lower()].contents
+        found = rows_with_keys(contents.changes(), table.key_positions(), keys)
+        return plain_rows(found, fields(table))
+
     def changes_of(self, name: str) -> pa.Table:
         """The current contents of a relation as insertions (positional columns)."""
         if name in self.views and self.batch_mode:
@@ -245,7 +254,7 @@ class Relations:
         query)."""
         source = self.catalog.relation(sink.source)
         key = source.name.lower()
-        unique = self.views[key].key if key in self.views else []
+        unique = self.views[key].key if key in self.views else source.key_positions()
         names = source.column_names()
         schema = pa.schema([pa.field(c.name, c.arrow_type) for c in source.columns])
         entry = SinkEntry(sink, self._writer(sink, schema, [names[k] for k in unique]), names)

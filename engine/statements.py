@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from sqlglot import exp
 
 from tidal.catalog import CatalogError
@@ -29,6 +30,7 @@ from tidal.catalog.sqlstate import (
 from tidal.catalog.users import User
 from tidal.engine.arguments import Arguments
 from tidal.engine.introspection import describe, explain, show
+from tidal.engine.primary_keys import check_keys, key_names, resolve_insert
 from tidal.engine.reads import Reads
 from tidal.engine.relations import Relations
 from tidal.engine.subscriptions import Feeds, Subscription, subscribable
@@ -37,7 +39,7 @@ from tidal.engine.zset import WEIGHT
 from tidal.sql import ddl
 from tidal.sql.compiler import Compiler
 from tidal.sql.dialect import EmitOnWindowClose, Explain, Tidal
-from tidal.sql.dml import Change
+from tidal.sql.dml import CONFLICTS, Change
 from tidal.sql.errors import SqlError, undefined_table, unsupported
 from tidal.sql.parser import parse_statement
 from tidal.sql.roles import RoleStatement, parse_role
@@ -208,21 +210,60 @@ class Statements:
         apply them in one tick; returns the command tag. Hold the lock (``exclusive``)."""
         rows = self.reads.query(change.plan, arguments)
         table = change.table
+        count = rows.num_rows
         if change.kind == "UPDATE":
             width = len(table.columns)
-            old = rows.select(list(range(width)))
-            new = rows.select(list(range(width, 2 * width)))
-            _check_not_null(table, new)
-            changes = pa.concat_tables([_weighted(table, old, -1), _weighted(table, new, 1)])
+            deletions = _plain(table, rows.select(list(range(width))))
+            insertions = _plain(table, rows.select(list(range(width, 2 * width))))
+            _check_not_null(table, insertions)
+            if table.primary_key:
+                self._check_updated_keys(table, deletions, insertions)
+        elif change.kind == "INSERT":
+            insertions = _plain(table, rows)
+            deletions = insertions.schema.empty_table()
+            _check_not_null(table, insertions)
+            if change.conflict is not None:
+                deletions, insertions, count = self._resolve(change, insertions, arguments)
         else:
-            weight = 1 if change.kind == "INSERT" else -1
-            if weight > 0:
-                _check_not_null(table, rows)
-            changes = _weighted(table, rows, weight)
+            deletions = _plain(table, rows)
+            insertions = deletions.schema.empty_table()
+        changes = pa.concat_tables([_weighted(deletions, -1), _weighted(insertions, 1)])
         if changes.num_rows or change.kind == "UPDATE":  # an UPDATE is a tick, rows or not
             self.ticks.apply_changes(table.name, changes)
-        count = rows.num_rows
         return f"INSERT 0 {count}" if change.kind == "INSERT" else f"{change.kind} {count}"
+
+    def _resolve(
+        self, change: Change, rows: pa.Table, arguments: Arguments
+    ) -> tuple[pa.Table, pa.Table, int]:
+        """An INSERT into a keyed table: its conflicts resolved, its key checked (rows out, rows
+        in, and the rows the tag counts)."""
+        table, conflict = change.table, change.conflict
+
+        def lookup(keys: pa.Table) -> pa.Table:
+            return self.relations.rows_with_keys(table, keys)
+
+        def run_update(conflicts: pa.Table) -> pa.Table:
+            return self.relations.backend.run(conflict.update, {CONFLICTS: conflicts}, arguments)
+
+        resolved = resolve_insert(table, rows, conflict, lookup, run_update)
+        _check_not_null(table, resolved.insertions)
+        if resolved.unchecked:
+            check_keys(table, resolved.deletions, resolved.insertions, lookup)
+        return resolved.deletions, resolved.insertions, resolved.count
+
+    def _check_updated_keys(self, table: Table, old: pa.Table, new: pa.Table) -> None:
+        """An UPDATE that changes keys keeps them unique (rows whose key stays are fine)."""
+        moved = None
+        for name in key_names(table):
+            differs = pc.fill_null(pc.not_equal(old.column(name), new.column(name)), True)
+            moved = differs if moved is None else pc.or_(moved, differs)
+        if pc.any(moved).as_py():
+            check_keys(
+                table,
+                old.filter(moved),
+                new.filter(moved),
+                lambda keys: self.relations.rows_with_keys(table, keys),
+            )
 
     # --- DROP and users ---------------------------------------------------------------------------
 
@@ -300,9 +341,13 @@ def _check_not_null(target: Table, rows: pa.Table) -> None:
             )
 
 
-def _weighted(table: Table, rows: pa.Table, weight: int) -> pa.Table:
-    """``rows`` (the table's columns, any names) as changes of ``table`` with ``weight``."""
+def _plain(table: Table, rows: pa.Table) -> pa.Table:
+    """``rows`` (the table's columns, any names) with the table's column names and types."""
     schema = table.arrow_schema()
     columns = [rows.column(i).cast(f.type) for i, f in enumerate(schema)]
-    weights = pa.array(np.full(rows.num_rows, weight, dtype=np.int64))
-    return pa.Table.from_arrays([*columns, weights], names=[*schema.names, WEIGHT])
+    return pa.Table.from_arrays(columns, schema=schema)
+
+
+def _weighted(rows: pa.Table, weight: int) -> pa.Table:
+    """A table's rows as changes with ``weight``."""
+    return rows.append_column(WEIGHT, pa.array(np.full(rows.num_rows, weight, dtype=np.int64)))

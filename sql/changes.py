@@ -1,7 +1,7 @@
 """What kinds of change a plan's output can carry, and what that allows operators to keep.
 
-A plan is insert-only when its rows are never retracted: it reads only sources and tables with
-a watermark (append-only streams) through filters, projections, window assignment (tumble, hop,
+A plan is insert-only when its rows are never retracted: it reads only sources, ``APPEND ONLY``
+tables and tables with a watermark (append-only streams) through filters, projections, window assignment (tumble, hop,
 cumulate; a session's rows move when sessions merge), inner joins and UNION ALL. Over an
 insert-only input, MIN and MAX need no multiset of values: the running extreme is enough, as for
 COUNT/SUM/AVG; and the first k rows of a partition (``ROW_NUMBER() ... <= k``) need only those k
@@ -16,13 +16,17 @@ from tidal.sql.aggregates import INVERTIBLE
 from tidal.sql.plan import (
     Aggregate,
     Distinct,
+    Emit,
     Filter,
     Join,
+    Limit,
     OverWindow,
     Plan,
     Project,
     Scan,
     SetOp,
+    Sort,
+    TopN,
     WindowTVF,
     ref_index,
 )
@@ -34,7 +38,9 @@ _EXTREME_PREFIXES = ("TIMESTAMP", "DECIMAL")
 
 def insert_only(plan: Plan) -> bool:
     if isinstance(plan, Scan):
-        return plan.kind == "source" or (plan.kind == "table" and plan.watermark is not None)
+        return plan.kind == "source" or (
+            plan.kind == "table" and (plan.watermark is not None or plan.append_only)
+        )
     if isinstance(plan, Filter):
         return not plan.predicate.find(exp.CurrentTimestamp) and insert_only(plan.input)
     if isinstance(plan, Project) or (isinstance(plan, WindowTVF) and plan.kind != "session"):
@@ -104,21 +110,56 @@ def accumulates(node: Aggregate) -> bool:
 
 
 def unique_key(plan: Plan) -> list[int]:
-    """Output columns that identify a row of the plan's result, if the plan says so (else [])."""
+    """Output columns that identify a row of the plan's result, if the plan says so (else []).
+
+    Keys start at a keyed table's primary key, a GROUP BY and a DISTINCT, and pass through
+    everything that keeps each row at most once: filters, projections that keep the key's
+    columns, window functions, TopN, semi and anti joins; a join's key is its inputs' keys
+    together (the left key alone when the join matches each left row to one right row at most).
+
+    >>> from tidal.sql.plan import Field, Filter, Scan
+    >>> scan = Scan("t", "table", (Field("k", "INTEGER"), Field("v", "INTEGER")), key=(0,))
+    >>> unique_key(Filter(scan, exp.true()))
+    [0]
+    """
+    if isinstance(plan, Scan):
+        return list(plan.key)
     if isinstance(plan, Aggregate):
         return list(range(len(plan.keys))) if plan.keys else []
-    if isinstance(plan, Distinct):
+    if isinstance(plan, Distinct) or (isinstance(plan, SetOp) and not plan.all):
         return list(range(len(plan.schema)))
-    if isinstance(plan, Filter):
+    if isinstance(plan, (Filter, Emit, TopN, Sort, Limit, OverWindow)):
         return unique_key(plan.input)
-    if isinstance(plan, Project):
+    if isinstance(plan, WindowTVF):
         inner = unique_key(plan.input)
-        if not inner:
-            return []
-        positions = {}
-        for i, e in enumerate(plan.exprs):
-            if isinstance(e, exp.Column):
-                positions.setdefault(int(e.name[1:]), i)
-        if all(k in positions for k in inner):
-            return [positions[k] for k in inner]
+        one_window = plan.kind in ("tumble", "session")  # hop and cumulate repeat a row
+        return inner if one_window or not inner else [*inner, len(plan.input.schema)]
+    if isinstance(plan, Join):
+        return _join_key(plan)
+    if isinstance(plan, Project):
+        return _projected_key(plan)
     return []
+
+
+def _projected_key(plan: Project) -> list[int]:
+    inner = unique_key(plan.input)
+    if not inner:
+        return []
+    positions: dict[int, int] = {}
+    for i, e in enumerate(plan.exprs):
+        if isinstance(e, exp.Column):
+            positions.setdefault(ref_index(e), i)
+    return [positions[k] for k in inner] if all(k in positions for k in inner) else []
+
+
+def _join_key(plan: Join) -> list[int]:
+    left = unique_key(plan.left)
+    if plan.kind in ("semi", "anti"):
+        return left
+    right = unique_key(plan.right)
+    if left and plan.kind in ("inner", "left") and right and set(right) <= set(plan.right_keys):
+        return left  # each left row meets one right row at most
+    if not (left and right):
+        return []
+    width = len(plan.left.schema)
+    return [*left, *(width + k for k in right)]

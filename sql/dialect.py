@@ -12,6 +12,9 @@ tables (never by patching):
   HOP, CUMULATE and SESSION (``SESSION(TABLE t PARTITION BY k, DESCRIPTOR(ts), gap)``);
 - ``EMIT ON WINDOW CLOSE`` after a query, as an ``EmitOnWindowClose`` node around it (cut from
   the token stream by tidal.sql.parser before sqlglot sees it: its words would parse as an alias);
+- RisingWave's table clauses ``APPEND ONLY`` and ``ON CONFLICT OVERWRITE | IGNORE | DO UPDATE
+  IF NOT NULL`` after a CREATE TABLE's column list, as ``AppendOnlyProperty`` and
+  ``ConflictProperty`` (sqlglot would fall back to a raw command);
 - Materialize's ``SUBSCRIBE [TO] name [WITH (SNAPSHOT, PROGRESS)] [AS OF tick]`` as a
   ``Subscribe`` node (tidal.sql.subscribe);
 - PostgreSQL's cursors (``DECLARE``, ``FETCH``, ``MOVE``, ``CLOSE``) and ``COPY ... TO STDOUT``
@@ -45,6 +48,57 @@ class WindowFunction(exp.Expression, exp.Func):
     intervals in ``expressions``; ``partition`` for SESSION."""
 
     arg_types = {"this": True, "kind": True, "time": True, "expressions": True, "partition": False}
+
+
+class AppendOnlyProperty(exp.Property):
+    """``CREATE TABLE ... APPEND ONLY``: the table accepts INSERT only."""
+
+    arg_types: dict = {}
+
+
+class ConflictProperty(exp.Property):
+    """``CREATE TABLE ... ON CONFLICT <action>``: what an inserted row whose key exists does;
+    ``this`` is the action (OVERWRITE, IGNORE, DO UPDATE IF NOT NULL, ...), ``version`` the
+    column of ``WITH VERSION COLUMN (c)``."""
+
+    arg_types = {"this": True, "version": False}
+
+
+# RisingWave's spellings of a table's conflict actions; DO NOTHING and DO UPDATE FULL are its
+# older names of IGNORE and OVERWRITE.
+CONFLICT_ACTIONS = (
+    ("OVERWRITE",),
+    ("IGNORE",),
+    ("DO", "NOTHING"),
+    ("DO", "UPDATE", "IF", "NOT", "NULL"),
+    ("DO", "UPDATE", "FULL"),
+)
+
+
+def _parse_append_only(parser) -> exp.Expression | None:
+    if not parser._match_text_seq("ONLY"):
+        parser.raise_error("expected APPEND ONLY")
+    return AppendOnlyProperty()
+
+
+def _parse_on_property(parser) -> exp.Expression | None:
+    if not parser._match_text_seq("CONFLICT"):
+        return RisingWave.Parser.PROPERTY_PARSERS["ON"](parser)
+    action = next((words for words in CONFLICT_ACTIONS if parser._match_text_seq(*words)), None)
+    if action is None:
+        parser.raise_error("expected OVERWRITE, IGNORE or DO UPDATE IF NOT NULL after ON CONFLICT")
+    version = None
+    if parser._match_text_seq("WITH", "VERSION", "COLUMN"):
+        parser._match_l_paren()
+        version = parser._parse_id_var()
+        parser._match_r_paren()
+    return ConflictProperty(this=exp.var(" ".join(action)), version=version)
+
+
+def _conflict_sql(generator, node: ConflictProperty) -> str:
+    version = node.args.get("version")
+    suffix = f" WITH VERSION COLUMN({generator.sql(version)})" if version else ""
+    return f"ON CONFLICT {node.name}{suffix}"
 
 
 class EmitOnWindowClose(exp.Expression):
@@ -130,6 +184,11 @@ class Tidal(RisingWave):
             "REGEXP_EXTRACT": DuckDB.Parser.FUNCTIONS["REGEXP_EXTRACT"],
         }
         FUNC_TOKENS = RisingWave.Parser.FUNC_TOKENS | {TokenType.SESSION}
+        PROPERTY_PARSERS = {
+            **RisingWave.Parser.PROPERTY_PARSERS,
+            "APPEND": _parse_append_only,
+            "ON": _parse_on_property,
+        }
         FUNCTION_PARSERS = {
             **RisingWave.Parser.FUNCTION_PARSERS,
             **{kind: _parse_window_function(kind) for kind in WINDOW_FUNCTIONS},
@@ -177,6 +236,11 @@ class Tidal(RisingWave):
             return super()._parse_table(*args, **kwargs)
 
     class Generator(RisingWave.Generator):
+        PROPERTIES_LOCATION = {
+            **RisingWave.Generator.PROPERTIES_LOCATION,
+            AppendOnlyProperty: exp.Properties.Location.POST_SCHEMA,
+            ConflictProperty: exp.Properties.Location.POST_SCHEMA,
+        }
         TRANSFORMS = {
             **RisingWave.Generator.TRANSFORMS,
             Explain: lambda self, e: f"EXPLAIN {self.sql(e, 'this')}",
@@ -184,6 +248,8 @@ class Tidal(RisingWave):
             WindowFunction: _window_function_sql,
             EmitOnWindowClose: lambda self, e: f"{self.sql(e, 'this')} EMIT ON WINDOW CLOSE",
             Subscribe: subscribe_sql,
+            AppendOnlyProperty: lambda self, e: "APPEND ONLY",
+            ConflictProperty: _conflict_sql,
             **CURSOR_STATEMENTS.transforms,
             **SESSION_STATEMENTS.transforms,
         }

@@ -90,6 +90,8 @@ class FromClause:
             relation.kind,
             fields,
             names.index(watermark.column.lower()) if watermark else None,
+            tuple(relation.key_positions()),
+            getattr(relation, "append_only", False),
         )
         return plan, Scope([ScopeColumn(f.name, f.type) for f in fields], outer)
 

@@ -110,12 +110,16 @@ class Scan(Plan):
     """Read a table, a source or a materialized view by name (``kind`` says which).
 
     ``watermark``: the column the relation's ``WATERMARK FOR`` names, if it has one.
+    ``key``: the columns of a table's primary key (they identify a row). ``append_only``: a
+    table whose rows are never retracted (``APPEND ONLY``).
     """
 
     relation: str
     kind: str
     schema: tuple[Field, ...]
     watermark: int | None = None
+    key: tuple[int, ...] = ()
+    append_only: bool = False
 
 
 @dataclass(frozen=True)

@@ -122,6 +122,8 @@ class EmbeddedBackend:
         from tidal.sql.changes import unique_key
 
         relation = self.db.catalog.find(name)
+        if getattr(relation, "kind", "") == "table":
+            return list(relation.primary_key)
         if relation is None or getattr(relation, "kind", "") != "materialized view":
             return []
         return [relation.columns[i].name for i in unique_key(self.db.view_plan(name))]

@@ -71,6 +71,24 @@ def test_changelog_mode_shows_each_change_as_it_happens():
     session.finish()
 
 
+def test_changelog_of_a_keyed_table_shows_an_upsert_as_an_update():
+    setup = (
+        "CREATE TABLE p (id INTEGER PRIMARY KEY, price INTEGER);\rINSERT INTO p VALUES (1, 10);\r"
+    )
+    session = Session().type(setup + "\\mode changelog\r\\watch p\r").start()
+    session.wait_for(lambda s: "watching p" in s)
+    db = session.backend.db  # once the shell has loaded it (two threads importing race)
+    db.execute(
+        "INSERT INTO p VALUES (1, 12), (2, 5) ON CONFLICT (id) DO UPDATE SET price = excluded.price"
+    )
+    screen = session.wait_for(lambda s: "+U" in s and "+I" in s.split("+U")[-1])
+    changes = [[row[0], *row[2:]] for row in frame(screen) if row[0]]
+    assert changes == [["+I", "1", "10"], ["-U", "1", "10"], ["+U", "1", "12"], ["+I", "2", "5"]]
+    session.type("q")
+    session.wait_for(lambda s: "stopped watching p" in s)
+    session.finish()
+
+
 def test_watching_something_that_cannot_be_watched_is_an_error():
     session = Session().type("CREATE VIEW p AS SELECT 1 AS x;\r\\watch p\r\\watch nope\r")
     screen = session.start().finish()

@@ -301,7 +301,8 @@ def test_a_window_function_without_over_says_to_add_it(db):
         ("SELECT median(amount) FROM orders", "tidal maintains avg, bool_and"),
         ("SELECT * FROM orders o ASOF JOIN customers c ON o.id >= c.id", "ASOF JOIN"),
         ("CREATE OR REPLACE VIEW big AS SELECT 1 AS one", "DROP the object and create it again"),
-        ("CREATE TABLE t (a INTEGER PRIMARY KEY)", "keys and defaults are not enforced"),
+        ("CREATE TABLE t (a INTEGER UNIQUE)", "declare the table's one key as PRIMARY KEY"),
+        ("CREATE TABLE t (a INTEGER DEFAULT 0)", "defaults, checks and references are not"),
     ],
 )
 def test_unsupported_features_say_what_to_do_instead(db, sql, words):

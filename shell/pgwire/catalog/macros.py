@@ -95,8 +95,6 @@ def macros() -> dict[str, str]:
         "pg_type_is_visible": true1,
         "pg_function_is_visible": true1,
         "pg_get_expr": f"{null2}, {null3}",
-        "pg_get_indexdef": f"{null1}, {null3}",
-        "pg_get_constraintdef": f"{null1}, {null2}",
         "pg_get_ruledef": f"{null1}, {null2}",
         "pg_get_triggerdef": f"{null1}, {null2}",
         "pg_get_partkeydef": null1,

@@ -34,6 +34,7 @@ from tidal.catalog.pg_catalog import PgCatalog
 from tidal.shell.pgwire.catalog import macros
 from tidal.shell.pgwire.catalog.rewrite import (
     FUNCTION_SIGNATURES,
+    INDEX_DEFINITIONS,
     VIEW_DEFINITIONS,
     CatalogRewriter,
     Rewritten,
@@ -141,11 +142,13 @@ def _relation(pg: PgCatalog, name: str) -> pa.Table:
         return _oid_keyed(list(pg.view_definitions().items()), ["oid", "definition"])
     if name == FUNCTION_SIGNATURES:
         return _oid_keyed(pg.function_signatures(), ["oid", "result", "arguments"])
+    if name == INDEX_DEFINITIONS:
+        return _oid_keyed(pg.index_definitions(), ["oid", "conoid", "indexdef", "constraintdef"])
     return pg.table(name)
 
 
 def _oid_keyed(rows: list[tuple], names: list[str]) -> pa.Table:
-    kinds = [pa.int64()] + [pa.string()] * (len(names) - 1)
+    kinds = [pa.int64() if name.endswith("oid") else pa.string() for name in names]
     columns = list(zip(*rows, strict=True)) if rows else [() for _ in names]
     arrays = [pa.array(column, kind) for column, kind in zip(columns, kinds, strict=True)]
     return pa.table(arrays, names=names)

@@ -35,6 +35,7 @@ CATALOG_SCHEMAS = ("pg_catalog", "information_schema")
 PREFIX = "__tidal_"
 VIEW_DEFINITIONS = f"{PREFIX}view_definitions"
 FUNCTION_SIGNATURES = f"{PREFIX}function_signatures"
+INDEX_DEFINITIONS = f"{PREFIX}index_definitions"
 
 _MACROS = frozenset(macros()) - {"nspname"}
 # Functions any query may call: they do not make a statement a catalog query by themselves.
@@ -63,6 +64,8 @@ _LOOKUPS: dict[str, tuple[str, tuple[str, ...]]] = {
     ),
     "shobj_description": ("CAST(NULL AS VARCHAR)", ()),
     "pg_get_viewdef": _first("definition", VIEW_DEFINITIONS),
+    "pg_get_indexdef": _first("indexdef", INDEX_DEFINITIONS),
+    "pg_get_constraintdef": _first("constraintdef", INDEX_DEFINITIONS, "{t}.conoid = a0"),
     "pg_get_function_result": _first("result", FUNCTION_SIGNATURES),
     "pg_get_function_arguments": _first("arguments", FUNCTION_SIGNATURES),
     "pg_get_function_identity_arguments": _first("arguments", FUNCTION_SIGNATURES),

@@ -1,0 +1,76 @@
+"""Views over keyed tables equal DuckDB's after every upsert, update and delete.
+
+tidal follows PostgreSQL's key rules and DuckDB enforces the same key, so both must accept or
+refuse each statement alike, and then hold the same rows. One difference is allowed: an ON
+CONFLICT DO UPDATE (or INSERT OR REPLACE) that meets one key twice is PostgreSQL's 21000 in
+tidal, where DuckDB keeps the first row; DuckDB's change is then rolled back. Every view whose
+plan has a unique key (tidal.sql.changes.unique_key) must also hold each key once.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tidal.catalog.sqlstate import TidalError
+from tidal.sql.changes import unique_key
+
+from .harness import Session
+from .keys import KEYED_TABLES, KEYED_VIEWS, keyed_scenarios
+from .profiles import PROFILE
+
+
+@pytest.mark.parametrize("view", list(KEYED_VIEWS))
+@PROFILE
+@given(data=st.data())
+def test_view_over_keyed_tables_equals_duckdb(view, data):
+    statements, view_at = data.draw(keyed_scenarios(), label="scenario")
+    session = Session(())
+    try:
+        for ddl in KEYED_TABLES.values():
+            session.both(ddl)
+        session.tables = tuple(KEYED_TABLES)
+        for position, statement in enumerate([*statements, None]):
+            if position == view_at:
+                session.create_view(view, KEYED_VIEWS[view], True, approx=False)
+                session.check(f"after creating the view at tick {position}")
+            if statement is not None:
+                _apply(session, statement)
+                session.check(f"after tick {position + 1}: {statement}")
+            if position >= view_at:
+                _check_unique_key(session, view)
+    finally:
+        session.close()
+
+
+def _apply(session: Session, statement: str) -> None:
+    """Run ``statement`` on both; they must agree on whether it fails (but for 21000)."""
+    try:
+        session.db.execute(statement)
+        refused = None
+    except TidalError as error:
+        refused = error
+    reference = session.reference.connection
+    reference.execute("BEGIN")
+    try:
+        reference.execute(statement)
+    except duckdb.Error as error:
+        reference.execute("ROLLBACK")
+        assert refused is not None, f"DuckDB refused {statement!r} ({error}); tidal ran it"
+        return
+    reference.execute("ROLLBACK" if refused is not None else "COMMIT")
+    assert refused is None or refused.sqlstate == "21000", (
+        f"tidal refused {statement!r} ({refused.sqlstate}: {refused}); DuckDB ran it"
+    )
+
+
+def _check_unique_key(session: Session, view: str) -> None:
+    key = unique_key(session.db.view_plan(view))
+    rows = session.db.read(view)
+    if key and rows.num_rows:
+        keys = (
+            rows.select(key).group_by(rows.select(key).column_names).aggregate([([], "count_all")])
+        )
+        assert keys.num_rows == rows.num_rows, f"view {view}: its key {key} repeats: {rows}"
