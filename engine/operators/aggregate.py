@@ -36,8 +36,11 @@ from tidal.sql.plan import Aggregate, AggregateCall
 
 
 def aggregate_operator(node: Aggregate, compute) -> Operator:
+    """Accumulators where every call allows them and the keys are hashable by Arrow (not
+    lists or structs), else a keyed recompute."""
     expiry = state_expiry(node)
-    if accumulates(node):
+    key_types = [types.to_arrow(node.input.schema[k].type) for k in node.keys]
+    if accumulates(node) and not any(pa.types.is_nested(t) for t in key_types):
         operator = AccumulatingAggregate(node)
         operator.expiry = [(node.keys.index(e.column), e.bound) for e in expiry]
         return operator
