@@ -94,8 +94,22 @@ WINDOW_AGGREGATES = (
 # Plan names DuckDB spells otherwise.
 _DUCKDB_NAMES = {"percentile_cont": "quantile_cont", "percentile_disc": "quantile_disc"}
 
-# Aggregates that can be undone (a retraction subtracts): maintained with accumulators alone.
-INVERTIBLE = ("count_star", "count", "sum", "avg")
+# Aggregates that can be undone (a retraction subtracts): maintained with accumulators alone
+# (bool_and / bool_or as counts of values and of true values, the variance family as exact sums
+# of powers and products).
+INVERTIBLE = (
+    "count_star",
+    "count",
+    "sum",
+    "avg",
+    "bool_and",
+    "bool_or",
+    "var_pop",
+    "var_samp",
+    "stddev_pop",
+    "stddev_samp",
+    *BINARY,
+)
 
 # Functions that only make sense with OVER (...).
 WINDOW_ONLY = (

@@ -567,7 +567,9 @@ SPECIAL_FLOATS = [
 ]
 
 # Ordered, ordered-set and statistical aggregates. ORDER BY inside string_agg / array_agg
-# ends with the aggregated value, so rows that tie give the same output in any order.
+# ends with the aggregated value, so rows that tie give the same output in any order. With an
+# infinity, DuckDB's covariance depends on the order of the rows (inf * 0 is NaN, inf * 1 is
+# not): the special-float query keeps to the aggregates whose result does not.
 STATISTICAL = [
     q(
         "ordered_string_agg",
@@ -636,9 +638,9 @@ STATISTICAL = [
     ),
     q(
         "special_float_statistics",
-        "SELECT g, var_pop(d) AS vp, stddev_samp(d) AS ss, covar_pop(d, v) AS cp, "
-        "corr(d, v) AS c, regr_slope(d, v) AS sl, regr_intercept(v, d) AS ic, "
-        "regr_avgx(v, d) AS ax, regr_sxy(v, d) AS sxy, "
+        "SELECT g, var_pop(d) AS vp, stddev_samp(d) AS ss, corr(d, v) AS c, "
+        "regr_slope(v, d) AS sl, regr_intercept(v, d) AS ic, regr_r2(v, d) AS r2, "
+        "regr_avgx(v, d) AS ax, regr_sxx(v, d) AS sxx, "
         "percentile_cont(0.5) WITHIN GROUP (ORDER BY d) AS p, "
         "mode() WITHIN GROUP (ORDER BY d) AS mo FROM t1 GROUP BY g",
         approx=True,
