@@ -10,6 +10,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -46,16 +48,43 @@ def concat(tables: list[pa.Table], schema: pa.Schema | None = None) -> pa.Table:
     return pa.concat_tables(tables, promote_options="none")
 
 
-def _groupable(table: pa.Table) -> tuple[pa.Table, dict[str, pa.DataType]]:
-    """Arrow cannot group on some types (null, lists): group on an encodable stand-in."""
+def _groupable(table: pa.Table) -> tuple[pa.Table, dict[str, pa.DataType], list[str]]:
+    """Arrow cannot group on some types: group on an encodable stand-in. A null-typed column
+    becomes zeros (the replaced types are returned); a list, struct or map column becomes an
+    id per distinct value (those columns are returned: their values are taken back from a row
+    of each group)."""
     replaced = {}
+    nested = []
     for i, field in enumerate(table.schema):
         if pa.types.is_null(field.type):
             table = table.set_column(
                 i, field.name, pa.array(np.zeros(table.num_rows, dtype=np.int8))
             )
             replaced[field.name] = field.type
-    return table, replaced
+        elif pa.types.is_nested(field.type):
+            table = table.set_column(i, field.name, _value_ids(table.column(i)))
+            nested.append(field.name)
+    return table, replaced, nested
+
+
+def _value_ids(column: pa.ChunkedArray) -> pa.Array:
+    """The same id for equal values (NULL equal to NULL, NaN to NaN, as identical rows are)."""
+    ids: dict = {}
+    return pa.array(
+        [ids.setdefault(_hashable(v), len(ids)) for v in column.to_pylist()], pa.int64()
+    )
+
+
+def _hashable(value):
+    if isinstance(value, list):
+        return ("list", *(_hashable(v) for v in value))
+    if isinstance(value, dict):
+        return ("struct", *((k, _hashable(v)) for k, v in value.items()))
+    if isinstance(value, tuple):  # a map entry
+        return ("entry", *(_hashable(v) for v in value))
+    if isinstance(value, float) and math.isnan(value):
+        return ("nan",)
+    return value
 
 
 def consolidate(table: pa.Table) -> pa.Table:
@@ -67,13 +96,20 @@ def consolidate(table: pa.Table) -> pa.Table:
         total = pc.sum(table.column(WEIGHT)).as_py() or 0
         return pa.table({WEIGHT: pa.array([total] if total else [], pa.int64())})
     schema = table.schema
-    groupable, replaced = _groupable(table)
-    summed = groupable.group_by(columns, use_threads=False).aggregate([(WEIGHT, "sum")])
-    summed = summed.rename_columns(columns + [WEIGHT])
+    groupable, replaced, nested = _groupable(table)
+    aggregates = [(WEIGHT, "sum")]
+    if nested:  # a row of each group, to take the nested values from
+        groupable = groupable.append_column("__row", pa.array(np.arange(table.num_rows)))
+        aggregates.append(("__row", "min"))
+    summed = groupable.group_by(columns, use_threads=False).aggregate(aggregates)
+    summed = summed.rename_columns(columns + [WEIGHT] + (["__row"] if nested else []))
     summed = summed.filter(pc.not_equal(summed.column(WEIGHT), 0))
     for name, arrow_type in replaced.items():
         index = summed.schema.get_field_index(name)
         summed = summed.set_column(index, name, pa.nulls(summed.num_rows, arrow_type))
+    for name in nested:
+        index = summed.schema.get_field_index(name)
+        summed = summed.set_column(index, name, table.column(name).take(summed.column("__row")))
     return summed.select(schema.names).cast(schema)
 
 

@@ -3,18 +3,20 @@ expressions above an Aggregate node to read its output columns."""
 
 from __future__ import annotations
 
+import functools
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlglot import exp
 
 from tidal.catalog.sqlstate import WRONG_OBJECT_TYPE
+from tidal.sql.dialect import Tidal
 from tidal.sql.errors import SqlError, grouping_error, unsupported
-from tidal.sql.plan import AggregateCall, Field, ref
+from tidal.sql.plan import AggregateCall, Field, SortKey, ref
 from tidal.sql.scope import Scope
-from tidal.sql.typeinfer import TypeInference
+from tidal.sql.typeinfer import TypeInference, connect_locked
 
-# Aggregate functions tidal maintains, by sqlglot node, with their DuckDB names.
+# Aggregate functions tidal maintains, by sqlglot node, with their names in plans.
 SUPPORTED: dict[type, str] = {
     exp.Count: "count",
     exp.Sum: "sum",
@@ -28,10 +30,86 @@ SUPPORTED: dict[type, str] = {
     exp.StddevPop: "stddev_pop",
     exp.Variance: "var_samp",
     exp.VariancePop: "var_pop",
+    exp.CovarPop: "covar_pop",
+    exp.CovarSamp: "covar_samp",
+    exp.Corr: "corr",
+    exp.RegrCount: "regr_count",
+    exp.RegrAvgx: "regr_avgx",
+    exp.RegrAvgy: "regr_avgy",
+    exp.RegrSlope: "regr_slope",
+    exp.RegrIntercept: "regr_intercept",
+    exp.RegrR2: "regr_r2",
+    exp.RegrSxx: "regr_sxx",
+    exp.RegrSyy: "regr_syy",
+    exp.RegrSxy: "regr_sxy",
+    exp.GroupConcat: "string_agg",
+    exp.ArrayAgg: "array_agg",
+    exp.PercentileCont: "percentile_cont",
+    exp.PercentileDisc: "percentile_disc",
+    exp.Mode: "mode",
+    exp.Median: "median",
 }
 
-# Aggregates that can be undone (a retraction subtracts): maintained with accumulators alone.
-INVERTIBLE = ("count_star", "count", "sum", "avg")
+# Aggregates sqlglot parses as plain function calls, by name.
+NAMED: dict[str, str] = {"every": "bool_and"}
+
+# Aggregates of two arguments, (y, x) as written.
+BINARY = (
+    "covar_pop",
+    "covar_samp",
+    "corr",
+    "regr_count",
+    "regr_avgx",
+    "regr_avgy",
+    "regr_slope",
+    "regr_intercept",
+    "regr_r2",
+    "regr_sxx",
+    "regr_syy",
+    "regr_sxy",
+)
+
+# Aggregates whose value depends on the order of their input: they need ORDER BY in the call.
+ORDERED = ("string_agg", "array_agg")
+
+# Ordered-set aggregates: ``f(...) WITHIN GROUP (ORDER BY x)``.
+WITHIN_GROUP = ("percentile_cont", "percentile_disc", "mode")
+
+# The aggregates that may also be window functions (``OVER (...)``).
+WINDOW_AGGREGATES = (
+    "count",
+    "sum",
+    "avg",
+    "min",
+    "max",
+    "bool_and",
+    "bool_or",
+    "stddev_samp",
+    "stddev_pop",
+    "var_samp",
+    "var_pop",
+    *BINARY,
+)
+
+# Plan names DuckDB spells otherwise.
+_DUCKDB_NAMES = {"percentile_cont": "quantile_cont", "percentile_disc": "quantile_disc"}
+
+# Aggregates that can be undone (a retraction subtracts): maintained with accumulators alone
+# (bool_and / bool_or as counts of values and of true values, the variance family as exact sums
+# of powers and products).
+INVERTIBLE = (
+    "count_star",
+    "count",
+    "sum",
+    "avg",
+    "bool_and",
+    "bool_or",
+    "var_pop",
+    "var_samp",
+    "stddev_pop",
+    "stddev_samp",
+    *BINARY,
+)
 
 # Functions that only make sense with OVER (...).
 WINDOW_ONLY = (
@@ -50,15 +128,15 @@ WINDOW_ONLY = (
 
 
 def _units(node: exp.Expression):
-    """Aggregate call units (an AggFunc, or FILTER wrapped around one) outside OVER (...)."""
+    """Aggregate call units (an aggregate, or FILTER wrapped around one) outside OVER (...)."""
     if isinstance(node, exp.Window):
-        for arg in node.this.iter_expressions():
+        for arg in _inner_expressions(node.this):
             yield from _units(arg)
         return
-    if isinstance(node, exp.Filter) and isinstance(node.this, exp.AggFunc):
+    if isinstance(node, exp.Filter) and is_aggregate(node.this):
         yield node
         return
-    if isinstance(node, exp.AggFunc) and not isinstance(node, WINDOW_ONLY):
+    if is_aggregate(node):
         yield node
         return
     if isinstance(node, WINDOW_ONLY):
@@ -70,6 +148,39 @@ def _units(node: exp.Expression):
         yield from _units(child)
 
 
+def is_aggregate(node: exp.Expression) -> bool:
+    """An aggregate function call: a sqlglot aggregate, one WITHIN GROUP, or a call by name of
+    one of DuckDB's aggregates that sqlglot does not know (``every``, ``kurtosis``)."""
+    if isinstance(node, exp.WithinGroup):
+        return True
+    if isinstance(node, exp.Anonymous):
+        return node.name.lower() in NAMED or node.name.lower() in _duckdb_aggregates()
+    return isinstance(node, exp.AggFunc) and not isinstance(node, WINDOW_ONLY)
+
+
+@functools.cache
+def _duckdb_aggregates() -> frozenset[str]:
+    """The names of DuckDB's aggregate functions (that are not also scalar functions)."""
+    connection = connect_locked()
+    try:
+        rows = connection.sql(
+            "SELECT function_name FROM duckdb_functions() GROUP BY function_name "
+            "HAVING bool_and(function_type = 'aggregate')"
+        ).fetchall()
+    finally:
+        connection.close()
+    return frozenset(name for (name,) in rows)
+
+
+def _inner_expressions(function: exp.Expression):
+    """A function call's argument expressions (WITHIN GROUP's ordering included)."""
+    if isinstance(function, exp.WithinGroup):
+        yield from function.this.iter_expressions()
+        yield from function.expression.iter_expressions()
+        return
+    yield from function.iter_expressions()
+
+
 def shown(node: exp.Expression) -> str:
     """A call as SQL for a message, with columns already bound to positions shown as ``...``
     (``SUM(SUM(...))``), since their internal names mean nothing to the user."""
@@ -79,7 +190,7 @@ def shown(node: exp.Expression) -> str:
             return exp.Var(this="...")
         return n
 
-    return node.copy().transform(hide, copy=False).sql()
+    return node.copy().transform(hide, copy=False).sql(dialect=Tidal)
 
 
 def contains_aggregate(expression: exp.Expression) -> bool:
@@ -95,35 +206,49 @@ class Call:
     args: list[exp.Expression]
     distinct: bool
     filter: exp.Expression | None
+    order: list[tuple[exp.Expression, bool, bool]]  # (expression, descending, nulls first)
+    parameters: list[exp.Expression]
 
     @property
     def inputs(self) -> list[exp.Expression]:
-        return self.args + ([self.filter] if self.filter is not None else [])
+        ordered = [expression for expression, _, _ in self.order]
+        return self.args + ordered + ([self.filter] if self.filter is not None else [])
 
     def plan_call(
         self, position: dict, fields: tuple[Field, ...], infer: TypeInference
     ) -> AggregateCall:
-        args = tuple(position[a] for a in self.args)
-        filter_ = position[self.filter] if self.filter is not None else None
-        probe = call_sql(self.name, args, self.distinct, filter_)
-        (result_type,) = infer.infer([probe], fields)
-        return AggregateCall(self.name, args, self.distinct, filter_, result_type)
+        call = AggregateCall(
+            self.name,
+            tuple(position[a] for a in self.args),
+            self.distinct,
+            position[self.filter] if self.filter is not None else None,
+            order=tuple(SortKey(position[e], desc, first) for e, desc, first in self.order),
+            parameters=tuple(self.parameters),
+        )
+        (result_type,) = infer.infer([call_sql(call)], fields)
+        return replace(call, type=result_type)
 
 
-def call_sql(
-    name: str, args: tuple[int, ...], distinct: bool, filter_: int | None
-) -> exp.Expression:
-    """The SQL of an aggregate call over positional columns (used to type it and to lower it)."""
-    if name == "count_star":
-        call: exp.Expression = exp.Count(this=exp.Star())
+def call_sql(call: AggregateCall) -> exp.Expression:
+    """The DuckDB SQL of an aggregate call over positional columns (to type it and lower it)."""
+    if call.name == "count_star":
+        node: exp.Expression = exp.Count(this=exp.Star())
     else:
-        arguments = [ref(a) for a in args]
-        if distinct:
+        arguments: list[exp.Expression] = [ref(a) for a in call.args]
+        if call.distinct:
             arguments = [exp.Distinct(expressions=arguments)]
-        call = exp.Anonymous(this=name, expressions=arguments)
-    if filter_ is not None:
-        call = exp.Filter(this=call, expression=exp.Where(this=ref(filter_)))
-    return call
+        arguments += list(call.parameters)
+        if call.order:  # DuckDB reads ORDER BY after the last argument
+            ordered = [
+                exp.Ordered(this=ref(k.column), desc=k.descending, nulls_first=k.nulls_first)
+                for k in call.order
+            ]
+            arguments[-1] = exp.Order(this=arguments[-1], expressions=ordered)
+        name = _DUCKDB_NAMES.get(call.name, call.name)
+        node = exp.Anonymous(this=name, expressions=arguments)
+    if call.filter is not None:
+        node = exp.Filter(this=node, expression=exp.Where(this=ref(call.filter)))
+    return node
 
 
 def collect(expressions: list[exp.Expression]) -> list[Call]:
@@ -140,31 +265,138 @@ def _call(unit: exp.Expression) -> Call:
     func = unit
     if isinstance(unit, exp.Filter):
         func, filter_ = unit.this, unit.expression.this
-    name = SUPPORTED.get(type(func))
-    if name is None:
-        raise unsupported(
-            f"aggregate function {shown(func)}: tidal maintains "
-            f"{', '.join(sorted(set(SUPPORTED.values())))}"
-        )
-    args = [a for a in _arguments(func)]
-    distinct = False
-    if len(args) == 1 and isinstance(args[0], exp.Distinct):
-        distinct = True
-        args = list(args[0].expressions)
-    if name == "count" and (not args or isinstance(args[0], exp.Star)):
-        if distinct:
-            raise SqlError("COUNT(DISTINCT *) is not valid: name the columns")
-        name, args = "count_star", []
-    if len(args) != 1 and name != "count_star":
-        raise unsupported(f"{shown(func)}: aggregates take one argument")
-    for arg in args + ([filter_] if filter_ is not None else []):
+    within = None
+    if isinstance(func, exp.WithinGroup):
+        func, within = func.this, func.expression
+    name = _name(func)
+    if name in WITHIN_GROUP:
+        call = _within_group(unit, func, name, within)
+    else:
+        if within is not None:
+            raise unsupported(f"WITHIN GROUP with {shown(func)}: write the ORDER BY in the call")
+        call = _plain(unit, func, name)
+    call.filter = filter_
+    for arg in call.inputs:
         if contains_aggregate(arg):
             raise grouping_error(f"aggregate function calls cannot be nested: {shown(func)}")
         if arg.find(exp.Window):
             raise grouping_error(
                 f"window functions are not allowed in aggregate arguments: {shown(func)}"
             )
-    return Call(unit, name, args, distinct, filter_)
+    return call
+
+
+def _name(func: exp.Expression) -> str:
+    name = (
+        NAMED.get(func.name.lower())
+        if isinstance(func, exp.Anonymous)
+        else SUPPORTED.get(type(func))
+    )
+    if name is None:
+        supported = ", ".join(sorted({*SUPPORTED.values(), *NAMED}))
+        raise unsupported(f"aggregate function {shown(func)}: tidal maintains {supported}")
+    return name
+
+
+def _plain(unit: exp.Expression, func: exp.Expression, name: str) -> Call:
+    """A call with its arguments in parentheses: ``f([DISTINCT] x [, y] [ORDER BY ...])``."""
+    if name in BINARY:
+        args = [func.this, func.args.get("expression")]
+    elif isinstance(func, exp.GroupConcat):
+        args = [func.this]
+    else:
+        args = _arguments(func)
+    order_node = None
+    if args and isinstance(args[0], exp.Order):
+        order_node, args[0] = args[0], args[0].this
+    distinct = False
+    if args and isinstance(args[0], exp.Distinct):
+        distinct = True
+        args = list(args[0].expressions) + args[1:]
+    if name == "count" and (not args or isinstance(args[0], exp.Star)):
+        if distinct:
+            raise SqlError("COUNT(DISTINCT *) is not valid: name the columns")
+        name, args = "count_star", []
+    arity = 2 if name in BINARY else (0 if name == "count_star" else 1)
+    if len(args) != arity or any(a is None or isinstance(a, exp.Distinct) for a in args):
+        raise unsupported(f"{shown(func)}: {name} takes {arity} argument(s) without DISTINCT")
+    if distinct and name in BINARY:
+        raise unsupported(f"DISTINCT in {shown(func)}")
+    order = _order_terms(order_node, func) if order_node is not None else []
+    if name in ORDERED:
+        order = _deterministic_order(order, args[0], distinct, func)
+    elif order:
+        raise unsupported(f"{shown(func)}: ORDER BY changes nothing in {name}; remove it")
+    parameters = [_separator(func)] if name == "string_agg" else []
+    return Call(unit, name, args, distinct, None, order, parameters)
+
+
+def _order_terms(order: exp.Order, func: exp.Expression) -> list[tuple[exp.Expression, bool, bool]]:
+    terms = []
+    for term in order.expressions:
+        if isinstance(term.this, exp.Literal):
+            raise unsupported(f"ORDER BY a constant in {shown(func)}")
+        terms.append((term.this, bool(term.args.get("desc")), bool(term.args.get("nulls_first"))))
+    return terms
+
+
+def _deterministic_order(order, value, distinct, func):
+    """The order of an order-sensitive aggregate, with ties broken by the aggregated value:
+    rows that still tie give the same output, so the result does not depend on which of them
+    arrived first. Without ORDER BY the result would be arbitrary: refused."""
+    if not order:
+        raise unsupported(
+            f"{shown(func)} without ORDER BY: its result depends on the order rows arrive in; "
+            "add ORDER BY inside the call"
+        )
+    if distinct:
+        if any(expression != value for expression, _, _ in order):
+            raise unsupported(
+                f"{shown(func)}: with DISTINCT, ORDER BY may only name the aggregated value"
+            )
+        return order
+    if all(expression != value for expression, _, _ in order):
+        order = order + [(value, False, False)]
+    return order
+
+
+def _separator(func: exp.Expression) -> exp.Expression:
+    separator = func.args.get("separator")
+    if separator is None:
+        return exp.Literal.string(",")
+    if isinstance(separator, exp.Literal) and separator.is_string:
+        return separator
+    raise unsupported(f"{shown(func)}: the separator of string_agg must be a string constant")
+
+
+def _within_group(unit, func, name: str, within: exp.Order | None) -> Call:
+    """``percentile_cont(f) / percentile_disc(f) / mode() WITHIN GROUP (ORDER BY x)``."""
+    if within is None:
+        hint = (
+            "mode() WITHIN GROUP (ORDER BY x), which breaks ties by x"
+            if name == "mode"
+            else (f"{name}(fraction) WITHIN GROUP (ORDER BY x)")
+        )
+        raise unsupported(f"{shown(func)}: write {hint}")
+    order = _order_terms(within, func)
+    if len(order) != 1:
+        raise unsupported(f"{shown(func)}: WITHIN GROUP takes one ORDER BY expression")
+    value = order[0][0]
+    if name == "mode":
+        if func.this is not None or func.expressions:
+            raise unsupported(f"{shown(func)}: mode() takes no arguments")
+        return Call(unit, name, [value], False, None, order, [])
+    fraction = func.this
+    fractions = fraction.expressions if isinstance(fraction, exp.Array) else [fraction]
+    if not fractions or not all(_is_fraction(f) for f in fractions):
+        raise unsupported(
+            f"{shown(func)}: the fraction must be a constant between 0 and 1 (or an ARRAY of them)"
+        )
+    return Call(unit, name, [value], False, None, order, [fraction])
+
+
+def _is_fraction(node: exp.Expression) -> bool:
+    return isinstance(node, exp.Literal) and not node.is_string and 0 <= float(node.name) <= 1
 
 
 def _arguments(func: exp.Expression) -> list[exp.Expression]:
@@ -220,16 +452,20 @@ class Rewriter:
 
 def check_window_function(function: exp.Expression) -> None:
     """Refuse functions with OVER that tidal cannot evaluate deterministically."""
-    if isinstance(function, WINDOW_ONLY) or type(function) in SUPPORTED:
-        if isinstance(function, exp.AggFunc) and not isinstance(function, WINDOW_ONLY):
-            for arg in _arguments(function):
-                if isinstance(arg, exp.Distinct):
-                    raise unsupported(f"DISTINCT in a window aggregate: {shown(function)}")
+    if isinstance(function, WINDOW_ONLY):
+        return
+    if SUPPORTED.get(type(function)) in WINDOW_AGGREGATES:
+        for arg in _arguments(function):
+            if isinstance(arg, exp.Distinct):
+                raise unsupported(f"DISTINCT in a window aggregate: {shown(function)}")
+            if isinstance(arg, exp.Order):
+                raise unsupported(f"ORDER BY in a window aggregate: {shown(function)}")
         return
     raise unsupported(
         f"window function {shown(function)}: tidal supports "
         "ROW_NUMBER, RANK, DENSE_RANK, PERCENT_RANK, CUME_DIST, NTILE, LAG, LEAD, "
-        "FIRST_VALUE, LAST_VALUE, NTH_VALUE and the aggregates over a window"
+        "FIRST_VALUE, LAST_VALUE, NTH_VALUE and the aggregates over a window, except "
+        "string_agg, array_agg, percentile_cont, percentile_disc, mode and median"
     )
 
 
@@ -238,9 +474,7 @@ def free_columns(node: exp.Expression):
     if isinstance(node, exp.Column):
         yield node
         return
-    if (isinstance(node, exp.Filter) and isinstance(node.this, exp.AggFunc)) or (
-        isinstance(node, exp.AggFunc) and not isinstance(node, WINDOW_ONLY)
-    ):
+    if (isinstance(node, exp.Filter) and is_aggregate(node.this)) or is_aggregate(node):
         return
     for child in node.iter_expressions():
         yield from free_columns(child)

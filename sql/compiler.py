@@ -98,7 +98,7 @@ def _check_view_columns(name: str, columns: tuple[Column, ...]) -> None:
             )
         try:
             types.to_arrow(column.type)
-            storable = not column.type.endswith("[]")
+            storable = True
         except types.TypeError_:
             storable = False
         if not storable:

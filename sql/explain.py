@@ -171,9 +171,11 @@ class _Both:
 
 
 def _call(call, child: Plan) -> str:
-    args = ", ".join(child.schema[a].name for a in call.args) or "*"
+    args = ", ".join([child.schema[a].name for a in call.args] + [p.sql() for p in call.parameters])
+    if call.order:
+        args += f" ORDER BY {_order(call.order, child)}"
     name = "count" if call.name == "count_star" else call.name
-    text = f"{name}({'DISTINCT ' if call.distinct else ''}{args})"
+    text = f"{name}({'DISTINCT ' if call.distinct else ''}{args or '*'})"
     if call.filter is not None:
         text += f" FILTER (WHERE {child.schema[call.filter].name})"
     return text

@@ -127,7 +127,7 @@ def _project(plan: Project, scan_sql: ScanSql) -> str:
 def aggregate_call_sql(call) -> str:
     from tidal.sql.aggregates import call_sql
 
-    return sql(call_sql(call.name, call.args, call.distinct, call.filter))
+    return sql(call_sql(call))
 
 
 def _aggregate(plan: Aggregate, scan_sql: ScanSql) -> str:

@@ -155,13 +155,16 @@ class Project(Plan):
 
 @dataclass(frozen=True)
 class AggregateCall:
-    """``name(args) [FILTER (WHERE filter)]``; args and filter are input column indices."""
+    """``name(args [ORDER BY order]) [FILTER (WHERE filter)]``; args, order and filter are input
+    column indices; ``parameters`` are the call's constants (a separator, a fraction)."""
 
     name: str
     args: tuple[int, ...]
     distinct: bool = False
     filter: int | None = None
     type: str = "BIGINT"
+    order: tuple[SortKey, ...] = ()
+    parameters: tuple[exp.Expression, ...] = ()
 
 
 @dataclass(frozen=True)

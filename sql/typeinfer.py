@@ -60,6 +60,10 @@ class DuckDBPrepared(DuckDB):
     """DuckDB's SQL with each statement parameter as ``CAST($n AS type)``: run it with the
     parameters' values as the prepared statement's (``params={"n": value}``)."""
 
+    # NULLs sort as the largest value on tidal's connections (default_null_order above), so
+    # an ORDER BY spells out NULLS FIRST ascending and NULLS LAST descending.
+    NULL_ORDERING = "nulls_are_large"
+
     class Generator(DuckDB.Generator):
         TRANSFORMS = {  # noqa: RUF012 - sqlglot's extension table
             **DuckDB.Generator.TRANSFORMS,
@@ -69,6 +73,8 @@ class DuckDBPrepared(DuckDB):
 
 class DuckDBTyping(DuckDB):
     """DuckDB's SQL with each statement parameter as a NULL of its type: typing needs no value."""
+
+    NULL_ORDERING = "nulls_are_large"
 
     class Generator(DuckDB.Generator):
         TRANSFORMS = {  # noqa: RUF012 - sqlglot's extension table

@@ -24,8 +24,19 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from tidal.catalog import types
+from tidal.engine.aggregate_values import (
+    as_doubles,
+    as_numbers,
+    checked_add,
+    count_non_finite,
+    extreme,
+    from_numbers,
+    is_number,
+    with_non_finite,
+)
 from tidal.engine.group_index import GroupIndex
 from tidal.engine.keys import canonical
+from tidal.engine.moments import BINARY, UNARY, Moments
 from tidal.engine.operators.base import Operator, change_schema
 from tidal.engine.operators.recompute import RecomputeOperator, StateExpiry
 from tidal.engine.watermarks import micros
@@ -36,8 +47,17 @@ from tidal.sql.plan import Aggregate, AggregateCall
 
 
 def aggregate_operator(node: Aggregate, compute) -> Operator:
+    """Accumulators where every call allows them (the variance family over numbers) and the
+    keys are hashable by Arrow (not lists or structs), else a keyed recompute."""
     expiry = state_expiry(node)
-    if accumulates(node):
+    key_types = [types.to_arrow(node.input.schema[k].type) for k in node.keys]
+    numeric = all(
+        is_number(types.to_arrow(node.input.schema[a].type))
+        for call in node.aggregates
+        if call.name in _MOMENTS
+        for a in call.args
+    )
+    if accumulates(node) and numeric and not any(pa.types.is_nested(t) for t in key_types):
         operator = AccumulatingAggregate(node)
         operator.expiry = [(node.keys.index(e.column), e.bound) for e in expiry]
         return operator
@@ -86,8 +106,18 @@ class AccumulatingAggregate(Operator):
             column: (GroupIndex(), np.zeros((0, len(calls)), dtype=np.int64), calls)
             for column, calls in distinct.items()
         }
+        # The variance family: exact sums per group (moments.py), one set per (arguments,
+        # FILTER), shared by the calls that read them (stddev(x) and var_pop(x)).
+        self.moments: dict[tuple, Moments] = {}
+        for call in node.aggregates:
+            if call.name in _MOMENTS:
+                self.moments.setdefault((call.args, call.filter), Moments(len(call.args)))
 
     def _call_columns(self, j: int, call: AggregateCall) -> list[str]:
+        if call.name in _MOMENTS:
+            return []
+        if call.name in ("bool_and", "bool_or"):  # the counts of non-NULL and of true values
+            return [f"n{j}", f"t{j}"]
         if call.name not in _VALUED:
             return [f"n{j}"]
         floating = pa.types.is_floating(self.value_types[j])
@@ -122,7 +152,7 @@ class AccumulatingAggregate(Operator):
     def _combine(self, name: str, before: np.ndarray, change: np.ndarray) -> np.ndarray:
         reduction = self._reduction(name)
         if reduction == "sum":
-            return _add(before, change, name)
+            return checked_add(before, change, name)
         if before.dtype == object:  # strings: Arrow compares them (as DuckDB does, by bytes)
             extreme = pc.max_element_wise if reduction == "max" else pc.min_element_wise
             strings = (pa.array(before, pa.string()), pa.array(change, pa.string()))
@@ -150,11 +180,14 @@ class AccumulatingAggregate(Operator):
         partial = self._partial(delta)
         slots, _ = self.index.slots(partial.select(self.keys))
         self._grow(self.index.size)
-        old = {name: acc[slots] for name, acc in self.accumulators.items()}
+        old = self._state(slots)
+        if self.moments:
+            self._add_moments(delta, slots[self._row_groups(partial, delta.num_rows)])
         new = {
             name: self._combine(name, old[name], partial.column(name).to_numpy())
             for name in self.columns
         }
+        new.update(self._moment_values(slots))
         gone = new["__rows"] == 0
         for name, acc in self.accumulators.items():
             acc[slots] = (
@@ -175,13 +208,14 @@ class AccumulatingAggregate(Operator):
         self._grow(1)
         if delta.num_rows == 0 and not first:
             return self.empty()
-        old = {name: acc[:1].copy() for name, acc in self.accumulators.items()}
+        # Copies: pa.array() wraps numpy memory without copying, and the accumulators change later.
+        old = {name: value.copy() for name, value in self._state(np.zeros(1, np.int64)).items()}
         if delta.num_rows:
             partial = self._partial(delta)
             for name, acc in self.accumulators.items():
                 acc[:1] = self._combine(name, acc[:1], partial.column(name).to_numpy())
-        # Copies: pa.array() wraps numpy memory without copying, and the accumulators change later.
-        new = {name: acc[:1].copy() for name, acc in self.accumulators.items()}
+            self._add_moments(delta, np.zeros(delta.num_rows, np.int64))
+        new = {name: value.copy() for name, value in self._state(np.zeros(1, np.int64)).items()}
         keys = pa.table({"__unit": [0]}).select([])
         parts = [] if first else [self._outputs(keys, old, -1)]
         return concat(parts + [self._outputs(keys, new, 1)], self.schema)
@@ -194,6 +228,49 @@ class AccumulatingAggregate(Operator):
                 bigger = np.full(grown, self._identity(name), dtype=acc.dtype)
                 bigger[:capacity] = acc
                 self.accumulators[name] = bigger
+            for moments in self.moments.values():
+                moments.grow(grown)
+
+    def _state(self, slots: np.ndarray) -> dict[str, np.ndarray]:
+        """The accumulators of groups ``slots``, and their variance-family values."""
+        state = {name: acc[slots] for name, acc in self.accumulators.items()}
+        state.update(self._moment_values(slots))
+        return state
+
+    def _moment_values(self, slots: np.ndarray) -> dict[str, np.ndarray]:
+        """Per variance-family call j: its values ``v{j}`` and NULL flags ``null{j}``."""
+        out = {}
+        for j, call in enumerate(self.node.aggregates):
+            if call.name in _MOMENTS:
+                moments = self.moments[(call.args, call.filter)]
+                out[f"v{j}"], out[f"null{j}"] = moments.values(call.name, slots)
+        return out
+
+    @staticmethod
+    def _row_groups(partial: pa.Table, rows: int) -> np.ndarray:
+        """The row of ``partial`` (grouped) that each of the delta's ``rows`` went into."""
+        lists = partial.column("__row")
+        flat, parents = pc.list_flatten(lists).to_numpy(), pc.list_parent_indices(lists).to_numpy()
+        groups = np.empty(rows, np.int64)
+        groups[flat[flat >= 0]] = parents[flat >= 0]
+        return groups
+
+    def _add_moments(self, delta: pa.Table, slots: np.ndarray) -> None:
+        """Adds the delta's rows to the exact sums of each variance-family argument set."""
+        weight = delta.column(WEIGHT).to_numpy()
+        for (args, filter_), moments in self.moments.items():
+            columns = [delta.column(c) for c in args]
+            if filter_ is None and not any(c.null_count for c in columns):
+                moments.update(slots, weight, [as_doubles(c) for c in columns])
+                continue
+            keep = np.ones(delta.num_rows, dtype=bool)
+            for column in columns:
+                keep &= column.is_valid().to_numpy(zero_copy_only=False)
+            if filter_ is not None:
+                keep &= pc.fill_null(delta.column(filter_), False).to_numpy(zero_copy_only=False)
+            rows = np.nonzero(keep)[0]
+            values = [as_doubles(c.take(rows)) for c in columns]
+            moments.update(slots[rows], weight[rows], values)
 
     def _partial(self, delta: pa.Table) -> pa.Table:
         """Per group of the delta: the sums of weight-scaled accumulator inputs."""
@@ -201,6 +278,8 @@ class AccumulatingAggregate(Operator):
         columns = {k: canonical(delta.column(p)) for k, p in zip(self.keys, self.node.keys)}
         columns["__rows"] = weight
         for j, call in enumerate(self.node.aggregates):
+            if call.name in _MOMENTS:
+                continue
             effective = weight
             if call.filter is not None:
                 keep = pc.fill_null(delta.column(call.filter), False)
@@ -211,20 +290,24 @@ class AccumulatingAggregate(Operator):
             values = delta.column(call.args[0])
             present = pc.if_else(pc.is_valid(values), effective, 0)
             columns[f"n{j}"] = present  # for DISTINCT: the pairs' weights, replaced below
-            if call.name in ("min", "max"):  # insert-only input: every weight is positive
-                numbers = values if pa.types.is_string(values.type) else _as_numbers(values)
+            if call.name in ("bool_and", "bool_or"):
+                columns[f"t{j}"] = pc.if_else(pc.fill_null(values, False), present, 0)
+            elif call.name in ("min", "max"):  # insert-only input: every weight is positive
+                numbers = values if pa.types.is_string(values.type) else as_numbers(values)
                 if pa.types.is_floating(numbers.type):
                     nan = pc.fill_null(pc.is_nan(numbers), False)
                     columns[f"nan{j}"] = pc.if_else(nan, present, 0)
                     numbers = pc.if_else(nan, None, numbers)
                 columns[f"m{j}"] = pc.if_else(pc.greater(present, 0), numbers, None)
             elif call.name in ("sum", "avg"):
-                numbers = _as_numbers(values)
+                numbers = as_numbers(values)
                 if pa.types.is_floating(numbers.type):
-                    numbers = _count_non_finite(j, numbers, present, columns)
+                    numbers = count_non_finite(j, numbers, present, columns)
                 columns[f"s{j}"] = pc.multiply_checked(
                     pc.fill_null(numbers, 0), present.cast(numbers.type)
                 )
+        if self.moments and self.keys:  # which group each row goes to (_row_groups)
+            columns["__row"] = pa.array(np.arange(delta.num_rows))
         table = pa.table(columns)
         if self.pairs:
             changes = self._distinct_changes(delta, table)
@@ -245,8 +328,9 @@ class AccumulatingAggregate(Operator):
                     for n in self.columns
                 }
             )
+        lists = [("__row", "list")] if "__row" in table.column_names else []
         grouped = table.group_by(self.keys, use_threads=False).aggregate(
-            [(n, self._reduction(n)) for n in self.columns]
+            [(n, self._reduction(n)) for n in self.columns] + lists
         )
         grouped = grouped.rename_columns([n.rsplit("_", 1)[0] for n in grouped.column_names])
         for name in self.columns:
@@ -289,6 +373,8 @@ class AccumulatingAggregate(Operator):
                     columns[name] = change[:, weights.index(name)]
                 elif name[0] == "m":  # no value for a MIN/MAX
                     columns[name] = pa.nulls(keys.num_rows, table.schema.field(name).type)
+                elif name == "__row":  # not a row of the delta
+                    columns[name] = np.full(keys.num_rows, -1, np.int64)
                 else:
                     columns[name] = np.zeros(keys.num_rows, dtype=self._dtype(name))
             out.append(pa.table(columns).cast(table.schema))
@@ -300,20 +386,29 @@ class AccumulatingAggregate(Operator):
         """Output rows (keys, aggregate values) for accumulator values, with the given weight."""
         arrays = list(keys.columns)
         for j, call in enumerate(self.node.aggregates):
-            count = accumulators[f"n{j}"]
             target = self.schema.field(len(self.keys) + j).type
+            if call.name in _MOMENTS:
+                values = pa.array(accumulators[f"v{j}"], mask=accumulators[f"null{j}"])
+                arrays.append(values.cast(target))
+                continue
+            count = accumulators[f"n{j}"]
+            if call.name in ("bool_and", "bool_or"):
+                true = accumulators[f"t{j}"]
+                value = true == count if call.name == "bool_and" else true > 0
+                arrays.append(pa.array(value, mask=count == 0))
+                continue
             if call.name in ("count_star", "count"):
                 arrays.append(pa.array(count).cast(target))
                 continue
             if call.name in ("min", "max"):
-                arrays.append(_extreme(call.name, accumulators, j, self.value_types[j], target))
+                arrays.append(extreme(call.name, accumulators, j, self.value_types[j], target))
                 continue
             empty_group = count == 0
             total = accumulators[f"s{j}"]
             if f"nan{j}" in accumulators:
-                total = _with_non_finite(total, accumulators, j)
+                total = with_non_finite(total, accumulators, j)
             if call.name == "sum":
-                value = _from_numbers(total, self.value_types[j], target, empty_group)
+                value = from_numbers(total, self.value_types[j], target, empty_group)
             else:
                 scale = self.value_types[j].scale if pa.types.is_decimal(self.value_types[j]) else 0
                 with np.errstate(divide="ignore", invalid="ignore"):
@@ -336,13 +431,13 @@ class AccumulatingAggregate(Operator):
         if self.on_close:
             closed = np.nonzero(final & (self.accumulators["__rows"][:size] > 0))[0]
             if len(closed):
-                values = {name: acc[closed] for name, acc in self.accumulators.items()}
-                released = self._outputs(self.index.keys(closed), values, 1)
+                released = self._outputs(self.index.keys(closed), self._state(closed), 1)
                 self.accumulators["__rows"][closed] = 0  # emitted: never again
         if final.sum() * 4 >= size:
             kept = np.nonzero(~final)[0]
             self.index = self.index.compacted(kept)
             self.accumulators = {name: acc[kept] for name, acc in self.accumulators.items()}
+            self.moments = {key: m.compacted(kept) for key, m in self.moments.items()}
             for column, (index, counts, calls) in self.pairs.items():  # pairs share group keys
                 closed = np.zeros(index.size, dtype=bool)
                 for position, bound in self.expiry:
@@ -360,17 +455,13 @@ class AccumulatingAggregate(Operator):
             if not self.started:
                 return self.empty()
             return self._outputs(
-                pa.table({"__unit": [0]}).select([]),
-                {n: a[:1].copy() for n, a in self.accumulators.items()},
-                1,
+                pa.table({"__unit": [0]}).select([]), self._state(np.zeros(1, np.int64)), 1
             )
         size = self.index.size
         alive = np.nonzero(self.accumulators["__rows"][:size] > 0)[0]
         if not len(alive):
             return self.empty()
-        return self._outputs(
-            self.index.keys(alive), {n: a[alive] for n, a in self.accumulators.items()}, 1
-        )
+        return self._outputs(self.index.keys(alive), self._state(alive), 1)
 
     def snapshot(self) -> dict:
         size = self.index.size if self.keys else min(1, len(self.accumulators["__rows"]))
@@ -379,6 +470,7 @@ class AccumulatingAggregate(Operator):
             "started": self.started,
             "accumulators": pa.table({n: a[:size] for n, a in self.accumulators.items()}),
             "pairs": {x: (i.snapshot(), c[: i.size].copy()) for x, (i, c, _) in self.pairs.items()},
+            "moments": [m.snapshot(size) for m in self.moments.values()],
         }
 
     def restore(self, state: dict) -> None:
@@ -387,6 +479,8 @@ class AccumulatingAggregate(Operator):
         self.accumulators = {
             n: state["accumulators"].column(n).to_numpy().copy() for n in self.columns
         }
+        for moments, saved in zip(self.moments.values(), state["moments"]):
+            moments.restore(saved)
         for column, (keys, counts) in state["pairs"].items():
             index = GroupIndex()
             index.restore(keys)
@@ -398,6 +492,7 @@ class AccumulatingAggregate(Operator):
 
 
 _VALUED = ("sum", "avg", "min", "max")
+_MOMENTS = UNARY + BINARY
 
 
 def _or(scalar: pa.Scalar, default):
@@ -405,97 +500,8 @@ def _or(scalar: pa.Scalar, default):
     return default if value is None else value
 
 
-def _extreme(
-    name: str, accumulators: dict[str, np.ndarray], j: int, value_type, target
-) -> pa.Array:
-    """MIN or MAX from the extreme of the non-NaN values and the NaN count (NaN is the largest
-    value, as in DuckDB: MAX is NaN if there is one; MIN only if every value is NaN)."""
-    count, value = accumulators[f"n{j}"], accumulators[f"m{j}"]
-    if f"nan{j}" in accumulators:
-        nan = accumulators[f"nan{j}"]
-        value = np.where((nan > 0) if name == "max" else (nan == count), np.nan, value)
-        return pa.array(value, mask=count == 0).cast(target)
-    if pa.types.is_decimal(target):
-        return _from_numbers(value, value_type, target, count == 0)
-    if value.dtype == object:
-        return pa.array(value, target, mask=count == 0)
-    numbers = pa.array(value, mask=count == 0)
-    if pa.types.is_date32(target):
-        numbers = numbers.cast(pa.int32())
-    return numbers.cast(target)
-
-
 def _rows(accumulators: dict[str, np.ndarray], mask: np.ndarray) -> dict[str, np.ndarray]:
     return {name: values[mask] for name, values in accumulators.items()}
-
-
-def _add(before: np.ndarray, change: np.ndarray, name: str) -> np.ndarray:
-    """``before + change``, refusing to wrap around on integer overflow."""
-    after = before + change
-    if after.dtype == np.int64 and (((before ^ after) & (change ^ after)) < 0).any():
-        raise ArithmeticError(
-            f"integer overflow in an aggregate ({name}): the sum does not fit in 64 bits"
-        )
-    return after
-
-
-def _count_non_finite(j: int, numbers, present, columns: dict):
-    """Puts the weighted counts of +inf, -inf and NaN into ``columns``; returns the numbers with
-    those values made 0, for the finite sum."""
-    flags = {
-        f"inf{j}": pc.equal(numbers, np.inf),
-        f"neginf{j}": pc.equal(numbers, -np.inf),
-        f"nan{j}": pc.is_nan(numbers),
-    }
-    for name, flag in flags.items():
-        columns[name] = pc.if_else(pc.fill_null(flag, False), present, 0)
-    return pc.if_else(pc.fill_null(pc.is_finite(numbers), True), numbers, 0.0)
-
-
-def _with_non_finite(total: np.ndarray, accumulators: dict[str, np.ndarray], j: int) -> np.ndarray:
-    """A float sum with its counted infinities and NaNs put back (inf + -inf is NaN)."""
-    positive, negative = accumulators[f"inf{j}"] > 0, accumulators[f"neginf{j}"] > 0
-    nan = (accumulators[f"nan{j}"] > 0) | (positive & negative)
-    return np.where(nan, np.nan, np.where(positive, np.inf, np.where(negative, -np.inf, total)))
-
-
-def _as_numbers(values: pa.ChunkedArray) -> pa.ChunkedArray | pa.Array:
-    """Values as int64 or float64; decimals as their unscaled integers (exact), timestamps and
-    dates as their integer counts of units."""
-    if pa.types.is_floating(values.type):
-        return values.cast(pa.float64())
-    if pa.types.is_decimal(values.type):
-        return _unscaled(values)
-    if pa.types.is_date32(values.type):
-        return values.cast(pa.int32()).cast(pa.int64())
-    return values.cast(pa.int64())
-
-
-def _unscaled(values) -> pa.Array:
-    """A decimal128 column's unscaled integers (12.34 at scale 2 is 1234), if they fit in int64."""
-    array = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
-    words = np.frombuffer(array.buffers()[1], dtype=np.int64)
-    words = words[2 * array.offset : 2 * (array.offset + len(array))].reshape(-1, 2)
-    low, high = words[:, 0], words[:, 1]
-    valid = array.is_valid().to_numpy(zero_copy_only=False)
-    if ((high != (low >> 63)) & valid).any():
-        raise ArithmeticError("a decimal value does not fit in 64 bits for SUM/AVG")
-    return pa.array(low, mask=~valid)
-
-
-def _from_numbers(
-    total: np.ndarray, value_type: pa.DataType, target: pa.DataType, empty: np.ndarray
-) -> pa.Array:
-    if pa.types.is_decimal(target):
-        scale = value_type.scale if pa.types.is_decimal(value_type) else 0
-        words = np.stack([total, total >> 63], axis=1).astype(np.int64).ravel()
-        validity = pa.array(~empty).buffers()[1]
-        return pa.Array.from_buffers(
-            pa.decimal128(target.precision, scale),
-            len(total),
-            [validity, pa.py_buffer(words.tobytes())],
-        ).cast(target)
-    return pa.array(total, mask=empty).cast(target)
 
 
 class RecomputeAggregate(RecomputeOperator):

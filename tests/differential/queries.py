@@ -622,6 +622,88 @@ SPECIAL_FLOATS = [
     ),
 ]
 
+# Ordered, ordered-set and statistical aggregates. ORDER BY inside string_agg / array_agg
+# ends with the aggregated value, so rows that tie give the same output in any order. With an
+# infinity, DuckDB's covariance depends on the order of the rows (inf * 0 is NaN, inf * 1 is
+# not): the special-float query keeps to the aggregates whose result does not.
+STATISTICAL = [
+    q(
+        "ordered_string_agg",
+        "SELECT k, string_agg(g, ',' ORDER BY v DESC, g) AS s, "
+        "string_agg(CAST(v AS VARCHAR), '-' ORDER BY d NULLS FIRST, v DESC) FILTER (WHERE b) "
+        "AS sv, string_agg(DISTINCT g, '|' ORDER BY g DESC) AS dg FROM t1 GROUP BY k",
+    ),
+    q(
+        "ordered_array_agg",
+        "SELECT g, array_agg(v ORDER BY v DESC NULLS LAST) AS av, "
+        "array_agg(m ORDER BY ts, m) AS am FROM t1 GROUP BY g",
+    ),
+    q(
+        "ordered_array_agg_read",
+        "SELECT g, list_sum(array_agg(v ORDER BY v)) AS total, "
+        "array_to_string(array_agg(k ORDER BY ts DESC, k), ',') AS ks FROM t1 GROUP BY g",
+        materialized=False,
+    ),
+    q(
+        "percentiles",
+        "SELECT g, percentile_cont(0.5) WITHIN GROUP (ORDER BY v) AS med, "
+        "percentile_cont(0.25) WITHIN GROUP (ORDER BY d DESC) AS q, "
+        "percentile_disc(0.75) WITHIN GROUP (ORDER BY m) AS pm, "
+        "percentile_disc(0.5) WITHIN GROUP (ORDER BY ts DESC) AS pt, median(d) AS md "
+        "FROM t1 GROUP BY g",
+        approx=True,
+    ),
+    q(
+        "mode",
+        "SELECT k, mode() WITHIN GROUP (ORDER BY v) AS mv, "
+        "mode() WITHIN GROUP (ORDER BY g DESC) AS mg, "
+        "mode() WITHIN GROUP (ORDER BY b) FILTER (WHERE v > 0) AS mb FROM t1 GROUP BY k",
+    ),
+    q(
+        "moments",
+        "SELECT g, var_pop(v) AS vp, var_samp(d) AS vs, stddev_pop(m) AS sp, "
+        "stddev_samp(v) AS ss, covar_pop(v, d) AS cp, covar_samp(d, k) AS cs, "
+        "corr(v, k) AS c, variance(m) FILTER (WHERE b) AS vf FROM t1 GROUP BY g",
+        approx=True,
+    ),
+    q(
+        "regressions",
+        "SELECT k, regr_slope(v, d) AS sl, regr_intercept(v, d) AS ic, regr_r2(d, v) AS r2, "
+        "regr_count(v, m) AS rc, regr_avgx(v, d) AS ax, regr_avgy(v, d) AS ay, "
+        "regr_sxx(v, m) AS sxx, regr_syy(v, m) AS syy, regr_sxy(d, v) AS sxy FROM t1 GROUP BY k",
+        approx=True,
+    ),
+    q(
+        "bool_filters",
+        "SELECT k, bool_and(b) AS e, bool_and(v > 0) FILTER (WHERE d > 0) AS bf, "
+        "bool_or(b) AS bo, bool_or(g = 'a') AS ba FROM t1 GROUP BY k",
+    ),
+    q(
+        "global_statistics",
+        "SELECT stddev_samp(v) AS s, corr(d, v) AS c, bool_or(b) AS bo, bool_and(v > 0) AS e, "
+        "percentile_disc(0.5) WITHIN GROUP (ORDER BY g) AS pg, "
+        "string_agg(g, ',' ORDER BY g) AS sg FROM t1",
+        approx=True,
+    ),
+    q(
+        "moments_of_bigints",
+        "SELECT name, var_samp(w) AS vw, stddev_pop(w) AS sw, covar_samp(w, k) AS cw, "
+        "corr(k, w) AS c, regr_slope(w, k) AS sl FROM t2 GROUP BY name",
+        tables="t2",
+        approx=True,
+    ),
+    q(
+        "special_float_statistics",
+        "SELECT g, var_pop(d) AS vp, stddev_samp(d) AS ss, corr(d, v) AS c, "
+        "regr_slope(v, d) AS sl, regr_intercept(v, d) AS ic, regr_r2(v, d) AS r2, "
+        "regr_avgx(v, d) AS ax, regr_sxx(v, d) AS sxx, "
+        "percentile_cont(0.5) WITHIN GROUP (ORDER BY d) AS p, "
+        "mode() WITHIN GROUP (ORDER BY d) AS mo FROM t1 GROUP BY g",
+        approx=True,
+        special_floats=True,
+    ),
+]
+
 QUERIES: list[Query] = (
     SCALARS
     + AGGREGATES
@@ -631,4 +713,5 @@ QUERIES: list[Query] = (
     + ORDERED
     + VIEWS_ON_VIEWS
     + SPECIAL_FLOATS
+    + STATISTICAL
 )

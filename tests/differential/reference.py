@@ -76,6 +76,8 @@ def _exact_key(value):
         return (1,)
     if isinstance(value, float) and value == 0.0:
         return (2, 0.0)  # -0.0 and 0.0 are the same value in SQL
+    if isinstance(value, list):  # an array: its elements compared the same way
+        return (3, tuple(_exact_key(v) for v in value))
     return (2, value)
 
 

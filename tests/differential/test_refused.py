@@ -24,6 +24,17 @@ REFUSED = {
     "recursive_cte": "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r "
     "WHERE n < 3) SELECT n FROM r",
     "order_dependent_aggregate": "SELECT g, string_agg(g, ',') AS s FROM t1 GROUP BY g",
+    "unordered_array_agg": "SELECT k, array_agg(v) AS a FROM t1 GROUP BY k",
+    "mode_without_order": "SELECT k, mode(v) AS m FROM t1 GROUP BY k",
+    "column_separator": "SELECT k, string_agg(g, g ORDER BY g) AS s FROM t1 GROUP BY k",
+    "distinct_ordered_by_other": "SELECT string_agg(DISTINCT g, ',' ORDER BY v) AS s FROM t1",
+    "fraction_out_of_range": "SELECT percentile_cont(2) WITHIN GROUP (ORDER BY v) AS p FROM t1",
+    "fraction_not_constant": "SELECT percentile_disc(v) WITHIN GROUP (ORDER BY v) AS p FROM t1",
+    "order_in_sum": "SELECT sum(v ORDER BY k) AS s FROM t1",
+    "ordered_aggregate_over_window": "SELECT k, string_agg(g, ',' ORDER BY g) OVER "
+    "(PARTITION BY k) AS s FROM t1",
+    "unknown_aggregate": "SELECT g, kurtosis(v) AS ku FROM t1 GROUP BY g",
+    "unknown_global_aggregate": "SELECT product(d) AS p FROM t1",
     "arbitrary_aggregate": "SELECT g, any_value(v) AS a FROM t1 GROUP BY g",
     "random": "SELECT k, random() AS r FROM t1",
     "now": "SELECT k, now() AS t FROM t1",

@@ -12,6 +12,9 @@ from tidal.engine.zset import consolidate
 VIEWS = {
     "accumulating": "SELECT k, count(*) AS n, sum(v) AS s, avg(d) AS a FROM t GROUP BY k",
     "global": "SELECT count(*) AS n, sum(v) AS s FROM t",
+    "moments": "SELECT k, stddev_pop(d) AS sd, covar_pop(v, d) AS c, bool_and(v > 5) AS b "
+    "FROM t GROUP BY k",
+    "global_moments": "SELECT var_samp(v) AS vs, bool_or(d > 1) AS b FROM t",
     "recompute": "SELECT k, min(v) AS lo, max(v) AS hi, count(DISTINCT v) AS d FROM t GROUP BY k",
     "inner_join": "SELECT t.k, t.v, u.name FROM t JOIN u ON t.k = u.k",
     "outer_join": "SELECT t.k, u.name FROM t FULL JOIN u ON t.k = u.k",
