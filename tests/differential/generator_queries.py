@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import itertools
 import random
+import re
 from collections import Counter
 from dataclasses import dataclass, replace
 
@@ -49,6 +50,10 @@ class Select:
     sql: str
     columns: tuple[Expr, ...]
     ordered: bool = False  # ends in ORDER BY ... LIMIT: a set operation must parenthesize it
+
+
+def _reads_a_column(expression: Expr) -> bool:
+    return re.search(r"\ba\d+\.", expression.sql) is not None
 
 
 def _compatible(a: str, b: str) -> bool:
@@ -163,6 +168,8 @@ class Queries:
     def _distinct_on(self, context: Context, kinds: list[str], body: str) -> Select:
         """``DISTINCT ON (first column)``, ordered by every column: the row kept is certain."""
         items = [self.expressions.expr(context, kind, self.rng.randint(0, 2)) for kind in kinds]
+        if not _reads_a_column(items[0]):
+            items[0] = self.rng.choice(context.columns)
         order = ", ".join(str(i + 1) for i in range(len(items)))
         made = self._finish(f"SELECT DISTINCT ON ({items[0].sql}) ", items, body)
         return Select(f"{made.sql} ORDER BY {order}", made.columns, True)
@@ -201,7 +208,8 @@ class Queries:
                 else:
                     kind = rng.choice([c.kind for c in scope])
                     keys.append(self.expressions.expr(Context(scope), kind, 1))
-            keys = list(dict.fromkeys(keys))
+            # A constant key would be a position (GROUP BY 1) or nothing at all: keep columns.
+            keys = [k for k in dict.fromkeys(keys) if _reads_a_column(k)]
         context = Context(keys, rows=scope, outer=outer, fuzzy=fuzzy)
         if targets is None:
             chosen = [k for k in keys if rng.random() < 0.8]

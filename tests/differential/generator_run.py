@@ -108,9 +108,9 @@ def reason_of(error: BaseException) -> str:
     '0A000 not supported: window function ? over N rows'
     """
     message = str(error).split("\n")[0].split(" (")[0]
-    message = re.sub(r"'[^']*'|\"[^\"]*\"|`[^`]*`", "?", message)
+    message = re.sub(r"'[^']*'|\"[^\"]*\"|`[^`]*`|\b[a-z_]\w*\.[a-z_]\w*\b", "?", message)
     message = re.sub(r"\b\d+(\.\d+)?\b", "N", message)
-    words = message.split()[:8]
+    words = message.split()[:10]
     sqlstate = getattr(error, "sqlstate", None) or type(error).__name__
     return f"{sqlstate} {' '.join(words)}".rstrip(" .,:;(")
 
@@ -179,16 +179,20 @@ class _Run:
         rows, types = expected
         columns = self.db.catalog.get("v").columns
         if [c.name for c in columns] != rows.column_names:
-            return _mismatch("column names", [c.name for c in columns], rows.column_names, tick)
+            detail = f"tidal: {[c.name for c in columns]}\nDuckDB: {rows.column_names}"
+            return Outcome("mismatched", "column names", detail, tick)
         if [c.type for c in columns] != types:
-            return _mismatch("column types", [c.type for c in columns], types, tick)
-        found = _differs(self.db.read("v"), rows)
-        if found:
-            return _mismatch("rows", *found, tick)
+            detail = f"tidal: {[c.type for c in columns]}\nDuckDB: {types}"
+            return Outcome("mismatched", "column types", detail, tick)
+        detail = _differs(self.db.read("v"), rows)
+        if detail:
+            return Outcome("mismatched", "rows", detail, tick)
         for sql in self.lowered:
-            found = _differs(self.reference.connection.sql(sql).to_arrow_table(), rows)
-            if found:
-                return _mismatch("batch lowering rows", *found, tick, sql)
+            detail = _differs(self.reference.connection.sql(sql).to_arrow_table(), rows)
+            if detail:
+                return Outcome(
+                    "mismatched", "batch lowering rows", f"{detail}\nlowering: {sql}", tick
+                )
         return None
 
     def tick(self, position: int, statement: str, view: bool) -> Outcome | None:
@@ -216,23 +220,25 @@ class _Run:
         self.reference.close()
 
 
-def _differs(actual: pa.Table, expected: pa.Table) -> tuple[list, list] | None:
+def _differs(actual: pa.Table, expected: pa.Table) -> str | None:
+    """None if the two hold the same rows (floats within the tolerance), else what differs."""
     if actual.num_columns != expected.num_columns:
-        return [f"{actual.num_columns} columns"], [f"{expected.num_columns} columns"]
+        return f"tidal: {actual.num_columns} columns\nDuckDB: {expected.num_columns} columns"
     extra, missing = difference(as_rows(actual), as_rows(expected), approx=True)
-    return (extra, missing) if extra or missing else None
+    if not extra and not missing:
+        return None
+    return (
+        f"only in tidal: {_rows(extra)}\nonly in DuckDB: {_rows(missing)}\n"
+        f"tidal ({actual.num_rows} rows): {_rows(as_rows(actual))}\n"
+        f"DuckDB ({expected.num_rows} rows): {_rows(as_rows(expected))}"
+    )
 
 
-def _mismatch(what: str, got, wanted, tick: int | None, lowering: str = "") -> Outcome:
-    detail = f"tidal: {_short(got)}\nDuckDB: {_short(wanted)}"
-    if lowering:
-        detail += f"\nlowering: {lowering}"
-    return Outcome("mismatched", what, detail, tick)
-
-
-def _short(value) -> str:
-    text = repr(value)
-    return text if len(text) < 2000 else text[:2000] + "..."
+def _rows(rows: list[tuple]) -> str:
+    """Rows sorted as text (NULLs and mixed types included), the first 20."""
+    ordered = sorted(rows, key=repr)
+    text = repr(ordered[:20])
+    return text + (f" ... ({len(rows)} in all)" if len(rows) > 20 else "")
 
 
 def _crash(error: BaseException, tick: int | None) -> Outcome:
