@@ -126,9 +126,9 @@ def row(rng: random.Random, table: Table) -> str:
     return "(" + ", ".join(literal(c.type, value(rng, c)) for c in table.columns) + ")"
 
 
-def insert(rng: random.Random, table: Table) -> str:
-    """One INSERT of one to four rows; the first row is sometimes repeated."""
-    rows = [row(rng, table) for _ in range(rng.randint(1, 4))]
+def insert(rng: random.Random, table: Table, least: int = 1, most: int = 4) -> str:
+    """One INSERT of ``least`` to ``most`` rows; the first row is sometimes repeated."""
+    rows = [row(rng, table) for _ in range(rng.randint(least, most))]
     if rng.random() < 0.2:
         rows.append(rows[0])
     return f"INSERT INTO {table.name} VALUES {', '.join(rows)}"
@@ -178,8 +178,9 @@ def copy(rng: random.Random, table: Table) -> str:
 
 
 def changes(rng: random.Random, tables: list[Table], count: int) -> list[str]:
-    """A first INSERT into each table, then ``count`` changes of any kind (inserts the most)."""
-    statements = [insert(rng, t) for t in tables]
+    """A first INSERT into each table (three to eight rows), then ``count`` changes of any
+    kind (inserts the most)."""
+    statements = [insert(rng, t, 3, 8) for t in tables]
     for _ in range(count):
         kind = rng.choice([insert, insert, insert, update, update, delete, copy])
         statements.append(kind(rng, rng.choice(tables)))

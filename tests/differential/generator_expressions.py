@@ -142,10 +142,12 @@ class Expressions:
         if depth <= 0 or self.rng.random() < 0.25:
             if leaves and self.rng.random() < 0.85:
                 return self.rng.choice(leaves)
-            if ctx.rows is not None and self.rng.random() < 0.7:
+            if ctx.rows is not None and self.rng.random() < (0.6 if ctx.columns else 0.9):
                 made = self._aggregate(ctx, kind, depth)
                 if made is not None:
                     return made
+            if ctx.columns and self.rng.random() < 0.85:
+                return self._converted(self.rng.choice(ctx.columns), kind)
             return Expr(_literal(self.rng, kind), kind)
         productions = list(self.productions[kind])
         if ctx.rows is not None:
@@ -163,6 +165,34 @@ class Expressions:
                 return made
         return self.expr(ctx, kind, 0)
 
+    def _converted(self, column: Expr, kind: str) -> Expr:
+        """A column of another kind made into ``kind``, so that few expressions are constant."""
+        rng, source, sql = self.rng, column.kind, column.sql
+        if kind == "bool":
+            if source == "bool":
+                return column
+            if rng.random() < 0.3:
+                return Expr(f"({sql} IS NOT NULL)", "bool")
+            operator = rng.choice(["=", "<>", "<", ">="])
+            return Expr(f"({sql} {operator} {_literal(rng, source)})", "bool")
+        if kind == "text":
+            return _combine(f"CAST({sql} AS VARCHAR)", "text", column)
+        if kind == "int":
+            if source == "int":
+                return column
+            template = {"text": "length({0})", "date": "extract(day FROM {0})"}.get(source)
+            template = template or {"ts": "extract(hour FROM {0})"}.get(source)
+            return Expr((template or "CAST({0} AS INTEGER)").format(sql), "int")
+        if kind == "float" and source in ("int", "dec"):
+            return _combine(f"CAST({sql} AS DOUBLE)", "float", column, rounded=source == "dec")
+        if kind == "dec" and source == "int":
+            return Expr(f"CAST({sql} AS DECIMAL(10,2))", "dec")
+        if kind == "date" and source == "ts":
+            return Expr(f"CAST({sql} AS DATE)", "date")
+        if kind == "ts" and source == "date":
+            return Expr(f"CAST({sql} AS TIMESTAMP)", "ts")
+        return Expr(_literal(rng, kind), kind)
+
     def _pick(self, weighted: list[tuple[float, Production]]) -> Production:
         total = sum(w for w, _ in weighted)
         point = self.rng.uniform(0, total)
@@ -177,7 +207,35 @@ class Expressions:
         return self.expr(replace(ctx, fuzzy=False), kind, depth - 1)
 
     def predicate(self, ctx: Context, depth: int) -> Expr:
+        """A WHERE, HAVING or ON condition: often a column (or, grouped, an aggregate) against
+        a value, which keeps some rows; else any condition (which often keeps none)."""
+        roll = self.rng.random()
+        if roll < 0.4:
+            return self._simple(ctx, depth)
+        if roll < 0.55:
+            a, b = self._simple(ctx, depth), self._simple(ctx, depth)
+            return _combine(f"({a.sql} OR {b.sql})", "bool", a, b)
         return self.expr(ctx, "bool", depth)
+
+    def _simple(self, ctx: Context, depth: int) -> Expr:
+        """A column, or an aggregate of the group, against a constant of its kind."""
+        rng = self.rng
+        if ctx.rows is not None and (not ctx.columns or rng.random() < 0.6):
+            kind = self.kind_in_scope(ctx, list(_SQL_TYPE))
+            value = self._aggregate(replace(ctx, fuzzy=False), kind, 1) or self.expr(ctx, kind, 0)
+        elif ctx.columns:
+            value = rng.choice(ctx.columns)
+        else:
+            return self.expr(ctx, "bool", depth)
+        if value.kind == "bool":
+            return _combine(f"{rng.choice(['', 'NOT '])}{value.sql}", "bool", value)
+        shape = rng.choice(["=", "<>", "<", ">=", "IS NULL", "IS NOT NULL", "IN"])
+        if shape.startswith("IS"):
+            return _combine(f"({value.sql} {shape})", "bool", value)
+        if shape == "IN":
+            items = ", ".join(_literal(rng, value.kind) for _ in range(2))
+            return _combine(f"({value.sql} IN ({items}))", "bool", value)
+        return _combine(f"({value.sql} {shape} {_literal(rng, value.kind)})", "bool", value)
 
     # --- shared productions -------------------------------------------------------------------
 

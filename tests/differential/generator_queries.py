@@ -104,13 +104,25 @@ class Queries:
 
     def _set_operation(self, depth: int, outer: list[Expr], targets: list[str] | None) -> Select:
         left = self.query(depth - 1, outer, targets)
-        right = self.query(depth - 1, outer, [c.kind for c in left.columns])
         operator = self.rng.choice(SET_OPERATORS)
+        if operator.startswith(("INTERSECT", "EXCEPT")) and self.rng.random() < 0.6:
+            right = self._subset(left)  # unrelated rows would rarely intersect
+        else:
+            right = self.query(depth - 1, outer, [c.kind for c in left.columns])
         sql = f"{self._branch(left)} {operator} {self._branch(right)}"
         columns = tuple(
             replace(a, rounded=a.rounded or b.rounded) for a, b in zip(left.columns, right.columns)
         )
         return Select(sql, columns)
+
+    def _subset(self, select: Select) -> Select:
+        """Some of the rows of ``select``: ``SELECT * FROM (select) WHERE condition``."""
+        alias = self._alias()
+        columns = [replace(c, sql=f"{alias}.{c.sql}") for c in select.columns]
+        condition = self.expressions.predicate(Context(columns), self.rng.randint(1, 2))
+        return Select(
+            f"SELECT * FROM ({select.sql}) AS {alias} WHERE {condition.sql}", select.columns
+        )
 
     @staticmethod
     def _branch(select: Select) -> str:
@@ -311,7 +323,7 @@ class Queries:
         keys = [(a, b) for a, b in pairs if a.sql.endswith(".c0") and b.sql.endswith(".c0")]
         if not pairs:
             return self.expressions.predicate(Context(left + right), 1).sql
-        a, b = rng.choice(keys) if keys and rng.random() < 0.6 else rng.choice(pairs)
+        a, b = rng.choice(keys) if keys and rng.random() < 0.85 else rng.choice(pairs)
         operator = "=" if rng.random() < 0.9 else rng.choice(["<", "<>", ">="])
         condition = f"{a.sql} {operator} {b.sql}"
         if rng.random() < 0.3:

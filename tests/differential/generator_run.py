@@ -34,7 +34,7 @@ import signal
 import sys
 import time
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import duckdb
 import pyarrow as pa
@@ -86,7 +86,7 @@ class Outcome:
     detail: str = ""  # the full message, or the rows that differ
     tick: int | None = None  # the statement after which it happened (None: at CREATE)
     agreed_errors: int = 0  # ticks both systems failed on
-    extras: dict = field(default_factory=dict)
+    rows: int = 0  # the most rows the view held at a comparison (0: only empty results)
 
 
 def generate(seed: str) -> Case:
@@ -132,6 +132,7 @@ class _Run:
         self.reference = Reference()
         self.lowered: list[str] = []
         self.agreed = 0
+        self.rows = 0
 
     def expected(self) -> tuple[pa.Table, list[str]] | duckdb.Error:
         try:
@@ -177,6 +178,7 @@ class _Run:
 
     def compare(self, expected: tuple[pa.Table, list[str]], tick: int | None) -> Outcome | None:
         rows, types = expected
+        self.rows = max(self.rows, rows.num_rows)
         columns = self.db.catalog.get("v").columns
         if [c.name for c in columns] != rows.column_names:
             detail = f"tidal: {[c.name for c in columns]}\nDuckDB: {rows.column_names}"
@@ -280,7 +282,7 @@ def _run(case: Case) -> Outcome:
         outcome = _ticks(run, case)
         if outcome is None:
             outcome = Outcome("identical")
-        outcome.agreed_errors = run.agreed
+        outcome.agreed_errors, outcome.rows = run.agreed, run.rows
         return outcome
     except _Timeout:
         raise
@@ -325,6 +327,7 @@ def record(number: int, case: Case, outcome: Outcome, seconds: float) -> dict:
         "reason": outcome.reason,
         "tick": outcome.tick,
         "agreed_errors": outcome.agreed_errors,
+        "rows": outcome.rows,
         "seconds": round(seconds, 4),
     }
     if outcome.kind not in ("identical", "refused", "discarded"):

@@ -31,7 +31,7 @@ USING_QUALIFIED = (
     "(a.k is the merged column)"
 )
 KNOWN: dict[int, str] = {
-    number: DATE_KEY for number in (1, 34, 35, 58, 63, 73, 84, 103, 131, 135, 141, 144, 160, 179)
+    number: DATE_KEY for number in (1, 4, 12, 31, 34, 35, 58, 73, 134, 135, 143, 147, 150, 172, 179)
 }
 
 
