@@ -14,10 +14,12 @@ it is fixed (``strict``: when they pass, remove them from ``KNOWN``). The long r
 
 from __future__ import annotations
 
+import doctest
 import os
 
 import pytest
 
+from . import generator_data, generator_expressions, generator_queries, generator_run
 from .generator_run import generate, run
 
 COUNT = int(os.environ.get("TIDAL_GENERATED_QUERIES", "200"))
@@ -53,3 +55,12 @@ def test_generated_view_equals_duckdb_or_is_refused(number):
         f"-- reproduce: cd tests && python -m differential.generator_run --case {case.seed}\n"
         f"{case.script(outcome.tick)}\n{outcome.detail}"
     )
+
+
+@pytest.mark.parametrize(
+    "module", [generator_data, generator_expressions, generator_queries, generator_run]
+)
+def test_generator_examples(module):
+    """The generator modules' docstring examples hold (tests/test_doctests.py runs tidal's)."""
+    failed, _ = doctest.testmod(module)
+    assert failed == 0
