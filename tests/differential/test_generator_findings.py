@@ -83,3 +83,21 @@ def test_having_compares_a_key_with_an_aggregate(having):
     data = ["INSERT INTO t VALUES (1, 0), (1, 5), (2, 3), (3, 3)"]
     query = f"SELECT k, count(*) AS n FROM t GROUP BY k HAVING {having}"
     assert_identical(tables, query, data, 0, bug="refused")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=Finding,
+    reason="a typed literal followed by :: is parsed as DATE ('...'::VARCHAR) (sqlglot's "
+    "postgres reading): TIMESTAMP '2024-02-29 10:00:00'::DATE gives a TIMESTAMP, "
+    "DATE '2024-02-29'::VARCHAR a DATE; PostgreSQL and DuckDB cast the literal",
+)
+@pytest.mark.parametrize(
+    "expression",
+    ["TIMESTAMP '2024-02-29 10:00:00'::DATE", "DATE '2024-02-29'::VARCHAR"],
+    ids=["timestamp_to_date", "date_to_varchar"],
+)
+def test_typed_literal_then_cast(expression):
+    tables = ["CREATE TABLE t (k INTEGER)"]
+    query = f"SELECT k, {expression} AS x FROM t"
+    assert_identical(tables, query, ["INSERT INTO t VALUES (1)"], 0, bug="mismatched")
