@@ -5,8 +5,8 @@ Column ``c0`` is always an integer from a small domain (0 to 4), so that joins o
 groups collect several rows; the other columns take any of the generator's types. Values come
 from small domains (duplicates, equal join keys, NULL about one time in six), doubles are
 dyadic fractions (sums of them are exact in any order, so a sum of a column is the same in tidal
-and DuckDB to the last bit). Every change is a SQL statement, applied as written to both
-systems, one statement a tick.
+and DuckDB to the last bit), and now and then NaN, an infinity or -0.0. Every change is a SQL
+statement, applied as written to both systems, one statement a tick.
 
     >>> import random
     >>> schema = random_schema(random.Random(1))
@@ -20,6 +20,7 @@ systems, one statement a tick.
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass
 
@@ -58,6 +59,10 @@ DOMAINS: dict[str, list] = {
 }
 KEY_DOMAIN = [0, 1, 2, 3, 4]
 NULL_CHANCE = 1 / 6
+# IEEE's special values, now and then: SQL (and DuckDB) makes NaN equal to itself and greater
+# than every number, and -0.0 equal to 0.0; sums over infinities must retract exactly.
+SPECIAL_DOUBLES = [float("nan"), float("inf"), float("-inf"), -0.0]
+SPECIAL_CHANCE = 1 / 25
 
 
 @dataclass(frozen=True)
@@ -108,6 +113,8 @@ def literal(sql_type: str, value) -> str:
         return f"{sql_type} '{value}'"
     if sql_type == "VARCHAR":
         return "'" + value.replace("'", "''") + "'"
+    if sql_type == "DOUBLE" and (not math.isfinite(value) or value == 0.0):
+        return f"CAST('{value!r}' AS DOUBLE)"  # 'nan', 'inf', '-0.0' are read from text
     if sql_type == "DOUBLE":
         return f"CAST({value!r} AS DOUBLE)"
     if sql_type == "DECIMAL(10,2)":
@@ -119,6 +126,8 @@ def value(rng: random.Random, column: Column, nullable: bool = True):
     """A value for the column: from its domain, or None."""
     if nullable and rng.random() < NULL_CHANCE:
         return None
+    if column.type == "DOUBLE" and rng.random() < SPECIAL_CHANCE:
+        return rng.choice(SPECIAL_DOUBLES)
     return rng.choice(KEY_DOMAIN if column.name == "c0" else DOMAINS[column.type])
 
 

@@ -174,8 +174,26 @@ class Queries:
         kinds = targets or self._kinds(scope)
         if fuzzy and not distinct and shape == "plain" and rng.random() < 0.04:
             return self._distinct_on(replace(context, fuzzy=False), kinds, from_sql + where)
+        if shape == "window" and rng.random() < 0.15:
+            return self._named_windows(
+                replace(context, subqueries=False), kinds, distinct, from_sql + where
+            )
         items = [self.expressions.expr(context, kind, rng.randint(0, 3)) for kind in kinds]
         return self._finish(f"SELECT {distinct}", items, from_sql + where)
+
+    def _named_windows(
+        self, context: Context, kinds: list[str], distinct: str, body: str
+    ) -> Select:
+        """Window functions over windows named in a WINDOW clause (``OVER w1``)."""
+        self.expressions.named_windows = windows = {}
+        try:
+            items = [self.expressions.expr(context, kind, self.rng.randint(0, 3)) for kind in kinds]
+        finally:
+            self.expressions.named_windows = None
+        if not windows:
+            return self._finish(f"SELECT {distinct}", items, body)
+        named = ", ".join(f"{name} AS ({spec})" for spec, name in windows.items())
+        return self._finish(f"SELECT {distinct}", items, body, f" WINDOW {named}")
 
     def _distinct_on(self, context: Context, kinds: list[str], body: str) -> Select:
         """``DISTINCT ON (first column)``, ordered by every column: the row kept is certain."""
@@ -279,7 +297,14 @@ class Queries:
         sql, scope = self.from_item(depth)
         conditions: list[str] = []
         for _ in range(rng.choices([0, 1, 2], [50, 35, 15])[0]):
+            if depth > 0 and rng.random() < 0.03:
+                sql, scope = self._lateral(sql, scope, depth)
+                continue
             item, columns = self.from_item(depth)
+            asof = self._asof(scope, columns) if rng.random() < 0.02 else None
+            if asof is not None:
+                sql, scope = f"{sql} ASOF JOIN {item} ON {asof}", scope + columns
+                continue
             join = rng.choices([j for _, j in JOINS], [w for w, _ in JOINS])[0]
             if join in ("USING", "NATURAL JOIN"):
                 joined = self._using(join, sql, item, scope, columns)
@@ -297,6 +322,27 @@ class Queries:
                 sql = f"{sql} {join} {item} ON {condition}"
             scope = scope + columns
         return f" FROM {sql}", scope, conditions
+
+    def _lateral(self, sql: str, scope: list[Expr], depth: int) -> tuple[str, list[Expr]]:
+        """``JOIN LATERAL (subquery reading the columns before it) AS a ON true``, or a comma."""
+        alias = self._alias()
+        derived = self.query(depth - 1, outer=scope)
+        columns = [replace(c, sql=f"{alias}.{c.sql}") for c in derived.columns]
+        if self.rng.random() < 0.5:
+            return f"{sql}, LATERAL ({derived.sql}) AS {alias}", scope + columns
+        return f"{sql} LEFT JOIN LATERAL ({derived.sql}) AS {alias} ON true", scope + columns
+
+    def _asof(self, left: list[Expr], right: list[Expr]) -> str | None:
+        """An ASOF JOIN's condition: equal keys, and the latest earlier time (or number)."""
+        rng = self.rng
+        keys = [(a, b) for a in left for b in right if a.kind == b.kind == "int"]
+        times = [
+            (a, b) for a in left for b in right if a.kind == b.kind and a.kind in ("ts", "date")
+        ]
+        if not keys or not times:
+            return None
+        (ka, kb), (ta, tb) = rng.choice(keys), rng.choice(times)
+        return f"{ka.sql} = {kb.sql} AND {ta.sql} >= {tb.sql}"
 
     def _using(
         self, join: str, sql: str, item: str, left: list[Expr], right: list[Expr]
