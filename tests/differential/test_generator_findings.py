@@ -101,3 +101,34 @@ def test_typed_literal_then_cast(expression):
     tables = ["CREATE TABLE t (k INTEGER)"]
     query = f"SELECT k, {expression} AS x FROM t"
     assert_identical(tables, query, ["INSERT INTO t VALUES (1)"], 0, bug="mismatched")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=Finding,
+    reason="a correlated scalar count(*) subquery with HAVING gives 0 where HAVING removes the "
+    "group (DuckDB and PostgreSQL: no row, so NULL): 'count of no rows is 0' is applied "
+    "without the HAVING",
+)
+@pytest.mark.parametrize("having", ["count(*) > 1", "false"], ids=["count", "false"])
+@pytest.mark.parametrize("view_at", [0, 2], ids=["before_data", "after_data"])
+def test_correlated_count_with_having(having, view_at):
+    tables = ["CREATE TABLE a (k INTEGER)", "CREATE TABLE b (k INTEGER, w INTEGER)"]
+    data = ["INSERT INTO a VALUES (1), (2), (3)", "INSERT INTO b VALUES (1, 10), (2, 20), (2, 30)"]
+    query = f"SELECT k, (SELECT count(*) FROM b WHERE b.k = a.k HAVING {having}) AS n FROM a"
+    assert_identical(tables, query, data, view_at, bug="mismatched")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=Finding,
+    reason="issue 13 section 1: a named window (OVER w ... WINDOW w AS (...)) is not applied as "
+    "written; nth_value over PARTITION BY g gives values of another partition",
+)
+def test_named_window():
+    tables = ["CREATE TABLE t (g INTEGER, o INTEGER, v INTEGER)"]
+    data = ["INSERT INTO t VALUES (1, 1, 10), (1, 2, 20), (1, 3, 30), (2, 1, 5), (2, 2, 6)"]
+    query = (
+        "SELECT g, o, nth_value(v, 2) OVER w AS x FROM t WINDOW w AS (PARTITION BY g ORDER BY o)"
+    )
+    assert_identical(tables, query, data, 1, bug="mismatched")
