@@ -10,6 +10,7 @@ import argparse
 import pathlib
 import sys
 
+from tidal.shell.bench import SUITES
 from tidal.shell.format import FORMATS
 
 
@@ -42,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--format", choices=sorted(FORMATS), default="table")
     run.add_argument("--timing", action="store_true", help="print each statement's time to stderr")
     bench = commands.add_parser("bench", help="run a benchmark (see benchmarks/README.md)")
-    bench.add_argument("suite", choices=["core", "window", "nexmark", "shell", "pgwire"])
+    bench.add_argument("suite", choices=SUITES)
     bench.add_argument("rest", nargs=argparse.REMAINDER)
     from tidal.shell.serve import add_arguments as serve_arguments
 

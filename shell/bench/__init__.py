@@ -4,7 +4,8 @@
 - ``window``: window_aggregates.py, TUMBLE and HOP aggregates under a watermark;
 - ``nexmark``: nexmark_queries.py, the Nexmark queries (their scripts: nexmark_scripts.py);
 - ``shell``: shell_startup.py, how fast the interactive shell starts;
-- ``pgwire``: pgwire_load.py, reads over the PostgreSQL protocol while a source ingests.
+- ``pgwire``: pgwire_load.py, reads over the PostgreSQL protocol while a source ingests;
+- ``generated``: generated_queries.py, random queries as views against DuckDB (counts by outcome).
 
 What the suites share (workers in fresh subprocesses, progress lines, the summary table, JSON,
 peak RSS, the DuckDB reference) is in harness.py.
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import sys
 
-SUITES = ("core", "window", "nexmark", "shell", "pgwire")
+SUITES = ("core", "window", "nexmark", "shell", "pgwire", "generated")
 
 
 def main(argv: list[str]) -> int:
@@ -31,6 +32,8 @@ def main(argv: list[str]) -> int:
         from tidal.shell.bench import shell_startup as module
     elif suite == "pgwire":
         from tidal.shell.bench import pgwire_load as module
+    elif suite == "generated":
+        from tidal.shell.bench import generated_queries as module
     else:
         choices = ", ".join(repr(s) for s in SUITES[:-1]) + f" or {SUITES[-1]!r}"
         print(f"unknown benchmark suite {suite!r}: {choices}", file=sys.stderr)
