@@ -11,7 +11,7 @@ import pytest
 from tidal.engine import Database
 from tidal.sql.errors import SqlError
 
-START = datetime.datetime(2026, 1, 1, 12, 0, tzinfo=datetime.timezone.utc).timestamp()
+START = datetime.datetime(2026, 1, 1, 12, 0, tzinfo=datetime.UTC).timestamp()
 
 
 class Clock:
