@@ -119,11 +119,6 @@ def _column(item: exp.ColumnDef) -> tuple[Column, str | None]:
         type_name = types.normalize(item.args["kind"].sql(dialect="duckdb"))
     except types.TypeError_ as error:
         raise SqlError(str(error), sqlstate=UNDEFINED_OBJECT) from None
-    if type_name.endswith("[]") or type_name.startswith(("STRUCT", "MAP")):
-        raise unsupported(
-            f"column {item.name!r} of type {type_name}: nested types cannot be "
-            "stored in tables or sources yet"
-        )
     return Column(item.name, type_name, nullable), key
 
 
