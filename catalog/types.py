@@ -360,6 +360,17 @@ def _truncating_division(a: int, b: int) -> int:
     return q if (a >= 0) == (b > 0) else -q
 
 
+def duration_parts(microseconds: int) -> tuple[int, int, int]:
+    """A duration (an Arrow duration, a Python timedelta) as INTERVAL parts: whole days and
+    the rest, both of the duration's sign, as PostgreSQL's ``timestamp - timestamp`` gives.
+
+    >>> interval_text(*duration_parts(-3_600_000_000)), interval_text(*duration_parts(90_000_000_000))
+    ('-01:00:00', '1 day 01:00:00')
+    """
+    days = _truncating_division(microseconds, 86_400_000_000)
+    return 0, days, (microseconds - days * 86_400_000_000) * 1000
+
+
 def interval_text(months: int, days: int, nanoseconds: int) -> str:
     """An INTERVAL as PostgreSQL prints it (``IntervalStyle = postgres``); nanoseconds are
     truncated to PostgreSQL's microseconds.

@@ -1,7 +1,13 @@
 """Rendering query results for people and programs: aligned tables, CSV, JSON lines.
 
-Values print as DuckDB prints them (``2026-01-01 10:00:00``, ``12.50``, ``true``); in a table
-NULL shows as ``NULL`` so it cannot be mistaken for an empty string.
+Values print as DuckDB prints them (``2026-01-01 10:00:00``, ``12.50``, ``true``), but for
+intervals, which print as PostgreSQL prints them (``01:30:00``, ``1 year 2 mons``: one function,
+``tidal.catalog.types.interval_text``, makes that text here and over pgwire); in a table NULL
+shows as ``NULL`` so it cannot be mistaken for an empty string.
+
+>>> import datetime
+>>> text(datetime.timedelta(days=21, seconds=86399)), text(datetime.timedelta(hours=-1))
+('21 days 23:59:59', '-01:00:00')
 """
 
 from __future__ import annotations
@@ -38,8 +44,10 @@ def text(value) -> str | None:
         return shown.replace("+00:00", "+00")
     if isinstance(value, (datetime.date, datetime.time)):
         return value.isoformat()
-    if isinstance(value, datetime.timedelta):
-        return str(value)
+    if isinstance(value, datetime.timedelta):  # an Arrow duration: an INTERVAL to SQL
+        from tidal.catalog.types import duration_parts, interval_text
+
+        return interval_text(*duration_parts(value // datetime.timedelta(microseconds=1)))
     if isinstance(value, decimal.Decimal):
         return str(value)
     if isinstance(value, bytes):

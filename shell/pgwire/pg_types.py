@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from tidal.catalog.types import interval_text
+from tidal.catalog.types import duration_parts, interval_text
 from tidal.shell.pgwire.pg_records import RECORD, RECORD_ARRAY, map_json, record_codecs
 
 # PostgreSQL's epoch (2000-01-01) from the Unix epoch, as binary dates and timestamps count.
@@ -345,7 +345,7 @@ def _micros_of(array: pa.Array) -> list[int | None]:
 def _interval_parts(array: pa.Array) -> list[tuple[int, int, int] | None]:
     """(months, days, nanoseconds) of each interval or duration."""
     if pa.types.is_duration(array.type):
-        return [None if v is None else (0, 0, v * 1000) for v in _micros_of(array)]
+        return [None if v is None else duration_parts(v) for v in _micros_of(array)]
     return [None if v is None else (v.months, v.days, v.nanoseconds) for v in array.to_pylist()]
 
 
