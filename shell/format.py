@@ -8,6 +8,8 @@ shows as ``NULL`` so it cannot be mistaken for an empty string.
 >>> import datetime
 >>> text(datetime.timedelta(days=21, seconds=86399)), text(datetime.timedelta(hours=-1))
 ('21 days 23:59:59', '-01:00:00')
+>>> text([1, None]), text({"a": 1, "b": "x"}), text([("k", 1)])
+('[1, NULL]', "{'a': 1, 'b': x}", '{k=1}')
 """
 
 from __future__ import annotations
@@ -56,10 +58,12 @@ def text(value) -> str | None:
         from tidal.catalog.types import interval_text
 
         return interval_text(value.months, value.days, value.nanoseconds)
+    if isinstance(value, list) and value and all(isinstance(v, tuple) for v in value):
+        return "{" + ", ".join(f"{text(k)}={text(v) or NULL}" for k, v in value) + "}"  # a map
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(text(v) or NULL for v in value) + "]"
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{k}: {text(v) or NULL}" for k, v in value.items()) + "}"
+    if isinstance(value, dict):  # a struct
+        return "{" + ", ".join(f"'{k}': {text(v) or NULL}" for k, v in value.items()) + "}"
     return str(value)
 
 
