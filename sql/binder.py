@@ -13,7 +13,15 @@ from sqlglot import exp
 
 from tidal.catalog import Catalog
 from tidal.catalog.sqlstate import DATATYPE_MISMATCH
-from tidal.sql import aggregates, functions, nested, set_returning, similar_to, subqueries
+from tidal.sql import (
+    aggregates,
+    functions,
+    json_functions,
+    nested,
+    set_returning,
+    similar_to,
+    subqueries,
+)
 from tidal.sql.clauses import Binds
 from tidal.sql.dialect import EmitOnWindowClose
 from tidal.sql.errors import SqlError, grouping_error, unsupported
@@ -227,6 +235,7 @@ class Binder(FromClause, WindowFunctions, Subqueries, SetOperations):
         set-returning function in it is an error unless it is a ``select_item``."""
         node = functions.expand(node, self.catalog, self.referenced)
         node = similar_to.rewrite(node)
+        node = json_functions.rewrite(node)
         node = self.replace_scalar_subqueries(node, frame)
 
         def visit(n: exp.Expression) -> exp.Expression:
