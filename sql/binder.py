@@ -13,20 +13,14 @@ from sqlglot import exp
 
 from tidal.catalog import Catalog
 from tidal.catalog.sqlstate import DATATYPE_MISMATCH, NUMERIC_VALUE_OUT_OF_RANGE
-from tidal.sql import (
-    aggregates,
-    functions,
-    json_functions,
-    nested,
-    set_returning,
-    similar_to,
-    subqueries,
-)
+from tidal.sql import aggregates, functions, set_returning, similar_to, subqueries
 from tidal.sql.clauses import Binds
 from tidal.sql.dialect import EmitOnWindowClose
 from tidal.sql.errors import SqlError, grouping_error, unsupported
 from tidal.sql.eventtime import emit_on_window_close
 from tidal.sql.from_clause import FromClause, _renamed
+from tidal.sql.json_functions import rewrite as lower_json
+from tidal.sql.nested import field_access, paren_field
 from tidal.sql.plan import (
     Aggregate,
     Distinct,
@@ -235,7 +229,7 @@ class Binder(FromClause, WindowFunctions, Subqueries, SetOperations):
         set-returning function in it is an error unless it is a ``select_item``."""
         node = functions.expand(node, self.catalog, self.referenced)
         node = similar_to.rewrite(node)
-        node = json_functions.rewrite(node)
+        node = lower_json(node)
         node = self.replace_scalar_subqueries(node, frame)
 
         def visit(n: exp.Expression) -> exp.Expression:
@@ -245,7 +239,7 @@ class Binder(FromClause, WindowFunctions, Subqueries, SetOperations):
                 if isinstance(n.this, exp.Star):
                     raise SqlError(f"{n.sql()} is only allowed in the SELECT list")
                 index = frame.scope.resolve(n)
-                if index is None and (field := nested.field_access(n, frame.scope)) is not None:
+                if index is None and (field := field_access(n, frame.scope)) is not None:
                     return field.transform(visit, copy=False)
                 if index is None:
                     if frame.scope.outer is not None and frame.scope.outer.resolve(n) is not None:
@@ -255,7 +249,7 @@ class Binder(FromClause, WindowFunctions, Subqueries, SetOperations):
                         )
                     raise frame.scope.missing(n)
                 return ref(index)
-            if isinstance(n, exp.Dot) and (field := nested.paren_field(n)) is not None:
+            if isinstance(n, exp.Dot) and (field := paren_field(n)) is not None:
                 return field.transform(visit, copy=False)
             if isinstance(n, (exp.Subquery, exp.Exists)) or (
                 isinstance(n, exp.In) and n.args.get("query")
