@@ -183,6 +183,12 @@ def _key_columns(columns: list[Column], key: tuple[str, ...]) -> tuple[Column, .
                 f"a primary key column of type {column.type} ({column.name}): "
                 f"{_UNKEYABLE[column.type]}"
             )
+        nested = column.type.endswith("[]") or column.type.startswith(("STRUCT(", "MAP("))
+        if column.name.lower() in lowered and nested:
+            raise unsupported(
+                f"a primary key column of type {column.type} ({column.name}): lists, STRUCTs "
+                "and MAPs cannot be keys yet; key the table by a scalar column"
+            )
     return tuple(
         dataclasses.replace(c, nullable=False) if c.name.lower() in lowered else c for c in columns
     )
