@@ -346,9 +346,26 @@ def from_arrow(arrow_type: pa.DataType) -> str:
     raise TypeError_(f"Arrow type {arrow_type} has no SQL type in tidal")
 
 
+# Element type OID -> its array type's OID.
+_PG_ARRAY_OIDS = {
+    16: 1000, 17: 1001, 20: 1016, 21: 1005, 23: 1007, 25: 1009, 114: 199, 700: 1021,
+    701: 1022, 1082: 1182, 1083: 1183, 1114: 1115, 1184: 1185, 1186: 1187, 1700: 1231,
+    2950: 2951, 2249: 2287,
+}  # fmt: skip
+
+
 def pg_oid(name: str) -> int:
-    """The built-in PostgreSQL type OID used to send values of this type over the wire."""
+    """The built-in PostgreSQL type OID used to send values of this type over the wire: a list
+    is an array, a STRUCT a ``record``, a MAP ``json`` (text for a list of lists).
+
+    >>> pg_oid("INTEGER[]"), pg_oid("STRUCT(a INTEGER)"), pg_oid("MAP(VARCHAR, INTEGER)")
+    (1007, 2249, 114)
+    """
     name = normalize(name)
+    if name.endswith("[]"):
+        return _PG_ARRAY_OIDS.get(pg_oid(name[:-2]), 25)
+    if name.startswith(("STRUCT(", "MAP(")):
+        return 2249 if name.startswith("STRUCT(") else 114
     if name.startswith("DECIMAL"):
         return PG_NUMERIC_OID
     return _PG_OIDS.get(name, 25)

@@ -69,3 +69,16 @@ def test_asyncpg_reads_records_in_binary(conn, server):
     assert [tuple(r["s"]) for r in rows] == [(1, "q r"), (None, "")]
     assert [r["tags"] for r in rows] == [["x", "y z", None], []]
     assert rows[0]["gap"] == datetime.timedelta(minutes=90)
+
+
+def test_psql_describes_nested_columns(conn, server):
+    result = server.psql("-c", "\\d wire_nested")
+    assert result.returncode == 0, result.stderr
+    described = {
+        line.split("|")[0].strip(): line.split("|")[1].strip()
+        for line in result.stdout.splitlines()
+        if line.count("|") >= 2
+    }
+    assert described["tags"] == "text[]"
+    assert described["s"] == "record"
+    assert described["m"] == "json"
