@@ -13,13 +13,12 @@ from sqlglot import exp
 
 from tidal.catalog import Catalog
 from tidal.catalog.sqlstate import DATATYPE_MISMATCH, NUMERIC_VALUE_OUT_OF_RANGE
-from tidal.sql import aggregates, functions, set_returning, similar_to, subqueries
+from tidal.sql import aggregates, functions, json_functions, set_returning, similar_to, subqueries
 from tidal.sql.clauses import Binds
 from tidal.sql.dialect import EmitOnWindowClose
 from tidal.sql.errors import SqlError, grouping_error, unsupported
 from tidal.sql.eventtime import emit_on_window_close
 from tidal.sql.from_clause import FromClause, _renamed
-from tidal.sql.json_functions import rewrite as lower_json
 from tidal.sql.nested import field_access, paren_field
 from tidal.sql.plan import (
     Aggregate,
@@ -229,7 +228,7 @@ class Binder(FromClause, WindowFunctions, Subqueries, SetOperations):
         set-returning function in it is an error unless it is a ``select_item``."""
         node = functions.expand(node, self.catalog, self.referenced)
         node = similar_to.rewrite(node)
-        node = lower_json(node)
+        node = json_functions.rewrite(node)
         node = self.replace_scalar_subqueries(node, frame)
 
         def visit(n: exp.Expression) -> exp.Expression:
@@ -271,6 +270,7 @@ class Binder(FromClause, WindowFunctions, Subqueries, SetOperations):
         if not select_item:
             set_returning.refuse(bound)
         self.infer.check_string_literals(bound, frame.plan.schema)
+        json_functions.check_operators(bound, self.infer, frame.plan.schema)
         return bound
 
     def typed(

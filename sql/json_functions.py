@@ -10,6 +10,10 @@
   ``boolean``, ``null``), not DuckDB's ``json_type`` ones (``VARCHAR``, ``UBIGINT``, ...).
 - ``jsonb_build_object`` is ``json_object``, ``to_jsonb`` is ``to_json``.
 
+``doc || other`` with a JSON operand is refused (``check_operators``): PostgreSQL merges the
+two documents, DuckDB would join their texts into one that is not JSON. So are ``@>`` and
+``<@`` (containment).
+
 >>> from tidal.sql.parser import parse_statement
 >>> rewrite(parse_statement("SELECT doc #>> '{a,0}', jsonb_extract_path(doc, k)")).sql("duckdb")
 "SELECT JSON_EXTRACT_STRING(doc, '/a/0'), JSON_EXTRACT(doc, ('/' || REPLACE((REPLACE(k, '~', '~0')), '/', '~1')))"
@@ -17,9 +21,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from sqlglot import exp
 
 from tidal.sql.errors import unsupported
+
+if TYPE_CHECKING:
+    from tidal.sql.plan import Field
+    from tidal.sql.typeinfer import TypeInference
 
 _RENAMED = {"jsonb_build_object": "json_object", "to_jsonb": "to_json"}
 _PATH_FUNCTIONS = {
@@ -136,3 +146,22 @@ def _pointer(steps: list[exp.Expression]) -> exp.Expression:
         pointer = part if pointer is None else exp.DPipe(this=pointer, expression=part)
     assert pointer is not None
     return pointer
+
+
+def check_operators(node: exp.Expression, infer: TypeInference, fields: tuple[Field, ...]) -> None:
+    """Refuse ``||``, ``@>`` and ``<@`` on a JSON operand, whose meanings DuckDB and PostgreSQL
+    do not share."""
+    for contains in node.find_all(exp.ArrayContainsAll, exp.ArrayContainedBy):
+        if "JSON" in infer.infer([contains.this, contains.expression], fields):
+            raise unsupported(
+                "JSON containment (@>, <@): DuckDB's json_contains answers differently from "
+                "PostgreSQL's; compare the values at paths instead (doc ->> 'k' = 'v')"
+            )
+    for concat in node.find_all(exp.DPipe):
+        operands = [concat.this, concat.expression]
+        if "JSON" in infer.infer(operands, fields):
+            raise unsupported(
+                "|| with a JSON operand: PostgreSQL merges "
+                "documents, DuckDB concatenates their text; use json_merge_patch(a, b) to merge "
+                "objects, or cast to VARCHAR to join text"
+            )
