@@ -161,9 +161,11 @@ def _nested(name: str) -> str | None:
         return normalize(name[:-2]) + "[]"
     head, _, rest = name.partition("(")
     kind = head.strip().upper()
-    if kind not in ("STRUCT", "MAP") or not rest.endswith(")"):
+    if kind not in ("STRUCT", "MAP", "TUPLE") or not rest.endswith(")"):
         return None
     parts = _split_top_level(rest[:-1])
+    if kind == "TUPLE":  # DuckDB's ROW(...) value: a struct without field names, not storable
+        return "TUPLE(" + ", ".join(normalize(p) for p in parts) + ")"
     if kind == "MAP":
         if len(parts) != 2:
             raise TypeError_(f"type {name!r}: a MAP has a key type and a value type")

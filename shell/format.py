@@ -10,6 +10,9 @@ shows as ``NULL`` so it cannot be mistaken for an empty string.
 ('21 days 23:59:59', '-01:00:00')
 >>> text([1, None]), text({"a": 1, "b": "x"}), text([("k", 1)])
 ('[1, NULL]', "{'a': 1, 'b': x}", '{k=1}')
+>>> import pyarrow as pa
+>>> text(pa.array([[pa.MonthDayNano([0, 1, 0])]]).to_pylist()[0])  # intervals, not a map
+'[1 day]'
 """
 
 from __future__ import annotations
@@ -58,7 +61,7 @@ def text(value) -> str | None:
         from tidal.catalog.types import interval_text
 
         return interval_text(value.months, value.days, value.nanoseconds)
-    if isinstance(value, list) and value and all(isinstance(v, tuple) for v in value):
+    if isinstance(value, list) and value and all(type(v) is tuple for v in value):
         return "{" + ", ".join(f"{text(k)}={text(v) or NULL}" for k, v in value) + "}"  # a map
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(text(v) or NULL for v in value) + "]"
