@@ -13,7 +13,7 @@ from sqlglot import exp
 
 from tidal.catalog import Catalog
 from tidal.catalog.sqlstate import DATATYPE_MISMATCH
-from tidal.sql import aggregates, functions, set_returning, similar_to, subqueries
+from tidal.sql import aggregates, functions, recursive, set_returning, similar_to, subqueries
 from tidal.sql.clauses import Binds
 from tidal.sql.dialect import EmitOnWindowClose
 from tidal.sql.errors import SqlError, grouping_error, unsupported
@@ -59,7 +59,7 @@ class Binder(FromClause, WindowFunctions, Subqueries, SetOperations):
             "with_",
         ),
         exp.Subquery: ("this", "alias", "order", "limit", "offset"),
-        exp.With: ("expressions", "recursive"),  # recursive: refused by _with
+        exp.With: ("expressions", "recursive"),  # recursive: tidal.sql.recursive
         exp.CTE: ("this", "alias", "materialized"),  # [NOT] MATERIALIZED: how, not what
         exp.Where: ("this",),
         exp.Having: ("this",),
@@ -123,10 +123,11 @@ class Binder(FromClause, WindowFunctions, Subqueries, SetOperations):
         with_ = node.args.get("with_")
         if not with_:
             return ctes
-        if with_.args.get("recursive"):
-            raise unsupported("WITH RECURSIVE")
         ctes = dict(ctes)
         for cte in with_.expressions:
+            if with_.args.get("recursive") and recursive.reads_itself(cte):
+                ctes[cte.alias.lower()] = recursive.bind_recursive(self, cte, ctes, outer)
+                continue
             plan, scope = self.query(cte.this, ctes, outer)
             names = (
                 [c.name for c in cte.args["alias"].columns] if cte.args["alias"].columns else None

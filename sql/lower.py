@@ -24,6 +24,7 @@ from tidal.sql.plan import (
     OverWindow,
     Plan,
     Project,
+    Recursive,
     Scan,
     SetOp,
     Sort,
@@ -34,8 +35,10 @@ from tidal.sql.plan import (
     Values,
     WindowCall,
     WindowTVF,
+    WorkingTable,
     parameter_number,
 )
+from tidal.sql.recursive import MAX_ITERATIONS, iteration_limit_message
 from tidal.sql.typeinfer import duckdb_sql
 
 ScanSql = Callable[[Scan], str]
@@ -313,6 +316,29 @@ def _session(plan: WindowTVF, inner: str, time: str, time_type: str, start: str,
     )
 
 
+def _recursive(plan: Recursive, scan_sql: ScanSql) -> str:
+    """DuckDB's own WITH RECURSIVE. Under UNION ALL each row also carries its iteration, and a
+    row made after ``MAX_ITERATIONS`` iterations raises the error that names the limit."""
+    name = quote(f"__recursive_{plan.name}")
+    names = ", ".join(column(i) for i in range(len(plan.schema)))
+    base, step = lower(plan.base, scan_sql), lower(plan.step, scan_sql)
+    if not plan.all:
+        body = f"({base}) UNION ({step})"
+        return f"WITH RECURSIVE {name}({names}) AS ({body}) SELECT {names} FROM {name}"
+    message = iteration_limit_message(plan.name).replace("'", "''")
+    iteration = f"CASE WHEN i.n >= {MAX_ITERATIONS} THEN error('{message}') ELSE i.n + 1 END"
+    body = (
+        f"SELECT *, 0 FROM ({base}) AS t UNION ALL SELECT s.*, {iteration} FROM ({step}) AS s, "
+        f"(SELECT max(__iteration) AS n FROM {name}) AS i"
+    )
+    return f"WITH RECURSIVE {name}({names}, __iteration) AS ({body}) SELECT {names} FROM {name}"
+
+
+def _working_table(plan: WorkingTable, scan_sql: ScanSql) -> str:
+    names = ", ".join(column(i) for i in range(len(plan.schema)))
+    return f"SELECT {names} FROM {quote(f'__recursive_{plan.name}')}"
+
+
 _VISITORS: dict[type, Callable[..., str]] = {
     Scan: _scan,
     Values: _values,
@@ -328,4 +354,6 @@ _VISITORS: dict[type, Callable[..., str]] = {
     Sort: _sort,
     Limit: _limit,
     WindowTVF: _window_tvf,
+    Recursive: _recursive,
+    WorkingTable: _working_table,
 }
