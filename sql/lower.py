@@ -317,21 +317,34 @@ def _session(plan: WindowTVF, inner: str, time: str, time_type: str, start: str,
 
 
 def _recursive(plan: Recursive, scan_sql: ScanSql) -> str:
-    """DuckDB's own WITH RECURSIVE. Under UNION ALL each row also carries its iteration, and a
-    row made after ``MAX_ITERATIONS`` iterations raises the error that names the limit."""
+    """DuckDB's own WITH RECURSIVE, each row carrying its iteration: a row made after
+    ``MAX_ITERATIONS`` iterations raises the error that names the limit. UNION keeps a row no
+    earlier iteration made (``recurring`` reads them all), keyed by all its columns, so the
+    iteration is not part of what makes rows equal."""
     name = quote(f"__recursive_{plan.name}")
     names = ", ".join(column(i) for i in range(len(plan.schema)))
     base, step = lower(plan.base, scan_sql), lower(plan.step, scan_sql)
-    if not plan.all:
-        body = f"({base}) UNION ({step})"
-        return f"WITH RECURSIVE {name}({names}) AS ({body}) SELECT {names} FROM {name}"
     message = iteration_limit_message(plan.name).replace("'", "''")
     iteration = f"CASE WHEN i.n >= {MAX_ITERATIONS} THEN error('{message}') ELSE i.n + 1 END"
-    body = (
-        f"SELECT *, 0 FROM ({base}) AS t UNION ALL SELECT s.*, {iteration} FROM ({step}) AS s, "
-        f"(SELECT max(__iteration) AS n FROM {name}) AS i"
+    latest = f"(SELECT max(__iteration) AS n FROM {name}) AS i"
+    if plan.all:
+        body = (
+            f"SELECT *, 0 FROM ({base}) AS t UNION ALL "
+            f"SELECT s.*, {iteration} FROM ({step}) AS s, {latest}"
+        )
+        return f"WITH RECURSIVE {name}({names}, __iteration) AS ({body}) SELECT {names} FROM {name}"
+    seen = " AND ".join(
+        f"o.{column(i)} IS NOT DISTINCT FROM s.{column(i)}" for i in range(len(plan.schema))
     )
-    return f"WITH RECURSIVE {name}({names}, __iteration) AS ({body}) SELECT {names} FROM {name}"
+    body = (
+        f"SELECT DISTINCT *, 0 FROM ({base}) AS t UNION "
+        f"SELECT DISTINCT s.*, {iteration} FROM ({step}) AS s({names}), {latest} "
+        f"WHERE NOT EXISTS (SELECT 1 FROM recurring.{name} AS o WHERE {seen})"
+    )
+    return (
+        f"WITH RECURSIVE {name}({names}, __iteration) USING KEY ({names}) AS ({body}) "
+        f"SELECT {names} FROM {name}"
+    )
 
 
 def _working_table(plan: WorkingTable, scan_sql: ScanSql) -> str:

@@ -8,14 +8,13 @@ relations' rows and runs the sub-plans itself, on DuckDB (tidal.engine.batch).
   ``tidal.sql.recursive.grows_with_inputs``), is **semi-naive**: the new rows are the base's and
   one step's over the old result that the result does not have yet; then the step runs over
   only the rows the last iteration added, until it adds none. Its cost is one step over the
-  whole result plus steps over the new rows.
-- Any other tick (a deletion, UNION ALL, or a base or step with EXCEPT, an aggregate, an outer
-  join) **recomputes** the fixpoint from the kept rows and emits the difference with the old
-  result: a cost of the whole recursion (every iteration) per tick.
-
-Under UNION each iteration keeps only rows no earlier iteration made, so a cycle ends; under
-UNION ALL the fixpoint is DuckDB's own WITH RECURSIVE (tidal.sql.lower). Both stop with
-SQLSTATE 54001 after ``MAX_ITERATIONS`` iterations instead of running forever.
+  whole result plus steps over the new rows, a DuckDB query each.
+- Any other tick (a deletion, UNION ALL, a base or step with EXCEPT, an aggregate or an outer
+  join, or a semi-naive evaluation past ``SEMI_NAIVE_ITERATIONS``) **recomputes** the fixpoint
+  from the kept rows, as DuckDB's own WITH RECURSIVE (the plan's batch lowering,
+  tidal.sql.lower), and emits the difference with the old result: the cost of the whole
+  recursion per tick. That lowering stops with SQLSTATE 54001 after
+  ``tidal.sql.recursive.MAX_ITERATIONS`` iterations instead of running forever.
 """
 
 from __future__ import annotations
@@ -23,18 +22,19 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tidal.catalog.sqlstate import STATEMENT_TOO_COMPLEX
 from tidal.engine.batch import BatchBackend, plain_rows
-from tidal.engine.errors import DataError
 from tidal.engine.operators.base import Operator, change_schema
 from tidal.engine.zset import WEIGHT, concat, consolidate, negate, with_weight
 from tidal.sql.errors import unsupported
-from tidal.sql.plan import Distinct, Emit, Field, Filter, Plan, Recursive, Scan, SetOp, WorkingTable
-from tidal.sql.recursive import MAX_ITERATIONS, grows_with_inputs, iteration_limit_message, over
+from tidal.sql.plan import Emit, Field, Filter, Plan, Recursive, Scan, SetOp, WorkingTable
+from tidal.sql.recursive import grows_with_inputs, over
 from tidal.sql.temporal import is_temporal
 
 _WORK = "recursive working rows"  # names no catalog relation can have (they hold spaces)
 _ROWS = "recursive rows"
+# Iterations of semi-naive evaluation in one tick before recomputing instead: each is a DuckDB
+# query (about 15 ms however few its rows), where DuckDB's WITH RECURSIVE iterates in one.
+SEMI_NAIVE_ITERATIONS = 32
 
 
 class RecursiveOperator(Operator):
@@ -55,13 +55,13 @@ class RecursiveOperator(Operator):
         self.inputs = list(scans.values())  # the relations whose changes ``step`` receives
         self.contents = [change_schema(s.schema).empty_table() for s in self.inputs]
         self.result = self.empty()
+        self._started = False  # the first tick computes the fixpoint, even of no changes
         self.semi_naive = (
             not node.all and grows_with_inputs(node.base) and grows_with_inputs(node.step)
         )
         positional = tuple(Field(f"c{i}", f.type) for i, f in enumerate(node.schema))
         work, rows = Scan(_WORK, "input", positional), Scan(_ROWS, "input", positional)
         working = WorkingTable(node.name, node.schema)
-        self._first = Distinct(node.base)
         # One iteration under UNION: the step over the last iteration's rows, less all rows.
         self._next = SetOp("except", False, over(node.step, working, work), rows, node.schema)
         # After insertions: the base and one step over the old rows, less the old rows.
@@ -70,7 +70,7 @@ class RecursiveOperator(Operator):
 
     def step(self, inputs: list[pa.Table]) -> pa.Table:
         changed = [d is not None and d.num_rows > 0 for d in inputs]
-        if not any(changed):
+        if not any(changed) and self._started:
             return self.empty()
         inserts_only = all(
             pc.min(d.column(WEIGHT)).as_py() > 0 for d, c in zip(inputs, changed) if c
@@ -82,36 +82,32 @@ class RecursiveOperator(Operator):
             scan.relation.lower(): plain_rows(rows, scan.schema)
             for scan, rows in zip(self.inputs, self.contents)
         }
-        if inserts_only and self.semi_naive and self.result.num_rows:
-            old = self.result.drop_columns([WEIGHT])
-            first = self._run(self._grown, relations, rows=old)
-            more = self._iterate(first, concat([old, first]), relations)
-            added = with_weight(concat([first, *more]))
-            self.result = concat([self.result, added])
-            return added
-        new = self._fixpoint(relations)
+        if inserts_only and self.semi_naive and self._started:
+            added = self._semi_naive(relations)
+            if added is not None:
+                self.result = concat([self.result, added])
+                return added
+        new = consolidate(with_weight(self._run(self.node, relations)))
+        self._started = True
         delta = consolidate(concat([new, negate(self.result)]))
         self.result = new
         return delta
 
-    def _fixpoint(self, relations: dict[str, pa.Table]) -> pa.Table:
-        if self.node.all:
-            return consolidate(with_weight(self._run(self.node, relations)))
-        first = self._run(self._first, relations)
-        return with_weight(concat([first, *self._iterate(first, first, relations)]))
-
-    def _iterate(self, work: pa.Table, rows: pa.Table, relations) -> list[pa.Table]:
-        """The rows each further iteration adds under UNION, until one adds none."""
-        added = []
-        iteration = 0
-        while work.num_rows:
-            iteration += 1
-            work = self._run(self._next, relations, work=work, rows=rows)
-            if work.num_rows and iteration > MAX_ITERATIONS:
-                raise DataError(iteration_limit_message(self.node.name), STATEMENT_TOO_COMPLEX)
+    def _semi_naive(self, relations: dict[str, pa.Table]) -> pa.Table | None:
+        """The rows insertions add under UNION: those of the base and of one step over the old
+        rows that are new, then of the step over each iteration's new rows, until none. None
+        after ``SEMI_NAIVE_ITERATIONS``: a long recursion is cheaper, and its iteration limit
+        checked, as DuckDB's own WITH RECURSIVE."""
+        rows = self.result.drop_columns([WEIGHT])
+        work = self._run(self._grown, relations, rows=rows)
+        added = [work]
+        for _ in range(SEMI_NAIVE_ITERATIONS):
+            if not work.num_rows:
+                return with_weight(concat(added, self._rows_schema))
             rows = concat([rows, work])
+            work = self._run(self._next, relations, work=work, rows=rows)
             added.append(work)
-        return added
+        return None
 
     def _run(
         self,
@@ -129,11 +125,12 @@ class RecursiveOperator(Operator):
         return self.result
 
     def snapshot(self) -> dict:
-        return {"contents": list(self.contents), "result": self.result}
+        return {"contents": list(self.contents), "result": self.result, "started": self._started}
 
     def restore(self, state: dict) -> None:
         self.contents = list(state["contents"])
         self.result = state["result"]
+        self._started = state["started"]
 
     def state_rows(self) -> int:
         return self.result.num_rows + sum(t.num_rows for t in self.contents)
