@@ -9,7 +9,8 @@ type is cast to the base's type where that loses nothing (INTEGER into BIGINT) a
 where it would (PostgreSQL refuses both; DuckDB casts both, silently rounding 1.5 to 2).
 
 UNION ALL without a bound never ends (PostgreSQL loops forever): tidal stops after
-``MAX_ITERATIONS`` iterations with an error that names the limit.
+``MAX_ITERATIONS`` iterations, or once ``MAX_ROWS`` rows are made, with an error (54001) that
+names the limit.
 
 >>> from tidal.sql.parser import parse_statement
 >>> cte = parse_statement(
@@ -52,13 +53,19 @@ from tidal.sql.plan import (
 )
 from tidal.sql.scope import Scope, ScopeColumn
 
-# Iterations after the base, at most; one more is an error (a cycle under UNION ALL, or a step
-# that keeps making new rows).
+# Iterations after the base, and rows before the last iteration, at most: one more is an error
+# (a cycle under UNION ALL, a step that keeps making new rows, paths multiplying around a cycle).
 MAX_ITERATIONS = 10_000
+MAX_ROWS = 10_000_000
 
 
-def iteration_limit_message(name: str) -> str:
-    """The error of a recursion that reached ``MAX_ITERATIONS`` (the same in both modes)."""
+def limit_message(name: str, rows: bool = False) -> str:
+    """The error of a recursion past ``MAX_ITERATIONS`` (or ``MAX_ROWS``), in both modes."""
+    if rows:
+        return (
+            f"WITH RECURSIVE {name}: more than {MAX_ROWS} rows (under UNION ALL, paths "
+            "multiply around a cycle): use UNION, or bound the step with a WHERE"
+        )
     return (
         f"WITH RECURSIVE {name}: more than {MAX_ITERATIONS} iterations (a cycle under "
         "UNION ALL, or a step without a bound): use UNION, or bound the step with a WHERE"

@@ -13,8 +13,8 @@ relations' rows and runs the sub-plans itself, on DuckDB (tidal.engine.batch).
   join, or a semi-naive evaluation past ``SEMI_NAIVE_ITERATIONS``) **recomputes** the fixpoint
   from the kept rows, as DuckDB's own WITH RECURSIVE (the plan's batch lowering,
   tidal.sql.lower), and emits the difference with the old result: the cost of the whole
-  recursion per tick. That lowering stops with SQLSTATE 54001 after
-  ``tidal.sql.recursive.MAX_ITERATIONS`` iterations instead of running forever.
+  recursion per tick. That lowering stops with SQLSTATE 54001 past
+  ``tidal.sql.recursive.MAX_ITERATIONS`` iterations or ``MAX_ROWS`` rows instead of running on.
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ from tidal.catalog.sqlstate import TidalError
 from tidal.engine import Database
 from tidal.engine.operators import fixpoint
 from tidal.engine.operators.fixpoint import RecursiveOperator
+from tidal.sql import lower
 from tidal.sql.recursive import MAX_ITERATIONS
 
 CLOSURE = (
@@ -112,6 +113,18 @@ def test_union_without_a_bound_stops_at_the_iteration_limit(db):
         with pytest.raises(TidalError) as caught:
             db.execute(sql)
         assert caught.value.sqlstate == "54001"
+
+
+def test_paths_multiplying_around_a_cycle_stop_at_the_row_limit(db, monkeypatch):
+    monkeypatch.setattr(lower, "MAX_ROWS", 1000)
+    db.execute("INSERT INTO edges VALUES (1, 1), (1, 1)")  # each iteration doubles the walks
+    with pytest.raises(TidalError) as caught:
+        db.execute(
+            "WITH RECURSIVE w(node) AS (SELECT 1 UNION ALL SELECT e.dst FROM w JOIN edges e "
+            "ON w.node = e.src) SELECT count(*) FROM w"
+        )
+    assert caught.value.sqlstate == "54001"
+    assert "more than 10000000 rows" in caught.value.message
 
 
 def test_the_state_survives_a_snapshot(db):
