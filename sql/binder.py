@@ -13,7 +13,7 @@ from sqlglot import exp
 
 from tidal.catalog import Catalog
 from tidal.catalog.sqlstate import DATATYPE_MISMATCH
-from tidal.sql import aggregates, functions, recursive, set_returning, similar_to, subqueries
+from tidal.sql import aggregates, functions, set_returning, similar_to, subqueries
 from tidal.sql.clauses import Binds
 from tidal.sql.dialect import EmitOnWindowClose
 from tidal.sql.errors import SqlError, grouping_error, unsupported
@@ -35,6 +35,7 @@ from tidal.sql.plan import (
     ref,
     unique,
 )
+from tidal.sql.recursive import bind_recursive, reads_itself
 from tidal.sql.scope import Frame, PositionalColumn, Scope, ScopeColumn
 from tidal.sql.set_operations import SetOperations
 from tidal.sql.subqueries import Subqueries
@@ -125,8 +126,8 @@ class Binder(FromClause, WindowFunctions, Subqueries, SetOperations):
             return ctes
         ctes = dict(ctes)
         for cte in with_.expressions:
-            if with_.args.get("recursive") and recursive.reads_itself(cte):
-                ctes[cte.alias.lower()] = recursive.bind_recursive(self, cte, ctes, outer)
+            if with_.args.get("recursive") and reads_itself(cte):
+                ctes[cte.alias.lower()] = bind_recursive(self, cte, ctes, outer)
                 continue
             plan, scope = self.query(cte.this, ctes, outer)
             names = (
