@@ -12,6 +12,7 @@ from tidal.engine.operators.aggregate import AccumulatingAggregate, aggregate_op
 from tidal.engine.operators.base import Operator, change_schema
 from tidal.engine.operators.emit import EmitOperator
 from tidal.engine.operators.filter import FilterOperator
+from tidal.engine.operators.fixpoint import RecursiveOperator
 from tidal.engine.operators.join import join_operator
 from tidal.engine.operators.ordered import (
     distinct_operator,
@@ -42,6 +43,7 @@ from tidal.sql.plan import (
     OverWindow,
     Plan,
     Project,
+    Recursive,
     Scan,
     SetOp,
     TopN,
@@ -154,6 +156,10 @@ class Dataflow:
         return any(isinstance(op, TemporalFilterOperator) for op in self.operators)
 
     def _build(self, node: Plan) -> int:
+        if isinstance(node, Recursive):  # runs its sub-plans itself, over its scans' rows
+            operator = RecursiveOperator(node, self.backend)
+            scans = [self._add(ScanOperator(scan), scan, []) for scan in operator.inputs]
+            return self._add(operator, node, scans)
         if isinstance(node, Filter) and (found := first_rows_limit(node)) is not None:
             self._row_limits[id(found[0])] = found[1]
         children = [self._build(child) for child in node.children()]

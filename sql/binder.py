@@ -36,6 +36,7 @@ from tidal.sql.plan import (
     ref,
     unique,
 )
+from tidal.sql.recursive import bind_recursive, reads_itself
 from tidal.sql.scope import Frame, PositionalColumn, Scope, ScopeColumn
 from tidal.sql.set_operations import SetOperations
 from tidal.sql.subqueries import Subqueries
@@ -60,7 +61,7 @@ class Binder(FromClause, WindowFunctions, Subqueries, SetOperations):
             "with_",
         ),
         exp.Subquery: ("this", "alias", "order", "limit", "offset"),
-        exp.With: ("expressions", "recursive"),  # recursive: refused by _with
+        exp.With: ("expressions", "recursive"),  # recursive: tidal.sql.recursive
         exp.CTE: ("this", "alias", "materialized"),  # [NOT] MATERIALIZED: how, not what
         exp.Where: ("this",),
         exp.Having: ("this",),
@@ -124,10 +125,11 @@ class Binder(FromClause, WindowFunctions, Subqueries, SetOperations):
         with_ = node.args.get("with_")
         if not with_:
             return ctes
-        if with_.args.get("recursive"):
-            raise unsupported("WITH RECURSIVE")
         ctes = dict(ctes)
         for cte in with_.expressions:
+            if with_.args.get("recursive") and reads_itself(cte):
+                ctes[cte.alias.lower()] = bind_recursive(self, cte, ctes, outer)
+                continue
             plan, scope = self.query(cte.this, ctes, outer)
             names = (
                 [c.name for c in cte.args["alias"].columns] if cte.args["alias"].columns else None

@@ -29,6 +29,7 @@ from tidal.catalog.sqlstate import (
     INVALID_DATETIME_FORMAT,
     INVALID_TEXT_REPRESENTATION,
     NUMERIC_VALUE_OUT_OF_RANGE,
+    STATEMENT_TOO_COMPLEX,
     SYNTAX_ERROR,
     UNDEFINED_FUNCTION,
 )
@@ -189,6 +190,10 @@ _CASTING = r"(?: for the destination type (\w+))?(?: when casting from source co
 # The codes of messages no pattern rewrote (tidal's own words included: a rewritten message
 # wrapped in another keeps its code).
 _DATA_SQLSTATES = (
+    (
+        r"with recursive \S+: more than \d+ (?:iterations|rows)",
+        STATEMENT_TOO_COMPLEX,
+    ),  # sql.recursive
     (r"overflow|out of range", NUMERIC_VALUE_OUT_OF_RANGE),
     (r"invalid input syntax for type (?:date|time|timestamp)", INVALID_DATETIME_FORMAT),
     (r"conversion error|invalid input", INVALID_TEXT_REPRESENTATION),

@@ -17,12 +17,14 @@ from tidal.sql.plan import (
     OverWindow,
     Plan,
     Project,
+    Recursive,
     Scan,
     SetOp,
     Sort,
     TopN,
     Values,
     WindowTVF,
+    WorkingTable,
     remap,
 )
 from tidal.sql.temporal import is_temporal
@@ -69,6 +71,9 @@ def _input_column(node: Plan, index: int, column: int) -> str:
 
 
 def _kept(node: Plan) -> str | None:
+    if isinstance(node, Recursive):
+        how = "recomputed" if node.all else "semi-naive on insertions, recomputed on deletions"
+        return f"state: the rows it reads and its result ({how}); unbounded"
     if isinstance(node, WindowTVF):
         if node.kind != "session":
             return None
@@ -146,6 +151,9 @@ def _describe(node: Plan) -> str:
         return f"{_window(node)} time={child.schema[node.time].name}"
     if isinstance(node, Emit):
         return f"Emit on window close by {node.schema[node.time].name}"
+    if isinstance(node, (Recursive, WorkingTable)):
+        union = "" if isinstance(node, WorkingTable) else " union all" if node.all else " union"
+        return f"{type(node).__name__} {node.name}{union}"
     return type(node).__name__
 
 
@@ -196,11 +204,12 @@ def _order(keys, child: Plan) -> str:
     )
 
 
-def _walk(node: Plan, depth: int, lines: list[str]) -> None:
+def _walk(node: Plan, depth: int, lines: list[str], inside: bool = False) -> None:
+    """``inside``: under a Recursive node, whose operator holds the state of its sub-plans."""
     pad = "  " * depth
     lines.append(pad + _describe(node))
-    state = _state(node)
+    state = None if inside else _state(node)
     if state:
         lines.append(pad + "  -- " + state)
     for child in node.children():
-        _walk(child, depth + 1, lines)
+        _walk(child, depth + 1, lines, inside or isinstance(node, Recursive))

@@ -24,6 +24,7 @@ from tidal.sql.plan import (
     OverWindow,
     Plan,
     Project,
+    Recursive,
     Scan,
     SetOp,
     Sort,
@@ -34,8 +35,10 @@ from tidal.sql.plan import (
     Values,
     WindowCall,
     WindowTVF,
+    WorkingTable,
     parameter_number,
 )
+from tidal.sql.recursive import MAX_ITERATIONS, MAX_ROWS, limit_message
 from tidal.sql.typeinfer import duckdb_sql
 
 ScanSql = Callable[[Scan], str]
@@ -313,6 +316,47 @@ def _session(plan: WindowTVF, inner: str, time: str, time_type: str, start: str,
     )
 
 
+def _recursive(plan: Recursive, scan_sql: ScanSql) -> str:
+    """DuckDB's own WITH RECURSIVE. Each row carries its iteration and the number of rows the
+    iterations before it made: a row made past ``MAX_ITERATIONS`` or ``MAX_ROWS`` raises the
+    error that names the limit. UNION keeps a row no earlier iteration made (``recurring``
+    reads them all), keyed by its own columns only."""
+    name = quote(f"__recursive_{plan.name}")
+    names = ", ".join(column(i) for i in range(len(plan.schema)))
+    base, step = lower(plan.base, scan_sql), lower(plan.step, scan_sql)
+    too_many = [
+        f"WHEN {condition} THEN error('{_escaped(limit_message(plan.name, rows))}')"
+        for condition, rows in ((f"i.n >= {MAX_ITERATIONS}", False), (f"i.r > {MAX_ROWS}", True))
+    ]
+    counts = f"CASE {' '.join(too_many)} ELSE i.n + 1 END, i.r"
+    latest = f"(SELECT max(__iteration) AS n, max(__rows) + count(*) AS r FROM {name}) AS i"
+    columns = f"{name}({names}, __iteration, __rows)"
+    if plan.all:
+        body = (
+            f"SELECT *, 0, 0 FROM ({base}) AS t UNION ALL "
+            f"SELECT s.*, {counts} FROM ({step}) AS s, {latest}"
+        )
+        return f"WITH RECURSIVE {columns} AS ({body}) SELECT {names} FROM {name}"
+    seen = " AND ".join(
+        f"o.{column(i)} IS NOT DISTINCT FROM s.{column(i)}" for i in range(len(plan.schema))
+    )
+    body = (
+        f"SELECT DISTINCT *, 0, 0 FROM ({base}) AS t UNION "
+        f"SELECT DISTINCT s.*, {counts} FROM ({step}) AS s({names}), {latest} "
+        f"WHERE NOT EXISTS (SELECT 1 FROM recurring.{name} AS o WHERE {seen})"
+    )
+    return f"WITH RECURSIVE {columns} USING KEY ({names}) AS ({body}) SELECT {names} FROM {name}"
+
+
+def _escaped(text: str) -> str:
+    return text.replace("'", "''")
+
+
+def _working_table(plan: WorkingTable, scan_sql: ScanSql) -> str:
+    names = ", ".join(column(i) for i in range(len(plan.schema)))
+    return f"SELECT {names} FROM {quote(f'__recursive_{plan.name}')}"
+
+
 _VISITORS: dict[type, Callable[..., str]] = {
     Scan: _scan,
     Values: _values,
@@ -328,4 +372,6 @@ _VISITORS: dict[type, Callable[..., str]] = {
     Sort: _sort,
     Limit: _limit,
     WindowTVF: _window_tvf,
+    Recursive: _recursive,
+    WorkingTable: _working_table,
 }

@@ -383,6 +383,31 @@ class Limit(Plan):
         return (self.input,)
 
 
+@dataclass(frozen=True)
+class WorkingTable(Plan):
+    """The recursive reference of a ``WITH RECURSIVE`` step (tidal.sql.recursive): the rows
+    the previous iteration added."""
+
+    name: str
+    schema: tuple[Field, ...]
+
+
+@dataclass(frozen=True)
+class Recursive(Plan):
+    """``WITH RECURSIVE name AS (base UNION [ALL] step)``: ``base``'s rows, then ``step`` run
+    over the rows the last iteration added (its ``WorkingTable``), until it adds none. Without
+    ``all``, duplicates of any earlier row are discarded (PostgreSQL's semantics)."""
+
+    name: str
+    base: Plan
+    step: Plan
+    all: bool
+    schema: tuple[Field, ...]
+
+    def children(self) -> tuple[Plan, ...]:
+        return (self.base, self.step)
+
+
 def scans(plan: Plan) -> list[Scan]:
     return [node for node in plan.walk() if isinstance(node, Scan)]
 

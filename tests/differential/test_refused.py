@@ -21,8 +21,8 @@ REFUSED = {
     "limit_without_order": "SELECT k FROM t1 LIMIT 3",
     "rollup": "SELECT g, sum(v) AS s FROM t1 GROUP BY ROLLUP (g)",
     "distinct_on": "SELECT DISTINCT ON (g) g, v FROM t1",
-    "recursive_cte": "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r "
-    "WHERE n < 3) SELECT n FROM r",
+    "recursive_temporal_filter": "WITH RECURSIVE r(k) AS (SELECT k FROM t1 WHERE ts > now() - "
+    "INTERVAL '1 hour' UNION SELECT k + 1 FROM r WHERE k < 3) SELECT k FROM r",
     "order_dependent_aggregate": "SELECT g, string_agg(g, ',') AS s FROM t1 GROUP BY g",
     "unordered_array_agg": "SELECT k, array_agg(v) AS a FROM t1 GROUP BY k",
     "mode_without_order": "SELECT k, mode(v) AS m FROM t1 GROUP BY k",

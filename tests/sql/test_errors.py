@@ -293,7 +293,6 @@ def test_a_window_function_without_over_says_to_add_it(db):
 @pytest.mark.parametrize(
     "sql, words",
     [
-        ("WITH RECURSIVE r AS (SELECT 1 AS n) SELECT * FROM r", "WITH RECURSIVE"),
         ("SELECT DISTINCT ON (customer) customer FROM orders", "use ROW_NUMBER() OVER"),
         ("CREATE MATERIALIZED VIEW first AS SELECT id FROM orders LIMIT 1", "add ORDER BY"),
         ("CREATE VIEW first AS SELECT id FROM orders LIMIT 1", "LIMIT without ORDER BY"),
@@ -345,7 +344,8 @@ BAD_STATEMENTS = [
     "SELECT nope FROM orders",
     "SELECT * FROM orders WHERE id = 'x'",
     "SELECT customer, amount FROM orders GROUP BY customer",
-    "WITH RECURSIVE r AS (SELECT 1 AS n) SELECT * FROM r",
+    "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT count(*) FROM r) SELECT * FROM r",
+    "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n FROM r) SELECT * FROM r",
     "CREATE TABLE orders (x INTEGER)",
     "CREATE MATERIALIZED VIEW spend AS SELECT 1 AS one",
     "CREATE MATERIALIZED VIEW v1 AS SELECT id FROM orders LIMIT 1",
