@@ -9,6 +9,7 @@ from sqlglot import exp
 
 from tidal.engine.batch import BatchBackend
 from tidal.engine.operators.aggregate import AccumulatingAggregate, aggregate_operator
+from tidal.engine.operators.asof_join import AsofJoinOperator
 from tidal.engine.operators.base import Operator, change_schema
 from tidal.engine.operators.emit import EmitOperator
 from tidal.engine.operators.filter import FilterOperator
@@ -29,6 +30,7 @@ from tidal.engine.operators.unnest import UnnestOperator
 from tidal.engine.operators.values import ValuesOperator
 from tidal.engine.operators.window_assign import WindowAssignOperator
 from tidal.engine.zset import concat
+from tidal.sql.asof_joins import AsofJoin
 from tidal.sql.changes import first_rows_limit
 from tidal.sql.errors import unsupported
 from tidal.sql.eventtime import state_expiry, time_columns
@@ -283,6 +285,7 @@ _BUILDERS: dict[type, Callable[[Plan, BatchBackend], Operator]] = {
     Project: lambda node, backend: ProjectOperator(node),
     Aggregate: lambda node, backend: aggregate_operator(node, backend.compute(node)),
     Join: lambda node, backend: join_operator(node, backend.compute(node)),
+    AsofJoin: lambda node, backend: AsofJoinOperator(node, backend.compute(node)),
     SetOp: _set_op,
     Distinct: lambda node, backend: _expiring(distinct_operator(node), node),
     TopN: lambda node, backend: top_n_operator(node, backend.compute(node)),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from sqlglot import exp
 
+from tidal.sql.asof_joins import AsofJoin
 from tidal.sql.changes import accumulates
 from tidal.sql.eventtime import duration_text, state_expiry
 from tidal.sql.plan import (
@@ -89,7 +90,7 @@ def _kept(node: Plan) -> str | None:
             "state: input rows per group (for MIN/MAX/DISTINCT under retraction); "
             "bounded by the input"
         )
-    if isinstance(node, Join):
+    if isinstance(node, (Join, AsofJoin)):
         return "state: both inputs, arranged by join key; unbounded (grows with the inputs)"
     if isinstance(node, (Distinct, SetOp)) and not (
         isinstance(node, SetOp) and node.kind == "union" and node.all
@@ -146,6 +147,8 @@ def _describe(node: Plan) -> str:
         return f"{_window(node)} time={child.schema[node.time].name}"
     if isinstance(node, Emit):
         return f"Emit on window close by {node.schema[node.time].name}"
+    if isinstance(node, AsofJoin):
+        return node.describe()
     return type(node).__name__
 
 

@@ -11,6 +11,7 @@ from sqlglot import exp
 from tidal.catalog import CatalogError
 from tidal.catalog.objects import View
 from tidal.catalog.sqlstate import AMBIGUOUS_COLUMN, UNDEFINED_COLUMN
+from tidal.sql.asof_joins import asof_using, make_asof_join
 from tidal.sql.clauses import Binds
 from tidal.sql.dialect import WindowFunction
 from tidal.sql.errors import SqlError, grouping_error, undefined_table, unsupported
@@ -117,7 +118,7 @@ class FromClause:
         method = (join.args.get("method") or "").upper()
         if method == "NATURAL":
             using = _common_names(frame.scope, right_scope)
-        elif method:
+        elif method and method != "ASOF":
             raise unsupported(f"{method} JOIN")
         if on is not None:
             condition = self.expression(on, Frame(frame.plan, combined, frame.ctes))
@@ -126,13 +127,18 @@ class FromClause:
             self._check_boolean(condition, frame.plan.schema + right.schema, "JOIN ... ON")
         elif using:
             condition = self._using(using, frame.scope, right_scope)
+            if method == "ASOF":  # the last USING column is the inequality, left >= right
+                condition = asof_using(condition)
         elif method == "NATURAL" and kind not in ("inner", "cross"):
             condition = exp.true()  # nothing in common: every pair matches
         elif kind not in ("inner", "cross"):
             raise SqlError(f"{kind.upper()} JOIN needs an ON or USING condition")
-        plan = make_join(
-            frame.plan, right, "inner" if kind == "cross" else kind, condition, self.infer
-        )
+        if method == "ASOF":
+            plan = make_asof_join(frame.plan, right, kind, condition, self.infer)
+        else:
+            plan = make_join(
+                frame.plan, right, "inner" if kind == "cross" else kind, condition, self.infer
+            )
         frame.plan = plan
         frame.scope = combined
         if using:

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 
 from sqlglot import exp
 
+from tidal.sql.asof_joins import AsofJoin
 from tidal.sql.plan import (
     Aggregate,
     Distinct,
@@ -176,6 +177,28 @@ def _join(plan: Join, scan_sql: ScanSql) -> str:
     return f"SELECT {', '.join(items)} FROM ({left_sql}) AS l {kind} ({right_sql}) AS r ON {on}"
 
 
+def _asof_join(plan: AsofJoin, scan_sql: ScanSql) -> str:
+    """DuckDB's ASOF JOIN, over the right rows with ties on keys and time broken (the least by
+    the other columns), so that the match is the same row in batch and incremental runs."""
+    width, right_width = len(plan.left.schema), len(plan.right.schema)
+    match = (*plan.right_keys, plan.right_time)
+    partition = ", ".join(column(k) for k in match)
+    order = order_sql(tie_broken((), right_width, match)) or "1"
+    right = (
+        f"SELECT * FROM ({lower(plan.right, scan_sql)}) AS r QUALIFY row_number() OVER "
+        f"(PARTITION BY {partition} ORDER BY {order}) = 1"
+    )
+    on = [f"{column(a, 'l')} = {column(b, 'r')}" for a, b in zip(plan.left_keys, plan.right_keys)]
+    on.append(f"{column(plan.left_time, 'l')} {plan.op} {column(plan.right_time, 'r')}")
+    items = [f"{column(i, 'l')} AS {column(i)}" for i in range(width)]
+    items += [f"{column(i, 'r')} AS {column(width + i)}" for i in range(right_width)]
+    kind = "ASOF LEFT JOIN" if plan.kind == "left" else "ASOF JOIN"
+    return (
+        f"SELECT {', '.join(items)} FROM ({lower(plan.left, scan_sql)}) AS l {kind} ({right}) "
+        f"AS r ON {' AND '.join(on)}"
+    )
+
+
 def _set_op(plan: SetOp, scan_sql: ScanSql) -> str:
     operator = plan.kind.upper() + (" ALL" if plan.all else "")
     return f"({lower(plan.left, scan_sql)}) {operator} ({lower(plan.right, scan_sql)})"
@@ -320,6 +343,7 @@ _VISITORS: dict[type, Callable[..., str]] = {
     Project: _project,
     Aggregate: _aggregate,
     Join: _join,
+    AsofJoin: _asof_join,
     SetOp: _set_op,
     Distinct: _distinct,
     TopN: _top_n,
