@@ -27,6 +27,7 @@ from tidal.sql.plan import (
     remap,
 )
 from tidal.sql.temporal import is_temporal
+from tidal.sql.temporal_joins import TemporalJoin
 
 
 def explain(plan: Plan) -> str:
@@ -92,6 +93,8 @@ def _kept(node: Plan) -> str | None:
         )
     if isinstance(node, (Join, AsofJoin)):
         return "state: both inputs, arranged by join key; unbounded (grows with the inputs)"
+    if isinstance(node, TemporalJoin):
+        return "state: the table side, arranged by join key; none of the stream side"
     if isinstance(node, (Distinct, SetOp)) and not (
         isinstance(node, SetOp) and node.kind == "union" and node.all
     ):
@@ -147,7 +150,7 @@ def _describe(node: Plan) -> str:
         return f"{_window(node)} time={child.schema[node.time].name}"
     if isinstance(node, Emit):
         return f"Emit on window close by {node.schema[node.time].name}"
-    if isinstance(node, AsofJoin):
+    if isinstance(node, (AsofJoin, TemporalJoin)):
         return node.describe()
     return type(node).__name__
 

@@ -37,6 +37,7 @@ from tidal.sql.plan import (
     WindowTVF,
     parameter_number,
 )
+from tidal.sql.temporal_joins import TemporalJoin
 from tidal.sql.typeinfer import duckdb_sql
 
 ScanSql = Callable[[Scan], str]
@@ -344,6 +345,7 @@ _VISITORS: dict[type, Callable[..., str]] = {
     Aggregate: _aggregate,
     Join: _join,
     AsofJoin: _asof_join,
+    TemporalJoin: _join,  # one version of the table in a batch run: the current one
     SetOp: _set_op,
     Distinct: _distinct,
     TopN: _top_n,

@@ -67,20 +67,7 @@ class AsofJoinOperator(Operator):
         return consolidate(concat(out, self.schema))
 
     def _run(self, left: pa.Table, right: pa.Table) -> pa.Table:
-        """The matches of ``left`` (weights of either sign) in ``right`` (positive weights):
-        the join is linear in its left input, so each sign is joined apart."""
-        weights = left.column(WEIGHT)
-        out = []
-        for sign in (1, -1):
-            part = left.filter(pc.greater(pc.multiply(weights, sign), 0))
-            if part.num_rows:
-                part = part.set_column(
-                    part.num_columns - 1, WEIGHT, pc.multiply(part.column(WEIGHT), sign)
-                )
-                result = self.compute([part, right])
-                result = result.cast(self.schema) if result.schema != self.schema else result
-                out.append(result if sign == 1 else negate(result))
-        return concat(out, self.schema)
+        return join_left_linear(self.compute, left, right, self.schema)
 
     def _moved(self, left: pa.Table, old_right: pa.Table, delta_right: pa.Table) -> np.ndarray:
         """Which rows of ``left`` may match another right row after ``delta_right``: those whose
@@ -129,6 +116,26 @@ class AsofJoinOperator(Operator):
 
     def state_rows(self) -> int:
         return len(self.left) + len(self.right)
+
+
+def join_left_linear(
+    compute: Compute, left: pa.Table, right: pa.Table, schema: pa.Schema
+) -> pa.Table:
+    """``compute`` (a join evaluated on DuckDB, over positive weights) of ``left``, whose
+    weights may have either sign, with ``right``: the join is linear in its left input, each
+    left row joined on its own, so each sign is joined apart."""
+    weights = left.column(WEIGHT)
+    out = []
+    for sign in (1, -1):
+        part = left.filter(pc.greater(pc.multiply(weights, sign), 0))
+        if part.num_rows:
+            part = part.set_column(
+                part.num_columns - 1, WEIGHT, pc.multiply(part.column(WEIGHT), sign)
+            )
+            result = compute([part, right])
+            result = result.cast(schema) if result.schema != schema else result
+            out.append(result if sign == 1 else negate(result))
+    return concat(out, schema)
 
 
 def _dense_codes(columns: list[pa.ChunkedArray], rows: int, ordered: bool = False) -> np.ndarray:
