@@ -9,6 +9,7 @@ from sqlglot import exp
 
 from tidal.engine.batch import BatchBackend
 from tidal.engine.operators.aggregate import AccumulatingAggregate, aggregate_operator
+from tidal.engine.operators.asof_join import AsofJoinOperator
 from tidal.engine.operators.base import Operator, change_schema
 from tidal.engine.operators.emit import EmitOperator
 from tidal.engine.operators.filter import FilterOperator
@@ -24,15 +25,17 @@ from tidal.engine.operators.project import ProjectOperator
 from tidal.engine.operators.recompute import StateExpiry
 from tidal.engine.operators.session_window import SessionOperator
 from tidal.engine.operators.temporal_filter import TemporalFilterOperator
+from tidal.engine.operators.temporal_join import TemporalJoinOperator
 from tidal.engine.operators.top_rows import TopRowsOperator
 from tidal.engine.operators.union import UnionAllOperator
 from tidal.engine.operators.unnest import UnnestOperator
 from tidal.engine.operators.values import ValuesOperator
 from tidal.engine.operators.window_assign import WindowAssignOperator
 from tidal.engine.zset import concat
+from tidal.sql.asof_joins import AsofJoin
 from tidal.sql.changes import first_rows_limit
 from tidal.sql.errors import unsupported
-from tidal.sql.eventtime import state_expiry, time_columns
+from tidal.sql.eventtime import emit_bound, state_expiry, time_columns
 from tidal.sql.lower import lower
 from tidal.sql.plan import (
     Aggregate,
@@ -54,6 +57,7 @@ from tidal.sql.plan import (
     ref_index,
 )
 from tidal.sql.temporal import is_temporal, split_temporal
+from tidal.sql.temporal_joins import TemporalJoin
 
 
 class ScanOperator(Operator):
@@ -278,7 +282,7 @@ def _window_tvf(node: WindowTVF, backend: BatchBackend) -> Operator:
 
 
 def _emit(node: Emit, backend: BatchBackend) -> Operator:
-    return EmitOperator(node, time_columns(node.input)[node.time])
+    return EmitOperator(node, emit_bound(node))
 
 
 # How each plan node becomes an operator; stateful ones get the node's DuckDB evaluation too.
@@ -289,6 +293,8 @@ _BUILDERS: dict[type, Callable[[Plan, BatchBackend], Operator]] = {
     Project: lambda node, backend: ProjectOperator(node),
     Aggregate: lambda node, backend: aggregate_operator(node, backend.compute(node)),
     Join: lambda node, backend: join_operator(node, backend.compute(node)),
+    AsofJoin: lambda node, backend: AsofJoinOperator(node, backend.compute(node)),
+    TemporalJoin: lambda node, backend: TemporalJoinOperator(node, backend.compute(node)),
     SetOp: _set_op,
     Distinct: lambda node, backend: _expiring(distinct_operator(node), node),
     TopN: lambda node, backend: top_n_operator(node, backend.compute(node)),

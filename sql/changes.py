@@ -30,6 +30,7 @@ from tidal.sql.plan import (
     WindowTVF,
     ref_index,
 )
+from tidal.sql.temporal_joins import TemporalJoin
 
 # Types whose MIN/MAX an accumulator keeps (as 64-bit numbers, or the string itself).
 _EXTREME_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "FLOAT", "DOUBLE", "DATE", "VARCHAR")
@@ -49,6 +50,8 @@ def insert_only(plan: Plan) -> bool:
         return insert_only(plan.left) and insert_only(plan.right)
     if isinstance(plan, Join) and plan.kind == "inner":  # expired state is never retracted
         return insert_only(plan.left) and insert_only(plan.right)
+    if isinstance(plan, TemporalJoin):  # a table change never revisits joined rows
+        return insert_only(plan.left)
     return False
 
 
@@ -134,7 +137,7 @@ def unique_key(plan: Plan) -> list[int]:
         inner = unique_key(plan.input)
         one_window = plan.kind in ("tumble", "session")  # hop and cumulate repeat a row
         return inner if one_window or not inner else [*inner, len(plan.input.schema)]
-    if isinstance(plan, Join):
+    if isinstance(plan, (Join, TemporalJoin)):
         return _join_key(plan)
     if isinstance(plan, Project):
         return _projected_key(plan)

@@ -15,6 +15,7 @@ How columns keep or gain watermarks, node by node (``W`` the input column's wate
   W + 1 us - size; a session's rows can move to a merged session, so only its ``window_end``;
 - aggregate, over window: grouping / partition keys keep theirs (a group's rows all share it);
 - union, intersect, except: a column with a watermark on both sides, the smaller;
+- temporal (lookup) join: the stream side's columns keep theirs;
 - inner join: equal keys that both have one, the smaller; a column ``x`` with a condition
   ``x >= y + d`` (y on the other side) gets the smaller of its own and y's plus d (interval join).
 
@@ -49,6 +50,7 @@ from tidal.sql.plan import (
     ref,
     ref_index,
 )
+from tidal.sql.temporal_joins import TemporalJoin
 
 # Column types that can carry event time.
 TIME_TYPES = (
@@ -113,39 +115,48 @@ def duration_text(offset: int) -> str:
 TimeColumns = dict[int, TimeBound]
 
 
-def time_columns(plan: Plan) -> TimeColumns:
-    """The output columns of ``plan`` that have a watermark, and their bounds."""
+def time_columns(plan: Plan, through_tables: bool = False) -> TimeColumns:
+    """The output columns of ``plan`` that have a watermark, and their bounds.
+
+    With ``through_tables`` (for EMIT ON WINDOW CLOSE only), a join of a stream with a side
+    that reads no relation with a watermark (a dimension table) keeps the stream's columns: a
+    table does not hold back when a window closes. The promise is weaker there (a change to
+    the table still changes joined rows below the watermark), so operators never bound their
+    state by it; EMIT ON WINDOW CLOSE releases such later changes when they come."""
     if isinstance(plan, Scan):
         return {} if plan.watermark is None else {plan.watermark: TimeBound.of(plan.relation)}
     if isinstance(plan, (Filter, Distinct, Emit)):
-        return time_columns(plan.input)
+        return time_columns(plan.input, through_tables)
     if isinstance(plan, Project):
-        below = time_columns(plan.input)
+        below = time_columns(plan.input, through_tables)
         return {
             i: below[ref_index(e)]
             for i, e in enumerate(plan.exprs)
             if isinstance(e, exp.Column) and ref_index(e) in below
         }
     if isinstance(plan, WindowTVF):
-        return _window_tvf(plan)
+        return _window_tvf(plan, through_tables)
     if isinstance(plan, Aggregate):
-        below = time_columns(plan.input)
+        below = time_columns(plan.input, through_tables)
         return {i: below[k] for i, k in enumerate(plan.keys) if k in below}
     if isinstance(plan, OverWindow):
-        below = time_columns(plan.input)
+        below = time_columns(plan.input, through_tables)
         partitions = [set(c.partition) for c in plan.calls]
         common = set.intersection(*partitions) if partitions else set()
         return {k: below[k] for k in common if k in below}
     if isinstance(plan, SetOp):
-        left, right = time_columns(plan.left), time_columns(plan.right)
+        left = time_columns(plan.left, through_tables)
+        right = time_columns(plan.right, through_tables)
         return {i: left[i] | right[i] for i in left if i in right}
     if isinstance(plan, Join):
-        return _join(plan)
+        return _join(plan, through_tables)
+    if isinstance(plan, TemporalJoin):  # the stream's rows, each once, never revisited
+        return time_columns(plan.left, through_tables)
     return {}
 
 
-def _window_tvf(plan: WindowTVF) -> TimeColumns:
-    below = time_columns(plan.input)
+def _window_tvf(plan: WindowTVF, through_tables: bool) -> TimeColumns:
+    below = time_columns(plan.input, through_tables)
     start, end = len(plan.input.schema), len(plan.input.schema) + 1
     if plan.time not in below:
         return {}
@@ -155,10 +166,14 @@ def _window_tvf(plan: WindowTVF) -> TimeColumns:
     return {**below, start: bound.shifted(1 - plan.size), end: bound.shifted(1)}
 
 
-def _join(plan: Join) -> TimeColumns:
+def _join(plan: Join, through_tables: bool) -> TimeColumns:
+    if through_tables:
+        passed = _through_table(plan)
+        if passed is not None:
+            return passed
     if plan.kind != "inner":
         return {}
-    columns = joined_time_columns(plan)
+    columns = joined_time_columns(plan, through_tables)
     out: TimeColumns = {}
     for column, bound in columns.items():
         lower_bounds = [
@@ -173,11 +188,26 @@ def _join(plan: Join) -> TimeColumns:
     return out
 
 
-def joined_time_columns(plan: Join) -> TimeColumns:
+def _through_table(plan: Join) -> TimeColumns | None:
+    """The stream side's columns, if the other side has no event time and the stream side's
+    rows are never padded with NULLs (an inner join, or the outer join's preserved side)."""
+    width = len(plan.left.schema)
+    if not _has_event_time(plan.right) and plan.kind in ("inner", "left", "semi", "anti"):
+        return time_columns(plan.left, True)
+    if not _has_event_time(plan.left) and plan.kind in ("inner", "right"):
+        return {width + i: b for i, b in time_columns(plan.right, True).items()}
+    return None
+
+
+def _has_event_time(plan: Plan) -> bool:
+    return any(isinstance(node, Scan) and node.watermark is not None for node in plan.walk())
+
+
+def joined_time_columns(plan: Join, through_tables: bool = False) -> TimeColumns:
     """The time columns of both join inputs, at their positions in the joined row."""
     width = len(plan.left.schema)
-    right = {width + i: b for i, b in time_columns(plan.right).items()}
-    return {**time_columns(plan.left), **right}
+    right = {width + i: b for i, b in time_columns(plan.right, through_tables).items()}
+    return {**time_columns(plan.left, through_tables), **right}
 
 
 def join_constraints(plan: Join) -> list[tuple[int, int, int]]:
@@ -229,7 +259,7 @@ def emit_on_window_close(plan: Plan) -> Plan:
     watermark, else by its first column with one (an ad hoc ORDER BY / LIMIT stays on top)."""
     if isinstance(plan, (Sort, Limit)):
         return plan.with_children((emit_on_window_close(plan.input),))
-    columns = time_columns(plan)
+    columns = time_columns(plan, through_tables=True)
     if not columns:
         raise SqlError(
             "EMIT ON WINDOW CLOSE needs a watermark: the query's output must include a "
@@ -239,6 +269,11 @@ def emit_on_window_close(plan: Plan) -> Plan:
         )
     ends = [i for i in sorted(columns) if plan.schema[i].name.lower() == "window_end"]
     return Emit(plan, ends[0] if ends else min(columns))
+
+
+def emit_bound(node: Emit) -> TimeBound:
+    """The watermark that makes an EMIT ON WINDOW CLOSE's rows final."""
+    return time_columns(node.input, through_tables=True)[node.time]
 
 
 @dataclass(frozen=True)
@@ -264,7 +299,7 @@ def state_expiry(node: Plan) -> list[Expiry]:
     if isinstance(node, WindowTVF) and node.kind == "session":
         return [Expiry(0, k, b) for k, b in time_columns(node).items()]
     if isinstance(node, Emit):
-        return [Expiry(0, node.time, time_columns(node.input)[node.time])]
+        return [Expiry(0, node.time, emit_bound(node))]
     if isinstance(node, Join) and node.kind == "inner":
         width = len(node.left.schema)
         columns = joined_time_columns(node)
@@ -287,7 +322,7 @@ def emit_as_filter(plan: Plan, watermarks: Mapping[str, int | None]) -> Plan:
     if not isinstance(plan, Emit):
         return plan.with_children(children)
     (child,) = children
-    watermark = time_columns(plan.input)[plan.time].value(watermarks)
+    watermark = emit_bound(plan).value(watermarks)
     if watermark is None:
         return Filter(child, exp.false())
     final = exp.LT(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from sqlglot import exp
 
+from tidal.sql.asof_joins import AsofJoin
 from tidal.sql.changes import accumulates
 from tidal.sql.eventtime import duration_text, state_expiry
 from tidal.sql.plan import (
@@ -28,6 +29,7 @@ from tidal.sql.plan import (
     remap,
 )
 from tidal.sql.temporal import is_temporal
+from tidal.sql.temporal_joins import TemporalJoin
 
 
 def explain(plan: Plan) -> str:
@@ -94,8 +96,10 @@ def _kept(node: Plan) -> str | None:
             "state: input rows per group (for MIN/MAX/DISTINCT under retraction); "
             "bounded by the input"
         )
-    if isinstance(node, Join):
+    if isinstance(node, (Join, AsofJoin)):
         return "state: both inputs, arranged by join key; unbounded (grows with the inputs)"
+    if isinstance(node, TemporalJoin):
+        return "state: the table side, arranged by join key; none of the stream side"
     if isinstance(node, (Distinct, SetOp)) and not (
         isinstance(node, SetOp) and node.kind == "union" and node.all
     ):
@@ -154,6 +158,8 @@ def _describe(node: Plan) -> str:
     if isinstance(node, (Recursive, WorkingTable)):
         union = "" if isinstance(node, WorkingTable) else " union all" if node.all else " union"
         return f"{type(node).__name__} {node.name}{union}"
+    if isinstance(node, (AsofJoin, TemporalJoin)):
+        return node.describe()
     return type(node).__name__
 
 

@@ -11,12 +11,14 @@ from sqlglot import exp
 from tidal.catalog import CatalogError
 from tidal.catalog.objects import View
 from tidal.catalog.sqlstate import AMBIGUOUS_COLUMN, UNDEFINED_COLUMN
+from tidal.sql.asof_joins import asof_using, make_asof_join
 from tidal.sql.clauses import Binds
 from tidal.sql.dialect import WindowFunction
 from tidal.sql.errors import SqlError, grouping_error, undefined_table, unsupported
 from tidal.sql.joins import make_join
 from tidal.sql.plan import Field, Plan, Project, Scan, Values, conjunction, ref
 from tidal.sql.scope import Frame, Scope, ScopeColumn
+from tidal.sql.temporal_join_binding import lookup_table, make_temporal_join, refuse_version
 from tidal.sql.window_tvf import bind_window_function
 
 
@@ -25,7 +27,8 @@ class FromClause:
         exp.Select: ("from_", "joins"),
         exp.From: ("this",),
         exp.Join: ("this", "on", "using", "side", "kind", "method"),
-        exp.Table: ("this", "db", "alias", "only"),  # ONLY: tidal's tables have no children
+        # ONLY: tidal's tables have no children; version: FOR SYSTEM_TIME AS OF (temporal_joins)
+        exp.Table: ("this", "db", "alias", "only", "version"),
         exp.TableAlias: ("this", "columns"),
         WindowFunction: ("this", "kind", "time", "expressions", "partition"),
     }
@@ -55,6 +58,7 @@ class FromClause:
                 return plan, Scope(scope.columns, outer)
             if isinstance(node.this, (exp.Anonymous, exp.Func)):
                 raise unsupported(f"table function {node.this.sql()} in FROM")
+            refuse_version(node)
             plan, scope = self._named(node.name, ctes, outer)
             scope = scope.requalified(node.alias_or_name)
         elif isinstance(node, exp.Subquery):
@@ -108,7 +112,8 @@ class FromClause:
         return plan, Scope(scope.columns, outer)
 
     def _join(self, join: exp.Join, frame: Frame) -> None:
-        right, right_scope = self.relation(join.this, frame.ctes, frame.scope.outer)
+        lookup = lookup_table(join.this)  # FOR SYSTEM_TIME AS OF PROCTIME(): a temporal join
+        right, right_scope = self.relation(lookup or join.this, frame.ctes, frame.scope.outer)
         kind = _join_kind(join)
         combined = frame.scope.concat(right_scope)
         condition = None
@@ -117,7 +122,7 @@ class FromClause:
         method = (join.args.get("method") or "").upper()
         if method == "NATURAL":
             using = _common_names(frame.scope, right_scope)
-        elif method:
+        elif method and method != "ASOF":
             raise unsupported(f"{method} JOIN")
         if on is not None:
             condition = self.expression(on, Frame(frame.plan, combined, frame.ctes))
@@ -126,13 +131,22 @@ class FromClause:
             self._check_boolean(condition, frame.plan.schema + right.schema, "JOIN ... ON")
         elif using:
             condition = self._using(using, frame.scope, right_scope)
+            if method == "ASOF":  # the last USING column is the inequality, left >= right
+                condition = asof_using(condition)
         elif method == "NATURAL" and kind not in ("inner", "cross"):
             condition = exp.true()  # nothing in common: every pair matches
         elif kind not in ("inner", "cross"):
             raise SqlError(f"{kind.upper()} JOIN needs an ON or USING condition")
-        plan = make_join(
-            frame.plan, right, "inner" if kind == "cross" else kind, condition, self.infer
-        )
+        if method == "ASOF" and lookup is None:
+            plan = make_asof_join(frame.plan, right, kind, condition, self.infer)
+        elif method == "ASOF":
+            raise unsupported("ASOF JOIN ... FOR SYSTEM_TIME AS OF")
+        elif lookup is not None:
+            plan = make_temporal_join(frame.plan, right, kind, condition, self.infer)
+        else:
+            plan = make_join(
+                frame.plan, right, "inner" if kind == "cross" else kind, condition, self.infer
+            )
         frame.plan = plan
         frame.scope = combined
         if using:

@@ -50,7 +50,7 @@ def make_join(
     if right_only:
         right = Filter(right, conjunction(right_only))
     right_width = len(right.schema)
-    left_keys, right_keys, left, right = _key_columns(left, right, width, pairs, infer)
+    left_keys, right_keys, left, right = key_columns(left, right, width, pairs, infer)
     extra_left = len(left.schema) - width
     extra_right = len(right.schema) - right_width
     condition = conjunction(
@@ -58,7 +58,7 @@ def make_join(
     )
     fields = left.schema if kind in ("semi", "anti") else left.schema + right.schema
     join = Join(left, right, kind, tuple(left_keys), tuple(right_keys), condition, fields)
-    return _drop_helper_columns(join, width, extra_left, right_width, extra_right)
+    return drop_helper_columns(join, width, extra_left, right_width, extra_right)
 
 
 def _equi_pair(part: exp.Expression, width: int) -> tuple[exp.Expression, exp.Expression] | None:
@@ -76,7 +76,7 @@ def _equi_pair(part: exp.Expression, width: int) -> tuple[exp.Expression, exp.Ex
     return None
 
 
-def _key_columns(left: Plan, right: Plan, width: int, pairs, infer: TypeInference):
+def key_columns(left: Plan, right: Plan, width: int, pairs, infer: TypeInference):
     """Key positions on each side, projecting expressions or casts into extra columns as needed."""
     left_extra: list[exp.Expression] = []
     right_extra: list[exp.Expression] = []
@@ -115,7 +115,7 @@ def _append(plan: Plan, extra: list[exp.Expression], infer: TypeInference) -> Pl
     return Project(plan, exprs, fields)
 
 
-def _drop_helper_columns(
+def drop_helper_columns(
     join: Join, width: int, extra_left: int, right_width: int, extra_right: int
 ) -> Plan:
     """Project away the key columns ``_append`` added, restoring the join's natural output."""

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 
 from sqlglot import exp
 
+from tidal.sql.asof_joins import AsofJoin
 from tidal.sql.plan import (
     Aggregate,
     Distinct,
@@ -39,6 +40,7 @@ from tidal.sql.plan import (
     parameter_number,
 )
 from tidal.sql.recursive import MAX_ITERATIONS, MAX_ROWS, limit_message
+from tidal.sql.temporal_joins import TemporalJoin
 from tidal.sql.typeinfer import duckdb_sql
 
 ScanSql = Callable[[Scan], str]
@@ -177,6 +179,28 @@ def _join(plan: Join, scan_sql: ScanSql) -> str:
         plan.kind
     ]
     return f"SELECT {', '.join(items)} FROM ({left_sql}) AS l {kind} ({right_sql}) AS r ON {on}"
+
+
+def _asof_join(plan: AsofJoin, scan_sql: ScanSql) -> str:
+    """DuckDB's ASOF JOIN, over the right rows with ties on keys and time broken (the least by
+    the other columns), so that the match is the same row in batch and incremental runs."""
+    width, right_width = len(plan.left.schema), len(plan.right.schema)
+    match = (*plan.right_keys, plan.right_time)
+    partition = ", ".join(column(k) for k in match)
+    order = order_sql(tie_broken((), right_width, match)) or "1"
+    right = (
+        f"SELECT * FROM ({lower(plan.right, scan_sql)}) AS r QUALIFY row_number() OVER "
+        f"(PARTITION BY {partition} ORDER BY {order}) = 1"
+    )
+    on = [f"{column(a, 'l')} = {column(b, 'r')}" for a, b in zip(plan.left_keys, plan.right_keys)]
+    on.append(f"{column(plan.left_time, 'l')} {plan.op} {column(plan.right_time, 'r')}")
+    items = [f"{column(i, 'l')} AS {column(i)}" for i in range(width)]
+    items += [f"{column(i, 'r')} AS {column(width + i)}" for i in range(right_width)]
+    kind = "ASOF LEFT JOIN" if plan.kind == "left" else "ASOF JOIN"
+    return (
+        f"SELECT {', '.join(items)} FROM ({lower(plan.left, scan_sql)}) AS l {kind} ({right}) "
+        f"AS r ON {' AND '.join(on)}"
+    )
 
 
 def _set_op(plan: SetOp, scan_sql: ScanSql) -> str:
@@ -364,6 +388,8 @@ _VISITORS: dict[type, Callable[..., str]] = {
     Project: _project,
     Aggregate: _aggregate,
     Join: _join,
+    AsofJoin: _asof_join,
+    TemporalJoin: _join,  # one version of the table in a batch run: the current one
     SetOp: _set_op,
     Distinct: _distinct,
     TopN: _top_n,
