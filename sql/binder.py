@@ -13,7 +13,7 @@ from sqlglot import exp
 
 from tidal.catalog import Catalog
 from tidal.catalog.sqlstate import DATATYPE_MISMATCH
-from tidal.sql import aggregates, functions, set_returning, similar_to, subqueries
+from tidal.sql import aggregates, functions, grouping_sets, set_returning, similar_to, subqueries
 from tidal.sql.clauses import Binds
 from tidal.sql.dialect import EmitOnWindowClose
 from tidal.sql.errors import SqlError, grouping_error, unsupported
@@ -302,24 +302,27 @@ class Binder(FromClause, WindowFunctions, Subqueries, SetOperations):
     def _aggregate(self, select, items, bound_items, frame: Frame):
         group = select.args.get("group")
         keys: list[exp.Expression] = []
-        grouping_sets = (exp.Rollup, exp.Cube, exp.GroupingSets)
-        if group and any(isinstance(t, grouping_sets) for t in group.expressions):
-            raise unsupported(
-                "ROLLUP, CUBE and GROUPING SETS: write one GROUP BY per grouping and "
-                "combine them with UNION ALL"
+        sets = None
+        if grouping_sets.present(group):
+            sets = grouping_sets.GroupingSets.of(
+                grouping_sets.combinations(
+                    group, lambda term: self._group_term(term, items, bound_items, frame)
+                )
             )
-        for term in group.expressions if group else []:
+            keys = list(sets.keys)
+        for term in group.expressions if group and sets is None else []:
             if isinstance(term, exp.Tuple) and not term.expressions:
                 continue  # GROUP BY (): one group, like no GROUP BY
             keys.append(self._group_term(term, items, bound_items, frame))
         if group and (
             group.args.get("rollup") or group.args.get("cube") or group.args.get("grouping_sets")
         ):
-            raise unsupported("ROLLUP, CUBE and GROUPING SETS")
+            raise unsupported("GROUP BY ... WITH ROLLUP / WITH CUBE: write ROLLUP (...) or CUBE")
         having = select.args.get("having")
         bound_having = self.expression(having.this, frame) if having is not None else None
         if bound_having is not None:
-            self._check_boolean(bound_having, frame.plan.schema, "HAVING")
+            typed = grouping_sets.replace_grouping(bound_having, keys, None, frame.scope)
+            self._check_boolean(typed, frame.plan.schema, "HAVING")
         order = select.args.get("order")
         bound_order = []
         if order:
@@ -327,6 +330,9 @@ class Binder(FromClause, WindowFunctions, Subqueries, SetOperations):
                 bound_order.append(
                     self._order_term_pre_aggregate(term.this, items, bound_items, frame)
                 )
+        bound_items, bound_having, bound_order = grouping_sets.replace_in(
+            keys, sets, frame.scope, bound_items, bound_having, bound_order
+        )
         everything = (
             bound_items
             + ([bound_having] if bound_having is not None else [])
@@ -338,6 +344,8 @@ class Binder(FromClause, WindowFunctions, Subqueries, SetOperations):
         for expression in everything:
             for column in aggregates.free_columns(expression):
                 if frame.scope.columns[int(column.name[1:])].name == "__scalar":
+                    if sets is not None:
+                        raise unsupported("scalar subqueries with GROUPING SETS, ROLLUP or CUBE")
                     keys.append(column)
         keys = unique(keys)
         pre = keys + [arg for call in calls for arg in call.inputs]
@@ -358,13 +366,18 @@ class Binder(FromClause, WindowFunctions, Subqueries, SetOperations):
         agg_fields = tuple(
             Field("count" if c.name == "count_star" else c.name, c.type) for c in agg_calls
         )
-        plan: Plan = Aggregate(
-            pre_plan, tuple(position[k] for k in keys), tuple(agg_calls), key_fields + agg_fields
-        )
+        key_positions = tuple(position[k] for k in keys)
+        plan: Plan = Aggregate(pre_plan, key_positions, tuple(agg_calls), key_fields + agg_fields)
         key_scope = [
             ScopeColumn(n, f.type, _key_tables(k, frame.scope))
             for n, f, k in zip(names, key_fields, keys)
         ]
+        if sets is not None:
+            plan = grouping_sets.aggregate(
+                pre_plan, key_positions, sets, tuple(agg_calls), key_fields + agg_fields
+            )
+            key_scope.append(ScopeColumn("__grouping_set", plan.schema[len(keys)].type, (), True))
+            keys.append(grouping_sets.SET_NUMBER)
         agg_scope = [ScopeColumn(f.name, f.type, (), hidden=True) for f in agg_fields]
         rewrite = aggregates.Rewriter(keys, calls, frame.scope)
         new_frame = Frame(

@@ -297,7 +297,7 @@ def test_a_window_function_without_over_says_to_add_it(db):
         ("SELECT DISTINCT ON (customer) customer FROM orders", "use ROW_NUMBER() OVER"),
         ("CREATE MATERIALIZED VIEW first AS SELECT id FROM orders LIMIT 1", "add ORDER BY"),
         ("CREATE VIEW first AS SELECT id FROM orders LIMIT 1", "LIMIT without ORDER BY"),
-        ("SELECT customer FROM orders GROUP BY CUBE (customer)", "combine them with UNION ALL"),
+        ("SELECT customer FROM orders GROUP BY customer WITH ROLLUP", "write ROLLUP (...)"),
         ("SELECT kurtosis(amount) FROM orders", "tidal maintains array_agg, avg, bool_and"),
         ("SELECT * FROM orders o ASOF JOIN customers c ON o.id >= c.id", "ASOF JOIN"),
         ("CREATE OR REPLACE VIEW big AS SELECT 1 AS one", "DROP the object and create it again"),
