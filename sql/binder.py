@@ -320,9 +320,6 @@ class Binder(FromClause, WindowFunctions, Subqueries, SetOperations):
             raise unsupported("GROUP BY ... WITH ROLLUP / WITH CUBE: write ROLLUP (...) or CUBE")
         having = select.args.get("having")
         bound_having = self.expression(having.this, frame) if having is not None else None
-        if bound_having is not None:
-            typed = grouping_sets.replace_grouping(bound_having, keys, None, frame.scope)
-            self._check_boolean(typed, frame.plan.schema, "HAVING")
         order = select.args.get("order")
         bound_order = []
         if order:
@@ -387,7 +384,10 @@ class Binder(FromClause, WindowFunctions, Subqueries, SetOperations):
             subqueries_allowed=True,
         )
         if bound_having is not None:
-            new_frame.plan = Filter(new_frame.plan, rewrite(bound_having))
+            # typed over the groups: a key beside an aggregate is no error there
+            condition = rewrite(bound_having)
+            self._check_boolean(condition, new_frame.plan.schema, "HAVING")
+            new_frame.plan = Filter(new_frame.plan, condition)
         new_frame.aggregate_rewrite = rewrite  # type: ignore[attr-defined]
         new_frame.pre_aggregate_order = bound_order  # type: ignore[attr-defined]
         return [rewrite(e) for e in bound_items], new_frame

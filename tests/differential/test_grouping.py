@@ -34,6 +34,10 @@ GROUPING = [
         "HAVING count(*) > 1 OR grouping(v % 2) = 1",
     ),
     q(
+        "having_key_beside_aggregate",  # typed over the groups (it failed in DuckDB's typing)
+        "SELECT g, k, count(*) AS n FROM t1 GROUP BY g, ROLLUP(k) HAVING k < count(*) OR g IS NULL",
+    ),
+    q(
         "grand_totals",  # an empty set gives its row over no input too; repeats are kept
         "SELECT g, count(*) AS n, sum(v) AS s, sum(m) AS sm FROM t1 "
         "GROUP BY GROUPING SETS ((), (g), (), (g))",
