@@ -13,7 +13,15 @@ from sqlglot import exp
 
 from tidal.catalog import Catalog
 from tidal.catalog.sqlstate import DATATYPE_MISMATCH
-from tidal.sql import aggregates, functions, grouping_sets, set_returning, similar_to, subqueries
+from tidal.sql import (
+    aggregates,
+    distinct_on,
+    functions,
+    grouping_sets,
+    set_returning,
+    similar_to,
+    subqueries,
+)
 from tidal.sql.clauses import Binds
 from tidal.sql.dialect import EmitOnWindowClose
 from tidal.sql.errors import SqlError, grouping_error, unsupported
@@ -169,16 +177,17 @@ class Binder(FromClause, WindowFunctions, Subqueries, SetOperations):
             set_returning.refuse_below(frame.plan)
             bound_items, frame = set_returning.expand(bound_items, frame, self.infer)
         names = [name for _, name in items]
+        distinct = select.args.get("distinct")
+        if distinct is not None and distinct.args.get("on"):
+            distinct_on.keep_first(self, select, frame, bound_items, names, top)
+            distinct = None
         types = self.infer.infer(bound_items, frame.plan.schema) if bound_items else []
         if len(set(names)) < len(names) and not top:
             names = _dedupe(names)
         fields = tuple(Field(n, t) for n, t in zip(names, types))
         plan: Plan = Project(frame.plan, tuple(bound_items), fields)
         output = Scope([ScopeColumn(n, t, ()) for n, t in zip(names, types)], outer)
-        distinct = select.args.get("distinct")
         if distinct is not None:
-            if distinct.args.get("on"):
-                raise unsupported("DISTINCT ON: use ROW_NUMBER() OVER (PARTITION BY ...) = 1")
             plan = Distinct(plan)
         if order_terms or select.args.get("limit") or select.args.get("offset"):
             plan = self._select_order_limit(
@@ -301,19 +310,9 @@ class Binder(FromClause, WindowFunctions, Subqueries, SetOperations):
 
     def _aggregate(self, select, items, bound_items, frame: Frame):
         group = select.args.get("group")
-        keys: list[exp.Expression] = []
-        sets = None
-        if grouping_sets.present(group):
-            sets = grouping_sets.GroupingSets.of(
-                grouping_sets.combinations(
-                    group, lambda term: self._group_term(term, items, bound_items, frame)
-                )
-            )
-            keys = list(sets.keys)
-        for term in group.expressions if group and sets is None else []:
-            if isinstance(term, exp.Tuple) and not term.expressions:
-                continue  # GROUP BY (): one group, like no GROUP BY
-            keys.append(self._group_term(term, items, bound_items, frame))
+        keys, sets = grouping_sets.keys_and_sets(
+            group, lambda term: self._group_term(term, items, bound_items, frame)
+        )
         if group and (
             group.args.get("rollup") or group.args.get("cube") or group.args.get("grouping_sets")
         ):

@@ -67,6 +67,20 @@ def present(group: exp.Group | None) -> bool:
     return group is not None and any(isinstance(t, _CONSTRUCTS) for t in group.expressions)
 
 
+def keys_and_sets(
+    group: exp.Group | None, bind: Callable[[exp.Expression], exp.Expression]
+) -> tuple[list[exp.Expression], GroupingSets | None]:
+    """The bound keys of a GROUP BY, and its grouping sets (None for a plain GROUP BY, where
+    ``()`` is one group, like no GROUP BY)."""
+    if not present(group):
+        terms = group.expressions if group else []
+        return [
+            bind(t) for t in terms if not (isinstance(t, exp.Tuple) and not t.expressions)
+        ], None
+    sets = GroupingSets.of(combinations(group, bind))
+    return list(sets.keys), sets
+
+
 def combinations(group: exp.Group, bind: Callable[[exp.Expression], exp.Expression]) -> list:
     """The grouping sets of ``group``, each the list of its bound key expressions."""
     sets: list[list[exp.Expression]] = [[]]

@@ -20,7 +20,7 @@ REFUSED = {
     "FROM t1",
     "limit_without_order": "SELECT k FROM t1 LIMIT 3",
     "rollup_scalar_subquery": "SELECT g, (SELECT max(w) FROM t2) AS m FROM t1 GROUP BY ROLLUP (g)",
-    "distinct_on": "SELECT DISTINCT ON (g) g, v FROM t1",
+    "distinct_on_without_order": "SELECT DISTINCT ON (g) g, v FROM t1 ORDER BY g",
     "recursive_cte": "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r "
     "WHERE n < 3) SELECT n FROM r",
     "order_dependent_aggregate": "SELECT g, string_agg(g, ',') AS s FROM t1 GROUP BY g",

@@ -294,7 +294,7 @@ def test_a_window_function_without_over_says_to_add_it(db):
     "sql, words",
     [
         ("WITH RECURSIVE r AS (SELECT 1 AS n) SELECT * FROM r", "WITH RECURSIVE"),
-        ("SELECT DISTINCT ON (customer) customer FROM orders", "use ROW_NUMBER() OVER"),
+        ("CREATE VIEW anyone AS SELECT DISTINCT ON (customer) id FROM orders", "picks the row"),
         ("CREATE MATERIALIZED VIEW first AS SELECT id FROM orders LIMIT 1", "add ORDER BY"),
         ("CREATE VIEW first AS SELECT id FROM orders LIMIT 1", "LIMIT without ORDER BY"),
         ("SELECT customer FROM orders GROUP BY customer WITH ROLLUP", "write ROLLUP (...)"),
