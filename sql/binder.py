@@ -17,6 +17,7 @@ from tidal.sql import (
     aggregates,
     distinct_on,
     functions,
+    grouped_subqueries,
     grouping_sets,
     set_returning,
     similar_to,
@@ -158,6 +159,8 @@ class Binder(FromClause, WindowFunctions, Subqueries, SetOperations):
         if where is not None:
             self._where(where.this, frame)
         items = self._select_items(select, frame)
+        aside: list[exp.Expression] = []  # scalar subqueries joined onto the groups
+        items = grouped_subqueries.set_aside_items(select, items, aside)
         group = select.args.get("group")
         having = select.args.get("having")
         order = select.args.get("order")
@@ -167,10 +170,14 @@ class Binder(FromClause, WindowFunctions, Subqueries, SetOperations):
             set_returning.check_placement(bound)
         returns_sets = any(set_returning.contains(e) for e in bound_items)
         frame.subqueries_allowed = False
+        before = frame.scope
         if group or having or any(aggregates.contains_aggregate(e) for e in bound_items):
             bound_items, frame = self._aggregate(select, items, bound_items, frame)
         else:
             frame.subqueries_allowed = True
+        bound_items = [
+            grouped_subqueries.bring_back(self, e, frame, aside, before) for e in bound_items
+        ]
         if any(e.find(exp.Window) for e in bound_items):
             bound_items, frame = self._windows(bound_items, frame)
         if returns_sets:
@@ -318,7 +325,10 @@ class Binder(FromClause, WindowFunctions, Subqueries, SetOperations):
         ):
             raise unsupported("GROUP BY ... WITH ROLLUP / WITH CUBE: write ROLLUP (...) or CUBE")
         having = select.args.get("having")
-        bound_having = self.expression(having.this, frame) if having is not None else None
+        having_aside: list[exp.Expression] = []
+        if having is not None:
+            having_node = grouped_subqueries.set_aside(having.this, having_aside)
+        bound_having = self.expression(having_node, frame) if having is not None else None
         order = select.args.get("order")
         bound_order = []
         if order:
@@ -384,7 +394,9 @@ class Binder(FromClause, WindowFunctions, Subqueries, SetOperations):
         )
         if bound_having is not None:
             # typed over the groups: a key beside an aggregate is no error there
-            condition = rewrite(bound_having)
+            condition = grouped_subqueries.bring_back(
+                self, rewrite(bound_having), new_frame, having_aside, frame.scope
+            )
             self._check_boolean(condition, new_frame.plan.schema, "HAVING")
             new_frame.plan = Filter(new_frame.plan, condition)
         new_frame.aggregate_rewrite = rewrite  # type: ignore[attr-defined]

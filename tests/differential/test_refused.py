@@ -19,7 +19,8 @@ REFUSED = {
     "correlated_scalar_inequality": "SELECT k, (SELECT max(w) FROM t2 WHERE t2.k > t1.k) AS m "
     "FROM t1",
     "limit_without_order": "SELECT k FROM t1 LIMIT 3",
-    "rollup_scalar_subquery": "SELECT g, (SELECT max(w) FROM t2) AS m FROM t1 GROUP BY ROLLUP (g)",
+    "rollup_of_scalar_subquery": "SELECT (SELECT max(w) FROM t2) AS m, count(*) AS n FROM t1 "
+    "GROUP BY ROLLUP (1)",
     "distinct_on_without_order": "SELECT DISTINCT ON (g) g, v FROM t1 ORDER BY g",
     "recursive_cte": "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r "
     "WHERE n < 3) SELECT n FROM r",
