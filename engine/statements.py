@@ -23,10 +23,13 @@ from tidal.catalog.sqlstate import (
     DEPENDENT_OBJECTS_STILL_EXIST,
     DUPLICATE_OBJECT,
     DUPLICATE_TABLE,
+    INVALID_SCHEMA_NAME,
     NOT_NULL_VIOLATION,
+    UNDEFINED_FUNCTION,
     UNDEFINED_OBJECT,
     WRONG_OBJECT_TYPE,
 )
+from tidal.catalog.types import normalize
 from tidal.catalog.users import User
 from tidal.engine.arguments import Arguments
 from tidal.engine.introspection import describe, explain, show
@@ -141,11 +144,18 @@ class Statements:
 
     def _create(self, create: exp.Create) -> str:
         kind = (create.args.get("kind") or "").upper()
-        name = (
-            create.this.this.name
+        target = (
+            create.this.this
             if isinstance(create.this, (exp.Schema, exp.UserDefinedFunction))
-            else create.this.name
+            else create.this
         )
+        name = target.name
+        schema = target.args.get("db") if isinstance(target, exp.Table) else None
+        if schema is not None and schema.name.lower() not in ("public", "tidal"):
+            raise SqlError(
+                f"schema {schema.name!r} does not exist; tidal has one schema, public",
+                sqlstate=INVALID_SCHEMA_NAME,
+            )
         if create.args.get("exists") and name in self.catalog:
             return f"CREATE {kind}"
         if create.args.get("replace"):
@@ -273,12 +283,19 @@ class Statements:
             kind = "MATERIALIZED VIEW"
         if kind not in _DROP_KINDS:
             raise unsupported(f"DROP {kind}")
-        for table in drop.expressions or drop.args.get("tables") or []:
+        # DROP FUNCTION f(INTEGER): the name is in tables, the argument types in expressions
+        names = drop.args.get("tables") or drop.expressions or []
+        for table in names:
             obj = self.catalog.find(table.name)
             if obj is None:
                 if drop.args.get("exists"):
                     continue
-                raise undefined_table(f"{kind.lower()} {table.name!r} does not exist")
+                message = f"{kind.lower()} {table.name!r} does not exist"
+                if kind == "FUNCTION":
+                    raise SqlError(message, sqlstate=UNDEFINED_FUNCTION)
+                raise undefined_table(message)
+            if kind == "FUNCTION" and obj.kind == "function" and names is not drop.expressions:
+                _check_signature(obj, drop.expressions)
             if obj.kind != _DROP_KINDS[kind]:
                 raise SqlError(
                     f"{table.name!r} is a {obj.kind}, not a {kind.lower()}: use DROP "
@@ -329,6 +346,19 @@ _DROP_KINDS = {
     "MATERIALIZED VIEW": "materialized view",
     "FUNCTION": "function",
 }
+
+
+def _check_signature(function, types: list[exp.DataType]) -> None:
+    """``DROP FUNCTION f(types)`` names the function's own parameter types (PostgreSQL: the
+    types pick one of several functions of the name; tidal has one per name)."""
+    given = [normalize(t.sql(Tidal)) for t in types]
+    taken = [p.type for p in function.parameters]
+    if types and given != taken:
+        raise SqlError(
+            f"function {function.name}({', '.join(given)}) does not exist; "
+            f"{function.name} takes ({', '.join(taken)})",
+            sqlstate=UNDEFINED_FUNCTION,
+        )
 
 
 def _check_not_null(target: Table, rows: pa.Table) -> None:

@@ -12,7 +12,7 @@ from typing import ClassVar
 from sqlglot import exp
 
 from tidal.catalog import Catalog
-from tidal.catalog.sqlstate import DATATYPE_MISMATCH
+from tidal.catalog.sqlstate import DATATYPE_MISMATCH, NUMERIC_VALUE_OUT_OF_RANGE
 from tidal.sql import (
     aggregates,
     distinct_on,
@@ -48,7 +48,7 @@ from tidal.sql.scope import Frame, PositionalColumn, Scope, ScopeColumn
 from tidal.sql.set_operations import SetOperations
 from tidal.sql.subqueries import Subqueries
 from tidal.sql.typeinfer import TypeInference
-from tidal.sql.windows import WindowFunctions, expand_named_windows
+from tidal.sql.windows import WindowFunctions, expand_named_windows, expand_row_orderings
 
 
 class Binder(FromClause, WindowFunctions, Subqueries, SetOperations):
@@ -153,13 +153,13 @@ class Binder(FromClause, WindowFunctions, Subqueries, SetOperations):
     def select(
         self, select: exp.Select, ctes: dict, outer: Scope | None, top: bool
     ) -> tuple[Plan, Scope]:
-        select = expand_named_windows(select)
+        select = expand_row_orderings(expand_named_windows(select))
         frame = self._from(select, ctes, outer)
         where = select.args.get("where")
         if where is not None:
             self._where(where.this, frame)
         items = self._select_items(select, frame)
-        aside: list[exp.Expression] = []  # scalar subqueries joined onto the groups
+        aside = grouped_subqueries.SetAside(frame.scope)  # scalar subqueries joined onto groups
         items = grouped_subqueries.set_aside_items(select, items, aside)
         group = select.args.get("group")
         having = select.args.get("having")
@@ -170,14 +170,11 @@ class Binder(FromClause, WindowFunctions, Subqueries, SetOperations):
             set_returning.check_placement(bound)
         returns_sets = any(set_returning.contains(e) for e in bound_items)
         frame.subqueries_allowed = False
-        before = frame.scope
         if group or having or any(aggregates.contains_aggregate(e) for e in bound_items):
             bound_items, frame = self._aggregate(select, items, bound_items, frame)
         else:
             frame.subqueries_allowed = True
-        bound_items = [
-            grouped_subqueries.bring_back(self, e, frame, aside, before) for e in bound_items
-        ]
+        bound_items = [grouped_subqueries.bring_back(self, e, frame, aside) for e in bound_items]
         if any(e.find(exp.Window) for e in bound_items):
             bound_items, frame = self._windows(bound_items, frame)
         if returns_sets:
@@ -320,15 +317,9 @@ class Binder(FromClause, WindowFunctions, Subqueries, SetOperations):
         keys, sets = grouping_sets.keys_and_sets(
             group, lambda term: self._group_term(term, items, bound_items, frame)
         )
-        if group and (
-            group.args.get("rollup") or group.args.get("cube") or group.args.get("grouping_sets")
-        ):
-            raise unsupported("GROUP BY ... WITH ROLLUP / WITH CUBE: write ROLLUP (...) or CUBE")
-        having = select.args.get("having")
-        having_aside: list[exp.Expression] = []
-        if having is not None:
-            having_node = grouped_subqueries.set_aside(having.this, having_aside)
-        bound_having = self.expression(having_node, frame) if having is not None else None
+        bound_having, having_aside = grouped_subqueries.bind_having(
+            self, select.args.get("having"), frame
+        )
         order = select.args.get("order")
         bound_order = []
         if order:
@@ -378,12 +369,8 @@ class Binder(FromClause, WindowFunctions, Subqueries, SetOperations):
             ScopeColumn(n, f.type, _key_tables(k, frame.scope))
             for n, f, k in zip(names, key_fields, keys)
         ]
-        if sets is not None:
-            plan = grouping_sets.aggregate(
-                pre_plan, key_positions, sets, tuple(agg_calls), key_fields + agg_fields
-            )
-            key_scope.append(ScopeColumn("__grouping_set", plan.schema[len(keys)].type, (), True))
-            keys.append(grouping_sets.SET_NUMBER)
+        if sets is not None:  # the set number becomes a key, after the others
+            plan = grouping_sets.over_sets(plan, sets, keys, key_scope)
         agg_scope = [ScopeColumn(f.name, f.type, (), hidden=True) for f in agg_fields]
         rewrite = aggregates.Rewriter(keys, calls, frame.scope)
         new_frame = Frame(
@@ -393,9 +380,10 @@ class Binder(FromClause, WindowFunctions, Subqueries, SetOperations):
             subqueries_allowed=True,
         )
         if bound_having is not None:
-            # typed over the groups: a key beside an aggregate is no error there
+            # Typed over the groups: over the input rows a key next to an aggregate
+            # (k > min(v)) would read as an ungrouped column.
             condition = grouped_subqueries.bring_back(
-                self, rewrite(bound_having), new_frame, having_aside, frame.scope
+                self, rewrite(bound_having), new_frame, having_aside
             )
             self._check_boolean(condition, new_frame.plan.schema, "HAVING")
             new_frame.plan = Filter(new_frame.plan, condition)
@@ -599,7 +587,12 @@ def _constant_int(node: exp.Expression | None, what: str) -> int | None:
         value = node.args.get("count") or exp.Literal.number(1)  # FETCH FIRST ROW ONLY
     else:
         value = node.expression if isinstance(node, (exp.Limit, exp.Offset)) else node
-    if isinstance(value, exp.Literal) and not value.is_string:
+    if isinstance(value, exp.Literal) and not value.is_string and value.this.isdigit():
+        if int(value.this) >= 2**63:
+            raise SqlError(
+                f"{what} {value.this} is out of range for BIGINT",
+                sqlstate=NUMERIC_VALUE_OUT_OF_RANGE,
+            )
         return int(value.this)
     if isinstance(value, exp.Null) or (isinstance(value, exp.Var) and value.name.upper() == "ALL"):
         return None

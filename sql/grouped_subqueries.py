@@ -11,8 +11,8 @@ of the groups with the subquery's rows, on its equalities with the keys.
 
 >>> from tidal.sql.parser import parse_statement
 >>> select = parse_statement("SELECT g, 1 + (SELECT max(w) FROM t2) FROM t1 GROUP BY g")
->>> found = []
->>> set_aside(select.expressions[1], found).sql(), len(found)
+>>> aside = SetAside(Scope())
+>>> set_aside(select.expressions[1], aside).sql(), len(aside.found)
 ('1 + __SUBQUERY(0)', 1)
 """
 
@@ -28,6 +28,15 @@ from tidal.sql.scope import Frame, Scope
 
 # The stand-in for the n-th subquery set aside (a call no user can write: it has no function).
 _MARK = "__subquery"
+
+
+class SetAside:
+    """The subqueries set aside while one clause is bound, and the scope before grouping (to
+    name a column a subquery reads that is not a group key)."""
+
+    def __init__(self, before: Scope) -> None:
+        self.found: list[exp.Expression] = []
+        self.before = before
 
 
 def grouped(select: exp.Select) -> bool:
@@ -50,7 +59,7 @@ def _aggregate_outside(node: exp.Expression) -> bool:
     return any(_aggregate_outside(child) for child in node.iter_expressions())
 
 
-def set_aside_items(select: exp.Select, items: list, found: list[exp.Expression]) -> list:
+def set_aside_items(select: exp.Select, items: list, aside: SetAside) -> list:
     """The select list ``items`` (expression, output name) with their subqueries set aside, if
     ``select`` groups; an item that GROUP BY names (by position or output name) keeps its
     subquery, evaluated per input row and grouped by."""
@@ -60,7 +69,7 @@ def set_aside_items(select: exp.Select, items: list, found: list[exp.Expression]
     return [
         (item, name)
         if str(position) in named or name.lower() in named
-        else (set_aside(item, found), name)
+        else (set_aside(item, aside), name)
         for position, (item, name) in enumerate(items, 1)
     ]
 
@@ -76,9 +85,18 @@ def _named_by_group(group: exp.Group | None) -> set[str]:
     return named
 
 
-def set_aside(node: exp.Expression, found: list[exp.Expression]) -> exp.Expression:
-    """``node`` with each scalar subquery outside aggregate calls replaced by a stand-in,
-    the subqueries appended to ``found``."""
+def bind_having(binder, having: exp.Having | None, frame: Frame):
+    """The bound HAVING condition (None without one), its subqueries set aside."""
+    aside = SetAside(frame.scope)
+    if having is None:
+        return None, aside
+    return binder.expression(set_aside(having.this, aside), frame), aside
+
+
+def set_aside(node: exp.Expression, aside: SetAside) -> exp.Expression:
+    """``node`` with each scalar subquery outside aggregate calls replaced by a stand-in, kept
+    in ``aside``."""
+    found = aside.found
 
     def visit(n: exp.Expression) -> exp.Expression:
         if (
@@ -104,12 +122,10 @@ def _inside_aggregate(node: exp.Expression, root: exp.Expression) -> bool:
     return False
 
 
-def bring_back(
-    binder, node: exp.Expression, frame: Frame, found: list[exp.Expression], before: Scope
-) -> exp.Expression:
+def bring_back(binder, node: exp.Expression, frame: Frame, aside: SetAside) -> exp.Expression:
     """Bound ``node`` with each stand-in replaced by the column of its subquery, joined onto
-    ``frame`` (the groups). ``before`` is the scope before grouping, to name a column the
-    subquery reads that is not a group key."""
+    ``frame`` (the groups)."""
+    found = aside.found
 
     def visit(n: exp.Expression) -> exp.Expression:
         if isinstance(n, exp.Anonymous) and n.name == _MARK:
@@ -118,7 +134,7 @@ def bring_back(
                 return ref(binder._scalar_column(subquery.this, frame))
             except SqlError as error:
                 if error.sqlstate in (UNDEFINED_COLUMN, UNDEFINED_TABLE):
-                    _refuse_ungrouped(subquery, frame.scope, before)
+                    _refuse_ungrouped(subquery, frame.scope, aside.before)
                 raise
         return n
 

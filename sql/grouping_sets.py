@@ -46,7 +46,7 @@ from tidal.sql.plan import (
     ref_index,
     unique,
 )
-from tidal.sql.scope import Scope
+from tidal.sql.scope import Scope, ScopeColumn
 
 # PostgreSQL's limit on the number of grouping sets of one query.
 MAX_SETS = 4096
@@ -72,6 +72,10 @@ def keys_and_sets(
 ) -> tuple[list[exp.Expression], GroupingSets | None]:
     """The bound keys of a GROUP BY, and its grouping sets (None for a plain GROUP BY, where
     ``()`` is one group, like no GROUP BY)."""
+    if group and (
+        group.args.get("rollup") or group.args.get("cube") or group.args.get("grouping_sets")
+    ):
+        raise unsupported("GROUP BY ... WITH ROLLUP / WITH CUBE: write ROLLUP (...) or CUBE")
     if not present(group):
         terms = group.expressions if group else []
         return [
@@ -201,6 +205,17 @@ def _shown(expression: exp.Expression, scope: Scope) -> str:
         return node
 
     return expression.transform(name).sql()
+
+
+def over_sets(
+    plain: Aggregate, grouping: GroupingSets, keys: list[exp.Expression], scope: list[ScopeColumn]
+) -> Plan:
+    """``plain`` (the Aggregate by all the keys) over every grouping set instead; ``keys``
+    (the bound keys) and ``scope`` (their columns) get the set number's, which follows them."""
+    plan = aggregate(plain.input, plain.keys, grouping, plain.aggregates, plain.schema)
+    keys.append(SET_NUMBER)
+    scope.append(ScopeColumn("__grouping_set", _NUMBER_TYPE, (), hidden=True))
+    return plan
 
 
 def aggregate(
