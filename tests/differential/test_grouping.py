@@ -81,6 +81,36 @@ GROUPING = [
     ),
 ]
 
+# Scalar subqueries in HAVING and in a grouped select list, joined onto the groups.
+GROUPED_SUBQUERIES = [
+    q(
+        "having_correlated_scalar",
+        "SELECT g, sum(v) AS s FROM t1 GROUP BY g "
+        "HAVING sum(v) > (SELECT min(x) FROM t3 WHERE t3.g = t1.g)",
+        tables="t1 t3",
+    ),
+    q(
+        "having_uncorrelated_scalar",
+        "SELECT k, count(*) AS n FROM t1 GROUP BY k HAVING count(*) * 2 >= (SELECT count(*) FROM t2)",
+        tables="t1 t2",
+    ),
+    q(
+        "grouped_select_correlated_scalars",  # one per key and one on both keys
+        "SELECT g, k, count(*) AS n, (SELECT sum(x) FROM t3 WHERE t3.g = t1.g) AS sx, "
+        "(SELECT count(*) FROM t3 WHERE t3.g = t1.g AND t3.k = t1.k) + count(*) AS c "
+        "FROM t1 GROUP BY g, k",
+        tables="t1 t3",
+    ),
+    q(
+        "rollup_correlated_scalars",  # the key is NULL in the total's row
+        "SELECT g, count(*) AS n, (SELECT count(*) FROM t3 WHERE t3.g = t1.g) AS c FROM t1 "
+        "GROUP BY ROLLUP(g) HAVING (SELECT max(x) FROM t3 WHERE t3.g = t1.g) > 0 "
+        "OR grouping(g) = 1",
+        tables="t1 t3",
+    ),
+]
+GROUPING += GROUPED_SUBQUERIES
+
 
 @pytest.mark.parametrize("query", GROUPING, ids=[q.name for q in GROUPING])
 @PROFILE
