@@ -56,11 +56,13 @@ def keep_first(
 
     terms = select.args["distinct"].args["on"]
     terms = terms.expressions if isinstance(terms, exp.Tuple) else [terms]
-    keys = unique([_item(term, items, names) or _bound(bind(term), term) for term in terms])
+    keys = unique([_item(term, items, names) or _bound(bind, term) for term in terms])
     order = select.args.get("order")
     ordered = []
     for position, term in enumerate(order.expressions if order else []):
-        bound = _item(term.this, items, names) or order_term(position, term.this)
+        bound = _item(term.this, items, names)
+        if bound is None:
+            bound = _bound(lambda t, p=position: order_term(p, t), term.this, aggregated=True)
         ordered.append((bound, bool(term.args.get("desc")), bool(term.args.get("nulls_first"))))
     picking = _picking(keys, ordered)
     if not picking and not top and any(item not in keys for item in items):
@@ -108,13 +110,18 @@ def _item(term: exp.Expression, items: list[exp.Expression], names: list[str]):
     return None
 
 
-def _bound(expression: exp.Expression, term: exp.Expression) -> exp.Expression:
-    if aggregates.contains_aggregate(expression) or expression.find(exp.Window):
+def _bound(bind, term: exp.Expression, aggregated: bool = False) -> exp.Expression:
+    """A DISTINCT ON expression or ORDER BY term that is not an output column, bound. Window
+    functions and subqueries there are refused (they would be evaluated row by row); so are
+    aggregates, except in an ORDER BY term of a grouped query (bound with the others)."""
+    if term.find(exp.Subquery, exp.Window) or (
+        not aggregated and aggregates.contains_aggregate(term)
+    ):
         raise unsupported(
-            f"an aggregate or window function in DISTINCT ON ({term.sql()}): select it and "
-            "name its output column"
+            f"a subquery, aggregate or window function in DISTINCT ON or its ORDER BY "
+            f"({term.sql()}): select it and name its output column"
         )
-    return expression
+    return bind(term)
 
 
 def _picking(keys: list[exp.Expression], ordered: list) -> list:
