@@ -12,8 +12,18 @@ from typing import ClassVar
 from sqlglot import exp
 
 from tidal.catalog import Catalog
-from tidal.catalog.sqlstate import DATATYPE_MISMATCH, NUMERIC_VALUE_OUT_OF_RANGE
-from tidal.sql import aggregates, functions, json_functions, set_returning, similar_to, subqueries
+from tidal.catalog.sqlstate import DATATYPE_MISMATCH
+from tidal.sql import (
+    aggregates,
+    distinct_on,
+    functions,
+    grouped_subqueries,
+    grouping_sets,
+    json_functions,
+    set_returning,
+    similar_to,
+    subqueries,
+)
 from tidal.sql.clauses import Binds
 from tidal.sql.dialect import EmitOnWindowClose
 from tidal.sql.errors import SqlError, grouping_error, unsupported
@@ -37,6 +47,7 @@ from tidal.sql.plan import (
     unique,
 )
 from tidal.sql.recursive import bind_recursive, reads_itself
+from tidal.sql.row_counts import row_count
 from tidal.sql.scope import Frame, PositionalColumn, Scope, ScopeColumn
 from tidal.sql.set_operations import SetOperations
 from tidal.sql.subqueries import Subqueries
@@ -153,6 +164,8 @@ class Binder(FromClause, WindowFunctions, Subqueries, SetOperations):
         if where is not None:
             self._where(where.this, frame)
         items = self._select_items(select, frame)
+        aside = grouped_subqueries.SetAside(frame.scope)  # scalar subqueries joined onto groups
+        items = grouped_subqueries.set_aside_items(select, items, aside)
         group = select.args.get("group")
         having = select.args.get("having")
         order = select.args.get("order")
@@ -166,22 +179,24 @@ class Binder(FromClause, WindowFunctions, Subqueries, SetOperations):
             bound_items, frame = self._aggregate(select, items, bound_items, frame)
         else:
             frame.subqueries_allowed = True
+        bound_items = [grouped_subqueries.bring_back(self, e, frame, aside) for e in bound_items]
         if any(e.find(exp.Window) for e in bound_items):
             bound_items, frame = self._windows(bound_items, frame)
         if returns_sets:
             set_returning.refuse_below(frame.plan)
             bound_items, frame = set_returning.expand(bound_items, frame, self.infer)
         names = [name for _, name in items]
+        distinct = select.args.get("distinct")
+        if distinct is not None and distinct.args.get("on"):
+            distinct_on.keep_first(self, select, frame, bound_items, names, top)
+            distinct = None
         types = self.infer.infer(bound_items, frame.plan.schema) if bound_items else []
         if len(set(names)) < len(names) and not top:
             names = _dedupe(names)
         fields = tuple(Field(n, t) for n, t in zip(names, types))
         plan: Plan = Project(frame.plan, tuple(bound_items), fields)
         output = Scope([ScopeColumn(n, t, ()) for n, t in zip(names, types)], outer)
-        distinct = select.args.get("distinct")
         if distinct is not None:
-            if distinct.args.get("on"):
-                raise unsupported("DISTINCT ON: use ROW_NUMBER() OVER (PARTITION BY ...) = 1")
             plan = Distinct(plan)
         if order_terms or select.args.get("limit") or select.args.get("offset"):
             plan = self._select_order_limit(
@@ -310,23 +325,12 @@ class Binder(FromClause, WindowFunctions, Subqueries, SetOperations):
 
     def _aggregate(self, select, items, bound_items, frame: Frame):
         group = select.args.get("group")
-        keys: list[exp.Expression] = []
-        grouping_sets = (exp.Rollup, exp.Cube, exp.GroupingSets)
-        if group and any(isinstance(t, grouping_sets) for t in group.expressions):
-            raise unsupported(
-                "ROLLUP, CUBE and GROUPING SETS: write one GROUP BY per grouping and "
-                "combine them with UNION ALL"
-            )
-        for term in group.expressions if group else []:
-            if isinstance(term, exp.Tuple) and not term.expressions:
-                continue  # GROUP BY (): one group, like no GROUP BY
-            keys.append(self._group_term(term, items, bound_items, frame))
-        if group and (
-            group.args.get("rollup") or group.args.get("cube") or group.args.get("grouping_sets")
-        ):
-            raise unsupported("ROLLUP, CUBE and GROUPING SETS")
-        having = select.args.get("having")
-        bound_having = self.expression(having.this, frame) if having is not None else None
+        keys, sets = grouping_sets.keys_and_sets(
+            group, lambda term: self._group_term(term, items, bound_items, frame)
+        )
+        bound_having, having_aside = grouped_subqueries.bind_having(
+            self, select.args.get("having"), frame
+        )
         order = select.args.get("order")
         bound_order = []
         if order:
@@ -334,6 +338,9 @@ class Binder(FromClause, WindowFunctions, Subqueries, SetOperations):
                 bound_order.append(
                     self._order_term_pre_aggregate(term.this, items, bound_items, frame)
                 )
+        bound_items, bound_having, bound_order = grouping_sets.replace_in(
+            keys, sets, frame.scope, bound_items, bound_having, bound_order
+        )
         everything = (
             bound_items
             + ([bound_having] if bound_having is not None else [])
@@ -345,6 +352,8 @@ class Binder(FromClause, WindowFunctions, Subqueries, SetOperations):
         for expression in everything:
             for column in aggregates.free_columns(expression):
                 if frame.scope.columns[int(column.name[1:])].name == "__scalar":
+                    if sets is not None:
+                        raise unsupported("scalar subqueries with GROUPING SETS, ROLLUP or CUBE")
                     keys.append(column)
         keys = unique(keys)
         pre = keys + [arg for call in calls for arg in call.inputs]
@@ -365,13 +374,14 @@ class Binder(FromClause, WindowFunctions, Subqueries, SetOperations):
         agg_fields = tuple(
             Field("count" if c.name == "count_star" else c.name, c.type) for c in agg_calls
         )
-        plan: Plan = Aggregate(
-            pre_plan, tuple(position[k] for k in keys), tuple(agg_calls), key_fields + agg_fields
-        )
+        key_positions = tuple(position[k] for k in keys)
+        plan: Plan = Aggregate(pre_plan, key_positions, tuple(agg_calls), key_fields + agg_fields)
         key_scope = [
             ScopeColumn(n, f.type, _key_tables(k, frame.scope))
             for n, f, k in zip(names, key_fields, keys)
         ]
+        if sets is not None:  # the set number becomes a key, after the others
+            plan = grouping_sets.over_sets(plan, sets, keys, key_scope)
         agg_scope = [ScopeColumn(f.name, f.type, (), hidden=True) for f in agg_fields]
         rewrite = aggregates.Rewriter(keys, calls, frame.scope)
         new_frame = Frame(
@@ -383,7 +393,9 @@ class Binder(FromClause, WindowFunctions, Subqueries, SetOperations):
         if bound_having is not None:
             # Typed over the groups: over the input rows a key next to an aggregate
             # (k > min(v)) would read as an ungrouped column.
-            condition = rewrite(bound_having)
+            condition = grouped_subqueries.bring_back(
+                self, rewrite(bound_having), new_frame, having_aside
+            )
             self._check_boolean(condition, new_frame.plan.schema, "HAVING")
             new_frame.plan = Filter(new_frame.plan, condition)
         new_frame.aggregate_rewrite = rewrite  # type: ignore[attr-defined]
@@ -481,8 +493,8 @@ class Binder(FromClause, WindowFunctions, Subqueries, SetOperations):
                         "name or position"
                     )
                 keys.append(SortKey(column, bool(term.args.get("desc")), _nulls_first(term)))
-        limit = _constant_int(node.args.get("limit"), "LIMIT")
-        offset = _constant_int(node.args.get("offset"), "OFFSET") or 0
+        limit = row_count(node.args.get("limit"), "LIMIT")
+        offset = row_count(node.args.get("offset"), "OFFSET") or 0
         if top:
             if keys:
                 plan = Sort(plan, tuple(keys))
@@ -578,23 +590,3 @@ def _select_position(term: exp.Expression, names: list[str]) -> int | None:
 def _nulls_first(term: exp.Ordered) -> bool:
     """sqlglot resolves PostgreSQL's default (NULLs last ascending, first descending)."""
     return bool(term.args.get("nulls_first"))
-
-
-def _constant_int(node: exp.Expression | None, what: str) -> int | None:
-    """The row count of LIMIT n, OFFSET n or FETCH FIRST n ROWS ONLY (None: no limit)."""
-    if node is None:
-        return None
-    if isinstance(node, exp.Fetch):
-        value = node.args.get("count") or exp.Literal.number(1)  # FETCH FIRST ROW ONLY
-    else:
-        value = node.expression if isinstance(node, (exp.Limit, exp.Offset)) else node
-    if isinstance(value, exp.Literal) and not value.is_string and value.this.isdigit():
-        if int(value.this) >= 2**63:
-            raise SqlError(
-                f"{what} {value.this} is out of range for BIGINT",
-                sqlstate=NUMERIC_VALUE_OUT_OF_RANGE,
-            )
-        return int(value.this)
-    if isinstance(value, exp.Null) or (isinstance(value, exp.Var) and value.name.upper() == "ALL"):
-        return None
-    raise SqlError(f"{what} must be an integer constant")

@@ -9,7 +9,7 @@ a ``TimeBound``: the minimum, over some relations, of the relation's watermark p
 How columns keep or gain watermarks, node by node (``W`` the input column's watermark):
 
 - scan: the ``WATERMARK FOR`` column, with offset 0;
-- filter, project (bare column references), distinct, emit: unchanged;
+- filter, project (bare column references), distinct, emit, unnest (its input's columns): unchanged;
 - window TVF: the time column stays (for tumble/hop/cumulate: assignment is row by row);
   ``window_end`` gets W + 1 us (windows containing future rows end after them); ``window_start``
   W + 1 us - size; a session's rows can move to a merged session, so only its ``window_end``;
@@ -45,6 +45,7 @@ from tidal.sql.plan import (
     Scan,
     SetOp,
     Sort,
+    Unnest,
     WindowTVF,
     conjuncts,
     ref,
@@ -125,7 +126,7 @@ def time_columns(plan: Plan, through_tables: bool = False) -> TimeColumns:
     state by it; EMIT ON WINDOW CLOSE releases such later changes when they come."""
     if isinstance(plan, Scan):
         return {} if plan.watermark is None else {plan.watermark: TimeBound.of(plan.relation)}
-    if isinstance(plan, (Filter, Distinct, Emit)):
+    if isinstance(plan, (Filter, Distinct, Emit, Unnest)):
         return time_columns(plan.input, through_tables)
     if isinstance(plan, Project):
         below = time_columns(plan.input, through_tables)

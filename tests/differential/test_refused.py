@@ -19,10 +19,11 @@ REFUSED = {
     "correlated_scalar_inequality": "SELECT k, (SELECT max(w) FROM t2 WHERE t2.k > t1.k) AS m "
     "FROM t1",
     "limit_without_order": "SELECT k FROM t1 LIMIT 3",
-    "rollup": "SELECT g, sum(v) AS s FROM t1 GROUP BY ROLLUP (g)",
-    "distinct_on": "SELECT DISTINCT ON (g) g, v FROM t1",
     "recursive_temporal_filter": "WITH RECURSIVE r(k) AS (SELECT k FROM t1 WHERE ts > now() - "
     "INTERVAL '1 hour' UNION SELECT k + 1 FROM r WHERE k < 3) SELECT k FROM r",
+    "rollup_of_scalar_subquery": "SELECT (SELECT max(w) FROM t2) AS m, count(*) AS n FROM t1 "
+    "GROUP BY ROLLUP (1)",
+    "distinct_on_without_order": "SELECT DISTINCT ON (g) g, v FROM t1 ORDER BY g",
     "order_dependent_aggregate": "SELECT g, string_agg(g, ',') AS s FROM t1 GROUP BY g",
     "unordered_array_agg": "SELECT k, array_agg(v) AS a FROM t1 GROUP BY k",
     "mode_without_order": "SELECT k, mode(v) AS m FROM t1 GROUP BY k",

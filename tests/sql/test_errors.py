@@ -293,10 +293,10 @@ def test_a_window_function_without_over_says_to_add_it(db):
 @pytest.mark.parametrize(
     "sql, words",
     [
-        ("SELECT DISTINCT ON (customer) customer FROM orders", "use ROW_NUMBER() OVER"),
+        ("CREATE VIEW anyone AS SELECT DISTINCT ON (customer) id FROM orders", "picks the row"),
         ("CREATE MATERIALIZED VIEW first AS SELECT id FROM orders LIMIT 1", "add ORDER BY"),
         ("CREATE VIEW first AS SELECT id FROM orders LIMIT 1", "LIMIT without ORDER BY"),
-        ("SELECT customer FROM orders GROUP BY CUBE (customer)", "combine them with UNION ALL"),
+        ("SELECT customer FROM orders GROUP BY customer WITH ROLLUP", "write ROLLUP (...)"),
         ("SELECT kurtosis(amount) FROM orders", "tidal maintains array_agg, avg, bool_and"),
         ("SELECT * FROM orders o ASOF RIGHT JOIN customers c ON o.id >= c.id", "ASOF RIGHT"),
         ("CREATE OR REPLACE VIEW big AS SELECT 1 AS one", "DROP the object and create it again"),
