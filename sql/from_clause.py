@@ -43,6 +43,9 @@ class FromClause:
     def relation(self, node: exp.Expression, ctes: dict, outer: Scope | None) -> tuple[Plan, Scope]:
         """A FROM item: a named relation, a subquery or VALUES, with its alias applied."""
         alias = node.args.get("alias")
+        function = self.function_relation(node, ctes, outer)
+        if function is not None:
+            return function
         if isinstance(node, exp.Table):
             if node.db and node.db.lower() not in ("public", "tidal"):
                 raise undefined_table(
@@ -53,8 +56,6 @@ class FromClause:
                 if alias is not None and alias.columns:
                     scope = _renamed(scope, [c.name for c in alias.columns])
                 return plan, Scope(scope.columns, outer)
-            if isinstance(node.this, (exp.Anonymous, exp.Func)):
-                raise unsupported(f"table function {node.this.sql()} in FROM")
             plan, scope = self._named(node.name, ctes, outer)
             scope = scope.requalified(node.alias_or_name)
         elif isinstance(node, exp.Subquery):
@@ -63,8 +64,6 @@ class FromClause:
         elif isinstance(node, exp.Values):
             plan, scope = self.values(node)
             scope = scope.requalified(node.alias or "values")
-        elif isinstance(node, (exp.Unnest, exp.Lateral)):
-            raise unsupported(f"{node.key.upper()} in FROM")
         else:
             raise unsupported(f"{node.sql()} in FROM")
         if alias is not None and alias.columns:
@@ -108,6 +107,8 @@ class FromClause:
         return plan, Scope(scope.columns, outer)
 
     def _join(self, join: exp.Join, frame: Frame) -> None:
+        if self.lateral_join(join, frame):
+            return
         right, right_scope = self.relation(join.this, frame.ctes, frame.scope.outer)
         kind = _join_kind(join)
         combined = frame.scope.concat(right_scope)
