@@ -13,8 +13,9 @@ from typing import ClassVar
 
 from sqlglot import exp
 
+from tidal.catalog.sqlstate import UNDEFINED_TABLE
 from tidal.sql.clauses import Binds
-from tidal.sql.errors import unsupported
+from tidal.sql.errors import SqlError, unsupported
 from tidal.sql.lateral_subqueries import join_lateral_subquery
 from tidal.sql.plan import Filter, Plan, Values
 from tidal.sql.scope import Frame, Scope
@@ -41,7 +42,15 @@ class LateralJoins:
         if function is None:
             return None
         unit = Frame(Values(((),), ()), Scope([], outer), ctes)
-        plan, columns = unnest_rows(self, function, unit)
+        try:
+            plan, columns = unnest_rows(self, function, unit)
+        except SqlError as error:
+            if error.sqlstate != UNDEFINED_TABLE:
+                raise
+            raise unsupported(
+                f"{function.name}() in FROM reading a column that is not a FROM item before it "
+                f"in the same FROM ({error.message})"
+            ) from None
         return plan, Scope(columns, outer)
 
     def lateral_join(self, join: exp.Join, frame: Frame) -> bool:

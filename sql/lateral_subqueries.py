@@ -22,7 +22,7 @@ import dataclasses
 from sqlglot import exp
 
 from tidal.sql import aggregates, set_returning
-from tidal.sql.errors import SqlError, unsupported
+from tidal.sql.errors import SqlError, grouping_error, unsupported
 from tidal.sql.joins import make_join
 from tidal.sql.plan import Field, Filter, Plan, Project, conjunction, conjuncts, ref
 from tidal.sql.scope import Frame, PositionalColumn, Scope, ScopeColumn
@@ -128,7 +128,9 @@ def _placed(node: exp.Expression, inner: Scope, outer: Scope, width: int) -> exp
     outer row's."""
 
     def place(n: exp.Expression) -> exp.Expression:
-        if isinstance(n, exp.Column) and not isinstance(n, PositionalColumn):
+        if isinstance(n, PositionalColumn):  # a column of the subquery's ``*``
+            return PositionalColumn.at(width + n.position)
+        if isinstance(n, exp.Column):
             if isinstance(n.this, exp.Star):
                 return n
             index = inner.resolve(n)
@@ -164,6 +166,8 @@ def _flattened(binder, query: exp.Select, inner: Frame, frame: Frame, kind: str)
     where = query.args.get("where")
     if where is not None:
         condition = binder.expression(_placed(where.this, inner.scope, frame.scope, width), over)
+        if aggregates.contains_aggregate(condition):
+            raise grouping_error("aggregate functions are not allowed in WHERE: use HAVING")
         binder._check_boolean(condition, shape.schema, "WHERE")
     joined = make_join(frame.plan, right, kind, condition, binder.infer)
     items = binder._select_items(query, inner)
