@@ -1,18 +1,21 @@
 """LATERAL subqueries, decorrelated into joins: ``FROM t, LATERAL (SELECT ... WHERE u.k = t.k)``.
 
-Two shapes are maintained (a LATERAL subquery reading no outer column is a plain subquery):
+Three shapes are maintained (a LATERAL subquery reading no outer column is a plain subquery):
 
 - A subquery without aggregates, DISTINCT or LIMIT is flattened: its FROM is joined to the
   items before it on all of its WHERE conditions, and its select list, which may read outer
   columns, is computed over the joined rows. Its own columns shadow outer ones, as in
   PostgreSQL. ``LEFT JOIN LATERAL ... ON true`` keeps an outer row without matches, with NULLs.
+- ``ORDER BY ... LIMIT n [OFFSET m]`` correlated by such equalities keeps the first rows of
+  each group of those inner columns (ROW_NUMBER, ties broken by every column) and joins on them.
 - An aggregating subquery correlated by equalities ``inner column = outer expression`` is
   grouped by those inner columns too and joined on them, once per group: without GROUP BY
   each outer row gets exactly one row (a left join; a missing group gives NULL, or 0 for a
   bare count, as in PostgreSQL), with GROUP BY one row per group of its own.
 
-Anything else (LIMIT or ORDER BY per outer row, a correlated FROM, other correlated conditions
-under an aggregate, RIGHT / FULL JOIN LATERAL) is refused by name.
+Anything else (DISTINCT per outer row, LIMIT without ORDER BY, a correlated FROM, other
+correlated conditions under an aggregate or a LIMIT, RIGHT / FULL JOIN LATERAL) is refused by
+name.
 """
 
 from __future__ import annotations
@@ -51,10 +54,11 @@ def join_lateral_subquery(binder, node: exp.Lateral, join: exp.Join, frame: Fram
         plan, scope = binder.relation(node, frame.ctes, frame.scope.outer)
         _join_plain(binder, join, frame, plan, scope, kind)
         return
+    limited = query.args.get("limit") is not None or query.args.get("offset") is not None
     for key, what in _PER_ROW.items():
-        if query.args.get(key):
+        if query.args.get(key) and not (limited and key != "distinct"):
             raise unsupported(f"{what} in a correlated LATERAL subquery (it applies per outer row)")
-    for clause in clauses:
+    for clause in [*clauses, query.args.get("order")]:
         if clause is not None and any(
             isinstance(n, (exp.Subquery, exp.Exists, exp.Window)) or set_returning.name_of(n)
             for n in clause.walk()
@@ -63,11 +67,16 @@ def join_lateral_subquery(binder, node: exp.Lateral, join: exp.Join, frame: Fram
                 "a subquery, window or set-returning function inside a correlated LATERAL "
                 f"subquery ({clause.sql()[:60]})"
             )
-    if (
+    aggregating = (
         query.args.get("group")
         or query.args.get("having")
         or any(aggregates.contains_aggregate(item) for item in query.expressions)
-    ):
+    )
+    if limited and aggregating:
+        raise unsupported("LIMIT with aggregates in a correlated LATERAL subquery")
+    if limited:
+        plan, fields = _top_per_key(binder, query, inner, frame, kind)
+    elif aggregating:
         plan, fields = _aggregated(binder, query, inner, frame, kind)
     else:
         plan, fields = _flattened(binder, query, inner, frame, kind)
@@ -188,27 +197,10 @@ def _aggregated(binder, query: exp.Select, inner: Frame, frame: Frame, kind: str
     """The subquery grouped by the inner columns of its correlating equalities as well, joined
     on them."""
     width = len(frame.plan.schema)
-    local, pairs = [], []
-    where = query.args.get("where")
-    for part in conjuncts(where.this if where is not None else None):
-        if not any(_is_outer(c, inner.scope, frame.scope) for c in _own_columns(part)):
-            local.append(part)
-            continue
-        pairs.append(_equality(part, inner.scope, frame.scope))
-    for clause in [query.args.get("group"), query.args.get("having"), *query.expressions]:
-        for column in _own_columns(clause) if clause is not None else ():
-            if _is_outer(column, inner.scope, frame.scope):
-                raise unsupported(
-                    f"outer column {column.sql()} in an aggregating LATERAL subquery outside "
-                    "its WHERE: correlate it by equalities (inner column = outer value)"
-                )
+    local, pairs, keys = _correlation(query, inner, frame, "an aggregating")
     grouped = query.args.get("group") is not None
     if query.args.get("having") and not grouped:
         raise unsupported("HAVING without GROUP BY in a correlated LATERAL subquery")
-    keys = []
-    for column, _ in pairs:
-        if column not in keys:
-            keys.append(column)
     select = query.copy()
     select.set("where", exp.Where(this=conjunction(local)) if local else None)
     items = binder._select_items(query, inner)
@@ -220,16 +212,7 @@ def _aggregated(binder, query: exp.Select, inner: Frame, frame: Frame, kind: str
     group = [g.copy() for g in query.args["group"].expressions] if grouped else []
     select.set("group", exp.Group(expressions=group + [k.copy() for k in keys]))
     sub_plan, _ = binder.query(select, frame.ctes, None)
-    outer_frame = Frame(frame.plan, frame.scope, frame.ctes, False)
-    condition = conjunction(
-        [
-            exp.EQ(
-                this=ref(width + len(items) + keys.index(column)),
-                expression=binder.expression(value, outer_frame),
-            )
-            for column, value in pairs
-        ]
-    )
+    condition = _key_condition(binder, frame, pairs, keys, width + len(items))
     joined = make_join(frame.plan, sub_plan, kind if grouped else "left", condition, binder.infer)
     values = []
     for position, (item, _) in enumerate(items):
@@ -242,7 +225,106 @@ def _aggregated(binder, query: exp.Select, inner: Frame, frame: Frame, kind: str
     return Project(joined, exprs, frame.plan.schema + fields), fields
 
 
-def _equality(part: exp.Expression, inner: Scope, outer: Scope):
+def _correlation(query: exp.Select, inner: Frame, frame: Frame, what: str):
+    """The subquery's uncorrelated WHERE conjuncts, its correlating (inner column, outer
+    value) equalities, and those inner columns once each; outer columns elsewhere refused."""
+    local, pairs = [], []
+    where = query.args.get("where")
+    for part in conjuncts(where.this if where is not None else None):
+        if not any(_is_outer(c, inner.scope, frame.scope) for c in _own_columns(part)):
+            local.append(part)
+            continue
+        pairs.append(_equality(part, inner.scope, frame.scope, what))
+    order = query.args.get("order")
+    others = [query.args.get("group"), query.args.get("having"), order, *query.expressions]
+    for clause in others:
+        for column in _own_columns(clause) if clause is not None else ():
+            if _is_outer(column, inner.scope, frame.scope):
+                raise unsupported(
+                    f"outer column {column.sql()} in {what} LATERAL subquery outside its "
+                    "WHERE: correlate it by equalities (inner column = outer value)"
+                )
+    keys: list[exp.Column] = []
+    for column, _ in pairs:
+        if column not in keys:
+            keys.append(column)
+    return local, pairs, keys
+
+
+def _key_condition(binder, frame: Frame, pairs, keys, first: int) -> exp.Expression | None:
+    """The join condition: each correlating inner column (at ``first`` on, in the order of
+    ``keys``) equal to its outer value."""
+    outer_frame = Frame(frame.plan, frame.scope, frame.ctes, False)
+    return conjunction(
+        [
+            exp.EQ(
+                this=ref(first + keys.index(column)),
+                expression=binder.expression(value, outer_frame),
+            )
+            for column, value in pairs
+        ]
+    )
+
+
+def _top_per_key(binder, query: exp.Select, inner: Frame, frame: Frame, kind: str):
+    """``ORDER BY ... LIMIT n [OFFSET m]`` per outer row: the first rows of each group of the
+    correlating inner columns, by ROW_NUMBER (ties broken by every column, as everywhere in
+    tidal), joined on those columns."""
+    width = len(frame.plan.schema)
+    local, pairs, keys = _correlation(query, inner, frame, "a limited")
+    if not query.args.get("order"):
+        raise unsupported(
+            "LIMIT without ORDER BY in a LATERAL subquery (it picks arbitrary rows): add ORDER BY"
+        )
+    items = binder._select_items(query, inner)
+    order = [_order_term(o, items, inner.scope) for o in query.args["order"].expressions]
+    number = exp.Window(
+        this=exp.RowNumber(),
+        partition_by=[k.copy() for k in keys],
+        order=exp.Order(expressions=order),
+    )
+    select = exp.Select(
+        expressions=[exp.alias_(e.copy(), f"__item{i}") for i, (e, _) in enumerate(items)]
+        + [exp.alias_(k.copy(), f"__corr{i}") for i, k in enumerate(keys)]
+        + [exp.alias_(number, "__rn")],
+    )
+    select.set("from_", query.args["from_"].copy())
+    select.set("joins", [j.copy() for j in query.args.get("joins") or []])
+    if local:
+        select.set("where", exp.Where(this=conjunction(local)))
+    limit = query.args.get("limit")
+    offset = query.args.get("offset")
+    bounds = []
+    if offset is not None:
+        bounds.append(exp.GT(this=exp.column("__rn"), expression=offset.expression.copy()))
+    if limit is not None:
+        last = limit.expression.copy()
+        if offset is not None:
+            last = exp.Add(this=exp.paren(last), expression=offset.expression.copy())
+        bounds.append(exp.LTE(this=exp.column("__rn"), expression=last))
+    top = exp.select("*").from_(select.subquery("__ranked")).where(conjunction(bounds))
+    sub_plan, _ = binder.query(top, frame.ctes, None)
+    condition = _key_condition(binder, frame, pairs, keys, width + len(items))
+    joined = make_join(frame.plan, sub_plan, kind, condition, binder.infer)
+    fields = tuple(Field(n, sub_plan.schema[i].type) for i, (_, n) in enumerate(items))
+    exprs = tuple(ref(i) for i in range(width + len(items)))
+    return Project(joined, exprs, frame.plan.schema + fields), fields
+
+
+def _order_term(term: exp.Ordered, items, scope: Scope) -> exp.Ordered:
+    """An ORDER BY term over the subquery's FROM: a position or output name is its item."""
+    ordered = term.copy()
+    key = term.this
+    if isinstance(key, exp.Literal) and not key.is_string:
+        ordered.set("this", items[int(key.this) - 1][0].copy())
+    elif isinstance(key, exp.Column) and not key.table and scope.resolve(key) is None:
+        named = [e for e, n in items if n.lower() == key.name.lower()]
+        if named:
+            ordered.set("this", named[0].copy())
+    return ordered
+
+
+def _equality(part: exp.Expression, inner: Scope, outer: Scope, what: str):
     """(inner column, outer value) of a correlating ``inner = outer`` condition."""
     if isinstance(part, exp.EQ):
         for column, value in ((part.this, part.expression), (part.expression, part.this)):
@@ -255,7 +337,7 @@ def _equality(part: exp.Expression, inner: Scope, outer: Scope):
             ):
                 return column, value
     raise unsupported(
-        f"correlated condition {part.sql()[:60]} in an aggregating LATERAL subquery: only "
+        f"correlated condition {part.sql()[:60]} in {what} LATERAL subquery: only "
         "equalities of an inner column and an outer value correlate one"
     )
 

@@ -85,4 +85,10 @@ LATERAL_SUBQUERIES = [
         "FROM t3 WHERE t3.k = t1.v + 1 AND t3.x > 0) AS s",
         tables="t1 t3",
     ),
+    q(
+        "lateral_top_per_key",
+        "SELECT t1.k, s.name, s.w FROM t1 LEFT JOIN LATERAL (SELECT t2.name, t2.w FROM t2 "
+        "WHERE t2.k = t1.k ORDER BY t2.w DESC, t2.name LIMIT 2 OFFSET 1) AS s ON true",
+        tables="t1 t2",
+    ),
 ]

@@ -106,6 +106,18 @@ def test_batch_mode_gives_the_same_rows():
             None,
         ),
         (
+            "SELECT * FROM t, LATERAL (SELECT x FROM u WHERE u.k = t.k LIMIT 1) AS s",
+            "LIMIT without ORDER BY in a LATERAL subquery",
+        ),
+        (
+            "SELECT * FROM t, LATERAL (SELECT x FROM u WHERE u.k = t.k ORDER BY x LIMIT 1) AS s",
+            None,
+        ),
+        (
+            "SELECT * FROM t, LATERAL (SELECT max(x) FROM u WHERE u.k = t.k ORDER BY 1 LIMIT 1) s",
+            "LIMIT with aggregates in a correlated LATERAL subquery",
+        ),
+        (
             "SELECT * FROM t, LATERAL (SELECT max(x + t.n) AS m FROM u WHERE u.k = t.k) AS s",
             "outer column t.n in an aggregating LATERAL subquery",
         ),
