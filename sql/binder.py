@@ -29,6 +29,7 @@ from tidal.sql.dialect import EmitOnWindowClose
 from tidal.sql.errors import SqlError, grouping_error, unsupported
 from tidal.sql.eventtime import emit_on_window_close
 from tidal.sql.from_clause import FromClause, _renamed
+from tidal.sql.lateral import LateralJoins
 from tidal.sql.nested import field_access, paren_field
 from tidal.sql.plan import (
     Aggregate,
@@ -55,7 +56,7 @@ from tidal.sql.typeinfer import TypeInference
 from tidal.sql.windows import WindowFunctions, expand_named_windows, expand_row_orderings
 
 
-class Binder(FromClause, WindowFunctions, Subqueries, SetOperations):
+class Binder(FromClause, LateralJoins, WindowFunctions, Subqueries, SetOperations):
     # The arguments of query nodes this class binds (tidal.sql.clauses refuses any other);
     # the mixins list those of FROM, joins, windows and set operations.
     BINDS: ClassVar[Binds] = {

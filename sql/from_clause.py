@@ -46,6 +46,9 @@ class FromClause:
     def relation(self, node: exp.Expression, ctes: dict, outer: Scope | None) -> tuple[Plan, Scope]:
         """A FROM item: a named relation, a subquery or VALUES, with its alias applied."""
         alias = node.args.get("alias")
+        function = self.function_relation(node, ctes, outer)
+        if function is not None:
+            return function
         if isinstance(node, exp.Table):
             if node.db and node.db.lower() not in ("public", "tidal"):
                 raise undefined_table(
@@ -56,8 +59,6 @@ class FromClause:
                 if alias is not None and alias.columns:
                     scope = _renamed(scope, [c.name for c in alias.columns])
                 return plan, Scope(scope.columns, outer)
-            if isinstance(node.this, (exp.Anonymous, exp.Func)):
-                raise unsupported(f"table function {node.this.sql()} in FROM")
             refuse_version(node)
             plan, scope = self._named(node.name, ctes, outer)
             scope = scope.requalified(node.alias_or_name)
@@ -67,8 +68,6 @@ class FromClause:
         elif isinstance(node, exp.Values):
             plan, scope = self.values(node)
             scope = scope.requalified(node.alias or "values")
-        elif isinstance(node, (exp.Unnest, exp.Lateral)):
-            raise unsupported(f"{node.key.upper()} in FROM")
         else:
             raise unsupported(f"{node.sql()} in FROM")
         if alias is not None and alias.columns:
@@ -112,6 +111,8 @@ class FromClause:
         return plan, Scope(scope.columns, outer)
 
     def _join(self, join: exp.Join, frame: Frame) -> None:
+        if self.lateral_join(join, frame):
+            return
         lookup = lookup_table(join.this)  # FOR SYSTEM_TIME AS OF PROCTIME(): a temporal join
         right, right_scope = self.relation(lookup or join.this, frame.ctes, frame.scope.outer)
         kind = _join_kind(join)

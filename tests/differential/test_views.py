@@ -12,8 +12,12 @@ from hypothesis import strategies as st
 
 from .harness import run_scenario
 from .profiles import PROFILE
-from .queries import QUERIES, Query
+from .queries import QUERIES as CORPUS
+from .queries import Query
+from .queries_from import FROM_FUNCTIONS, LATERAL_SUBQUERIES
 from .schema import scenarios
+
+QUERIES = CORPUS + FROM_FUNCTIONS + LATERAL_SUBQUERIES
 
 
 def _is_slow(query: Query) -> bool:
