@@ -138,7 +138,9 @@ WINDOW_ONLY = (
 def _units(node: exp.Expression):
     """Aggregate call units (an aggregate, or FILTER wrapped around one) outside OVER (...)."""
     if isinstance(node, exp.Window):
-        for arg in _inner_expressions(node.this):
+        # rank() OVER (PARTITION BY g ORDER BY count(*)): the query's aggregates, per group
+        spec = [*(node.args.get("partition_by") or []), node.args.get("order")]
+        for arg in [*_inner_expressions(node.this), *(e for e in spec if e is not None)]:
             yield from _units(arg)
         return
     if isinstance(node, exp.Filter) and is_aggregate(node.this):

@@ -447,6 +447,11 @@ class Binder(FromClause, LateralJoins, WindowFunctions, Subqueries, SetOperation
         rewrite = getattr(frame, "aggregate_rewrite", None)
         for position, term in enumerate(order.expressions if order else []):
             column = _select_position(term.this, names)
+            if column is None and term.this.find(exp.Subquery, exp.Window):
+                raise unsupported(  # (computed over the wrong rows: row by row, or unjoined)
+                    f"a subquery or window function in ORDER BY ({term.this.sql()}): select "
+                    "it with a name and ORDER BY the name"
+                )
             if column is None:
                 bound = (
                     pre_order[position]
