@@ -41,8 +41,10 @@ from tidal.sql.compiler import Compiler
 from tidal.sql.dialect import EmitOnWindowClose, Explain, Tidal
 from tidal.sql.dml import CONFLICTS, Change
 from tidal.sql.errors import SqlError, undefined_table, unsupported
+from tidal.sql.known_settings import checked
 from tidal.sql.parser import parse_statement
 from tidal.sql.roles import RoleStatement, parse_role
+from tidal.sql.session_statements import ResetSetting, SetSetting
 from tidal.sql.subscribe import Subscribe
 
 
@@ -92,6 +94,8 @@ class Statements:
             Explain: lambda statement: explain(statement, self.compiler, self.relations),
             Subscribe: self._subscribe,
             exp.Command: self._command,
+            SetSetting: self._set,
+            ResetSetting: self._reset,
         }
 
     def run(self, statement: exp.Expression) -> Result:
@@ -264,6 +268,17 @@ class Statements:
                 new.filter(moved),
                 lambda keys: self.relations.rows_with_keys(table, keys),
             )
+
+    # --- settings (tidal.sql.known_settings) -------------------------------------------------------
+
+    def _set(self, statement: SetSetting) -> str:
+        checked(statement.name, statement.value)
+        return "SET"
+
+    def _reset(self, statement: ResetSetting) -> str:
+        if statement.this is not None:
+            checked(statement.name, None)
+        return "RESET"
 
     # --- DROP and users ---------------------------------------------------------------------------
 
