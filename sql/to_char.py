@@ -209,7 +209,13 @@ def _translated(pattern: str, prefix: str) -> str | exp.Expression:
 
 @functools.cache
 def _expression(sql: str) -> exp.Expression:
-    return sqlglot.parse_one(sql, read="duckdb")
+    """A template as a tree that tidal's dialect prints back as it is (a view keeps its
+    definition as text): strftime stays strftime, not sqlglot's TO_CHAR of its format."""
+    return sqlglot.parse_one(sql, read="duckdb").transform(
+        lambda node: (
+            _strftime(node.this, node.text("format")) if isinstance(node, exp.TimeToStr) else node
+        )
+    )
 
 
 def _bound(template: exp.Expression, value: exp.Expression) -> exp.Expression:

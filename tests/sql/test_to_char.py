@@ -272,3 +272,15 @@ def test_a_format_that_is_not_a_constant_is_refused(db):
     with pytest.raises(SqlError, match="not a constant") as error:
         db.execute("SELECT to_char(ts, CAST(i AS VARCHAR)) FROM t")
     assert error.value.sqlstate == "0A000"
+
+
+def test_a_plain_view_keeps_its_meaning_through_its_definitions_text(db):
+    """A view keeps its definition as text in tidal's dialect: printed and parsed again, the
+    translation must print the same (sqlglot prints strftime as TO_CHAR of its own format)."""
+    columns = ", ".join(f"to_char(ts, {_quoted(f)}) AS c{n}" for n, f in enumerate(POSTGRES))
+    db.execute(f"CREATE VIEW texts AS SELECT i, {columns} FROM t")
+    view = db.execute("SELECT * FROM texts WHERE i < 99 ORDER BY i").to_pylist()
+    for row in view:
+        assert [row[f"c{n}"] for n in range(len(POSTGRES))] == [
+            values[row["i"]] for values in POSTGRES.values()
+        ]
