@@ -228,6 +228,22 @@ class Relations:
         self.catalog.add(view)
         self.views[view.name.lower()] = materialized
 
+    def rebuild_views(self, views: list[tuple[View, Plan]]) -> None:
+        """Replace materialized views (given in an order their inputs come first) by new
+        definitions, each backfilled from its inputs' current contents: they move to the end
+        of the tick order, which stays topological. All or nothing: on an error the old
+        views are back in place."""
+        before = dict(self.views)
+        try:
+            for view, _ in views:
+                self.views.pop(view.name.lower(), None)
+            for view, plan in views:
+                self.views[view.name.lower()] = self._materialize(view, plan)
+        except BaseException:
+            self.views.clear()
+            self.views.update(before)
+            raise
+
     def _materialize(self, view: View, plan: Plan) -> MaterializedView:
         """A view's dataflow, with its state backfilled from its inputs' current contents."""
         key = unique_key(plan)

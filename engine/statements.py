@@ -33,6 +33,7 @@ from tidal.engine.introspection import describe, explain, show
 from tidal.engine.primary_keys import check_keys, key_names, resolve_insert
 from tidal.engine.reads import Reads
 from tidal.engine.relations import Relations
+from tidal.engine.schema_changes import SchemaChanges
 from tidal.engine.subscriptions import Feeds, Subscription, subscribable
 from tidal.engine.ticks import TickLoop
 from tidal.engine.zset import WEIGHT
@@ -78,6 +79,7 @@ class Statements:
         self.ticks = ticks
         self.reads = reads
         self.feeds = feeds
+        self.schema = SchemaChanges(compiler, relations, feeds)
         self._handlers: dict[type, Callable[[exp.Expression], object]] = {
             **dict.fromkeys(
                 (exp.Select, exp.Union, exp.Intersect, exp.Except, exp.Subquery, exp.Values),
@@ -152,9 +154,18 @@ class Statements:
         )
         if create.args.get("exists") and name in self.catalog:
             return f"CREATE {kind}"
-        if create.args.get("replace"):
-            raise unsupported("CREATE OR REPLACE: DROP the object and create it again")
         existing = self.catalog.find(name)
+        if create.args.get("replace"):
+            if kind != "VIEW":
+                raise unsupported(f"CREATE OR REPLACE {kind}: DROP it and create it again")
+            if existing is not None:
+                materialized = create.find(exp.MaterializedProperty) is not None
+                if not isinstance(existing, View):
+                    raise SqlError(
+                        f"{existing.name!r} is a {existing.kind}, not a view",
+                        sqlstate=WRONG_OBJECT_TYPE,
+                    )
+                return self.schema.replace_view(create, existing, materialized)
         if existing is not None:
             raise SqlError(
                 f"{existing.kind} {existing.name!r} already exists: choose another name or "
