@@ -79,7 +79,9 @@ class Statements:
         self.ticks = ticks
         self.reads = reads
         self.feeds = feeds
-        self.schema = SchemaChanges(compiler, relations, feeds)
+        self.schema = SchemaChanges(
+            compiler, relations, feeds, lambda sql: self._query(parse_statement(sql))
+        )
         self._handlers: dict[type, Callable[[exp.Expression], object]] = {
             **dict.fromkeys(
                 (exp.Select, exp.Union, exp.Intersect, exp.Except, exp.Subquery, exp.Values),
@@ -91,6 +93,7 @@ class Statements:
             exp.Delete: self._change,
             exp.Update: self._change,
             exp.Drop: self._drop,
+            exp.Alter: lambda statement: self.schema.alter(statement),
             exp.Show: lambda statement: show(statement, self.catalog, self.relations),
             exp.Describe: lambda statement: describe(statement, self.compiler),
             Explain: lambda statement: explain(statement, self.compiler, self.relations),
@@ -324,6 +327,10 @@ class Statements:
         ROLE)."""
         rest = command.expression
         rest = rest.name if isinstance(rest, exp.Expression) else str(rest or "")
+        if command.this.upper() == "ALTER":
+            renamed = self.schema.alter_command(rest)
+            if renamed is not None:
+                return renamed
         role = parse_role(command.this, rest)
         if role is None:
             raise unsupported(f"statement {command.sql(dialect=Tidal)[:60]!r}")

@@ -28,6 +28,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import sqlglot
 from sqlglot import exp
 
 from tidal.catalog import Catalog, CatalogError, Table
@@ -169,11 +170,18 @@ def _insert(insert: exp.Insert, catalog: Catalog, bind: Bind) -> Change:
     exprs = []
     for column in target.columns:
         index = position.get(column.name.lower())
-        value = ref(index) if index is not None else exp.Null()
+        value = ref(index) if index is not None else _default(column)
         exprs.append(cast(value, column.type))
     fields = tuple(Field(c.name, c.type) for c in target.columns)
     plan = Project(source, tuple(exprs), fields)
     return Change(target, "INSERT", plan, _conflict(insert, target, bind))
+
+
+def _default(column) -> exp.Expression:
+    """What an INSERT that omits ``column`` gives it: its DEFAULT, else NULL."""
+    if column.default is None:
+        return exp.Null()
+    return sqlglot.parse_one(column.default, read=Tidal)
 
 
 def _coerced_values(values: exp.Values, types: list[str]) -> exp.Values:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from tidal.catalog.sqlstate import TidalError
 from tidal.engine import Database
 from tidal.engine.errors import DataError
 from tidal.sql.errors import SqlError
@@ -117,3 +118,148 @@ def test_a_replacement_whose_backfill_fails_changes_nothing():
         db.execute("CREATE OR REPLACE VIEW pv AS SELECT k, s / (s - 15) AS s FROM m")
     assert "s > 6" in db.catalog.get("pv").definition
     unchanged(db)
+
+
+# --- ALTER ---------------------------------------------------------------------------------------
+
+
+def columns(db: Database, name: str) -> list[tuple[str, str, bool]]:
+    return [(c.name, c.type, c.nullable) for c in db.catalog.get(name).columns]
+
+
+def pg_columns(db: Database, name: str) -> list[tuple]:
+    """information_schema.columns and pg_attribute agree with the catalog."""
+    from tidal.catalog.pg_catalog import PgCatalog
+
+    pg = PgCatalog(db.catalog)
+    listed = [
+        (r["column_name"], r["is_nullable"], r["column_default"])
+        for r in pg.table("information_schema.columns").to_pylist()
+        if r["table_name"] == name
+    ]
+    attributes = [r["attname"] for r in pg.table("pg_catalog.pg_attribute").to_pylist()]
+    assert all(column in attributes for column, _, _ in listed)
+    return listed
+
+
+def test_add_column_gives_existing_rows_the_default_and_later_inserts_too(db):
+    db.execute("ALTER TABLE t ADD COLUMN c INTEGER NOT NULL DEFAULT 7")
+    assert columns(db, "t")[-1] == ("c", "INTEGER", False)
+    assert pg_columns(db, "t")[-1] == ("c", "NO", "7")
+    db.execute("INSERT INTO t (k, v) VALUES (3, 1)")
+    assert rows(db, "SELECT * FROM t") == [(1, 5, 7), (1, 10, 7), (2, 20, 7), (3, 1, 7)]
+    db.execute("CREATE MATERIALIZED VIEW by_c AS SELECT c, sum(v) AS s FROM t GROUP BY c")
+    db.execute("UPDATE t SET c = 8 WHERE k = 1")
+    assert rows(db, "SELECT * FROM by_c") == [(7, 21), (8, 15)]
+    db.execute("INSERT INTO t (k, v) VALUES (3, 9)")
+    assert rows(db, "SELECT * FROM top") == [(3, 45)]  # the views over t follow it still
+
+
+def test_add_column_without_default_is_null(db):
+    db.execute("ALTER TABLE t ADD c VARCHAR")
+    db.execute("ALTER TABLE t ADD COLUMN IF NOT EXISTS c INTEGER")  # exists: nothing to do
+    assert rows(db, "SELECT k, c FROM t") == [(1, None), (1, None), (2, None)]
+    db.execute("INSERT INTO t VALUES (4, 7, 'x')")
+    assert rows(db, "SELECT * FROM top") == [(3, 42)]
+
+
+def test_drop_column_keeps_the_rows_and_the_views_over_other_columns(db):
+    db.execute("ALTER TABLE t ADD COLUMN c INTEGER DEFAULT 1")
+    db.execute("ALTER TABLE t DROP COLUMN c")
+    assert columns(db, "t") == [("k", "INTEGER", True), ("v", "INTEGER", True)]
+    db.execute("CREATE TABLE u (a INTEGER, b INTEGER, c INTEGER)")
+    db.execute("INSERT INTO u VALUES (1, 2, 3), (1, 5, 3)")
+    db.execute("CREATE MATERIALIZED VIEW over_u AS SELECT a, sum(c) AS s FROM u GROUP BY a")
+    db.execute("ALTER TABLE u DROP COLUMN b")
+    assert rows(db, "SELECT * FROM u") == [(1, 3), (1, 3)]
+    db.execute("DELETE FROM u WHERE c = 3")
+    db.execute("INSERT INTO u VALUES (2, 9)")
+    assert rows(db, "SELECT * FROM over_u") == [(2, 9)]
+    assert [r[0] for r in pg_columns(db, "u")] == ["a", "c"]
+
+
+def test_rename_column_under_views_that_do_not_use_it(db):
+    db.execute("CREATE TABLE u (a INTEGER, b INTEGER)")
+    db.execute("INSERT INTO u VALUES (1, 2)")
+    db.execute("CREATE MATERIALIZED VIEW over_u AS SELECT a FROM u")
+    db.execute("ALTER TABLE u RENAME COLUMN b TO bee")
+    assert rows(db, "SELECT bee FROM u") == [(2,)]
+    db.execute("INSERT INTO u (a, bee) VALUES (5, 6)")
+    assert rows(db, "SELECT * FROM over_u") == [(1,), (5,)]
+    assert [r[0] for r in pg_columns(db, "u")] == ["a", "bee"]
+
+
+def test_renames_of_every_kind(db, tmp_path):
+    db.execute("CREATE TABLE lone (k INTEGER PRIMARY KEY, v INTEGER)")
+    db.execute("INSERT INTO lone VALUES (1, 1)")
+    db.execute("ALTER TABLE lone RENAME TO alone")
+    db.execute("ALTER TABLE alone RENAME COLUMN k TO id")
+    with pytest.raises(TidalError) as error:
+        db.execute("INSERT INTO alone VALUES (1, 2)")
+    assert error.value.sqlstate == "23505"  # the key moved with the table and the column
+    assert db.catalog.get("alone").primary_key == ("id",)
+    db.execute("ALTER MATERIALIZED VIEW top RENAME TO summit")
+    db.execute("INSERT INTO t VALUES (5, 50)")
+    assert rows(db, "SELECT * FROM summit") == [(3, 85)]
+    db.execute("CREATE VIEW pv2 AS SELECT 1 AS one")
+    db.execute("ALTER VIEW pv2 RENAME TO pv3")
+    assert rows(db, "SELECT * FROM pv3") == [(1,)]
+    path = tmp_path / "in.csv"
+    path.write_text("a\n1\n")
+    db.execute(
+        f"CREATE SOURCE src (a INTEGER) WITH (connector = 'file', path = '{path}', format = 'csv')"
+    )
+    db.execute("ALTER SOURCE src RENAME TO src2")
+    assert rows(db, "SELECT * FROM src2") == [(1,)]
+    db.execute(
+        f"CREATE SINK out FROM t WITH (connector = 'file', path = '{tmp_path}/o', format = 'jsonl')"
+    )
+    db.execute("ALTER SINK out RENAME TO out2")
+    assert db.catalog.find("out") is None and db.catalog.get("out2").kind == "sink"
+    assert str(db.execute("ALTER TABLE IF EXISTS nothing RENAME TO x")) == "ALTER TABLE"
+
+
+@pytest.mark.parametrize(
+    ("sql", "sqlstate", "words"),
+    [
+        ("ALTER TABLE t RENAME TO u", "2BP01", "materialized view m depend(s) on it"),
+        ("ALTER MATERIALIZED VIEW m RENAME TO m2", "2BP01", "view pv"),
+        ("ALTER TABLE t RENAME TO m", "42P07", "already exists"),
+        ("ALTER TABLE t DROP COLUMN v", "2BP01", "cannot drop column 'v'"),
+        ("ALTER TABLE t RENAME COLUMN k TO key", "2BP01", "cannot rename column 'k'"),
+        ("ALTER TABLE t DROP COLUMN nope", "42703", "does not exist"),
+        ("ALTER TABLE t ADD COLUMN k INTEGER", "42701", "already exists"),
+        ("ALTER TABLE t ADD COLUMN c INTEGER NOT NULL", "23502", "give it a DEFAULT"),
+        ("ALTER TABLE t ADD COLUMN c INTEGER DEFAULT random()", "0A000", "a constant"),
+        ("ALTER TABLE t ADD COLUMN c INTEGER PRIMARY KEY", "0A000", "PRIMARY KEY"),
+        ("ALTER TABLE t ADD COLUMN c INTEGER DEFAULT 'x'", "22P02", ""),
+        ("ALTER TABLE t ALTER COLUMN k TYPE BIGINT", "0A000", "ALTER TABLE"),
+        ("ALTER TABLE t ADD COLUMN a INTEGER, ADD COLUMN b INTEGER", "0A000", "one ALTER"),
+        ("ALTER TABLE t DROP COLUMN v CASCADE", "0A000", "CASCADE"),
+        ("ALTER VIEW m RENAME TO x", "42809", "use ALTER MATERIALIZED VIEW"),
+        ("ALTER TABLE nothing RENAME TO x", "42P01", "does not exist"),
+    ],
+)
+def test_a_refused_alter_changes_nothing(db, sql, sqlstate, words):
+    with pytest.raises(TidalError) as error:
+        db.execute(sql)
+    assert error.value.sqlstate == sqlstate
+    assert words in str(error.value)
+    assert columns(db, "t") == [("k", "INTEGER", True), ("v", "INTEGER", True)]
+    unchanged(db)
+
+
+def test_a_table_with_a_watermark_is_not_altered():
+    db = Database()
+    db.execute(
+        "CREATE TABLE ev (ts TIMESTAMP, v INTEGER, WATERMARK FOR ts AS ts - INTERVAL '1' SECOND)"
+    )
+    error = error_of(db, "ALTER TABLE ev ADD COLUMN c INTEGER")
+    assert error.sqlstate == "0A000" and "watermark" in str(error)
+
+
+def test_a_key_column_is_not_dropped():
+    db = Database()
+    db.execute("CREATE TABLE keyed (k INTEGER PRIMARY KEY, v INTEGER)")
+    error = error_of(db, "ALTER TABLE keyed DROP COLUMN k")
+    assert error.sqlstate == "2BP01" and "primary key" in str(error)
