@@ -23,12 +23,14 @@ from tidal.catalog.sqlstate import (
     DEPENDENT_OBJECTS_STILL_EXIST,
     DUPLICATE_OBJECT,
     DUPLICATE_TABLE,
+    IO_ERROR,
     NOT_NULL_VIOLATION,
     UNDEFINED_OBJECT,
     WRONG_OBJECT_TYPE,
 )
 from tidal.catalog.users import User
 from tidal.engine.arguments import Arguments
+from tidal.engine.copy_from import read_rows
 from tidal.engine.introspection import describe, explain, show
 from tidal.engine.primary_keys import check_keys, key_names, resolve_insert
 from tidal.engine.reads import Reads
@@ -39,8 +41,9 @@ from tidal.engine.ticks import TickLoop
 from tidal.engine.zset import WEIGHT
 from tidal.sql import ddl
 from tidal.sql.compiler import Compiler
+from tidal.sql.cursor_statements import CopyFrom
 from tidal.sql.dialect import EmitOnWindowClose, Explain, Tidal
-from tidal.sql.dml import CONFLICTS, Change
+from tidal.sql.dml import CONFLICTS, Change, table_conflict
 from tidal.sql.errors import SqlError, undefined_table, unsupported
 from tidal.sql.known_settings import checked
 from tidal.sql.parser import parse_statement
@@ -51,9 +54,11 @@ from tidal.sql.subscribe import Subscribe
 
 @dataclasses.dataclass(frozen=True)
 class Status:
-    """The outcome of a statement that returns no rows, as a PostgreSQL command tag."""
+    """The outcome of a statement that returns no rows, as a PostgreSQL command tag, with
+    ``notices`` for the user (the lines a COPY left out)."""
 
     tag: str
+    notices: tuple[str, ...] = ()
 
     def __repr__(self) -> str:
         return self.tag
@@ -94,6 +99,7 @@ class Statements:
             exp.Update: self._change,
             exp.Drop: self._drop,
             exp.Alter: lambda statement: self.schema.alter(statement),
+            CopyFrom: self._copy_from,
             exp.Show: lambda statement: show(statement, self.catalog, self.relations),
             exp.Describe: lambda statement: describe(statement, self.compiler),
             Explain: lambda statement: explain(statement, self.compiler, self.relations),
@@ -226,7 +232,10 @@ class Statements:
     def apply_change(self, change: Change, arguments: Arguments = ()) -> str:
         """Compute the rows ``change`` changes (with its parameters' values ``arguments``) and
         apply them in one tick; returns the command tag. Hold the lock (``exclusive``)."""
-        rows = self.reads.query(change.plan, arguments)
+        return self.apply_rows(change, self.reads.query(change.plan, arguments), arguments)
+
+    def apply_rows(self, change: Change, rows: pa.Table, arguments: Arguments = ()) -> str:
+        """Apply ``rows``, the result of ``change``'s plan, in one tick (see apply_change)."""
         table = change.table
         count = rows.num_rows
         if change.kind == "UPDATE":
@@ -282,6 +291,59 @@ class Statements:
                 new.filter(moved),
                 lambda keys: self.relations.rows_with_keys(table, keys),
             )
+
+    # --- COPY FROM (tidal.engine.copy_from) --------------------------------------------------------
+
+    def _copy_from(self, node: CopyFrom) -> Status:
+        if node.args.get("file") is None:
+            raise unsupported(
+                "COPY ... FROM STDIN here: the rows come from a pgwire client (psql's \\copy); "
+                "write COPY ... FROM 'file'"
+            )
+        path = self.relations.base_dir / node.text("file")
+        try:
+            data = path.read_bytes()
+        except OSError as error:
+            raise SqlError(
+                f"could not read file {node.text('file')!r} for COPY: {error.strerror}",
+                sqlstate=IO_ERROR,
+            ) from None
+        return self.copy_rows(node, data, node.text("file"))
+
+    def copy_rows(self, node: CopyFrom, data: bytes, where: str) -> Status:
+        """COPY's ``data`` (text or CSV, from ``where``) into its table in one tick; the lines
+        that do not parse or fit are left out and listed in the Status's notices. Hold the
+        lock (``exclusive``)."""
+        table = self.copy_target(node)
+        rows, skipped = read_rows(data, table, node, where)
+        columns = []
+        for column in table.columns:
+            if column.name in rows.column_names:
+                columns.append(rows.column(column.name))
+            else:
+                columns.append(self._default_values(column, rows.num_rows))
+        full = pa.Table.from_arrays(columns, schema=table.arrow_schema())
+        tag = self.apply_rows(Change(table, "INSERT", None, table_conflict(table)), full)
+        notices = tuple(f"line left out: {line}" for line in skipped)
+        return Status(f"COPY {tag.split()[-1]}", notices)
+
+    def copy_target(self, node: CopyFrom) -> Table:
+        """The table a COPY FROM fills (42P01, 42809 if there is none)."""
+        table = self.catalog.find(node.this.name)
+        if table is None:
+            raise undefined_table(f"relation {node.this.name!r} does not exist")
+        if not isinstance(table, Table):
+            raise SqlError(
+                f"cannot copy to {table.kind} {table.name!r}: COPY FROM fills a table",
+                sqlstate=WRONG_OBJECT_TYPE,
+            )
+        return table
+
+    def _default_values(self, column, count: int) -> pa.Array:
+        if column.default is None:
+            return pa.nulls(count, column.arrow_type)
+        value = self._query(parse_statement(f"SELECT CAST({column.default} AS {column.type})"))
+        return pa.array([value.column(0)[0].as_py()] * count, column.arrow_type)
 
     # --- settings (tidal.sql.known_settings) -------------------------------------------------------
 

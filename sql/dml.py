@@ -248,6 +248,15 @@ _NO_MATCHING_KEY = (
 )
 
 
+def table_conflict(target: Table) -> Conflict | None:
+    """What an INSERT without a conflict clause (or a COPY) does with a row whose key the
+    table holds: the table's rule; None if it has no key."""
+    if not target.primary_key:
+        return None
+    rule = target.on_conflict
+    return Conflict(DO_NOTHING if rule == CONFLICT_IGNORE else rule)
+
+
 def _conflict(insert: exp.Insert, target: Table, bind: Bind) -> Conflict | None:
     """What the INSERT does with a row whose key exists: its ON CONFLICT clause, DuckDB's
     ``INSERT OR REPLACE | IGNORE``, or the table's rule. None: the table has no key."""
@@ -276,8 +285,7 @@ def _conflict(insert: exp.Insert, target: Table, bind: Bind) -> Conflict | None:
     if alternative:
         return Conflict(DO_UPDATE if alternative == "REPLACE" else DO_NOTHING)
     if clause is None:
-        rule = target.on_conflict
-        return Conflict(DO_NOTHING if rule == CONFLICT_IGNORE else rule)
+        return table_conflict(target)
     _check_conflict_target(clause, target)
     action = clause.args["action"].name.upper()
     if action == "DO NOTHING":
