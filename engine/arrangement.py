@@ -42,7 +42,8 @@ def _fixed_width_bits(column: pa.ChunkedArray | pa.Array) -> np.ndarray | None:
         or pa.types.is_time(arrow_type)
         or pa.types.is_duration(arrow_type)
     ):
-        column = pc.cast(column, pa.int64())
+        # Arrow casts temporal types only to the integer of their own width (date32 to int32).
+        column = pc.cast(column, pa.int32() if arrow_type.bit_width == 32 else pa.int64())
     elif pa.types.is_floating(arrow_type):
         # -0.0 and 0.0 are equal in SQL: hash them the same.
         column = pc.add(column, pa.scalar(0.0, arrow_type))

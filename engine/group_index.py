@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from tidal.engine.arrangement import key_hash
+from tidal.engine.keys import comparable
 
 
 class GroupIndex:
@@ -80,6 +81,7 @@ class GroupIndex:
         stored = self._keys.take(pa.array(slots))
         same = np.ones(keys.num_rows, dtype=bool)
         for a, b in zip(keys.columns, stored.columns):
+            a, b = comparable(a), comparable(b)
             equal = pc.fill_null(pc.equal(a, b), False)
             both_null = pc.and_(pc.is_null(a), pc.is_null(b))
             if pa.types.is_floating(a.type):  # NaN keys are one group, as in DuckDB

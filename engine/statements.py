@@ -23,11 +23,14 @@ from tidal.catalog.sqlstate import (
     DEPENDENT_OBJECTS_STILL_EXIST,
     DUPLICATE_OBJECT,
     DUPLICATE_TABLE,
+    INVALID_SCHEMA_NAME,
     IO_ERROR,
     NOT_NULL_VIOLATION,
+    UNDEFINED_FUNCTION,
     UNDEFINED_OBJECT,
     WRONG_OBJECT_TYPE,
 )
+from tidal.catalog.types import normalize
 from tidal.catalog.users import User
 from tidal.engine.arguments import Arguments
 from tidal.engine.copy_from import read_rows
@@ -84,7 +87,7 @@ class Statements:
         self.ticks = ticks
         self.reads = reads
         self.feeds = feeds
-        self.schema = SchemaChanges(
+        self.schema_changes = SchemaChanges(
             compiler, relations, feeds, lambda sql: self._query(parse_statement(sql))
         )
         self._handlers: dict[type, Callable[[exp.Expression], object]] = {
@@ -98,7 +101,7 @@ class Statements:
             exp.Delete: self._change,
             exp.Update: self._change,
             exp.Drop: self._drop,
-            exp.Alter: lambda statement: self.schema.alter(statement),
+            exp.Alter: lambda statement: self.schema_changes.alter(statement),
             CopyFrom: self._copy_from,
             exp.Show: lambda statement: show(statement, self.catalog, self.relations),
             exp.Describe: lambda statement: describe(statement, self.compiler),
@@ -156,11 +159,18 @@ class Statements:
 
     def _create(self, create: exp.Create) -> str:
         kind = (create.args.get("kind") or "").upper()
-        name = (
-            create.this.this.name
+        target = (
+            create.this.this
             if isinstance(create.this, (exp.Schema, exp.UserDefinedFunction))
-            else create.this.name
+            else create.this
         )
+        name = target.name
+        schema = target.args.get("db") if isinstance(target, exp.Table) else None
+        if schema is not None and schema.name.lower() not in ("public", "tidal"):
+            raise SqlError(
+                f"schema {schema.name!r} does not exist; tidal has one schema, public",
+                sqlstate=INVALID_SCHEMA_NAME,
+            )
         if create.args.get("exists") and name in self.catalog:
             return f"CREATE {kind}"
         existing = self.catalog.find(name)
@@ -174,7 +184,7 @@ class Statements:
                         f"{existing.name!r} is a {existing.kind}, not a view",
                         sqlstate=WRONG_OBJECT_TYPE,
                     )
-                return self.schema.replace_view(create, existing, materialized)
+                return self.schema_changes.replace_view(create, existing, materialized)
         if existing is not None:
             raise SqlError(
                 f"{existing.kind} {existing.name!r} already exists: choose another name or "
@@ -364,12 +374,19 @@ class Statements:
             kind = "MATERIALIZED VIEW"
         if kind not in _DROP_KINDS:
             raise unsupported(f"DROP {kind}")
-        for table in drop.expressions or drop.args.get("tables") or []:
+        # DROP FUNCTION f(INTEGER): the name is in tables, the argument types in expressions
+        names = drop.args.get("tables") or drop.expressions or []
+        for table in names:
             obj = self.catalog.find(table.name)
             if obj is None:
                 if drop.args.get("exists"):
                     continue
-                raise undefined_table(f"{kind.lower()} {table.name!r} does not exist")
+                message = f"{kind.lower()} {table.name!r} does not exist"
+                if kind == "FUNCTION":
+                    raise SqlError(message, sqlstate=UNDEFINED_FUNCTION)
+                raise undefined_table(message)
+            if kind == "FUNCTION" and obj.kind == "function" and names is not drop.expressions:
+                _check_signature(obj, drop.expressions)
             if obj.kind != _DROP_KINDS[kind]:
                 raise SqlError(
                     f"{table.name!r} is a {obj.kind}, not a {kind.lower()}: use DROP "
@@ -390,7 +407,7 @@ class Statements:
         rest = command.expression
         rest = rest.name if isinstance(rest, exp.Expression) else str(rest or "")
         if command.this.upper() == "ALTER":
-            renamed = self.schema.alter_command(rest)
+            renamed = self.schema_changes.alter_command(rest)
             if renamed is not None:
                 return renamed
         role = parse_role(command.this, rest)
@@ -424,6 +441,19 @@ _DROP_KINDS = {
     "MATERIALIZED VIEW": "materialized view",
     "FUNCTION": "function",
 }
+
+
+def _check_signature(function, types: list[exp.DataType]) -> None:
+    """``DROP FUNCTION f(types)`` names the function's own parameter types (PostgreSQL: the
+    types pick one of several functions of the name; tidal has one per name)."""
+    given = [normalize(t.sql(Tidal)) for t in types]
+    taken = [p.type for p in function.parameters]
+    if types and given != taken:
+        raise SqlError(
+            f"function {function.name}({', '.join(given)}) does not exist; "
+            f"{function.name} takes ({', '.join(taken)})",
+            sqlstate=UNDEFINED_FUNCTION,
+        )
 
 
 def _check_not_null(target: Table, rows: pa.Table) -> None:

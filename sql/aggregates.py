@@ -148,6 +148,31 @@ def _units(node: exp.Expression):
         yield from _units(child)
 
 
+def over_no_rows(expression: exp.Expression) -> exp.Expression:
+    """``expression`` with each aggregate call replaced by its value over no rows: 0 for the
+    counts, NULL for the others (what a correlated subquery gives for an outer row it does not
+    match).
+
+    >>> over_no_rows(exp.maybe_parse("coalesce(sum(x), 0) + count(*) FILTER (WHERE x > 1)")).sql()
+    'COALESCE(NULL, 0) + 0'
+    """
+
+    def replace(node: exp.Expression) -> exp.Expression:
+        if _is_unit(node):
+            call = node.this if isinstance(node, exp.Filter) else node
+            counts = isinstance(call, exp.Count) or (
+                isinstance(call, exp.Anonymous) and call.name.lower() == "regr_count"
+            )
+            return exp.Literal.number(0) if counts else exp.null()
+        return node
+
+    return expression.copy().transform(replace, copy=False)
+
+
+def _is_unit(node: exp.Expression) -> bool:
+    return (isinstance(node, exp.Filter) and is_aggregate(node.this)) or is_aggregate(node)
+
+
 def is_aggregate(node: exp.Expression) -> bool:
     """An aggregate function call: a sqlglot aggregate, one WITHIN GROUP, or a call by name of
     one of DuckDB's aggregates that sqlglot does not know (``every``, ``kurtosis``)."""

@@ -12,7 +12,7 @@ from typing import ClassVar
 from sqlglot import exp
 
 from tidal.catalog import Catalog
-from tidal.catalog.sqlstate import DATATYPE_MISMATCH
+from tidal.catalog.sqlstate import DATATYPE_MISMATCH, NUMERIC_VALUE_OUT_OF_RANGE
 from tidal.sql import aggregates, functions, set_returning, similar_to, subqueries
 from tidal.sql.clauses import Binds
 from tidal.sql.dialect import EmitOnWindowClose
@@ -39,7 +39,7 @@ from tidal.sql.scope import Frame, PositionalColumn, Scope, ScopeColumn
 from tidal.sql.set_operations import SetOperations
 from tidal.sql.subqueries import Subqueries
 from tidal.sql.typeinfer import TypeInference
-from tidal.sql.windows import WindowFunctions, expand_named_windows
+from tidal.sql.windows import WindowFunctions, expand_named_windows, expand_row_orderings
 
 
 class Binder(FromClause, WindowFunctions, Subqueries, SetOperations):
@@ -144,7 +144,7 @@ class Binder(FromClause, WindowFunctions, Subqueries, SetOperations):
     def select(
         self, select: exp.Select, ctes: dict, outer: Scope | None, top: bool
     ) -> tuple[Plan, Scope]:
-        select = expand_named_windows(select)
+        select = expand_row_orderings(expand_named_windows(select))
         frame = self._from(select, ctes, outer)
         where = select.args.get("where")
         if where is not None:
@@ -318,8 +318,6 @@ class Binder(FromClause, WindowFunctions, Subqueries, SetOperations):
             raise unsupported("ROLLUP, CUBE and GROUPING SETS")
         having = select.args.get("having")
         bound_having = self.expression(having.this, frame) if having is not None else None
-        if bound_having is not None:
-            self._check_boolean(bound_having, frame.plan.schema, "HAVING")
         order = select.args.get("order")
         bound_order = []
         if order:
@@ -374,7 +372,11 @@ class Binder(FromClause, WindowFunctions, Subqueries, SetOperations):
             subqueries_allowed=True,
         )
         if bound_having is not None:
-            new_frame.plan = Filter(new_frame.plan, rewrite(bound_having))
+            # Typed over the groups: over the input rows a key next to an aggregate
+            # (k > min(v)) would read as an ungrouped column.
+            condition = rewrite(bound_having)
+            self._check_boolean(condition, new_frame.plan.schema, "HAVING")
+            new_frame.plan = Filter(new_frame.plan, condition)
         new_frame.aggregate_rewrite = rewrite  # type: ignore[attr-defined]
         new_frame.pre_aggregate_order = bound_order  # type: ignore[attr-defined]
         return [rewrite(e) for e in bound_items], new_frame
@@ -575,7 +577,12 @@ def _constant_int(node: exp.Expression | None, what: str) -> int | None:
         value = node.args.get("count") or exp.Literal.number(1)  # FETCH FIRST ROW ONLY
     else:
         value = node.expression if isinstance(node, (exp.Limit, exp.Offset)) else node
-    if isinstance(value, exp.Literal) and not value.is_string:
+    if isinstance(value, exp.Literal) and not value.is_string and value.this.isdigit():
+        if int(value.this) >= 2**63:
+            raise SqlError(
+                f"{what} {value.this} is out of range for BIGINT",
+                sqlstate=NUMERIC_VALUE_OUT_OF_RANGE,
+            )
         return int(value.this)
     if isinstance(value, exp.Null) or (isinstance(value, exp.Var) and value.name.upper() == "ALL"):
         return None

@@ -221,6 +221,30 @@ class Tidal(RisingWave):
                     return parse(self)
             return super()._parse_statement()
 
+        def _parse_type(self, parse_interval=True, fallback_to_identifier=False):
+            # ``TIMESTAMP '...'::DATE`` casts the typed value, as in PostgreSQL and DuckDB;
+            # sqlglot applies the ``::`` to the string first (a TIMESTAMP came out).
+            if not (
+                not fallback_to_identifier
+                and self._curr
+                and self._curr.token_type in self.TYPE_TOKENS
+                and self._next
+                and self._next.token_type == TokenType.STRING
+            ):
+                return super()._parse_type(parse_interval, fallback_to_identifier)
+            self._typed_literal_pending = True
+            try:
+                typed = super()._parse_type(parse_interval, fallback_to_identifier)
+            finally:
+                self._typed_literal_pending = False
+            return self._parse_column_ops(typed)
+
+        def _parse_column_ops(self, this):
+            if getattr(self, "_typed_literal_pending", False) and isinstance(this, exp.Literal):
+                self._typed_literal_pending = False
+                return this
+            return super()._parse_column_ops(this)
+
         def _parse_table(self, *args, **kwargs):
             # Flink's ``FROM TABLE(f(...))``: the table function itself is the relation.
             if (

@@ -133,9 +133,11 @@ class Subqueries:
         frame: Frame,
         keep_first: bool,
         group: bool = False,
+        marked: bool = False,
     ):
         """Bind ``uncorrelated`` with the inner columns of ``correlated`` appended to its select list,
-        and the correlated conditions rewritten over (outer columns, subquery columns)."""
+        and the correlated conditions rewritten over (outer columns, subquery columns). ``marked``
+        appends a last column that is true on every row, NULL where an outer join found none."""
         inner_columns: list[exp.Column] = []
         for part in correlated:
             for column in _own_columns(part):
@@ -144,6 +146,8 @@ class Subqueries:
         select = uncorrelated.copy()
         items = list(select.expressions) if keep_first else []
         items += [exp.alias_(c.copy(), f"__corr{i}") for i, c in enumerate(inner_columns)]
+        if marked:
+            items.append(exp.alias_(exp.true(), "__matched"))
         if not items:
             items = [exp.Literal.number(1)]
         select.set("expressions", items)
@@ -299,7 +303,13 @@ class Subqueries:
                         "are supported in a correlated scalar subquery"
                     )
             sub_plan, _, parts = self._bind_with_correlation(
-                uncorrelated, correlated, inner_scope, frame, keep_first=True, group=True
+                uncorrelated,
+                correlated,
+                inner_scope,
+                frame,
+                keep_first=True,
+                group=True,
+                marked=True,
             )
             plan = make_join(frame.plan, sub_plan, "left", conjunction(parts), self.infer)
         else:
@@ -312,13 +322,25 @@ class Subqueries:
             plan = make_join(frame.plan, sub_plan, "left", None, self.infer)
         value = ref(width)
         value_type = sub_plan.schema[0].type
-        item = query.expressions[0].unalias()
-        if correlated and (
-            isinstance(item, exp.Count)
-            or (isinstance(item, exp.Filter) and isinstance(item.this, exp.Count))
-        ):
-            value = exp.func("COALESCE", value, exp.Literal.number(0))
+        if correlated:
+            value = self._unmatched_value(
+                query, value, value_type, width + len(sub_plan.schema) - 1, frame
+            )
         exprs = tuple(ref(i) for i in range(width)) + (value,)
         plan = Project(plan, exprs, frame.plan.schema + (Field("__scalar", value_type),))
         frame.append(plan, [ScopeColumn("__scalar", value_type, (), hidden=True)])
         return width
+
+    def _unmatched_value(self, query, value, value_type: str, marker: int, frame: Frame):
+        """The correlated aggregate's value for an outer row no group matched: the select item
+        over no rows (``count`` is 0), or NULL if the subquery's HAVING rejects no rows."""
+        empty = aggregates.over_no_rows(query.expressions[0].unalias())
+        having = query.args.get("having")
+        if having is not None:
+            empty = exp.If(this=aggregates.over_no_rows(having.this), true=empty)
+            empty = exp.Case(ifs=[empty])
+        if isinstance(empty, exp.Null):
+            return value
+        empty = self.expression(exp.cast(empty, value_type), frame)
+        missing = exp.Is(this=ref(marker), expression=exp.null())
+        return exp.Case(ifs=[exp.If(this=missing, true=empty)], default=value)

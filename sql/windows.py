@@ -143,3 +143,29 @@ def _spelled_out(window: exp.Window, named: dict[str, exp.Window]) -> exp.Window
         if result.args.get(arg) is None and base.args.get(arg) is not None:
             result.set(arg, base.args[arg].copy())
     return result
+
+
+def expand_row_orderings(select: exp.Select) -> exp.Select:
+    """``select`` with each ``ORDER BY (a, b)`` (a row, in the query's or a window's ORDER BY)
+    written as ``ORDER BY a, b`` in the row's direction: rows compare field by field, as in
+    PostgreSQL.
+
+    >>> expand_row_orderings(exp.maybe_parse("SELECT 1 FROM t ORDER BY (a, b) DESC")).sql()
+    'SELECT 1 FROM t ORDER BY a DESC, b DESC'
+    """
+    rows = [o for o in select.find_all(exp.Ordered) if isinstance(o.this, exp.Tuple)]
+    if not rows:
+        return select
+    select = select.copy()
+    for order in select.find_all(exp.Order):
+        terms = []
+        for term in order.expressions:
+            if isinstance(term.this, exp.Tuple):
+                for field in term.this.expressions:
+                    spelled = term.copy()
+                    spelled.set("this", field.copy())
+                    terms.append(spelled)
+            else:
+                terms.append(term)
+        order.set("expressions", terms)
+    return select

@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 
 from tidal.engine.arrangement import Arrangement, key_hash
 from tidal.engine.expressions import compile_predicate
-from tidal.engine.keys import canonical
+from tidal.engine.keys import canonical, comparable
 from tidal.engine.operators.base import Operator, change_schema
 from tidal.engine.operators.recompute import RecomputeOperator
 from tidal.engine.zset import WEIGHT, concat
@@ -112,14 +112,14 @@ class InnerJoin(Operator):
 
 
 def _canonical_keys(table: pa.Table, names: list[str], prefix: str) -> tuple[pa.Table, list[str]]:
-    """The table with a canonical copy of each float key column (so -0.0 matches 0.0), and the
-    names of the columns to join on."""
+    """The table with a canonical copy of each float or interval key column (so -0.0 matches
+    0.0 and 24 hours 1 day), and the names of the columns to join on."""
     keys = []
     for i, name in enumerate(names):
         column = table.column(name)
-        if pa.types.is_floating(column.type):
+        if pa.types.is_floating(column.type) or pa.types.is_interval(column.type):
             name = f"{prefix}{i}"
-            table = table.append_column(name, canonical(column))
+            table = table.append_column(name, comparable(canonical(column)))
         keys.append(name)
     return table, keys
 

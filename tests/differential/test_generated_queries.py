@@ -26,13 +26,8 @@ COUNT = int(os.environ.get("TIDAL_GENERATED_QUERIES", "200"))
 SEED = os.environ.get("TIDAL_GENERATED_SEED", "ci")
 TIMEOUT_SECONDS = 60.0
 
-# Cases of the CI slice that hit a known bug: case number -> the finding's test.
-DATE_KEY = "test_generator_findings.py::test_date_key (a DATE key crashes key_hash)"
-DATE_KEY_CASES = (
-    *(1, 35, 51, 55, 57, 63, 73, 98, 103, 104),
-    *(122, 141, 143, 150, 154, 157, 163, 175, 192),
-)
-KNOWN: dict[int, str] = {number: DATE_KEY for number in DATE_KEY_CASES}
+# Cases of the CI slice that hit a known bug: case number -> the finding's test (none open).
+KNOWN: dict[int, str] = {}
 
 
 def _params() -> list:

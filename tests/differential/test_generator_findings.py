@@ -1,9 +1,9 @@
 """Bugs the random query generator found, each minimized to a small query and data.
 
-Every test asserts the right answer (the view equals DuckDB's after every tick, generator_run.py)
-and is marked ``xfail(strict=True)`` until the bug is fixed: then it passes, strict xfail fails
-the suite, and whoever fixed it removes the mark (and the case numbers it names from ``KNOWN`` in
-test_generated_queries.py). benchmarks/RESULTS.md lists them with tidal's and DuckDB's answers.
+Every test asserts the right answer (the view equals DuckDB's after every tick, generator_run.py).
+A new finding is marked ``xfail(strict=True, raises=Finding)`` while it is open (its CI-slice
+cases go in ``KNOWN`` in test_generated_queries.py); the fix removes the mark, and the test stays
+as the regression test. benchmarks/RESULTS.md lists them with tidal's and DuckDB's answers.
 """
 
 from __future__ import annotations
@@ -32,13 +32,6 @@ def assert_identical(
     assert outcome.kind == "identical", message
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=Finding,
-    reason="engine/arrangement.py _fixed_width_bits casts date32 straight to int64, which "
-    "Arrow cannot: ArrowNotImplementedError for every DATE key (GROUP BY, join, DISTINCT, "
-    "PARTITION BY, set operations)",
-)
 @pytest.mark.parametrize(
     "query",
     [
@@ -54,12 +47,6 @@ def test_date_key(query):
     assert_identical(tables, query, data, 0, bug="crashed")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=Finding,
-    reason="after an outer JOIN ... USING (k), a qualified a.k or b.k reads the merged column "
-    "(COALESCE of both sides) instead of that side's own k, NULL where it has no match",
-)
 @pytest.mark.parametrize("join", ["FULL", "LEFT", "RIGHT"])
 def test_qualified_column_of_outer_join_using(join):
     tables = ["CREATE TABLE a (k INTEGER)", "CREATE TABLE b (k INTEGER)"]
@@ -68,13 +55,6 @@ def test_qualified_column_of_outer_join_using(join):
     assert_identical(tables, query, data, 2, bug="mismatched")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=Finding,
-    reason="HAVING comparing a group key with an aggregate is refused with DuckDB's binder "
-    "message (42601 'column #0 must appear in the GROUP BY clause'); PostgreSQL and DuckDB "
-    "accept it",
-)
 @pytest.mark.parametrize(
     "having", ["k > min(v)", "max(v) <= k", "abs(k) = min(v)"], ids=["key_first", "key_last", "f"]
 )
@@ -85,13 +65,6 @@ def test_having_compares_a_key_with_an_aggregate(having):
     assert_identical(tables, query, data, 0, bug="refused")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=Finding,
-    reason="a typed literal followed by :: is parsed as DATE ('...'::VARCHAR) (sqlglot's "
-    "postgres reading): TIMESTAMP '2024-02-29 10:00:00'::DATE gives a TIMESTAMP, "
-    "DATE '2024-02-29'::VARCHAR a DATE; PostgreSQL and DuckDB cast the literal",
-)
 @pytest.mark.parametrize(
     "expression",
     ["TIMESTAMP '2024-02-29 10:00:00'::DATE", "DATE '2024-02-29'::VARCHAR"],
@@ -103,13 +76,6 @@ def test_typed_literal_then_cast(expression):
     assert_identical(tables, query, ["INSERT INTO t VALUES (1)"], 0, bug="mismatched")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=Finding,
-    reason="a correlated scalar count(*) subquery with HAVING gives 0 where HAVING removes the "
-    "group (DuckDB and PostgreSQL: no row, so NULL): 'count of no rows is 0' is applied "
-    "without the HAVING",
-)
 @pytest.mark.parametrize("having", ["count(*) > 1", "false"], ids=["count", "false"])
 @pytest.mark.parametrize("view_at", [0, 2], ids=["before_data", "after_data"])
 def test_correlated_count_with_having(having, view_at):
@@ -119,12 +85,20 @@ def test_correlated_count_with_having(having, view_at):
     assert_identical(tables, query, data, view_at, bug="mismatched")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=Finding,
-    reason="issue 13 section 1: a named window (OVER w ... WINDOW w AS (...)) is not applied as "
-    "written; nth_value over PARTITION BY g gives values of another partition",
+@pytest.mark.parametrize(
+    "item",
+    ["coalesce(sum(w), 0)", "count(*) + 1", "CASE WHEN count(*) > 0 THEN NULL ELSE 5 END"],
+    ids=["coalesce", "count_plus", "null_when_matched"],
 )
+def test_correlated_aggregate_over_no_rows(item):
+    """An outer row no group matches gets the item computed over no rows, not NULL (found with
+    the HAVING finding: only a bare count was given its empty value)."""
+    tables = ["CREATE TABLE a (k INTEGER)", "CREATE TABLE b (k INTEGER, w INTEGER)"]
+    data = ["INSERT INTO a VALUES (1), (2), (3)", "INSERT INTO b VALUES (1, 10), (2, NULL)"]
+    query = f"SELECT k, (SELECT {item} FROM b WHERE b.k = a.k) AS n FROM a"
+    assert_identical(tables, query, data, 0, bug="mismatched")
+
+
 def test_named_window():
     tables = ["CREATE TABLE t (g INTEGER, o INTEGER, v INTEGER)"]
     data = ["INSERT INTO t VALUES (1, 1, 10), (1, 2, 20), (1, 3, 30), (2, 1, 5), (2, 2, 6)"]

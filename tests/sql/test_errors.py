@@ -382,3 +382,27 @@ def test_a_batch_of_bad_statements_changes_nothing_and_the_database_keeps_workin
     assert ann == [{"total": Decimal("11.50"), "n": 2}]
     db.execute("DELETE FROM orders WHERE id = 3")
     assert _everything(db) == before
+
+
+@pytest.mark.parametrize(
+    "sql, sqlstate, words",
+    [
+        ("CREATE TABLE s1.t1 (x INTEGER)", "3F000", "schema 's1' does not exist"),
+        ("SELECT * FROM orders LIMIT 9223372036854775808", "22003", "out of range for BIGINT"),
+        ("DROP FUNCTION no_such(INTEGER)", "42883", "function 'no_such' does not exist"),
+    ],
+)
+def test_found_by_the_risingwave_yardstick(db, sql, sqlstate, words):
+    """Each was accepted (a table in a schema that does not exist) or crashed (OverflowError)."""
+    with pytest.raises(SqlError) as raised:
+        db.execute(sql)
+    assert raised.value.sqlstate == sqlstate and words in str(raised.value)
+
+
+def test_drop_function_checks_the_argument_types_it_is_given():
+    database = Database()
+    database.execute("CREATE FUNCTION plus_one(x INTEGER) RETURNS INTEGER AS 'SELECT x + 1'")
+    with pytest.raises(SqlError, match=r"plus_one\(VARCHAR\) does not exist; plus_one takes"):
+        database.execute("DROP FUNCTION plus_one(text)")
+    database.execute("DROP FUNCTION plus_one(int)")  # the name was '' before: not found
+    assert "plus_one" not in database.catalog
