@@ -8,6 +8,10 @@ agree by construction (see docs/types.md).
 Decimal128Type(decimal128(10, 2))
 >>> from_arrow(to_arrow("TIMESTAMP"))
 'TIMESTAMP'
+>>> normalize('struct(a int, "B c" text[])'), normalize("map(text, integer)[]")
+('STRUCT(a INTEGER, "B c" VARCHAR[])', 'MAP(VARCHAR, INTEGER)[]')
+>>> to_arrow("STRUCT(a INTEGER, b MAP(VARCHAR, BIGINT))")
+StructType(struct<a: int32, b: map<string, int64>>)
 """
 
 from __future__ import annotations
@@ -123,6 +127,9 @@ def normalize(name: str) -> str:
     >>> normalize("numeric(10, 2)"), normalize("text"), normalize("timestamp(3)")
     ('DECIMAL(10,2)', 'VARCHAR', 'TIMESTAMP_MS')
     """
+    nested = _nested(name.strip())
+    if nested is not None:
+        return nested
     upper = " ".join(name.upper().strip('"').split())
     if _PARAMETERIZED.match(upper):
         return "VARCHAR"
@@ -139,14 +146,97 @@ def normalize(name: str) -> str:
     if decimal:
         precision_, scale = decimal.group(1), decimal.group(2)
         return f"DECIMAL({precision_ or 18},{scale or 0})"
-    if upper.endswith("[]"):
-        return normalize(upper[:-2]) + "[]"
-    if upper in _SIMPLE or upper.startswith(("STRUCT", "MAP")):
+    if upper in _SIMPLE:
         return upper
     raise TypeError_(
-        f"unknown type {name!r}: use one of {', '.join(sorted(_SIMPLE))}, "
-        "DECIMAL(p,s) or a list type such as INTEGER[]"
+        f"unknown type {name!r}: use one of {', '.join(sorted(_SIMPLE))}, DECIMAL(p,s), a "
+        "list type such as INTEGER[], STRUCT(a INTEGER, b VARCHAR) or MAP(VARCHAR, INTEGER)"
     )
+
+
+def _nested(name: str) -> str | None:
+    """The canonical spelling of a list, STRUCT or MAP type (field names keep their case, as
+    DuckDB keeps them), None if ``name`` is not one."""
+    if name.endswith("[]"):
+        return normalize(name[:-2]) + "[]"
+    head, _, rest = name.partition("(")
+    kind = head.strip().upper()
+    if kind not in ("STRUCT", "MAP", "TUPLE") or not rest.endswith(")"):
+        return None
+    parts = _split_top_level(rest[:-1])
+    if kind == "TUPLE":  # DuckDB's ROW(...) value: a struct without field names, not storable
+        return "TUPLE(" + ", ".join(normalize(p) for p in parts) + ")"
+    if kind == "MAP":
+        if len(parts) != 2:
+            raise TypeError_(f"type {name!r}: a MAP has a key type and a value type")
+        return f"MAP({normalize(parts[0])}, {normalize(parts[1])})"
+    fields = []
+    for part in parts:
+        field, kind_text = _field_name(part)
+        if not field or not kind_text.strip():
+            raise TypeError_(f"type {name!r}: each STRUCT field is a name and a type")
+        fields.append(f"{field_sql(field)} {normalize(kind_text)}")
+    return "STRUCT(" + ", ".join(fields) + ")"
+
+
+def _split_top_level(text: str) -> list[str]:
+    """``text`` split at the commas outside parentheses and double quotes."""
+    parts, depth, quoted, start = [], 0, False, 0
+    for i, char in enumerate(text):
+        if char == '"':
+            quoted = not quoted
+        elif quoted:
+            continue
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif char == "," and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    return [*parts, text[start:]]
+
+
+def _field_name(text: str) -> tuple[str, str]:
+    """A STRUCT field's name (unquoted) and the text of its type."""
+    text = text.strip()
+    if not text.startswith('"'):
+        field, _, rest = text.partition(" ")
+        return field, rest
+    i, field = 1, ""
+    while i < len(text):
+        if text[i] == '"':
+            if text[i + 1 : i + 2] != '"':
+                return field, text[i + 1 :]
+            i += 1
+        field += text[i]
+        i += 1
+    raise TypeError_(f"unterminated field name in {text!r}")
+
+
+# Words that DuckDB (as PostgreSQL) reserves: a STRUCT field so named is quoted.
+_RESERVED = frozenset({
+    "all", "analyse", "analyze", "and", "any", "array", "as", "asc", "asymmetric", "both", "case",
+    "cast", "check", "collate", "column", "constraint", "create", "default", "deferrable", "desc",
+    "distinct", "do", "else", "end", "except", "false", "fetch", "for", "foreign", "from",
+    "grant", "group", "having", "in", "initially", "intersect", "into", "lateral", "leading",
+    "limit", "not", "null", "offset", "on", "only", "or", "order", "pivot", "placing", "primary",
+    "qualify", "references", "returning", "select", "some", "symmetric", "table", "then", "to",
+    "trailing", "true", "union", "unique", "unpivot", "using", "variadic", "when", "where",
+    "window", "with",
+})  # fmt: skip
+_PLAIN_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def field_sql(name: str) -> str:
+    """A STRUCT field name as DuckDB spells it in a type: quoted only where it must be.
+
+    >>> field_sql("a"), field_sql("my field"), field_sql("select")
+    ('a', '"my field"', '"select"')
+    """
+    if _PLAIN_NAME.match(name) and name.lower() not in _RESERVED:
+        return name
+    return '"' + name.replace('"', '""') + '"'
 
 
 def to_arrow(name: str) -> pa.DataType:
@@ -157,6 +247,13 @@ def to_arrow(name: str) -> pa.DataType:
         return pa.decimal128(int(decimal.group(1)), int(decimal.group(2)))
     if name.endswith("[]"):
         return pa.list_(to_arrow(name[:-2]))
+    if name.startswith("MAP("):
+        key, value = _split_top_level(name[4:-1])
+        return pa.map_(to_arrow(key), to_arrow(value))
+    if name.startswith("STRUCT("):
+        return pa.struct(
+            [pa.field(f, to_arrow(t)) for f, t in map(_field_name, _split_top_level(name[7:-1]))]
+        )
     if name in _SIMPLE:
         return _SIMPLE[name]
     raise TypeError_(f"type {name} has no Arrow mapping in tidal yet")
@@ -174,6 +271,11 @@ def from_arrow(arrow_type: pa.DataType) -> str:
         return "BLOB"
     if pa.types.is_list(arrow_type) or pa.types.is_large_list(arrow_type):
         return from_arrow(arrow_type.value_type) + "[]"
+    if pa.types.is_map(arrow_type):
+        return f"MAP({from_arrow(arrow_type.key_type)}, {from_arrow(arrow_type.item_type)})"
+    if pa.types.is_struct(arrow_type):
+        fields = ", ".join(f"{field_sql(f.name)} {from_arrow(f.type)}" for f in arrow_type)
+        return f"STRUCT({fields})"
     if pa.types.is_timestamp(arrow_type) and arrow_type.tz is not None:
         return "TIMESTAMP WITH TIME ZONE"
     for name, candidate in _SIMPLE.items():
@@ -182,9 +284,26 @@ def from_arrow(arrow_type: pa.DataType) -> str:
     raise TypeError_(f"Arrow type {arrow_type} has no SQL type in tidal")
 
 
+# Element type OID -> its array type's OID.
+_PG_ARRAY_OIDS = {
+    16: 1000, 17: 1001, 20: 1016, 21: 1005, 23: 1007, 25: 1009, 114: 199, 700: 1021,
+    701: 1022, 1082: 1182, 1083: 1183, 1114: 1115, 1184: 1185, 1186: 1187, 1700: 1231,
+    2950: 2951, 2249: 2287,
+}  # fmt: skip
+
+
 def pg_oid(name: str) -> int:
-    """The built-in PostgreSQL type OID used to send values of this type over the wire."""
+    """The built-in PostgreSQL type OID used to send values of this type over the wire: a list
+    is an array, a STRUCT a ``record``, a MAP ``json`` (text for a list of lists).
+
+    >>> pg_oid("INTEGER[]"), pg_oid("STRUCT(a INTEGER)"), pg_oid("MAP(VARCHAR, INTEGER)")
+    (1007, 2249, 114)
+    """
     name = normalize(name)
+    if name.endswith("[]"):
+        return _PG_ARRAY_OIDS.get(pg_oid(name[:-2]), 25)
+    if name.startswith(("STRUCT(", "MAP(")):
+        return 2249 if name.startswith("STRUCT(") else 114
     if name.startswith("DECIMAL"):
         return PG_NUMERIC_OID
     return _PG_OIDS.get(name, 25)
@@ -194,6 +313,17 @@ def _truncating_division(a: int, b: int) -> int:
     """Integer division towards zero, as C and PostgreSQL divide."""
     q = abs(a) // abs(b)
     return q if (a >= 0) == (b > 0) else -q
+
+
+def duration_parts(microseconds: int) -> tuple[int, int, int]:
+    """A duration (an Arrow duration, a Python timedelta) as INTERVAL parts: whole days and
+    the rest, both of the duration's sign, as PostgreSQL's ``timestamp - timestamp`` gives.
+
+    >>> interval_text(*duration_parts(-3_600_000_000)), interval_text(*duration_parts(90_000_000_000))
+    ('-01:00:00', '1 day 01:00:00')
+    """
+    days = _truncating_division(microseconds, 86_400_000_000)
+    return 0, days, (microseconds - days * 86_400_000_000) * 1000
 
 
 def interval_text(months: int, days: int, nanoseconds: int) -> str:

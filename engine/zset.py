@@ -10,11 +10,11 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from tidal.engine.keys import hashable
 
 WEIGHT = "__weight"
 
@@ -70,21 +70,7 @@ def _groupable(table: pa.Table) -> tuple[pa.Table, dict[str, pa.DataType], list[
 def _value_ids(column: pa.ChunkedArray) -> pa.Array:
     """The same id for equal values (NULL equal to NULL, NaN to NaN, as identical rows are)."""
     ids: dict = {}
-    return pa.array(
-        [ids.setdefault(_hashable(v), len(ids)) for v in column.to_pylist()], pa.int64()
-    )
-
-
-def _hashable(value):
-    if isinstance(value, list):
-        return ("list", *(_hashable(v) for v in value))
-    if isinstance(value, dict):
-        return ("struct", *((k, _hashable(v)) for k, v in value.items()))
-    if isinstance(value, tuple):  # a map entry
-        return ("entry", *(_hashable(v) for v in value))
-    if isinstance(value, float) and math.isnan(value):
-        return ("nan",)
-    return value
+    return pa.array([ids.setdefault(hashable(v), len(ids)) for v in column.to_pylist()], pa.int64())
 
 
 def consolidate(table: pa.Table) -> pa.Table:

@@ -1,7 +1,18 @@
 """Rendering query results for people and programs: aligned tables, CSV, JSON lines.
 
-Values print as DuckDB prints them (``2026-01-01 10:00:00``, ``12.50``, ``true``); in a table
-NULL shows as ``NULL`` so it cannot be mistaken for an empty string.
+Values print as DuckDB prints them (``2026-01-01 10:00:00``, ``12.50``, ``true``), but for
+intervals, which print as PostgreSQL prints them (``01:30:00``, ``1 year 2 mons``: one function,
+``tidal.catalog.types.interval_text``, makes that text here and over pgwire); in a table NULL
+shows as ``NULL`` so it cannot be mistaken for an empty string.
+
+>>> import datetime
+>>> text(datetime.timedelta(days=21, seconds=86399)), text(datetime.timedelta(hours=-1))
+('21 days 23:59:59', '-01:00:00')
+>>> text([1, None]), text({"a": 1, "b": "x"}), text([("k", 1)])
+('[1, NULL]', "{'a': 1, 'b': x}", '{k=1}')
+>>> import pyarrow as pa
+>>> text(pa.array([[pa.MonthDayNano([0, 1, 0])]]).to_pylist()[0])  # intervals, not a map
+'[1 day]'
 """
 
 from __future__ import annotations
@@ -38,8 +49,10 @@ def text(value) -> str | None:
         return shown.replace("+00:00", "+00")
     if isinstance(value, (datetime.date, datetime.time)):
         return value.isoformat()
-    if isinstance(value, datetime.timedelta):
-        return str(value)
+    if isinstance(value, datetime.timedelta):  # an Arrow duration: an INTERVAL to SQL
+        from tidal.catalog.types import duration_parts, interval_text
+
+        return interval_text(*duration_parts(value // datetime.timedelta(microseconds=1)))
     if isinstance(value, decimal.Decimal):
         return str(value)
     if isinstance(value, bytes):
@@ -48,10 +61,12 @@ def text(value) -> str | None:
         from tidal.catalog.types import interval_text
 
         return interval_text(value.months, value.days, value.nanoseconds)
+    if isinstance(value, list) and value and all(type(v) is tuple for v in value):
+        return "{" + ", ".join(f"{text(k)}={text(v) or NULL}" for k, v in value) + "}"  # a map
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(text(v) or NULL for v in value) + "]"
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{k}: {text(v) or NULL}" for k, v in value.items()) + "}"
+    if isinstance(value, dict):  # a struct
+        return "{" + ", ".join(f"'{k}': {text(v) or NULL}" for k, v in value.items()) + "}"
     return str(value)
 
 

@@ -48,6 +48,9 @@ SUPPORTED: dict[type, str] = {
     exp.PercentileDisc: "percentile_disc",
     exp.Mode: "mode",
     exp.Median: "median",
+    # RisingWave's aggregates first_value(x ORDER BY y) / last_value(...): see is_aggregate
+    exp.FirstValue: "first_value",
+    exp.LastValue: "last_value",
 }
 
 # Aggregates sqlglot parses as plain function calls, by name.
@@ -70,7 +73,7 @@ BINARY = (
 )
 
 # Aggregates whose value depends on the order of their input: they need ORDER BY in the call.
-ORDERED = ("string_agg", "array_agg")
+ORDERED = ("string_agg", "array_agg", "first_value", "last_value")
 
 # Ordered-set aggregates: ``f(...) WITHIN GROUP (ORDER BY x)``.
 WITHIN_GROUP = ("percentile_cont", "percentile_disc", "mode")
@@ -92,7 +95,12 @@ WINDOW_AGGREGATES = (
 )
 
 # Plan names DuckDB spells otherwise.
-_DUCKDB_NAMES = {"percentile_cont": "quantile_cont", "percentile_disc": "quantile_disc"}
+_DUCKDB_NAMES = {
+    "percentile_cont": "quantile_cont",
+    "percentile_disc": "quantile_disc",
+    "first_value": "first",
+    "last_value": "last",
+}
 
 # Aggregates that can be undone (a retraction subtracts): maintained with accumulators alone
 # (bool_and / bool_or as counts of values and of true values, the variance family as exact sums
@@ -180,6 +188,8 @@ def is_aggregate(node: exp.Expression) -> bool:
         return True
     if isinstance(node, exp.Anonymous):
         return node.name.lower() in NAMED or node.name.lower() in _duckdb_aggregates()
+    if isinstance(node, (exp.FirstValue, exp.LastValue)):
+        return isinstance(node.this, exp.Order)  # with ORDER BY in the call: an aggregate
     return isinstance(node, exp.AggFunc) and not isinstance(node, WINDOW_ONLY)
 
 
@@ -478,6 +488,8 @@ class Rewriter:
 def check_window_function(function: exp.Expression) -> None:
     """Refuse functions with OVER that tidal cannot evaluate deterministically."""
     if isinstance(function, WINDOW_ONLY):
+        if isinstance(function.this, exp.Order):
+            raise unsupported(f"ORDER BY in a window function: {shown(function)}")
         return
     if SUPPORTED.get(type(function)) in WINDOW_AGGREGATES:
         for arg in _arguments(function):

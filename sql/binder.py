@@ -13,12 +13,13 @@ from sqlglot import exp
 
 from tidal.catalog import Catalog
 from tidal.catalog.sqlstate import DATATYPE_MISMATCH, NUMERIC_VALUE_OUT_OF_RANGE
-from tidal.sql import aggregates, functions, set_returning, similar_to, subqueries
+from tidal.sql import aggregates, functions, json_functions, set_returning, similar_to, subqueries
 from tidal.sql.clauses import Binds
 from tidal.sql.dialect import EmitOnWindowClose
 from tidal.sql.errors import SqlError, grouping_error, unsupported
 from tidal.sql.eventtime import emit_on_window_close
 from tidal.sql.from_clause import FromClause, _renamed
+from tidal.sql.nested import field_access, paren_field
 from tidal.sql.plan import (
     Aggregate,
     Distinct,
@@ -72,7 +73,7 @@ class Binder(FromClause, WindowFunctions, Subqueries, SetOperations):
         exp.Fetch: ("direction", "count", "limit_options"),
         exp.LimitOptions: ("rows",),  # ROW or ROWS; PERCENT and WITH TIES are not bound
         exp.Star: ("except_", "replace"),  # refused by _select_items
-        exp.Column: ("this", "table"),
+        exp.Column: ("this", "table", "db"),  # db: ``t.s.a``, field a of column s (nested.py)
         exp.Alias: ("this", "alias"),
         exp.Values: ("expressions", "alias"),
     }
@@ -227,6 +228,7 @@ class Binder(FromClause, WindowFunctions, Subqueries, SetOperations):
         set-returning function in it is an error unless it is a ``select_item``."""
         node = functions.expand(node, self.catalog, self.referenced)
         node = similar_to.rewrite(node)
+        node = json_functions.rewrite(node)
         node = self.replace_scalar_subqueries(node, frame)
 
         def visit(n: exp.Expression) -> exp.Expression:
@@ -236,6 +238,8 @@ class Binder(FromClause, WindowFunctions, Subqueries, SetOperations):
                 if isinstance(n.this, exp.Star):
                     raise SqlError(f"{n.sql()} is only allowed in the SELECT list")
                 index = frame.scope.resolve(n)
+                if index is None and (field := field_access(n, frame.scope)) is not None:
+                    return field.transform(visit, copy=False)
                 if index is None:
                     if frame.scope.outer is not None and frame.scope.outer.resolve(n) is not None:
                         raise unsupported(
@@ -244,6 +248,8 @@ class Binder(FromClause, WindowFunctions, Subqueries, SetOperations):
                         )
                     raise frame.scope.missing(n)
                 return ref(index)
+            if isinstance(n, exp.Dot) and (field := paren_field(n)) is not None:
+                return field.transform(visit, copy=False)
             if isinstance(n, (exp.Subquery, exp.Exists)) or (
                 isinstance(n, exp.In) and n.args.get("query")
             ):
@@ -264,6 +270,7 @@ class Binder(FromClause, WindowFunctions, Subqueries, SetOperations):
         if not select_item:
             set_returning.refuse(bound)
         self.infer.check_string_literals(bound, frame.plan.schema)
+        json_functions.check_operators(bound, self.infer, frame.plan.schema)
         return bound
 
     def typed(
@@ -514,6 +521,8 @@ def _output_name(item: exp.Expression) -> str:
         return item.alias
     if isinstance(item, exp.Column):
         return item.name
+    if isinstance(item, (exp.Bracket, exp.Dot)):  # PostgreSQL: the column's or field's name
+        return _output_name(item.this) if isinstance(item, exp.Bracket) else item.name
     if isinstance(item, exp.Cast):
         return (
             _output_name(item.this) if isinstance(item.this, exp.Column) else item.to.sql().lower()

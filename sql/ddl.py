@@ -119,11 +119,6 @@ def _column(item: exp.ColumnDef) -> tuple[Column, str | None]:
         type_name = types.normalize(item.args["kind"].sql(dialect="duckdb"))
     except types.TypeError_ as error:
         raise SqlError(str(error), sqlstate=UNDEFINED_OBJECT) from None
-    if type_name.endswith("[]") or type_name.startswith(("STRUCT", "MAP")):
-        raise unsupported(
-            f"column {item.name!r} of type {type_name}: nested types cannot be "
-            "stored in tables or sources yet"
-        )
     return Column(item.name, type_name, nullable), key
 
 
@@ -222,6 +217,12 @@ def _key_columns(columns: list[Column], key: tuple[str, ...]) -> tuple[Column, .
             raise unsupported(
                 f"a primary key column of type {column.type} ({column.name}): "
                 f"{_UNKEYABLE[column.type]}"
+            )
+        nested = column.type.endswith("[]") or column.type.startswith(("STRUCT(", "MAP("))
+        if column.name.lower() in lowered and nested:
+            raise unsupported(
+                f"a primary key column of type {column.type} ({column.name}): lists, STRUCTs "
+                "and MAPs cannot be keys yet; key the table by a scalar column"
             )
     return tuple(
         dataclasses.replace(c, nullable=False) if c.name.lower() in lowered else c for c in columns

@@ -35,7 +35,10 @@ class Scope:
     outer: Scope | None = None
 
     def resolve(self, column: exp.Column) -> int | None:
-        """The position ``column`` names here (None if nothing); an error if it is ambiguous."""
+        """The position ``column`` names here (None if nothing); an error if it is ambiguous.
+        A three-part name ``t.s.a`` names no column (it may be a field of one, nested.py)."""
+        if column.args.get("db"):
+            return None
         name = column.name.lower()
         table = column.table.lower() if column.table else None
         matches = [

@@ -309,7 +309,7 @@ class Subqueries:
                 frame,
                 keep_first=True,
                 group=True,
-                marked=True,
+                marked=_needs_marker(query),
             )
             plan = make_join(frame.plan, sub_plan, "left", conjunction(parts), self.infer)
         else:
@@ -334,13 +334,29 @@ class Subqueries:
     def _unmatched_value(self, query, value, value_type: str, marker: int, frame: Frame):
         """The correlated aggregate's value for an outer row no group matched: the select item
         over no rows (``count`` is 0), or NULL if the subquery's HAVING rejects no rows."""
-        empty = aggregates.over_no_rows(query.expressions[0].unalias())
-        having = query.args.get("having")
-        if having is not None:
-            empty = exp.If(this=aggregates.over_no_rows(having.this), true=empty)
-            empty = exp.Case(ifs=[empty])
+        empty = _over_no_rows(query)
         if isinstance(empty, exp.Null):
             return value
         empty = self.expression(exp.cast(empty, value_type), frame)
+        if not _needs_marker(query):  # a bare count is never NULL where a group matched
+            return exp.func("COALESCE", value, empty)
         missing = exp.Is(this=ref(marker), expression=exp.null())
         return exp.Case(ifs=[exp.If(this=missing, true=empty)], default=value)
+
+
+def _over_no_rows(query: exp.Select) -> exp.Expression:
+    """A correlated aggregate subquery's value over no rows (its HAVING applied)."""
+    empty = aggregates.over_no_rows(query.expressions[0].unalias())
+    having = query.args.get("having")
+    if having is not None:
+        empty = exp.Case(ifs=[exp.If(this=aggregates.over_no_rows(having.this), true=empty)])
+    return empty
+
+
+def _needs_marker(query: exp.Select) -> bool:
+    """Whether telling an unmatched outer row from a group whose value is NULL takes a marker
+    column: unless the value over no rows is NULL anyway, or the item is a bare count."""
+    item = query.expressions[0].unalias()
+    count = item.this if isinstance(item, exp.Filter) else item
+    bare_count = isinstance(count, exp.Count) and not query.args.get("having")
+    return not bare_count and not isinstance(_over_no_rows(query), exp.Null)

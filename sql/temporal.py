@@ -60,23 +60,32 @@ def _temporal(node: exp.Expression) -> TemporalCondition | None:
         left, right, kind = right, left, _FLIPPED[kind]
     if left[0] == "now" or right[0] != "now":
         return None
-    return TemporalCondition(left[0], left[1] - right[1], _OPS[kind])
+    return TemporalCondition(left[0], _micros(left[1]) - _micros(right[1]), _OPS[kind])
 
 
-def _shifted(node: exp.Expression) -> tuple[int | str, int] | None:
-    """``c`` / ``now()`` with an optional ``+/- INTERVAL``: (column or "now", shift in us)."""
+def _shifted(node: exp.Expression) -> tuple[int | str, exp.Expression | None] | None:
+    """``c`` / ``now()`` with an optional ``+/- INTERVAL``: (column or "now", the shift). The
+    shift is measured only once the condition is known to be temporal: ``d < DATE '...' +
+    INTERVAL '3' MONTH`` is a plain condition, months and all."""
     while isinstance(node, exp.Paren):
         node = node.this
-    shift = 0
+    shift = None
     if isinstance(node, (exp.Add, exp.Sub)) and isinstance(node.expression, exp.Interval):
-        micros = duration_us(node.expression, "a temporal filter's interval")
-        shift = micros if isinstance(node, exp.Add) else -micros
+        shift = node.expression if isinstance(node, exp.Add) else exp.Neg(this=node.expression)
         node = node.this
     if isinstance(node, exp.CurrentTimestamp):
         return "now", shift
     if isinstance(node, exp.Column):
         return ref_index(node), shift
     return None
+
+
+def _micros(shift: exp.Expression | None) -> int:
+    if shift is None:
+        return 0
+    if isinstance(shift, exp.Neg):
+        return -duration_us(shift.this, "a temporal filter's interval")
+    return duration_us(shift, "a temporal filter's interval")
 
 
 def is_temporal(filter_: Filter) -> bool:

@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 
 from tidal.engine.arrangement import Arrangement, key_hash
 from tidal.engine.expressions import compile_predicate
-from tidal.engine.keys import canonical, comparable
+from tidal.engine.keys import join_indices
 from tidal.engine.operators.base import Operator, change_schema
 from tidal.engine.operators.recompute import RecomputeOperator
 from tidal.engine.zset import WEIGHT, concat
@@ -73,16 +73,10 @@ class InnerJoin(Operator):
         right_names = [f"r{i}" for i in range(right.num_columns - 1)] + ["__rweight"]
         right = right.rename_columns(right_names)
         if self.left_keys:
-            left, left_on = _canonical_keys(left, [f"c{k}" for k in self.left_keys], "__lk")
-            right, right_on = _canonical_keys(right, [f"r{k}" for k in self.right_keys], "__rk")
-            joined = left.join(
-                right,
-                keys=left_on,
-                right_keys=right_on,
-                join_type="inner",
-                coalesce_keys=False,
-                use_threads=False,
+            left_rows, right_rows = join_indices(
+                left, [f"c{k}" for k in self.left_keys], right, [f"r{k}" for k in self.right_keys]
             )
+            joined = _paired(left.take(left_rows), right.take(right_rows))
         else:
             joined = _cross(left, right)
         weight = pc.multiply(joined.column(WEIGHT), joined.column("__rweight"))
@@ -111,24 +105,15 @@ class InnerJoin(Operator):
         return len(self.left) + len(self.right)
 
 
-def _canonical_keys(table: pa.Table, names: list[str], prefix: str) -> tuple[pa.Table, list[str]]:
-    """The table with a canonical copy of each float or interval key column (so -0.0 matches
-    0.0 and 24 hours 1 day), and the names of the columns to join on."""
-    keys = []
-    for i, name in enumerate(names):
-        column = table.column(name)
-        if pa.types.is_floating(column.type) or pa.types.is_interval(column.type):
-            name = f"{prefix}{i}"
-            table = table.append_column(name, comparable(canonical(column)))
-        keys.append(name)
-    return table, keys
-
-
 def _cross(left: pa.Table, right: pa.Table) -> pa.Table:
     """Every pair of rows (a join without equality keys)."""
     left_index = np.repeat(np.arange(left.num_rows), right.num_rows)
     right_index = np.tile(np.arange(right.num_rows), left.num_rows)
-    left_rows, right_rows = left.take(pa.array(left_index)), right.take(pa.array(right_index))
+    return _paired(left.take(pa.array(left_index)), right.take(pa.array(right_index)))
+
+
+def _paired(left_rows: pa.Table, right_rows: pa.Table) -> pa.Table:
+    """The columns of both, side by side (their names are distinct)."""
     columns = {n: left_rows.column(n) for n in left_rows.column_names}
     columns.update({n: right_rows.column(n) for n in right_rows.column_names})
     return pa.table(columns)

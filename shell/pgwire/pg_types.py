@@ -28,7 +28,8 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from tidal.catalog.types import interval_text
+from tidal.catalog.types import duration_parts, interval_text
+from tidal.shell.pgwire.pg_records import RECORD, RECORD_ARRAY, map_json, record_codecs
 
 # PostgreSQL's epoch (2000-01-01) from the Unix epoch, as binary dates and timestamps count.
 PG_EPOCH_DAYS = 10_957
@@ -53,7 +54,7 @@ UNKNOWN, VOID, OID, NAME, BPCHAR, JSONB, CHAR = 705, 2278, 26, 19, 1042, 3802, 1
 ARRAY_OF = {
     BOOL: 1000, BYTEA: 1001, INT2: 1005, INT4: 1007, TEXT: 1009, INT8: 1016, FLOAT4: 1021,
     FLOAT8: 1022, VARCHAR: 1015, DATE: 1182, TIME: 1183, TIMESTAMP: 1115, TIMESTAMPTZ: 1185,
-    INTERVAL: 1187, NUMERIC: 1231, UUID: 2951, JSON: 199,
+    INTERVAL: 1187, NUMERIC: 1231, UUID: 2951, JSON: 199, RECORD: RECORD_ARRAY,
 }  # fmt: skip
 
 # Type OID -> tidal's SQL type, for parameters a client declares.
@@ -344,7 +345,7 @@ def _micros_of(array: pa.Array) -> list[int | None]:
 def _interval_parts(array: pa.Array) -> list[tuple[int, int, int] | None]:
     """(months, days, nanoseconds) of each interval or duration."""
     if pa.types.is_duration(array.type):
-        return [None if v is None else (0, 0, v * 1000) for v in _micros_of(array)]
+        return [None if v is None else duration_parts(v) for v in _micros_of(array)]
     return [None if v is None else (v.months, v.days, v.nanoseconds) for v in array.to_pylist()]
 
 
@@ -475,6 +476,11 @@ def _pg_type(arrow_type: pa.DataType) -> PgType:
         return _INTERVAL
     if getattr(arrow_type, "extension_name", None) == "arrow.uuid":
         return PgType(UUID, 16, _uuid_text, _uuid_binary, lambda a: a.storage.to_pylist())
+    if pa.types.is_map(arrow_type):
+        return PgType(JSON, -1, map_json, map_json)
+    if pa.types.is_struct(arrow_type):
+        codecs = record_codecs(arrow_type, [pg_type(f.type) for f in arrow_type])
+        return PgType(RECORD, -1, *codecs)
     if pa.types.is_list(arrow_type) or pa.types.is_large_list(arrow_type):
         element = arrow_type.value_type
         if not (pa.types.is_list(element) or pa.types.is_large_list(element)):

@@ -3,7 +3,7 @@
 ``FROM a, b WHERE a.x = b.y AND a.z > 1`` binds as a filter over a join without keys (a cross
 product, which an incremental engine must recompute whole); this rule turns the equality into
 a join key and pushes ``a.z > 1`` into ``a``, exactly as if the query had said
-``FROM a JOIN b ON a.x = b.y WHERE a.z > 1``.
+``FROM a JOIN b ON a.x = b.y WHERE a.z > 1``; through any number of comma joins.
 """
 
 from __future__ import annotations
@@ -29,4 +29,8 @@ def _merge(node: Plan, infer: TypeInference) -> Plan:
         conjuncts(key_condition(join)) + conjuncts(join.condition) + conjuncts(node.predicate)
     )
     merged = make_join(join.left, join.right, "inner", condition, infer)
-    return merged if merged.schema == node.schema else node
+    if merged.schema != node.schema:
+        return node
+    # The conditions pushed into a side may meet a join there: FROM a, b, c WHERE a.x = b.x
+    # AND b.y = c.y puts a.x = b.x over the cross join of a and b.
+    return merged.with_children(tuple(filter_into_join(c, infer) for c in merged.children()))

@@ -76,8 +76,10 @@ def _exact_key(value):
         return (1,)
     if isinstance(value, float) and value == 0.0:
         return (2, 0.0)  # -0.0 and 0.0 are the same value in SQL
-    if isinstance(value, list):  # an array: its elements compared the same way
+    if isinstance(value, (list, tuple)):  # an array, a map (entries), an entry
         return (3, tuple(_exact_key(v) for v in value))
+    if isinstance(value, dict):  # a struct: its fields in order
+        return (4, tuple((k, _exact_key(v)) for k, v in value.items()))
     return (2, value)
 
 

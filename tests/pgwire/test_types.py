@@ -96,5 +96,7 @@ def test_oids_of_arrow_types():
     assert types.oid_of(pa.decimal128(38, 0)) == types.NUMERIC
     assert types.oid_of(pa.uint64()) == types.NUMERIC
     assert types.oid_of(pa.timestamp("ns", tz="UTC")) == types.TIMESTAMPTZ
-    assert types.oid_of(pa.struct([("a", pa.int32())])) == types.TEXT
+    assert types.oid_of(pa.struct([("a", pa.int32())])) == 2249  # record
+    assert types.oid_of(pa.map_(pa.string(), pa.int32())) == types.JSON
+    assert types.oid_of(pa.list_(pa.list_(pa.int32()))) == types.TEXT
     assert types.oid_of(pa.list_(pa.float64())) == 1022

@@ -58,7 +58,7 @@ REFUSED = {
     "system_time": ("SELECT * FROM a FOR SYSTEM_TIME AS OF now()", "VERSION in FROM"),
     "parenthesized_join": ("SELECT a.k FROM (a JOIN b ON a.k = b.k)", "JOINS in FROM"),
     "catalog_qualified_table": ("SELECT k FROM db.public.a", "CATALOG in FROM"),
-    "schema_qualified_column": ("SELECT x.public.a.k FROM a", "DB in a column reference"),
+    "schema_qualified_column": ("SELECT x.public.a.k FROM a", "CATALOG in a column reference"),
     "cluster_by": ("SELECT k FROM a CLUSTER BY k", "CLUSTER in SELECT"),
     "in_a_subquery": ("SELECT k FROM a WHERE k IN (SELECT k FROM b QUALIFY k = 2)", "QUALIFY"),
     "in_a_cte": ("WITH c AS (SELECT k FROM a TABLESAMPLE 10 ROWS) SELECT k FROM c", "SAMPLE"),

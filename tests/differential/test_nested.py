@@ -1,0 +1,34 @@
+"""Views over tables with list, STRUCT and MAP columns equal DuckDB's after every insert,
+update and delete, the view created before, between or after the changes."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from .harness import Session
+from .nested import NESTED_TABLES, NESTED_VIEWS, nested_scenarios
+from .profiles import PROFILE
+
+
+@pytest.mark.parametrize("view", list(NESTED_VIEWS))
+@PROFILE
+@given(data=st.data())
+def test_view_over_nested_columns_equals_duckdb(view, data):
+    statements, view_at = data.draw(nested_scenarios(), label="scenario")
+    materialized = data.draw(st.booleans(), label="materialized")
+    session = Session(())
+    try:
+        for ddl in NESTED_TABLES.values():
+            session.both(ddl)
+        session.tables = tuple(NESTED_TABLES)
+        for position, statement in enumerate([*statements, None]):
+            if position == view_at:
+                session.create_view(view, NESTED_VIEWS[view], materialized, approx=False)
+                session.check(f"after creating the view at tick {position}")
+            if statement is not None:
+                session.both(statement)
+                session.check(f"after tick {position + 1}: {statement}")
+    finally:
+        session.close()
