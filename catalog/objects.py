@@ -14,6 +14,7 @@ class Column:
     name: str
     type: str  # canonical SQL type name, see tidal.catalog.types
     nullable: bool = True  # False: NOT NULL, enforced on INSERT and UPDATE
+    default: str | None = None  # DEFAULT (a constant, as SQL) for an INSERT that omits it
 
     @property
     def arrow_type(self) -> pa.DataType:

@@ -332,6 +332,7 @@ class PgCatalog:
                 row = _is_column_row("public", r.name, _relkind(r), c.name, number,
                                      types.pg_oid(c.type), type_modifier(c.type))  # fmt: skip
                 row["is_nullable"] = "YES" if c.nullable else "NO"
+                row["column_default"] = c.default
                 rows.append(row)
         return rows
 

@@ -14,6 +14,8 @@ tidal raises for a client derives from ``TidalError`` and carries its code; a fr
 
 from __future__ import annotations
 
+# Class 01: warning
+WARNING = "01000"
 # Class 08: connection exception
 CONNECTION_FAILURE = "08006"
 SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION = "08001"

@@ -33,15 +33,17 @@ from sqlglot import exp
 
 from tidal.catalog import Catalog
 from tidal.engine.batch import BatchBackend
+from tidal.engine.copy_from import copied_columns
 from tidal.engine.prepared_statements import PreparedStatement
 from tidal.engine.reads import Reads
 from tidal.engine.relations import Relations
-from tidal.engine.statements import Result, Statements
+from tidal.engine.statements import Result, Statements, Status
 from tidal.engine.stats import DatabaseStats, database_stats
 from tidal.engine.subscriptions import Feeds, Subscription
 from tidal.engine.ticks import DEFAULT_BATCH_ROWS, TickLoop
 from tidal.engine.watermarks import Watermarks
 from tidal.sql.compiler import Compiler
+from tidal.sql.cursor_statements import CopyFrom
 from tidal.sql.errors import SqlError
 from tidal.sql.parser import parse_statement, split_statements
 from tidal.sql.plan import Plan
@@ -123,6 +125,17 @@ class Database:
         if isinstance(statement, str):
             statement = parse_statement(statement)
         return PreparedStatement(self._statements, self.reads, statement, parameter_types)
+
+    def copy_columns(self, statement: CopyFrom) -> int:
+        """How many columns a ``COPY ... FROM STDIN`` reads (its table and columns checked)."""
+        with self.tick_loop.exclusive():
+            table = self._statements.copy_target(statement)
+            return len(copied_columns(table, statement))
+
+    def copy_rows(self, statement: CopyFrom, data: bytes, where: str = "STDIN") -> Status:
+        """Load ``data`` (the rows a client sent for ``COPY ... FROM STDIN``) in one tick."""
+        with self.tick_loop.exclusive():
+            return self._statements.copy_rows(statement, data, where)
 
     # --- reading ----------------------------------------------------------------------------------
 

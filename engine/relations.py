@@ -202,6 +202,30 @@ class Relations:
         contents = Collection(change_schema(fields(source))) if retain == "true" else None
         self.bases[source.name.lower()] = Base(source, contents, reader)
 
+    def reshape_table(self, table: Table, rows: pa.Table) -> Base:
+        """Give ``table`` (its new columns) the contents ``rows`` (positional columns and
+        weights); returns what it had, for ``put_back``."""
+        key = table.name.lower()
+        old = self.bases[key]
+        contents = Collection(change_schema(fields(table)))
+        contents.apply(rows)
+        self.bases[key] = Base(table, contents, old.reader)
+        return old
+
+    def put_back(self, base: Base) -> None:
+        """Undo ``reshape_table``."""
+        self.bases[base.relation.name.lower()] = base
+
+    def rename(self, old_name: str, renamed: Relation | Sink) -> None:
+        """Keep what runs for ``old_name`` under ``renamed``'s name (nothing reads it)."""
+        key, new = old_name.lower(), renamed.name.lower()
+        if key in self.bases:
+            self.bases[new] = dataclasses.replace(self.bases.pop(key), relation=renamed)
+        if key in self.views:
+            self.views[new] = dataclasses.replace(self.views.pop(key), view=renamed)
+        if key in self.sinks:
+            self.sinks[new] = dataclasses.replace(self.sinks.pop(key), sink=renamed)
+
     def _event_time(self, relation: Table | Source) -> EventTime | None:
         """The event-time bookkeeping of a relation with a watermark; creates its late table."""
         if relation.watermark is None:
@@ -227,6 +251,22 @@ class Relations:
         materialized = self._materialize(view, plan)
         self.catalog.add(view)
         self.views[view.name.lower()] = materialized
+
+    def rebuild_views(self, views: list[tuple[View, Plan]]) -> None:
+        """Replace materialized views (given in an order their inputs come first) by new
+        definitions, each backfilled from its inputs' current contents: they move to the end
+        of the tick order, which stays topological. All or nothing: on an error the old
+        views are back in place."""
+        before = dict(self.views)
+        try:
+            for view, _ in views:
+                self.views.pop(view.name.lower(), None)
+            for view, plan in views:
+                self.views[view.name.lower()] = self._materialize(view, plan)
+        except BaseException:
+            self.views.clear()
+            self.views.update(before)
+            raise
 
     def _materialize(self, view: View, plan: Plan) -> MaterializedView:
         """A view's dataflow, with its state backfilled from its inputs' current contents."""

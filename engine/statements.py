@@ -24,6 +24,7 @@ from tidal.catalog.sqlstate import (
     DUPLICATE_OBJECT,
     DUPLICATE_TABLE,
     INVALID_SCHEMA_NAME,
+    IO_ERROR,
     NOT_NULL_VIOLATION,
     UNDEFINED_FUNCTION,
     UNDEFINED_OBJECT,
@@ -32,28 +33,35 @@ from tidal.catalog.sqlstate import (
 from tidal.catalog.types import normalize
 from tidal.catalog.users import User
 from tidal.engine.arguments import Arguments
+from tidal.engine.copy_from import read_rows
 from tidal.engine.introspection import describe, explain, show
 from tidal.engine.primary_keys import check_keys, key_names, resolve_insert
 from tidal.engine.reads import Reads
 from tidal.engine.relations import Relations
+from tidal.engine.schema_changes import SchemaChanges
 from tidal.engine.subscriptions import Feeds, Subscription, subscribable
 from tidal.engine.ticks import TickLoop
 from tidal.engine.zset import WEIGHT
 from tidal.sql import ddl
 from tidal.sql.compiler import Compiler
+from tidal.sql.cursor_statements import CopyFrom
 from tidal.sql.dialect import EmitOnWindowClose, Explain, Tidal
-from tidal.sql.dml import CONFLICTS, Change
+from tidal.sql.dml import CONFLICTS, Change, table_conflict
 from tidal.sql.errors import SqlError, undefined_table, unsupported
+from tidal.sql.known_settings import checked
 from tidal.sql.parser import parse_statement
 from tidal.sql.roles import RoleStatement, parse_role
+from tidal.sql.session_statements import ResetSetting, SetSetting
 from tidal.sql.subscribe import Subscribe
 
 
 @dataclasses.dataclass(frozen=True)
 class Status:
-    """The outcome of a statement that returns no rows, as a PostgreSQL command tag."""
+    """The outcome of a statement that returns no rows, as a PostgreSQL command tag, with
+    ``notices`` for the user (the lines a COPY left out)."""
 
     tag: str
+    notices: tuple[str, ...] = ()
 
     def __repr__(self) -> str:
         return self.tag
@@ -79,6 +87,9 @@ class Statements:
         self.ticks = ticks
         self.reads = reads
         self.feeds = feeds
+        self.schema_changes = SchemaChanges(
+            compiler, relations, feeds, lambda sql: self._query(parse_statement(sql))
+        )
         self._handlers: dict[type, Callable[[exp.Expression], object]] = {
             **dict.fromkeys(
                 (exp.Select, exp.Union, exp.Intersect, exp.Except, exp.Subquery, exp.Values),
@@ -90,11 +101,15 @@ class Statements:
             exp.Delete: self._change,
             exp.Update: self._change,
             exp.Drop: self._drop,
+            exp.Alter: lambda statement: self.schema_changes.alter(statement),
+            CopyFrom: self._copy_from,
             exp.Show: lambda statement: show(statement, self.catalog, self.relations),
             exp.Describe: lambda statement: describe(statement, self.compiler),
             Explain: lambda statement: explain(statement, self.compiler, self.relations),
             Subscribe: self._subscribe,
             exp.Command: self._command,
+            SetSetting: self._set,
+            ResetSetting: self._reset,
         }
 
     def run(self, statement: exp.Expression) -> Result:
@@ -158,9 +173,18 @@ class Statements:
             )
         if create.args.get("exists") and name in self.catalog:
             return f"CREATE {kind}"
-        if create.args.get("replace"):
-            raise unsupported("CREATE OR REPLACE: DROP the object and create it again")
         existing = self.catalog.find(name)
+        if create.args.get("replace"):
+            if kind != "VIEW":
+                raise unsupported(f"CREATE OR REPLACE {kind}: DROP it and create it again")
+            if existing is not None:
+                materialized = create.find(exp.MaterializedProperty) is not None
+                if not isinstance(existing, View):
+                    raise SqlError(
+                        f"{existing.name!r} is a {existing.kind}, not a view",
+                        sqlstate=WRONG_OBJECT_TYPE,
+                    )
+                return self.schema_changes.replace_view(create, existing, materialized)
         if existing is not None:
             raise SqlError(
                 f"{existing.kind} {existing.name!r} already exists: choose another name or "
@@ -218,7 +242,10 @@ class Statements:
     def apply_change(self, change: Change, arguments: Arguments = ()) -> str:
         """Compute the rows ``change`` changes (with its parameters' values ``arguments``) and
         apply them in one tick; returns the command tag. Hold the lock (``exclusive``)."""
-        rows = self.reads.query(change.plan, arguments)
+        return self.apply_rows(change, self.reads.query(change.plan, arguments), arguments)
+
+    def apply_rows(self, change: Change, rows: pa.Table, arguments: Arguments = ()) -> str:
+        """Apply ``rows``, the result of ``change``'s plan, in one tick (see apply_change)."""
         table = change.table
         count = rows.num_rows
         if change.kind == "UPDATE":
@@ -275,6 +302,70 @@ class Statements:
                 lambda keys: self.relations.rows_with_keys(table, keys),
             )
 
+    # --- COPY FROM (tidal.engine.copy_from) --------------------------------------------------------
+
+    def _copy_from(self, node: CopyFrom) -> Status:
+        if node.args.get("file") is None:
+            raise unsupported(
+                "COPY ... FROM STDIN here: the rows come from a pgwire client (psql's \\copy); "
+                "write COPY ... FROM 'file'"
+            )
+        path = self.relations.base_dir / node.text("file")
+        try:
+            data = path.read_bytes()
+        except OSError as error:
+            raise SqlError(
+                f"could not read file {node.text('file')!r} for COPY: {error.strerror}",
+                sqlstate=IO_ERROR,
+            ) from None
+        return self.copy_rows(node, data, node.text("file"))
+
+    def copy_rows(self, node: CopyFrom, data: bytes, where: str) -> Status:
+        """COPY's ``data`` (text or CSV, from ``where``) into its table in one tick; the lines
+        that do not parse or fit are left out and listed in the Status's notices. Hold the
+        lock (``exclusive``)."""
+        table = self.copy_target(node)
+        rows, skipped = read_rows(data, table, node, where)
+        columns = []
+        for column in table.columns:
+            if column.name in rows.column_names:
+                columns.append(rows.column(column.name))
+            else:
+                columns.append(self._default_values(column, rows.num_rows))
+        full = pa.Table.from_arrays(columns, schema=table.arrow_schema())
+        tag = self.apply_rows(Change(table, "INSERT", None, table_conflict(table)), full)
+        notices = tuple(f"line left out: {line}" for line in skipped)
+        return Status(f"COPY {tag.split()[-1]}", notices)
+
+    def copy_target(self, node: CopyFrom) -> Table:
+        """The table a COPY FROM fills (42P01, 42809 if there is none)."""
+        table = self.catalog.find(node.this.name)
+        if table is None:
+            raise undefined_table(f"relation {node.this.name!r} does not exist")
+        if not isinstance(table, Table):
+            raise SqlError(
+                f"cannot copy to {table.kind} {table.name!r}: COPY FROM fills a table",
+                sqlstate=WRONG_OBJECT_TYPE,
+            )
+        return table
+
+    def _default_values(self, column, count: int) -> pa.Array:
+        if column.default is None:
+            return pa.nulls(count, column.arrow_type)
+        value = self._query(parse_statement(f"SELECT CAST({column.default} AS {column.type})"))
+        return pa.array([value.column(0)[0].as_py()] * count, column.arrow_type)
+
+    # --- settings (tidal.sql.known_settings) -------------------------------------------------------
+
+    def _set(self, statement: SetSetting) -> str:
+        checked(statement.name, statement.value)
+        return "SET"
+
+    def _reset(self, statement: ResetSetting) -> str:
+        if statement.this is not None:
+            checked(statement.name, None)
+        return "RESET"
+
     # --- DROP and users ---------------------------------------------------------------------------
 
     def _drop(self, drop: exp.Drop) -> str:
@@ -315,6 +406,10 @@ class Statements:
         ROLE)."""
         rest = command.expression
         rest = rest.name if isinstance(rest, exp.Expression) else str(rest or "")
+        if command.this.upper() == "ALTER":
+            renamed = self.schema_changes.alter_command(rest)
+            if renamed is not None:
+                return renamed
         role = parse_role(command.this, rest)
         if role is None:
             raise unsupported(f"statement {command.sql(dialect=Tidal)[:60]!r}")

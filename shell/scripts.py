@@ -116,5 +116,7 @@ class ScriptRunner:
         elif result is not None:
             status = self.out if self.format == "table" else self.err
             print(result, file=status)
+            for notice in getattr(result, "notices", ()):  # the lines a COPY left out
+                print(f"WARNING: {notice}", file=self.err)
         if self.timing:
             print(f"Time: {elapsed * 1000:.1f} ms", file=self.err)

@@ -9,9 +9,10 @@ changes) in pieces, or as one stream, as PostgreSQL (and Materialize, for SUBSCR
     COPY {(query) | (SUBSCRIBE ...) | table} TO STDOUT
         [[WITH] (FORMAT {text | csv | binary}, HEADER [bool], DELIMITER 'c', NULL 's')
          | [WITH] {CSV | BINARY | HEADER} ...]
+    COPY table [(column, ...)] FROM {'file' | STDIN} [[WITH] (FORMAT {text | csv}, ...) | ...]
 
 Anything else in them is a syntax error (42601), or "not supported" (0A000) where PostgreSQL
-would accept it (FETCH BACKWARD, COPY FROM STDIN, COPY TO a file, other COPY options).
+would accept it (FETCH BACKWARD, COPY TO a file, COPY FROM in binary, other COPY options).
 
 >>> from tidal.sql.parser import parse_statement
 >>> fetch = parse_statement("FETCH 100 c WITH (timeout = '1s')")
@@ -210,6 +211,18 @@ class CopyToStdout(SessionStatement):
         return None if value is None else value.name
 
 
+class CopyFrom(CopyToStdout):
+    """``COPY table [(columns)] FROM 'file' | STDIN``: rows into table ``this`` (its
+    ``columns`` listed, else all), read from ``file`` (a string; none: the client sends
+    them), in ``format`` text or csv, as CopyToStdout's options say."""
+
+    arg_types: ClassVar = {**CopyToStdout.arg_types, "columns": False, "file": False}
+
+    @property
+    def column_names(self) -> list[str] | None:
+        return [folded(c) for c in self.args["columns"]] if self.args.get("columns") else None
+
+
 _COPY_OPTIONS = ("format", "header", "delimiter", "null")
 
 
@@ -217,10 +230,22 @@ def _parse_copy(parser) -> CopyToStdout:
     if parser._match(TokenType.L_PAREN):
         this = parser._parse_statement()
         expect_token(parser, TokenType.R_PAREN, ")")
+    elif parser._next and parser._next.token_type == TokenType.L_PAREN:  # table (columns)
+        this = exp.Table(this=identifier(parser, "a table name"))
     else:
         this = parser._parse_table_parts()
+    if isinstance(this, exp.Table) and parser._match(TokenType.L_PAREN):
+        columns = [identifier(parser, "a column name")]
+        while parser._match(TokenType.COMMA):
+            columns.append(identifier(parser, "a column name"))
+        expect_token(parser, TokenType.R_PAREN, ")")
+        if not parser._match(TokenType.FROM):
+            raise unsupported("COPY table (columns) TO STDOUT: write COPY (SELECT ...) TO STDOUT")
+        return _parse_copy_from(parser, CopyFrom(this=this, columns=columns))
     if parser._match(TokenType.FROM):
-        raise unsupported("COPY ... FROM STDIN is not supported: use INSERT (or a file source)")
+        if not isinstance(this, exp.Table):
+            raise syntax_error(parser, "COPY (query) FROM: COPY FROM takes a table")
+        return _parse_copy_from(parser, CopyFrom(this=this))
     expect(parser, "TO")
     if not parser._match_text_seq("STDOUT"):
         raise unsupported("COPY ... TO a file is not supported: use COPY ... TO STDOUT")
@@ -232,6 +257,21 @@ def _parse_copy(parser) -> CopyToStdout:
     node = CopyToStdout(this=this)
     for key, value in options.items():
         node.set(key, exp.Literal.string(value))
+    return _checked_copy(node)
+
+
+def _parse_copy_from(parser, node: CopyFrom) -> CopyFrom:
+    if parser._curr and parser._curr.token_type == TokenType.STRING:
+        node.set("file", exp.Literal.string(parser._curr.text))
+        parser._advance()
+    elif not parser._match_text_seq("STDIN"):
+        raise syntax_error(parser, "expected a file name or STDIN after COPY ... FROM")
+    parser._match(TokenType.WITH)
+    options = _copy_options(parser) if parser._match(TokenType.L_PAREN) else _copy_words(parser)
+    for key, value in options.items():
+        node.set(key, exp.Literal.string(value))
+    if (node.option("format") or "text") == "binary":
+        raise unsupported("COPY ... FROM in binary format: use FORMAT text or csv")
     return _checked_copy(node)
 
 
@@ -322,8 +362,20 @@ def _copy_sql(generator, node: CopyToStdout) -> str:
     return f"COPY {source} TO STDOUT" + (f" WITH ({', '.join(options)})" if options else "")
 
 
+def _copy_from_sql(generator, node: CopyFrom) -> str:
+    columns = node.args.get("columns")
+    listed = f" ({', '.join(generator.sql(c) for c in columns)})" if columns else ""
+    source = generator.sql(node, "file") or "STDIN"
+    options = [
+        f"{key.upper()} {generator.sql(node, key)}" for key in _COPY_OPTIONS if node.args.get(key)
+    ]
+    with_options = f" WITH ({', '.join(options)})" if options else ""
+    return f"COPY {generator.sql(node, 'this')}{listed} FROM {source}{with_options}"
+
+
 _TRANSFORMS = {
     DeclareCursor: _declare_sql,
+    CopyFrom: _copy_from_sql,
     FetchCursor: _fetch_sql,
     CloseCursor: lambda self, e: f"CLOSE {self.sql(e, 'this') or 'ALL'}",
     CopyToStdout: _copy_sql,

@@ -122,6 +122,41 @@ def _column(item: exp.ColumnDef) -> tuple[Column, str | None]:
     return Column(item.name, type_name, nullable), key
 
 
+def added_column(item: exp.ColumnDef) -> tuple[Column, exp.Expression | None]:
+    """``ALTER TABLE ... ADD COLUMN``'s column, with its ``DEFAULT`` (a constant), if any."""
+    item = item.copy()
+    constraints = item.args.get("constraints") or []
+    defaults = [c.kind.this for c in constraints if isinstance(c.kind, exp.DefaultColumnConstraint)]
+    item.set(
+        "constraints",
+        [c for c in constraints if not isinstance(c.kind, exp.DefaultColumnConstraint)],
+    )
+    column, key = _column(item)
+    if key is not None:
+        raise unsupported("ADD COLUMN ... PRIMARY KEY: a table's key is declared with the table")
+    default = defaults[0] if defaults else None
+    if default is not None and not all(isinstance(n, _CONSTANT) for n in default.walk()):
+        raise unsupported(f"DEFAULT {default.sql(dialect='tidal')}: a default is a constant here")
+    if default is None or isinstance(default, exp.Null):
+        return column, None
+    return dataclasses.replace(column, default=default.sql(dialect="tidal")), default
+
+
+# What a constant DEFAULT may be made of: literals, signs, casts and typed literals.
+_CONSTANT = (
+    exp.Literal,
+    exp.Neg,
+    exp.Cast,
+    exp.Boolean,
+    exp.Null,
+    exp.Paren,
+    exp.DataType,
+    exp.DataTypeParam,
+    exp.Interval,
+    exp.Var,
+)
+
+
 _UNIQUE = (
     "UNIQUE constraints: declare the table's one key as PRIMARY KEY (tidal enforces a "
     "primary key only)"

@@ -7,6 +7,7 @@ tables (never by patching):
 - ``EXPLAIN <statement>`` as an ``Explain`` node (RisingWave's tokenizer swallows it as text);
 - ``SHOW <what>`` as ``exp.Show`` with the words after SHOW;
 - DuckDB's ``date_diff(part, start, end)`` argument order, and ``regexp_extract``'s group;
+- ``to_char`` with all of PostgreSQL's template patterns (tidal.sql.to_char);
 - window table functions in both spellings, as ``WindowFunction`` nodes: RisingWave's
   ``TUMBLE(t, ts, size)`` and Flink's ``TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), size))``, likewise
   HOP, CUMULATE and SESSION (``SESSION(TABLE t PARTITION BY k, DESCRIPTOR(ts), gap)``);
@@ -32,6 +33,7 @@ from sqlglot.tokens import TokenType
 from tidal.sql.cursor_statements import CURSOR_STATEMENTS
 from tidal.sql.session_statements import SESSION_STATEMENTS
 from tidal.sql.subscribe import SUBSCRIBE, Subscribe, parse_subscribe, subscribe_sql
+from tidal.sql.to_char import to_char
 
 
 class Explain(exp.Expression):
@@ -182,6 +184,8 @@ class Tidal(RisingWave):
             "DATEDIFF": DuckDB.Parser.FUNCTIONS["DATEDIFF"],
             # regexp_extract(s, pattern, group): DuckDB's, not a position as elsewhere
             "REGEXP_EXTRACT": DuckDB.Parser.FUNCTIONS["REGEXP_EXTRACT"],
+            # PostgreSQL's template patterns, each translated or refused (sqlglot's lack some)
+            "TO_CHAR": to_char,
         }
         FUNC_TOKENS = RisingWave.Parser.FUNC_TOKENS | {TokenType.SESSION}
         PROPERTY_PARSERS = {

@@ -28,6 +28,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import sqlglot
 from sqlglot import exp
 
 from tidal.catalog import Catalog, CatalogError, Table
@@ -169,11 +170,18 @@ def _insert(insert: exp.Insert, catalog: Catalog, bind: Bind) -> Change:
     exprs = []
     for column in target.columns:
         index = position.get(column.name.lower())
-        value = ref(index) if index is not None else exp.Null()
+        value = ref(index) if index is not None else _default(column)
         exprs.append(cast(value, column.type))
     fields = tuple(Field(c.name, c.type) for c in target.columns)
     plan = Project(source, tuple(exprs), fields)
     return Change(target, "INSERT", plan, _conflict(insert, target, bind))
+
+
+def _default(column) -> exp.Expression:
+    """What an INSERT that omits ``column`` gives it: its DEFAULT, else NULL."""
+    if column.default is None:
+        return exp.Null()
+    return sqlglot.parse_one(column.default, read=Tidal)
 
 
 def _coerced_values(values: exp.Values, types: list[str]) -> exp.Values:
@@ -240,6 +248,15 @@ _NO_MATCHING_KEY = (
 )
 
 
+def table_conflict(target: Table) -> Conflict | None:
+    """What an INSERT without a conflict clause (or a COPY) does with a row whose key the
+    table holds: the table's rule; None if it has no key."""
+    if not target.primary_key:
+        return None
+    rule = target.on_conflict
+    return Conflict(DO_NOTHING if rule == CONFLICT_IGNORE else rule)
+
+
 def _conflict(insert: exp.Insert, target: Table, bind: Bind) -> Conflict | None:
     """What the INSERT does with a row whose key exists: its ON CONFLICT clause, DuckDB's
     ``INSERT OR REPLACE | IGNORE``, or the table's rule. None: the table has no key."""
@@ -268,8 +285,7 @@ def _conflict(insert: exp.Insert, target: Table, bind: Bind) -> Conflict | None:
     if alternative:
         return Conflict(DO_UPDATE if alternative == "REPLACE" else DO_NOTHING)
     if clause is None:
-        rule = target.on_conflict
-        return Conflict(DO_NOTHING if rule == CONFLICT_IGNORE else rule)
+        return table_conflict(target)
     _check_conflict_target(clause, target)
     action = clause.args["action"].name.upper()
     if action == "DO NOTHING":

@@ -241,7 +241,7 @@ class FileSource(SourceReader):
             return parse(chunk)
         except _BAD_DATA:
             lines = chunk.split(b"\n")[:-1]
-        tables = _parse_lines(parse, lines, first_line, functools.partial(self._report, name))
+        tables = parse_lines(parse, lines, first_line, functools.partial(self._report, name))
         return pa.concat_tables(tables) if tables else None
 
     def _report(self, name: str, line: int | None, problem: str) -> None:
@@ -316,7 +316,7 @@ def _complete_lines(path: pathlib.Path, offset: int, max_lines: int) -> bytes:
     return data[: int(ends[max_lines - 1]) + 1]
 
 
-def _parse_lines(
+def parse_lines(
     parse: Parse, lines: list[bytes], first_line: int, report: Callable[[int, str], None]
 ) -> list[pa.Table]:
     """Parse lines in halves until each bad line is isolated, reported and left out."""
@@ -330,7 +330,7 @@ def _parse_lines(
             report(first_line, _problem(error))
             return []
     middle = len(lines) // 2
-    return _parse_lines(parse, lines[:middle], first_line, report) + _parse_lines(
+    return parse_lines(parse, lines[:middle], first_line, report) + parse_lines(
         parse, lines[middle:], first_line + middle, report
     )
 
@@ -340,12 +340,27 @@ def _problem(error: Exception) -> str:
     return re.sub(r"\s*in row \d+$", "", str(error).strip())
 
 
+def csv_parser(schema: pa.Schema, delimiter: str, null: str, what: str) -> Parse:
+    """A parser of CSV lines (no header) into ``schema``'s columns by position, as the file
+    source parses them, with ``null`` (unquoted) for NULL: for COPY FROM."""
+    read_types = {f.name: _read_type(f, "csv", what) for f in schema}
+    return functools.partial(
+        _parse_csv,
+        column_names=schema.names,
+        delimiter=delimiter,
+        read_types=read_types,
+        schema=schema,
+        null=null,
+    )
+
+
 def _parse_csv(
     chunk: bytes,
     column_names: list[str],
     delimiter: str,
     read_types: dict[str, pa.DataType],
     schema: pa.Schema,
+    null: str = "",
 ) -> pa.Table:
     table = pa_csv.read_csv(
         io.BytesIO(chunk),
@@ -354,7 +369,7 @@ def _parse_csv(
         convert_options=pa_csv.ConvertOptions(
             column_types=read_types,
             include_columns=schema.names,
-            null_values=[""],
+            null_values=[null],
             strings_can_be_null=True,
             quoted_strings_can_be_null=False,
             true_values=["true", "True", "TRUE", "t", "1"],

@@ -162,6 +162,8 @@ class Shell:
             self.show_error(error, statement if located or statement.line > 1 else None)
             return False
         self.show(result, time.monotonic() - started)
+        for notice in getattr(result, "notices", ()):  # the lines a COPY left out
+            self.display.notice(f"WARNING: {notice}")
         self._warnings()
         return True
 

@@ -16,8 +16,11 @@ import sys
 import traceback
 
 from tidal.catalog.sqlstate import IDLE_SESSION_TIMEOUT, QUERY_CANCELED
+from tidal.shell.pgwire import codec
+from tidal.shell.pgwire.copy_in import ReadCopyData, RunCopy
 from tidal.shell.pgwire.error_responses import ServerError, fatal_message
 from tidal.shell.pgwire.protocol import (
+    END,
     ClientState,
     Drain,
     LearnColumns,
@@ -50,6 +53,7 @@ class SessionDriver:
         self.task: asyncio.Task | None = None  # carrying out what a waiting message needs
         self.ended = False  # the connection is closed and the server has forgotten the session
         self._idle: asyncio.TimerHandle | None = None
+        self._arrival: asyncio.Future | None = None  # a job waits for the client's next message
 
     @property
     def pid(self) -> int:
@@ -70,6 +74,7 @@ class SessionDriver:
     def received(self, data: bytes) -> None:
         self._stop_idle_timer()
         self.protocol.receive(data)
+        self._arrived()
         if len(self.protocol.pending) >= MAX_PENDING:
             self.connection.pause_reading()
         self._pump()
@@ -78,6 +83,7 @@ class SessionDriver:
         """The client closed its side, or the connection broke: what it sent before is still
         answered (a statement sent before closing still runs), then the session ends."""
         self.protocol.receive_end()
+        self._arrived()
         self._pump()
 
     def writable(self) -> None:
@@ -134,7 +140,28 @@ class SessionDriver:
             return await self.router.describe(request.prepared)
         if isinstance(request, Drain):
             return await self.flush()
+        if isinstance(request, ReadCopyData):
+            return await self._next_message()
+        if isinstance(request, RunCopy):
+            return await self.router.copy_in(request.prepared, request.data)
         raise TypeError(f"unknown request {request!r}")
+
+    async def _next_message(self) -> object:
+        """The client's next message, for a job that reads them (COPY FROM STDIN)."""
+        protocol = self.protocol
+        while not protocol.pending:
+            self._write(protocol.take_output())  # CopyInResponse first: the client waits for it
+            self.connection.resume_reading()
+            self._arrival = asyncio.get_running_loop().create_future()
+            await self._arrival
+        message = protocol.pending.popleft()
+        if message is END or isinstance(message, codec.Terminate):
+            raise ClientGone()
+        return message
+
+    def _arrived(self) -> None:
+        if self._arrival is not None and not self._arrival.done():
+            self._arrival.set_result(None)
 
     # --- what a streaming statement writes to (results.Output) ------------------------------------
 

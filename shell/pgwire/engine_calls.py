@@ -23,6 +23,7 @@ from tidal.catalog.users import Users
 from tidal.engine import Database
 from tidal.engine.prepared_statements import MISS, PreparedStatement
 from tidal.shell.pgwire import params
+from tidal.sql.cursor_statements import CopyFrom
 from tidal.sql.parameters import infer_types, read_value
 
 __all__ = ["MISS", "EngineStatement", "catalog", "users"]
@@ -40,6 +41,18 @@ def catalog(db: Database) -> Catalog:
 def users(db: Database) -> Users:
     """The users and their password verifiers, for authentication."""
     return db.catalog.users
+
+
+def copy_columns(db: Database, statement: CopyFrom) -> int:
+    """How many columns a COPY FROM STDIN reads (its table and columns checked)."""
+    return db.copy_columns(statement)
+
+
+def copy_rows(db: Database, statement: CopyFrom, data: bytes) -> tuple[str, tuple[str, ...]]:
+    """Load the rows a client sent for COPY FROM STDIN: the command tag, and the lines left
+    out (tidal.engine.copy_from)."""
+    status = db.copy_rows(statement, data)
+    return status.tag, status.notices
 
 
 class EngineStatement:

@@ -33,6 +33,7 @@ from tidal.shell.pgwire.error_responses import ServerError
 from tidal.shell.pgwire.results import Rows, single_column
 from tidal.shell.pgwire.session_state import SessionState, TransactionStatus
 from tidal.shell.pgwire.settings import DEFAULTS, VERSION, canonical
+from tidal.sql import known_settings
 from tidal.sql.cursor_statements import CloseCursor
 from tidal.sql.session_statements import (
     Deallocate,
@@ -121,7 +122,7 @@ def _shown_setting(node: exp.Show) -> str | None:
     if words in _SHOWN or words == "ALL":
         return _SHOWN.get(words, words)
     key = canonical(words)
-    return key if key in DEFAULTS else None
+    return key if key in DEFAULTS or known_settings.spelled(words) else None
 
 
 def _show(session: SessionState, node: exp.Show) -> Rows:

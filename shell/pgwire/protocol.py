@@ -12,7 +12,8 @@ answers until a flush point (Sync, Flush, an error, the end of a simple query), 
 does, so a pipelined Bind/Execute/Sync costs one write.
 
 State (``phase``): READY answers messages; SKIPPING (after an error in the extended protocol)
-drops every message up to Sync; WAITING has a job out; COPY_OUT is a job streaming COPY data;
+drops every message up to Sync; WAITING has a job out (COPY FROM STDIN's job takes the
+client's CopyData itself, copy_in.py); COPY_OUT is a job streaming COPY data;
 CLOSED is the end. The client side (``client``) is SENDING until Terminate, the end of its
 stream or bytes that are no message; then nothing more is read, and what it sent before is
 still answered. The transaction status byte (I, T, E) is the session's (session_state.py).
@@ -39,7 +40,7 @@ from tidal.catalog.sqlstate import (
     PROTOCOL_VIOLATION,
     SYNTAX_ERROR,
 )
-from tidal.shell.pgwire import codec, params
+from tidal.shell.pgwire import codec, copy_in, params
 from tidal.shell.pgwire.error_responses import (
     ServerError,
     describe,
@@ -115,7 +116,7 @@ class Drain:
 
 
 DRAIN = Drain()
-Request = RunStatement | LearnColumns | Drain
+Request = RunStatement | LearnColumns | Drain | copy_in.ReadCopyData | copy_in.RunCopy
 Job = Generator[Request, object, None]
 
 
@@ -310,6 +311,9 @@ class SessionProtocol:
                 outcome = self.runner.run_now(prepared, [])
                 if outcome is LATER:
                     outcome = yield RunStatement(prepared, [])
+                if isinstance(outcome, copy_in.CopyIn):  # the client sends the rows now
+                    self._flush_due = True
+                    outcome = yield from copy_in.receive(outcome, self.send)
                 if isinstance(outcome, Rows):
                     portal = Portal(prepared, [], ())
                     self.send(row_description(outcome.table.schema, _binary(outcome)))
@@ -496,6 +500,11 @@ class SessionProtocol:
             self._keep(portal, (yield RunStatement(portal.prepared, portal.values)))
 
     def _keep(self, portal: Portal, outcome: Outcome) -> None:
+        if isinstance(outcome, copy_in.CopyIn):
+            raise ServerError(
+                "COPY ... FROM STDIN in the extended query protocol: send it as a simple query",
+                FEATURE_NOT_SUPPORTED,
+            )
         portal.ran = True
         if isinstance(outcome, Rows):
             table = conform(outcome.table, portal.expected)

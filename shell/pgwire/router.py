@@ -39,6 +39,7 @@ from tidal.shell.pgwire import engine_calls, housekeeping, params
 from tidal.shell.pgwire import pg_types as pg
 from tidal.shell.pgwire.catalog.queries import CatalogQueries
 from tidal.shell.pgwire.copy import CopyFormat, copy_subscription, copy_table
+from tidal.shell.pgwire.copy_in import CopyIn, copy_in_response
 from tidal.shell.pgwire.cursors import ResultCursor, SubscriptionCursor
 from tidal.shell.pgwire.engine_calls import MISS, EngineStatement
 from tidal.shell.pgwire.error_responses import ServerError
@@ -46,7 +47,7 @@ from tidal.shell.pgwire.results import LATER, Outcome, Output, Rows
 from tidal.shell.pgwire.session_state import SessionState, TransactionStatus
 from tidal.shell.pgwire.subscription_feed import wait_in
 from tidal.sql import ddl
-from tidal.sql.cursor_statements import CopyToStdout, DeclareCursor, FetchCursor
+from tidal.sql.cursor_statements import CopyFrom, CopyToStdout, DeclareCursor, FetchCursor
 from tidal.sql.dialect import EmitOnWindowClose, Explain
 from tidal.sql.errors import SqlError
 from tidal.sql.parser import parse_statement
@@ -62,6 +63,7 @@ class Route(enum.Enum):
     DECLARE = "declare"
     FETCH = "fetch"
     COPY = "copy"  # COPY ... TO STDOUT, and a bare SUBSCRIBE (streamed the same way)
+    COPY_IN = "copy in"  # COPY ... FROM STDIN: the client sends the rows (copy_in.py)
     CATALOG = "catalog"  # a pg_catalog query: the catalog emulation answers it
     QUOTE = "quote"  # asyncpg's quote_literal($1::type::text) for COPY arguments
     ENGINE = "engine"
@@ -143,6 +145,14 @@ class Router:
             raise
         if isinstance(node, FetchCursor):
             return Prepared(text, Route.FETCH, node)
+        if isinstance(node, CopyFrom):
+            if node.args.get("file") is not None:
+                raise ServerError(
+                    "COPY ... FROM a file reads the server's files, which clients may not do: "
+                    "send the rows with COPY ... FROM STDIN (psql's \\copy)",
+                    INSUFFICIENT_PRIVILEGE,
+                )
+            return Prepared(text, Route.COPY_IN, node)
         if isinstance(node, (DeclareCursor, CopyToStdout, Subscribe)):
             return self._wrapped(text, node, declared)
         handler = housekeeping.find(node)
@@ -197,6 +207,9 @@ class Router:
             return prepared.handler.run(self.state, prepared.node)
         if route is Route.EMPTY:
             return None
+        if route is Route.COPY_IN:
+            columns = engine_calls.copy_columns(self.db, prepared.node)
+            return CopyIn(prepared, copy_in_response(columns))
         if route is Route.QUOTE:
             numbers = params.quoted_parameters(prepared.statement)
             quoted = [params.quote_literal(values[n - 1]) for n in numbers]
@@ -268,6 +281,10 @@ class Router:
                 "--allow-file-connectors",
                 INSUFFICIENT_PRIVILEGE,
             )
+
+    async def copy_in(self, prepared: Prepared, data: bytes) -> tuple[str, tuple[str, ...]]:
+        """Load the rows the client sent for COPY FROM STDIN (copy_in.py)."""
+        return await self._blocking(engine_calls.copy_rows, self.db, prepared.node, data)
 
     # --- cursors and COPY ------------------------------------------------------------------------
 

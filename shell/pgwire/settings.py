@@ -22,6 +22,7 @@ from tidal.catalog.sqlstate import (
     UNDEFINED_OBJECT,
 )
 from tidal.shell.pgwire.error_responses import ServerError
+from tidal.sql import known_settings
 
 SERVER_VERSION = "15.0"
 VERSION = f"PostgreSQL {SERVER_VERSION} (tidal, a streaming SQL engine) on x86_64-pc-linux-gnu"
@@ -117,10 +118,13 @@ _UTC_NAMES = {"utc", "etc/utc", "gmt", "z", "zulu", "uct", "default", "local", "
 
 
 def canonical(name: str) -> str | None:
-    """A setting's canonical name; custom ``prefix.name`` settings are their own."""
+    """A setting's canonical name; custom ``prefix.name`` settings are their own, and the
+    engine's settings (tidal.sql.known_settings) are known too."""
     name = name.strip('"')
     if name.lower() in _CANONICAL:
         return _CANONICAL[name.lower()]
+    if known_settings.spelled(name):
+        return known_settings.spelled(name)
     return name.lower() if "." in name.strip(".") and not name.startswith(".") else None
 
 
@@ -194,6 +198,8 @@ class Settings:
         key = canonical(name)
         if key is None:
             return None
+        if key not in DEFAULTS and known_settings.spelled(key):
+            return self.values.get(key, known_settings.default(key))
         return self.values.get(key, self.startup.get(key, DEFAULTS.get(key)))
 
     def set(self, name: str, value: str | None, at_startup: bool = False) -> None:
@@ -205,6 +211,8 @@ class Settings:
             raise ServerError(f'parameter "{key}" cannot be changed', CANT_CHANGE_RUNTIME_PARAM)
         if value is not None and key in _VALIDATORS:
             value = _VALIDATORS[key](value)
+        elif value is not None and key not in DEFAULTS and known_settings.spelled(key):
+            value = known_settings.checked(key, value)
         target = self.startup if at_startup else self.values
         self.version += 1
         if value is None:

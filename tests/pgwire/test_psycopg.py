@@ -215,6 +215,23 @@ def test_session_settings(conn):
         conn.execute("SET DateStyle = 'German'")
 
 
+def test_engine_settings_over_pgwire(conn):
+    """Another engine's settings: tidal's behaviour is accepted and shown, others refused."""
+    conn.execute("SET integer_division = on")
+    conn.execute("SET RW_IMPLICIT_FLUSH TO true")
+    conn.execute("SET streaming_parallelism = 4")
+    assert conn.execute("SHOW integer_division").fetchone() == ("true",)
+    assert conn.execute("SHOW default_null_order").fetchone() == (
+        "nulls_last_on_asc_first_on_desc",
+    )
+    assert conn.execute("SHOW streaming_parallelism").fetchone() == ("4",)
+    with pytest.raises(errors.FeatureNotSupported, match="integer_division = 'true'"):
+        conn.execute("SET integer_division = false")
+    conn.execute("SET client_encoding = 'UTF8'")  # the client's own settings work as before
+    conn.execute("SET application_name = 'tests'")
+    assert conn.info.parameter_status("application_name") == "tests"
+
+
 def test_empty_query(conn):
     cursor = conn.cursor()
     cursor.execute("")

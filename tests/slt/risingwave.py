@@ -17,7 +17,9 @@ risingwave_values.py):
   nothing to do for them: ``FLUSH`` (a DML statement is applied, views included, before it
   returns) and ``SET`` of settings that tune how RisingWave runs, never what a query answers
   (``PHYSICAL_SETTINGS``: parallelism, implicit flush, join encodings, caches, two-phase
-  aggregation). Other settings (time zone, ``upsert_dml``, database) run as any statement.
+  aggregation), where tidal refuses the value (tidal itself accepts these settings with
+  tidal's behaviour, tidal.sql.known_settings). Other settings (time zone, ``upsert_dml``,
+  database) run as any statement.
 - ``statement error [regex]`` / ``query error``: the SQL must fail with one of tidal's errors for
   users; an internal exception fails the record. The messages are RisingWave's, so a tidal error
   whose text the regex does not find still passes, counted as ``error_text_differs``.

@@ -307,12 +307,9 @@ def test_a_correct_script_passes_with_risingwave_only_statements_as_noops(tmp_pa
         """,
     )
     assert items[0] == {"records": 7}
-    assert statuses(items) == ["passed", "passed", "noop", "noop", "noop", "passed", "passed"]
-    assert [i["kind"] for i in items[3:6]] == [
-        "set rw_implicit_flush",
-        "set streaming_parallelism",
-        "flush",
-    ]
+    # tidal accepts the settings itself (tidal.sql.known_settings); FLUSH is the runner's no-op
+    assert statuses(items) == ["passed", "passed", "passed", "passed", "noop", "passed", "passed"]
+    assert items[5]["kind"] == "flush"
 
 
 def test_a_wrong_value_fails_and_shows_both_sides(tmp_path):
@@ -328,7 +325,7 @@ def test_a_wrong_value_fails_and_shows_both_sides(tmp_path):
 
 def test_a_setting_that_changes_answers_is_not_a_noop(tmp_path):
     items = run_text(tmp_path, "statement ok\nset no_such_setting to 1;\n")
-    assert statuses(items) == ["0A000 not supported: statement SET no_such_setting"]
+    assert statuses(items) == ["42704 unrecognized configuration parameter '?'"]
 
 
 def test_nosort_without_order_by_compares_a_multiset_with_order_by_in_order(tmp_path):
