@@ -208,22 +208,28 @@ class Binder(FromClause, LateralJoins, WindowFunctions, Subqueries, SetOperation
     # --- WHERE --------------------------------------------------------------------------------
 
     def _where(self, condition: exp.Expression, frame: Frame) -> None:
-        remaining = []
-        for part in conjuncts(condition):
-            if subqueries.is_predicate(part):
-                frame.plan = self.predicate_join(part, frame)
-            else:
-                remaining.append(part)
-        if remaining:
-            predicate = self.expression(conjunction(remaining), frame)
-            if aggregates.contains_aggregate(predicate):
-                raise grouping_error("aggregate functions are not allowed in WHERE: use HAVING")
-            if predicate.find(exp.Window):
-                raise grouping_error(
-                    "window functions are not allowed in WHERE: filter in an outer query"
-                )
-            self._check_boolean(predicate, frame.plan.schema, "WHERE")
-            frame.plan = Filter(frame.plan, predicate)
+        # Plain conditions first: over a comma join they become join keys (filter_into_join)
+        # before a subquery's join lands on top of the cross product and hides them.
+        parts = conjuncts(condition)
+        predicates = [p for p in parts if subqueries.is_predicate(p)]
+        scalar = [p for p in parts if p not in predicates and p.find(exp.Subquery)]
+        self._filter([p for p in parts if p not in predicates and p not in scalar], frame)
+        for part in predicates:
+            frame.plan = self.predicate_join(part, frame)
+        self._filter(scalar, frame)
+
+    def _filter(self, parts: list[exp.Expression], frame: Frame) -> None:
+        if not parts:
+            return
+        predicate = self.expression(conjunction(parts), frame)
+        if aggregates.contains_aggregate(predicate):
+            raise grouping_error("aggregate functions are not allowed in WHERE: use HAVING")
+        if predicate.find(exp.Window):
+            raise grouping_error(
+                "window functions are not allowed in WHERE: filter in an outer query"
+            )
+        self._check_boolean(predicate, frame.plan.schema, "WHERE")
+        frame.plan = Filter(frame.plan, predicate)
 
     def _check_boolean(
         self, condition: exp.Expression, fields: tuple[Field, ...], clause: str
@@ -470,7 +476,7 @@ class Binder(FromClause, LateralJoins, WindowFunctions, Subqueries, SetOperation
                         )
                     hidden.append(bound)
                     column = len(bound_items) + len(hidden) - 1
-            keys.append(SortKey(column, bool(term.args.get("desc")), _nulls_first(term)))
+            keys.append(SortKey.of(column, term))
         if hidden:
             hidden_types = self.infer.infer(hidden, frame.plan.schema)
             if isinstance(plan, Project):
@@ -498,7 +504,7 @@ class Binder(FromClause, LateralJoins, WindowFunctions, Subqueries, SetOperation
                         f"ORDER BY {term.this.sql()} here: order by an output column "
                         "name or position"
                     )
-                keys.append(SortKey(column, bool(term.args.get("desc")), _nulls_first(term)))
+                keys.append(SortKey.of(column, term))
         limit = row_count(node.args.get("limit"), "LIMIT")
         offset = row_count(node.args.get("offset"), "OFFSET") or 0
         if top:
@@ -591,8 +597,3 @@ def _select_position(term: exp.Expression, names: list[str]) -> int | None:
         if matches:
             return matches[0]
     return None
-
-
-def _nulls_first(term: exp.Ordered) -> bool:
-    """sqlglot resolves PostgreSQL's default (NULLs last ascending, first descending)."""
-    return bool(term.args.get("nulls_first"))

@@ -238,6 +238,12 @@ class SortKey:
     descending: bool = False
     nulls_first: bool = False
 
+    @classmethod
+    def of(cls, column: int, term: exp.Ordered) -> SortKey:
+        """``column`` sorted as the ORDER BY ``term`` says (sqlglot resolves PostgreSQL's
+        default NULLs order: last ascending, first descending)."""
+        return cls(column, bool(term.args.get("desc")), bool(term.args.get("nulls_first")))
+
 
 @dataclass(frozen=True)
 class TopN(Plan):
