@@ -39,7 +39,12 @@ class FromClause:
             return Frame(Values(((),), ()), Scope([], outer), ctes)
         plan, scope = self.relation(from_.this, ctes, outer)
         frame = Frame(plan, scope, ctes)
+        after_comma = False
         for join in select.args.get("joins") or []:
+            _check_precedence(join, after_comma)
+            after_comma = after_comma or not any(
+                join.args.get(k) for k in ("side", "kind", "on", "using", "method")
+            )
             self._join(join, frame)
         return frame
 
@@ -210,6 +215,18 @@ class FromClause:
             names[: len(node.args["alias"].columns)] = [c.name for c in node.args["alias"].columns]
         fields = tuple(Field(n, t) for n, t in zip(names, types))
         return Values(tuple(rows), fields), Scope([ScopeColumn(f.name, f.type) for f in fields])
+
+
+def _check_precedence(join: exp.Join, after_comma: bool) -> None:
+    """``FROM a, b RIGHT JOIN c`` is ``a x (b RIGHT JOIN c)``: JOIN binds tighter than a comma.
+    Joined left to right it would keep each unmatched c once, not once per row of a (a RIGHT
+    or FULL join; for inner and left joins the two readings agree)."""
+    if after_comma and join.side.upper() in ("RIGHT", "FULL"):
+        raise unsupported(
+            f"{join.side.upper()} JOIN after a comma in FROM (it joins only the item before "
+            "it, so the comma's cross product comes after): write the comma as CROSS JOIN to "
+            "join the whole FROM list, or move the join into a subquery"
+        )
 
 
 def _join_kind(join: exp.Join) -> str:
