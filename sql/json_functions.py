@@ -152,16 +152,21 @@ def check_operators(node: exp.Expression, infer: TypeInference, fields: tuple[Fi
     """Refuse ``||``, ``@>`` and ``<@`` on a JSON operand, whose meanings DuckDB and PostgreSQL
     do not share."""
     for contains in node.find_all(exp.ArrayContainsAll, exp.ArrayContainedBy):
-        if "JSON" in infer.infer([contains.this, contains.expression], fields):
+        if _any_json([contains.this, contains.expression], infer, fields):
             raise unsupported(
                 "JSON containment (@>, <@): DuckDB's json_contains answers differently from "
                 "PostgreSQL's; compare the values at paths instead (doc ->> 'k' = 'v')"
             )
     for concat in node.find_all(exp.DPipe):
-        operands = [concat.this, concat.expression]
-        if "JSON" in infer.infer(operands, fields):
+        if _any_json([concat.this, concat.expression], infer, fields):
             raise unsupported(
                 "|| with a JSON operand: PostgreSQL merges "
                 "documents, DuckDB concatenates their text; use json_merge_patch(a, b) to merge "
                 "objects, or cast to VARCHAR to join text"
             )
+
+
+def _any_json(operands: list[exp.Expression], infer: TypeInference, fields) -> bool:
+    """Whether an operand is JSON, each typed alone: in a grouped query ``min(x) || trim(k)``
+    typed as one select list would read the key ``k`` as an ungrouped column."""
+    return any("JSON" in infer.infer([operand], fields) for operand in operands)

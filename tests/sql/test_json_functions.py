@@ -52,3 +52,13 @@ def test_operators_duckdb_reads_otherwise_are_refused(db, expression):
     with pytest.raises(TidalError) as error:
         db.execute(f"CREATE VIEW v AS SELECT {expression} AS x FROM j")
     assert error.value.sqlstate == "0A000"
+
+
+def test_text_concatenation_of_an_aggregate_and_a_key_is_not_mistaken_for_json():
+    """The JSON check typed both operands of || as one select list, where the key beside an
+    aggregate read as ungrouped (DuckDB's 42601, found by the generator's long run)."""
+    database = Database()
+    database.execute("CREATE TABLE t (k INTEGER, v INTEGER)")
+    database.execute("INSERT INTO t VALUES (1, 2), (1, 3)")
+    query = "SELECT k, min(CAST(v AS VARCHAR)) || trim(CAST(k AS VARCHAR)) AS x FROM t GROUP BY k"
+    assert database.execute(query).to_pylist() == [{"k": 1, "x": "21"}]
