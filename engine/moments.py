@@ -34,22 +34,8 @@ import math
 import numpy as np
 import pyarrow as pa
 
-# Aggregates of one argument, and of two (as written: regr_*(y, x)), that Moments computes.
+# Aggregates of one argument that Moments computes; those of two are tidal.sql.aggregates.BINARY.
 UNARY = ("var_pop", "var_samp", "stddev_pop", "stddev_samp")
-BINARY = (
-    "covar_pop",
-    "covar_samp",
-    "corr",
-    "regr_count",
-    "regr_avgx",
-    "regr_avgy",
-    "regr_slope",
-    "regr_intercept",
-    "regr_r2",
-    "regr_sxx",
-    "regr_syy",
-    "regr_sxy",
-)
 
 _UNSET = -(1 << 40)  # the scale of a group without values
 _LIMBS = 4  # 16-bit limbs of |M| < 2**60

@@ -36,11 +36,12 @@ from tidal.engine.aggregate_values import (
 )
 from tidal.engine.group_index import GroupIndex
 from tidal.engine.keys import canonical
-from tidal.engine.moments import BINARY, UNARY, Moments
+from tidal.engine.moments import UNARY, Moments
 from tidal.engine.operators.base import Operator, change_schema
 from tidal.engine.operators.recompute import RecomputeOperator, StateExpiry
 from tidal.engine.watermarks import micros
 from tidal.engine.zset import WEIGHT, concat, consolidate
+from tidal.sql.aggregates import BINARY
 from tidal.sql.changes import accumulates
 from tidal.sql.eventtime import TimeBound, state_expiry
 from tidal.sql.plan import Aggregate, AggregateCall

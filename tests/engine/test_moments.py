@@ -11,8 +11,9 @@ import pyarrow as pa
 import pytest
 
 from tidal.engine import Database
-from tidal.engine.moments import BINARY, UNARY, Moments
+from tidal.engine.moments import UNARY, Moments
 from tidal.engine.zset import WEIGHT, consolidate
+from tidal.sql.aggregates import BINARY
 
 VALUES = [0.1, -1.5, 2.5, 100.0, 0.25, 1e-3, 3e3, 7.0, 0.0, -0.0, 1e-300, 5e-324, 2.0**60]
 SPECIAL = [math.inf, -math.inf, math.nan]
