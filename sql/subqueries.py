@@ -8,7 +8,9 @@
   correlated: an anti join whose condition also matches NULLs on either side.
 - A scalar subquery becomes a column: uncorrelated, a left join with its one row; correlated by
   equalities, its aggregate is grouped by the inner side of those equalities and left-joined on
-  them (a missing group gives NULL, or 0 for a bare COUNT, as in PostgreSQL).
+  them. An outer row no group matches gets the select item computed over no rows (0 for a
+  bare COUNT, 1 for ``count(*) + 1``, NULL when the subquery's HAVING rejects no rows), as in
+  PostgreSQL.
 """
 
 from __future__ import annotations
