@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from sqlglot import exp
 
 from tidal.sql.errors import SqlError, unsupported
-from tidal.sql.joins import drop_helper_columns, key_columns
-from tidal.sql.plan import Field, Plan, conjunction, conjuncts, referenced, remap
+from tidal.sql.joins import drop_helper_columns, key_columns, split_sides
+from tidal.sql.plan import Field, Plan, conjunction, conjuncts
 from tidal.sql.typeinfer import TypeInference
 
 # ``left op right`` for each comparison, and the same comparison read right to left.
@@ -104,17 +104,11 @@ def _sides(part: exp.Expression, width: int):
     """``(left expression, right expression, op)`` for a comparison of one side with the other
     (the right one remapped to the right input's positions), else None."""
     op = _OPERATORS.get(type(part), "=" if isinstance(part, exp.EQ) else None)
-    if op is None:
+    sides = None if op is None else split_sides(part, width)
+    if sides is None:
         return None
-    a, b = part.this, part.expression
-    side_a, side_b = referenced(a), referenced(b)
-    if not side_a or not side_b:
-        return None
-    if max(side_a) < width <= min(side_b):
-        return a, remap(b, lambda i: i - width), op
-    if max(side_b) < width <= min(side_a):
-        return b, remap(a, lambda i: i - width), _FLIPPED.get(op, op)
-    return None
+    left, right, swapped = sides
+    return left, right, _FLIPPED.get(op, op) if swapped else op
 
 
 def asof_using(condition: exp.Expression) -> exp.Expression:

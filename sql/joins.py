@@ -63,16 +63,22 @@ def make_join(
 
 def _equi_pair(part: exp.Expression, width: int) -> tuple[exp.Expression, exp.Expression] | None:
     """``l = r`` with each side reading one input only, as (left expression, right expression)."""
-    if not isinstance(part, exp.EQ):
-        return None
+    sides = split_sides(part, width) if isinstance(part, exp.EQ) else None
+    return None if sides is None else sides[:2]
+
+
+def split_sides(part: exp.Binary, width: int) -> tuple[exp.Expression, exp.Expression, bool] | None:
+    """A comparison of the left input (columns below ``width``) with the right one, as (left
+    expression, right expression remapped to the right input's positions, whether the
+    operands were swapped to get there), or None if a side reads both inputs or neither."""
     a, b = part.this, part.expression
     side_a, side_b = referenced(a), referenced(b)
     if not side_a or not side_b:
         return None
     if max(side_a) < width <= min(side_b):
-        return a, remap(b, lambda i: i - width)
+        return a, remap(b, lambda i: i - width), False
     if max(side_b) < width <= min(side_a):
-        return b, remap(a, lambda i: i - width)
+        return b, remap(a, lambda i: i - width), True
     return None
 
 
