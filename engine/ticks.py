@@ -56,8 +56,13 @@ class TickLoop:
 
     def apply_changes(self, table: str, changes: pa.Table) -> None:
         """Apply DML changes (plain rows with ``__weight``) to a table in one tick."""
+        self.apply_all({table: changes})
+
+    def apply_all(self, changes: dict[str, pa.Table]) -> None:
+        """Apply DML changes of several tables (plain rows with ``__weight``) in one tick, all
+        or nothing (a transaction's)."""
         with self._lock:
-            self._run({table.lower(): rename_positional(changes)})
+            self._run({table.lower(): rename_positional(c) for table, c in changes.items()})
 
     def tick(self) -> bool:
         """Poll every source once and run a tick if any had rows, or if an idle source's
