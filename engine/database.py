@@ -129,8 +129,7 @@ class Database:
 
     @property
     def holds_catalog(self) -> bool:
-        """Whether the data directory held a catalog when it was opened (``--init`` runs only
-        when it did not)."""
+        """Whether the data directory holds a catalog (DDL): ``--init`` runs only when not."""
         return self.durability is not None and self.durability.holds_catalog()
 
     @property
@@ -190,6 +189,12 @@ class Database:
     def query(self, plan: Plan) -> pa.Table:
         """Run an ad hoc query plan over the current contents (after bounded inputs are read)."""
         return self.reads.query(plan)
+
+    def catch_up(self) -> None:
+        """Read every bounded input to its end (files present now, finite datagen), and what
+        unbounded sources have produced by now."""
+        with self.tick_loop.exclusive():
+            self.tick_loop.catch_up()
 
     def read(self, name: str) -> pa.Table:
         """A materialized view's (or table's, or source's) rows at the latest completed tick."""

@@ -248,7 +248,7 @@ class Durability:
     def _write_in_background(self, frozen: state_files.Frozen, first_kept: int) -> None:
         try:
             self._write(frozen, first_kept)
-        except Exception as error:  # said at the next checkpoint; the log still holds all
+        except OSError as error:  # said at the next checkpoint; the log still holds all
             self._writer_error = error
 
     def _join_writer(self) -> None:
