@@ -146,6 +146,8 @@ class TickLoop:
     def _poll(
         self, drain: bool, bounded_only: bool = False, retained_only: bool = False
     ) -> dict[str, pa.Table]:
+        if self.replaying:  # the checkpoint's state replaces whatever a poll would bring
+            return {}
         deltas = {}
         for name, base in self.relations.bases.items():
             reader = base.reader
