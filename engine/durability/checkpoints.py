@@ -35,9 +35,10 @@ def current(directory: pathlib.Path) -> pathlib.Path | None:
 
 def write(directory: pathlib.Path, frozen: state_files.Frozen) -> pathlib.Path:
     """Write a checkpoint and make it the current one; returns its folder."""
-    previous = current(directory)
-    sequence = int(previous.name.removeprefix(_PREFIX)) + 1 if previous else 1
-    name = f"{_PREFIX}{sequence:010d}"
+    # After every folder there, not just after the current one: a crash between the rename and
+    # the pointer's swap leaves a complete folder that CURRENT does not name yet.
+    existing = [int(f.name.removeprefix(_PREFIX)) for f in directory.glob(f"{_PREFIX}*")]
+    name = f"{_PREFIX}{max(existing, default=0) + 1:010d}"
     temporary = directory / f".{name}.tmp"
     for stale in directory.glob(f".{_PREFIX}*.tmp"):  # left by a crash during a write
         shutil.rmtree(stale)

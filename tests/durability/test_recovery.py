@@ -1,9 +1,12 @@
-"""Recovery in one process: what it must not do while it rebuilds the catalog."""
+"""Recovery and checkpoints in one process: regressions found by the crash tests."""
 
 from __future__ import annotations
 
+import pytest
+
 from tidal.engine.connectors.file_source import FileSource
 from tidal.engine.database import Database
+from tidal.engine.durability import checkpoints
 
 
 def test_recovery_polls_no_source_while_it_reruns_the_ddl(tmp_path, monkeypatch):
@@ -31,5 +34,32 @@ def test_recovery_polls_no_source_while_it_reruns_the_ddl(tmp_path, monkeypatch)
         assert polled == []
         db.reads.poll_first = False
         assert db.execute("SELECT n FROM n").to_pylist() == [{"n": 2}]
+    finally:
+        db.close()
+
+
+def test_a_checkpoint_after_a_crash_between_rename_and_pointer(tmp_path, monkeypatch):
+    # Regression: the crash left ckpt-N complete but CURRENT naming ckpt-N-1; every later
+    # checkpoint was numbered N again and failed to rename onto it (XX000 "Directory not
+    # empty"), so the log was never truncated again (found by test_kill9).
+    db = Database(tmp_path / "data")
+    db.execute("CREATE TABLE t (k BIGINT)")
+    db.execute("INSERT INTO t VALUES (1)")
+
+    def crash(*_):
+        raise OSError("crashed before the pointer's swap")
+
+    monkeypatch.setattr(checkpoints, "write_durably", crash)
+    with pytest.raises(OSError):
+        db.execute("CHECKPOINT")
+    monkeypatch.undo()
+    db.execute("INSERT INTO t VALUES (2)")
+    db.execute("CHECKPOINT")
+    folders = sorted(p.name for p in (tmp_path / "data" / "checkpoints").glob("ckpt-*"))
+    assert folders == [(tmp_path / "data" / "checkpoints" / "CURRENT").read_text()]
+    db.close()
+    db = Database(tmp_path / "data")
+    try:
+        assert db.execute("SELECT k FROM t ORDER BY k").to_pylist() == [{"k": 1}, {"k": 2}]
     finally:
         db.close()
