@@ -205,7 +205,7 @@ class TickLoop:
             self.watermarks.restore(replayed.watermarks)
             values = replayed.values
         try:
-            deltas = self.relations.step(base_deltas, values, self.ticks)
+            deltas = self.relations.step(base_deltas, values, tick)
             if self.journal is not None and replayed is None:
                 self.journal.record(tick, changes, values, deltas)
             elif self.journal is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pyarrow.parquet as pq
 import pytest
 
 from tidal.engine.connectors.file_source import FileSource
@@ -63,3 +64,20 @@ def test_a_checkpoint_after_a_crash_between_rename_and_pointer(tmp_path, monkeyp
         assert db.execute("SELECT k FROM t ORDER BY k").to_pylist() == [{"k": 1}, {"k": 2}]
     finally:
         db.close()
+
+
+def test_a_parquet_sink_keeps_its_first_part(tmp_path):
+    # Regression: CREATE SINK wrote the view's rows as the part of the last completed tick N,
+    # and the next tick wrote its changes under the same number N (ticks passed the sinks the
+    # number of the tick before), replacing the first part: its rows were lost from the sink
+    # (found by test_kill9).
+    db = Database(base_dir=tmp_path)
+    db.execute("CREATE TABLE t (k BIGINT)")
+    db.execute("CREATE MATERIALIZED VIEW v AS SELECT k FROM t")
+    db.execute("INSERT INTO t VALUES (1)")
+    db.execute("CREATE SINK s FROM v WITH (connector = 'file', path = 'out/', format = 'parquet')")
+    db.execute("INSERT INTO t VALUES (2)")
+    parts = sorted((tmp_path / "out").glob("part-*.parquet"))
+    written = [pq.read_table(p).column("k").to_pylist() for p in parts]
+    db.close()
+    assert written == [[1], [2]]
