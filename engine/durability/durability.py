@@ -225,7 +225,7 @@ class Durability:
     def checkpoint(self, wait: bool = True, tick: int | None = None) -> None:
         """Checkpoint the state as it is now (call under the engine's lock); ``wait``: return
         once it is durable, else write it from a background thread."""
-        self._join_writer()
+        self.join_writer()
         tick = self.ticks.ticks if tick is None else tick
         state = engine_state.capture(
             tick, self.ddl, self.catalog.users, self.relations, self.watermarks
@@ -251,7 +251,8 @@ class Durability:
         except OSError as error:  # said at the next checkpoint; the log still holds all
             self._writer_error = error
 
-    def _join_writer(self) -> None:
+    def join_writer(self) -> None:
+        """Wait for the background checkpoint, if one is being written; raise its error."""
         if self._writer is not None:
             self._writer.join()
             self._writer = None
