@@ -158,10 +158,14 @@ def test_watermarks_and_late_rows_come_back_as_they_were(tmp_path):
     process(
         directory,
         [
-            "CREATE TABLE e (id INTEGER, ts TIMESTAMP, WATERMARK FOR ts AS ts - INTERVAL '1' "
-            "SECOND) WITH (late_table = 'late')",
-            "CREATE MATERIALIZED VIEW w AS SELECT window_end, count(*) AS n FROM "
-            "TUMBLE(e, ts, INTERVAL '10' SECOND) GROUP BY window_end EMIT ON WINDOW CLOSE",
+            (
+                "CREATE TABLE e (id INTEGER, ts TIMESTAMP, WATERMARK FOR ts AS ts - INTERVAL '1' "
+                "SECOND) WITH (late_table = 'late')"
+            ),
+            (
+                "CREATE MATERIALIZED VIEW w AS SELECT window_end, count(*) AS n FROM "
+                "TUMBLE(e, ts, INTERVAL '10' SECOND) GROUP BY window_end EMIT ON WINDOW CLOSE"
+            ),
             "INSERT INTO e VALUES (1, TIMESTAMP '2024-01-01 00:00:05')",
             "INSERT INTO e VALUES (2, TIMESTAMP '2024-01-01 00:00:15')",
         ],
