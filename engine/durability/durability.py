@@ -35,6 +35,7 @@ from tidal.engine.durability import checkpoints, engine_state, state_files
 from tidal.engine.durability.data_dir import DataDir, DurabilityError
 from tidal.engine.durability.tick_log import TickLog
 from tidal.engine.relations import Relations
+from tidal.engine.subscriptions import Feeds
 from tidal.engine.ticks import Replayed, TickLoop
 from tidal.engine.watermarks import Watermarks
 from tidal.engine.zset import WEIGHT
@@ -51,6 +52,7 @@ class Durability:
         relations: Relations,
         ticks: TickLoop,
         watermarks: Watermarks,
+        feeds: Feeds,
         checkpoint_interval: float = DEFAULT_CHECKPOINT_INTERVAL,
         checkpoint_log_bytes: int = DEFAULT_CHECKPOINT_LOG_BYTES,
     ) -> None:
@@ -59,6 +61,7 @@ class Durability:
         self.relations = relations
         self.ticks = ticks
         self.watermarks = watermarks
+        self.feeds = feeds
         self.checkpoint_interval = checkpoint_interval
         self.checkpoint_log_bytes = checkpoint_log_bytes
         self.ddl: list[str] = []  # the statements that made the catalog, in order
@@ -87,7 +90,9 @@ class Durability:
                     run_ddl(text)
             finally:
                 self.ticks.replaying = False
-            engine_state.restore(state, self.catalog.users, self.relations, self.watermarks)
+            engine_state.restore(
+                state, self.catalog.users, self.relations, self.watermarks, self.feeds
+            )
             self.ddl = list(state["ddl"])
             self.ticks.ticks = state["tick"]
         self.ticks.journal = self
@@ -147,6 +152,10 @@ class Durability:
         )
         if changes:  # DML: not acknowledged before this record is durable
             self._pending.record = (segment, end)
+        elif self.feeds.subscriptions():
+            # A subscriber may resume AS OF this tick after a crash: it must not be one that
+            # recovery would run again differently (a source-only tick is not synced else).
+            segment.sync(end)
 
     def record_failed(self, tick: int) -> None:
         positions = self._moved_positions()
@@ -228,7 +237,7 @@ class Durability:
         self.join_writer()
         tick = self.ticks.ticks if tick is None else tick
         state = engine_state.capture(
-            tick, self.ddl, self.catalog.users, self.relations, self.watermarks
+            tick, self.ddl, self.catalog.users, self.relations, self.watermarks, self.feeds
         )
         frozen = state_files.freeze(state)
         first_kept = self.log.rotate()

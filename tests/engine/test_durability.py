@@ -272,3 +272,27 @@ def test_in_memory_by_default(tmp_path, monkeypatch):
     db.close()
     assert list(pathlib.Path(tmp_path).iterdir()) == []
     assert os.listdir(tmp_path) == []
+
+
+def test_a_subscription_resumes_as_of_a_tick_after_a_restart(tmp_path):
+    directory = tmp_path / "db"
+    process(
+        directory,
+        [
+            "CREATE TABLE t (k VARCHAR)",
+            "SUBSCRIBE t",  # from here on, t's changes are kept for AS OF
+            "INSERT INTO t VALUES ('a')",
+            "CHECKPOINT",
+            "INSERT INTO t VALUES ('b')",
+            "DELETE FROM t WHERE k = 'a'",
+        ],
+    )
+    db = Database(directory)
+    try:
+        updates = db.subscribe("t", as_of=1, snapshot=False).next(timeout=0)
+        assert [(u.tick, u.rows.to_pylist()) for u in updates if u.rows is not None] == [
+            (2, [{"k": "b", "diff": 1}]),
+            (3, [{"k": "a", "diff": -1}]),
+        ]
+    finally:
+        db.close()
