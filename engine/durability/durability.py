@@ -84,10 +84,12 @@ class Durability:
         folder = checkpoints.current(self.data_dir.checkpoint_dir)
         if folder is not None:
             state = checkpoints.load(folder)
+            # Relative paths in the DDL resolve as they did when it first ran.
+            self.relations.base_dir = state["base_dir"]
             self.ticks.replaying = True
             try:
                 for text in state["ddl"]:
-                    run_ddl(text)
+                    self._run_ddl(run_ddl, text)
             finally:
                 self.ticks.replaying = False
             engine_state.restore(
@@ -102,6 +104,15 @@ class Durability:
             self._replay(record)
         self._positions = self._source_positions()
         self.log.rotate()
+
+    def _run_ddl(self, run_ddl: Callable[[str], None], text: str) -> None:
+        try:
+            run_ddl(text)
+        except Exception as error:
+            raise DurabilityError(
+                f"cannot recover {self.data_dir.path}: the statement that made part of its "
+                f"catalog fails now: {error}\n  {text.strip()}"
+            ) from error
 
     def _replay(self, record: dict) -> None:
         tick = record["tick"]

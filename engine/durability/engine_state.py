@@ -30,6 +30,7 @@ def capture(
     return {
         "tick": tick,
         "ddl": list(ddl),
+        "base_dir": relations.base_dir.resolve(),
         "users": [users.get(name) for name in users.names()],
         "bases": {
             name: {
