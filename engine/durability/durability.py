@@ -237,7 +237,12 @@ class Durability:
             or self.log.bytes_since_rotation >= self.checkpoint_log_bytes
         )
         if due and not self.writing():
-            self.checkpoint(wait=False, tick=tick)
+            try:
+                self.checkpoint(wait=False, tick=tick)
+            except (DurabilityError, OSError) as error:
+                # The tick stands (it is logged); the log keeps growing until one succeeds.
+                self.last_checkpoint = time.monotonic()
+                self.ticks.report(f"checkpoint: {error}")
 
     def writing(self) -> bool:
         return self._writer is not None and self._writer.is_alive()
