@@ -114,6 +114,7 @@ class Database:
             self.relations,
             self.tick_loop,
             self.watermarks,
+            self.feeds,
             interval,
             log_bytes,
         )

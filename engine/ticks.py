@@ -191,6 +191,8 @@ class TickLoop:
                     deltas[name] = rename_positional(with_weight(batch))
             if logged.applied:
                 self._run(deltas, logged)
+            else:  # as when it failed: its rows dropped, every view rebuilt from its inputs
+                self.relations.undo({})
 
     def _run(self, base_deltas: dict[str, pa.Table], replayed: Replayed | None = None) -> None:
         watermarks_before = self.watermarks.snapshot()

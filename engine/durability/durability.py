@@ -35,6 +35,7 @@ from tidal.engine.durability import checkpoints, engine_state, state_files
 from tidal.engine.durability.data_dir import DataDir, DurabilityError
 from tidal.engine.durability.tick_log import TickLog
 from tidal.engine.relations import Relations
+from tidal.engine.subscriptions import Feeds
 from tidal.engine.ticks import Replayed, TickLoop
 from tidal.engine.watermarks import Watermarks
 from tidal.engine.zset import WEIGHT
@@ -51,6 +52,7 @@ class Durability:
         relations: Relations,
         ticks: TickLoop,
         watermarks: Watermarks,
+        feeds: Feeds,
         checkpoint_interval: float = DEFAULT_CHECKPOINT_INTERVAL,
         checkpoint_log_bytes: int = DEFAULT_CHECKPOINT_LOG_BYTES,
     ) -> None:
@@ -59,6 +61,7 @@ class Durability:
         self.relations = relations
         self.ticks = ticks
         self.watermarks = watermarks
+        self.feeds = feeds
         self.checkpoint_interval = checkpoint_interval
         self.checkpoint_log_bytes = checkpoint_log_bytes
         self.ddl: list[str] = []  # the statements that made the catalog, in order
@@ -81,13 +84,17 @@ class Durability:
         folder = checkpoints.current(self.data_dir.checkpoint_dir)
         if folder is not None:
             state = checkpoints.load(folder)
+            # Relative paths in the DDL resolve as they did when it first ran.
+            self.relations.base_dir = state["base_dir"]
             self.ticks.replaying = True
             try:
                 for text in state["ddl"]:
-                    run_ddl(text)
+                    self._run_ddl(run_ddl, text)
             finally:
                 self.ticks.replaying = False
-            engine_state.restore(state, self.catalog.users, self.relations, self.watermarks)
+            engine_state.restore(
+                state, self.catalog.users, self.relations, self.watermarks, self.feeds
+            )
             self.ddl = list(state["ddl"])
             self.ticks.ticks = state["tick"]
         self.ticks.journal = self
@@ -97,6 +104,15 @@ class Durability:
             self._replay(record)
         self._positions = self._source_positions()
         self.log.rotate()
+
+    def _run_ddl(self, run_ddl: Callable[[str], None], text: str) -> None:
+        try:
+            run_ddl(text)
+        except Exception as error:
+            raise DurabilityError(
+                f"cannot recover {self.data_dir.path}: the statement that made part of its "
+                f"catalog fails now: {error}\n  {text.strip()}"
+            ) from error
 
     def _replay(self, record: dict) -> None:
         tick = record["tick"]
@@ -147,6 +163,10 @@ class Durability:
         )
         if changes:  # DML: not acknowledged before this record is durable
             self._pending.record = (segment, end)
+        elif self.feeds.subscriptions():
+            # A subscriber may resume AS OF this tick after a crash: it must not be one that
+            # recovery would run again differently (a source-only tick is not synced else).
+            segment.sync(end)
 
     def record_failed(self, tick: int) -> None:
         positions = self._moved_positions()
@@ -217,7 +237,12 @@ class Durability:
             or self.log.bytes_since_rotation >= self.checkpoint_log_bytes
         )
         if due and not self.writing():
-            self.checkpoint(wait=False, tick=tick)
+            try:
+                self.checkpoint(wait=False, tick=tick)
+            except (DurabilityError, OSError) as error:
+                # The tick stands (it is logged); the log keeps growing until one succeeds.
+                self.last_checkpoint = time.monotonic()
+                self.ticks.report(f"checkpoint: {error}")
 
     def writing(self) -> bool:
         return self._writer is not None and self._writer.is_alive()
@@ -225,10 +250,10 @@ class Durability:
     def checkpoint(self, wait: bool = True, tick: int | None = None) -> None:
         """Checkpoint the state as it is now (call under the engine's lock); ``wait``: return
         once it is durable, else write it from a background thread."""
-        self._join_writer()
+        self.join_writer()
         tick = self.ticks.ticks if tick is None else tick
         state = engine_state.capture(
-            tick, self.ddl, self.catalog.users, self.relations, self.watermarks
+            tick, self.ddl, self.catalog.users, self.relations, self.watermarks, self.feeds
         )
         frozen = state_files.freeze(state)
         first_kept = self.log.rotate()
@@ -251,7 +276,8 @@ class Durability:
         except OSError as error:  # said at the next checkpoint; the log still holds all
             self._writer_error = error
 
-    def _join_writer(self) -> None:
+    def join_writer(self) -> None:
+        """Wait for the background checkpoint, if one is being written; raise its error."""
         if self._writer is not None:
             self._writer.join()
             self._writer = None

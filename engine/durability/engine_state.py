@@ -4,7 +4,7 @@
 every other and with the sources' positions. It holds: the tick, the catalog as the DDL that
 made it (re-run over empty relations on recovery), the users, the contents of tables and
 retaining sources, every dataflow's operator states and view contents, the readers' positions,
-the sinks' committed states, and the watermarks. ``restore`` puts a captured tree back into an
+the sinks' committed states, the watermarks, and the subscriptions' history (for ``AS OF``). ``restore`` puts a captured tree back into an
 engine whose catalog was rebuilt from the same DDL.
 """
 
@@ -15,15 +15,22 @@ import pyarrow as pa
 from tidal.catalog.users import User, Users
 from tidal.engine.collection import Collection
 from tidal.engine.relations import Relations
+from tidal.engine.subscriptions import Feeds
 from tidal.engine.watermarks import Watermarks
 
 
 def capture(
-    tick: int, ddl: list[str], users: Users, relations: Relations, watermarks: Watermarks
+    tick: int,
+    ddl: list[str],
+    users: Users,
+    relations: Relations,
+    watermarks: Watermarks,
+    feeds: Feeds,
 ) -> dict:
     return {
         "tick": tick,
         "ddl": list(ddl),
+        "base_dir": relations.base_dir.resolve(),
         "users": [users.get(name) for name in users.names()],
         "bases": {
             name: {
@@ -47,10 +54,13 @@ def capture(
             for name, sink in relations.sinks.items()
         },
         "watermarks": watermarks.snapshot(),
+        "feeds": feeds.snapshot(),
     }
 
 
-def restore(state: dict, users: Users, relations: Relations, watermarks: Watermarks) -> None:
+def restore(
+    state: dict, users: Users, relations: Relations, watermarks: Watermarks, feeds: Feeds
+) -> None:
     user: User
     for user in state["users"]:
         users.add(user, replace=True)
@@ -70,6 +80,7 @@ def restore(state: dict, users: Users, relations: Relations, watermarks: Waterma
             sink.dataflow.restore(saved["dataflow"])
         sink.writer.restore(saved["writer"])
     watermarks.restore(state["watermarks"])
+    feeds.restore(state["feeds"])
 
 
 def _rows(contents: Collection | None) -> pa.Table | None:
