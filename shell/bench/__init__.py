@@ -5,7 +5,9 @@
 - ``nexmark``: nexmark_queries.py, the Nexmark queries (their scripts: nexmark_scripts.py);
 - ``shell``: shell_startup.py, how fast the interactive shell starts;
 - ``pgwire``: pgwire_load.py, reads over the PostgreSQL protocol while a source ingests;
-- ``generated``: generated_queries.py, random queries as views against DuckDB (counts by outcome).
+- ``generated``: generated_queries.py, random queries as views against DuckDB (counts by outcome);
+- ``durability``: durability_costs.py, what a data directory costs (Nexmark with checkpoints)
+  and how fast about 1 GB of state recovers.
 
 What the suites share (workers in fresh subprocesses, progress lines, the summary table, JSON,
 peak RSS, the DuckDB reference) is in harness.py.
@@ -15,7 +17,7 @@ from __future__ import annotations
 
 import sys
 
-SUITES = ("core", "window", "nexmark", "shell", "pgwire", "generated")
+SUITES = ("core", "window", "nexmark", "shell", "pgwire", "generated", "durability")
 
 
 def main(argv: list[str]) -> int:
@@ -34,6 +36,8 @@ def main(argv: list[str]) -> int:
         from tidal.shell.bench import pgwire_load as module
     elif suite == "generated":
         from tidal.shell.bench import generated_queries as module
+    elif suite == "durability":
+        from tidal.shell.bench import durability_costs as module
     else:
         choices = ", ".join(repr(s) for s in SUITES[:-1]) + f" or {SUITES[-1]!r}"
         print(f"unknown benchmark suite {suite!r}: {choices}", file=sys.stderr)
