@@ -18,6 +18,7 @@ import sys
 import pytest
 
 from tidal.engine.connectors.base import SinkWriter
+from tidal.engine.database import Database
 from tidal.engine.durability.data_dir import DurabilityError
 from tidal.engine.durability.tick_log import TickLog
 
@@ -164,5 +165,30 @@ def test_a_bit_flipped_in_the_last_records_length_is_refused(tmp_path):
         return
     try:
         check_recovered(db, tmp_path, statements, clicks)
+    finally:
+        db.close()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="checkpoint files carry no checksum: a flipped bit in an Arrow file is read as data "
+    "(proposed: a crc32 per file, kept in state.pickle and checked at load)",
+)
+def test_a_bit_flipped_in_a_checkpoint_file_is_refused(tmp_path):
+    db = Database(tmp_path / "data")
+    db.execute("CREATE TABLE t (k BIGINT, v BIGINT)")
+    db.execute("INSERT INTO t SELECT i, i * 10 FROM generate_series(1, 1000) AS s(i)")
+    db.close()
+    folder = next((tmp_path / "data" / "checkpoints").glob("ckpt-*"))
+    arrow = max(folder.glob("*.arrow"), key=lambda p: p.stat().st_size)
+    flip(arrow, arrow.stat().st_size // 2, 4)
+    try:
+        db = Database(tmp_path / "data")
+    except DurabilityError:
+        return
+    try:
+        assert db.execute("SELECT sum(k) AS k, sum(v) AS v FROM t").to_pylist() == [
+            {"k": 500500, "v": 5005000}
+        ]
     finally:
         db.close()
