@@ -19,12 +19,14 @@ import pytest
 
 from tidal.engine.connectors.base import SinkWriter
 from tidal.engine.database import Database
+from tidal.engine.durability import log
 from tidal.engine.durability.data_dir import DurabilityError
 from tidal.engine.durability.tick_log import TickLog
 
 from .pipeline import DDL, ClickWriter, Statements, check_recovered, recovered
 
 DRIVER = pathlib.Path(__file__).with_name("crash_driver.py")
+HEADER = log._FRAME.size  # a record's frame before its payload
 STATEMENTS = 40
 CHECKPOINT_EVERY = 7
 
@@ -117,13 +119,13 @@ def test_crash_at(tmp_path, point, hit):
 
 
 def last_record(data_dir: pathlib.Path) -> tuple[pathlib.Path, int, int]:
-    """The newest log segment holding records, and its last record's offset and length (the
-    frame is ``length u32 | crc32 u32 | payload``: tidal.engine.durability.log)."""
+    """The newest log segment holding records, and its last record's offset and length (a
+    frame starts with the payload's length, u32: tidal.engine.durability.log)."""
     for _, path in reversed(TickLog(data_dir / "log").segments()):
         data, offset, last = path.read_bytes(), 0, None
-        while offset + 8 <= len(data):
+        while offset + HEADER <= len(data):
             (length,) = struct.unpack_from("<I", data, offset)
-            last, offset = (offset, length), offset + 8 + length
+            last, offset = (offset, length), offset + HEADER + length
         if last is not None:
             return path, *last
     raise AssertionError("no log record")
@@ -140,7 +142,7 @@ def flip(path: pathlib.Path, at: int, bit: int) -> None:
 def test_a_bit_flipped_in_the_last_records_payload_is_refused(tmp_path):
     crash_at(tmp_path, "log-synced", 10)  # the last record is an insert's, fsynced
     path, offset, length = last_record(tmp_path / "data")
-    flip(path, offset + 8 + length // 2, 3)
+    flip(path, offset + HEADER + length // 2, 3)
     with pytest.raises(DurabilityError, match="corrupt"):
         recovered(tmp_path / "data", tmp_path)
 
