@@ -295,13 +295,16 @@ class FileSource(SourceReader):
             raise self._not_replayable(name, target, f"the file has only {size} bytes now")
         header_unread = target.get("header") is not None and state["header"] is None
         if header_unread and (
-            not self._take_header(name, path, state) or state["header"] != target["header"]
+            not self._take_header(name, path, state)
+            or state["header"] != target["header"]
+            or state["offset"] > end
         ):
             raise self._not_replayable(name, target, "its header line has changed")
         with open(path, "rb") as file:
             file.seek(state["offset"])
-            chunk = file.read(end - state["offset"])
-        if not chunk.endswith(b"\n") or state["line"] + chunk.count(b"\n") != target["line"]:
+            chunk = file.read(end - state["offset"])  # empty when the poll read only the header
+        torn = chunk and not chunk.endswith(b"\n")
+        if torn or state["line"] + chunk.count(b"\n") != target["line"]:
             raise self._not_replayable(name, target, "its lines have changed")
         return self._parse_skipping(self._parser(target["header"]), chunk, name, state["line"] + 1)
 
