@@ -145,18 +145,18 @@ class FileSink(SinkWriter):
         self._last_tick = tick
 
     def snapshot(self) -> dict:
-        if self._file is not None:
-            return {"bytes": self._file.tell()}
-        return {"tick": self._last_tick}
+        if self.fmt == "parquet":
+            return {"tick": self._last_tick}
+        return {"bytes": self._file.tell() if self._file else self.path.stat().st_size}
 
     def commit(self) -> dict:
         """fsync the file (parts are fsynced when written) and the directories whose entries
         changed, then the state to keep: the file's length, or the tick of the last part."""
-        if self._file is not None:
+        if self.fmt == "parquet":
+            self._unsynced.add(self.path)
+        elif self._file is not None:
             self._file.flush()
             os.fsync(self._file.fileno())
-        else:
-            self._unsynced.add(self.path)
         for directory in sorted(self._unsynced):
             _fsync_directory(directory)
         self._unsynced = set()
@@ -166,7 +166,7 @@ class FileSink(SinkWriter):
         """Drop what was written after ``commit`` returned ``state``: the file is cut back to
         the committed length, parts of later ticks (and half-written hidden ones) are removed.
         A file shorter than its committed length was changed outside tidal: ConnectorError."""
-        if self._file is not None:
+        if self.fmt != "parquet":
             self._truncate(int(state["bytes"]))
             return
         last = state.get("tick")
