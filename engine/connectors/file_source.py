@@ -19,6 +19,9 @@ Values are cast to the declared types. In CSV an unquoted empty field is NULL an
 (``""``) is the empty string, as in PostgreSQL's COPY. A line that does not parse or does not
 fit its column types is skipped and reported in ``errors`` as ``file:line: problem``; the other
 lines of the chunk come through.
+
+``replay`` reads exactly the bytes (rows) between two positions again, for recovery; a file
+that no longer holds them is a ConnectorError, never a silent difference.
 """
 
 from __future__ import annotations
