@@ -17,7 +17,6 @@ import sys
 
 import pytest
 
-from tidal.engine.connectors.base import SinkWriter
 from tidal.engine.database import Database
 from tidal.engine.durability import log
 from tidal.engine.durability.data_dir import DurabilityError
@@ -29,11 +28,6 @@ DRIVER = pathlib.Path(__file__).with_name("crash_driver.py")
 HEADER = log._FRAME.size  # a record's frame before its payload
 STATEMENTS = 40
 CHECKPOINT_EVERY = 7
-
-needs_connectors = pytest.mark.skipif(
-    not hasattr(SinkWriter, "commit"),
-    reason="needs SourceReader.replay and SinkWriter.commit (branch dur-connectors)",
-)
 
 
 def crash_at(tmp_path: pathlib.Path, point: str, hit: int) -> tuple[Statements, ClickWriter]:
@@ -105,7 +99,6 @@ CRASHES = [
 
 
 @pytest.mark.slow
-@needs_connectors
 @pytest.mark.parametrize(("point", "hit"), CRASHES, ids=[p for p, _ in CRASHES])
 def test_crash_at(tmp_path, point, hit):
     statements, clicks = crash_at(tmp_path, point, hit)
@@ -138,7 +131,6 @@ def flip(path: pathlib.Path, at: int, bit: int) -> None:
 
 
 @pytest.mark.slow
-@needs_connectors
 def test_a_bit_flipped_in_the_last_records_payload_is_refused(tmp_path):
     crash_at(tmp_path, "log-synced", 10)  # the last record is an insert's, fsynced
     path, offset, length = last_record(tmp_path / "data")
@@ -148,7 +140,6 @@ def test_a_bit_flipped_in_the_last_records_payload_is_refused(tmp_path):
 
 
 @pytest.mark.slow
-@needs_connectors
 @pytest.mark.xfail(
     strict=True,
     reason="a length grown by a bit flip reads as a torn tail: the record, fsynced and "

@@ -23,8 +23,6 @@ import time
 import psycopg
 import pytest
 
-from tidal.engine.connectors.base import SinkWriter
-
 from .pipeline import DDL, ClickWriter, Statements, check_recovered, recovered
 from .processes import Client, Server
 
@@ -96,10 +94,6 @@ def run_cycles(tmp_path, ddl: str, cycles: int, seed: int, with_sources: bool) -
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(
-    not hasattr(SinkWriter, "commit"),
-    reason="needs SourceReader.replay and SinkWriter.commit (branch dur-connectors)",
-)
 def test_kill9_pipeline(tmp_path):
     summary = run_cycles(tmp_path, DDL, CYCLES, SEED, with_sources=True)
     assert summary["acked"] > CYCLES  # the client got statements through in most cycles
