@@ -172,7 +172,8 @@ def _rollback(session: SessionState, node: exp.Rollback) -> str:
         session.end_transaction()
     else:
         _in_block(session, "ROLLBACK")
-        session.block.rollback_to(savepoint.name)
+        if session.block is not None:
+            session.block.rollback_to(savepoint.name)
         session.transaction = TransactionStatus.IN_BLOCK
     return "ROLLBACK"
 
@@ -182,6 +183,8 @@ def _savepoint(session: SessionState, node: Savepoint) -> str:
     transactions)."""
     word = "RELEASE" if node.args.get("release") else "SAVEPOINT"
     _in_block(session, word)
+    if session.block is None:
+        return word
     if node.args.get("release"):
         session.block.release(node.name)
     else:

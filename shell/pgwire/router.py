@@ -211,7 +211,12 @@ class Router:
             return LATER if rows is MISS else Rows(rows)
         if route is Route.HOUSEKEEPING:
             block = self.state.block
-            if isinstance(prepared.node, exp.Commit) and block is not None and block.changed:
+            if (
+                isinstance(prepared.node, exp.Commit)
+                and self.state.transaction is TransactionStatus.IN_BLOCK  # not a failed one
+                and block is not None
+                and block.changed
+            ):
                 return LATER  # the changes are applied on a thread
             return self._housekeeping(prepared)
         if route is Route.EMPTY:
