@@ -65,7 +65,7 @@ from tidal.engine.zset import concat, consolidate, rename_positional
 from tidal.sql.cursor_statements import CopyFrom
 from tidal.sql.dialect import EmitOnWindowClose, Explain, Tidal
 from tidal.sql.errors import SqlError
-from tidal.sql.plan import Plan
+from tidal.sql.plan import Plan, scans
 from tidal.sql.session_statements import ResetSetting, Savepoint, SetSetting, StartTransaction
 from tidal.sql.subscribe import Subscribe
 
@@ -124,6 +124,8 @@ class Transaction:
         """``plan``'s result over the snapshot and the transaction's changes."""
         with self.ticks.exclusive():
             self._start()
+            if all(self._as_latest(s.relation.lower()) for s in scans(plan)):
+                return self.reads.query(plan, arguments)  # the shared snapshots, their caches
             return self.reads.query(plan, arguments, self.contents)
 
     def contents(self, name: str) -> pa.Table:
@@ -219,6 +221,12 @@ class Transaction:
 
     def _changes_of(self, key: str) -> list[pa.Table]:
         return [changes for table, changes in self._pending if table == key]
+
+    def _as_latest(self, key: str) -> bool:
+        """Whether the transaction sees a table as its latest contents: nobody changed it since
+        the snapshot, nor did the transaction."""
+        entry = self._table(key)
+        return entry is not None and not self._changes_of(key) and self._unchanged(key, entry[0])
 
     def _unchanged(self, key: str, base: Base) -> bool:
         """Whether nobody changed the table since the snapshot."""

@@ -122,6 +122,15 @@ def test_views_show_the_committed_rows_as_first_read(db):
     assert rows(db.execute("SELECT n FROM c")) == [(3,)]
 
 
+def test_plain_views_are_queries_over_the_blocks_tables(db):
+    db.execute("CREATE VIEW plain AS SELECT count(*) AS n FROM t")
+    db.execute("BEGIN")
+    db.execute("INSERT INTO t VALUES (3, 'c')")
+    assert rows(db.execute("SELECT n FROM plain")) == [(3,)]
+    db.execute("ROLLBACK")
+    assert rows(db.execute("SELECT n FROM plain")) == [(2,)]
+
+
 def test_first_committer_wins(db):
     other = other_session(db)
     db.execute("BEGIN")
