@@ -52,7 +52,7 @@ from tidal.sql.known_settings import checked
 from tidal.sql.parser import parse_statement
 from tidal.sql.plan import Plan
 from tidal.sql.roles import RoleStatement, parse_role
-from tidal.sql.session_statements import ResetSetting, SetSetting
+from tidal.sql.session_statements import Checkpoint, ResetSetting, SetSetting
 from tidal.sql.subscribe import Subscribe
 
 
@@ -132,7 +132,12 @@ class Statements:
             exp.Command: self._command,
             SetSetting: self._set,
             ResetSetting: self._reset,
+            Checkpoint: lambda _: self.checkpoint() or "CHECKPOINT",
         }
+        # With a data directory (tidal.engine.durability): called after each statement that
+        # changed the catalog, with its text (None for roles, kept as users), and by CHECKPOINT.
+        self.catalog_changed: Callable[[str | None], None] | None = None
+        self.checkpoint: Callable[[], None] = lambda: None
 
     def run(self, statement: exp.Expression) -> Result:
         """Run one parsed statement: a query's rows, a Subscription, or a Status."""
@@ -147,7 +152,20 @@ class Statements:
             raise unsupported(f"statement {statement.sql(dialect=Tidal)[:60]!r}")
         with self.ticks.exclusive():
             result = handler(statement)
+            if self.catalog_changed is not None and isinstance(statement, _CATALOG_STATEMENTS):
+                self.catalog_changed(self._catalog_text(statement))
         return Status(result) if isinstance(result, str) else result
+
+    @staticmethod
+    def _catalog_text(statement: exp.Expression) -> str | None:
+        """The DDL as written, to re-run at recovery; None for a role (the catalog keeps its
+        verifier, never the password in the statement)."""
+        if isinstance(statement, exp.Command):
+            rest = statement.expression
+            rest = rest.name if isinstance(rest, exp.Expression) else str(rest or "")
+            if parse_role(statement.this, rest) is not None:
+                return None
+        return statement.meta.get("sql") or statement.sql(dialect=Tidal)
 
     def subscribe(self, name: str, **options) -> Subscription:
         """A relation's rows at the latest tick, then every later tick's changes (see
@@ -461,6 +479,8 @@ class Statements:
             existing = users.get(role.names[0])
             users.add(User(existing.name, role.verifier), replace=True)
 
+
+_CATALOG_STATEMENTS = (exp.Create, exp.Drop, exp.Alter, exp.Command)
 
 _DROP_KINDS = {
     "TABLE": "table",

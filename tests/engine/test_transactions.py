@@ -11,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.engine.test_durability import process
 from tidal.engine import Database, DataError
 from tidal.engine.transactions import Session
 from tidal.sql import SqlError
@@ -267,7 +268,7 @@ def test_a_view_that_cannot_take_the_commit_applies_nothing(db):
 
 
 def test_copy_from_a_file_in_a_block(tmp_path):
-    db = Database(tmp_path)
+    db = Database(base_dir=tmp_path)
     db.execute("CREATE TABLE t (k INTEGER, v VARCHAR)")
     (tmp_path / "rows.csv").write_text("1,a\n2,b\n")
     db.execute("BEGIN")
@@ -405,3 +406,38 @@ def test_interleaved_blocks_match_duckdb_over_the_committed_changes(ops):
     assert [(k, n, int(s)) for k, n, s in rows(db.read("g"))] == sorted(
         (k, n, int(s)) for k, n, s in expected
     )
+
+
+# --- with a data directory (tidal.engine.durability) -----------------------------------------------
+
+
+def test_a_committed_block_survives_kill_as_one_tick_and_an_open_one_does_not(tmp_path):
+    directory = tmp_path / "db"
+    schema = [
+        "CREATE TABLE t (k INTEGER, v VARCHAR)",
+        "CREATE TABLE u (k INTEGER PRIMARY KEY, n INTEGER)",
+        "CREATE MATERIALIZED VIEW c AS SELECT count(*) AS n FROM t",
+    ]
+    first = process(
+        directory,
+        [
+            *schema,
+            "BEGIN",
+            "INSERT INTO t VALUES (1, 'a'), (2, 'b')",
+            "INSERT INTO u VALUES (1, 10)",
+            "COMMIT",
+            "BEGIN",
+            "INSERT INTO t VALUES (3, 'rolled back')",
+            "ROLLBACK",
+            "BEGIN",
+            "INSERT INTO t VALUES (4, 'never committed')",
+        ],
+    )
+    assert first["ticks"] == 1  # the commit's tick, nothing else
+    db = Database(directory)
+    try:
+        assert db.ticks == 1
+        assert rows(db.read("t")) == [(1, "a"), (2, "b")]
+        assert rows(db.read("u")) == [(1, 10)] and rows(db.read("c")) == [(2,)]
+    finally:
+        db.close()

@@ -14,9 +14,8 @@ import asyncpg
 import pg8000.dbapi
 import psycopg
 import pytest
+from conftest import start_server
 from psycopg import errors, pq
-
-from tests.pgwire.conftest import start_server
 
 INIT = """
 CREATE TABLE accounts (id INTEGER PRIMARY KEY, balance INTEGER);
