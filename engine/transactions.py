@@ -66,13 +66,19 @@ from tidal.sql.cursor_statements import CopyFrom
 from tidal.sql.dialect import EmitOnWindowClose, Explain, Tidal
 from tidal.sql.errors import SqlError
 from tidal.sql.plan import Plan, scans
-from tidal.sql.session_statements import ResetSetting, Savepoint, SetSetting, StartTransaction
+from tidal.sql.session_statements import (
+    Checkpoint,
+    ResetSetting,
+    Savepoint,
+    SetSetting,
+    StartTransaction,
+)
 from tidal.sql.subscribe import Subscribe
 
 QUERIES = (exp.Query, exp.Values, EmitOnWindowClose)
 CHANGES = (exp.Insert, exp.Update, exp.Delete)
 # Statements that change no data and run inside a block as they do outside it.
-PASSING = (exp.Show, exp.Describe, Explain, Subscribe, SetSetting, ResetSetting)
+PASSING = (exp.Show, exp.Describe, Explain, Subscribe, SetSetting, ResetSetting, Checkpoint)
 
 ABORTED = "current transaction is aborted, commands ignored until end of transaction block"
 ALREADY_OPEN = "there is already a transaction in progress"

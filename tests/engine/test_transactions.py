@@ -209,6 +209,7 @@ def test_ddl_in_a_block_is_refused_by_name(db):
     db.execute("BEGIN")
     db.execute("SET TimeZone = 'UTC'")  # settings and SHOW are fine
     db.execute("SHOW TABLES")
+    db.execute("CHECKPOINT")
     db.execute("COMMIT")
 
 
