@@ -310,7 +310,9 @@ class Statements:
             deletions = _plain(table, rows)
             insertions = deletions.schema.empty_table()
         changes = pa.concat_tables([_weighted(deletions, -1), _weighted(insertions, 1)])
-        if changes.num_rows or change.kind == "UPDATE":  # an UPDATE is a tick, rows or not
+        # An UPDATE is a tick, rows or not; a transaction notes each table a statement read
+        # to change, for COMMIT to check.
+        if changes.num_rows or change.kind == "UPDATE" or target is not self.autocommit:
             target.apply(table, changes)
         return f"INSERT 0 {count}" if change.kind == "INSERT" else f"{change.kind} {count}"
 

@@ -160,6 +160,15 @@ def test_an_autocommit_change_after_the_snapshot_fails_the_commit(db):
     assert rows(db.read("u")) == []  # all or nothing
 
 
+def test_a_delete_that_matched_nothing_still_read_its_table(db):
+    db.execute("BEGIN")
+    assert str(db.execute("DELETE FROM t WHERE k = 9")) == "DELETE 0"
+    other_session(db).run(parse_statement("INSERT INTO t VALUES (9, 'other')"))
+    with pytest.raises(SqlError) as caught:
+        db.execute("COMMIT")
+    assert caught.value.sqlstate == "40001"
+
+
 def test_a_table_only_read_does_not_conflict(db):
     other = other_session(db)
     db.execute("BEGIN")
@@ -298,72 +307,96 @@ KEYS = st.integers(0, 3)
 OPS = st.one_of(
     st.tuples(st.sampled_from(["begin", "commit", "rollback"]), st.integers(0, SESSIONS - 1)),
     st.tuples(st.just("insert"), st.integers(0, SESSIONS), KEYS, st.integers(0, 9)),
-    st.tuples(st.sampled_from(["update", "delete"]), st.integers(0, SESSIONS), KEYS),
+    st.tuples(st.sampled_from(["update", "delete", "upsert"]), st.integers(0, SESSIONS), KEYS),
     st.tuples(st.just("select"), st.integers(0, SESSIONS - 1)),
 )
-
-
-class Model:
-    """What the table must hold: committed rows, and each open block's snapshot plus its own
-    changes; a block that changed rows conflicts with a commit of t after its snapshot."""
-
-    def __init__(self) -> None:
-        self.rows: list[tuple[int, int]] = []
-        self.version = 0  # commits that changed t
-        self.blocks: dict[int, dict] = {}
-
-    def step(self, session: int, op: str, *args) -> tuple[bool, int]:
-        """Apply a DML op in ``session`` (SESSIONS: autocommit): (whether it touched t, the
-        rows it changed)."""
-        block = self.blocks.get(session)
-        if block is not None and block["rows"] is None:
-            block["rows"], block["start"] = list(self.rows), self.version
-        rows = block["rows"] if block is not None else self.rows
-        changed = _apply(rows, op, *args)
-        if block is not None:
-            block["touched"], block["changed"] = True, block["changed"] + changed
-        elif changed:
-            self.version += 1
-        return changed
-
-    def commit(self, session: int) -> bool:
-        block = self.blocks.pop(session)
-        if not block["touched"]:
-            return True
-        if self.version > block["start"]:
-            return False
-        self.rows = block["rows"]
-        if block["changed"]:
-            self.version += 1
-        return True
-
-
-def _apply(rows: list, op: str, *args) -> int:
-    if op == "insert":
-        rows.append(tuple(args))
-        return 1
-    hits = [i for i, (k, _) in enumerate(rows) if k == args[0]]
-    for i in reversed(hits):
-        k, v = rows.pop(i)
-        if op == "update":
-            rows.append((k, v + 1))
-    return len(hits) * (2 if op == "update" else 1)
-
-
+# t is a multiset (retractions of duplicates), u is keyed (upserts look keys up).
 SQL = {
     "insert": "INSERT INTO t VALUES ({}, {})",
     "update": "UPDATE t SET v = v + 1 WHERE k = {}",
     "delete": "DELETE FROM t WHERE k = {}",
+    "upsert": "INSERT INTO u VALUES ({}, 1) ON CONFLICT (k) DO UPDATE SET n = u.n + 1",
 }
 
 
+class Model:
+    """What the tables must hold: committed rows, and each open block's snapshot (taken at its
+    first statement) plus its own changes. A block conflicts at COMMIT when a table it touched
+    was changed by a commit after its snapshot."""
+
+    def __init__(self) -> None:
+        self.tables: dict[str, list] = {"t": [], "u": []}  # u: [k, n] lists, one per key
+        self.versions = {"t": 0, "u": 0}  # commits that changed each table
+        self.blocks: dict[int, dict] = {}
+
+    def begin(self, session: int) -> None:
+        self.blocks.setdefault(session, {"tables": None, "touched": {}})
+
+    def seen(self, session: int) -> dict[str, list]:
+        """The tables as ``session`` sees them (its block's snapshot taken now if not yet)."""
+        block = self.blocks.get(session)
+        if block is None:
+            return self.tables
+        if block["tables"] is None:
+            block["tables"] = {name: [list(r) for r in rows] for name, rows in self.tables.items()}
+            block["start"] = dict(self.versions)
+        return block["tables"]
+
+    def step(self, session: int, op: str, *args) -> int:
+        """A DML op in ``session`` (SESSIONS: autocommit); returns the rows its tag counts."""
+        table = "u" if op == "upsert" else "t"
+        rows = self.seen(session)[table]
+        changed = _apply(rows, op, *args)
+        block = self.blocks.get(session)
+        if block is not None:
+            block["touched"][table] = block["touched"].get(table, 0) + changed
+        elif changed:
+            self.versions[table] += 1
+        return 1 if op == "upsert" else changed // 2 if op == "update" else changed
+
+    def commit(self, session: int) -> bool:
+        block = self.blocks.pop(session)
+        touched = block["touched"]
+        if any(self.versions[name] > block["start"][name] for name in touched):
+            return False
+        for name, changed in touched.items():
+            self.tables[name] = block["tables"][name]
+            self.versions[name] += bool(changed)
+        return True
+
+
+def _apply(rows: list, op: str, *args) -> int:
+    """Apply an op to a model table; returns how many changes (+1/-1 rows) it made."""
+    if op == "insert":
+        rows.append(list(args))
+        return 1
+    hits = [i for i, row in enumerate(rows) if row[0] == args[0]]
+    if op == "upsert":
+        if hits:
+            rows[hits[0]][1] += 1
+            return 2
+        rows.append([args[0], 1])
+        return 1
+    for i in reversed(hits):
+        k, v = rows.pop(i)
+        if op == "update":
+            rows.append([k, v + 1])
+    return len(hits) * (2 if op == "update" else 1)
+
+
+def _as_rows(model_rows: list) -> list[tuple]:
+    return sorted(tuple(r) for r in model_rows)
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(OPS, max_size=30))
+@given(st.lists(OPS, min_size=15, max_size=40))
 def test_interleaved_blocks_match_duckdb_over_the_committed_changes(ops):
     db = Database()
     db.execute("CREATE TABLE t (k INTEGER, v INTEGER)")
+    db.execute("CREATE TABLE u (k INTEGER PRIMARY KEY, n INTEGER)")
     db.execute(
-        "CREATE MATERIALIZED VIEW g AS SELECT k, count(*) AS n, sum(v) AS s FROM t GROUP BY k"
+        "CREATE MATERIALIZED VIEW g AS SELECT t.k, count(*) AS c, sum(v) AS s, max(u.n) AS m "
+        "FROM t LEFT JOIN u ON t.k = u.k GROUP BY t.k"
     )
     sessions = [other_session(db) for _ in range(SESSIONS + 1)]
     model = Model()
@@ -371,7 +404,7 @@ def test_interleaved_blocks_match_duckdb_over_the_committed_changes(ops):
         client = sessions[session]
         if op == "begin":
             run(client, "BEGIN")
-            model.blocks.setdefault(session, {"rows": None, "touched": False, "changed": 0})
+            model.begin(session)
         elif op == "rollback":
             run(client, "ROLLBACK")
             model.blocks.pop(session, None)
@@ -385,27 +418,31 @@ def test_interleaved_blocks_match_duckdb_over_the_committed_changes(ops):
                     run(client, "COMMIT")
                 assert caught.value.sqlstate == "40001"
         elif op == "select":
-            got = rows(run(client, "SELECT k, v FROM t"))
-            block = model.blocks.get(session)
-            if block is not None and block["rows"] is None:
-                block["rows"], block["start"] = list(model.rows), model.version
-            assert got == sorted(block["rows"] if block else model.rows)
+            got = rows(run(client, "SELECT t.k, v, n FROM t LEFT JOIN u ON t.k = u.k"))
+            seen = model.seen(session)
+            keyed = {k: n for k, n in seen["u"]}
+            assert got == sorted((k, v, keyed.get(k)) for k, v in seen["t"])
         else:
-            changed = model.step(session, op, *args)
-            status = str(run(client, SQL[op].format(*args)))
-            assert status.split()[-1] == str(changed // 2 if op == "update" else changed)
-    assert rows(db.read("t")) == sorted(model.rows)
-    committed = pa.table(
-        {"k": [k for k, _ in model.rows], "v": [v for _, v in model.rows]},
-        schema=pa.schema([("k", pa.int32()), ("v", pa.int32())]),
-    )
+            count = model.step(session, op, *args)
+            assert str(run(client, SQL[op].format(*args))).split()[-1] == str(count)
+    assert rows(db.read("t")) == _as_rows(model.tables["t"])
+    assert rows(db.read("u")) == _as_rows(model.tables["u"])
     connection = duckdb.connect()
-    connection.register("committed", committed)
+    for name in ("t", "u"):
+        names = ["k", "v"] if name == "t" else ["k", "n"]
+        table = pa.table(
+            {
+                c: pa.array([r[i] for r in model.tables[name]], pa.int32())
+                for i, c in enumerate(names)
+            }
+        )
+        connection.register(name, table)
     expected = connection.sql(
-        "SELECT k, count(*) AS n, sum(v) AS s FROM committed GROUP BY k"
+        "SELECT t.k, count(*) AS c, sum(v) AS s, max(u.n) AS m "
+        "FROM t LEFT JOIN u ON t.k = u.k GROUP BY t.k"
     ).fetchall()
-    assert [(k, n, int(s)) for k, n, s in rows(db.read("g"))] == sorted(
-        (k, n, int(s)) for k, n, s in expected
+    assert [(k, c, int(s), m) for k, c, s, m in rows(db.read("g"))] == sorted(
+        (k, c, int(s), m) for k, c, s, m in expected
     )
 
 
