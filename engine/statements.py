@@ -34,6 +34,7 @@ from tidal.catalog.types import normalize
 from tidal.catalog.users import User
 from tidal.engine.arguments import Arguments
 from tidal.engine.copy_from import read_rows
+from tidal.engine.dml_targets import Autocommit, Target
 from tidal.engine.introspection import describe, explain, show
 from tidal.engine.primary_keys import check_keys, key_names, resolve_insert
 from tidal.engine.reads import Reads
@@ -50,7 +51,6 @@ from tidal.sql.dml import CONFLICTS, Change, table_conflict
 from tidal.sql.errors import SqlError, undefined_table, unsupported
 from tidal.sql.known_settings import checked
 from tidal.sql.parser import parse_statement
-from tidal.sql.plan import Plan
 from tidal.sql.roles import RoleStatement, parse_role
 from tidal.sql.session_statements import Checkpoint, ResetSetting, SetSetting
 from tidal.sql.subscribe import Subscribe
@@ -71,26 +71,6 @@ class Status:
 
 
 Result = pa.Table | Status | Subscription
-
-
-class Autocommit:
-    """Where DML reads and writes outside a transaction: the current contents, and a tick of
-    its own for each statement. A transaction (tidal.engine.transactions) is the other target:
-    both have ``query``, ``rows_with_keys`` and ``apply``."""
-
-    def __init__(self, reads: Reads, relations: Relations, ticks: TickLoop) -> None:
-        self.reads = reads
-        self.relations = relations
-        self.ticks = ticks
-
-    def query(self, plan: Plan, arguments: Arguments = ()) -> pa.Table:
-        return self.reads.query(plan, arguments)
-
-    def rows_with_keys(self, table: Table, keys: pa.Table) -> pa.Table:
-        return self.relations.rows_with_keys(table, keys)
-
-    def apply(self, table: Table, changes: pa.Table) -> None:
-        self.ticks.apply_changes(table.name, changes)
 
 
 class Statements:
@@ -279,7 +259,9 @@ class Statements:
     def _change(self, statement: exp.Insert | exp.Update | exp.Delete) -> str:
         return self.apply_change(self.compiler.change(statement))
 
-    def apply_change(self, change: Change, arguments: Arguments = (), target=None) -> str:
+    def apply_change(
+        self, change: Change, arguments: Arguments = (), target: Target | None = None
+    ) -> str:
         """Compute the rows ``change`` changes (with its parameters' values ``arguments``) and
         apply them in one tick, or add them to ``target``, a transaction; returns the command
         tag. Hold the lock (``exclusive``)."""
@@ -287,7 +269,11 @@ class Statements:
         return self.apply_rows(change, target.query(change.plan, arguments), arguments, target)
 
     def apply_rows(
-        self, change: Change, rows: pa.Table, arguments: Arguments = (), target=None
+        self,
+        change: Change,
+        rows: pa.Table,
+        arguments: Arguments = (),
+        target: Target | None = None,
     ) -> str:
         """Apply ``rows``, the result of ``change``'s plan, in one tick (see apply_change)."""
         target = target or self.autocommit
@@ -317,7 +303,7 @@ class Statements:
         return f"INSERT 0 {count}" if change.kind == "INSERT" else f"{change.kind} {count}"
 
     def _resolve(
-        self, change: Change, rows: pa.Table, arguments: Arguments, target
+        self, change: Change, rows: pa.Table, arguments: Arguments, target: Target
     ) -> tuple[pa.Table, pa.Table, int]:
         """An INSERT into a keyed table: its conflicts resolved, its key checked (rows out, rows
         in, and the rows the tag counts)."""
@@ -335,7 +321,9 @@ class Statements:
             check_keys(table, resolved.deletions, resolved.insertions, lookup)
         return resolved.deletions, resolved.insertions, resolved.count
 
-    def _check_updated_keys(self, table: Table, old: pa.Table, new: pa.Table, target) -> None:
+    def _check_updated_keys(
+        self, table: Table, old: pa.Table, new: pa.Table, target: Target
+    ) -> None:
         """An UPDATE that changes keys keeps them unique (rows whose key stays are fine)."""
         moved = None
         for name in key_names(table):
@@ -351,7 +339,7 @@ class Statements:
 
     # --- COPY FROM (tidal.engine.copy_from) --------------------------------------------------------
 
-    def copy_file(self, node: CopyFrom, target=None) -> Status:
+    def copy_file(self, node: CopyFrom, target: Target | None = None) -> Status:
         """COPY ... FROM 'file' (relative to the base directory); see copy_rows."""
         if node.args.get("file") is None:
             raise unsupported(
@@ -368,7 +356,9 @@ class Statements:
             ) from None
         return self.copy_rows(node, data, node.text("file"), target)
 
-    def copy_rows(self, node: CopyFrom, data: bytes, where: str, target=None) -> Status:
+    def copy_rows(
+        self, node: CopyFrom, data: bytes, where: str, target: Target | None = None
+    ) -> Status:
         """COPY's ``data`` (text or CSV, from ``where``) into its table in one tick; the lines
         that do not parse or fit are left out and listed in the Status's notices. Hold the
         lock (``exclusive``). ``target``: a transaction to add the rows to."""

@@ -16,7 +16,7 @@
     [{'k': 1, 'v': 'c'}, {'k': 2, 'v': 'b'}]
 
 A ``Transaction`` is where the DML of a transaction block reads and writes (the other target is
-tidal.engine.statements.Autocommit):
+tidal.engine.dml_targets.Autocommit):
 
 - **Snapshot.** At its first statement that reads or writes it records the completed tick and
   each table's changes so far (``Collection.changes``: the Arrow parts as they are, nothing is
