@@ -227,3 +227,24 @@ def test_jdbc_commit_and_rollback(server, tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["7", "0", "1"]
+
+
+def test_psql_script_with_a_failing_statement_in_a_block(server):
+    script = """
+    BEGIN;
+    INSERT INTO log VALUES (1, 'psql');
+    SELECT * FROM nowhere;
+    INSERT INTO log VALUES (2, 'psql');
+    COMMIT;
+    SELECT count(*) AS n FROM log;
+    BEGIN;
+    INSERT INTO log VALUES (3, 'psql');
+    COMMIT;
+    SELECT count(*) AS n FROM log;
+    DELETE FROM log;
+    """
+    done = server.psql("-A", "-t", input=script)
+    lines = done.stdout.split()
+    assert lines == ["BEGIN", "INSERT", "0", "1", "ROLLBACK", "0", "BEGIN", "INSERT", "0", "1",
+                     "COMMIT", "1", "DELETE", "1"]  # fmt: skip
+    assert "current transaction is aborted" in done.stderr
