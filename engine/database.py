@@ -51,6 +51,7 @@ from tidal.engine.statements import Result, Statements, Status
 from tidal.engine.stats import DatabaseStats, database_stats
 from tidal.engine.subscriptions import Feeds, Subscription
 from tidal.engine.ticks import DEFAULT_BATCH_ROWS, TickLoop
+from tidal.engine.transactions import Session, TableChanges, Transaction
 from tidal.engine.watermarks import Watermarks
 from tidal.sql.compiler import Compiler
 from tidal.sql.cursor_statements import CopyFrom
@@ -97,10 +98,16 @@ class Database:
         self.tick_loop = TickLoop(self.relations, self.watermarks, batch_rows)
         self.reads = Reads(self.tick_loop, self.relations, self.backend)
         self.feeds = Feeds()  # subscriptions and the history they resume from
-        self.tick_loop.on_tick += [lambda tick, _: self.reads.refresh(tick), self.feeds.publish]
+        self.table_changes = TableChanges()  # what a transaction's COMMIT checks
+        self.tick_loop.on_tick += [
+            lambda tick, _: self.reads.refresh(tick),
+            self.feeds.publish,
+            self.table_changes.record,
+        ]
         self._statements = Statements(
             self.compiler, self.relations, self.tick_loop, self.reads, self.feeds
         )
+        self.session = Session(self._statements, self.transaction)  # execute's, with BEGIN
         self.durability: Durability | None = None
         if path is not None:
             if batch_mode:
@@ -156,8 +163,14 @@ class Database:
         return result
 
     def execute_statement(self, statement: exp.Expression) -> Result:
-        """Run one parsed statement (tidal.sql.parser)."""
-        return self._statements.run(statement)
+        """Run one parsed statement (tidal.sql.parser) in the Database's session: BEGIN opens
+        a transaction block that COMMIT applies (tidal.engine.transactions)."""
+        return self.session.run(statement)
+
+    def transaction(self) -> Transaction:
+        """A new transaction: the DML handed to it applies at its ``commit()``, in one tick
+        (tidal.engine.transactions). The pgwire server opens one per transaction block."""
+        return Transaction(self.reads, self.relations, self.tick_loop, self.table_changes)
 
     def prepare(
         self, statement: str | exp.Expression, parameter_types: Sequence[str | None] = ()
@@ -180,10 +193,17 @@ class Database:
             table = self._statements.copy_target(statement)
             return len(copied_columns(table, statement))
 
-    def copy_rows(self, statement: CopyFrom, data: bytes, where: str = "STDIN") -> Status:
-        """Load ``data`` (the rows a client sent for ``COPY ... FROM STDIN``) in one tick."""
+    def copy_rows(
+        self,
+        statement: CopyFrom,
+        data: bytes,
+        where: str = "STDIN",
+        transaction: Transaction | None = None,
+    ) -> Status:
+        """Load ``data`` (the rows a client sent for ``COPY ... FROM STDIN``) in one tick, or
+        into ``transaction``."""
         with self.tick_loop.exclusive():
-            return self._statements.copy_rows(statement, data, where)
+            return self._statements.copy_rows(statement, data, where, transaction)
 
     # --- reading ----------------------------------------------------------------------------------
 

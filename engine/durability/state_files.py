@@ -4,7 +4,9 @@ The state of a checkpoint is a tree of dicts, lists and tuples whose leaves are 
 numpy arrays and Arrow tables and arrays (operator snapshots, contents, positions). ``freeze``
 pickles it under the engine's lock, taking the Arrow objects out as they are (they are immutable,
 so the tick that comes next cannot change them); ``write`` stores that in a folder off the lock;
-``load`` reads it back, the IPC files memory-mapped (no copy until an operator needs one).
+``load`` reads it back, the IPC files memory-mapped (no copy until an operator needs one),
+after checking every file against the checksum written with it: a flipped bit is refused,
+never read as data.
 
     >>> import tempfile, pathlib, pyarrow as pa, numpy as np
     >>> tree = {"t": pa.table({"a": [1, 2]}), "counts": np.arange(3), "pos": {"rows": 2}}
@@ -18,15 +20,20 @@ so the tick that comes next cannot change them); ``write`` stores that in a fold
 from __future__ import annotations
 
 import io
+import json
 import os
 import pathlib
 import pickle
+import zlib
 from dataclasses import dataclass
 
 import pyarrow as pa
 from pyarrow import ipc
 
+from tidal.engine.durability.data_dir import DurabilityError
+
 STATE = "state.pickle"
+CHECKSUMS = "checksums.json"
 
 
 @dataclass(frozen=True)
@@ -49,22 +56,38 @@ def freeze(tree: object) -> Frozen:
 
 
 def write(frozen: Frozen, folder: pathlib.Path) -> None:
-    """The frozen tree as files in ``folder`` (which exists), each fsynced."""
+    """The frozen tree as files in ``folder`` (which exists), each fsynced, and their
+    checksums (``checksums.json``, written last)."""
+    checksums = {}
     for number, table in enumerate(frozen.tables):
-        with open(folder / f"{number}.arrow", "wb") as file:
-            with ipc.new_file(file, table.schema) as writer:
-                writer.write_table(table)
-            file.flush()
-            os.fsync(file.fileno())
-    with open(folder / STATE, "wb") as file:
-        file.write(frozen.pickled)
-        file.flush()
-        os.fsync(file.fileno())
+        sink = pa.BufferOutputStream()
+        with ipc.new_file(sink, table.schema) as writer:
+            writer.write_table(table)
+        checksums[f"{number}.arrow"] = _write_file(folder / f"{number}.arrow", sink.getvalue())
+    checksums[STATE] = _write_file(folder / STATE, frozen.pickled)
+    _write_file(folder / CHECKSUMS, json.dumps(checksums).encode())
 
 
 def load(folder: pathlib.Path) -> object:
-    with open(folder / STATE, "rb") as file:
-        return _Unpickler(file, folder).load()
+    """The tree written in ``folder``; a file whose checksum does not match is refused."""
+    checksums = json.loads((folder / CHECKSUMS).read_text())
+    buffers = {}
+    for name, expected in checksums.items():
+        buffers[name] = pa.memory_map(str(folder / name)).read_buffer()
+        if zlib.crc32(buffers[name]) != expected:
+            raise DurabilityError(
+                f"checkpoint {folder} is corrupt: the checksum of {name} does not match; "
+                "restore the data directory from a backup"
+            )
+    return _Unpickler(io.BytesIO(buffers[STATE]), buffers).load()
+
+
+def _write_file(path: pathlib.Path, data: pa.Buffer | bytes) -> int:
+    with open(path, "wb") as file:
+        file.write(data)
+        file.flush()
+        os.fsync(file.fileno())
+    return zlib.crc32(data)
 
 
 # An Arrow object is stored as a table: tables as they are, an array or chunked array as the
@@ -92,11 +115,10 @@ class _Pickler(pickle.Pickler):
 
 
 class _Unpickler(pickle.Unpickler):
-    def __init__(self, file, folder: pathlib.Path) -> None:
+    def __init__(self, file: io.BytesIO, buffers: dict[str, pa.Buffer]) -> None:
         super().__init__(file)
-        self.folder = folder
+        self.buffers = buffers
 
     def persistent_load(self, pid):
         kind, number = pid
-        source = pa.memory_map(str(self.folder / f"{number}.arrow"))
-        return _FROM_TABLE[kind](ipc.open_file(source).read_all())
+        return _FROM_TABLE[kind](ipc.open_file(self.buffers[f"{number}.arrow"]).read_all())

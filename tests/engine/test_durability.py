@@ -19,6 +19,7 @@ import pytest
 
 from tidal.engine import Database
 from tidal.engine.durability.data_dir import DurabilityError
+from tidal.engine.durability.log import HEADER_BYTES, frame
 
 _PROCESS = textwrap.dedent(
     """
@@ -188,7 +189,7 @@ def test_a_torn_last_record_is_dropped(tmp_path):
     process(directory, [*SCHEMA, "INSERT INTO t VALUES ('a', 1)"])
     (segment,) = [p for p in (directory / "log").iterdir() if p.stat().st_size]
     with open(segment, "ab") as file:  # a crash in the middle of the next record's write
-        file.write((500).to_bytes(4, "little") + b"\x00\x00\x00\x00partial")
+        file.write(frame(b"the next record" * 20)[:40])
     after = process(directory, ["SELECT k, n FROM s"], ending="close")
     assert after["results"][0] == [{"k": "a", "n": 1}]
 
@@ -200,7 +201,9 @@ def test_a_bit_flipped_record_is_refused(tmp_path):
     data = bytearray(segment.read_bytes())
     data[-3] ^= 0x10
     segment.write_bytes(bytes(data))
-    with pytest.raises(DurabilityError, match="corrupt at byte 0.*checksum"):
+    with pytest.raises(
+        DurabilityError, match="corrupt at byte 0: the checksum of a complete record"
+    ):
         Database(directory)
 
 
@@ -296,3 +299,41 @@ def test_a_subscription_resumes_as_of_a_tick_after_a_restart(tmp_path):
         ]
     finally:
         db.close()
+
+
+@pytest.mark.parametrize(
+    ("damage", "outcome"),
+    [
+        ("length", "refused"),  # never mistaken for a torn tail: the header has a checksum
+        ("zeros", "dropped"),  # what an OS crash leaves past the last synced write
+    ],
+)
+def test_a_damaged_header_is_refused_but_zeros_are_a_tail(tmp_path, damage, outcome):
+    directory = tmp_path / "db"
+    process(directory, [*SCHEMA, "INSERT INTO t VALUES ('a', 1)", "INSERT INTO t VALUES ('b', 2)"])
+    (segment,) = [p for p in (directory / "log").iterdir() if p.stat().st_size]
+    data = bytearray(segment.read_bytes())
+    if damage == "length":
+        second = HEADER_BYTES + int.from_bytes(data[:4], "little")
+        data[second + 2] ^= 0x01  # the last record's length, now far past the end
+    else:
+        data += bytes(4096)
+    segment.write_bytes(bytes(data))
+    if outcome == "refused":
+        with pytest.raises(DurabilityError, match="checksum of a record's header"):
+            Database(directory)
+        return
+    after = process(directory, ["SELECT k FROM t ORDER BY k"], ending="close")
+    assert after["results"][0] == [{"k": "a"}, {"k": "b"}]
+
+
+def test_a_bit_flipped_checkpoint_file_is_refused(tmp_path):
+    directory = tmp_path / "db"
+    process(directory, [*SCHEMA, "INSERT INTO t VALUES ('a', 1)", "CHECKPOINT"])
+    (folder,) = (directory / "checkpoints").glob("ckpt-*")
+    arrow = max(folder.glob("*.arrow"), key=lambda path: path.stat().st_size)
+    data = bytearray(arrow.read_bytes())
+    data[len(data) // 2] ^= 0x04
+    arrow.write_bytes(bytes(data))
+    with pytest.raises(DurabilityError, match=f"checksum of {arrow.name} does not match"):
+        Database(directory)
