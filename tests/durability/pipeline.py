@@ -7,7 +7,8 @@ kind. ``check_recovered`` opens the directory in a fresh ``Database`` (a recover
 and compares everything with what the inputs say it must be:
 
 - the table: every acknowledged statement's rows exactly once, an unacknowledged statement's
-  rows all or none (``Statements.check``);
+  rows all or none (``Statements.check``; some inserts of several rows are transactions of
+  one-row INSERTs, acknowledged by their COMMIT);
 - the sources: datagen's rows 0 .. its recovered position (generated again by a fresh in-memory
   database), the click lines up to the file source's recovered byte offset, late ones (by
   construction: see ``ClickWriter``) in ``late_clicks`` and nowhere else;
@@ -192,6 +193,7 @@ class Statement:
     rows: list[tuple] = field(default_factory=list)  # insert: (id, statement, grp, v)
     target: int | None = None  # update/delete: the id
     outcome: str = "sent"  # acked | failed (an error the server answered) | unknown (cut off)
+    parts: list[str] = field(default_factory=list)  # a transaction's INSERTs, one row each
 
 
 class Statements:
@@ -223,6 +225,9 @@ class Statements:
                 self._next_id += 1
             values = ", ".join(str(row) for row in rows)
             statement = Statement(number, f"INSERT INTO items VALUES {values}", "insert", rows)
+            if len(rows) > 1 and rng.random() < 0.5:  # the same rows in a transaction
+                statement.parts = [f"INSERT INTO items VALUES {row}" for row in rows]
+                statement.sql = "; ".join(["BEGIN", *statement.parts, "COMMIT"])
         self.sent.append(statement)
         return statement
 

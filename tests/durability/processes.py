@@ -3,9 +3,9 @@
 ``Server.start`` runs the one command a user would run to start and restart a server (the
 ``--init`` script only runs while the directory holds no catalog) and returns at once;
 ``wait_listening`` reads the port it printed (``--port 0``). ``Client`` sends the pipeline's
-statements (tidal.tests.durability.pipeline.Statements) over psycopg, one at a time, marking
-each acknowledged, failed (the server answered an error) or unknown (the connection broke
-before an answer), and runs ``CHECKPOINT`` now and then, so that kills land before, during and
+statements (tests.durability.pipeline.Statements) over psycopg, one at a time (a transaction
+as BEGIN, its INSERTs, COMMIT), marking each acknowledged, failed (the server answered an error)
+or unknown (the connection broke before an answer), and runs ``CHECKPOINT`` now and then, so that kills land before, during and
 after checkpoints.
 """
 
@@ -125,9 +125,14 @@ class Client:
                     return
 
     def _send(self, connection: psycopg.Connection, sql: str, statement=None) -> bool:
-        """Run one statement; False once the connection is gone."""
+        """Run one statement (or a transaction, acknowledged by its COMMIT); False once the
+        connection is gone."""
         try:
-            connection.execute(sql)
+            if statement is not None and statement.parts:
+                for part in ["BEGIN", *statement.parts, "COMMIT"]:
+                    connection.execute(part)
+            else:
+                connection.execute(sql)
         except psycopg.OperationalError:
             if statement is not None:
                 statement.outcome = "unknown"
@@ -135,6 +140,8 @@ class Client:
         except psycopg.Error as error:
             if statement is not None:
                 statement.outcome = "failed"
+                if statement.parts:
+                    connection.execute("ROLLBACK")
             self.errors.append(f"{sql}: {error.sqlstate} {error}")
             return True
         if statement is not None:

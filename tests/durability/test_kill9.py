@@ -1,7 +1,7 @@
 """kill -9 at random moments: a served pipeline restarted on its data directory loses nothing.
 
 Each cycle starts ``tidal serve --data-dir DIR --init FILE`` (the same command every time), lets a
-client write numbered rows (and updates, deletes, CHECKPOINTs) while a datagen ticks and the
+client write numbered rows (some in BEGIN ... COMMIT blocks; and updates, deletes, CHECKPOINTs) while a datagen ticks and the
 test appends to a watermarked file source, then SIGKILLs the server after a random delay (seeded;
 some kills land during startup and recovery, before the server listens). After each restart the
 client first checks that every row it saw acknowledged is there, once. After the last cycle the
@@ -89,6 +89,7 @@ def run_cycles(tmp_path, ddl: str, cycles: int, seed: int, with_sources: bool) -
     summary.update(cycles=cycles, seconds=round(time.monotonic() - started, 1))
     acked = sum(s.outcome == "acked" for s in statements.sent)
     summary.update(acked=acked, unknown=sum(s.outcome == "unknown" for s in statements.sent))
+    summary.update(transactions=sum(bool(s.parts) for s in statements.sent))
     print(summary)
     return summary
 
@@ -97,3 +98,4 @@ def run_cycles(tmp_path, ddl: str, cycles: int, seed: int, with_sources: bool) -
 def test_kill9_pipeline(tmp_path):
     summary = run_cycles(tmp_path, DDL, CYCLES, SEED, with_sources=True)
     assert summary["acked"] > CYCLES  # the client got statements through in most cycles
+    assert summary["transactions"] > 0
