@@ -208,29 +208,28 @@ class Moments:
         moments.sums = self.sums[:, kept]
         return moments
 
-    def snapshot(self, size: int) -> pa.Table:
-        """The first ``size`` groups' state as a table (the sums as decimal text)."""
-        columns = {"n": self.n[:size]}
+    def snapshot(self, size: int) -> dict:
+        """The first ``size`` groups' state: the counts and scales as a table, the exact sums as
+        an array of Python integers (copied: ``update`` changes both in place; the integers
+        themselves are immutable, so they are shared, and pickle writes them in binary)."""
+        columns = {"n": self.n[:size].copy()}
         for i in range(self.special.shape[1]):
-            columns[f"special{i}"] = self.special[:size, i]
+            columns[f"special{i}"] = self.special[:size, i].copy()
         for a in range(self.arity):
-            columns[f"scale{a}"] = self.scale[:size, a]
-        for i, row in enumerate(self.sums):
-            columns[f"sum{i}"] = pa.array([str(v) for v in row[:size]], pa.string())
-        return pa.table(columns)
+            columns[f"scale{a}"] = self.scale[:size, a].copy()
+        return {"counts": pa.table(columns), "sums": self.sums[:, :size].copy()}
 
-    def restore(self, state: pa.Table) -> None:
+    def restore(self, state: dict) -> None:
+        counts = state["counts"]
+
         def column(name: str) -> np.ndarray:
-            return state.column(name).to_numpy().copy()
+            return counts.column(name).to_numpy().copy()
 
         self.cache = {}
         self.n = column("n")
         self.special = np.stack([column(f"special{i}") for i in range(3 * self.arity)], axis=1)
         self.scale = np.stack([column(f"scale{a}") for a in range(self.arity)], axis=1)
-        self.sums = np.array(
-            [[int(v) for v in state.column(f"sum{i}").to_pylist()] for i in range(len(self.sums))],
-            dtype=object,
-        ).reshape(len(self.sums), state.num_rows)
+        self.sums = state["sums"].copy()
 
 
 def _decompose(values: np.ndarray):

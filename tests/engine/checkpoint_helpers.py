@@ -1,0 +1,220 @@
+"""A checkpoint and a recovery of a whole Database, done the way the durability layer does them.
+
+``Twin`` runs a database straight through and, from a chosen point on, a second one recovered
+from a checkpoint of the first: the catalog rebuilt by running its DDL again over empty
+relations, then every state put back (the tables' and views' contents, every dataflow's
+operators, the watermarks) from a pickle of the snapshot, with Arrow tables written as Arrow
+IPC. From then on both get the same statements, and each tick's changes and every relation's
+rows must be the same. The snapshot is pickled again at the end: later ticks must not have
+changed it (a checkpoint is written in the background while ticks go on).
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import pickle
+
+import numpy as np
+import pyarrow as pa
+
+from tests.differential.reference import difference
+from tidal.engine import Database
+from tidal.engine.collection import Collection
+from tidal.engine.zset import consolidate
+
+
+class Journaled(Database):
+    """A database that keeps the text of its DDL statements (the catalog a checkpoint holds)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.ddl: list[str] = []
+        self.changes: list[dict[str, pa.Table]] = []  # each tick's changes, consolidated
+        self.tick_loop.on_tick.append(
+            lambda tick, changes: self.changes.append(
+                {name: consolidate(delta) for name, delta in changes.items()}
+            )
+        )
+
+    def execute(self, sql: str):
+        result = super().execute(sql)
+        if sql.lstrip().upper().startswith(("CREATE", "DROP", "ALTER")):
+            self.ddl.append(sql)
+        return result
+
+
+def capture(db: Database) -> dict:
+    """Every state of ``db`` between two ticks, as a checkpoint takes it (under the lock)."""
+    relations = db.relations
+    with db.tick_loop.exclusive():
+        return {
+            "bases": {
+                name: base.contents.snapshot() if base.contents is not None else None
+                for name, base in relations.bases.items()
+            },
+            "views": {
+                name: (
+                    view.dataflow.snapshot(),
+                    view.contents.snapshot() if view.contents is not None else None,
+                )
+                for name, view in relations.views.items()
+            },
+            "watermarks": db.watermarks.snapshot(),
+        }
+
+
+def recover(ddl: list[str], state: dict, **options) -> Journaled:
+    """A database whose catalog is ``ddl`` run over empty relations, with ``state`` put back."""
+    db = Journaled(**options)
+    for statement in ddl:
+        db.execute(statement)
+    relations = db.relations
+    for name, contents in state["bases"].items():
+        relations.bases[name].contents = contents
+    for name, (operators, contents) in state["views"].items():
+        view = relations.views[name]
+        view.dataflow.restore(operators)
+        view.contents = contents
+    db.watermarks.restore(state["watermarks"])
+    return db
+
+
+# --- pickling, Arrow as IPC ---------------------------------------------------------------------
+
+
+def dumps(state: object) -> bytes:
+    out = io.BytesIO()
+    _Pickler(out, protocol=5).dump(state)
+    return out.getvalue()
+
+
+def loads(data: bytes) -> object:
+    return pickle.loads(data)
+
+
+class _Pickler(pickle.Pickler):
+    def reducer_override(self, obj):
+        if isinstance(obj, pa.Table):
+            return _read_table, (_ipc(obj),)
+        if isinstance(obj, (pa.Array, pa.ChunkedArray)):
+            return _read_column, (_ipc(pa.table({"column": obj})),)
+        return NotImplemented
+
+
+def _ipc(table: pa.Table) -> bytes:
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue().to_pybytes()
+
+
+def _read_table(data: bytes) -> pa.Table:
+    return pa.ipc.open_file(pa.py_buffer(data)).read_all()
+
+
+def _read_column(data: bytes) -> pa.ChunkedArray:
+    return _read_table(data).column(0)
+
+
+# --- two databases side by side -----------------------------------------------------------------
+
+
+class Twin:
+    """``straight`` runs every statement; after ``crash()``, ``recovered`` (recovered from a
+    checkpoint of ``straight``) runs the same ones, and ``compare`` holds them equal."""
+
+    def __init__(self, straight: Journaled, **options) -> None:
+        self.straight = straight
+        self.options = options  # for the recovered database (a clock)
+        self.recovered: Journaled | None = None
+        self._state: dict | None = None
+        self._pickled = b""
+
+    def crash(self) -> Journaled:
+        self._state = capture(self.straight)
+        self._pickled = dumps(self._state)
+        self.recovered = recover(list(self.straight.ddl), loads(self._pickled), **self.options)
+        self._compared = len(self.straight.changes)
+        # Restored exactly: snapshotted again, the recovered database gives back what it got.
+        assert_same_state(capture(self.recovered), loads(self._pickled), "recovered state")
+        return self.recovered
+
+    def execute(self, sql: str) -> None:
+        """Run ``sql`` on the straight database, and on the recovered one if there is one."""
+        self.straight.execute(sql)
+        if self.recovered is not None:
+            self.recovered.execute(sql)
+
+    def compare(self, when: str, approx: bool = False) -> None:
+        """The ticks since the crash changed the same rows, and every relation holds the same."""
+        if self.recovered is None:
+            return
+        straight = self.straight.changes[self._compared :]
+        recovered = self.recovered.changes
+        assert len(straight) == len(recovered), f"{when}: {len(recovered)} ticks after recovery"
+        for tick, (expected, actual) in enumerate(zip(straight, recovered)):
+            assert sorted(expected) == sorted(actual), f"{when}: relations changed in tick {tick}"
+            for name in expected:
+                _assert_same(actual[name], expected[name], approx, f"{when}: changes of {name}")
+        for name in list(self.straight.relations.bases) + list(self.straight.relations.views):
+            _assert_same(
+                self.recovered.read(name), self.straight.read(name), approx, f"{when}: {name}"
+            )
+
+    def finish(self) -> None:
+        """The snapshot taken at the crash was not changed by the ticks after it."""
+        if self._state is not None:
+            assert dumps(self._state) == self._pickled, "a snapshot changed after it was taken"
+
+    def close(self) -> None:
+        self.straight.close()
+        if self.recovered is not None:
+            self.recovered.close()
+
+
+def assert_same_state(actual: object, expected: object, path: str) -> None:
+    """Two states hold the same values: tables by content (not by how they are chunked),
+    numpy arrays by dtype and bytes, collections by what they pickle."""
+    assert type(actual) is type(expected), f"{path}: {type(actual)} != {type(expected)}"
+    if isinstance(actual, Collection):
+        actual, expected = actual.__getstate__(), expected.__getstate__()
+    if isinstance(actual, dict):
+        assert sorted(actual, key=repr) == sorted(expected, key=repr), f"{path}: keys"
+        for key in actual:
+            assert_same_state(actual[key], expected[key], f"{path}[{key!r}]")
+    elif isinstance(actual, (list, tuple)):
+        assert len(actual) == len(expected), f"{path}: {len(actual)} != {len(expected)} items"
+        for i, (a, b) in enumerate(zip(actual, expected)):
+            assert_same_state(a, b, f"{path}[{i}]")
+    elif isinstance(actual, (pa.Table, pa.ChunkedArray)):
+        if isinstance(actual, pa.ChunkedArray):
+            actual, expected = pa.table({"c": actual}), pa.table({"c": expected})
+        assert actual.schema == expected.schema, f"{path}: {actual.schema} != {expected.schema}"
+        assert _ipc(actual.combine_chunks()) == _ipc(expected.combine_chunks()), (
+            f"{path}: {actual.to_pylist()[:10]} != {expected.to_pylist()[:10]}"
+        )
+    elif isinstance(actual, np.ndarray):
+        assert (actual.dtype, actual.shape) == (expected.dtype, expected.shape), path
+        same = (
+            actual.tolist() == expected.tolist()
+            if actual.dtype == object
+            else actual.tobytes() == expected.tobytes()
+        )
+        assert same, f"{path}: {actual[:10]} != {expected[:10]}"
+    elif isinstance(actual, float) and math.isnan(actual):
+        assert math.isnan(expected), path
+    else:
+        assert actual == expected, f"{path}: {actual!r} != {expected!r}"
+
+
+def _assert_same(actual: pa.Table, expected: pa.Table, approx: bool, what: str) -> None:
+    assert actual.schema == expected.schema, f"{what}: {actual.schema} != {expected.schema}"
+    rows = [list(t.to_pylist()) for t in (actual, expected)]
+    extra, missing = difference(
+        [tuple(r.values()) for r in rows[0]], [tuple(r.values()) for r in rows[1]], approx
+    )
+    assert not extra and not missing, (
+        f"{what} after recovery differ from the run without it:\n"
+        f"  only after recovery: {extra}\n  only without: {missing}"
+    )
