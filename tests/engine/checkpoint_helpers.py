@@ -146,6 +146,12 @@ class Twin:
         if self.recovered is not None:
             self.recovered.execute(sql)
 
+    def tick(self) -> None:
+        """A tick without changes (the clock moved), on both databases."""
+        self.straight.tick()
+        if self.recovered is not None:
+            self.recovered.tick()
+
     def compare(self, when: str, approx: bool = False) -> None:
         """The ticks since the crash changed the same rows, and every relation holds the same."""
         if self.recovered is None:
