@@ -252,6 +252,7 @@ CLOCKED = [
         "WATERMARK FOR ts AS ts - INTERVAL '1' DAY)"
     ),
     "CREATE TABLE u (id INTEGER, ts TIMESTAMP, WATERMARK FOR ts AS ts - INTERVAL '1' DAY)",
+    "CREATE TABLE notes (k INTEGER, s VARCHAR, d DOUBLE) APPEND ONLY",
     "INSERT INTO u VALUES (1, '2024-01-01'), (2, '2024-01-01'), (2, '2024-01-01')",
     "INSERT INTO customers VALUES (1, 'ann', 1), (2, 'bob', 2)",
     (
@@ -274,11 +275,18 @@ CLOCKED = [
         "CREATE MATERIALIZED VIEW labelled AS SELECT o.id, v.label FROM orders o "
         "JOIN (VALUES (1, 'one'), (2, 'two')) AS v(id, label) ON o.cust = v.id"
     ),
+    # running extremes over insert-only input (strings kept as Python objects), and globally
+    (
+        "CREATE MATERIALIZED VIEW extremes AS SELECT k, max(s) AS hi, min(s) AS lo, min(d) AS d, "
+        "count(DISTINCT s) AS n FROM notes GROUP BY k"
+    ),
+    "CREATE MATERIALIZED VIEW overall AS SELECT max(s) AS hi, count(*) AS n FROM notes",
     f"CREATE MATERIALIZED VIEW first_two AS {FIRST_TWO}",
     f"CREATE MATERIALIZED VIEW first AS {FIRST}",
 ]
 
 _KEY = st.sampled_from(["NULL", "1", "2", "3"])
+_D = ["NULL", "0.5", "-2.0", "CAST('NaN' AS DOUBLE)", "CAST('-Infinity' AS DOUBLE)"]
 _STEPS = st.one_of(
     st.integers(0, 8).map(lambda seconds: ("clock", seconds)),
     st.lists(st.tuples(_KEY, st.integers(-15, 3)), min_size=1, max_size=4).map(
@@ -293,6 +301,13 @@ _STEPS = st.one_of(
         lambda u: f"UPDATE customers SET name = '{u[0]}', level = level + 1 WHERE id = {u[1]}"
     ),
     st.integers(1, 3).map(lambda i: f"DELETE FROM customers WHERE id = {i}"),
+    st.lists(
+        st.tuples(_KEY, st.sampled_from(["NULL", "'a'", "'b'", "''"]), st.sampled_from(_D)),
+        min_size=1,
+        max_size=3,
+    ).map(
+        lambda rows: "INSERT INTO notes VALUES " + ", ".join(f"({a}, {b}, {c})" for a, b, c in rows)
+    ),
     st.lists(
         st.tuples(_KEY, st.sampled_from(["NULL", "1", "5"]), st.sampled_from(["NULL", "'a'"])),
         min_size=1,
