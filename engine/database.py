@@ -16,7 +16,11 @@ A facade over the engine's parts, which it builds and wires together:
 - reads (tidal.engine.reads): snapshots per tick, plans that run without DuckDB;
 - prepared statements (tidal.engine.prepared_statements): compiled once, run with arguments;
 - subscriptions (tidal.engine.subscriptions): every tick's changes to those who follow them;
-- statements (tidal.engine.statements): one handler per kind of statement.
+- statements (tidal.engine.statements): one handler per kind of statement;
+- durability (tidal.engine.durability), with a data directory: the log, checkpoints, recovery.
+
+``Database("DIR")`` (or ``path="DIR"``) keeps everything in the data directory DIR and opens
+it where it was left, after a clean stop or a crash; ``Database()`` keeps everything in memory.
 
 A statement that fails changes nothing: if a view cannot process a tick (say, a division by zero
 in its expression), the tick's changes are undone and every view is rebuilt from its inputs.
@@ -34,6 +38,12 @@ from sqlglot import exp
 from tidal.catalog import Catalog
 from tidal.engine.batch import BatchBackend
 from tidal.engine.copy_from import copied_columns
+from tidal.engine.durability.data_dir import DataDir
+from tidal.engine.durability.durability import (
+    DEFAULT_CHECKPOINT_INTERVAL,
+    DEFAULT_CHECKPOINT_LOG_BYTES,
+    Durability,
+)
 from tidal.engine.prepared_statements import PreparedStatement
 from tidal.engine.reads import Reads
 from tidal.engine.relations import Relations
@@ -41,6 +51,7 @@ from tidal.engine.statements import Result, Statements, Status
 from tidal.engine.stats import DatabaseStats, database_stats
 from tidal.engine.subscriptions import Feeds, Subscription
 from tidal.engine.ticks import DEFAULT_BATCH_ROWS, TickLoop
+from tidal.engine.transactions import Session, TableChanges, Transaction
 from tidal.engine.watermarks import Watermarks
 from tidal.sql.compiler import Compiler
 from tidal.sql.cursor_statements import CopyFrom
@@ -52,12 +63,19 @@ from tidal.sql.plan import Plan
 class Database:
     def __init__(
         self,
+        path: str | pathlib.Path | None = None,
         base_dir: str | pathlib.Path | None = None,
         batch_rows: int = DEFAULT_BATCH_ROWS,
         batch_mode: bool = False,
         clock: Callable[[], float] = time.time,
+        checkpoint_interval: float = DEFAULT_CHECKPOINT_INTERVAL,
+        checkpoint_log_bytes: int = DEFAULT_CHECKPOINT_LOG_BYTES,
     ) -> None:
-        """``base_dir``: where relative connector paths resolve (default: the working directory).
+        """``path``: the data directory (created if missing); None: in memory only.
+        ``checkpoint_interval`` (seconds) and ``checkpoint_log_bytes``: how often a durable
+        database checkpoints (docs/durability.md).
+
+        ``base_dir``: where relative connector paths resolve (default: the working directory).
 
         ``batch_mode``: maintain nothing; a materialized view is computed by DuckDB, from its
         plan over the current contents, whenever it is read (``tidal run --batch``).
@@ -80,10 +98,47 @@ class Database:
         self.tick_loop = TickLoop(self.relations, self.watermarks, batch_rows)
         self.reads = Reads(self.tick_loop, self.relations, self.backend)
         self.feeds = Feeds()  # subscriptions and the history they resume from
-        self.tick_loop.on_tick += [lambda tick, _: self.reads.refresh(tick), self.feeds.publish]
+        self.table_changes = TableChanges()  # what a transaction's COMMIT checks
+        self.tick_loop.on_tick += [
+            lambda tick, _: self.reads.refresh(tick),
+            self.feeds.publish,
+            self.table_changes.record,
+        ]
         self._statements = Statements(
             self.compiler, self.relations, self.tick_loop, self.reads, self.feeds
         )
+        self.session = Session(self._statements, self.transaction)  # execute's, with BEGIN
+        self.durability: Durability | None = None
+        if path is not None:
+            if batch_mode:
+                raise ValueError("batch mode keeps nothing: it takes no data directory")
+            self._open(DataDir(path), checkpoint_interval, checkpoint_log_bytes)
+
+    def _open(self, data_dir: DataDir, interval: float, log_bytes: int) -> None:
+        durability = Durability(
+            data_dir,
+            self.catalog,
+            self.relations,
+            self.tick_loop,
+            self.watermarks,
+            self.feeds,
+            interval,
+            log_bytes,
+        )
+        try:
+            durability.recover(lambda text: self.execute_statement(parse_statement(text)))
+        except BaseException:
+            data_dir.close()
+            raise
+        self.durability = durability
+        self.tick_loop.on_tick.append(durability.after_tick)
+        self._statements.catalog_changed = durability.catalog_changed
+        self._statements.checkpoint = durability.checkpoint
+
+    @property
+    def holds_catalog(self) -> bool:
+        """Whether the data directory holds a catalog (DDL): ``--init`` runs only when not."""
+        return self.durability is not None and self.durability.holds_catalog()
 
     @property
     def ticks(self) -> int:
@@ -108,8 +163,14 @@ class Database:
         return result
 
     def execute_statement(self, statement: exp.Expression) -> Result:
-        """Run one parsed statement (tidal.sql.parser)."""
-        return self._statements.run(statement)
+        """Run one parsed statement (tidal.sql.parser) in the Database's session: BEGIN opens
+        a transaction block that COMMIT applies (tidal.engine.transactions)."""
+        return self.session.run(statement)
+
+    def transaction(self) -> Transaction:
+        """A new transaction: the DML handed to it applies at its ``commit()``, in one tick
+        (tidal.engine.transactions). The pgwire server opens one per transaction block."""
+        return Transaction(self.reads, self.relations, self.tick_loop, self.table_changes)
 
     def prepare(
         self, statement: str | exp.Expression, parameter_types: Sequence[str | None] = ()
@@ -132,16 +193,29 @@ class Database:
             table = self._statements.copy_target(statement)
             return len(copied_columns(table, statement))
 
-    def copy_rows(self, statement: CopyFrom, data: bytes, where: str = "STDIN") -> Status:
-        """Load ``data`` (the rows a client sent for ``COPY ... FROM STDIN``) in one tick."""
+    def copy_rows(
+        self,
+        statement: CopyFrom,
+        data: bytes,
+        where: str = "STDIN",
+        transaction: Transaction | None = None,
+    ) -> Status:
+        """Load ``data`` (the rows a client sent for ``COPY ... FROM STDIN``) in one tick, or
+        into ``transaction``."""
         with self.tick_loop.exclusive():
-            return self._statements.copy_rows(statement, data, where)
+            return self._statements.copy_rows(statement, data, where, transaction)
 
     # --- reading ----------------------------------------------------------------------------------
 
     def query(self, plan: Plan) -> pa.Table:
         """Run an ad hoc query plan over the current contents (after bounded inputs are read)."""
         return self.reads.query(plan)
+
+    def catch_up(self) -> None:
+        """Read every bounded input to its end (files present now, finite datagen), and what
+        unbounded sources have produced by now."""
+        with self.tick_loop.exclusive():
+            self.tick_loop.catch_up()
 
     def read(self, name: str) -> pa.Table:
         """A materialized view's (or table's, or source's) rows at the latest completed tick."""
@@ -189,5 +263,9 @@ class Database:
 
     def close(self) -> None:
         with self.tick_loop.exclusive():
+            if self.durability is not None:
+                durability, self.durability = self.durability, None
+                self.tick_loop.journal = None
+                durability.close()
             self.relations.close(self.ticks)
             self.feeds.end_all("the database was closed")

@@ -42,6 +42,7 @@ from tidal.engine.arguments import ArgumentError, Arguments
 from tidal.engine.reads import MISS, Reads
 from tidal.engine.simple_plans import NativePlan, compile_plan
 from tidal.engine.statements import Result, Statements, Status
+from tidal.engine.transactions import Transaction, run_in
 from tidal.sql.dialect import EmitOnWindowClose
 from tidal.sql.dml import Change
 from tidal.sql.errors import unsupported
@@ -92,9 +93,14 @@ class PreparedStatement:
         self._compiled: OrderedDict[tuple, _Compiled] = OrderedDict()
         self._guard = threading.Lock()
 
-    def run(self, arguments: Arguments = (), wait: bool = True) -> Result | object:
+    def run(
+        self, arguments: Arguments = (), wait: bool = True, transaction: Transaction | None = None
+    ) -> Result | object:
         """The statement's result with ``arguments`` (the Python value of each ``$n``; values
-        of constants as their text): rows, a Status, a Subscription; or ``MISS``."""
+        of constants as their text): rows, a Status, a Subscription; or ``MISS``. Inside
+        ``transaction`` it reads and changes through it (tidal.engine.transactions)."""
+        if transaction is not None and not self.compiles:
+            return run_in(self.statements, transaction, self.statement.copy())
         if not self.compiles:
             return MISS if not wait else self.statements.run(self.statement.copy())
         if len(arguments) < self._count:
@@ -103,6 +109,8 @@ class PreparedStatement:
                 f"{self._count} values"
             )
         key = tuple(arguments[n - 1] for n in self._constants)
+        if transaction is not None:
+            return self._run_in(transaction, key, arguments)
         compiled = self._kept(key)
         if compiled is None:
             if not wait:
@@ -120,6 +128,13 @@ class PreparedStatement:
             if compiled.change is not None:
                 return Status(self.statements.apply_change(compiled.change, arguments))
             return self.reads.query(compiled.plan, arguments)
+
+    def _run_in(self, transaction: Transaction, key: tuple, arguments: Arguments) -> Result:
+        with self.statements.ticks.exclusive():
+            compiled = self._kept(key) or self._compile(key, arguments)
+            if compiled.change is not None:
+                return Status(self.statements.apply_change(compiled.change, arguments, transaction))
+            return transaction.query(compiled.plan, arguments)
 
     def columns(self) -> list[tuple[str, str]] | None:
         """The names and SQL types of the columns a query returns, learnt without running it

@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pyarrow as pa
@@ -44,6 +45,9 @@ from tidal.sql.temporal import at_time
 KEPT_RESULTS = 256  # results of sorting plans kept per snapshot
 INLINE_ROWS = 100_000  # read_simple(wait=False) leaves longer scans to a thread
 MISS = object()  # read_simple(wait=False): it would have to wait for the database lock
+
+# Where a read finds a relation's rows (by name) when not in the latest snapshot.
+Contents = Callable[[str], pa.Table] | None
 
 
 @dataclass
@@ -70,31 +74,37 @@ class Reads:
 
     # --- ad hoc plans (under the database lock) -----------------------------------------------
 
-    def query(self, plan: Plan, arguments: Arguments = ()) -> pa.Table:
+    def query(self, plan: Plan, arguments: Arguments = (), contents: Contents = None) -> pa.Table:
         """An ad hoc query plan's result over the current contents (after bounded inputs are
-        read, unless a ticker does the polling), with its parameters' values ``arguments``."""
+        read, unless a ticker does the polling), with its parameters' values ``arguments``.
+        ``contents``: where the relations' rows come from instead (a transaction's)."""
         if self.poll_first:
             self.ticks.catch_up()
         # EMIT ON WINDOW CLOSE and temporal filters as of the watermarks and the clock now
         watermarks = self.relations.watermarks.values()
         plan = at_time(emit_as_filter(plan, watermarks), watermarks[NOW])
         try:
-            return self.run(plan, arguments)
+            return self.run(plan, arguments, contents)
         except BatchError as error:
             raise DataError(str(error)) from None
 
-    def run(self, plan: Plan, arguments: Arguments = ()) -> pa.Table:
-        """``plan``'s result over the relations' current rows: natively where it can."""
+    def run(self, plan: Plan, arguments: Arguments = (), contents: Contents = None) -> pa.Table:
+        """``plan``'s result over the relations' current rows (or those ``contents`` gives):
+        natively where it can."""
         compiled = compile_plan(plan)
-        if compiled is not None:
+        if compiled is not None and contents is not None:
+            try:
+                return compiled.run(contents(compiled.relation), arguments, {})
+            except NotNative:
+                pass
+        elif compiled is not None:
             snapshot = self._snapshot(compiled.relation)
             try:
                 return compiled.run(snapshot.rows, arguments, snapshot.cache)
             except NotNative:
                 pass
-        relations = {
-            name: self.contents(name) for name in {s.relation.lower() for s in scans(plan)}
-        }
+        read = contents or self.contents
+        relations = {name: read(name) for name in {s.relation.lower() for s in scans(plan)}}
         return self.backend.run(plan, relations, arguments)
 
     def contents(self, name: str) -> pa.Table:

@@ -34,6 +34,7 @@ from tidal.catalog.types import normalize
 from tidal.catalog.users import User
 from tidal.engine.arguments import Arguments
 from tidal.engine.copy_from import read_rows
+from tidal.engine.dml_targets import Autocommit, Target
 from tidal.engine.introspection import describe, explain, show
 from tidal.engine.primary_keys import check_keys, key_names, resolve_insert
 from tidal.engine.reads import Reads
@@ -51,7 +52,7 @@ from tidal.sql.errors import SqlError, undefined_table, unsupported
 from tidal.sql.known_settings import checked
 from tidal.sql.parser import parse_statement
 from tidal.sql.roles import RoleStatement, parse_role
-from tidal.sql.session_statements import ResetSetting, SetSetting
+from tidal.sql.session_statements import Checkpoint, ResetSetting, SetSetting
 from tidal.sql.subscribe import Subscribe
 
 
@@ -87,6 +88,7 @@ class Statements:
         self.ticks = ticks
         self.reads = reads
         self.feeds = feeds
+        self.autocommit = Autocommit(reads, relations, ticks)
         self.schema_changes = SchemaChanges(
             compiler, relations, feeds, lambda sql: self._query(parse_statement(sql))
         )
@@ -102,7 +104,7 @@ class Statements:
             exp.Update: self._change,
             exp.Drop: self._drop,
             exp.Alter: lambda statement: self.schema_changes.alter(statement),
-            CopyFrom: self._copy_from,
+            CopyFrom: self.copy_file,
             exp.Show: lambda statement: show(statement, self.catalog, self.relations),
             exp.Describe: lambda statement: describe(statement, self.compiler),
             Explain: lambda statement: explain(statement, self.compiler, self.relations),
@@ -110,7 +112,12 @@ class Statements:
             exp.Command: self._command,
             SetSetting: self._set,
             ResetSetting: self._reset,
+            Checkpoint: lambda _: self.checkpoint() or "CHECKPOINT",
         }
+        # With a data directory (tidal.engine.durability): called after each statement that
+        # changed the catalog, with its text (None for roles, kept as users), and by CHECKPOINT.
+        self.catalog_changed: Callable[[str | None], None] | None = None
+        self.checkpoint: Callable[[], None] = lambda: None
 
     def run(self, statement: exp.Expression) -> Result:
         """Run one parsed statement: a query's rows, a Subscription, or a Status."""
@@ -125,7 +132,20 @@ class Statements:
             raise unsupported(f"statement {statement.sql(dialect=Tidal)[:60]!r}")
         with self.ticks.exclusive():
             result = handler(statement)
+            if self.catalog_changed is not None and isinstance(statement, _CATALOG_STATEMENTS):
+                self.catalog_changed(self._catalog_text(statement))
         return Status(result) if isinstance(result, str) else result
+
+    @staticmethod
+    def _catalog_text(statement: exp.Expression) -> str | None:
+        """The DDL as written, to re-run at recovery; None for a role (the catalog keeps its
+        verifier, never the password in the statement)."""
+        if isinstance(statement, exp.Command):
+            rest = statement.expression
+            rest = rest.name if isinstance(rest, exp.Expression) else str(rest or "")
+            if parse_role(statement.this, rest) is not None:
+                return None
+        return statement.meta.get("sql") or statement.sql(dialect=Tidal)
 
     def subscribe(self, name: str, **options) -> Subscription:
         """A relation's rows at the latest tick, then every later tick's changes (see
@@ -239,13 +259,24 @@ class Statements:
     def _change(self, statement: exp.Insert | exp.Update | exp.Delete) -> str:
         return self.apply_change(self.compiler.change(statement))
 
-    def apply_change(self, change: Change, arguments: Arguments = ()) -> str:
+    def apply_change(
+        self, change: Change, arguments: Arguments = (), target: Target | None = None
+    ) -> str:
         """Compute the rows ``change`` changes (with its parameters' values ``arguments``) and
-        apply them in one tick; returns the command tag. Hold the lock (``exclusive``)."""
-        return self.apply_rows(change, self.reads.query(change.plan, arguments), arguments)
+        apply them in one tick, or add them to ``target``, a transaction; returns the command
+        tag. Hold the lock (``exclusive``)."""
+        target = target or self.autocommit
+        return self.apply_rows(change, target.query(change.plan, arguments), arguments, target)
 
-    def apply_rows(self, change: Change, rows: pa.Table, arguments: Arguments = ()) -> str:
+    def apply_rows(
+        self,
+        change: Change,
+        rows: pa.Table,
+        arguments: Arguments = (),
+        target: Target | None = None,
+    ) -> str:
         """Apply ``rows``, the result of ``change``'s plan, in one tick (see apply_change)."""
+        target = target or self.autocommit
         table = change.table
         count = rows.num_rows
         if change.kind == "UPDATE":
@@ -254,30 +285,32 @@ class Statements:
             insertions = _plain(table, rows.select(list(range(width, 2 * width))))
             _check_not_null(table, insertions)
             if table.primary_key:
-                self._check_updated_keys(table, deletions, insertions)
+                self._check_updated_keys(table, deletions, insertions, target)
         elif change.kind == "INSERT":
             insertions = _plain(table, rows)
             deletions = insertions.schema.empty_table()
             _check_not_null(table, insertions)
             if change.conflict is not None:
-                deletions, insertions, count = self._resolve(change, insertions, arguments)
+                deletions, insertions, count = self._resolve(change, insertions, arguments, target)
         else:
             deletions = _plain(table, rows)
             insertions = deletions.schema.empty_table()
         changes = pa.concat_tables([_weighted(deletions, -1), _weighted(insertions, 1)])
-        if changes.num_rows or change.kind == "UPDATE":  # an UPDATE is a tick, rows or not
-            self.ticks.apply_changes(table.name, changes)
+        # An UPDATE is a tick, rows or not; a transaction notes each table a statement read
+        # to change, for COMMIT to check.
+        if changes.num_rows or change.kind == "UPDATE" or target is not self.autocommit:
+            target.apply(table, changes)
         return f"INSERT 0 {count}" if change.kind == "INSERT" else f"{change.kind} {count}"
 
     def _resolve(
-        self, change: Change, rows: pa.Table, arguments: Arguments
+        self, change: Change, rows: pa.Table, arguments: Arguments, target: Target
     ) -> tuple[pa.Table, pa.Table, int]:
         """An INSERT into a keyed table: its conflicts resolved, its key checked (rows out, rows
         in, and the rows the tag counts)."""
         table, conflict = change.table, change.conflict
 
         def lookup(keys: pa.Table) -> pa.Table:
-            return self.relations.rows_with_keys(table, keys)
+            return target.rows_with_keys(table, keys)
 
         def run_update(conflicts: pa.Table) -> pa.Table:
             return self.relations.backend.run(conflict.update, {CONFLICTS: conflicts}, arguments)
@@ -288,7 +321,9 @@ class Statements:
             check_keys(table, resolved.deletions, resolved.insertions, lookup)
         return resolved.deletions, resolved.insertions, resolved.count
 
-    def _check_updated_keys(self, table: Table, old: pa.Table, new: pa.Table) -> None:
+    def _check_updated_keys(
+        self, table: Table, old: pa.Table, new: pa.Table, target: Target
+    ) -> None:
         """An UPDATE that changes keys keeps them unique (rows whose key stays are fine)."""
         moved = None
         for name in key_names(table):
@@ -299,12 +334,13 @@ class Statements:
                 table,
                 old.filter(moved),
                 new.filter(moved),
-                lambda keys: self.relations.rows_with_keys(table, keys),
+                lambda keys: target.rows_with_keys(table, keys),
             )
 
     # --- COPY FROM (tidal.engine.copy_from) --------------------------------------------------------
 
-    def _copy_from(self, node: CopyFrom) -> Status:
+    def copy_file(self, node: CopyFrom, target: Target | None = None) -> Status:
+        """COPY ... FROM 'file' (relative to the base directory); see copy_rows."""
         if node.args.get("file") is None:
             raise unsupported(
                 "COPY ... FROM STDIN here: the rows come from a pgwire client (psql's \\copy); "
@@ -318,12 +354,14 @@ class Statements:
                 f"could not read file {node.text('file')!r} for COPY: {error.strerror}",
                 sqlstate=IO_ERROR,
             ) from None
-        return self.copy_rows(node, data, node.text("file"))
+        return self.copy_rows(node, data, node.text("file"), target)
 
-    def copy_rows(self, node: CopyFrom, data: bytes, where: str) -> Status:
+    def copy_rows(
+        self, node: CopyFrom, data: bytes, where: str, target: Target | None = None
+    ) -> Status:
         """COPY's ``data`` (text or CSV, from ``where``) into its table in one tick; the lines
         that do not parse or fit are left out and listed in the Status's notices. Hold the
-        lock (``exclusive``)."""
+        lock (``exclusive``). ``target``: a transaction to add the rows to."""
         table = self.copy_target(node)
         rows, skipped = read_rows(data, table, node, where)
         columns = []
@@ -333,7 +371,8 @@ class Statements:
             else:
                 columns.append(self._default_values(column, rows.num_rows))
         full = pa.Table.from_arrays(columns, schema=table.arrow_schema())
-        tag = self.apply_rows(Change(table, "INSERT", None, table_conflict(table)), full)
+        change = Change(table, "INSERT", None, table_conflict(table))
+        tag = self.apply_rows(change, full, (), target)
         notices = tuple(f"line left out: {line}" for line in skipped)
         return Status(f"COPY {tag.split()[-1]}", notices)
 
@@ -432,6 +471,8 @@ class Statements:
             existing = users.get(role.names[0])
             users.add(User(existing.name, role.verifier), replace=True)
 
+
+_CATALOG_STATEMENTS = (exp.Create, exp.Drop, exp.Alter, exp.Command)
 
 _DROP_KINDS = {
     "TABLE": "table",

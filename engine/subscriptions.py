@@ -345,6 +345,17 @@ class Feeds:
             feed.history_rows -= change.num_rows
             feed.start = max(feed.start, dropped)
 
+    def snapshot(self) -> dict[str, tuple]:
+        """Every feed's history (kept in checkpoints: ``AS OF`` resumes across a restart)."""
+        return {
+            key: (feed.schema, feed.start, list(feed.history), feed.history_rows)
+            for key, feed in self._feeds.items()
+        }
+
+    def restore(self, state: dict[str, tuple]) -> None:
+        for key, (schema, start, history, rows) in state.items():
+            self._feeds[key] = Feed(schema, start, deque(history), rows)
+
     def blocked(self) -> bool:
         """Whether some subscription's buffer is full (after ending those that fell behind)."""
         blocked = False

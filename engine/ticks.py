@@ -7,7 +7,11 @@ writes the sinks. A tick that fails anywhere is undone as a whole: the tables' c
 watermarks go back to where they were and every view is rebuilt from its inputs, so a failed
 statement changes nothing. A tick that completes is published to the ``on_tick`` listeners in
 order (snapshots for reads, then subscriptions): the one seam where work that must see every
-completed tick hooks in (checkpoints will).
+completed tick hooks in.
+
+With a data directory, a ``Journal`` (tidal.engine.durability) sees every tick before it counts:
+it logs what the tick took in, so that ``replay`` can run the same tick again after a restart,
+with the same source rows, watermarks and clock, and check that it came out the same.
 
 ``TickLoop`` owns the lock that serializes every change of the engine's state: ticks, DDL and
 DML hold it (``exclusive()``), reads of a fresh snapshot do not need it.
@@ -18,6 +22,8 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Protocol
 
 import pyarrow as pa
 
@@ -35,6 +41,41 @@ DEFAULT_BATCH_ROWS = 65_536
 TickListener = Callable[[int, dict[str, pa.Table]], None]
 
 
+class Journal(Protocol):
+    """What keeps a durable record of the ticks (tidal.engine.durability.Durability)."""
+
+    def record(
+        self,
+        tick: int,
+        changes: dict[str, pa.Table],
+        values: dict[str, int | None],
+        outputs: dict[str, pa.Table],
+    ) -> None:
+        """Log a tick that ran: its tables' ``changes``, the watermarks and clock ``values``
+        its views ran with, and every relation's changes (``outputs``). Raising undoes it."""
+
+    def record_failed(self, tick: int) -> None:
+        """Log that a tick failed and was undone: the source rows it read are not read again."""
+
+    def check(self, tick: int, outputs: dict[str, pa.Table]) -> None:
+        """Compare a replayed tick's outputs with what was logged when it first ran."""
+
+    def sync(self) -> None:
+        """Wait until this thread's logged DML is durable."""
+
+
+@dataclass(frozen=True)
+class Replayed:
+    """A logged tick to run again: tables' changes, sources' positions after it (each source
+    reads up to there), and the watermarks and clock it ran with."""
+
+    changes: dict[str, pa.Table]
+    positions: dict[str, dict]
+    watermarks: dict
+    values: dict[str, int | None]
+    applied: bool = True  # False: the tick failed; its source rows are read and dropped
+
+
 class TickLoop:
     def __init__(self, relations: Relations, watermarks: Watermarks, batch_rows: int) -> None:
         self.relations = relations
@@ -43,14 +84,26 @@ class TickLoop:
         self.ticks = 0  # completed ticks
         self.backlog = False  # the last tick() left rows waiting in a source
         self.on_tick: list[TickListener] = []
+        self.journal: Journal | None = None
+        self.replaying = False  # recovery re-runs DDL: nothing is polled meanwhile
         self._lock = threading.RLock()
+        self._depth = threading.local()  # how many exclusive() this thread is inside
         self._source_errors: list[str] = []
 
     @contextlib.contextmanager
     def exclusive(self) -> Iterator[None]:
-        """Hold the engine still: no tick, DDL or DML runs meanwhile (re-entrant)."""
-        with self._lock:
-            yield
+        """Hold the engine still: no tick, DDL or DML runs meanwhile (re-entrant). With a
+        journal, leaving the outermost one waits until this thread's DML is durable: after
+        the lock is released, so that one fsync serves every client that wrote meanwhile."""
+        depth = getattr(self._depth, "value", 0)
+        self._depth.value = depth + 1
+        try:
+            with self._lock:
+                yield
+        finally:
+            self._depth.value = depth
+        if depth == 0 and self.journal is not None:
+            self.journal.sync()
 
     # --- what makes a tick ----------------------------------------------------------------------
 
@@ -61,7 +114,7 @@ class TickLoop:
     def apply_all(self, changes: dict[str, pa.Table]) -> None:
         """Apply DML changes of several tables (plain rows with ``__weight``) in one tick, all
         or nothing (a transaction's)."""
-        with self._lock:
+        with self.exclusive():
             self._run({table.lower(): rename_positional(c) for table, c in changes.items()})
 
     def tick(self) -> bool:
@@ -123,16 +176,46 @@ class TickLoop:
 
     # --- running one ----------------------------------------------------------------------------
 
-    def _run(self, base_deltas: dict[str, pa.Table]) -> None:
+    def replay(self, logged: Replayed) -> None:
+        """Run a logged tick again (recovery): each source reads exactly up to its logged
+        position, the watermarks and clock are the logged ones."""
+        with self._lock:
+            deltas = dict(logged.changes)
+            for name, position in logged.positions.items():
+                reader = self.relations.bases[name].reader
+                batch = reader.replay(position)
+                reader.errors.clear()  # said when the tick first ran
+                if batch is not None and batch.num_rows:
+                    deltas[name] = rename_positional(with_weight(batch))
+            if logged.applied:
+                self._run(deltas, logged)
+            else:  # as when it failed: its rows dropped, every view rebuilt from its inputs
+                self.relations.undo({})
+
+    def _run(self, base_deltas: dict[str, pa.Table], replayed: Replayed | None = None) -> None:
         watermarks_before = self.watermarks.snapshot()
+        tick = self.ticks + 1
+        changes = {n: d for n, d in base_deltas.items() if self.relations.bases[n].reader is None}
+        polled = len(changes) < len(base_deltas)  # source rows: their positions moved
         base_deltas = self._without_late_rows(base_deltas)
-        self.watermarks.advance(base_deltas)
+        if replayed is None:
+            self.watermarks.advance(base_deltas)
+            values = self.watermarks.values()
+        else:
+            self.watermarks.restore(replayed.watermarks)
+            values = replayed.values
         try:
-            deltas = self.relations.step(base_deltas, self.watermarks.values(), self.ticks)
+            deltas = self.relations.step(base_deltas, values, self.ticks)
+            if self.journal is not None and replayed is None:
+                self.journal.record(tick, changes, values, deltas)
+            elif self.journal is not None:
+                self.journal.check(tick, deltas)
         except Exception as error:
             # Undo the tick at the tables and rebuild the views, whatever went wrong.
             self.watermarks.restore(watermarks_before)
             self.relations.undo(base_deltas)
+            if self.journal is not None and replayed is None and polled:
+                self.journal.record_failed(tick)
             if not isinstance(error, (EvaluationError, BatchError, ArithmeticError)):
                 raise
             raise DataError(
@@ -140,7 +223,6 @@ class TickLoop:
             ) from None
         # Listeners see the tick before it counts as completed: a reader that does not wait
         # for the lock keeps the previous tick's snapshot until the new one is ready.
-        tick = self.ticks + 1
         for listener in self.on_tick:
             listener(tick, deltas)
         self.ticks = tick

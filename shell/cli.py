@@ -23,7 +23,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--data-dir",
         metavar="DIR",
-        help="the shell's directory: its history, and where relative paths resolve",
+        help="the shell's data directory: its tables, views and sources survive a restart "
+        "(docs/durability.md); its history is kept there, and relative paths resolve from it",
     )
     parser.add_argument(
         "--connect",
@@ -35,6 +36,11 @@ def main(argv: list[str] | None = None) -> int:
         "run", help="run the statements of a .sql file and print each query's result"
     )
     run.add_argument("file", type=pathlib.Path)
+    run.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        help="keep the pipeline in DIR: the script runs once, later runs resume it",
+    )
     run.add_argument(
         "--batch",
         action="store_true",
@@ -67,13 +73,25 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args) -> int:
-    from tidal.engine import Database
-    from tidal.shell.scripts import ScriptRunner
+    from tidal.shell.scripts import ScriptRunner, open_database
 
-    db = Database(base_dir=args.file.parent, batch_mode=args.batch)
+    db = open_database("tidal run", args.data_dir, base_dir=args.file.parent, batch_mode=args.batch)
+    if db is None:
+        return 1
     runner = ScriptRunner(db, output_format=args.format, timing=args.timing)
     try:
-        ok = runner.run_file(args.file)
+        if db.holds_catalog:
+            # Run once: a restart resumes the pipeline (bounded inputs read to their end, sinks
+            # written) rather than create it again.
+            print(
+                f"tidal run: {args.data_dir} holds a pipeline already (tick {db.ticks}): "
+                f"resuming it; {args.file} is not run again",
+                file=sys.stderr,
+            )
+            db.catch_up()
+            ok = True
+        else:
+            ok = runner.run_file(args.file)
     finally:
         db.close()
     return 0 if ok else 1

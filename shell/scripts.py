@@ -42,6 +42,16 @@ def describe_error(error: Exception, statement: Statement | None = None, source:
     return f"ERROR: {where}{message}{caret}"
 
 
+def open_database(command: str, data_dir: str | None, **options):
+    """The Database of a command, on ``data_dir`` if given; None (after saying why on
+    stderr) if the directory cannot be opened: in use, of a newer format, or corrupt."""
+    try:
+        return Database(data_dir, **options)
+    except TidalError as error:
+        print(f"{command}: ERROR: {error}", file=sys.stderr)
+        return None
+
+
 class ScriptRunner:
     def __init__(
         self,

@@ -21,7 +21,16 @@ import sys
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
     parser.add_argument("--port", type=int, default=5433, help="port to listen on (5433; 0: any)")
-    parser.add_argument("--init", type=pathlib.Path, help="a .sql script to run before serving")
+    parser.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        help="keep everything in DIR and resume from it on restart (docs/durability.md)",
+    )
+    parser.add_argument(
+        "--init",
+        type=pathlib.Path,
+        help="a .sql script to run before serving (with --data-dir: only if DIR has no catalog)",
+    )
     parser.add_argument(
         "--auth",
         choices=["trust", "scram-sha-256", "password"],
@@ -61,9 +70,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tidal.engine import Database
     from tidal.shell.pgwire.server import Limits, ServerConfig
-    from tidal.shell.scripts import ScriptRunner
+    from tidal.shell.scripts import ScriptRunner, open_database
 
     if bool(args.tls_cert) != bool(args.tls_key):
         print("tidal serve: --tls-cert and --tls-key go together", file=sys.stderr)
@@ -83,9 +91,15 @@ def run(args: argparse.Namespace) -> int:
         limits,
         args.allow_file_connectors,
     )
-    db = Database(base_dir=args.init.parent if args.init else None)
+    db = open_database(
+        "tidal serve", args.data_dir, base_dir=args.init.parent if args.init else None
+    )
+    if db is None:
+        return 1
     try:
-        if args.init and not ScriptRunner(db).run_file(args.init):
+        if db.holds_catalog:
+            print(f"tidal serve: resuming {args.data_dir} at tick {db.ticks}", flush=True)
+        elif args.init and not ScriptRunner(db).run_file(args.init):
             return 1
         if args.auth != "trust" and not len(db.catalog.users):
             print(

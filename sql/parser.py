@@ -67,6 +67,7 @@ def _line_of(script: str, offset: int) -> int:
 
 def parse_statement(text: str) -> exp.Expression:
     """Parse one statement; a syntax error names the line and column in ``text``."""
+    original = text
     text, emit_on_window_close = _without_emit_clause(text)
     try:
         expressions = sqlglot.parse(text, read=DIALECT)
@@ -80,6 +81,7 @@ def parse_statement(text: str) -> exp.Expression:
     statement = expressions[0]
     if emit_on_window_close:
         statement = _with_emit_clause(statement)
+    statement.meta["sql"] = original  # DDL is kept as written (tidal.engine.durability)
     return statement
 
 

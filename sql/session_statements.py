@@ -11,6 +11,7 @@ tidal.sql.cursor_statements).
     ROLLBACK [WORK | TRANSACTION] TO [SAVEPOINT] name; SAVEPOINT name; RELEASE [SAVEPOINT] name
     DISCARD {ALL | PLANS | SEQUENCES | TEMP | TEMPORARY}; DEALLOCATE [PREPARE] {name | ALL}
     LISTEN name; UNLISTEN {name | *}; NOTIFY name [, 'payload']
+    CHECKPOINT
 
 where modes are ``ISOLATION LEVEL {READ COMMITTED | READ UNCOMMITTED | REPEATABLE READ |
 SERIALIZABLE}``, ``READ {ONLY | WRITE}`` and ``[NOT] DEFERRABLE``. BEGIN, COMMIT and ROLLBACK
@@ -295,6 +296,10 @@ class Notification(SessionStatement):
     arg_types: ClassVar = {"this": False, "kind": True, "expression": False}
 
 
+class Checkpoint(SessionStatement):
+    """``CHECKPOINT``: write a checkpoint of a durable database now."""
+
+
 def _parse_discard(parser) -> Discard:
     if not parser._match_texts(("ALL", "PLANS", "SEQUENCES", "TEMP", "TEMPORARY")):
         raise syntax_error(parser, "expected ALL, PLANS, SEQUENCES or TEMP")
@@ -401,6 +406,7 @@ _WORD_STATEMENTS = {
     "LISTEN": _parse_notification,
     "UNLISTEN": _parse_notification,
     "NOTIFY": _parse_notification,
+    "CHECKPOINT": lambda parser: Checkpoint(),
 }
 
 
@@ -439,5 +445,6 @@ _TRANSFORMS = {
     Discard: lambda self, e: f"DISCARD {e.name}",
     Deallocate: lambda self, e: f"DEALLOCATE {self.sql(e, 'this') or 'ALL'}",
     Notification: _notification_sql,
+    Checkpoint: lambda self, e: "CHECKPOINT",
 }
 SESSION_STATEMENTS = DialectTables(_KEYWORDS, _STATEMENT_PARSERS, _WORD_STATEMENTS, _TRANSFORMS)

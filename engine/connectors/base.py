@@ -30,11 +30,13 @@ class SourceReader(abc.ABC):
     ``schema`` is exactly the declared columns and their Arrow types; ``bounded`` is True when the
     input is finite as of now (files; datagen with a row count). ``errors`` collects the records
     that were skipped (``file:line: what is wrong``) so that nothing bad is dropped silently.
+    ``name`` is the source's name, for messages.
     """
 
     schema: pa.Schema
     bounded: bool
     errors: list[str]
+    name: str = ""
 
     @abc.abstractmethod
     def poll(self, max_rows: int, drain: bool = False) -> pa.Table | None:
@@ -47,11 +49,26 @@ class SourceReader(abc.ABC):
 
     @abc.abstractmethod
     def snapshot(self) -> dict:
-        """The read position as a JSON-serialisable dict (file offsets, rows generated)."""
+        """The read position as a JSON-serialisable dict (file offsets, rows generated), a copy
+        that later polls do not change."""
 
     @abc.abstractmethod
     def restore(self, state: dict) -> None:
         """Resume exactly after a position returned by ``snapshot``."""
+
+    def replay(self, position: dict) -> pa.Table | None:
+        """The rows from the current position up to ``position`` (what ``snapshot`` returned
+        after a later poll), exactly as the polls gave them, for recovery.
+
+        The rate limit does not apply and rows added to the input since are not read; afterwards
+        ``snapshot() == position``. None when the range holds no rows (as ``poll``). Raises
+        ConnectorError when the input no longer holds the rows (a file removed or cut short),
+        or when the source cannot be read again at all.
+        """
+        raise ConnectorError(
+            f"source {self.name or type(self).__name__} cannot be replayed: its rows cannot "
+            "be read again after a restart"
+        )
 
     def close(self) -> None:
         """Release what the reader holds."""
@@ -72,8 +89,15 @@ class SinkWriter(abc.ABC):
         """What the sink has written so far, as a JSON-serialisable dict (for checkpoints)."""
         return {}
 
+    def commit(self) -> dict:
+        """Make what was written so far durable (flushed and fsynced) and return the state a
+        checkpoint keeps, for ``restore`` after a crash."""
+        return self.snapshot()
+
     def restore(self, state: dict) -> None:
-        """Forget what was written after ``snapshot`` returned ``state`` (exactly-once replay)."""
+        """Forget what was written after ``commit`` (or ``snapshot``) returned ``state``, also
+        in a writer just opened again on the same output, so that the ticks replayed after a
+        checkpoint are written once (exactly-once)."""
 
     def close(self) -> None:
         """Flush and release what the writer holds."""

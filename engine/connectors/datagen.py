@@ -96,7 +96,8 @@ def open_datagen(
     if "number-of-rows" in options:
         limits.append(_number(what, "number-of-rows", options["number-of-rows"], int, low=0))
     seed = _number(what, "seed", options.get("seed", "0"), int)
-    return DatagenSource(source.arrow_schema(), specs, rate, min(limits, default=None), seed, clock)
+    total = min(limits, default=None)
+    return DatagenSource(source.arrow_schema(), specs, rate, total, seed, clock, source.name)
 
 
 class DatagenSource(SourceReader):
@@ -110,8 +111,9 @@ class DatagenSource(SourceReader):
         total: int | None,
         seed: int,
         clock: Callable[[], float] = time.monotonic,
+        name: str = "",
     ) -> None:
-        self.schema, self.bounded, self.errors = schema, total is not None, []
+        self.schema, self.bounded, self.errors, self.name = schema, total is not None, [], name
         self._specs, self._rate, self._total, self._seed = specs, rows_per_second, total, seed
         self._clock = clock
         self._produced = 0
@@ -140,6 +142,18 @@ class DatagenSource(SourceReader):
     def restore(self, state: dict) -> None:
         self._produced = int(state["rows"])
         self._started = None  # the rate restarts from the next poll
+
+    def replay(self, position: dict) -> pa.Table | None:
+        """Rows up to row ``position["rows"]``: generated again, without the rate limit."""
+        end = int(position["rows"])
+        if end < self._produced or (self._total is not None and end > self._total):
+            raise ConnectorError(
+                f"source {self.name}: cannot replay up to row {end}: it is at row "
+                f"{self._produced} of {'unbounded' if self._total is None else self._total}"
+            )
+        first, self._produced = self._produced, end
+        self._started = None
+        return self.generate(first, end - first) if end > first else None
 
     def _due(self) -> int:
         """How many rows the rate allows by now, counted from the first poll."""

@@ -20,6 +20,11 @@ numbers, NaN and infinities the strings ``"NaN"``, ``"Infinity"``, ``"-Infinity"
 ``null``; in CSV NULL is an empty field, the empty string ``""``, and a field is quoted only when it
 holds the delimiter, a quote or a line break. Parquet keeps the Arrow
 types. Each tick's write is flushed before ``write`` returns (not fsynced).
+
+Exactly once: ``commit`` (at a checkpoint) fsyncs what was written and returns the state to
+keep, the file's length or the last part's tick; ``restore`` of that state, in a writer opened
+again on the same path after a crash, cuts the file back to that length or removes the later
+parts, so that the ticks replayed after the checkpoint are written once.
 """
 
 from __future__ import annotations
@@ -105,18 +110,21 @@ class FileSink(SinkWriter):
         delimiter: str = ",",
     ) -> None:
         self.schema, self.fmt, self.mode, self.path = schema, fmt, mode, path
-        self._keys, self._delimiter = list(key_columns), delimiter
+        self._what, self._keys, self._delimiter = what, list(key_columns), delimiter
         self._file: io.BufferedWriter | None = None
         self._last_tick: int | None = None
         if fmt == "parquet":
             if path.exists() and not path.is_dir():
                 raise ConnectorError(f"{what}: path {path} is a file; parquet needs a directory")
-            path.mkdir(parents=True, exist_ok=True)
+            # The directory's entries (parts renamed in) are synced at every commit.
+            self._unsynced = _make_directories(path)
             self._last_tick = max(map(_part_tick, self._parts()), default=None)
             return
         if path.is_dir():
             raise ConnectorError(f"{what}: path {path} is a directory; {fmt} needs a file name")
-        path.parent.mkdir(parents=True, exist_ok=True)
+        self._unsynced = _make_directories(path.parent)
+        if not path.exists():
+            self._unsynced.add(path.parent)
         self._file = open(path, "ab")  # noqa: SIM115 - held open across ticks, closed in close()
         if header and fmt == "csv" and self._file.tell() == 0:
             names = [_csv_field(name, delimiter) for name in [OP, *schema.names]]
@@ -137,21 +145,52 @@ class FileSink(SinkWriter):
         self._last_tick = tick
 
     def snapshot(self) -> dict:
-        if self._file is not None:
-            return {"bytes": self._file.tell()}
-        return {"tick": self._last_tick}
+        if self.fmt == "parquet":
+            return {"tick": self._last_tick}
+        return {"bytes": self._file.tell() if self._file else self.path.stat().st_size}
+
+    def commit(self) -> dict:
+        """fsync the file (parts are fsynced when written) and the directories whose entries
+        changed, then the state to keep: the file's length, or the tick of the last part."""
+        if self.fmt == "parquet":
+            self._unsynced.add(self.path)
+        elif self._file is not None:
+            self._file.flush()
+            os.fsync(self._file.fileno())
+        for directory in sorted(self._unsynced):
+            _fsync_directory(directory)
+        self._unsynced = set()
+        return self.snapshot()
 
     def restore(self, state: dict) -> None:
-        """Drop what was written after the snapshot, so a replayed tick is not written twice."""
-        if self._file is not None:
-            if "bytes" in state and state["bytes"] < self._file.tell():
-                self._file.truncate(state["bytes"])
+        """Drop what was written after ``commit`` returned ``state``: the file is cut back to
+        the committed length, parts of later ticks (and half-written hidden ones) are removed.
+        A file shorter than its committed length was changed outside tidal: ConnectorError."""
+        if self.fmt != "parquet":
+            self._truncate(int(state["bytes"]))
             return
         last = state.get("tick")
         for part in self._parts():
             if last is None or _part_tick(part) > last:
                 part.unlink()
+        for hidden in self.path.glob(".part-*.parquet.tmp"):
+            hidden.unlink()
+        _fsync_directory(self.path)
         self._last_tick = last
+
+    def _truncate(self, committed: int) -> None:
+        self._file.flush()
+        size = self._file.tell()
+        if size < committed:
+            raise ConnectorError(
+                f"{self._what}: {self.path} has {size} bytes, fewer than the {committed} "
+                "committed at the last checkpoint, so rows the sink wrote are lost; it was "
+                "changed outside tidal (restore the file, or drop the sink and create it again)"
+            )
+        if size > committed:
+            self._file.truncate(committed)
+            self._file.seek(committed)
+            os.fsync(self._file.fileno())
 
     def close(self) -> None:
         if self._file is not None:
@@ -165,12 +204,31 @@ class FileSink(SinkWriter):
         """One Parquet file per tick, renamed into place so that readers never see half of it."""
         final = self.path / f"part-{tick:010d}.parquet"
         hidden = self.path / f".{final.name}.tmp"
-        pq.write_table(rows, hidden)
+        with open(hidden, "wb") as file:
+            pq.write_table(rows, file)
+            file.flush()
+            os.fsync(file.fileno())  # the rename must never expose a part the disk lacks
         os.replace(hidden, final)
 
 
 def _part_tick(part: pathlib.Path) -> int:
     return int(part.stem.removeprefix("part-"))
+
+
+def _make_directories(directory: pathlib.Path) -> set[pathlib.Path]:
+    """Create ``directory`` and its missing parents; the directories that gained an entry."""
+    missing = [d for d in (directory, *directory.parents) if not d.exists()]
+    directory.mkdir(parents=True, exist_ok=True)
+    return {d.parent for d in missing}
+
+
+def _fsync_directory(directory: pathlib.Path) -> None:
+    """Make the entries of a directory (files created, renamed or removed in it) durable."""
+    descriptor = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -19,6 +19,9 @@ Values are cast to the declared types. In CSV an unquoted empty field is NULL an
 (``""``) is the empty string, as in PostgreSQL's COPY. A line that does not parse or does not
 fit its column types is skipped and reported in ``errors`` as ``file:line: problem``; the other
 lines of the chunk come through.
+
+``replay`` reads exactly the bytes (rows) between two positions again, for recovery; a file
+that no longer holds them is a ConnectorError, never a silent difference.
 """
 
 from __future__ import annotations
@@ -139,6 +142,31 @@ class FileSource(SourceReader):
         self._files = copy.deepcopy(state.get("files", {}))
         self._parquet = None
 
+    def replay(self, position: dict) -> pa.Table | None:
+        """The lines (rows of Parquet files) between the current position and ``position``,
+        file by file in name order as a poll reads them, parsed as a poll parses them.
+
+        Bad lines are skipped and reported again, so a line reported before a restart is
+        reported once more after it. ConnectorError if a file no longer holds what was read.
+        """
+        targets = position.get("files", {})
+        behind = sorted(set(self._files) - set(targets))
+        if behind:
+            raise ConnectorError(
+                f"source {self.name}: cannot replay to a position that does not know "
+                f"{', '.join(self._display(n) for n in behind)}, which was already read"
+            )
+        replay = self._replay_parquet if self.fmt == "parquet" else self._replay_text
+        tables = []
+        for name, target in sorted(targets.items()):
+            table = replay(name, self._file_path(name), target)
+            if table is not None and table.num_rows:
+                tables.append(table)
+        self._files = copy.deepcopy(targets)
+        if not tables:
+            return None
+        return tables[0] if len(tables) == 1 else pa.concat_tables(tables)
+
     def close(self) -> None:
         self._parquet = None
 
@@ -168,6 +196,12 @@ class FileSource(SourceReader):
         if not path.exists():
             raise self._missing()
         return [(path.name, path)]
+
+    def _file_path(self, name: str) -> pathlib.Path:
+        """The path of a file named in a position."""
+        if names_a_directory(self._path_option) or self._path.is_dir():
+            return self._path / name
+        return self._path
 
     def _missing(self) -> ConnectorError:
         return ConnectorError(
@@ -249,6 +283,44 @@ class FileSource(SourceReader):
         self.errors.append(f"{where}: {problem}")
         del self.errors[:-MAX_ERRORS]
 
+    def _replay_text(self, name: str, path: pathlib.Path, target: dict) -> pa.Table | None:
+        state = dict(self._files.get(name, {"offset": 0, "line": 0, "header": None}))
+        end = target["offset"]
+        if end < state["offset"]:
+            raise self._not_replayable(name, target, f"it is already at byte {state['offset']}")
+        if end == state["offset"]:
+            return None
+        try:
+            size = path.stat().st_size
+        except FileNotFoundError:
+            raise self._not_replayable(name, target, "the file is missing") from None
+        if size < end:
+            raise self._not_replayable(name, target, f"the file has only {size} bytes now")
+        header_unread = target.get("header") is not None and state["header"] is None
+        if header_unread and (
+            not self._take_header(name, path, state)
+            or state["header"] != target["header"]
+            or state["offset"] > end
+        ):
+            raise self._not_replayable(name, target, "its header line has changed")
+        with open(path, "rb") as file:
+            file.seek(state["offset"])
+            chunk = file.read(end - state["offset"])  # empty when the poll read only the header
+        torn = chunk and not chunk.endswith(b"\n")
+        if torn or state["line"] + chunk.count(b"\n") != target["line"]:
+            raise self._not_replayable(name, target, "its lines have changed")
+        return self._parse_skipping(self._parser(target["header"]), chunk, name, state["line"] + 1)
+
+    def _not_replayable(self, name: str, target: dict, why: str) -> ConnectorError:
+        if "offset" in target:
+            read = f"lines up to line {target['line']} (byte {target['offset']})"
+        else:
+            read = f"its first {target['rows']} rows"
+        return ConnectorError(
+            f"source {self.name}: cannot read {self._display(name)} again up to where it was "
+            f"read before the restart ({read}): {why}"
+        )
+
     # -- Parquet ----------------------------------------------------------------------------
 
     def _read_parquet(self, name: str, path: pathlib.Path, budget: int) -> pa.Table | None:
@@ -269,13 +341,35 @@ class FileSource(SourceReader):
             self._parquet = None
         return part
 
-    def _load_parquet(self, name: str, path: pathlib.Path) -> pa.Table | None:
-        """The whole file cast to the schema; None if it cannot be read yet (retried later)."""
+    def _replay_parquet(self, name: str, path: pathlib.Path, target: dict) -> pa.Table | None:
+        state = self._files.get(name, {"rows": 0, "done": False})
+        if target["rows"] < state["rows"]:
+            raise self._not_replayable(name, target, f"it is already at row {state['rows']}")
+        if target == state:
+            return None
+        cached = self._parquet
+        table = (
+            cached[1] if cached and cached[0] == name else self._load_parquet(name, path, target)
+        )
+        if table.num_rows < target["rows"]:
+            raise self._not_replayable(name, target, f"the file has only {table.num_rows} rows")
+        self._parquet = None if target["done"] else (name, table)
+        return table.slice(state["rows"], target["rows"] - state["rows"])
+
+    def _load_parquet(
+        self, name: str, path: pathlib.Path, replaying: dict | None = None
+    ) -> pa.Table | None:
+        """The whole file cast to the schema; None if it cannot be read yet (retried later).
+        ``replaying``: the position being replayed, which was read before, so a file that
+        cannot be read is a ConnectorError."""
         try:
             file = pq.ParquetFile(path)
             columns = [n for n in self.schema.names if n in file.schema_arrow.names]
             table = file.read(columns=columns)
         except (OSError, pa.ArrowException) as error:
+            if replaying is not None:
+                reason = f"it cannot be read ({error})"
+                raise self._not_replayable(name, replaying, reason) from error
             if name not in self._unreadable:
                 self._unreadable.add(name)
                 self._report(name, None, f"cannot read the file yet, will retry ({error})")

@@ -172,7 +172,7 @@ def open_nexmark(
                 f"{what}: column {column.name!r} is not a field of a {config.kind}; fields: "
                 f"{', '.join(fields)}"
             )
-    return NexmarkSource(source.arrow_schema(), config, clock)
+    return NexmarkSource(source.arrow_schema(), config, clock, source.name)
 
 
 def nexmark_config(options: Mapping[str, str], what: str = "nexmark source") -> Config:
@@ -238,9 +238,13 @@ class NexmarkSource(SourceReader):
     """Events of one kind, on demand; its position is the next event number to look at."""
 
     def __init__(
-        self, schema: pa.Schema, config: Config, clock: Callable[[], float] = time.monotonic
+        self,
+        schema: pa.Schema,
+        config: Config,
+        clock: Callable[[], float] = time.monotonic,
+        name: str = "",
     ) -> None:
-        self.schema, self.config, self.errors = schema, config, []
+        self.schema, self.config, self.errors, self.name = schema, config, [], name
         self.bounded = config.events is not None
         self.generator = Generator(config)
         self._clock = clock
@@ -273,6 +277,19 @@ class NexmarkSource(SourceReader):
     def restore(self, state: dict) -> None:
         self._next = int(state["next_event"])
         self._started = None
+
+    def replay(self, position: dict) -> pa.Table | None:
+        """Events up to event number ``position["next_event"]``, without the pacing."""
+        end = int(position["next_event"])
+        events = self.config.events
+        if end < self._next or (events is not None and end > events):
+            raise ConnectorError(
+                f"source {self.name}: cannot replay up to event {end}: it is at event "
+                f"{self._next} of {'unbounded' if events is None else events}"
+            )
+        first, self._next = self._next, end
+        self._started = None
+        return self.generator.events(first, end, self.schema) if end > first else None
 
 
 class Generator:

@@ -82,10 +82,14 @@ class Backend(Protocol):
 class EmbeddedBackend:
     """A Database in this process, in memory; ``base_dir`` is where relative paths resolve."""
 
-    def __init__(self, base_dir: str | pathlib.Path | None = None, tick_interval: float = 0.05):
-        self.base_dir = pathlib.Path(base_dir or ".")
+    def __init__(self, data_dir: str | pathlib.Path | None = None, tick_interval: float = 0.05):
+        """``data_dir``: the Database's data directory (None: in memory); relative paths in
+        statements resolve from it (else from the working directory)."""
+        self.data_dir = data_dir
+        self.base_dir = pathlib.Path(data_dir or ".")
         self.tick_interval = tick_interval
-        self.description = f"embedded, in memory, paths relative to {self.base_dir.resolve()}"
+        kept = f"data directory {data_dir}" if data_dir else "in memory"
+        self.description = f"embedded, {kept}, paths relative to {self.base_dir.resolve()}"
         self._db = None
         self._ticker = None
         self._loading = threading.Lock()
@@ -97,7 +101,7 @@ class EmbeddedBackend:
             from tidal.engine import Database
             from tidal.engine.ticker import Ticker
 
-            db = Database(base_dir=self.base_dir)
+            db = Database(self.data_dir, base_dir=self.base_dir)
             self._ticker = Ticker(db, interval=self.tick_interval).start()
             self._db = db
 

@@ -23,7 +23,7 @@ def main(data_dir: str | None = None, connect: str | None = None) -> int:
 
         backend = RemoteBackend(connect)
     else:
-        backend = EmbeddedBackend(base_dir=data_dir)
+        backend = EmbeddedBackend(data_dir=data_dir)
     return Shell(backend, history=_history(history_path(data_dir))).run()
 
 
@@ -53,9 +53,11 @@ def _script(text: str, data_dir: str | None, connect: str | None) -> int:
     from tidal.shell.scripts import ScriptRunner
 
     if connect is None:
-        from tidal.engine import Database
+        from tidal.shell.scripts import open_database
 
-        db = Database(base_dir=data_dir)
+        db = open_database("tidal", data_dir, base_dir=data_dir)
+        if db is None:
+            return 1
         try:
             return 0 if ScriptRunner(db).run_script(text, source="<stdin>") else 1
         finally:

@@ -22,6 +22,7 @@ from tidal.catalog import Catalog, types
 from tidal.catalog.users import Users
 from tidal.engine import Database
 from tidal.engine.prepared_statements import MISS, PreparedStatement
+from tidal.engine.transactions import Transaction
 from tidal.shell.pgwire import params
 from tidal.sql.cursor_statements import CopyFrom
 from tidal.sql.parameters import infer_types, read_value
@@ -48,10 +49,12 @@ def copy_columns(db: Database, statement: CopyFrom) -> int:
     return db.copy_columns(statement)
 
 
-def copy_rows(db: Database, statement: CopyFrom, data: bytes) -> tuple[str, tuple[str, ...]]:
-    """Load the rows a client sent for COPY FROM STDIN: the command tag, and the lines left
-    out (tidal.engine.copy_from)."""
-    status = db.copy_rows(statement, data)
+def copy_rows(
+    db: Database, statement: CopyFrom, data: bytes, transaction: Transaction | None = None
+) -> tuple[str, tuple[str, ...]]:
+    """Load the rows a client sent for COPY FROM STDIN (into ``transaction``, if given): the
+    command tag, and the lines left out (tidal.engine.copy_from)."""
+    status = db.copy_rows(statement, data, transaction=transaction)
     return status.tag, status.notices
 
 
@@ -72,13 +75,19 @@ class EngineStatement:
         prepared, arguments = self._prepare(values)
         return prepared.run(arguments, wait=False)
 
-    def run(self, values: list, vet: Callable[[exp.Expression], None] | None = None):
-        """Run the statement with ``values`` (call it on a thread): a table, a ``Status``, a
-        ``Subscription``. ``vet`` sees the statement first and may refuse it."""
+    def run(
+        self,
+        values: list,
+        vet: Callable[[exp.Expression], None] | None = None,
+        transaction: Transaction | None = None,
+    ):
+        """Run the statement with ``values`` (call it on a thread), inside ``transaction`` if
+        given: a table, a ``Status``, a ``Subscription``. ``vet`` sees the statement first and
+        may refuse it."""
         if vet is not None:
             vet(self.statement)
         prepared, arguments = self._prepare(values)
-        return prepared.run(arguments)
+        return prepared.run(arguments, transaction=transaction)
 
     def columns(self) -> pa.Schema:
         """The columns the query returns, learnt by compiling it (call it on a thread)."""

@@ -4,7 +4,7 @@ Drivers and tools set and read session settings, open and close transactions, re
 connections (``SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL``) and ask
 ``SELECT version()``. The dialect parses each such statement (tidal.sql.session_statements);
 here a chain of small handlers, keyed on the parsed node, answers them from the session's state
-(session_state.py). ``find`` returns the first handler that takes a statement, or None for
+(session_state.py). A COMMIT with changes to apply is the router's first (router.py). ``find`` returns the first handler that takes a statement, or None for
 statements the engine runs.
 
     >>> from tidal.sql.parser import parse_statement
@@ -29,6 +29,7 @@ from tidal.catalog.sqlstate import (
     UNDEFINED_FUNCTION,
     UNDEFINED_OBJECT,
 )
+from tidal.engine.transactions import ALREADY_OPEN, NONE_OPEN
 from tidal.shell.pgwire.error_responses import ServerError
 from tidal.shell.pgwire.results import Rows, single_column
 from tidal.shell.pgwire.session_state import SessionState, TransactionStatus
@@ -144,12 +145,17 @@ def _show(session: SessionState, node: exp.Show) -> Rows:
 def _begin(session: SessionState, node: exp.Transaction) -> str:
     if session.transaction is TransactionStatus.IDLE:
         session.transaction = TransactionStatus.IN_BLOCK
+    else:
+        session.warnings.append((ACTIVE_SQL_TRANSACTION, ALREADY_OPEN))
     _apply_modes(session, node.args.get("modes") or [])
     return "START TRANSACTION" if isinstance(node, StartTransaction) else "BEGIN"
 
 
 def _commit(session: SessionState, node: exp.Commit) -> str:
+    """The block's changes were applied already (router.py); a failed block rolls back."""
     failed = session.transaction is TransactionStatus.FAILED
+    if session.transaction is TransactionStatus.IDLE:
+        session.warnings.append((NO_ACTIVE_SQL_TRANSACTION, NONE_OPEN))
     session.end_transaction()
     if node.args.get("chain"):  # AND CHAIN: a new block begins at once
         session.transaction = TransactionStatus.IN_BLOCK
@@ -157,19 +163,32 @@ def _commit(session: SessionState, node: exp.Commit) -> str:
 
 
 def _rollback(session: SessionState, node: exp.Rollback) -> str:
-    """ROLLBACK undoes nothing: every statement applied when it ran (see docs/pgwire.md)."""
-    if node.args.get("savepoint") is None:
+    """ROLLBACK drops the block's changes; ROLLBACK TO those since the savepoint (and ends a
+    failure)."""
+    savepoint = node.args.get("savepoint")
+    if savepoint is None:
+        if session.transaction is TransactionStatus.IDLE:
+            session.warnings.append((NO_ACTIVE_SQL_TRANSACTION, NONE_OPEN))
         session.end_transaction()
     else:
         _in_block(session, "ROLLBACK")
+        if session.block is not None:
+            session.block.rollback_to(savepoint.name)
         session.transaction = TransactionStatus.IN_BLOCK
     return "ROLLBACK"
 
 
 def _savepoint(session: SessionState, node: Savepoint) -> str:
-    """Savepoints are accepted so that drivers' nested transactions work."""
+    """A mark in the block's changes that ROLLBACK TO goes back to (drivers' nested
+    transactions)."""
     word = "RELEASE" if node.args.get("release") else "SAVEPOINT"
     _in_block(session, word)
+    if session.block is None:
+        return word
+    if node.args.get("release"):
+        session.block.release(node.name)
+    else:
+        session.block.savepoint(node.name)
     return word
 
 

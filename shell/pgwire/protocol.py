@@ -18,8 +18,9 @@ CLOSED is the end. The client side (``client``) is SENDING until Terminate, the 
 stream or bytes that are no message; then nothing more is read, and what it sent before is
 still answered. The transaction status byte (I, T, E) is the session's (session_state.py).
 
-Transactions: BEGIN, COMMIT and ROLLBACK are tracked, but every statement applies when it
-runs: ROLLBACK undoes nothing. See docs/pgwire.md.
+Transactions: the status byte follows BEGIN, COMMIT, ROLLBACK and errors inside a block; the
+router runs the block's statements through its engine Transaction, applied at COMMIT in one tick
+(tidal.engine.transactions, docs/sql.md).
 """
 
 from __future__ import annotations
@@ -286,8 +287,12 @@ class SessionProtocol:
             self.state.transaction = TransactionStatus.FAILED
 
     def _send_parameter_changes(self) -> None:
+        """After a statement: the settings it changed, and its warnings."""
         for name, value in self.state.settings.take_changed():
             self.send(codec.parameter_status(name, value))
+        for code, text in self.state.warnings:
+            self.send(codec.notice_response(code, text))
+        self.state.warnings.clear()
 
     def _send_tag(self, tag: str | None) -> None:
         self.send(codec.empty_query_response() if tag is None else codec.command_complete(tag))

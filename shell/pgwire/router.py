@@ -1,6 +1,10 @@
 """From a statement to who runs it: the housekeeping handlers, the session's cursors, COPY, the
 catalog emulation, or the engine.
 
+Inside a transaction block every engine statement runs through the block's Transaction
+(tidal.engine.transactions): on a thread, since it must see the block's own changes; a COMMIT
+that has changes to apply runs on a thread too, then the housekeeping handler closes the block.
+
 ``prepare`` reads a statement once (simple queries and Parse alike): the dialect parses it, and
 its node type says where it goes (``Route``); its parameters' types are inferred then.
 ``run_now`` answers what needs no waiting (housekeeping, a fast read whose plan and snapshot
@@ -70,7 +74,7 @@ class Route(enum.Enum):
 
 
 # Bound once for run_now, the path of every point read (an Enum member lookup costs ~80 ns).
-_ENGINE, _FAILED = Route.ENGINE, TransactionStatus.FAILED
+_ENGINE, _FAILED, _IDLE = Route.ENGINE, TransactionStatus.FAILED, TransactionStatus.IDLE
 
 
 @dataclass
@@ -201,10 +205,20 @@ class Router:
                 IN_FAILED_SQL_TRANSACTION,
             )
         if route is _ENGINE:
+            if self.state.transaction is not _IDLE:
+                return LATER  # it reads through the block
             rows = prepared.engine.run_now(values)
             return LATER if rows is MISS else Rows(rows)
         if route is Route.HOUSEKEEPING:
-            return prepared.handler.run(self.state, prepared.node)
+            block = self.state.block
+            if (
+                isinstance(prepared.node, exp.Commit)
+                and self.state.transaction is TransactionStatus.IN_BLOCK  # not a failed one
+                and block is not None
+                and block.changed
+            ):
+                return LATER  # the changes are applied on a thread
+            return self._housekeeping(prepared)
         if route is Route.EMPTY:
             return None
         if route is Route.COPY_IN:
@@ -224,6 +238,8 @@ class Router:
         if outcome is not LATER:
             return outcome
         route, engine = prepared.route, prepared.engine
+        if route is Route.HOUSEKEEPING:
+            return await self._commit(prepared)
         if route is Route.CATALOG:
             arguments = [_catalog_value(o, v) for o, v in zip(prepared.param_oids, values)]
             return Rows(await self._blocking(self.catalog_queries.run, prepared.text, arguments))
@@ -233,8 +249,25 @@ class Router:
             return await self._declare(prepared.node, engine, values)
         if route is Route.COPY:
             return await self._copy(prepared.node, engine, values, out)
-        result = await self._blocking(engine.run, values, self._check_connectors)
+        result = await self._blocking(engine.run, values, self._check_connectors, self.state.block)
         return self._outcome(prepared.statement, result)
+
+    def _housekeeping(self, prepared: Prepared) -> Outcome:
+        """A housekeeping statement; a block it opens gets its Transaction."""
+        answer = prepared.handler.run(self.state, prepared.node)
+        if self.state.transaction is not _IDLE and self.state.block is None:
+            self.state.block = self.db.transaction()
+        return answer
+
+    async def _commit(self, prepared: Prepared) -> Outcome:
+        """COMMIT of a block with changes: applied in one tick, or (40001, a view that cannot
+        take them) none are and the block is over all the same."""
+        try:
+            await self._blocking(self.state.block.commit)
+        except BaseException:
+            self.state.end_transaction()
+            raise
+        return self._housekeeping(prepared)
 
     async def describe(self, prepared: Prepared) -> pa.Schema | None:
         """The columns ``prepared`` will return, learnt without running it where possible."""
@@ -284,14 +317,16 @@ class Router:
 
     async def copy_in(self, prepared: Prepared, data: bytes) -> tuple[str, tuple[str, ...]]:
         """Load the rows the client sent for COPY FROM STDIN (copy_in.py)."""
-        return await self._blocking(engine_calls.copy_rows, self.db, prepared.node, data)
+        return await self._blocking(
+            engine_calls.copy_rows, self.db, prepared.node, data, self.state.block
+        )
 
     # --- cursors and COPY ------------------------------------------------------------------------
 
     async def _declare(self, node: DeclareCursor, engine: EngineStatement, values: list) -> str:
         cursors = self.state.cursors
         cursors.check_free(node.cursor)
-        result = await self._blocking(engine.run, values)
+        result = await self._blocking(engine.run, values, None, self.state.block)
         if isinstance(result, Subscription):
             cursor = SubscriptionCursor(result, self._wait, node.hold, node.binary)
         else:
@@ -308,7 +343,7 @@ class Router:
 
     async def _copy(self, node, engine: EngineStatement, values: list, out: Output) -> str:
         fmt = CopyFormat.of(node if isinstance(node, CopyToStdout) else None)
-        result = await self._blocking(engine.run, values)
+        result = await self._blocking(engine.run, values, None, self.state.block)
         context = self.state.context()
         if isinstance(result, Subscription):
             return await copy_subscription(out, result, fmt, context, self._wait)

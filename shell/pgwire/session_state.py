@@ -1,5 +1,5 @@
 """What one client session remembers between statements: who the client is, its settings, the
-transaction status, its prepared statements and cursors.
+transaction status and the open block's engine transaction, its prepared statements and cursors.
 
 The protocol (protocol.py) answers messages with it, the router (router.py) runs statements
 with it, and the housekeeping handlers (housekeeping.py) change it: ``SET`` the settings,
@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 
 from tidal.catalog.sqlstate import INVALID_SQL_STATEMENT_NAME
+from tidal.engine.transactions import Transaction
 from tidal.shell.pgwire.cursors import Cursors
 from tidal.shell.pgwire.error_responses import ServerError
 from tidal.shell.pgwire.pg_types import Context
@@ -56,6 +57,8 @@ class SessionState:
     client: Client
     settings: Settings = field(default_factory=Settings)
     transaction: TransactionStatus = TransactionStatus.IDLE
+    block: Transaction | None = None  # the open block's snapshot and changes (not IDLE)
+    warnings: list[tuple[str, str]] = field(default_factory=list)  # (SQLSTATE, text) to send
     statements: dict[str, ParsedStatement] = field(default_factory=dict)
     cursors: Cursors = field(default_factory=Cursors)
     cancel_requested: bool = False  # a CancelRequest came for the running statement
@@ -89,6 +92,8 @@ class SessionState:
             )
 
     def end_transaction(self) -> None:
-        """COMMIT or ROLLBACK: idle again; cursors declared in the block without HOLD close."""
+        """COMMIT or ROLLBACK: idle again, the block's changes let go (COMMIT applied them);
+        cursors declared in the block without HOLD close."""
         self.transaction = TransactionStatus.IDLE
+        self.block = None
         self.cursors.end_block()
