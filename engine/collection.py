@@ -54,22 +54,6 @@ class Collection:
     def __len__(self) -> int:
         return self.rows().num_rows
 
-    def snapshot(self) -> Collection:
-        """A copy that later changes leave as it is, for a checkpoint to write while ticks go
-        on: it shares the immutable Arrow tables, only the list of them is copied."""
-        copy = Collection(self.schema)
-        copy.__dict__.update(self.__dict__)
-        copy._parts = list(self._parts)
-        return copy
-
-    def __getstate__(self) -> dict:
-        # One table of all the parts (concatenated without copying or consolidating), so that
-        # a checkpoint writes one Arrow file per collection, not one per change applied.
-        state = dict(self.__dict__)
-        if len(self._parts) > 1:
-            state["_parts"] = [pa.concat_tables(self._parts)]
-        return state
-
     def held_bytes(self) -> int:
         """The Arrow bytes held as they are: the consolidated part and the changes appended
         since, not consolidated (``rows()`` would)."""

@@ -1,26 +1,28 @@
 """A checkpoint and a recovery of a whole Database, done the way the durability layer does them.
 
 ``Twin`` runs a database straight through and, from a chosen point on, a second one recovered
-from a checkpoint of the first: the catalog rebuilt by running its DDL again over empty
-relations, then every state put back (the tables' and views' contents, every dataflow's
-operators, the watermarks) from a pickle of the snapshot, with Arrow tables written as Arrow
-IPC. From then on both get the same statements, and each tick's changes and every relation's
-rows must be the same. The snapshot is pickled again at the end: later ticks must not have
-changed it (a checkpoint is written in the background while ticks go on).
+from a checkpoint of the first: the state captured and frozen as a checkpoint does
+(tidal.engine.durability.engine_state, state_files), written to files and loaded back, the
+catalog rebuilt by running its DDL again over empty relations, then every state put back (the
+tables' and views' contents, every dataflow's operators, the watermarks). From then on both get
+the same statements, and each tick's changes and every relation's rows must be the same. The
+frozen state is written again at the end: later ticks must not have changed its Arrow tables (a
+checkpoint writes them in the background while ticks go on).
 """
 
 from __future__ import annotations
 
-import io
 import math
-import pickle
+import pathlib
+import shutil
+import tempfile
 
 import numpy as np
 import pyarrow as pa
 
 from tests.differential.reference import difference
 from tidal.engine import Database
-from tidal.engine.collection import Collection
+from tidal.engine.durability import engine_state, state_files
 from tidal.engine.zset import consolidate
 
 
@@ -44,77 +46,40 @@ class Journaled(Database):
         return result
 
 
-def capture(db: Database) -> dict:
+def capture(db: Journaled) -> dict:
     """Every state of ``db`` between two ticks, as a checkpoint takes it (under the lock)."""
-    relations = db.relations
     with db.tick_loop.exclusive():
-        return {
-            "bases": {
-                name: base.contents.snapshot() if base.contents is not None else None
-                for name, base in relations.bases.items()
-            },
-            "views": {
-                name: (
-                    view.dataflow.snapshot(),
-                    view.contents.snapshot() if view.contents is not None else None,
-                )
-                for name, view in relations.views.items()
-            },
-            "watermarks": db.watermarks.snapshot(),
-        }
+        return engine_state.capture(
+            db.ticks, db.ddl, db.catalog.users, db.relations, db.watermarks, db.feeds
+        )
 
 
-def recover(ddl: list[str], state: dict, **options) -> Journaled:
-    """A database whose catalog is ``ddl`` run over empty relations, with ``state`` put back."""
+def recover(state: dict, **options) -> Journaled:
+    """A database whose catalog is the state's DDL run over empty relations, with the state put
+    back (as recovery does it before replaying the log)."""
     db = Journaled(**options)
-    for statement in ddl:
+    for statement in state["ddl"]:
         db.execute(statement)
-    relations = db.relations
-    for name, contents in state["bases"].items():
-        relations.bases[name].contents = contents
-    for name, (operators, contents) in state["views"].items():
-        view = relations.views[name]
-        view.dataflow.restore(operators)
-        view.contents = contents
-    db.watermarks.restore(state["watermarks"])
+    engine_state.restore(state, db.catalog.users, db.relations, db.watermarks, db.feeds)
+    db.tick_loop.ticks = state["tick"]
     return db
 
 
-# --- pickling, Arrow as IPC ---------------------------------------------------------------------
+def through_files(tree: object) -> object:
+    """``tree`` frozen, written as a checkpoint's files and loaded back."""
+    folder = pathlib.Path(tempfile.mkdtemp(prefix="tidal-checkpoint-"))
+    try:
+        state_files.write(state_files.freeze(tree), folder)
+        return state_files.load(folder)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
-def dumps(state: object) -> bytes:
-    out = io.BytesIO()
-    _Pickler(out, protocol=5).dump(state)
-    return out.getvalue()
-
-
-def loads(data: bytes) -> object:
-    return pickle.loads(data)
-
-
-class _Pickler(pickle.Pickler):
-    def reducer_override(self, obj):
-        if isinstance(obj, pa.Table):
-            return _read_table, (_ipc(obj),)
-        if isinstance(obj, (pa.Array, pa.ChunkedArray)):
-            return _read_column, (_ipc(pa.table({"column": obj})),)
-        return NotImplemented
-
-
-def _ipc(table: pa.Table) -> bytes:
-    sink = pa.BufferOutputStream()
-    with pa.ipc.new_file(sink, table.schema) as writer:
-        writer.write_table(table)
-    return sink.getvalue().to_pybytes()
-
-
-def _read_table(data: bytes) -> pa.Table:
-    return pa.ipc.open_file(pa.py_buffer(data)).read_all()
-
-
-def _read_column(data: bytes) -> pa.ChunkedArray:
-    return _read_table(data).column(0)
+def written(frozen: state_files.Frozen, folder: pathlib.Path) -> dict[str, bytes]:
+    """The files a checkpoint of ``frozen`` writes into ``folder``, by name."""
+    folder.mkdir()
+    state_files.write(frozen, folder)
+    return {path.name: path.read_bytes() for path in sorted(folder.iterdir())}
 
 
 # --- two databases side by side -----------------------------------------------------------------
@@ -128,16 +93,19 @@ class Twin:
         self.straight = straight
         self.options = options  # for the recovered database (a clock)
         self.recovered: Journaled | None = None
-        self._state: dict | None = None
-        self._pickled = b""
+        self._folder = pathlib.Path(tempfile.mkdtemp(prefix="tidal-checkpoint-"))
+        self._frozen: state_files.Frozen | None = None
+        self._files: dict[str, bytes] = {}
 
     def crash(self) -> Journaled:
-        self._state = capture(self.straight)
-        self._pickled = dumps(self._state)
-        self.recovered = recover(list(self.straight.ddl), loads(self._pickled), **self.options)
+        with self.straight.tick_loop.exclusive():
+            self._frozen = state_files.freeze(capture(self.straight))
+        self._files = written(self._frozen, self._folder / "at_crash")
+        state = state_files.load(self._folder / "at_crash")
+        self.recovered = recover(state, **self.options)
         self._compared = len(self.straight.changes)
-        # Restored exactly: snapshotted again, the recovered database gives back what it got.
-        assert_same_state(capture(self.recovered), loads(self._pickled), "recovered state")
+        # Restored exactly: captured again, the recovered database gives back what it got.
+        assert_same_state(capture(self.recovered), state, "recovered state")
         return self.recovered
 
     def execute(self, sql: str) -> None:
@@ -169,22 +137,24 @@ class Twin:
             )
 
     def finish(self) -> None:
-        """The snapshot taken at the crash was not changed by the ticks after it."""
-        if self._state is not None:
-            assert dumps(self._state) == self._pickled, "a snapshot changed after it was taken"
+        """The state frozen at the crash was not changed by the ticks after it: a checkpoint
+        writes its Arrow tables in the background while ticks go on."""
+        if self._frozen is not None:
+            later = written(self._frozen, self._folder / "at_end")
+            for name, data in self._files.items():
+                assert later[name] == data, f"{name} of a checkpoint changed after it was taken"
 
     def close(self) -> None:
         self.straight.close()
         if self.recovered is not None:
             self.recovered.close()
+        shutil.rmtree(self._folder, ignore_errors=True)
 
 
 def assert_same_state(actual: object, expected: object, path: str) -> None:
     """Two states hold the same values: tables by content (not by how they are chunked),
     numpy arrays by dtype and bytes, collections by what they pickle."""
     assert type(actual) is type(expected), f"{path}: {type(actual)} != {type(expected)}"
-    if isinstance(actual, Collection):
-        actual, expected = actual.__getstate__(), expected.__getstate__()
     if isinstance(actual, dict):
         assert sorted(actual, key=repr) == sorted(expected, key=repr), f"{path}: keys"
         for key in actual:
@@ -224,3 +194,10 @@ def _assert_same(actual: pa.Table, expected: pa.Table, approx: bool, what: str) 
         f"{what} after recovery differ from the run without it:\n"
         f"  only after recovery: {extra}\n  only without: {missing}"
     )
+
+
+def _ipc(table: pa.Table) -> bytes:
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue().to_pybytes()

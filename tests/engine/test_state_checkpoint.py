@@ -18,7 +18,7 @@ from unittest import mock
 
 import pyarrow as pa
 import pytest
-from checkpoint_helpers import Journaled, Twin, dumps, loads
+from checkpoint_helpers import Journaled, Twin, through_files
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_top_rows import FIRST, FIRST_TWO
@@ -377,7 +377,7 @@ def test_a_temporal_filter_keeps_rows_that_arrived_without_the_clock():
     assert original.step({"events": arrived}, {}).num_rows == 0  # waits for the clock
     restored = Dataflow(plan, db.backend)
     restored.step({"events": rows}, {NOW: 0})
-    restored.restore(loads(dumps(original.snapshot())))
+    restored.restore(through_files(original.snapshot()))
     clock = {NOW: 20_000_000}
     assert restored.step({}, clock).to_pylist() == original.step({}, clock).to_pylist()
     assert len(restored.step({}, {NOW: 30_000_000}).to_pylist()) == 0
@@ -402,7 +402,7 @@ def test_emit_and_session_operators_restore_their_bookkeeping():
     ):
         original = db.relations.views[name].dataflow
         restored = Dataflow(original.plan, db.backend)
-        restored.restore(loads(dumps(original.snapshot())))
+        restored.restore(through_files(original.snapshot()))
         pairs = [
             (a, b) for a, b in zip(original.operators, restored.operators) if isinstance(a, kind)
         ]
