@@ -30,6 +30,7 @@ depend only on their presence.
 from __future__ import annotations
 
 import math
+import pickle
 
 import numpy as np
 import pyarrow as pa
@@ -209,15 +210,17 @@ class Moments:
         return moments
 
     def snapshot(self, size: int) -> dict:
-        """The first ``size`` groups' state: the counts and scales as a table, the exact sums as
-        an array of Python integers (copied: ``update`` changes both in place; the integers
-        themselves are immutable, so they are shared, and pickle writes them in binary)."""
+        """The first ``size`` groups' state: the counts and scales as a table (copied: ``update``
+        changes them in place), the exact sums pickled. Pickled here, by the C pickler: a
+        checkpoint's own pickler calls a Python hook on every object (to take Arrow tables
+        aside), four times slower over millions of integers (0.8 s for 1M groups)."""
         columns = {"n": self.n[:size].copy()}
         for i in range(self.special.shape[1]):
             columns[f"special{i}"] = self.special[:size, i].copy()
         for a in range(self.arity):
             columns[f"scale{a}"] = self.scale[:size, a].copy()
-        return {"counts": pa.table(columns), "sums": self.sums[:, :size].copy()}
+        sums = pickle.dumps(self.sums[:, :size], protocol=pickle.HIGHEST_PROTOCOL)
+        return {"counts": pa.table(columns), "sums": sums}
 
     def restore(self, state: dict) -> None:
         counts = state["counts"]
@@ -229,7 +232,7 @@ class Moments:
         self.n = column("n")
         self.special = np.stack([column(f"special{i}") for i in range(3 * self.arity)], axis=1)
         self.scale = np.stack([column(f"scale{a}") for a in range(self.arity)], axis=1)
-        self.sums = state["sums"].copy()
+        self.sums = pickle.loads(state["sums"])
 
 
 def _decompose(values: np.ndarray):
