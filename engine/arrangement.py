@@ -109,7 +109,9 @@ class _Run:
         retractions: int | None = None,
     ) -> None:
         if positions is None:
-            positions = np.argsort(hashes)
+            # Stable: equal hashes keep their rows' order, here and in merges, so a run rebuilt
+            # from its rows (``Arrangement.restore``) looks its rows up in the same order.
+            positions = np.argsort(hashes, kind="stable")
             hashes = hashes[positions]
         self.rows = rows
         self.hashes = hashes
@@ -229,12 +231,15 @@ class Arrangement:
             return self.schema.empty_table()
         return consolidate(pa.concat_tables([run.rows for run in self._runs]))
 
-    def snapshot(self) -> pa.Table:
-        return self.rows()
+    def snapshot(self) -> list[pa.Table]:
+        """The state for ``restore``: each run's rows as they are. Arrow tables are immutable,
+        so this shares them (no copy, no consolidation) and later changes leave it as it was."""
+        return [run.rows for run in self._runs]
 
-    def restore(self, rows: pa.Table) -> None:
-        self._runs = []
-        self.insert(rows)
+    def restore(self, runs: list[pa.Table]) -> None:
+        """Back to the runs of a ``snapshot``, the same runs, so that lookups and merges go on
+        as they would have (their key hashes are computed again, not stored)."""
+        self._runs = [_Run(rows, self.hashes(rows)) for rows in runs if rows.num_rows]
 
 
 def _distinct_sorted(values: np.ndarray) -> np.ndarray:

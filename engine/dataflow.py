@@ -240,9 +240,17 @@ class Dataflow:
         return None
 
     def snapshot(self) -> list[dict]:
+        """Every operator's state, in operator order: cheap (Arrow tables are shared, mutable
+        state is copied), picklable, and left as it is by later ticks."""
         return [op.snapshot() for op in self.operators]
 
     def restore(self, states: list[dict]) -> None:
+        """Back to a ``snapshot`` of a dataflow of the same plan (this one built afresh)."""
+        if len(states) != len(self.operators):
+            raise ValueError(
+                f"a state of {len(states)} operators cannot be restored into a dataflow of "
+                f"{len(self.operators)}: it was taken from a different plan"
+            )
         for operator, state in zip(self.operators, states):
             operator.restore(state)
 

@@ -112,9 +112,20 @@ class GroupIndex:
         return self._keys
 
     def restore(self, keys: pa.Table | None) -> None:
+        """Back to a ``snapshot``: slot i is the snapshot's row i again. The rows are distinct
+        keys, so there is nothing to look up: hash them and sort the hashes once (stably, so
+        equal hashes are in slot order, as ``_add`` leaves them)."""
         self.__init__()
-        if keys is not None and keys.num_rows:
-            self.slots(keys)
+        if keys is None or not keys.num_rows:
+            return
+        hashes = (
+            key_hash(keys, list(range(keys.num_columns)))
+            if keys.num_columns
+            else np.zeros(keys.num_rows, dtype=np.uint64)
+        )
+        order = np.argsort(hashes, kind="stable")
+        self._keys, self._hashes, self._slots = keys, hashes[order], order.astype(np.int64)
+        self.size = keys.num_rows
 
 
 def _search_sorted(haystack: np.ndarray, needles: np.ndarray) -> np.ndarray:

@@ -30,6 +30,7 @@ depend only on their presence.
 from __future__ import annotations
 
 import math
+import pickle
 
 import numpy as np
 import pyarrow as pa
@@ -208,29 +209,30 @@ class Moments:
         moments.sums = self.sums[:, kept]
         return moments
 
-    def snapshot(self, size: int) -> pa.Table:
-        """The first ``size`` groups' state as a table (the sums as decimal text)."""
-        columns = {"n": self.n[:size]}
+    def snapshot(self, size: int) -> dict:
+        """The first ``size`` groups' state: the counts and scales as a table (copied: ``update``
+        changes them in place), the exact sums pickled. Pickled here, by the C pickler: a
+        checkpoint's own pickler calls a Python hook on every object (to take Arrow tables
+        aside), four times slower over millions of integers (0.8 s for 1M groups)."""
+        columns = {"n": self.n[:size].copy()}
         for i in range(self.special.shape[1]):
-            columns[f"special{i}"] = self.special[:size, i]
+            columns[f"special{i}"] = self.special[:size, i].copy()
         for a in range(self.arity):
-            columns[f"scale{a}"] = self.scale[:size, a]
-        for i, row in enumerate(self.sums):
-            columns[f"sum{i}"] = pa.array([str(v) for v in row[:size]], pa.string())
-        return pa.table(columns)
+            columns[f"scale{a}"] = self.scale[:size, a].copy()
+        sums = pickle.dumps(self.sums[:, :size], protocol=pickle.HIGHEST_PROTOCOL)
+        return {"counts": pa.table(columns), "sums": sums}
 
-    def restore(self, state: pa.Table) -> None:
+    def restore(self, state: dict) -> None:
+        counts = state["counts"]
+
         def column(name: str) -> np.ndarray:
-            return state.column(name).to_numpy().copy()
+            return counts.column(name).to_numpy().copy()
 
         self.cache = {}
         self.n = column("n")
         self.special = np.stack([column(f"special{i}") for i in range(3 * self.arity)], axis=1)
         self.scale = np.stack([column(f"scale{a}") for a in range(self.arity)], axis=1)
-        self.sums = np.array(
-            [[int(v) for v in state.column(f"sum{i}").to_pylist()] for i in range(len(self.sums))],
-            dtype=object,
-        ).reshape(len(self.sums), state.num_rows)
+        self.sums = pickle.loads(state["sums"])
 
 
 def _decompose(values: np.ndarray):

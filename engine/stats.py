@@ -151,9 +151,9 @@ class _Parts:
         return held + (self.dataflow.held_bytes() if self.dataflow is not None else 0)
 
     def state_bytes(self) -> int:
-        """The consolidated state in Arrow bytes: the contents' rows and every operator's
-        snapshot (arrangements consolidated, aggregate accumulators). Consolidates the
-        contents."""
+        """The state in Arrow bytes: the contents' rows and every operator's snapshot (what a
+        checkpoint writes: arrangements' runs as they are, so retractions not merged away
+        yet count too; aggregate accumulators). Consolidates the contents."""
         total = self.contents.rows().nbytes if self.contents is not None else 0
         return total + (_arrow_bytes(self.dataflow.snapshot()) if self.dataflow is not None else 0)
 

@@ -466,10 +466,12 @@ class AccumulatingAggregate(Operator):
 
     def snapshot(self) -> dict:
         size = self.index.size if self.keys else min(1, len(self.accumulators["__rows"]))
+        # Copies: pa.table() wraps numpy memory without copying, and later ticks change the
+        # accumulators in place.
         return {
             "keys": self.index.snapshot(),
             "started": self.started,
-            "accumulators": pa.table({n: a[:size] for n, a in self.accumulators.items()}),
+            "accumulators": pa.table({n: a[:size].copy() for n, a in self.accumulators.items()}),
             "pairs": {x: (i.snapshot(), c[: i.size].copy()) for x, (i, c, _) in self.pairs.items()},
             "moments": [m.snapshot(size) for m in self.moments.values()],
         }

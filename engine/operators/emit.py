@@ -50,10 +50,11 @@ class EmitOperator(Operator):
         return released
 
     def snapshot(self) -> dict:
-        return {"pending": consolidate(self.pending)}
+        return {"pending": self.pending, "consolidated_rows": self.consolidated_rows}
 
     def restore(self, state: dict) -> None:
         self.pending = state["pending"]
+        self.consolidated_rows = state["consolidated_rows"]
 
     def state_rows(self) -> int:
         return self.pending.num_rows

@@ -53,5 +53,12 @@ class SessionOperator(RecomputeOperator):
             self.inputs[0].insert(negate(inputs.rename_columns(self.inputs[0].schema.names)))
         return None
 
+    def snapshot(self) -> dict:
+        return {**super().snapshot(), "closed_below": self.closed_below}
+
+    def restore(self, state: dict) -> None:
+        super().restore(state)
+        self.closed_below = state["closed_below"]
+
     def output_rows(self) -> pa.Table | None:
         return None if self.end_bound else super().output_rows()

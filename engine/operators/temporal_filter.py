@@ -83,10 +83,11 @@ class TemporalFilterOperator(Operator):
         return expired | self._visible(rows, now)
 
     def snapshot(self) -> dict:
-        return {"held": self.held, "now": self.now}
+        # ``arrived`` too: without the clock in a tick's watermarks, rows wait there.
+        return {"arrived": self.arrived, "held": self.held, "now": self.now}
 
     def restore(self, state: dict) -> None:
-        self.held, self.now = state["held"], state["now"]
+        self.arrived, self.held, self.now = state["arrived"], state["held"], state["now"]
 
     def state_rows(self) -> int:
         return self.held.num_rows
