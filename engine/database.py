@@ -261,6 +261,15 @@ class Database:
                 state_bytes,
             )
 
+    def forget(self) -> None:
+        """Empty the data directory and go on in memory: a script that was to create the
+        catalog (``--init``) failed part-way, and must not be taken for a finished one."""
+        with self.tick_loop.exclusive():
+            if self.durability is not None:
+                durability, self.durability = self.durability, None
+                self.tick_loop.journal = None
+                durability.forget()
+
     def close(self) -> None:
         with self.tick_loop.exclusive():
             if self.durability is not None:

@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args) -> int:
-    from tidal.shell.scripts import ScriptRunner, open_database
+    from tidal.shell.scripts import ScriptRunner, forget_failed_script, open_database
 
     db = open_database("tidal run", args.data_dir, base_dir=args.file.parent, batch_mode=args.batch)
     if db is None:
@@ -92,6 +92,8 @@ def _run(args) -> int:
             ok = True
         else:
             ok = runner.run_file(args.file)
+            if not ok:
+                forget_failed_script(db, args.data_dir, args.file)
     finally:
         db.close()
     return 0 if ok else 1

@@ -52,6 +52,17 @@ def open_database(command: str, data_dir: str | None, **options):
         return None
 
 
+def forget_failed_script(db: Database, data_dir: str | None, script: pathlib.Path) -> None:
+    """A script that creates a data directory's catalog failed: empty the directory, so that
+    the next start runs the fixed script again instead of resuming half a pipeline."""
+    if data_dir is not None:
+        db.forget()
+        print(
+            f"{data_dir} was left empty: fix {script} and start again to create the pipeline",
+            file=sys.stderr,
+        )
+
+
 class ScriptRunner:
     def __init__(
         self,

@@ -71,7 +71,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from tidal.shell.pgwire.server import Limits, ServerConfig
-    from tidal.shell.scripts import ScriptRunner, open_database
+    from tidal.shell.scripts import ScriptRunner, forget_failed_script, open_database
 
     if bool(args.tls_cert) != bool(args.tls_key):
         print("tidal serve: --tls-cert and --tls-key go together", file=sys.stderr)
@@ -100,6 +100,7 @@ def run(args: argparse.Namespace) -> int:
         if db.holds_catalog:
             print(f"tidal serve: resuming {args.data_dir} at tick {db.ticks}", flush=True)
         elif args.init and not ScriptRunner(db).run_file(args.init):
+            forget_failed_script(db, args.data_dir, args.init)
             return 1
         if args.auth != "trust" and not len(db.catalog.users):
             print(

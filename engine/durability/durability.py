@@ -22,6 +22,7 @@ Anything that does not match refuses to open, naming the tick: never a silent di
 
 from __future__ import annotations
 
+import shutil
 import threading
 import time
 from collections.abc import Callable
@@ -289,6 +290,16 @@ class Durability:
         error, self._writer_error = self._writer_error, None
         if error is not None:
             raise DurabilityError(f"the last checkpoint could not be written: {error}")
+
+    def forget(self) -> None:
+        """Empty the data directory (keeping its lock and format) and let go of it: what a
+        failed ``--init`` leaves, so that the next start runs the fixed script again."""
+        self.join_writer()
+        self.log.close()
+        for folder in (self.data_dir.log_dir, self.data_dir.checkpoint_dir):
+            shutil.rmtree(folder)
+            folder.mkdir()
+        self.data_dir.close()
 
     def close(self) -> None:
         """A last checkpoint (so that the next start replays nothing), then let go of the
