@@ -51,6 +51,7 @@ from tidal.engine.connectors.base import (
     required,
     resolve_path,
 )
+from tidal.engine.durability.data_dir import fsync_directory
 
 FORMATS = {"jsonl": "jsonl", "json": "jsonl", "csv": "csv", "parquet": "parquet"}
 MODES = {"changelog": "changelog", "upsert": "upsert"}
@@ -158,7 +159,7 @@ class FileSink(SinkWriter):
             self._file.flush()
             os.fsync(self._file.fileno())
         for directory in sorted(self._unsynced):
-            _fsync_directory(directory)
+            fsync_directory(directory)
         self._unsynced = set()
         return self.snapshot()
 
@@ -175,7 +176,7 @@ class FileSink(SinkWriter):
                 part.unlink()
         for hidden in self.path.glob(".part-*.parquet.tmp"):
             hidden.unlink()
-        _fsync_directory(self.path)
+        fsync_directory(self.path)
         self._last_tick = last
 
     def _truncate(self, committed: int) -> None:
@@ -220,15 +221,6 @@ def _make_directories(directory: pathlib.Path) -> set[pathlib.Path]:
     missing = [d for d in (directory, *directory.parents) if not d.exists()]
     directory.mkdir(parents=True, exist_ok=True)
     return {d.parent for d in missing}
-
-
-def _fsync_directory(directory: pathlib.Path) -> None:
-    """Make the entries of a directory (files created, renamed or removed in it) durable."""
-    descriptor = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
 
 
 # ---------------------------------------------------------------------------------------------
