@@ -78,7 +78,7 @@ class Durability:
     # --- recovery ---------------------------------------------------------------------------------
 
     def holds_catalog(self) -> bool:
-        """Whether the data directory had any DDL when it was opened."""
+        """Whether the data directory holds a catalog (any DDL)."""
         return bool(self.ddl)
 
     def recover(self, run_ddl: Callable[[str], None]) -> None:
