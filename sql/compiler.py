@@ -22,7 +22,7 @@ from sqlglot import exp
 
 from tidal.catalog import Catalog, types
 from tidal.catalog.objects import Column, Function, View
-from tidal.catalog.sqlstate import DUPLICATE_COLUMN, SYNTAX_ERROR
+from tidal.catalog.sqlstate import DUPLICATE_COLUMN, SYNTAX_ERROR, TOO_MANY_COLUMNS
 from tidal.sql import clauses, dml, functions
 from tidal.sql.binder import Binder
 from tidal.sql.dialect import Tidal
@@ -53,7 +53,9 @@ class Compiler:
         as Sort and Limit; in a view, ORDER BY ... LIMIT becomes a TopN and ORDER BY alone is
         dropped."""
         clauses.check(query, type(self._binder))
+        _check_column_count(len(query.expressions) if isinstance(query, exp.Select) else 0)
         plan = self._binder.bind_query(query, ad_hoc=ad_hoc)
+        _check_column_count(len(plan.schema))  # SELECT * expanded
         referenced = tuple(sorted(self._binder.referenced))
         return CompiledQuery(optimize(plan, self.infer), referenced)
 
@@ -106,3 +108,17 @@ def _check_view_columns(name: str, columns: tuple[Column, ...]) -> None:
                 f"column {column.name!r} of view {name!r} has type {column.type}, "
                 "which tidal cannot store yet"
             )
+
+
+# PostgreSQL's limit: a row description counts its columns in 16 bits, and its planner stops at
+# this many target list entries.
+MAX_COLUMNS = 1664
+
+
+def _check_column_count(count: int) -> None:
+    """Refuse a select list past ``MAX_COLUMNS`` before binding it would take long."""
+    if count > MAX_COLUMNS:
+        raise SqlError(
+            f"target lists can have at most {MAX_COLUMNS} entries (this one has {count:,})",
+            sqlstate=TOO_MANY_COLUMNS,
+        )

@@ -26,7 +26,11 @@ from decimal import Decimal, InvalidOperation
 from sqlglot import exp
 
 from tidal.catalog import Catalog, types
-from tidal.catalog.sqlstate import INVALID_TEXT_REPRESENTATION, NUMERIC_VALUE_OUT_OF_RANGE
+from tidal.catalog.sqlstate import (
+    INVALID_TEXT_REPRESENTATION,
+    NUMERIC_VALUE_OUT_OF_RANGE,
+    PROGRAM_LIMIT_EXCEEDED,
+)
 from tidal.sql.errors import SqlError
 from tidal.sql.plan import cast, parameter
 
@@ -46,16 +50,28 @@ _BOOLEANS |= {"f": False, "false": False, "n": False, "no": False, "off": False,
 _POSTGRES_TYPES = {"name": "VARCHAR", "jsonb": "JSON", "oid": "BIGINT", "char": "VARCHAR"}
 
 
+# The wire protocol counts parameters in 16 bits (Bind, ParameterDescription), as PostgreSQL does.
+MAX_PARAMETERS = 65_535
+
+
 def numbers(statement: exp.Expression) -> list[int]:
     """The number n of each ``$n`` in a statement, in the order they stand."""
     return [n for n in map(number, statement.find_all(exp.Parameter)) if n is not None]
 
 
 def number(node: exp.Expression) -> int | None:
-    """n for a ``$n`` node; None for any other node."""
+    """n for a ``$n`` node; None for any other node. An n past ``MAX_PARAMETERS`` is refused
+    here, before anything sized by it (a list of n parameter types) is made."""
     inner = node.this if isinstance(node, exp.Parameter) else None
     if isinstance(inner, exp.Literal) and not inner.is_string and inner.this.isdigit():
-        return int(inner.this)
+        n = int(inner.this[:12])  # more digits than that are past the limit anyway
+        if n > MAX_PARAMETERS or len(inner.this) > 12:
+            raise SqlError(
+                f"${inner.this[:20]}: a statement takes at most {MAX_PARAMETERS:,} parameters "
+                f"($1 to ${MAX_PARAMETERS})",
+                sqlstate=PROGRAM_LIMIT_EXCEEDED,
+            )
+        return n
     return None
 
 

@@ -43,6 +43,7 @@ from tidal.shell.pgwire.catalog.rewrite import (
     registered_name,
 )
 from tidal.sql.errors import SqlError
+from tidal.sql.parameters import numbers
 from tidal.sql.typeinfer import LOCKED_CONFIG
 
 _instance: duckdb.DuckDBPyConnection | None = None
@@ -107,12 +108,7 @@ class CatalogQueries:
     def parameter_count(self, sql: str) -> int:
         """The highest ``$n`` in a statement ``handles`` accepted (0: none)."""
         tree = _parse(sql)
-        numbers = [
-            int(p.this.this)
-            for p in (tree.find_all(exp.Parameter) if tree is not None else ())
-            if isinstance(p.this, exp.Literal) and p.this.this.isdigit()
-        ]
-        return max(numbers, default=0)
+        return max(numbers(tree), default=0) if tree is not None else 0
 
     def run(self, sql: str, parameters: Sequence[object] | None = None) -> pa.Table:
         """The result of a statement ``handles`` accepted; ``$1``.. take ``parameters``.
