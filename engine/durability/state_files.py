@@ -60,12 +60,17 @@ def write(frozen: Frozen, folder: pathlib.Path) -> None:
     checksums (``checksums.json``, written last)."""
     checksums = {}
     for number, table in enumerate(frozen.tables):
-        sink = pa.BufferOutputStream()
-        with ipc.new_file(sink, table.schema) as writer:
+        with (
+            _ChecksummedFile(folder / f"{number}.arrow") as file,
+            ipc.new_file(file, table.schema) as writer,
+        ):
             writer.write_table(table)
-        checksums[f"{number}.arrow"] = _write_file(folder / f"{number}.arrow", sink.getvalue())
-    checksums[STATE] = _write_file(folder / STATE, frozen.pickled)
-    _write_file(folder / CHECKSUMS, json.dumps(checksums).encode())
+        checksums[f"{number}.arrow"] = file.crc
+    with _ChecksummedFile(folder / STATE) as file:
+        file.write(frozen.pickled)
+    checksums[STATE] = file.crc
+    with _ChecksummedFile(folder / CHECKSUMS) as file:
+        file.write(json.dumps(checksums).encode())
 
 
 def load(folder: pathlib.Path) -> object:
@@ -82,12 +87,28 @@ def load(folder: pathlib.Path) -> object:
     return _Unpickler(io.BytesIO(buffers[STATE]), buffers).load()
 
 
-def _write_file(path: pathlib.Path, data: pa.Buffer | bytes) -> int:
-    with open(path, "wb") as file:
-        file.write(data)
-        file.flush()
-        os.fsync(file.fileno())
-    return zlib.crc32(data)
+class _ChecksummedFile(io.RawIOBase):
+    """A file being written whose crc32 is kept as it goes (no second pass, no copy of its
+    contents in memory), fsynced when closed."""
+
+    def __init__(self, path: pathlib.Path) -> None:
+        super().__init__()
+        self._file = open(path, "wb")  # noqa: SIM115 - closed in close()
+        self.crc = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
+        self.crc = zlib.crc32(data, self.crc)
+        return self._file.write(data)
+
+    def close(self) -> None:
+        if not self.closed:
+            self._file.flush()
+            os.fsync(self._file.fileno())
+            self._file.close()
+        super().close()
 
 
 # An Arrow object is stored as a table: tables as they are, an array or chunked array as the
