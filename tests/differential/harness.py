@@ -8,6 +8,7 @@ the same column names and types.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -58,6 +59,18 @@ class Session:
             plans.append(self.db.view_plan(name))
         lowered = list(dict.fromkeys(to_sql(p, lambda scan: quote(scan.relation)) for p in plans))
         self.views.append(_View(name, sql, materialized, approx, lowered))
+
+    def play(self, statements: list[str], views_at: int, create_views: Callable[[], None]) -> None:
+        """Run ``statements`` one tick each on both sides, creating the views (``create_views``)
+        before statement ``views_at`` (after the last if it is ``len(statements)``), and check
+        every table and view after each step."""
+        for position, statement in enumerate([*statements, None]):
+            if position == views_at:
+                create_views()
+                self.check(f"after creating the views at tick {position}")
+            if statement is not None:
+                self.both(statement)
+                self.check(f"after tick {position + 1}: {statement}")
 
     def check(self, when: str) -> None:
         """Every table and view of tidal equals DuckDB's."""

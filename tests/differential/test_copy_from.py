@@ -56,13 +56,11 @@ def test_copied_rows_keep_views_equal_to_duckdb(data):
         views_at = data.draw(st.integers(0, len(statements)), label="views_at")
         session = Session(("t2",))
         try:
-            for position, statement in enumerate([*statements, None]):
-                if position == views_at:
-                    for name, sql in VIEWS.items():
-                        session.create_view(name, sql, True, approx=False)
-                    session.check(f"after creating the views at tick {position}")
-                if statement is not None:
-                    session.both(statement)
-                    session.check(f"after tick {position + 1}: {statement}")
+
+            def create_views() -> None:
+                for name, sql in VIEWS.items():
+                    session.create_view(name, sql, True, approx=False)
+
+            session.play(statements, views_at, create_views)
         finally:
             session.close()

@@ -89,12 +89,10 @@ def test_jsonb_view_equals_duckdb(view, data):
     try:
         session.both(TABLE)
         session.tables = ("docs",)
-        for position, statement in enumerate([*statements, None]):
-            if position == view_at:
-                session.create_view(view, ours, True, approx=False, reference=reference)
-                session.check(f"after creating the view at tick {position}")
-            if statement is not None:
-                session.both(statement)
-                session.check(f"after tick {position + 1}: {statement}")
+        session.play(
+            statements,
+            view_at,
+            lambda: session.create_view(view, ours, True, approx=False, reference=reference),
+        )
     finally:
         session.close()

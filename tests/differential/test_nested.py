@@ -23,12 +23,10 @@ def test_view_over_nested_columns_equals_duckdb(view, data):
         for ddl in NESTED_TABLES.values():
             session.both(ddl)
         session.tables = tuple(NESTED_TABLES)
-        for position, statement in enumerate([*statements, None]):
-            if position == view_at:
-                session.create_view(view, NESTED_VIEWS[view], materialized, approx=False)
-                session.check(f"after creating the view at tick {position}")
-            if statement is not None:
-                session.both(statement)
-                session.check(f"after tick {position + 1}: {statement}")
+        session.play(
+            statements,
+            view_at,
+            lambda: session.create_view(view, NESTED_VIEWS[view], materialized, approx=False),
+        )
     finally:
         session.close()

@@ -96,14 +96,12 @@ def test_recursive_view_equals_duckdb(view, data):
     try:
         session.both(EDGES)
         session.tables = ("edges",)
-        for position, statement in enumerate([*statements, None]):
-            if position == view_at:
-                session.create_view(view, VIEWS[view], True, approx=False)
-                session.create_view(f"{view}_plain", VIEWS[view], False, approx=False)
-                session.check(f"after creating the view at tick {position}")
-            if statement is not None:
-                session.both(statement)
-                session.check(f"after tick {position + 1}: {statement}")
+
+        def create_views() -> None:
+            session.create_view(view, VIEWS[view], True, approx=False)
+            session.create_view(f"{view}_plain", VIEWS[view], False, approx=False)
+
+        session.play(statements, view_at, create_views)
     finally:
         session.close()
 
