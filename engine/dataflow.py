@@ -8,6 +8,7 @@ import pyarrow as pa
 from sqlglot import exp
 
 from tidal.engine.batch import BatchBackend
+from tidal.engine.cancellation import cancel_point
 from tidal.engine.operators.aggregate import AccumulatingAggregate, aggregate_operator
 from tidal.engine.operators.asof_join import AsofJoinOperator
 from tidal.engine.operators.base import Operator, change_schema
@@ -219,6 +220,7 @@ class Dataflow:
                 inputs = [deltas.get(operator.relation)]
             else:
                 inputs = [results[c] for c in children]
+            cancel_point()  # a long step (a view's backfill) can be cancelled
             output = operator.step(inputs)
             released = operator.on_watermark(watermarks) if watermarks else None
             if released is not None and released.num_rows:
