@@ -220,8 +220,8 @@ class Dataflow:
                 inputs = [deltas.get(operator.relation)]
             else:
                 inputs = [results[c] for c in children]
-            cancel_point()  # a long step (a view's backfill) can be cancelled
             output = operator.step(inputs)
+            cancel_point()  # a long step (a view's backfill) can be cancelled
             released = operator.on_watermark(watermarks) if watermarks else None
             if released is not None and released.num_rows:
                 output = concat([output, released], operator.schema)
