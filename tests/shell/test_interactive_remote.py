@@ -102,11 +102,15 @@ def test_a_server_that_is_not_there_is_an_error_not_a_crash():
 
 
 def test_ctrl_c_cancels_the_statement_on_the_server(server):
-    session = Session(RemoteBackend(server)).type(
-        "CREATE SOURCE r_big (id BIGINT) WITH (connector = 'datagen', "
-        "\"fields.id.kind\" = 'sequence', \"fields.id.start\" = '1', \"fields.id.end\" = '20000');\r"
-        "SELECT count(*) AS loaded FROM r_big;\r"
-    ).start()
+    session = (
+        Session(RemoteBackend(server))
+        .type(
+            "CREATE SOURCE r_big (id BIGINT) WITH (connector = 'datagen', "
+            "\"fields.id.kind\" = 'sequence', \"fields.id.start\" = '1', \"fields.id.end\" = '20000');\r"
+            "SELECT count(*) AS loaded FROM r_big;\r"
+        )
+        .start()
+    )
     session.wait_for(lambda s: "loaded" in s and "(1 row" in s)
     session.type("SELECT count(*) FROM r_big a, r_big b, r_big c WHERE a.id + b.id + c.id = 7;\r")
     session.wait_for(lambda s: "Ctrl-C to cancel" in s)
