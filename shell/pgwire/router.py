@@ -40,7 +40,7 @@ from tidal.catalog.sqlstate import (
     SYNTAX_ERROR,
 )
 from tidal.engine import Database, Status
-from tidal.engine.cancellation import STATEMENT_TIMEOUT, Cancellation
+from tidal.engine.cancellation import STATEMENT_TIMEOUT, Cancellation, QueryCanceled
 from tidal.engine.subscriptions import Subscription
 from tidal.shell.pgwire import engine_calls, housekeeping, params
 from tidal.shell.pgwire import pg_types as pg
@@ -120,12 +120,15 @@ def is_query(statement: exp.Expression | None) -> bool:
 @dataclass(frozen=True)
 class Services:
     """What the server lends every session: its database, and the threads blocking work runs
-    on (``executor`` for statements, ``waits`` for subscriptions: one per connection)."""
+    on (``executor`` for statements, ``waits`` for subscriptions: one per connection;
+    ``queries`` for queries, if apart: then clients running long queries on every thread of
+    it still leave threads for DML and DDL)."""
 
     db: Database
     executor: Executor | None
     waits: Executor | None
     allow_file_connectors: bool = False  # may clients create file sources and sinks?
+    queries: Executor | None = None
 
 
 class Router:
@@ -253,14 +256,15 @@ class Router:
             return await self._commit(prepared)
         if route is Route.CATALOG:
             arguments = [_catalog_value(o, v) for o, v in zip(prepared.param_oids, values)]
-            return Rows(await self._blocking(self.catalog_queries.run, prepared.text, arguments))
+            return Rows(await self._querying(self.catalog_queries.run, prepared.text, arguments))
         if route is Route.FETCH:
             return await self._fetch(prepared.node, out)
         if route is Route.DECLARE:
             return await self._declare(prepared.node, engine, values)
         if route is Route.COPY:
             return await self._copy(prepared.node, engine, values, out)
-        result = await self._blocking(engine.run, values, self._check_connectors, self.state.block)
+        on = self._querying if is_query(prepared.statement) else self._blocking
+        result = await on(engine.run, values, self._check_connectors, self.state.block)
         return self._outcome(prepared.statement, result)
 
     def _housekeeping(self, prepared: Prepared) -> Outcome:
@@ -338,7 +342,7 @@ class Router:
     async def _declare(self, node: DeclareCursor, engine: EngineStatement, values: list) -> str:
         cursors = self.state.cursors
         cursors.check_free(node.cursor)
-        result = await self._blocking(engine.run, values, None, self.state.block)
+        result = await self._querying(engine.run, values, None, self.state.block)
         if isinstance(result, Subscription):
             cursor = SubscriptionCursor(result, self._wait, node.hold, node.binary)
         else:
@@ -355,7 +359,7 @@ class Router:
 
     async def _copy(self, node, engine: EngineStatement, values: list, out: Output) -> str:
         fmt = CopyFormat.of(node if isinstance(node, CopyToStdout) else None)
-        result = await self._blocking(engine.run, values, None, self.state.block)
+        result = await self._querying(engine.run, values, None, self.state.block)
         context = self.state.context()
         if isinstance(result, Subscription):
             return await copy_subscription(out, result, fmt, context, self._wait)
@@ -384,12 +388,27 @@ class Router:
 
     async def _blocking(self, function, *args):
         """``function(*args)`` on a thread, as the running statement (a cancel stops it)."""
-        loop = asyncio.get_running_loop()
-        call = functools.partial(function, *args)
-        running = self.state.running
-        if running is not None:
-            call = functools.partial(_in_scope, running, call)
-        return await loop.run_in_executor(self.services.executor, call)
+        return await self._on(self.services.executor, functools.partial(function, *args))
+
+    async def _querying(self, function, *args):
+        """``_blocking`` for a query: on the query threads, if the server keeps them apart."""
+        executor = self.services.queries or self.services.executor
+        return await self._on(executor, functools.partial(function, *args))
+
+    async def _on(self, executor: Executor | None, call):
+        state = self.state
+        if state.running is None or executor is None:
+            return await asyncio.get_running_loop().run_in_executor(executor, call)
+        queued = executor.submit(_in_scope, state.running, call)
+        state.queued = queued  # a cancel while it waits for a thread: it never starts
+        try:
+            return await asyncio.wrap_future(queued)
+        except asyncio.CancelledError:
+            if queued.cancelled() and state.cancel_requested is not None:
+                raise QueryCanceled(state.cancel_requested) from None
+            raise
+        finally:
+            state.queued = None
 
     async def _wait(self, subscription: Subscription, timeout: float):
         return await wait_in(self.services.waits, subscription, timeout)

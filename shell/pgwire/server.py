@@ -76,11 +76,14 @@ class Server:
         self.limits = config.limits
         self.ssl = config.ssl_context()
         self.executor = ThreadPoolExecutor(4, thread_name_prefix="tidal-sql")
+        self.queries = ThreadPoolExecutor(4, thread_name_prefix="tidal-sql-query")
         # Subscription waits block a thread each (in slices): one per possible connection.
         self.waits = ThreadPoolExecutor(
             self.limits.max_connections + 4, thread_name_prefix="tidal-wait"
         )
-        self.services = Services(db, self.executor, self.waits, config.allow_file_connectors)
+        self.services = Services(
+            db, self.executor, self.waits, config.allow_file_connectors, self.queries
+        )
         self.sessions: dict[int, SessionDriver] = {}
         self.stopping = False  # shutdown() has begun
         self._tasks: set[asyncio.Task] = set()
@@ -120,6 +123,7 @@ class Server:
         if tasks:
             await asyncio.wait(tasks, timeout=5)
         self.executor.shutdown(wait=False, cancel_futures=True)
+        self.queries.shutdown(wait=False, cancel_futures=True)
         self.waits.shutdown(wait=False, cancel_futures=True)
 
     # --- connections -----------------------------------------------------------------------------

@@ -9,6 +9,7 @@ with it, and the housekeeping handlers (housekeeping.py) change it: ``SET`` the 
 from __future__ import annotations
 
 import enum
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 import pyarrow as pa
@@ -64,6 +65,7 @@ class SessionState:
     cursors: Cursors = field(default_factory=Cursors)
     cancel_requested: str | None = None  # why the running statement must stop (a cancel)
     running: Cancellation | None = None  # the switch of the statement running on a thread
+    queued: Future | None = None  # its work while it waits for a thread
     _context: tuple[int, Context] = field(default=(-1, Context()), init=False, repr=False)
 
     @property
@@ -89,6 +91,8 @@ class SessionState:
         self.cancel_requested = reason
         if self.running is not None:
             self.running.cancel(reason)
+        if self.queued is not None:
+            self.queued.cancel()  # only if no thread has taken it yet
 
     def deallocate(self, name: str | None) -> None:
         """Forget prepared statement ``name``, or (None) every named one."""

@@ -154,3 +154,22 @@ def test_sigterm_ends_the_server_while_a_query_runs(tmp_path):
     running.process.wait(WAIT)  # raises if it does not exit
     endless.thread.join(WAIT)
     assert isinstance(endless.error, psycopg.errors.AdminShutdown)
+
+
+def test_endless_queries_on_every_query_thread_leave_room_for_changes(server):
+    endless = [Endless(server.dsn) for _ in range(5)]  # one more than the query threads
+    try:
+        with psycopg.connect(server.dsn, autocommit=True, connect_timeout=10) as other:
+            other.execute("SET statement_timeout = '20s'")  # a regression fails, never hangs
+            other.execute("INSERT INTO t VALUES ('busy', 1)")
+            other.execute("CREATE MATERIALIZED VIEW busy_rows AS SELECT * FROM t WHERE k = 'busy'")
+            other.execute("DROP MATERIALIZED VIEW busy_rows")
+            other.execute("DELETE FROM t WHERE k = 'busy'")
+            # a query waiting for a query thread is cancelled where it waits
+            other.execute("SET statement_timeout = '1s'")
+            with pytest.raises(psycopg.errors.QueryCanceled, match="statement timeout"):
+                other.execute("SELECT count(*) FROM big a JOIN t ON a.id = t.v")
+        assert all(e.thread.is_alive() for e in endless)
+    finally:
+        for query in endless:
+            query.cancel()
