@@ -36,6 +36,7 @@ from collections.abc import Callable
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.json as pa_json
 import pyarrow.parquet as pq
@@ -456,20 +457,33 @@ def _parse_csv(
     schema: pa.Schema,
     null: str = "",
 ) -> pa.Table:
-    table = pa_csv.read_csv(
-        io.BytesIO(chunk),
-        read_options=pa_csv.ReadOptions(column_names=column_names, block_size=len(chunk) + 1),
-        parse_options=pa_csv.ParseOptions(delimiter=delimiter, newlines_in_values=False),
-        convert_options=pa_csv.ConvertOptions(
-            column_types=read_types,
-            include_columns=schema.names,
-            null_values=[null],
-            strings_can_be_null=True,
-            quoted_strings_can_be_null=False,
-            true_values=["true", "True", "TRUE", "t", "1"],
-            false_values=["false", "False", "FALSE", "f", "0"],
-        ),
-    )
+    def read(types: dict[str, pa.DataType]) -> pa.Table:
+        return pa_csv.read_csv(
+            io.BytesIO(chunk),
+            read_options=pa_csv.ReadOptions(column_names=column_names, block_size=len(chunk) + 1),
+            parse_options=pa_csv.ParseOptions(delimiter=delimiter, newlines_in_values=False),
+            convert_options=pa_csv.ConvertOptions(
+                column_types=types,
+                include_columns=schema.names,
+                null_values=[null],
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=False,
+                true_values=["true", "True", "TRUE", "t", "1"],
+                false_values=["false", "False", "FALSE", "f", "0"],
+            ),
+        )
+
+    table = read(read_types)
+    # pyarrow reads a number too large for a double (1e400) as infinity: only a value written
+    # as an infinity may be one, so the rare chunk holding an infinity is read again as text.
+    infinite = [
+        n for n in schema.names if pa.types.is_floating(read_types[n]) and _any_inf(table[n])
+    ]
+    if infinite:
+        text = read({**read_types, **dict.fromkeys(infinite, pa.string())})
+        for name in infinite:
+            written = pc.match_substring_regex(text[name], _INFINITY, ignore_case=True)
+            _refuse_overflow(name, table[name], written, schema.field(name).type, text[name])
     return _conform(table, schema)
 
 
@@ -505,10 +519,52 @@ def _read_type(field: pa.Field, fmt: str, source: str) -> pa.DataType:
             f"source {source}: column {field.name} of type {field.type} cannot "
             f"be read from {fmt}; use format 'parquet' (or 'jsonl' for lists)"
         )
-    return pa.string() if _AS_TEXT[fmt](field.type) else field.type
+    if _AS_TEXT[fmt](field.type):
+        return pa.string()
+    if pa.types.is_floating(field.type) and fmt != "parquet":
+        return pa.float64()  # a REAL too large is then caught when cast, not read as infinity
+    return field.type
 
 
 def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
-    """The declared columns, in order, cast to the declared types (raises ArrowInvalid)."""
-    columns = [cast_text(table.column(f.name), f.type) for f in schema]
+    """The declared columns, in order, cast to the declared types (raises ArrowInvalid, also
+    for a number too large for a REAL that would become infinity)."""
+    columns = []
+    for field in schema:
+        column = table.column(field.name)
+        cast = cast_text(column, field.type)
+        if pa.types.is_floating(column.type) and column.type != field.type and _any_inf(cast):
+            _refuse_overflow(field.name, cast, pc.is_inf(column), field.type, column)
+        columns.append(cast)
     return pa.Table.from_arrays(columns, schema=schema)
+
+
+_INFINITY = r"^\s*[+-]?inf(inity)?\s*$"  # the spellings pyarrow reads as infinity
+_FLOAT_NAMES = {pa.float16(): "REAL", pa.float32(): "REAL", pa.float64(): "DOUBLE"}
+
+
+def _any_inf(column: pa.ChunkedArray) -> bool:
+    return bool(pc.any(pc.is_inf(column)).as_py())
+
+
+def _refuse_overflow(
+    name: str,
+    values: pa.ChunkedArray,
+    was_infinite: pa.ChunkedArray,
+    target: pa.DataType,
+    shown: pa.ChunkedArray,
+) -> None:
+    """Raise ArrowInvalid if a value became infinite that was not an infinity before.
+
+    >>> values = pa.chunked_array([[1.0, float("inf")]])
+    >>> _refuse_overflow("x", values, pa.chunked_array([[False, True]]), pa.float64(), values)
+    >>> _refuse_overflow("x", values, pa.chunked_array([[False, False]]), pa.float32(), values)
+    Traceback (most recent call last):
+    pyarrow.lib.ArrowInvalid: column x: inf is out of range for type REAL
+    """
+    overflowed = pc.and_(pc.is_inf(values), pc.invert(pc.fill_null(was_infinite, False)))
+    if pc.any(overflowed).as_py():
+        value = shown.filter(overflowed)[0].as_py()
+        raise pa.ArrowInvalid(
+            f"column {name}: {value} is out of range for type {_FLOAT_NAMES.get(target, target)}"
+        )

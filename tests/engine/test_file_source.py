@@ -209,6 +209,58 @@ def test_broken_json_lines_are_skipped_and_reported(tmp_path):
     assert [e.split(": ")[0] for e in reader.errors] == ["e.jsonl:2", "e.jsonl:4", "e.jsonl:5"]
 
 
+NUMBERS = (
+    Column("d", "DOUBLE"),
+    Column("r", "REAL"),
+    Column("b", "BIGINT"),
+    Column("m", "DECIMAL(10,2)"),
+)
+
+
+@pytest.mark.parametrize(
+    ("fmt", "lines"),
+    [
+        (
+            "csv",
+            [
+                "d,r,b,m",
+                "1.5,2.5,3,4.25",
+                "1e400,1,1,1",
+                "1,1e39,1,1",
+                "1,-1e400,1,1",
+                "1,1,9223372036854775808,1",
+                "1,1,1,123456789012.5",
+                "inf,-Infinity,2,2",
+            ],
+        ),
+        (
+            "jsonl",
+            [
+                '{"d": 1.5, "r": 2.5, "b": 3, "m": 4.25}',
+                '{"d": 1e400}',
+                '{"r": 1e39}',
+                '{"r": -1e300}',
+                '{"b": 9223372036854775808}',
+                '{"m": 123456789012.5}',
+                '{"b": 2}',
+            ],
+        ),
+    ],
+)
+def test_numbers_out_of_range_are_bad_records_not_infinity(tmp_path, fmt, lines):
+    (tmp_path / f"n.{fmt}").write_text("\n".join(lines) + "\n")
+    reader = file_source(tmp_path, f"n.{fmt}", fmt, NUMBERS)
+    got = drain(reader)
+    first = 2 if fmt == "csv" else 1
+    assert got[0] == {"d": 1.5, "r": 2.5, "b": 3, "m": Decimal("4.25")}
+    assert [r["b"] for r in got] == [3, 2]  # an infinity written as one is a value
+    assert [e.split(": ")[0] for e in reader.errors] == [
+        f"n.{fmt}:{line}" for line in range(first + 1, first + 6)
+    ]
+    assert "1e400 is out of range for type DOUBLE" in reader.errors[0] or fmt == "jsonl"
+    assert "out of range for type REAL" in reader.errors[1]
+
+
 # -- option errors ------------------------------------------------------------------------------
 
 
