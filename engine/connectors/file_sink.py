@@ -60,6 +60,7 @@ FORMATS = {"jsonl": "jsonl", "json": "jsonl", "csv": "csv", "parquet": "parquet"
 MODES = {"changelog": "changelog", "upsert": "upsert"}
 _COMMON_OPTIONS = {"connector", "path", "format", "mode"}
 _CSV_OPTIONS = {"header", "delimiter"}
+_OPS = ("+I", "-U", "+U", "-D", "upsert", "delete")  # the change kinds that start its lines
 _BLOCK = 1 << 22  # bytes read at once when looking for the end of the last whole record
 
 
@@ -132,10 +133,11 @@ class FileSink(SinkWriter):
             self._unsynced.add(path.parent)
         # Unbuffered: each tick's lines go to the file in one write, never split by a buffer.
         self._file = open(path, "ab", buffering=0)  # noqa: SIM115 - closed in close()
-        self._cut_partial_record()
+        names = [_csv_field(name, delimiter) for name in [OP, *schema.names]]
+        header_line = (delimiter.join(names) + "\n").encode()
+        self._cut_partial_record(header_line)
         if header and fmt == "csv" and self._file.tell() == 0:
-            names = [_csv_field(name, delimiter) for name in [OP, *schema.names]]
-            self._append((delimiter.join(names) + "\n").encode())
+            self._append(header_line)
 
     def write(self, changes: pa.Table, tick: int) -> None:
         if changes.num_rows == 0:
@@ -194,20 +196,34 @@ class FileSink(SinkWriter):
             os.ftruncate(fd, start)
             raise
 
-    def _cut_partial_record(self) -> None:
+    def _cut_partial_record(self, header_line: bytes) -> None:
         """Cut a partial last line (a record without its end: a process killed while writing)
-        so that the next line does not run on from it, durability or not."""
+        so that the next line does not run on from it, durability or not. A partial line that
+        does not start as the sink's lines do was not written by tidal: ConnectorError."""
         size = self._file.tell()
         whole = _whole_records(self.path, size, quoted=self.fmt == "csv")
-        if whole < size:
-            logging.getLogger(__name__).warning(
-                "%s: cut a partial last line from %s (%d bytes, from a write that did not end)",
-                self._what,
-                self.path,
-                size - whole,
+        if whole == size:
+            return
+        with open(self.path, "rb") as file:
+            file.seek(whole)
+            tail = file.read(size - whole)
+        starts = [(op + self._delimiter).encode() for op in _OPS] if self.fmt == "csv" else []
+        starts += [header_line] if self.fmt == "csv" else [b'{"' + OP.encode() + b'":"']
+        if not any(tail.startswith(s) or s.startswith(tail) for s in starts):
+            self.close()
+            raise ConnectorError(
+                f"{self._what}: {self.path} ends with {size - whole} bytes after its last "
+                "line end that the sink did not write; end the file with a line break, or "
+                "write the sink to another file"
             )
-            self._file.truncate(whole)
-            self._file.seek(whole)
+        logging.getLogger(__name__).warning(
+            "%s: cut a partial last line from %s (%d bytes, from a write that did not end)",
+            self._what,
+            self.path,
+            size - whole,
+        )
+        self._file.truncate(whole)
+        self._file.seek(whole)
 
     def _truncate(self, committed: int) -> None:
         size = self._file.tell()

@@ -15,6 +15,8 @@ import time
 import pytest
 from test_file_sink import TICK_1, TICK_2, sink
 
+from tidal.engine.connectors import ConnectorError
+
 # What a kill -9 in the middle of a tick's write leaves: the start of a record.
 PARTIAL = {
     "jsonl": b'{"op":"+I","id":9,"name":"ha',
@@ -53,6 +55,14 @@ def test_a_csv_header_cut_by_a_crash_is_written_again_whole(tmp_path):
     writer.write(TICK_2, 2)
     writer.close()
     assert (tmp_path / "out.csv").read_bytes() == written_once(tmp_path, "csv")
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_a_file_ending_in_a_line_the_sink_did_not_write_is_refused_and_kept(tmp_path, fmt):
+    (tmp_path / f"notes.{fmt}").write_bytes(b"my own notes\nwithout a last line break")
+    with pytest.raises(ConnectorError, match="bytes after its last line end that the sink did"):
+        sink(tmp_path, f"notes.{fmt}", fmt)
+    assert (tmp_path / f"notes.{fmt}").read_bytes().endswith(b"without a last line break")
 
 
 def test_a_failed_write_is_cut_back_so_no_partial_line_stays(tmp_path, monkeypatch):
