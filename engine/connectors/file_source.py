@@ -190,12 +190,18 @@ class FileSource(SourceReader):
         """Match the files listed now to the files read before, by identity: a file renamed
         keeps its position under its new name; a new file, one replaced under its name (other
         first bytes) or cut shorter starts from its beginning; files gone are forgotten."""
-        by_identity = {(s["device"], s["inode"]): s for s in self._files.values() if "inode" in s}
+        known: dict[tuple[int, int], dict[str, dict]] = {}  # identity -> name -> state
+        for name, state in self._files.items():
+            if "inode" in state:
+                known.setdefault((state["device"], state["inode"]), {})[name] = state
         files = {}
         for file in listed:
-            state = by_identity.get(file.identity)
-            if state is None and "inode" not in self._files.get(file.name, {"inode": None}):
-                state = self._files[file.name]  # kept by a position without identities
+            # Hard links share an identity: each name keeps its own position.
+            states = known.get(file.identity, {})
+            state = states.pop(file.name, None) or (states.popitem()[1] if states else None)
+            unidentified = self._files.get(file.name)
+            if state is None and unidentified is not None and "inode" not in unidentified:
+                state = unidentified  # from a position written before files had identities
                 state.update(device=file.stat.st_dev, inode=file.stat.st_ino)
             if state is not None and self._same_file(file, state):
                 files[file.name] = state

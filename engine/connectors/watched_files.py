@@ -91,19 +91,13 @@ class WatchedPath:
 
     def find(self, name: str, device: int, inode: int) -> pathlib.Path | None:
         """The file with this identity: under ``name``, or renamed within the directory."""
-        candidates = [self.file_path(name)]
-        if self.is_directory() and self._path.is_dir():
-            candidates += [
-                self._path / e.name for e in os.scandir(self._path) if e.inode() == inode
-            ]
-        for path in candidates:
-            try:
-                stat = path.stat()
-            except FileNotFoundError:
-                continue
-            if (stat.st_dev, stat.st_ino) == (device, inode):
-                return path
-        return None
+        path = self.file_path(name)
+        if _has_identity(path, device, inode):
+            return path
+        if not (self.is_directory() and self._path.is_dir()):
+            return None
+        renamed = (self._path / e.name for e in os.scandir(self._path) if e.inode() == inode)
+        return next((p for p in renamed if _has_identity(p, device, inode)), None)
 
     def file_path(self, name: str) -> pathlib.Path:
         """The path of a file named in a position."""
@@ -120,6 +114,14 @@ class WatchedPath:
             f"source {self._source}: path '{self._path_option}' does not exist "
             f"(looked for {self._path}); end it with '/' for a directory that is created later"
         )
+
+
+def _has_identity(path: pathlib.Path, device: int, inode: int) -> bool:
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return False
+    return (stat.st_dev, stat.st_ino) == (device, inode)
 
 
 def head_checksum(path: pathlib.Path, size: int) -> int | None:

@@ -104,6 +104,18 @@ def test_a_csv_file_replaced_takes_its_new_header(tmp_path):
     assert drain(reader) == [{"id": 2, "name": "b"}, {"id": 3, "name": "c"}]
 
 
+def test_hard_links_are_each_followed_under_their_own_name(tmp_path):
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "a.jsonl").write_text(lines([1]))
+    os.link(tmp_path / "d" / "a.jsonl", tmp_path / "d" / "b.jsonl")
+    reader = file_source(tmp_path, "d/", "jsonl", ID)
+    assert [r["id"] for r in drain(reader)] == [1, 1]  # two names, as any reader sees them
+    with (tmp_path / "d" / "a.jsonl").open("a") as file:
+        file.write(lines([2]))
+    assert [r["id"] for r in drain(reader)] == [2, 2]
+    assert reader.poll(10) is None
+
+
 def test_replay_finds_a_renamed_file_by_its_identity(tmp_path):
     folder = tmp_path / "logs"
     folder.mkdir()
