@@ -206,8 +206,9 @@ class FileSource(SourceReader):
             if state is not None and self._same_file(file, state):
                 files[file.name] = state
         self._files = files
-        current = {file.identity for file in listed}
-        self._verified = {k: v for k, v in self._verified.items() if k in current}
+        if len(self._verified) > len(listed):  # forget files gone
+            current = {file.identity for file in listed}
+            self._verified = {k: v for k, v in self._verified.items() if k in current}
         names = {file.name for file in listed}
         self._failed = {k: v for k, v in self._failed.items() if k in names}
         return listed
@@ -304,7 +305,7 @@ class FileSource(SourceReader):
             state["head"] = [size, head_checksum(path, size) or 0]
         return table
 
-    def _take_header(self, name: str, path: pathlib.Path, state: dict) -> bool:
+    def _take_header(self, name: str, path: str | pathlib.Path, state: dict) -> bool:
         """Read the header line of a CSV file into ``state``; False if it is not complete yet."""
         line = _complete_lines(path, 0, 1)
         if not line:
@@ -430,7 +431,7 @@ class FileSource(SourceReader):
         return table.slice(state["rows"], target["rows"] - state["rows"])
 
     def _load_parquet(
-        self, name: str, path: pathlib.Path, replaying: dict | None = None
+        self, name: str, path: str | pathlib.Path, replaying: dict | None = None
     ) -> pa.Table | None:
         """The whole file cast to the schema; None if it cannot be read yet (retried later).
         ``replaying``: the position being replayed, which was read before, so a file that
@@ -465,7 +466,7 @@ class FileSource(SourceReader):
 # Reading whole lines
 
 
-def _complete_lines(path: pathlib.Path, offset: int, max_lines: int) -> bytes:
+def _complete_lines(path: str | pathlib.Path, offset: int, max_lines: int) -> bytes:
     """At most ``max_lines`` whole lines of the file from byte ``offset`` (b'' if none yet)."""
     parts, newlines = [], 0
     with open(path, "rb") as file:

@@ -32,7 +32,7 @@ class Listed(NamedTuple):
     """A file found in the watched path, with what ``stat`` said of it when it was listed."""
 
     name: str
-    path: pathlib.Path
+    path: str  # not a pathlib.Path: building one per file per poll was most of a poll's time
     stat: os.stat_result
 
     @property
@@ -43,7 +43,7 @@ class Listed(NamedTuple):
     @property
     def signature(self) -> tuple[int, int, int, int]:
         """Identity, size and modification time: changes when the file does."""
-        return (*self.identity, self.stat.st_size, self.stat.st_mtime_ns)
+        return (self.stat.st_dev, self.stat.st_ino, self.stat.st_size, self.stat.st_mtime_ns)
 
 
 class WatchedPath:
@@ -66,7 +66,7 @@ class WatchedPath:
         """The files now, in name order (a directory named with '/' may not exist yet)."""
         if not self.is_directory():
             try:
-                return [Listed(self._path.name, self._path, self._path.stat())]
+                return [Listed(self._path.name, str(self._path), self._path.stat())]
             except FileNotFoundError:
                 raise self.missing() from None
         if not self._path.exists():
@@ -84,7 +84,7 @@ class WatchedPath:
                 continue
             try:
                 if entry.is_file():
-                    found.append(Listed(entry.name, self._path / entry.name, entry.stat()))
+                    found.append(Listed(entry.name, entry.path, entry.stat()))
             except FileNotFoundError:  # removed while listing
                 continue
         return sorted(found)
@@ -124,7 +124,7 @@ def _has_identity(path: pathlib.Path, device: int, inode: int) -> bool:
     return (stat.st_dev, stat.st_ino) == (device, inode)
 
 
-def head_checksum(path: pathlib.Path, size: int) -> int | None:
+def head_checksum(path: str | pathlib.Path, size: int) -> int | None:
     """The crc32 of the file's first ``size`` bytes; None if it has fewer (or is gone)."""
     try:
         with open(path, "rb") as file:
