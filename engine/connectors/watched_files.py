@@ -90,13 +90,15 @@ class WatchedPath:
         return sorted(found)
 
     def find(self, name: str, device: int, inode: int) -> pathlib.Path | None:
-        """The file with this identity: under ``name``, or renamed within the directory."""
+        """The file with this identity: under ``name``, or renamed within its directory (any
+        name there: a single file rotated to ``app.log.1`` is found too, for replay)."""
         path = self.file_path(name)
         if _has_identity(path, device, inode):
             return path
-        if not (self.is_directory() and self._path.is_dir()):
+        folder = path.parent
+        if not folder.is_dir():
             return None
-        renamed = (self._path / e.name for e in os.scandir(self._path) if e.inode() == inode)
+        renamed = (folder / e.name for e in os.scandir(folder) if e.inode() == inode)
         return next((p for p in renamed if _has_identity(p, device, inode)), None)
 
     def file_path(self, name: str) -> pathlib.Path:

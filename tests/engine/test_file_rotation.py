@@ -137,6 +137,23 @@ def test_replay_finds_a_renamed_file_by_its_identity(tmp_path):
     assert drain(fresh) == [{"id": 6}]
 
 
+def test_replay_finds_a_single_file_rotated_out_of_its_path(tmp_path):
+    path = tmp_path / "app.jsonl"
+    path.write_text(lines([1, 2]))
+    reader = file_source(tmp_path, "app.jsonl", "jsonl", ID)
+    start = reader.snapshot()
+    batch = reader.poll(10)
+    end = reader.snapshot()
+    path.rename(
+        tmp_path / "app.jsonl.1"
+    )  # logrotate's default name, which the source does not read
+    path.write_text(lines([3]))
+    fresh = file_source(tmp_path, "app.jsonl", "jsonl", ID)
+    fresh.restore(start)
+    assert fresh.replay(end).equals(batch)  # recovery finds the rotated file
+    assert drain(fresh) == [{"id": 3}]
+
+
 _PROCESS = textwrap.dedent(
     """
     import json, os, signal, sys
