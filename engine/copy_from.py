@@ -27,7 +27,7 @@ import pyarrow.compute as pc
 from tidal.catalog.objects import Column, Table
 from tidal.catalog.sqlstate import DUPLICATE_COLUMN
 from tidal.engine.connectors.base import cast_text
-from tidal.engine.connectors.file_source import csv_parser, parse_lines
+from tidal.engine.connectors.file_formats import csv_parser, parse_lines
 from tidal.sql.cursor_statements import CopyFrom
 from tidal.sql.errors import SqlError, undefined_column
 

@@ -19,7 +19,9 @@ written as DuckDB prints them: timestamps ``2026-01-01 10:00:00`` (fraction only
 numbers, NaN and infinities the strings ``"NaN"``, ``"Infinity"``, ``"-Infinity"``, NULL
 ``null``; in CSV NULL is an empty field, the empty string ``""``, and a field is quoted only when it
 holds the delimiter, a quote or a line break. Parquet keeps the Arrow
-types. Each tick's write is flushed before ``write`` returns (not fsynced).
+types. Each tick's lines are written whole in one unbuffered write before ``write`` returns
+(not fsynced); a write that fails part way is cut back. Opening a file cuts a partial last
+line that a process killed while writing left, so that the next line does not run on from it.
 
 Exactly once: ``commit`` (at a checkpoint) fsyncs what was written and returns the state to
 keep, the file's length or the last part's tick; ``restore`` of that state, in a writer opened
@@ -31,6 +33,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import os
 import pathlib
 
@@ -57,6 +60,8 @@ FORMATS = {"jsonl": "jsonl", "json": "jsonl", "csv": "csv", "parquet": "parquet"
 MODES = {"changelog": "changelog", "upsert": "upsert"}
 _COMMON_OPTIONS = {"connector", "path", "format", "mode"}
 _CSV_OPTIONS = {"header", "delimiter"}
+_OPS = ("+I", "-U", "+U", "-D", "upsert", "delete")  # the change kinds that start its lines
+_BLOCK = 1 << 22  # bytes read at once when looking for the end of the last whole record
 
 
 def open_file_sink(
@@ -112,7 +117,7 @@ class FileSink(SinkWriter):
     ) -> None:
         self.schema, self.fmt, self.mode, self.path = schema, fmt, mode, path
         self._what, self._keys, self._delimiter = what, list(key_columns), delimiter
-        self._file: io.BufferedWriter | None = None
+        self._file: io.FileIO | None = None
         self._last_tick: int | None = None
         if fmt == "parquet":
             if path.exists() and not path.is_dir():
@@ -126,11 +131,13 @@ class FileSink(SinkWriter):
         self._unsynced = _make_directories(path.parent)
         if not path.exists():
             self._unsynced.add(path.parent)
-        self._file = open(path, "ab")  # noqa: SIM115 - held open across ticks, closed in close()
+        # Unbuffered: each tick's lines go to the file in one write, never split by a buffer.
+        self._file = open(path, "ab", buffering=0)  # noqa: SIM115 - closed in close()
+        names = [_csv_field(name, delimiter) for name in [OP, *schema.names]]
+        header_line = (delimiter.join(names) + "\n").encode()
+        self._cut_partial_record(header_line)
         if header and fmt == "csv" and self._file.tell() == 0:
-            names = [_csv_field(name, delimiter) for name in [OP, *schema.names]]
-            self._file.write((delimiter.join(names) + "\n").encode())
-            self._file.flush()
+            self._append(header_line)
 
     def write(self, changes: pa.Table, tick: int) -> None:
         if changes.num_rows == 0:
@@ -141,8 +148,7 @@ class FileSink(SinkWriter):
             self._write_part(rows, tick)
         else:
             data = _jsonl_bytes(rows) if self.fmt == "jsonl" else _csv_bytes(rows, self._delimiter)
-            self._file.write(data)
-            self._file.flush()
+            self._append(data)
         self._last_tick = tick
 
     def snapshot(self) -> dict:
@@ -156,7 +162,6 @@ class FileSink(SinkWriter):
         if self.fmt == "parquet":
             self._unsynced.add(self.path)
         elif self._file is not None:
-            self._file.flush()
             os.fsync(self._file.fileno())
         for directory in sorted(self._unsynced):
             fsync_directory(directory)
@@ -179,8 +184,48 @@ class FileSink(SinkWriter):
         fsync_directory(self.path)
         self._last_tick = last
 
+    def _append(self, data: bytes) -> None:
+        """Append whole lines in one write (more only if the system takes less, as on a full
+        disk); if that fails, cut the file back to where it was, so no partial line stays."""
+        fd, start = self._file.fileno(), self._file.tell()
+        rest = memoryview(data)
+        try:
+            while rest:
+                rest = rest[os.write(fd, rest) :]
+        except BaseException:
+            os.ftruncate(fd, start)
+            raise
+
+    def _cut_partial_record(self, header_line: bytes) -> None:
+        """Cut a partial last line (a record without its end: a process killed while writing)
+        so that the next line does not run on from it, durability or not. A partial line that
+        does not start as the sink's lines do was not written by tidal: ConnectorError."""
+        size = self._file.tell()
+        whole = _whole_records(self.path, size, quoted=self.fmt == "csv")
+        if whole == size:
+            return
+        with open(self.path, "rb") as file:
+            file.seek(whole)
+            tail = file.read(size - whole)
+        starts = [(op + self._delimiter).encode() for op in _OPS] if self.fmt == "csv" else []
+        starts += [header_line] if self.fmt == "csv" else [b'{"' + OP.encode() + b'":"']
+        if not any(tail.startswith(s) or s.startswith(tail) for s in starts):
+            self.close()
+            raise ConnectorError(
+                f"{self._what}: {self.path} ends with {size - whole} bytes after its last "
+                "line end that the sink did not write; end the file with a line break, or "
+                "write the sink to another file"
+            )
+        logging.getLogger(__name__).warning(
+            "%s: cut a partial last line from %s (%d bytes, from a write that did not end)",
+            self._what,
+            self.path,
+            size - whole,
+        )
+        self._file.truncate(whole)
+        self._file.seek(whole)
+
     def _truncate(self, committed: int) -> None:
-        self._file.flush()
         size = self._file.tell()
         if size < committed:
             raise ConnectorError(
@@ -210,6 +255,38 @@ class FileSink(SinkWriter):
             file.flush()
             os.fsync(file.fileno())  # the rename must never expose a part the disk lacks
         os.replace(hidden, final)
+
+
+def _whole_records(path: pathlib.Path, size: int, quoted: bool) -> int:
+    r"""The length of the file's first ``size`` bytes up to the end of its last whole record:
+    its last newline, or in CSV (``quoted``) its last newline outside quotes (a CSV field may
+    hold a newline, and its quotes are doubled, so a newline ends a record when the quotes
+    before it are even).
+
+    >>> import tempfile
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "out.csv"
+    >>> _ = path.write_bytes(b'op,x\n+I,"a\nb"\n+I,"c\nd')
+    >>> _whole_records(path, 21, quoted=True), _whole_records(path, 21, quoted=False)
+    (14, 20)
+    """
+    with open(path, "rb") as file:
+        quotes = 0
+        if quoted:
+            while block := file.read(_BLOCK):
+                quotes += block.count(b'"')
+        end = size
+        while end > 0:  # backwards, block by block, to the last newline that ends a record
+            start = max(0, end - _BLOCK)
+            file.seek(start)
+            block = np.frombuffer(file.read(end - start), dtype=np.uint8)
+            is_quote = (block == ord('"')) if quoted else np.zeros(len(block), dtype=bool)
+            before = quotes - int(is_quote.sum()) + np.cumsum(is_quote) - is_quote
+            ends = np.flatnonzero((block == ord("\n")) & (before % 2 == 0))
+            if len(ends):
+                return start + int(ends[-1]) + 1
+            quotes -= int(is_quote.sum())
+            end = start
+    return 0
 
 
 def _part_tick(part: pathlib.Path) -> int:

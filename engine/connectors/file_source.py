@@ -15,6 +15,11 @@ lines (up to the last newline) are taken, lines appended later and files that ap
 read on a later poll. A CSV record cannot span lines. Parquet files are read once each, whole;
 one that cannot be read yet (still being written) is retried on the next poll.
 
+Files are followed by identity (``watched_files``), not by name: a file renamed within the path
+keeps its position under its new name; a new file, one replaced under its name or one cut
+shorter is read from its start; a file gone is forgotten. A file that cannot be read (a bad
+header) is reported once and left out until it changes; the other files go on.
+
 Values are cast to the declared types. In CSV an unquoted empty field is NULL and a quoted one
 (``""``) is the empty string, as in PostgreSQL's COPY. A line that does not parse or does not
 fit its column types is skipped and reported in ``errors`` as ``file:line: problem``; the other
@@ -29,15 +34,12 @@ from __future__ import annotations
 import copy
 import functools
 import io
-import os
 import pathlib
-import re
-from collections.abc import Callable
+import zlib
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pa_csv
-import pyarrow.json as pa_json
 import pyarrow.parquet as pq
 
 from tidal.catalog.objects import Source
@@ -45,7 +47,6 @@ from tidal.engine.connectors.base import (
     ConnectorError,
     SourceReader,
     canonical_options,
-    cast_text,
     check_known,
     choice,
     flag,
@@ -53,6 +54,16 @@ from tidal.engine.connectors.base import (
     required,
     resolve_path,
 )
+from tidal.engine.connectors.file_formats import (
+    BAD_DATA,
+    Parse,
+    conform,
+    parse_csv,
+    parse_jsonl,
+    parse_lines,
+    read_type,
+)
+from tidal.engine.connectors.watched_files import HEAD_BYTES, Listed, WatchedPath, head_checksum
 
 FORMATS = {"csv": "csv", "jsonl": "jsonl", "json": "jsonl", "parquet": "parquet"}
 SUFFIXES = {
@@ -62,13 +73,9 @@ SUFFIXES = {
 }
 MAX_ERRORS = 1000  # the newest skipped-line messages kept; older ones are dropped
 _READ_BLOCK = 1 << 22
-# What pyarrow raises for text that does not parse or does not fit a column's type.
-_BAD_DATA = (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError)
 _COMMON_OPTIONS = {"connector", "path", "format"}
 _CSV_OPTIONS = {"header", "delimiter"}
 _ALIASES = {"csv.field-delimiter": "delimiter"}
-
-Parse = Callable[[bytes], pa.Table]
 
 
 def open_file_source(source: Source, base_dir: pathlib.Path) -> FileSource:
@@ -90,13 +97,14 @@ def open_file_source(source: Source, base_dir: pathlib.Path) -> FileSource:
         header=flag(what, options, "header", True),
         delimiter=delimiter,
     )
-    if not names_a_directory(path) and not reader._path.exists():
-        raise reader._missing()  # a typo is caught at CREATE SOURCE, not at every later read
+    if not names_a_directory(path) and not reader.watched.exists():
+        raise reader.watched.missing()  # a typo is caught at CREATE SOURCE, not at every later read
     return reader
 
 
 class FileSource(SourceReader):
-    """Reads the files of one source incrementally; its position is a byte offset per file."""
+    """Reads the files of one source incrementally; its position is a byte offset per file,
+    with the file's identity (see ``watched_files``) so that it is followed, not its name."""
 
     bounded = True  # the files hold a finite input as of now
 
@@ -112,22 +120,26 @@ class FileSource(SourceReader):
     ) -> None:
         self.name, self.schema, self.fmt = name, schema, fmt
         self.errors: list[str] = []
-        self._path_option, self._path = path_option, path
+        self.watched = WatchedPath(name, path_option, path, SUFFIXES[fmt])
         self._header, self._delimiter = header, delimiter
-        self._read_types = {f.name: _read_type(f, fmt, name) for f in schema}
-        # name -> {"offset", "line", "header"} for text files, {"rows", "done"} for parquet
+        self._read_types = {f.name: read_type(f, fmt, name) for f in schema}
+        # name -> {"serial", "device", "inode", "head", "offset", "line", "header"} for text
+        # files, {"serial", "device", "inode", "size", "rows", "done"} for Parquet; ``serial``
+        # numbers the files in the order the source first took something from them.
         self._files: dict[str, dict] = {}
+        self._serial = 0
         self._parquet: tuple[str, pa.Table] | None = None  # the parquet file being read
         self._unreadable: set[str] = set()  # parquet files already reported as unreadable
+        self._verified: dict[tuple[int, int], tuple[int, int]] = {}  # identity -> size, mtime
+        self._failed: dict[str, tuple] = {}  # file -> its signature when its error was said
 
     def poll(self, max_rows: int, drain: bool = False) -> pa.Table | None:
         tables: list[pa.Table] = []
         budget = max_rows
-        for name, path in self._list_files():
+        for listed in self._follow(self.watched.files()):
             if budget <= 0:
                 break
-            read = self._read_parquet if self.fmt == "parquet" else self._read_text
-            table = read(name, path, budget)
+            table = self._read_isolated(listed, budget)
             if table is not None and table.num_rows:
                 tables.append(table)
                 budget -= table.num_rows
@@ -136,33 +148,27 @@ class FileSource(SourceReader):
         return tables[0] if len(tables) == 1 else pa.concat_tables(tables)
 
     def snapshot(self) -> dict:
-        return {"files": copy.deepcopy(self._files)}
+        return {"files": copy.deepcopy(self._files), "serial": self._serial}
 
     def restore(self, state: dict) -> None:
-        self._files = copy.deepcopy(state.get("files", {}))
+        self._set_position(state)
         self._parquet = None
 
     def replay(self, position: dict) -> pa.Table | None:
         """The lines (rows of Parquet files) between the current position and ``position``,
         file by file in name order as a poll reads them, parsed as a poll parses them.
 
-        Bad lines are skipped and reported again, so a line reported before a restart is
-        reported once more after it. ConnectorError if a file no longer holds what was read.
+        Each file is found by its identity (renamed files too). Bad lines are skipped and
+        reported again, so a line reported before a restart is reported once more after it.
+        ConnectorError if a file no longer holds what was read.
         """
-        targets = position.get("files", {})
-        behind = sorted(set(self._files) - set(targets))
-        if behind:
-            raise ConnectorError(
-                f"source {self.name}: cannot replay to a position that does not know "
-                f"{', '.join(self._display(n) for n in behind)}, which was already read"
-            )
         replay = self._replay_parquet if self.fmt == "parquet" else self._replay_text
         tables = []
-        for name, target in sorted(targets.items()):
-            table = replay(name, self._file_path(name), target)
+        for name, target in sorted(position.get("files", {}).items()):
+            table = replay(name, target)
             if table is not None and table.num_rows:
                 tables.append(table)
-        self._files = copy.deepcopy(targets)
+        self._set_position(position)
         if not tables:
             return None
         return tables[0] if len(tables) == 1 else pa.concat_tables(tables)
@@ -170,72 +176,136 @@ class FileSource(SourceReader):
     def close(self) -> None:
         self._parquet = None
 
-    # -- which files ------------------------------------------------------------------------
+    def _set_position(self, position: dict) -> None:
+        self._files = copy.deepcopy(position.get("files", {}))
+        self._serial = position.get("serial", 0)
+        for state in self._files.values():  # a position written before files had serials
+            if "serial" not in state:
+                state["serial"], self._serial = self._serial, self._serial + 1
+        self._verified = {}
 
-    def _list_files(self) -> list[tuple[str, pathlib.Path]]:
-        path = self._path
-        if names_a_directory(self._path_option) or path.is_dir():
-            if not path.exists():
-                if names_a_directory(self._path_option):
-                    return []  # a directory named with a trailing '/' may be created later
-                raise self._missing()
-            if not path.is_dir():
-                raise ConnectorError(
-                    f"source {self.name}: path '{self._path_option}' is a file, "
-                    "not a directory: remove the trailing '/'"
-                )
-            suffixes = SUFFIXES[self.fmt]
-            names = sorted(
-                entry.name
-                for entry in os.scandir(path)
-                if entry.is_file()
-                and not entry.name.startswith((".", "_"))
-                and entry.name.lower().endswith(suffixes)
-            )
-            return [(name, path / name) for name in names]
+    # -- following files by identity --------------------------------------------------------
+
+    def _follow(self, listed: list[Listed]) -> list[Listed]:
+        """Match the files listed now to the files read before, by identity: a file renamed
+        keeps its position under its new name; a new file, one replaced under its name (other
+        first bytes) or cut shorter starts from its beginning; files gone are forgotten."""
+        known: dict[tuple[int, int], dict[str, dict]] = {}  # identity -> name -> state
+        for name, state in self._files.items():
+            if "inode" in state:
+                known.setdefault((state["device"], state["inode"]), {})[name] = state
+        files = {}
+        for file in listed:
+            # Hard links share an identity: each name keeps its own position.
+            states = known.get(file.identity, {})
+            state = states.pop(file.name, None) or (states.popitem()[1] if states else None)
+            unidentified = self._files.get(file.name)
+            if state is None and unidentified is not None and "inode" not in unidentified:
+                state = unidentified  # from a position written before files had identities
+                state.update(device=file.stat.st_dev, inode=file.stat.st_ino)
+            if state is not None and self._same_file(file, state):
+                files[file.name] = state
+        self._files = files
+        if len(self._verified) > len(listed):  # forget files gone
+            current = {file.identity for file in listed}
+            self._verified = {k: v for k, v in self._verified.items() if k in current}
+        names = {file.name for file in listed}
+        self._failed = {k: v for k, v in self._failed.items() if k in names}
+        return listed
+
+    def _same_file(self, file: Listed, state: dict) -> bool:
+        """Whether the file with a known identity still holds what was read from it."""
+        if self.fmt == "parquet":  # written once: another size is another file
+            return "size" not in state or state["size"] == file.stat.st_size
+        if file.stat.st_size < state["offset"]:
+            return False  # cut shorter (copytruncate rotation): read again from the start
+        seen = (file.stat.st_size, file.stat.st_mtime_ns)
+        if self._verified.get(file.identity) == seen:
+            return True
+        size, checksum = state.get("head", (0, 0))
+        same = size == 0 or head_checksum(file.path, size) == checksum
+        if same:
+            self._verified[file.identity] = seen
+        return same
+
+    def _keep(self, file: Listed, state: dict) -> dict:
+        """Start following a file the source took something from."""
+        if file.name not in self._files:
+            state.update(serial=self._serial, device=file.stat.st_dev, inode=file.stat.st_ino)
+            self._serial += 1
+            self._files[file.name] = state
+        return state
+
+    def _read_isolated(self, file: Listed, budget: int) -> pa.Table | None:
+        """Read one file; a file that cannot be read is reported once (until it changes) and
+        left out, so that it does not stop the other files."""
+        if self._failed.get(file.name) == file.signature:
+            return None
+        read = self._read_parquet if self.fmt == "parquet" else self._read_text
+        try:
+            table = read(file, budget)
+        except FileNotFoundError:  # removed since the directory was listed
+            return None
+        except (ConnectorError, OSError) as error:
+            self._failed[file.name] = file.signature
+            if isinstance(error, OSError):
+                error = f"{self.watched.display(file.name)}: cannot read the file ({error})"
+            self.errors.append(f"{error}; the other files go on, this one when it changes")
+            del self.errors[:-MAX_ERRORS]
+            return None
+        self._failed.pop(file.name, None)
+        return table
+
+    def _current(self, name: str, target: dict) -> dict | None:
+        """The file of a replayed position as the current position has it (found by serial)."""
+        if "serial" not in target:
+            return self._files.get(name)
+        return next((s for s in self._files.values() if s["serial"] == target["serial"]), None)
+
+    def _locate(self, name: str, target: dict) -> pathlib.Path:
+        """The file a replayed position names: by identity (renamed files too), else the file
+        under its name if its first bytes are the same (copied, e.g. restored from a backup)."""
+        path = self.watched.file_path(name)
+        if "inode" not in target:
+            return path
+        found = self.watched.find(name, target["device"], target["inode"])
+        if found is not None:
+            return found
         if not path.exists():
-            raise self._missing()
-        return [(path.name, path)]
-
-    def _file_path(self, name: str) -> pathlib.Path:
-        """The path of a file named in a position."""
-        if names_a_directory(self._path_option) or self._path.is_dir():
-            return self._path / name
-        return self._path
-
-    def _missing(self) -> ConnectorError:
-        return ConnectorError(
-            f"source {self.name}: path '{self._path_option}' does not exist "
-            f"(looked for {self._path}); end it with '/' for a directory that is created later"
-        )
-
-    def _display(self, name: str) -> str:
-        """How messages name a file: the path as the user wrote it, plus the file's name."""
-        if names_a_directory(self._path_option) or self._path.is_dir():
-            return self._path_option.rstrip("/" + os.sep) + "/" + name
-        return self._path_option
+            return path  # the reader says what is missing
+        if "head" in target:
+            same = head_checksum(path, target["head"][0]) == target["head"][1]
+        else:
+            same = path.stat().st_size == target.get("size")
+        if not same:
+            raise self._not_replayable(name, target, "another file has its name now")
+        return path
 
     # -- CSV and JSON lines -----------------------------------------------------------------
 
-    def _read_text(self, name: str, path: pathlib.Path, budget: int) -> pa.Table | None:
-        state = self._files.setdefault(name, {"offset": 0, "line": 0, "header": None})
-        try:
-            if path.stat().st_size <= state["offset"]:
-                return None
-        except FileNotFoundError:  # removed since the directory was listed
+    def _read_text(self, file: Listed, budget: int) -> pa.Table | None:
+        name, path = file.name, file.path
+        state = self._files.get(name) or {"offset": 0, "line": 0, "header": None, "head": [0, 0]}
+        if file.stat.st_size <= state["offset"]:
             return None
         needs_header = self.fmt == "csv" and self._header and state["header"] is None
-        if needs_header and not self._take_header(name, path, state):
-            return None
+        if needs_header:
+            if not self._take_header(name, path, state):
+                return None
+            self._keep(file, state)
         chunk = _complete_lines(path, state["offset"], budget)
         if not chunk:
             return None
         table = self._parse_skipping(self._parser(state["header"]), chunk, name, state["line"] + 1)
+        self._keep(file, state)
         state["offset"] += len(chunk)
         state["line"] += chunk.count(b"\n")
+        if state["head"][0] < min(state["offset"], HEAD_BYTES):
+            size = min(state["offset"], HEAD_BYTES)
+            state["head"] = [size, head_checksum(path, size) or 0]
         return table
 
-    def _take_header(self, name: str, path: pathlib.Path, state: dict) -> bool:
+    def _take_header(self, name: str, path: str | pathlib.Path, state: dict) -> bool:
         """Read the header line of a CSV file into ``state``; False if it is not complete yet."""
         line = _complete_lines(path, 0, 1)
         if not line:
@@ -247,18 +317,19 @@ class FileSource(SourceReader):
         missing = [n for n in self.schema.names if n not in names]
         if missing:
             raise ConnectorError(
-                f"{self._display(name)}:1: the header has no column {', '.join(missing)} "
+                f"{self.watched.display(name)}:1: the header has no column {', '.join(missing)} "
                 f"(it has {', '.join(names)}); fix the file or the declared columns, "
                 "or set header = 'false' to match columns by position"
             )
-        state.update(header=names, offset=len(line), line=1)
+        head = min(len(line), HEAD_BYTES)
+        state.update(header=names, offset=len(line), line=1, head=[head, zlib.crc32(line[:head])])
         return True
 
     def _parser(self, header: list[str] | None) -> Parse:
         if self.fmt == "jsonl":
-            return functools.partial(_parse_jsonl, read_types=self._read_types, schema=self.schema)
+            return functools.partial(parse_jsonl, read_types=self._read_types, schema=self.schema)
         return functools.partial(
-            _parse_csv,
+            parse_csv,
             column_names=header or self.schema.names,
             delimiter=self._delimiter,
             read_types=self._read_types,
@@ -273,23 +344,24 @@ class FileSource(SourceReader):
             return None
         try:
             return parse(chunk)
-        except _BAD_DATA:
+        except BAD_DATA:
             lines = chunk.split(b"\n")[:-1]
         tables = parse_lines(parse, lines, first_line, functools.partial(self._report, name))
         return pa.concat_tables(tables) if tables else None
 
     def _report(self, name: str, line: int | None, problem: str) -> None:
-        where = self._display(name) + (f":{line}" if line else "")
+        where = self.watched.display(name) + (f":{line}" if line else "")
         self.errors.append(f"{where}: {problem}")
         del self.errors[:-MAX_ERRORS]
 
-    def _replay_text(self, name: str, path: pathlib.Path, target: dict) -> pa.Table | None:
-        state = dict(self._files.get(name, {"offset": 0, "line": 0, "header": None}))
+    def _replay_text(self, name: str, target: dict) -> pa.Table | None:
+        state = dict(self._current(name, target) or {"offset": 0, "line": 0, "header": None})
         end = target["offset"]
         if end < state["offset"]:
             raise self._not_replayable(name, target, f"it is already at byte {state['offset']}")
         if end == state["offset"]:
             return None
+        path = self._locate(name, target)
         try:
             size = path.stat().st_size
         except FileNotFoundError:
@@ -317,23 +389,24 @@ class FileSource(SourceReader):
         else:
             read = f"its first {target['rows']} rows"
         return ConnectorError(
-            f"source {self.name}: cannot read {self._display(name)} again up to where it was "
-            f"read before the restart ({read}): {why}"
+            f"source {self.name}: cannot read {self.watched.display(name)} again up to where "
+            f"it was read before the restart ({read}): {why}"
         )
 
     # -- Parquet ----------------------------------------------------------------------------
 
-    def _read_parquet(self, name: str, path: pathlib.Path, budget: int) -> pa.Table | None:
+    def _read_parquet(self, file: Listed, budget: int) -> pa.Table | None:
+        name = file.name
         state = self._files.get(name)
         if state is not None and state["done"]:
             return None
         if self._parquet is None or self._parquet[0] != name:
-            table = self._load_parquet(name, path)
+            table = self._load_parquet(name, file.path)
             if table is None:
                 return None
             self._parquet = (name, table)
         table = self._parquet[1]
-        state = self._files.setdefault(name, {"rows": 0, "done": False})
+        state = self._keep(file, state or {"size": file.stat.st_size, "rows": 0, "done": False})
         part = table.slice(state["rows"], budget)
         state["rows"] += part.num_rows
         if state["rows"] >= table.num_rows:
@@ -341,23 +414,24 @@ class FileSource(SourceReader):
             self._parquet = None
         return part
 
-    def _replay_parquet(self, name: str, path: pathlib.Path, target: dict) -> pa.Table | None:
-        state = self._files.get(name, {"rows": 0, "done": False})
+    def _replay_parquet(self, name: str, target: dict) -> pa.Table | None:
+        state = self._current(name, target) or {"rows": 0, "done": False}
         if target["rows"] < state["rows"]:
             raise self._not_replayable(name, target, f"it is already at row {state['rows']}")
-        if target == state:
+        if target["rows"] == state["rows"] and target["done"] == state["done"]:
             return None
         cached = self._parquet
-        table = (
-            cached[1] if cached and cached[0] == name else self._load_parquet(name, path, target)
-        )
+        if cached and cached[0] == name:
+            table = cached[1]
+        else:
+            table = self._load_parquet(name, self._locate(name, target), target)
         if table.num_rows < target["rows"]:
             raise self._not_replayable(name, target, f"the file has only {table.num_rows} rows")
         self._parquet = None if target["done"] else (name, table)
         return table.slice(state["rows"], target["rows"] - state["rows"])
 
     def _load_parquet(
-        self, name: str, path: pathlib.Path, replaying: dict | None = None
+        self, name: str, path: str | pathlib.Path, replaying: dict | None = None
     ) -> pa.Table | None:
         """The whole file cast to the schema; None if it cannot be read yet (retried later).
         ``replaying``: the position being replayed, which was read before, so a file that
@@ -377,22 +451,22 @@ class FileSource(SourceReader):
         missing = [n for n in self.schema.names if n not in table.column_names]
         if missing:
             raise ConnectorError(
-                f"{self._display(name)}: no column {', '.join(missing)} "
+                f"{self.watched.display(name)}: no column {', '.join(missing)} "
                 f"(it has {', '.join(file.schema_arrow.names)})"
             )
         try:
-            return _conform(table, self.schema)
-        except _BAD_DATA as error:
+            return conform(table, self.schema)
+        except BAD_DATA as error:
             raise ConnectorError(
-                f"{self._display(name)}: values do not fit the declared column types: {error}"
+                f"{self.watched.display(name)}: values do not fit the declared column types: {error}"
             ) from error
 
 
 # ---------------------------------------------------------------------------------------------
-# Parsing: whole chunks with pyarrow, line by line (by bisection) only to find bad lines
+# Reading whole lines
 
 
-def _complete_lines(path: pathlib.Path, offset: int, max_lines: int) -> bytes:
+def _complete_lines(path: str | pathlib.Path, offset: int, max_lines: int) -> bytes:
     """At most ``max_lines`` whole lines of the file from byte ``offset`` (b'' if none yet)."""
     parts, newlines = [], 0
     with open(path, "rb") as file:
@@ -408,107 +482,3 @@ def _complete_lines(path: pathlib.Path, offset: int, max_lines: int) -> bytes:
         return data[: data.rfind(b"\n") + 1]
     ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == ord("\n"))
     return data[: int(ends[max_lines - 1]) + 1]
-
-
-def parse_lines(
-    parse: Parse, lines: list[bytes], first_line: int, report: Callable[[int, str], None]
-) -> list[pa.Table]:
-    """Parse lines in halves until each bad line is isolated, reported and left out."""
-    text = b"\n".join(lines) + b"\n"
-    if not text.strip():
-        return []
-    try:
-        return [parse(text)]
-    except _BAD_DATA as error:
-        if len(lines) == 1:
-            report(first_line, _problem(error))
-            return []
-    middle = len(lines) // 2
-    return parse_lines(parse, lines[:middle], first_line, report) + parse_lines(
-        parse, lines[middle:], first_line + middle, report
-    )
-
-
-def _problem(error: Exception) -> str:
-    """pyarrow's message without its position inside the chunk (the caller knows the line)."""
-    return re.sub(r"\s*in row \d+$", "", str(error).strip())
-
-
-def csv_parser(schema: pa.Schema, delimiter: str, null: str, what: str) -> Parse:
-    """A parser of CSV lines (no header) into ``schema``'s columns by position, as the file
-    source parses them, with ``null`` (unquoted) for NULL: for COPY FROM."""
-    read_types = {f.name: _read_type(f, "csv", what) for f in schema}
-    return functools.partial(
-        _parse_csv,
-        column_names=schema.names,
-        delimiter=delimiter,
-        read_types=read_types,
-        schema=schema,
-        null=null,
-    )
-
-
-def _parse_csv(
-    chunk: bytes,
-    column_names: list[str],
-    delimiter: str,
-    read_types: dict[str, pa.DataType],
-    schema: pa.Schema,
-    null: str = "",
-) -> pa.Table:
-    table = pa_csv.read_csv(
-        io.BytesIO(chunk),
-        read_options=pa_csv.ReadOptions(column_names=column_names, block_size=len(chunk) + 1),
-        parse_options=pa_csv.ParseOptions(delimiter=delimiter, newlines_in_values=False),
-        convert_options=pa_csv.ConvertOptions(
-            column_types=read_types,
-            include_columns=schema.names,
-            null_values=[null],
-            strings_can_be_null=True,
-            quoted_strings_can_be_null=False,
-            true_values=["true", "True", "TRUE", "t", "1"],
-            false_values=["false", "False", "FALSE", "f", "0"],
-        ),
-    )
-    return _conform(table, schema)
-
-
-def _parse_jsonl(chunk: bytes, read_types: dict[str, pa.DataType], schema: pa.Schema) -> pa.Table:
-    table = pa_json.read_json(
-        io.BytesIO(chunk),
-        read_options=pa_json.ReadOptions(block_size=len(chunk) + 1),
-        parse_options=pa_json.ParseOptions(
-            explicit_schema=pa.schema(list(read_types.items())),
-            unexpected_field_behavior="ignore",
-            newlines_in_values=False,
-        ),
-    )
-    return _conform(table, schema)
-
-
-# Types the readers cannot produce directly are read as text and converted after.
-_UNSUPPORTED = {
-    "csv": lambda t: pa.types.is_nested(t) or pa.types.is_interval(t),
-    "jsonl": lambda t: pa.types.is_interval(t) or pa.types.is_map(t),
-    "parquet": lambda t: False,
-}
-_AS_TEXT = {
-    "csv": lambda t: pa.types.is_timestamp(t) and t.tz is not None,
-    "jsonl": lambda t: pa.types.is_date(t) or pa.types.is_time(t) or pa.types.is_binary(t),
-    "parquet": lambda t: False,
-}
-
-
-def _read_type(field: pa.Field, fmt: str, source: str) -> pa.DataType:
-    if _UNSUPPORTED[fmt](field.type):
-        raise ConnectorError(
-            f"source {source}: column {field.name} of type {field.type} cannot "
-            f"be read from {fmt}; use format 'parquet' (or 'jsonl' for lists)"
-        )
-    return pa.string() if _AS_TEXT[fmt](field.type) else field.type
-
-
-def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
-    """The declared columns, in order, cast to the declared types (raises ArrowInvalid)."""
-    columns = [cast_text(table.column(f.name), f.type) for f in schema]
-    return pa.Table.from_arrays(columns, schema=schema)

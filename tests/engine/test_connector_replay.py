@@ -190,6 +190,45 @@ def test_text_files_replay_their_polls_also_when_appended_between_polls(
 
 @SETTINGS
 @given(
+    fmt=st.sampled_from(["csv", "jsonl"]),
+    kinds=line_kinds,
+    steps=st.lists(
+        st.one_of(polls, appends, st.tuples(st.just("rotate"))), min_size=4, max_size=30
+    ),
+    start=st.integers(0, 30),
+)
+def test_text_files_replay_their_polls_across_rotations(fmt, kinds, steps, start):
+    # logrotate into names the source still reads: app.csv -> app-1.csv, a new app.csv. The
+    # positions follow each file by identity, so replay finds a rotated file by its new name.
+    header = "id,name\n" if fmt == "csv" else ""
+    text = "".join(text_line(fmt, k, i) for i, k in enumerate(kinds * 3)).encode()
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = pathlib.Path(tmp) / "in"
+        folder.mkdir()
+        current = folder / f"app.{fmt}"
+        current.write_text(header)
+        done = {"written": 0, "rotations": 0}
+
+        def open_reader(clock):
+            options = {"connector": "file", "path": "in/", "format": fmt}
+            return open_source(source(FILE_COLUMNS, **options), pathlib.Path(tmp))
+
+        def act(step):
+            if step[0] == "rotate":
+                done["rotations"] += 1
+                current.rename(folder / f"app-{done['rotations']}.{fmt}")
+                current.write_text(header)
+                return
+            chunk = text[done["written"] : done["written"] + step[2]]
+            with open(current, "ab") as file:
+                file.write(chunk)
+            done["written"] += len(chunk)
+
+        run_and_replay(open_reader, [*steps, ("poll", 1000, True)], act, start)
+
+
+@SETTINGS
+@given(
     sizes=st.lists(st.integers(0, 30), max_size=5),
     steps=st.lists(st.one_of(polls, st.tuples(st.just("add"))), min_size=2, max_size=20),
     start=st.integers(0, 20),

@@ -53,10 +53,33 @@ def test_csv_without_header_and_with_another_delimiter(tmp_path):
     assert [r["id"] for r in drain(reader)] == [1]
 
 
-def test_csv_header_without_a_declared_column_is_an_error(tmp_path):
-    (tmp_path / "a.csv").write_text("id,ts,name\n1,,x\n")
-    with pytest.raises(ConnectorError, match=r"a\.csv:1: the header has no column amount"):
-        file_source(tmp_path, "a.csv", "csv").poll(10)
+def test_csv_header_without_a_declared_column_is_reported_once_and_the_other_files_go_on(
+    tmp_path,
+):
+    folder = tmp_path / "d"
+    folder.mkdir()
+    (folder / "a.csv").write_text("id,ts,name\n1,,,x\n")  # no amount: a bad header
+    (folder / "b.csv").write_text("id,ts,amount,name\n2,,2,b\n")
+    reader = file_source(tmp_path, "d/", "csv")
+    assert [r["id"] for r in drain(reader)] == [2]
+    with (folder / "b.csv").open("a") as file:
+        file.write("3,,3,c\n")
+    assert [r["id"] for r in drain(reader)] == [3]  # appends to the other files are read
+    assert len(reader.errors) == 1  # once, not at every poll
+    assert reader.errors[0].startswith("d/a.csv:1: the header has no column amount")
+    assert "the other files go on" in reader.errors[0]
+    (folder / "a.csv").write_text("id,ts,amount,name\n1,,1,a\n")  # fixed: read from its start
+    assert [r["id"] for r in drain(reader)] == [1] and len(reader.errors) == 1
+
+
+def test_a_file_that_cannot_be_opened_is_reported_and_skipped(tmp_path):
+    folder = tmp_path / "d"
+    folder.mkdir()
+    (folder / "a.jsonl").mkdir()  # a directory with a file's name cannot be read
+    (folder / "a.jsonl" / "x").write_text("")
+    (folder / "b.jsonl").write_text('{"id": 1}\n')
+    reader = file_source(tmp_path, "d/", "jsonl", (Column("id", "INTEGER"),))
+    assert drain(reader) == [{"id": 1}] and reader.errors == []
 
 
 def test_jsonl_types_missing_fields_and_extra_fields(tmp_path):
@@ -98,8 +121,11 @@ def test_parquet_directory_in_name_order_split_by_max_rows(tmp_path):
     assert first.schema == source(columns).arrow_schema()
     assert [r["id"] for r in rows(first)] == [1, 2, 3, 4]
     assert [r["id"] for r in drain(reader)] == [5]
-    (folder / "a.parquet").write_bytes(b"rewritten")  # read once: a finished file is not reread
+    (folder / "a.parquet").rename(folder / "c.parquet")  # a file is read once, whatever its name
     assert reader.poll(10) is None and reader.errors == []
+    pq.write_table(pa.table({"id": [6, 7, 8], "name": ["f", "g", "h"]}), folder / "a.parquet")
+    assert [r["id"] for r in drain(reader)] == [6, 7, 8]  # a new file under an old name
+    assert reader.errors == []
 
 
 def test_parquet_file_not_readable_yet_is_retried(tmp_path):
@@ -207,6 +233,58 @@ def test_broken_json_lines_are_skipped_and_reported(tmp_path):
     reader = file_source(tmp_path, "e.jsonl", "jsonl", (Column("id", "INTEGER"),))
     assert [r["id"] for r in drain(reader)] == [1, 5]
     assert [e.split(": ")[0] for e in reader.errors] == ["e.jsonl:2", "e.jsonl:4", "e.jsonl:5"]
+
+
+NUMBERS = (
+    Column("d", "DOUBLE"),
+    Column("r", "REAL"),
+    Column("b", "BIGINT"),
+    Column("m", "DECIMAL(10,2)"),
+)
+
+
+@pytest.mark.parametrize(
+    ("fmt", "lines"),
+    [
+        (
+            "csv",
+            [
+                "d,r,b,m",
+                "1.5,2.5,3,4.25",
+                "1e400,1,1,1",
+                "1,1e39,1,1",
+                "1,-1e400,1,1",
+                "1,1,9223372036854775808,1",
+                "1,1,1,123456789012.5",
+                "inf,-Infinity,2,2",
+            ],
+        ),
+        (
+            "jsonl",
+            [
+                '{"d": 1.5, "r": 2.5, "b": 3, "m": 4.25}',
+                '{"d": 1e400}',
+                '{"r": 1e39}',
+                '{"r": -1e300}',
+                '{"b": 9223372036854775808}',
+                '{"m": 123456789012.5}',
+                '{"b": 2}',
+            ],
+        ),
+    ],
+)
+def test_numbers_out_of_range_are_bad_records_not_infinity(tmp_path, fmt, lines):
+    (tmp_path / f"n.{fmt}").write_text("\n".join(lines) + "\n")
+    reader = file_source(tmp_path, f"n.{fmt}", fmt, NUMBERS)
+    got = drain(reader)
+    first = 2 if fmt == "csv" else 1
+    assert got[0] == {"d": 1.5, "r": 2.5, "b": 3, "m": Decimal("4.25")}
+    assert [r["b"] for r in got] == [3, 2]  # an infinity written as one is a value
+    assert [e.split(": ")[0] for e in reader.errors] == [
+        f"n.{fmt}:{line}" for line in range(first + 1, first + 6)
+    ]
+    assert "1e400 is out of range for type DOUBLE" in reader.errors[0] or fmt == "jsonl"
+    assert "out of range for type REAL" in reader.errors[1]
 
 
 # -- option errors ------------------------------------------------------------------------------

@@ -71,7 +71,7 @@ def test_restore_after_a_crash_then_replay_writes_each_tick_once(
         (tmp_path / name / f".part-{crashed + 1:010d}.parquet.tmp").write_bytes(b"PAR1 torn")
     else:  # half of a line that was being written
         with open(tmp_path / name, "ab") as file:
-            file.write(b'{"op":"+I","id":9')
+            file.write(b'{"op":"+I","id":9' if fmt == "jsonl" else b"+I,9,2026-01")
 
     again = open_writer(tmp_path, name, fmt, mode)  # as the replayed CREATE SINK opens it
     again.restore(state)
