@@ -17,6 +17,7 @@ import pyarrow as pa
 
 from tidal.catalog import types
 from tidal.catalog.sqlstate import DATA_EXCEPTION, TidalError
+from tidal.engine.memory import duckdb_connection
 from tidal.engine.zset import WEIGHT, expand, with_weight
 from tidal.sql.duckdb_messages import data_message
 from tidal.sql.lower import lower, parameter_numbers, quote, to_sql
@@ -34,8 +35,12 @@ class BatchError(TidalError):
 
 
 class BatchBackend:
-    def __init__(self) -> None:
-        self._connection = connect_locked()
+    def __init__(self, memory_limit: int | None = None) -> None:
+        """``memory_limit``: the bytes DuckDB may use (tidal.engine.memory); None: DuckDB's
+        default."""
+        self._connection = (
+            connect_locked() if memory_limit is None else duckdb_connection(memory_limit)
+        )
         self._lock = threading.Lock()
         self._names = itertools.count()
 
