@@ -11,8 +11,8 @@ One budget per Database (``--memory-limit``, ``Database(memory_limit=...)``; by 
 of the machine's memory, or of the cgroup's limit if lower). It bounds two things:
 
 - DuckDB: every connection of the engine's batch backend belongs to a DuckDB instance whose
-  ``memory_limit`` is the budget (``duckdb_connection``), so one ad hoc query or backfill
-  fails with DuckDB's out-of-memory error (or spills) instead of growing without end.
+  ``memory_limit`` is the budget (``duckdb_connection``), with no spilling to disk, so a query
+  that needs more fails with 53200 instead of growing without end.
 - The state the engine keeps between ticks: the Arrow bytes of tables' and sources' contents,
   of views' contents and of their operators' state, measured as held (``measure``), after
   every tick and before every poll: a sum over batches and operators, not a walk over rows.
@@ -113,7 +113,8 @@ def duckdb_connection(limit: int) -> duckdb.DuckDBPyConnection:
     with _instances_lock:
         instance = _instances.get(limit)
         if instance is None:
-            config = {**LOCKED_CONFIG, "memory_limit": f"{limit}B"}
+            # Nothing spills to disk: DuckDB would write it under the working directory.
+            config = {**LOCKED_CONFIG, "memory_limit": f"{limit}B", "max_temp_directory_size": "0B"}
             instance = _instances[limit] = duckdb.connect(config=config)
         return instance.cursor()
 

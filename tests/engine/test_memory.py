@@ -174,3 +174,26 @@ def test_a_view_whose_backfill_exceeds_the_budget_is_refused_and_not_kept():
     assert db.tick_loop.memory.usage.total == 1_600_000  # the table's k and weights
     db.execute("CREATE MATERIALIZED VIEW narrow AS SELECT k + 1 AS c FROM t")  # room for it
     assert count(db, "narrow") == 100_000
+
+
+def test_a_query_that_needs_more_than_the_budget_fails_with_53200_and_writes_no_file(
+    tmp_path, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)  # DuckDB would spill under the working directory
+    db = Database(memory_limit="20MB")
+    db.execute("CREATE TABLE t (k BIGINT)")
+    db.execute("INSERT INTO t SELECT g FROM generate_series(1, 300000) AS s(g)")
+    heavy = (
+        "SELECT count(*) AS n FROM (SELECT DISTINCT a.k * 100 + b.k AS x "
+        "FROM t AS a, (SELECT k FROM t WHERE k < 40) AS b) AS q"
+    )
+    with pytest.raises(TidalError) as error:
+        db.execute(heavy)
+    assert error.value.sqlstate == OUT_OF_MEMORY
+    assert str(error.value) == (
+        "out of memory: the query needs more than the memory budget; make it smaller or "
+        "raise --memory-limit"
+    )
+    # Nothing spilled: DuckDB makes its (empty) files there, but writes nothing to them.
+    assert sum(path.stat().st_size for path in tmp_path.rglob("*") if path.is_file()) == 0
+    assert count(db, "t") == 300_000  # and the database goes on
