@@ -176,12 +176,14 @@ def _not_convertible(found: re.Match) -> tuple[str, str]:
     return f'invalid input syntax for type {type_name}: "{text}"', INVALID_TEXT_REPRESENTATION
 
 
+_OUT_OF_MEMORY = (
+    "out of memory: the query needs more than the memory budget; make it smaller or raise "
+    "--memory-limit"
+)
+
+
 def _out_of_memory(found: re.Match) -> tuple[str, str]:
-    return (
-        "out of memory: the query needs more than the memory budget; make it smaller or raise "
-        "--memory-limit",
-        OUT_OF_MEMORY,
-    )
+    return _OUT_OF_MEMORY, OUT_OF_MEMORY
 
 
 # A pattern each, matched anywhere in a message (a message may quote DuckDB's after its own
