@@ -126,6 +126,20 @@ def test_a_view_over_a_huge_sequence_fills_tick_by_tick_and_is_named_when_it_sto
     assert db.tick_loop.memory.usage.total < 16 * MB
 
 
+def test_a_group_by_over_ever_new_keys_counts_its_accumulators():
+    db = Database(memory_limit="8MB", batch_rows=8192)
+    db.execute(
+        "CREATE SOURCE numbers (n BIGINT) WITH (connector = 'datagen', "
+        "'fields.n.kind' = 'sequence', 'fields.n.start' = '1', "
+        "'fields.n.end' = '1000000000000', 'rows-per-second' = '1000000000', retain = 'false')"
+    )
+    db.execute("CREATE MATERIALIZED VIEW per_n AS SELECT n, count(*) AS c FROM numbers GROUP BY n")
+    fill_until_paused(db)  # the view keeps no Arrow rows: its numpy state is what grows
+    (said,) = db.take_source_errors()
+    assert "most by view per_n" in said
+    assert db.tick_loop.memory.usage.holders[0][0] == "view per_n"
+
+
 def test_a_sequence_longer_than_read_at_once_is_read_at_its_rate():
     column = (Column("n", "BIGINT"),)
     huge = source(column, connector="datagen", **{"fields.n.kind": "sequence"}, **{
