@@ -6,6 +6,9 @@ tests must not take the machine's memory.
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 from connector_helpers import source
 
@@ -211,3 +214,34 @@ def test_a_query_that_needs_more_than_the_budget_fails_with_53200_and_writes_no_
     # Nothing spilled: DuckDB makes its (empty) files there, but writes nothing to them.
     assert sum(path.stat().st_size for path in tmp_path.rglob("*") if path.is_file()) == 0
     assert count(db, "t") == 300_000  # and the database goes on
+
+
+# --- the command line ---------------------------------------------------------------------------
+
+
+def tidal_run(tmp_path, *flags: str, script: str) -> subprocess.CompletedProcess:
+    path = tmp_path / "s.sql"
+    path.write_text(script)
+    return subprocess.run(  # noqa: PLW1510 - each test asserts the exit code
+        [sys.executable, "-m", "tidal.shell.cli", "run", *flags, str(path)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_tidal_run_takes_the_memory_limit_and_refuses_a_bad_one(tmp_path):
+    script = (
+        "CREATE TABLE t (k BIGINT);\n"
+        "INSERT INTO t SELECT g FROM generate_series(1, 1000000) AS s(g);\n"  # 16 MB
+        "SELECT count(*) AS n FROM t;\n"
+    )
+    assert tidal_run(tmp_path, "--memory-limit", "64MB", script=script).returncode == 0
+    refused = tidal_run(tmp_path, "--memory-limit", "8MB", script=script)
+    assert refused.returncode == 1
+    assert "out of memory: adding rows to t" in refused.stderr
+    assert "of 8 MiB held" in refused.stderr
+    bad = tidal_run(tmp_path, "--memory-limit", "lots", script=script)
+    assert bad.returncode == 1
+    assert "memory limit 'lots' is not a size: write e.g. 512MB" in bad.stderr
