@@ -129,7 +129,11 @@ class TickLoop:
         """Apply DML changes of several tables (plain rows with ``__weight``) in one tick, all
         or nothing (a transaction's)."""
         with self.exclusive():
-            self._run({table.lower(): rename_positional(c) for table, c in changes.items()})
+            changes = {table.lower(): rename_positional(c) for table, c in changes.items()}
+            if _adds_rows(changes) and self._past_budget(sum(c.nbytes for c in changes.values())):
+                # Refused before it runs: undoing a tick rebuilds every view.
+                raise self.memory.refuse(f"adding rows to {', '.join(sorted(changes))}")
+            self._run(changes)
 
     def tick(self) -> bool:
         """Poll every source once and run a tick if any had rows, or if an idle source's
@@ -275,13 +279,13 @@ class TickLoop:
         took the state past the budget: raising undoes it. DML that deletes as many rows as it
         adds goes through, to make room."""
         usage = measure(self._state_holders())
-        if (
-            usage.total > self.memory.limit
-            and not (polled or replayed)
-            and sum(pc.sum(c.column(WEIGHT)).as_py() or 0 for c in changes.values()) > 0
-        ):
+        if usage.total > self.memory.limit and not (polled or replayed) and _adds_rows(changes):
             raise self.memory.refuse(f"adding rows to {', '.join(sorted(changes))}")
         self._take_measure(usage)
+
+    def _past_budget(self, more: int) -> bool:
+        """Whether ``more`` bytes would take the state (as last measured) past the budget."""
+        return self.memory.usage.total + more > self.memory.limit
 
     def _state_holders(self) -> Iterator[tuple[str, tuple]]:
         """Every relation by its kind and name, with what holds its state."""
@@ -318,3 +322,8 @@ class TickLoop:
         with self._lock:
             errors, self._source_errors = self._source_errors, []
             return errors
+
+
+def _adds_rows(changes: dict[str, pa.Table]) -> bool:
+    """Whether changes insert more rows than they delete."""
+    return sum(pc.sum(c.column(WEIGHT)).as_py() or 0 for c in changes.values()) > 0

@@ -245,3 +245,18 @@ def test_tidal_run_takes_the_memory_limit_and_refuses_a_bad_one(tmp_path):
     bad = tidal_run(tmp_path, "--memory-limit", "lots", script=script)
     assert bad.returncode == 1
     assert "memory limit 'lots' is not a size: write e.g. 512MB" in bad.stderr
+
+
+def test_dml_whose_views_would_grow_past_the_budget_is_undone():
+    db = Database(memory_limit="16MB")
+    db.execute("CREATE TABLE a (x BIGINT)")
+    db.execute("CREATE TABLE b (y BIGINT)")
+    db.execute("INSERT INTO b SELECT g FROM generate_series(1, 20000) AS s(g)")
+    db.execute("CREATE MATERIALIZED VIEW pairs AS SELECT x, y FROM a, b")
+    db.execute("INSERT INTO a VALUES (1)")  # 20,000 pairs: fits
+    with pytest.raises(TidalError) as error:  # 100 rows, but 2,000,000 more pairs
+        db.execute("INSERT INTO a SELECT g FROM generate_series(2, 101) AS s(g)")
+    assert error.value.sqlstate == OUT_OF_MEMORY
+    assert "adding rows to a" in str(error.value)
+    assert (count(db, "a"), count(db, "pairs")) == (1, 20_000)
+    assert db.tick_loop.memory.usage.total < 4 * MB
