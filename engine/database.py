@@ -92,8 +92,8 @@ class Database:
         self.compiler = Compiler(self.catalog)
         if isinstance(memory_limit, str):
             memory_limit = parse_size(memory_limit)
-        memory = MemoryBudget(memory_limit)
-        self.backend = BatchBackend(memory.limit)
+        memory = MemoryBudget(memory_limit, batch_mode)
+        self.backend = BatchBackend(memory_limit=memory.duckdb_limit)
         self.watermarks = Watermarks(clock)
         self.relations = Relations(
             self.catalog,
@@ -104,7 +104,7 @@ class Database:
             compute=self.query,
         )
         self.tick_loop = TickLoop(self.relations, self.watermarks, batch_rows, memory)
-        self.reads = Reads(self.tick_loop, self.relations, self.backend)
+        self.reads = Reads(self.tick_loop, self.relations)
         self.feeds = Feeds()  # subscriptions and the history they resume from
         self.table_changes = TableChanges()  # what a transaction's COMMIT checks
         self.tick_loop.on_tick += [

@@ -10,9 +10,12 @@
 One budget per Database (``--memory-limit``, ``Database(memory_limit=...)``; by default half
 of the machine's memory, or of the cgroup's limit if lower). It bounds two things:
 
-- DuckDB: every connection of the engine's batch backend belongs to a DuckDB instance whose
-  ``memory_limit`` is the budget (``duckdb_connection``), with no spilling to disk, so a query
-  that needs more fails with 53200 instead of growing without end.
+- DuckDB: the engine's DuckDB work and clients' ad hoc queries each run in a DuckDB instance
+  of their own (tidal.sql.typeinfer.ENGINE, AD_HOC) whose ``memory_limit`` is
+  ``DUCKDB_SHARE`` of the budget (``duckdb_limit``; in batch mode, where the engine keeps no
+  state, the whole budget), with no spilling to disk: a query that needs more fails with
+  53200 instead of growing without end, and the state and DuckDB together stay within
+  about 1.4 times the budget.
 - The state the engine keeps between ticks: the Arrow bytes of tables' and sources' contents,
   of views' contents and of their operators' state, measured as held (``measure``), after
   every tick and before every poll: a sum over batches and operators, not a walk over rows.
@@ -35,11 +38,12 @@ from dataclasses import dataclass
 import duckdb
 
 from tidal.catalog.sqlstate import INVALID_PARAMETER_VALUE, OUT_OF_MEMORY, TidalError
-from tidal.sql.typeinfer import LOCKED_CONFIG
+from tidal.sql.typeinfer import ENGINE, LOCKED_CONFIG
 
 PAUSE_SHARE = 0.9  # sources wait from this share of the budget on
 RESUME_SHARE = 0.85  # and are read again below this one (not at once: no flapping every tick)
 DEFAULT_SHARE = 0.5  # of the machine's (or cgroup's) memory, when no limit is given
+DUCKDB_SHARE = 0.25  # of the budget, for each DuckDB instance (the engine's, ad hoc queries')
 _UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
 _SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(?:([kmgt]?)(?:i?b)?)?\s*", re.IGNORECASE)
 # Where the cgroup (v2, then v1) that holds this process states its memory limit.
@@ -102,20 +106,21 @@ def _cgroup_limits() -> list[int]:
 # ---------------------------------------------------------------------------------------------
 # DuckDB
 
-_instances: dict[int, duckdb.DuckDBPyConnection] = {}
+_instances: dict[tuple[str, int], duckdb.DuckDBPyConnection] = {}
 _instances_lock = threading.Lock()
 
 
-def duckdb_connection(limit: int) -> duckdb.DuckDBPyConnection:
+def duckdb_connection(limit: int, purpose: str = ENGINE) -> duckdb.DuckDBPyConnection:
     """A locked DuckDB connection (tidal.sql.typeinfer.LOCKED_CONFIG) whose instance may use at
-    most ``limit`` bytes. One instance per limit: its settings are fixed when it starts, and a
-    new connection to it costs microseconds (a new instance about 30 ms)."""
+    most ``limit`` bytes. One instance per purpose (``ENGINE``, ``AD_HOC``) and limit: its
+    settings are fixed when it starts, and a new connection to it costs microseconds (a new
+    instance about 30 ms)."""
     with _instances_lock:
-        instance = _instances.get(limit)
+        instance = _instances.get((purpose, limit))
         if instance is None:
             # Nothing spills to disk: DuckDB would write it under the working directory.
             config = {**LOCKED_CONFIG, "memory_limit": f"{limit}B", "max_temp_directory_size": "0B"}
-            instance = _instances[limit] = duckdb.connect(config=config)
+            instance = _instances[purpose, limit] = duckdb.connect(config=config)
         return instance.cursor()
 
 
@@ -150,14 +155,16 @@ def measure(holders: Iterable[tuple[str, Iterable[object]]]) -> Usage:
 
 class MemoryBudget:
     """The budget (``limit`` bytes), the state's last measured ``usage``, and whether sources
-    are ``paused``."""
+    are ``paused``; ``duckdb_limit``: what each DuckDB instance may use (``batch_mode``: the
+    engine keeps no state, DuckDB does all the work)."""
 
-    def __init__(self, limit: int | None = None) -> None:
+    def __init__(self, limit: int | None = None, batch_mode: bool = False) -> None:
         self.limit = default_limit() if limit is None else limit
         if self.limit <= 0:
             raise TidalError(
                 f"memory limit {limit} is not positive", sqlstate=INVALID_PARAMETER_VALUE
             )
+        self.duckdb_limit = self.limit if batch_mode else int(self.limit * DUCKDB_SHARE)
         self.usage = Usage(0)
         self.paused = False
 

@@ -127,7 +127,8 @@ class PreparedStatement:
             compiled = self._kept(key) or self._compile(key, arguments)
             if compiled.change is not None:
                 return Status(self.statements.apply_change(compiled.change, arguments))
-            return self.reads.query(compiled.plan, arguments)
+            read = self.reads.read(compiled.plan, arguments)
+        return read()  # off the lock: a long query holds up nothing else
 
     def _run_in(self, transaction: Transaction, key: tuple, arguments: Arguments) -> Result:
         with self.statements.ticks.exclusive():

@@ -177,8 +177,8 @@ def _not_convertible(found: re.Match) -> tuple[str, str]:
 
 
 _OUT_OF_MEMORY = (
-    "out of memory: the query needs more than the memory budget; make it smaller or raise "
-    "--memory-limit"
+    "out of memory: the query needs more than its share of the memory budget; make it smaller "
+    "or raise --memory-limit"
 )
 
 

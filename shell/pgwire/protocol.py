@@ -47,6 +47,7 @@ from tidal.shell.pgwire.error_responses import (
     describe,
     error_message,
     fatal_message,
+    incident,
 )
 from tidal.shell.pgwire.portals import (
     Portal,
@@ -279,7 +280,7 @@ class SessionProtocol:
         """Report ``error`` (an ErrorResponse also ends COPY OUT) and fail an open
         transaction block; a bug is also logged."""
         if describe(error)[0] == INTERNAL_ERROR:
-            log.error("internal error answering a client", exc_info=error)
+            log.error("internal error, incident %s", incident(error), exc_info=error)
         self.send(error_message(error, text, offset))
         if self.phase is State.COPY_OUT:
             self.phase = State.WAITING

@@ -64,11 +64,14 @@ def test_the_default_is_half_of_the_cgroup_limit_when_it_is_below_the_machine(
     assert MemoryBudget().limit == default_limit()
 
 
-def test_duckdb_gets_the_budget_as_its_memory_limit():
+def test_each_duckdb_instance_gets_a_quarter_of_the_budget_and_batch_mode_all_of_it():
     setting = "SELECT current_setting('memory_limit')"
     assert duckdb_connection(48 * MB).execute(setting).fetchall() == [("48.0 MiB",)]
-    backend = Database(memory_limit="48MB").backend
-    assert backend.query(setting, {}).column(0).to_pylist() == ["48.0 MiB"]
+    db = Database(memory_limit="48MB")
+    for backend in (db.backend, db.reads.backend):  # the engine's work, clients' queries
+        assert backend.query(setting, {}).column(0).to_pylist() == ["12.0 MiB"]
+    batch = Database(memory_limit="48MB", batch_mode=True)
+    assert batch.reads.backend.query(setting, {}).column(0).to_pylist() == ["48.0 MiB"]
 
 
 def test_pausing_and_resuming_are_said_once_each():
@@ -208,8 +211,8 @@ def test_a_query_that_needs_more_than_the_budget_fails_with_53200_and_writes_no_
         db.execute(heavy)
     assert error.value.sqlstate == OUT_OF_MEMORY
     assert str(error.value) == (
-        "out of memory: the query needs more than the memory budget; make it smaller or "
-        "raise --memory-limit"
+        "out of memory: the query needs more than its share of the memory budget; make it "
+        "smaller or raise --memory-limit"
     )
     # Nothing spilled: DuckDB makes its (empty) files there, but writes nothing to them.
     assert sum(path.stat().st_size for path in tmp_path.rglob("*") if path.is_file()) == 0
