@@ -164,6 +164,7 @@ class TickLoop:
         unbounded sources have produced by now. ``retained_only``: leave sources that keep no
         rows unread (a new view is to see their rows from now on)."""
         with self._lock:
+            self.measure_state()
             while True:
                 deltas = self._poll(drain=True, bounded_only=True, retained_only=retained_only)
                 if not deltas:

@@ -263,3 +263,14 @@ def test_dml_whose_views_would_grow_past_the_budget_is_undone():
     assert "adding rows to a" in str(error.value)
     assert (count(db, "a"), count(db, "pairs")) == (1, 20_000)
     assert db.tick_loop.memory.usage.total < 4 * MB
+
+
+def test_without_a_ticker_a_query_after_a_drop_reads_the_sources_again():
+    db = Database(memory_limit="16MB", batch_rows=8192)  # as `tidal run` and the shell
+    db.execute(f"CREATE SOURCE clicks (id BIGINT, name VARCHAR) WITH ({FAST})")
+    db.execute(f"CREATE SOURCE later (id BIGINT, name VARCHAR) WITH ({FAST}, retain = 'true')")
+    fill_until_paused(db)
+    db.execute("DROP SOURCE clicks")
+    before = count(db, "later")  # the query reads the sources first: room again
+    assert db.take_source_errors()[-1].endswith("sources are read again")
+    assert count(db, "later") > before
