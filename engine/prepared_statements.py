@@ -135,7 +135,8 @@ class PreparedStatement:
             compiled = self._kept(key) or self._compile(key, arguments)
             if compiled.change is not None:
                 return Status(self.statements.apply_change(compiled.change, arguments, transaction))
-            return transaction.query(compiled.plan, arguments)
+            read = transaction.read(compiled.plan, arguments)
+        return read()  # off the lock, as outside a block
 
     def columns(self) -> list[tuple[str, str]] | None:
         """The names and SQL types of the columns a query returns, learnt without running it

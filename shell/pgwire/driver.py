@@ -24,6 +24,7 @@ from tidal.shell.pgwire.protocol import (
     ClientState,
     Drain,
     LearnColumns,
+    ReadStatement,
     Request,
     RunStatement,
     SessionProtocol,
@@ -139,6 +140,8 @@ class SessionDriver:
     async def _perform(self, request: Request) -> object:
         if isinstance(request, RunStatement):
             return await self.router.run(request.prepared, request.values, self)
+        if isinstance(request, ReadStatement):
+            return await self.router.prepare_later(request.text, request.declared)
         if isinstance(request, LearnColumns):
             return await self.router.describe(request.prepared)
         if isinstance(request, Drain):

@@ -172,6 +172,10 @@ class Router:
             return Prepared(text, Route.QUOTE, node, node, engine.param_oids)
         return Prepared(text, Route.ENGINE, node, node, engine.param_oids, engine=engine)
 
+    async def prepare_later(self, text: str, declared: tuple[int, ...] = ()) -> Prepared:
+        """``prepare`` on a thread: for a long statement."""
+        return await self._blocking(self.prepare, text, declared)
+
     def _wrapped(self, text: str, node: exp.Expression, declared: tuple[int, ...]) -> Prepared:
         """DECLARE and COPY run the statement inside them (a bare SUBSCRIBE is streamed as
         COPY does it)."""
