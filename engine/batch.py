@@ -18,11 +18,12 @@ import pyarrow as pa
 from tidal.catalog import types
 from tidal.catalog.sqlstate import DATA_EXCEPTION, TidalError
 from tidal.engine.cancellation import interrupting
+from tidal.engine.memory import duckdb_connection
 from tidal.engine.zset import WEIGHT, expand, with_weight
 from tidal.sql.duckdb_messages import data_message
 from tidal.sql.lower import lower, parameter_numbers, quote, to_sql
 from tidal.sql.plan import Field, Plan, Scan
-from tidal.sql.typeinfer import AD_HOC, connect_locked
+from tidal.sql.typeinfer import AD_HOC, ENGINE, connect_locked
 
 # Types whose Arrow form DuckDB reads back as another type (HUGEINT arrives as DECIMAL(38,0)).
 _RECAST = ("HUGEINT", "UUID", "JSON")
@@ -38,11 +39,13 @@ class BatchBackend:
     """DuckDB for the engine's own work: one connection, one query at a time. ``ad_hoc``:
     for clients' queries instead, each on a connection of its own to a DuckDB instance of
     its own (tidal.sql.typeinfer.AD_HOC), so that many run at once and none holds up the
-    engine's work."""
+    engine's work. ``memory_limit``: the bytes that instance may use (tidal.engine.memory);
+    None: DuckDB's default."""
 
-    def __init__(self, ad_hoc: bool = False) -> None:
+    def __init__(self, ad_hoc: bool = False, memory_limit: int | None = None) -> None:
         self.ad_hoc = ad_hoc
-        self._connection = None if ad_hoc else connect_locked()
+        self.memory_limit = memory_limit
+        self._connection = None if ad_hoc else self._connect()
         self._lock = threading.Lock()
         self._names = itertools.count()
 
@@ -52,13 +55,19 @@ class BatchBackend:
         """Run ``sql`` with each Arrow table registered under its name, and ``$n`` in it bound
         to ``parameters[str(n)]``. A cancel of the statement running it interrupts it."""
         if self.ad_hoc:
-            connection = connect_locked(AD_HOC)
+            connection = self._connect()
             try:
                 return _run(connection, sql, tables, parameters)
             finally:
                 connection.close()
         with self._lock:
             return _run(self._connection, sql, tables, parameters)
+
+    def _connect(self) -> duckdb.DuckDBPyConnection:
+        instance = AD_HOC if self.ad_hoc else ENGINE
+        if self.memory_limit is None:
+            return connect_locked(instance)
+        return duckdb_connection(self.memory_limit, instance)
 
     def run(
         self, plan: Plan, relations: dict[str, pa.Table], arguments: Sequence[object] = ()

@@ -22,11 +22,14 @@ class Collection:
         self._settled_rows = 0  # rows in the last consolidated part
         self._pending_rows = 0  # rows appended since
         self._pending_retractions = 0
+        self._held = 0  # the parts' bytes, kept as they change: measured after every tick
 
     def apply(self, delta: pa.Table) -> None:
         if not delta.num_rows:
             return
-        self._parts.append(pa.Table.from_arrays(delta.columns, schema=self.schema))
+        part = pa.Table.from_arrays(delta.columns, schema=self.schema)
+        self._parts.append(part)
+        self._held += part.nbytes
         self._consolidated = False
         self._pending_rows += delta.num_rows
         self._pending_retractions += pc.sum(pc.less(delta.column(WEIGHT), 0)).as_py() or 0
@@ -41,6 +44,7 @@ class Collection:
         if not self._consolidated:
             merged = consolidate(pa.concat_tables(self._parts))
             self._parts = [merged] if merged.num_rows else []
+            self._held = merged.nbytes if merged.num_rows else 0
             self._consolidated = True
             self._settled_rows = merged.num_rows
             self._pending_rows = self._pending_retractions = 0
@@ -57,4 +61,4 @@ class Collection:
     def held_bytes(self) -> int:
         """The Arrow bytes held as they are: the consolidated part and the changes appended
         since, not consolidated (``rows()`` would)."""
-        return sum(part.nbytes for part in self._parts)
+        return self._held

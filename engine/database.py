@@ -44,6 +44,7 @@ from tidal.engine.durability.durability import (
     DEFAULT_CHECKPOINT_LOG_BYTES,
     Durability,
 )
+from tidal.engine.memory import MemoryBudget, parse_size
 from tidal.engine.prepared_statements import PreparedStatement
 from tidal.engine.reads import Reads
 from tidal.engine.relations import Relations
@@ -70,6 +71,7 @@ class Database:
         clock: Callable[[], float] = time.time,
         checkpoint_interval: float = DEFAULT_CHECKPOINT_INTERVAL,
         checkpoint_log_bytes: int = DEFAULT_CHECKPOINT_LOG_BYTES,
+        memory_limit: int | str | None = None,
     ) -> None:
         """``path``: the data directory (created if missing); None: in memory only.
         ``checkpoint_interval`` (seconds) and ``checkpoint_log_bytes``: how often a durable
@@ -82,10 +84,16 @@ class Database:
 
         ``clock``: seconds since the epoch: ``now()`` in temporal filters, and how long a
         source has been idle (``watermark_idle_timeout``).
+
+        ``memory_limit``: the memory budget, in bytes or as text (``"512MB"``, ``"2GB"``);
+        default half of the machine's memory (tidal.engine.memory).
         """
         self.catalog = Catalog()
         self.compiler = Compiler(self.catalog)
-        self.backend = BatchBackend()
+        if isinstance(memory_limit, str):
+            memory_limit = parse_size(memory_limit)
+        memory = MemoryBudget(memory_limit, batch_mode)
+        self.backend = BatchBackend(memory_limit=memory.duckdb_limit)
         self.watermarks = Watermarks(clock)
         self.relations = Relations(
             self.catalog,
@@ -95,7 +103,7 @@ class Database:
             batch_mode,
             compute=self.query,
         )
-        self.tick_loop = TickLoop(self.relations, self.watermarks, batch_rows)
+        self.tick_loop = TickLoop(self.relations, self.watermarks, batch_rows, memory)
         self.reads = Reads(self.tick_loop, self.relations)
         self.feeds = Feeds()  # subscriptions and the history they resume from
         self.table_changes = TableChanges()  # what a transaction's COMMIT checks

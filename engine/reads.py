@@ -73,7 +73,7 @@ class Reads:
         self.ticks = ticks
         self.relations = relations
         self.catalog = relations.catalog
-        self.backend = BatchBackend(ad_hoc=True)
+        self.backend = BatchBackend(ad_hoc=True, memory_limit=ticks.memory.duckdb_limit)
         self.poll_first = True  # poll the sources before reads; off while a Ticker polls
         self._snapshots: dict[str, Snapshot] = {}
         self._guard = threading.Lock()  # for kept results, touched without the database lock

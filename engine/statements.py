@@ -236,6 +236,9 @@ class Statements:
             # Rows a non-retaining source has not read yet are left for the new view to see.
             self.ticks.catch_up(retained_only=True)
             self.relations.create_materialized_view(view, plan)
+            self.ticks.check_new_state(
+                "materialized view", view.name, lambda: self.relations.drop(view.name, False)
+            )
             return "CREATE MATERIALIZED VIEW"
         else:
             raise unsupported(f"CREATE {kind}")

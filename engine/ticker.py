@@ -18,7 +18,9 @@ With ``owns_polling=True`` (``tidal serve``) the ticker is the only one to poll 
 instead of polling first. The shell keeps the default: a query there reads bounded inputs
 (files, finite datagen) to their end first, as ``tidal run`` does. A tick that fails (a view cannot process a
 batch: the batch is skipped, the tick undone) is reported through ``db.take_source_errors()``
-and the loop goes on: one bad batch must not stop ingestion.
+and the loop goes on: one bad batch must not stop ingestion. Near the memory budget the ticks
+poll no source (tidal.engine.memory): the loop goes on at ``interval``, and sources are read
+again as soon as a tick finds the state shrunk.
 """
 
 from __future__ import annotations

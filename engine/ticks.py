@@ -15,6 +15,11 @@ with the same source rows, watermarks and clock, and check that it came out the 
 
 ``TickLoop`` owns the lock that serializes every change of the engine's state: ticks, DDL and
 DML hold it (``exclusive()``), reads of a fresh snapshot do not need it.
+
+It also keeps the state within the memory budget (tidal.engine.memory): the state is measured
+before every poll and after every tick; near the budget no source is polled (backpressure,
+said once through ``report``), and DML that would take the state past the budget is undone
+with 53200. Ticks still run meanwhile, for DML and for windows closing as time passes.
 """
 
 from __future__ import annotations
@@ -26,15 +31,17 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from tidal.engine.batch import BatchError
 from tidal.engine.cancellation import cancel_point, current_cancellation
 from tidal.engine.connectors import ConnectorError
 from tidal.engine.errors import DataError
 from tidal.engine.expressions import EvaluationError
+from tidal.engine.memory import MemoryBudget, Usage, measure
 from tidal.engine.relations import Base, Relations
 from tidal.engine.watermarks import Watermarks
-from tidal.engine.zset import concat, rename_positional, with_weight
+from tidal.engine.zset import WEIGHT, concat, rename_positional, with_weight
 
 DEFAULT_BATCH_ROWS = 65_536
 LOCK_POLL_SECONDS = 0.05  # how often a statement waiting for the lock looks for a cancel
@@ -79,10 +86,17 @@ class Replayed:
 
 
 class TickLoop:
-    def __init__(self, relations: Relations, watermarks: Watermarks, batch_rows: int) -> None:
+    def __init__(
+        self,
+        relations: Relations,
+        watermarks: Watermarks,
+        batch_rows: int,
+        memory: MemoryBudget | None = None,
+    ) -> None:
         self.relations = relations
         self.watermarks = watermarks
         self.batch_rows = batch_rows
+        self.memory = memory or MemoryBudget()
         self.ticks = 0  # completed ticks
         self.backlog = False  # the last tick() left rows waiting in a source
         self.on_tick: list[TickListener] = []
@@ -126,13 +140,18 @@ class TickLoop:
         """Apply DML changes of several tables (plain rows with ``__weight``) in one tick, all
         or nothing (a transaction's)."""
         with self.exclusive():
-            self._run({table.lower(): rename_positional(c) for table, c in changes.items()})
+            changes = {table.lower(): rename_positional(c) for table, c in changes.items()}
+            if _adds_rows(changes) and self._past_budget(sum(c.nbytes for c in changes.values())):
+                # Refused before it runs: undoing a tick rebuilds every view.
+                raise self.memory.refuse(f"adding rows to {', '.join(sorted(changes))}")
+            self._run(changes)
 
     def tick(self) -> bool:
         """Poll every source once and run a tick if any had rows, or if an idle source's
         watermark moved (windows may close), or if a view follows the clock; True if one ran.
         ``backlog``: a source filled its batch, so more rows are waiting."""
         with self._lock:
+            self.measure_state()  # a DROP or DELETE since the last tick may have made room
             deltas = self._poll(drain=False)
             self.backlog = any(d.num_rows >= self.batch_rows for d in deltas.values())
             if deltas or self.watermarks.advance({}) or self.relations.uses_clock():
@@ -145,6 +164,7 @@ class TickLoop:
         unbounded sources have produced by now. ``retained_only``: leave sources that keep no
         rows unread (a new view is to see their rows from now on)."""
         with self._lock:
+            self.measure_state()
             while True:
                 deltas = self._poll(drain=True, bounded_only=True, retained_only=retained_only)
                 if not deltas:
@@ -157,7 +177,7 @@ class TickLoop:
     def _poll(
         self, drain: bool, bounded_only: bool = False, retained_only: bool = False
     ) -> dict[str, pa.Table]:
-        if self.replaying:  # the checkpoint's state replaces whatever a poll would bring
+        if self.replaying or self.memory.paused:  # nothing polled: see the module docstring
             return {}
         deltas = {}
         for name, base in self.relations.bases.items():
@@ -219,6 +239,7 @@ class TickLoop:
             values = replayed.values
         try:
             deltas = self.relations.step(base_deltas, values, tick)
+            self._check_memory(changes, polled, replayed is not None)
             if self.journal is not None and replayed is None:
                 self.journal.record(tick, changes, values, deltas)
             elif self.journal is not None:
@@ -239,6 +260,54 @@ class TickLoop:
         for listener in self.on_tick:
             listener(tick, deltas)
         self.ticks = tick
+
+    # --- memory -----------------------------------------------------------------------------------
+
+    def measure_state(self) -> Usage:
+        """Measure the state held (tidal.engine.memory.measure) and pause or resume the sources
+        by it, saying so once."""
+        with self._lock:
+            self._take_measure(measure(self._state_holders()))
+            return self.memory.usage
+
+    def _take_measure(self, usage: Usage) -> None:
+        change = self.memory.update(usage)
+        if change is not None:
+            self.report(change)
+
+    def check_new_state(self, kind: str, name: str, drop: Callable[[], None]) -> None:
+        """After a statement made new state (a materialized view's backfill): if the state is
+        now past the budget, ``drop`` what it made and refuse it with 53200."""
+        with self._lock:
+            usage = self.measure_state()
+            if usage.total > self.memory.limit:
+                error = self.memory.refuse(f"{kind} {name}")
+                drop()
+                self.measure_state()
+                raise error
+
+    def _check_memory(self, changes: dict[str, pa.Table], polled: bool, replayed: bool) -> None:
+        """Refuse a tick of DML that adds rows (not one of sources: they pause instead) if it
+        took the state past the budget: raising undoes it. DML that deletes as many rows as it
+        adds goes through, to make room."""
+        usage = measure(self._state_holders())
+        if usage.total > self.memory.limit and not (polled or replayed) and _adds_rows(changes):
+            raise self.memory.refuse(f"adding rows to {', '.join(sorted(changes))}")
+        self._take_measure(usage)
+
+    def _past_budget(self, more: int) -> bool:
+        """Whether ``more`` bytes would take the state (as last measured) past the budget."""
+        return self.memory.usage.total + more > self.memory.limit
+
+    def _state_holders(self) -> Iterator[tuple[str, tuple]]:
+        """Every relation by its kind and name, with what holds its state."""
+        for base in self.relations.bases.values():
+            kind = "table" if base.reader is None else "source"
+            yield f"{kind} {base.relation.name}", (base.contents,)
+        for view in self.relations.views.values():
+            yield f"view {view.view.name}", (view.contents, view.dataflow)
+        for sink in self.relations.sinks.values():
+            yield f"sink {sink.sink.name}", (sink.dataflow,)
 
     def _without_late_rows(self, deltas: dict[str, pa.Table]) -> dict[str, pa.Table]:
         """The tick's changes with late rows taken out (and put in late tables, if named)."""
@@ -265,3 +334,8 @@ class TickLoop:
         with self._lock:
             errors, self._source_errors = self._source_errors, []
             return errors
+
+
+def _adds_rows(changes: dict[str, pa.Table]) -> bool:
+    """Whether changes insert more rows than they delete."""
+    return sum(pc.sum(c.column(WEIGHT)).as_py() or 0 for c in changes.values()) > 0

@@ -31,6 +31,12 @@ def main(argv: list[str] | None = None) -> int:
         metavar="URL",
         help="open the shell on a running `tidal serve` (postgres://host:port/)",
     )
+    parser.add_argument(
+        "--memory-limit",
+        metavar="SIZE",
+        help="the memory budget, e.g. 512MB or 2GB (default: half of the machine's memory): "
+        "near it sources wait, past it statements that add data fail (docs/security.md)",
+    )
     commands = parser.add_subparsers(dest="command")
     run = commands.add_parser(
         "run", help="run the statements of a .sql file and print each query's result"
@@ -45,6 +51,12 @@ def main(argv: list[str] | None = None) -> int:
         "--batch",
         action="store_true",
         help="run on DuckDB alone: views are computed in batch when read",
+    )
+    run.add_argument(
+        "--memory-limit",
+        metavar="SIZE",
+        help="the memory budget, e.g. 512MB or 2GB (default: half of the machine's memory): "
+        "near it sources wait, past it statements that add data fail (docs/security.md)",
     )
     run.add_argument("--format", choices=sorted(FORMATS), default="table")
     run.add_argument("--timing", action="store_true", help="print each statement's time to stderr")
@@ -69,13 +81,19 @@ def main(argv: list[str] | None = None) -> int:
         return bench_module.main([args.suite] + args.rest)
     from tidal.shell.interactive.start import main as shell
 
-    return shell(data_dir=args.data_dir, connect=args.connect)
+    return shell(data_dir=args.data_dir, connect=args.connect, memory_limit=args.memory_limit)
 
 
 def _run(args) -> int:
     from tidal.shell.scripts import ScriptRunner, forget_failed_script, open_database
 
-    db = open_database("tidal run", args.data_dir, base_dir=args.file.parent, batch_mode=args.batch)
+    db = open_database(
+        "tidal run",
+        args.data_dir,
+        base_dir=args.file.parent,
+        batch_mode=args.batch,
+        memory_limit=args.memory_limit,
+    )
     if db is None:
         return 1
     runner = ScriptRunner(db, output_format=args.format, timing=args.timing)

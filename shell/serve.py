@@ -66,6 +66,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "produced meanwhile; shorter is fresher, longer leaves more time to readers",
     )
     parser.add_argument(
+        "--memory-limit",
+        metavar="SIZE",
+        help="the memory budget, e.g. 512MB or 2GB (default: half of the machine's memory): "
+        "near it sources wait, past it statements that add data fail (docs/security.md)",
+    )
+    parser.add_argument(
         "--allow-file-connectors",
         action="store_true",
         help="let clients create file sources and sinks (they read and write the server's files)",
@@ -95,7 +101,10 @@ def run(args: argparse.Namespace) -> int:
         args.allow_file_connectors,
     )
     db = open_database(
-        "tidal serve", args.data_dir, base_dir=args.init.parent if args.init else None
+        "tidal serve",
+        args.data_dir,
+        base_dir=args.init.parent if args.init else None,
+        memory_limit=args.memory_limit,
     )
     if db is None:
         return 1

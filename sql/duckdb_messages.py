@@ -29,6 +29,7 @@ from tidal.catalog.sqlstate import (
     INVALID_DATETIME_FORMAT,
     INVALID_TEXT_REPRESENTATION,
     NUMERIC_VALUE_OUT_OF_RANGE,
+    OUT_OF_MEMORY,
     STATEMENT_TOO_COMPLEX,
     SYNTAX_ERROR,
     UNDEFINED_FUNCTION,
@@ -175,6 +176,16 @@ def _not_convertible(found: re.Match) -> tuple[str, str]:
     return f'invalid input syntax for type {type_name}: "{text}"', INVALID_TEXT_REPRESENTATION
 
 
+_OUT_OF_MEMORY = (
+    "out of memory: the query needs more than its share of the memory budget; make it smaller "
+    "or raise --memory-limit"
+)
+
+
+def _out_of_memory(found: re.Match) -> tuple[str, str]:
+    return _OUT_OF_MEMORY, OUT_OF_MEMORY
+
+
 # A pattern each, matched anywhere in a message (a message may quote DuckDB's after its own
 # words, after DuckDB's "... Error: " and up to its "when casting from source column c1"), and
 # what replaces the text it matched.
@@ -184,6 +195,7 @@ _DATA: tuple[tuple[str, Callable[[re.Match], tuple[str, str]]], ...] = (
     (r"Type (\w+) with value (\S+) can't be cast because the value is out of range", _range),
     (r"Could not convert string '(.*)' to (\w+)", _not_convertible),
     (r"invalid (\w+) field format: \"(.*?)\", expected format is \((.*)\)", _bad_time),
+    (r"(?:could not allocate|failed to \w+ data) block of size .*", _out_of_memory),
 )
 _DUCKDB_ERROR = r"(?:\w[\w ]* Error: )?"
 _CASTING = r"(?: for the destination type (\w+))?(?: when casting from source column \S+)?"
@@ -195,6 +207,7 @@ _DATA_SQLSTATES = (
         STATEMENT_TOO_COMPLEX,
     ),  # sql.recursive
     (r"overflow|out of range", NUMERIC_VALUE_OUT_OF_RANGE),
+    (r"out of memory", OUT_OF_MEMORY),
     (r"invalid input syntax for type (?:date|time|timestamp)", INVALID_DATETIME_FORMAT),
     (r"conversion error|invalid input", INVALID_TEXT_REPRESENTATION),
 )

@@ -14,6 +14,11 @@ Options (``CREATE SOURCE s (...) WITH (connector = 'datagen', ...)``):
 - ``fields.<col>.length`` (random text, default 10): letters and digits.
 - ``fields.<col>.null-rate`` (default 0): the fraction of NULLs, e.g. ``0.1``.
 
+A datagen of at most ``READ_AT_ONCE_ROWS`` rows is bounded: ``tidal run`` and a query in the
+shell read it to its end first, as fast as it can be generated. A longer one (a sequence of
+1..10^12) is read at its rate like an unbounded one, so a view over it fills tick by tick
+within the memory budget (tidal.engine.memory) instead of reading it all before answering.
+
 Every value is a function of (seed, column position, row number) through a counter-based
 splitmix64 hash, computed for whole batches with numpy: the rows are identical whatever the
 poll sizes, and identical across runs (so the batch backend and the engine see the same data).
@@ -56,6 +61,7 @@ _ALPHABET = np.frombuffer(
 _GAMMA = np.uint64(0x9E3779B97F4A7C15)
 _MASK64 = (1 << 64) - 1
 _STREAMS_PER_COLUMN = 1 << 20  # hash streams: 0 values, 1 NULL mask, 2.. characters of text
+READ_AT_ONCE_ROWS = 1_000_000  # the most rows a datagen may have to count as bounded
 
 
 @dataclass(frozen=True)
@@ -113,7 +119,8 @@ class DatagenSource(SourceReader):
         clock: Callable[[], float] = time.monotonic,
         name: str = "",
     ) -> None:
-        self.schema, self.bounded, self.errors, self.name = schema, total is not None, [], name
+        self.schema, self.errors, self.name = schema, [], name
+        self.bounded = total is not None and total <= READ_AT_ONCE_ROWS
         self._specs, self._rate, self._total, self._seed = specs, rows_per_second, total, seed
         self._clock = clock
         self._produced = 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import numpy as np
 import pyarrow as pa
 
 from tidal.catalog import types
@@ -59,20 +60,28 @@ class Operator:
         return 0
 
     def held_bytes(self) -> int:
-        """The bytes held in state as they are, before any consolidation (for ``stats()``):
-        the arrangements and the Arrow tables and arrays among the operator's attributes,
-        directly or in lists. State kept in other shapes (numpy accumulators) is not counted."""
-        return sum(_held_bytes(value) for value in vars(self).values())
+        """The bytes held in state as they are, before any consolidation (for ``stats()`` and
+        the memory budget): the arrangements, Arrow tables and arrays, and numpy arrays among
+        the operator's attributes, directly, in lists and dicts, or in the engine's objects
+        that hold them (a group index, moments)."""
+        return sum(_held_bytes(value, set()) for value in vars(self).values())
 
     def empty(self) -> pa.Table:
         return self.schema.empty_table()
 
 
-def _held_bytes(value: object) -> int:
+def _held_bytes(value: object, seen: set[int]) -> int:
     if isinstance(value, Arrangement):
         return value.held_bytes()
-    if isinstance(value, (pa.Table, pa.Array, pa.ChunkedArray)):
+    if isinstance(value, (pa.Table, pa.Array, pa.ChunkedArray, np.ndarray)):
         return value.nbytes
+    if id(value) in seen:  # an object reached twice counts once
+        return 0
+    seen.add(id(value))
     if isinstance(value, (list, tuple)):
-        return sum(_held_bytes(v) for v in value)
+        return sum(_held_bytes(v, seen) for v in value)
+    if isinstance(value, dict):
+        return sum(_held_bytes(v, seen) for v in value.values())
+    if type(value).__module__.startswith("tidal.engine") and hasattr(value, "__dict__"):
+        return sum(_held_bytes(v, seen) for v in vars(value).values())
     return 0

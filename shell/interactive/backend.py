@@ -85,10 +85,17 @@ class Backend(Protocol):
 class EmbeddedBackend:
     """A Database in this process, in memory; ``base_dir`` is where relative paths resolve."""
 
-    def __init__(self, data_dir: str | pathlib.Path | None = None, tick_interval: float = 0.05):
+    def __init__(
+        self,
+        data_dir: str | pathlib.Path | None = None,
+        tick_interval: float = 0.05,
+        memory_limit: str | None = None,
+    ):
         """``data_dir``: the Database's data directory (None: in memory); relative paths in
-        statements resolve from it (else from the working directory)."""
+        statements resolve from it (else from the working directory). ``memory_limit``: the
+        Database's memory budget (None: its default)."""
         self.data_dir = data_dir
+        self.memory_limit = memory_limit
         self.base_dir = pathlib.Path(data_dir or ".")
         self.tick_interval = tick_interval
         kept = f"data directory {data_dir}" if data_dir else "in memory"
@@ -105,7 +112,7 @@ class EmbeddedBackend:
             from tidal.engine import Database
             from tidal.engine.ticker import Ticker
 
-            db = Database(self.data_dir, base_dir=self.base_dir)
+            db = Database(self.data_dir, base_dir=self.base_dir, memory_limit=self.memory_limit)
             self._ticker = Ticker(db, interval=self.tick_interval).start()
             self._db = db
 

@@ -11,10 +11,13 @@ import pathlib
 import sys
 
 
-def main(data_dir: str | None = None, connect: str | None = None) -> int:
-    """Open the shell on the terminal; with stdin not a terminal, run it as a script."""
+def main(
+    data_dir: str | None = None, connect: str | None = None, memory_limit: str | None = None
+) -> int:
+    """Open the shell on the terminal; with stdin not a terminal, run it as a script.
+    ``memory_limit``: the embedded Database's memory budget (``--memory-limit``)."""
     if not sys.stdin.isatty():
-        return _script(sys.stdin.read(), data_dir, connect)
+        return _script(sys.stdin.read(), data_dir, connect, memory_limit)
     from tidal.shell.interactive.backend import EmbeddedBackend
     from tidal.shell.interactive.repl import Shell
 
@@ -23,7 +26,7 @@ def main(data_dir: str | None = None, connect: str | None = None) -> int:
 
         backend = RemoteBackend(connect)
     else:
-        backend = EmbeddedBackend(data_dir=data_dir)
+        backend = EmbeddedBackend(data_dir=data_dir, memory_limit=memory_limit)
     return Shell(backend, history=_history(history_path(data_dir))).run()
 
 
@@ -47,7 +50,9 @@ def _history(path: pathlib.Path):
     return FileHistory(str(path))
 
 
-def _script(text: str, data_dir: str | None, connect: str | None) -> int:
+def _script(
+    text: str, data_dir: str | None, connect: str | None, memory_limit: str | None = None
+) -> int:
     """``echo 'SELECT 1;' | tidal``: the statements run as ``tidal run`` runs a file (on the
     server with ``--connect``)."""
     from tidal.shell.scripts import ScriptRunner
@@ -55,7 +60,7 @@ def _script(text: str, data_dir: str | None, connect: str | None) -> int:
     if connect is None:
         from tidal.shell.scripts import open_database
 
-        db = open_database("tidal", data_dir, base_dir=data_dir)
+        db = open_database("tidal", data_dir, base_dir=data_dir, memory_limit=memory_limit)
         if db is None:
             return 1
         try:
