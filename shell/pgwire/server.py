@@ -73,6 +73,7 @@ class Server:
         self.config = config
         self.limits = config.limits
         self.ssl = config.ssl_context()
+        self.authenticator = auth.Authenticator(config.auth)
         self.executor = ThreadPoolExecutor(4, thread_name_prefix="tidal-sql")
         # Subscription waits block a thread each (in slices): one per possible connection.
         self.waits = ThreadPoolExecutor(
@@ -110,6 +111,7 @@ class Server:
         if tasks:
             await asyncio.wait(tasks, timeout=5)
         self.executor.shutdown(wait=False, cancel_futures=True)
+        self.authenticator.close()
         self.waits.shutdown(wait=False, cancel_futures=True)
 
     # --- connections -----------------------------------------------------------------------------
@@ -202,7 +204,9 @@ class Server:
             return body
 
         users = engine_calls.users(self.db)
-        await auth.authenticate(self.config.auth, user, users, tls, send, receive)
+        peer = connection.transport.get_extra_info("peername")
+        address = str(peer[0]) if peer else "local"
+        await self.authenticator.authenticate(user, address, users, tls, send, receive)
         pid = self._next_pid
         self._next_pid += 1
         client = Client(
