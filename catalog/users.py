@@ -130,8 +130,12 @@ class Users:
         derived = hmac.new(self.secret, name.lower().encode(), "sha256").digest()
         return ScramSecret(derived[:SALT_BYTES], ITERATIONS, os.urandom(32), os.urandom(32))
 
+    def superusers(self) -> set[str]:
+        """The superusers' names, lowercased."""
+        return {key for key, user in list(self._users.items()) if user.superuser}
+
     def has_superuser(self) -> bool:
-        return any(user.superuser for user in self._users.values())
+        return bool(self.superusers())
 
     def add(self, user: User, replace: bool = False) -> None:
         key = user.name.lower()

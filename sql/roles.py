@@ -191,11 +191,11 @@ def authorize(role: RoleStatement, acting: str, users: Users) -> None:
         return
     target = role.names[0]
     if role.verb in ("CREATE", "DROP"):
-        action, reason = f"{role.verb.lower()} user {target!r}", f"{role.verb.lower()} users"
+        action, reason = f'{role.verb.lower()} user "{target}"', f"{role.verb.lower()} users"
     elif user is None or users.get(target) is not user:
-        action, reason = f"alter user {target!r}", "alter another user"
+        action, reason = f'alter user "{target}"', "alter another user"
     elif role.superuser is not None:
-        action, reason = f"change SUPERUSER of {target!r}", "change SUPERUSER"
+        action, reason = f'change SUPERUSER of "{target}"', "change SUPERUSER"
     else:
         return  # a user changing its own password
     raise SqlError(

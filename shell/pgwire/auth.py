@@ -69,16 +69,19 @@ class Authenticator:
                 INVALID_AUTHORIZATION_SPECIFICATION,
             )
         await self.throttle.wait_turn(address, user)
+        succeeded = None
         try:
             if self.method == PASSWORD:
                 await self._cleartext(user, users, tls, send, receive)
             else:
                 await self._scram(user, users, send, receive)
+            succeeded = True
         except ServerError as error:
             if error.sqlstate == INVALID_PASSWORD:
-                self.throttle.failed(address, user)
+                succeeded = False
             raise
-        self.throttle.succeeded(address, user)
+        finally:
+            self.throttle.ended(address, user, succeeded)
 
     def close(self) -> None:
         self.executor.shutdown(wait=False, cancel_futures=True)
@@ -120,28 +123,30 @@ class Authenticator:
 
 
 @dataclass
-class _Failures:
-    count: int = 0
-    last: float = 0.0  # when the last one was
+class _Attempts:
+    failures: int = 0
+    running: int = 0  # attempts under way, each counted as a failure-to-be for the next turn
+    last: float = 0.0  # when the last one started or failed
     next_turn: float = 0.0  # when the next attempt may be checked
 
 
 class Throttle:
     """Failed logins slow down later ones with the same client address and user name.
 
-    The first ``free`` failures cost nothing (typos); after them, each attempt waits its turn:
-    ``first_delay`` after the previous one, doubling with each failure up to ``max_delay``. So one
-    (address, user) pair gets at most one password checked per ``max_delay`` seconds however many
-    connections it opens; an attempt whose turn is more than ``max_wait`` away is refused at once
-    (28000) without a check. The wait is ``asyncio.sleep``: no thread, no other client waits.
-    A success, or ``forget_after`` seconds without a failure, clears the pair. Clients with
-    another address or user name are not slowed at all: the address alone is not a key, so that
-    users behind one address (a NAT, a shared host) do not lock each other out. At most
-    ``max_pairs`` pairs are remembered (the oldest is forgotten first): about 100 bytes each.
+    The first ``free`` attempts cost nothing (typos); after them, each attempt waits its turn:
+    ``first_delay`` after the previous one, doubling with each failure up to ``max_delay``. An
+    attempt under way counts as a failure until it ends, so opening many connections at once
+    gains nothing: one (address, user) pair gets at most one password checked per ``max_delay``
+    seconds, and an attempt whose turn is more than ``max_wait`` away is refused at once (28000)
+    without a check. The wait is ``asyncio.sleep``: no thread, no other client waits. A success,
+    or ``forget_after`` seconds without an attempt, clears the pair. Clients with another
+    address or user name are not slowed at all: the address alone is not a key, so that users
+    behind one address (a NAT, a shared host) do not lock each other out. At most ``max_pairs``
+    pairs are remembered (the oldest is forgotten first), about 200 bytes each.
 
         >>> throttle = Throttle(clock=lambda: 100.0)
         >>> for _ in range(5):
-        ...     throttle.failed("10.0.0.1", "alice")
+        ...     throttle.ended("10.0.0.1", "alice", succeeded=False)
         >>> throttle.turn_in("10.0.0.1", "alice"), throttle.turn_in("10.0.0.2", "alice")
         (1.0, 0.0)
     """
@@ -159,7 +164,7 @@ class Throttle:
         self.free, self.first_delay, self.max_delay = free, first_delay, max_delay
         self.max_wait, self.forget_after, self.max_pairs = max_wait, forget_after, max_pairs
         self.clock = clock
-        self._pairs: OrderedDict[tuple[str, str], _Failures] = OrderedDict()
+        self._pairs: OrderedDict[tuple[str, str], _Attempts] = OrderedDict()
 
     def delay(self, failures: int) -> float:
         """Seconds between two attempts after ``failures`` failures."""
@@ -169,50 +174,70 @@ class Throttle:
 
     def turn_in(self, address: str, user: str) -> float:
         """Seconds until an attempt of (``address``, ``user``) may be checked."""
-        failures = self._current(address, user)
-        return 0.0 if failures is None else max(0.0, failures.next_turn - self.clock())
+        attempts = self._pairs.get(self._key(address, user))
+        return 0.0 if attempts is None else max(0.0, attempts.next_turn - self.clock())
 
     async def wait_turn(self, address: str, user: str) -> None:
-        """Wait until this attempt may be checked, keeping the next turn for the one after."""
-        failures = self._current(address, user)
-        if failures is None or failures.count < self.free:
-            return
+        """Wait until this attempt may be checked, keeping the next turn for the one after;
+        ``ended`` must follow once this returns."""
+        key = self._key(address, user)
+        attempts = self._current(key)
         now = self.clock()
-        turn = max(now, failures.next_turn)
+        turn = max(now, attempts.next_turn)
         if turn - now > self.max_wait:
             raise ServerError(
                 f'too many failed logins for user "{user}" from {address}: try again in '
                 f"{turn - now:.0f} s",
                 INVALID_AUTHORIZATION_SPECIFICATION,
             )
-        failures.next_turn = turn + self.delay(failures.count)
-        await asyncio.sleep(turn - now)
+        attempts.running += 1  # a failure-to-be: the next turn is as if it had failed
+        attempts.next_turn = turn + self.delay(attempts.failures + attempts.running)
+        attempts.last = now
+        self._remember(key, attempts)
+        try:
+            await asyncio.sleep(turn - now)
+        except BaseException:
+            self.ended(address, user, succeeded=None)
+            raise
 
-    def failed(self, address: str, user: str) -> None:
-        key = (address, user.lower())
-        failures = self._current(address, user) or _Failures()
-        now = self.clock()
-        failures.count += 1
-        failures.last = now
-        failures.next_turn = max(failures.next_turn, now + self.delay(failures.count))
-        self._pairs[key] = failures
-        self._pairs.move_to_end(key)
-        while len(self._pairs) > self.max_pairs:
-            self._pairs.popitem(last=False)
-
-    def succeeded(self, address: str, user: str) -> None:
-        self._pairs.pop((address, user.lower()), None)
+    def ended(self, address: str, user: str, succeeded: bool | None) -> None:
+        """An attempt ended: ``succeeded``, failed (False), or neither (the client left)."""
+        key = self._key(address, user)
+        attempts = self._pairs.get(key) or _Attempts()
+        attempts.running = max(0, attempts.running - 1)
+        if succeeded:
+            self._pairs.pop(key, None)
+            return
+        if succeeded is False:
+            attempts.failures += 1
+            attempts.last = self.clock()
+            wait = self.delay(attempts.failures)
+            attempts.next_turn = max(attempts.next_turn, attempts.last + wait)
+        self._remember(key, attempts)
 
     def __len__(self) -> int:
         return len(self._pairs)
 
-    def _current(self, address: str, user: str) -> _Failures | None:
-        key = (address, user.lower())
-        failures = self._pairs.get(key)
-        if failures is not None and self.clock() - failures.last > self.forget_after:
-            del self._pairs[key]
-            return None
-        return failures
+    @staticmethod
+    def _key(address: str, user: str) -> tuple[str, str]:
+        return address, user.lower()
+
+    def _current(self, key: tuple[str, str]) -> _Attempts:
+        attempts = self._pairs.get(key)
+        if attempts is None or (
+            not attempts.running and self.clock() - attempts.last > self.forget_after
+        ):
+            return _Attempts()
+        return attempts
+
+    def _remember(self, key: tuple[str, str], attempts: _Attempts) -> None:
+        if not attempts.failures and not attempts.running:
+            self._pairs.pop(key, None)
+            return
+        self._pairs[key] = attempts
+        self._pairs.move_to_end(key)
+        while len(self._pairs) > self.max_pairs:
+            self._pairs.popitem(last=False)
 
 
 class ScramError(Exception):
