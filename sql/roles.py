@@ -181,14 +181,19 @@ def _drop(tokens: list[Token]) -> RoleStatement:
     return RoleStatement("DROP", tuple(names), if_exists=if_exists)
 
 
+def acts_as_superuser(name: str, users: Users) -> bool:
+    """Whether a session of user ``name`` may manage users: a superuser's, or any while no
+    superuser exists."""
+    superusers = users.superusers()
+    return not superusers or name.lower() in superusers
+
+
 def authorize(role: RoleStatement, acting: str, users: Users) -> None:
     """Raise 42501 unless the session user ``acting`` may run ``role`` (see the module's
     docstring); a name that is not a user (only trust auth lets one in) is not a superuser."""
-    if not users.has_superuser():
+    if acts_as_superuser(acting, users):
         return
     user = users.get(acting)
-    if user is not None and user.superuser:
-        return
     target = role.names[0]
     if role.verb in ("CREATE", "DROP"):
         action, reason = f'{role.verb.lower()} user "{target}"', f"{role.verb.lower()} users"

@@ -29,6 +29,7 @@ from tidal.shell.pgwire.error_responses import ServerError, describe, fatal_mess
 from tidal.shell.pgwire.router import Services
 from tidal.shell.pgwire.session_state import Client, SessionState
 from tidal.shell.pgwire.settings import REPORTED
+from tidal.sql import roles
 
 DATABASE = "tidal"
 
@@ -216,6 +217,7 @@ class Server:
         for option in _options(params.get("options", "")):
             settings.update([option])
         settings["session_authorization"] = user
+        settings["is_superuser"] = "on" if roles.acts_as_superuser(user, users) else "off"
         return client, settings
 
     def _greet(self, session: SessionDriver) -> None:

@@ -264,11 +264,13 @@ def test_only_a_superuser_manages_other_users(make_server):
         conn.execute("ALTER USER alice WITH PASSWORD 'alice-new'")  # its own password: fine
         roles = dict(conn.execute("SELECT rolname, rolsuper FROM pg_roles").fetchall())
         assert roles["admin"] is True and roles["alice"] is False
+        assert conn.info.parameter_status("is_superuser") == "off"  # psql's prompt: '>'
     with pytest.raises(psycopg.OperationalError):
         psycopg.connect(dsn(server, "bob", "stolen"))
     with psycopg.connect(dsn(server, "alice", "alice-new")) as conn:
         assert conn.execute("SELECT 1").fetchone() == (1,)
     with psycopg.connect(dsn(server, "admin", "admin-pw"), autocommit=True) as conn:
+        assert conn.info.parameter_status("is_superuser") == "on"
         conn.execute("CREATE USER carol WITH PASSWORD 'carol-pw' SUPERUSER")
         conn.execute("ALTER USER bob WITH PASSWORD 'bob-new'")
         conn.execute("ALTER USER alice SUPERUSER")
