@@ -17,11 +17,12 @@ import pyarrow as pa
 
 from tidal.catalog import types
 from tidal.catalog.sqlstate import DATA_EXCEPTION, TidalError
+from tidal.engine.cancellation import interrupting
 from tidal.engine.zset import WEIGHT, expand, with_weight
 from tidal.sql.duckdb_messages import data_message
 from tidal.sql.lower import lower, parameter_numbers, quote, to_sql
 from tidal.sql.plan import Field, Plan, Scan
-from tidal.sql.typeinfer import connect_locked
+from tidal.sql.typeinfer import AD_HOC, connect_locked
 
 # Types whose Arrow form DuckDB reads back as another type (HUGEINT arrives as DECIMAL(38,0)).
 _RECAST = ("HUGEINT", "UUID", "JSON")
@@ -34,8 +35,14 @@ class BatchError(TidalError):
 
 
 class BatchBackend:
-    def __init__(self) -> None:
-        self._connection = connect_locked()
+    """DuckDB for the engine's own work: one connection, one query at a time. ``ad_hoc``:
+    for clients' queries instead, each on a connection of its own to a DuckDB instance of
+    its own (tidal.sql.typeinfer.AD_HOC), so that many run at once and none holds up the
+    engine's work."""
+
+    def __init__(self, ad_hoc: bool = False) -> None:
+        self.ad_hoc = ad_hoc
+        self._connection = None if ad_hoc else connect_locked()
         self._lock = threading.Lock()
         self._names = itertools.count()
 
@@ -43,17 +50,15 @@ class BatchBackend:
         self, sql: str, tables: dict[str, pa.Table], parameters: dict[str, object] | None = None
     ) -> pa.Table:
         """Run ``sql`` with each Arrow table registered under its name, and ``$n`` in it bound
-        to ``parameters[str(n)]``."""
-        with self._lock:
-            for name, table in tables.items():
-                self._connection.register(name, table)
+        to ``parameters[str(n)]``. A cancel of the statement running it interrupts it."""
+        if self.ad_hoc:
+            connection = connect_locked(AD_HOC)
             try:
-                return self._connection.sql(sql, params=parameters or None).to_arrow_table()
-            except duckdb.Error as error:
-                raise BatchError(*data_message(str(error).split("\n")[0])) from None
+                return _run(connection, sql, tables, parameters)
             finally:
-                for name in tables:
-                    self._connection.unregister(name)
+                connection.close()
+        with self._lock:
+            return _run(self._connection, sql, tables, parameters)
 
     def run(
         self, plan: Plan, relations: dict[str, pa.Table], arguments: Sequence[object] = ()
@@ -94,6 +99,19 @@ class BatchBackend:
             return with_weight(result.select(list(range(len(names)))).rename_columns(names))
 
         return run
+
+
+def _run(connection, sql: str, tables: dict[str, pa.Table], parameters) -> pa.Table:
+    for name, table in tables.items():
+        connection.register(name, table)
+    try:
+        with interrupting(connection):
+            return connection.sql(sql, params=parameters or None).to_arrow_table()
+    except duckdb.Error as error:
+        raise BatchError(*data_message(str(error).split("\n")[0])) from None
+    finally:
+        for name in tables:
+            connection.unregister(name)
 
 
 def _recast(scan: Scan, table_sql: str) -> str:

@@ -96,7 +96,7 @@ class Database:
             compute=self.query,
         )
         self.tick_loop = TickLoop(self.relations, self.watermarks, batch_rows)
-        self.reads = Reads(self.tick_loop, self.relations, self.backend)
+        self.reads = Reads(self.tick_loop, self.relations)
         self.feeds = Feeds()  # subscriptions and the history they resume from
         self.table_changes = TableChanges()  # what a transaction's COMMIT checks
         self.tick_loop.on_tick += [

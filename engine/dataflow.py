@@ -8,6 +8,7 @@ import pyarrow as pa
 from sqlglot import exp
 
 from tidal.engine.batch import BatchBackend
+from tidal.engine.cancellation import cancel_point
 from tidal.engine.operators.aggregate import AccumulatingAggregate, aggregate_operator
 from tidal.engine.operators.asof_join import AsofJoinOperator
 from tidal.engine.operators.base import Operator, change_schema
@@ -220,6 +221,7 @@ class Dataflow:
             else:
                 inputs = [results[c] for c in children]
             output = operator.step(inputs)
+            cancel_point()  # a long step (a view's backfill) can be cancelled
             released = operator.on_watermark(watermarks) if watermarks else None
             if released is not None and released.num_rows:
                 output = concat([output, released], operator.schema)

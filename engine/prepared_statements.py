@@ -127,14 +127,16 @@ class PreparedStatement:
             compiled = self._kept(key) or self._compile(key, arguments)
             if compiled.change is not None:
                 return Status(self.statements.apply_change(compiled.change, arguments))
-            return self.reads.query(compiled.plan, arguments)
+            read = self.reads.read(compiled.plan, arguments)
+        return read()  # off the lock: a long query holds up nothing else
 
     def _run_in(self, transaction: Transaction, key: tuple, arguments: Arguments) -> Result:
         with self.statements.ticks.exclusive():
             compiled = self._kept(key) or self._compile(key, arguments)
             if compiled.change is not None:
                 return Status(self.statements.apply_change(compiled.change, arguments, transaction))
-            return transaction.query(compiled.plan, arguments)
+            read = transaction.read(compiled.plan, arguments)
+        return read()  # off the lock, as outside a block
 
     def columns(self) -> list[tuple[str, str]] | None:
         """The names and SQL types of the columns a query returns, learnt without running it

@@ -24,6 +24,7 @@ query.
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -50,6 +51,11 @@ MISS = object()  # read_simple(wait=False): it would have to wait for the databa
 Contents = Callable[[str], pa.Table] | None
 
 
+class PendingRead(functools.partial):
+    """A query ready to run (``Reads.read``): call it for its rows, after the lock is
+    released."""
+
+
 @dataclass
 class Snapshot:
     """A relation's rows as of ``tick`` under catalog ``version``."""
@@ -63,49 +69,57 @@ class Snapshot:
 
 
 class Reads:
-    def __init__(self, ticks: TickLoop, relations: Relations, backend: BatchBackend) -> None:
+    def __init__(self, ticks: TickLoop, relations: Relations) -> None:
         self.ticks = ticks
         self.relations = relations
         self.catalog = relations.catalog
-        self.backend = backend
+        self.backend = BatchBackend(ad_hoc=True)
         self.poll_first = True  # poll the sources before reads; off while a Ticker polls
         self._snapshots: dict[str, Snapshot] = {}
         self._guard = threading.Lock()  # for kept results, touched without the database lock
 
-    # --- ad hoc plans (under the database lock) -----------------------------------------------
+    # --- ad hoc plans (prepared under the database lock, run after it) ------------------------
 
     def query(self, plan: Plan, arguments: Arguments = (), contents: Contents = None) -> pa.Table:
-        """An ad hoc query plan's result over the current contents (after bounded inputs are
-        read, unless a ticker does the polling), with its parameters' values ``arguments``.
-        ``contents``: where the relations' rows come from instead (a transaction's)."""
+        """An ad hoc query plan's result over the current contents (hold the lock): ``read``,
+        run at once."""
+        return self.read(plan, arguments, contents)()
+
+    def read(self, plan: Plan, arguments: Arguments = (), contents: Contents = None) -> PendingRead:
+        """Get an ad hoc query plan ready (hold the lock): after bounded inputs are read
+        (unless a ticker does the polling), over the current contents, with its parameters'
+        values ``arguments``; ``contents``: where the relations' rows come from instead (a
+        transaction's). The PendingRead it returns computes the result from immutable tables
+        only: call it after the lock is released, so that a long query holds up no tick, DML
+        or other read."""
         if self.poll_first:
             self.ticks.catch_up()
         # EMIT ON WINDOW CLOSE and temporal filters as of the watermarks and the clock now
         watermarks = self.relations.watermarks.values()
         plan = at_time(emit_as_filter(plan, watermarks), watermarks[NOW])
-        try:
-            return self.run(plan, arguments, contents)
-        except BatchError as error:
-            raise DataError(str(error)) from None
-
-    def run(self, plan: Plan, arguments: Arguments = (), contents: Contents = None) -> pa.Table:
-        """``plan``'s result over the relations' current rows (or those ``contents`` gives):
-        natively where it can."""
         compiled = compile_plan(plan)
-        if compiled is not None and contents is not None:
-            try:
-                return compiled.run(contents(compiled.relation), arguments, {})
-            except NotNative:
-                pass
-        elif compiled is not None:
-            snapshot = self._snapshot(compiled.relation)
-            try:
-                return compiled.run(snapshot.rows, arguments, snapshot.cache)
-            except NotNative:
-                pass
+        if compiled is not None:
+            if contents is not None:
+                rows, cache = contents(compiled.relation), {}
+            else:
+                snapshot = self._snapshot(compiled.relation)
+                rows, cache = snapshot.rows, snapshot.cache
+            return PendingRead(self._run, plan, arguments, compiled, rows, cache)
         read = contents or self.contents
         relations = {name: read(name) for name in {s.relation.lower() for s in scans(plan)}}
-        return self.backend.run(plan, relations, arguments)
+        return PendingRead(self._run_on_duckdb, plan, arguments, relations)
+
+    def _run(self, plan, arguments, compiled: NativePlan, rows: pa.Table, cache) -> pa.Table:
+        try:
+            return compiled.run(rows, arguments, cache)
+        except NotNative:
+            return self._run_on_duckdb(plan, arguments, {compiled.relation.lower(): rows})
+
+    def _run_on_duckdb(self, plan: Plan, arguments: Arguments, relations) -> pa.Table:
+        try:
+            return self.backend.run(plan, relations, arguments)
+        except BatchError as error:
+            raise DataError(str(error)) from None
 
     def contents(self, name: str) -> pa.Table:
         """A relation's rows (Relations.contents), from the snapshot while it is fresh (hold the

@@ -34,7 +34,7 @@ from tidal.engine.copy_from import read_rows
 from tidal.engine.dml_targets import Autocommit, Target
 from tidal.engine.introspection import describe, explain, show
 from tidal.engine.primary_keys import check_keys, key_names, resolve_insert
-from tidal.engine.reads import Reads
+from tidal.engine.reads import PendingRead, Reads
 from tidal.engine.relations import Relations
 from tidal.engine.schema_changes import SchemaChanges
 from tidal.engine.subscriptions import Feeds, Subscription, subscribable
@@ -86,9 +86,7 @@ class Statements:
         self.reads = reads
         self.feeds = feeds
         self.autocommit = Autocommit(reads, relations, ticks)
-        self.schema_changes = SchemaChanges(
-            compiler, relations, feeds, lambda sql: self._query(parse_statement(sql))
-        )
+        self.schema_changes = SchemaChanges(compiler, relations, feeds, self._select)
         self._handlers: dict[type, Callable[[exp.Expression], object]] = {
             **dict.fromkeys(
                 (exp.Select, exp.Union, exp.Intersect, exp.Except, exp.Subquery, exp.Values),
@@ -131,6 +129,8 @@ class Statements:
             result = handler(statement)
             if self.catalog_changed is not None and isinstance(statement, _CATALOG_STATEMENTS):
                 self.catalog_changed(self._catalog_text(statement))
+        if isinstance(result, PendingRead):
+            return result()  # off the lock: a long query holds up nothing else
         return Status(result) if isinstance(result, str) else result
 
     @staticmethod
@@ -158,8 +158,12 @@ class Statements:
 
     # --- queries ----------------------------------------------------------------------------------
 
-    def _query(self, statement: exp.Expression) -> pa.Table:
-        return self.reads.query(self.compiler.query(statement).plan)
+    def _query(self, statement: exp.Expression) -> PendingRead:
+        return self.reads.read(self.compiler.query(statement).plan)
+
+    def _select(self, sql: str) -> pa.Table:
+        """The rows of a query tidal runs for itself (hold the lock)."""
+        return self.reads.query(self.compiler.query(parse_statement(sql)).plan)
 
     def _subscribe(self, statement: Subscribe) -> Subscription:
         return self.subscribe(
@@ -385,7 +389,7 @@ class Statements:
     def _default_values(self, column, count: int) -> pa.Array:
         if column.default is None:
             return pa.nulls(count, column.arrow_type)
-        value = self._query(parse_statement(f"SELECT CAST({column.default} AS {column.type})"))
+        value = self._select(f"SELECT CAST({column.default} AS {column.type})")
         return pa.array([value.column(0)[0].as_py()] * count, column.arrow_type)
 
     # --- settings (tidal.sql.known_settings) -------------------------------------------------------

@@ -28,6 +28,7 @@ from typing import Protocol
 import pyarrow as pa
 
 from tidal.engine.batch import BatchError
+from tidal.engine.cancellation import cancel_point, current_cancellation
 from tidal.engine.connectors import ConnectorError
 from tidal.engine.errors import DataError
 from tidal.engine.expressions import EvaluationError
@@ -36,6 +37,7 @@ from tidal.engine.watermarks import Watermarks
 from tidal.engine.zset import concat, rename_positional, with_weight
 
 DEFAULT_BATCH_ROWS = 65_536
+LOCK_POLL_SECONDS = 0.05  # how often a statement waiting for the lock looks for a cancel
 
 # Called after each completed tick with its number and every relation's changes in it.
 TickListener = Callable[[int, dict[str, pa.Table]], None]
@@ -96,14 +98,23 @@ class TickLoop:
         journal, leaving the outermost one waits until this thread's DML is durable: after
         the lock is released, so that one fsync serves every client that wrote meanwhile."""
         depth = getattr(self._depth, "value", 0)
+        self._acquire()
         self._depth.value = depth + 1
         try:
-            with self._lock:
-                yield
+            yield
         finally:
             self._depth.value = depth
+            self._lock.release()
         if depth == 0 and self.journal is not None:
             self.journal.sync()
+
+    def _acquire(self) -> None:
+        """Take the lock; a statement cancelled while it waits stops waiting."""
+        if current_cancellation() is None:
+            self._lock.acquire()
+            return
+        while not self._lock.acquire(timeout=LOCK_POLL_SECONDS):
+            cancel_point()
 
     # --- what makes a tick ----------------------------------------------------------------------
 

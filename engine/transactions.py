@@ -57,7 +57,7 @@ from tidal.catalog.sqlstate import (
 from tidal.engine.arguments import Arguments
 from tidal.engine.batch import plain_rows
 from tidal.engine.primary_keys import rows_with_keys
-from tidal.engine.reads import Reads
+from tidal.engine.reads import PendingRead, Reads
 from tidal.engine.relations import Base, Relations, fields
 from tidal.engine.statements import Result, Statements, Status
 from tidal.engine.ticks import TickLoop
@@ -129,10 +129,15 @@ class Transaction:
     def query(self, plan: Plan, arguments: Arguments = ()) -> pa.Table:
         """``plan``'s result over the snapshot and the transaction's changes."""
         with self.ticks.exclusive():
-            self._start()
-            if all(self._as_latest(s.relation.lower()) for s in scans(plan)):
-                return self.reads.query(plan, arguments)  # the shared snapshots, their caches
-            return self.reads.query(plan, arguments, self.contents)
+            return self.read(plan, arguments)()
+
+    def read(self, plan: Plan, arguments: Arguments = ()) -> PendingRead:
+        """``plan`` ready to run over the snapshot and the transaction's changes (hold the
+        lock; run it after, as Reads.read)."""
+        self._start()
+        if all(self._as_latest(s.relation.lower()) for s in scans(plan)):
+            return self.reads.read(plan, arguments)  # the shared snapshots, their caches
+        return self.reads.read(plan, arguments, self.contents)
 
     def contents(self, name: str) -> pa.Table:
         """A relation's rows as the transaction sees them (plain rows, its column names)."""
@@ -273,7 +278,8 @@ def run_in(statements: Statements, transaction: Transaction, statement: exp.Expr
             return Status(statements.apply_change(change, (), transaction))
     if isinstance(statement, QUERIES):
         with statements.ticks.exclusive():
-            return transaction.query(statements.compiler.query(statement).plan)
+            read = transaction.read(statements.compiler.query(statement).plan)
+        return read()  # off the lock, as outside a block
     if isinstance(statement, CopyFrom):
         with statements.ticks.exclusive():
             return statements.copy_file(statement, transaction)

@@ -14,9 +14,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import ipaddress
+import os
 import pathlib
 import signal
 import sys
+import threading
+import time
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -116,12 +119,27 @@ def run(args: argparse.Namespace) -> int:
                 "the --init script: CREATE USER name WITH PASSWORD '...'",
                 file=sys.stderr,
             )
-        return asyncio.run(_serve(db, config, args.tick_interval))
+        code = asyncio.run(_serve(db, config, args.tick_interval))
     except ValueError as error:
         print(f"tidal serve: {error}", file=sys.stderr)
         return 2
     finally:
         db.close()
+    _leave_stuck_statements(code)
+    return code
+
+
+def _leave_stuck_statements(code: int, grace: float = 5.0) -> None:
+    """After SIGTERM, a statement busy where no cancel reaches it (a long Arrow kernel) must
+    not keep the process alive: what was acknowledged is durable, so leave without it."""
+    deadline = time.monotonic() + grace
+    for thread in threading.enumerate():
+        if thread.name.startswith("tidal-sql"):
+            thread.join(max(0.0, deadline - time.monotonic()))
+    if any(t.name.startswith("tidal-sql") and t.is_alive() for t in threading.enumerate()):
+        print("tidal serve: leaving a statement that did not stop", file=sys.stderr, flush=True)
+        sys.stdout.flush()
+        os._exit(code)
 
 
 def trust_warning(host: str, auth: str) -> str | None:

@@ -38,22 +38,24 @@ LOCKED_CONFIG = {
     "enable_external_access": False,
     "lock_configuration": True,
 }
-_instance: duckdb.DuckDBPyConnection | None = None
+ENGINE = "engine"  # the instance of the engine's own work (type inference, views' DuckDB steps)
+AD_HOC = "ad hoc"  # the instance of clients' ad hoc queries, so one cannot starve the engine
+_instances: dict[str, duckdb.DuckDBPyConnection] = {}
 _instance_lock = threading.Lock()
 
 
-def connect_locked() -> duckdb.DuckDBPyConnection:
+def connect_locked(instance: str = ENGINE) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection with PostgreSQL semantics and no access to files or settings.
 
-    All of them are connections to one in-memory DuckDB whose configuration is set at start and
-    locked: a new connection costs microseconds (a new instance about 30 ms, and every Database
-    needs several). Each connection still has its own registered tables.
+    All of them are connections to one in-memory DuckDB per ``instance`` (``ENGINE`` or
+    ``AD_HOC``) whose configuration is set at start and locked: a new connection costs
+    microseconds (a new instance about 30 ms, and every Database needs several). Each
+    connection still has its own registered tables.
     """
-    global _instance
     with _instance_lock:
-        if _instance is None:
-            _instance = duckdb.connect(config=dict(LOCKED_CONFIG))
-        return _instance.cursor()
+        if instance not in _instances:
+            _instances[instance] = duckdb.connect(config=dict(LOCKED_CONFIG))
+        return _instances[instance].cursor()
 
 
 class DuckDBPrepared(DuckDB):

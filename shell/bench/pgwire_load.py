@@ -10,6 +10,10 @@ ingested. Then, in phases of ``--seconds`` each:
 3. ``scan``: the same clients running small scans, alternately
    ``SELECT id, n, total FROM per_id ORDER BY total DESC LIMIT 10`` and
    ``SELECT id, n FROM per_id WHERE id BETWEEN $1 AND $2`` (10 ids).
+4. ``heavy``: the point readers again, while one more client runs a query that would take
+   hours (a three-way self join of ``per_id``) again and again, each stopped by a
+   ``statement_timeout`` of ``--heavy-timeout`` seconds: the readers and the ingestion must
+   not notice it (issue 15's isolation).
 
 Reported per phase: queries/s, p50/p99/max latency per kind, the rows ingested per second
 (from the count view, read at the phase's start and end), and the server's CPU seconds. The
@@ -49,8 +53,15 @@ CREATE MATERIALIZED VIEW ingested AS SELECT count(*) AS n FROM events;
 POINT = "SELECT * FROM per_id WHERE id = $1"
 TOP = "SELECT id, n, total FROM per_id ORDER BY total DESC LIMIT 10"
 RANGE = "SELECT id, n FROM per_id WHERE id BETWEEN $1 AND $2"
-PHASES = ("ingest", "point", "scan")
-TARGETS = {"point_reads_per_second": 3000, "point_p99_ms": 50.0, "ingest_slowdown": 0.20}
+HEAVY = "SELECT count(*) FROM per_id a, per_id b, per_id c WHERE a.id + b.id + c.id = -1"
+PHASES = ("ingest", "point", "scan", "heavy")
+TARGETS = {
+    "point_reads_per_second": 3000,
+    "point_p99_ms": 50.0,
+    "ingest_slowdown": 0.20,
+    "heavy_point_p99_ms": 100.0,
+    "ingest_slowdown_heavy": 0.20,
+}
 
 
 # --- the server -------------------------------------------------------------------------------
@@ -214,11 +225,14 @@ def _latency(values: list[float]) -> dict:
 
 def _phase(args, server: Server, kind: str, workdir: pathlib.Path) -> dict:
     before_rows, before_cpu, start = _ingested(server.port), server.cpu_seconds(), time.monotonic()
+    heavy = None
+    if kind == "heavy":
+        heavy = HeavyClient(server.port, args.heavy_timeout, start + args.seconds)
     if kind == "ingest":
         time.sleep(args.seconds)
         measured: dict = {"cpu_seconds": 0.0}
     else:
-        measured = _run_clients(args, server.port, kind, workdir)
+        measured = _run_clients(args, server.port, "point" if heavy else kind, workdir)
     elapsed = time.monotonic() - start
     rows = _ingested(server.port) - before_rows
     result = {
@@ -238,7 +252,38 @@ def _phase(args, server: Server, kind: str, workdir: pathlib.Path) -> dict:
             result[label] = stats
             queries += stats["queries"]
     result["queries_per_second"] = round(queries / args.seconds)
+    if heavy is not None:
+        result["heavy"] = heavy.finish()
     return result
+
+
+class HeavyClient:
+    """One connection running HEAVY back to back until ``until``, each run ended by its
+    statement timeout: counts the runs and how each ended."""
+
+    def __init__(self, port: int, timeout: float, until: float) -> None:
+        self.port, self.timeout, self.until = port, timeout, until
+        self.ended: dict[str, int] = {}
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        import psycopg
+
+        dsn = f"host=127.0.0.1 port={self.port} user=bench dbname=tidal"
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(f"SET statement_timeout = '{self.timeout}s'")
+            while time.monotonic() < self.until:
+                try:
+                    conn.execute(HEAVY)
+                    how = "finished"
+                except psycopg.Error as error:
+                    how = error.sqlstate or "error"
+                self.ended[how] = self.ended.get(how, 0) + 1
+
+    def finish(self) -> dict:
+        self.thread.join(self.timeout + 30)
+        return {"runs": sum(self.ended.values()), "ended": self.ended}
 
 
 def _environment() -> dict:
@@ -294,8 +339,11 @@ def _summary(phases: list[dict]) -> dict:
     if point:
         summary["point_reads_per_second"] = point["queries_per_second"]
         summary["point_p99_ms"] = point["p99_ms"]
+    heavy = by_kind.get("heavy", {}).get("point")
+    if heavy:
+        summary["heavy_point_p99_ms"] = heavy["p99_ms"]
     alone = by_kind.get("ingest", {}).get("ingest_rows_per_second")
-    for kind in ("point", "scan"):
+    for kind in ("point", "scan", "heavy"):
         if alone and kind in by_kind:
             with_readers = by_kind[kind]["ingest_rows_per_second"]
             summary[f"ingest_slowdown_{kind}"] = round(1 - with_readers / alone, 3)
@@ -314,6 +362,8 @@ def _print_phase(phase: dict) -> None:
                 f"; {label} {stats['queries_per_second']:,}/s p50 {stats['p50_ms']} ms "
                 f"p99 {stats['p99_ms']} ms"
             )
+    if "heavy" in phase:
+        line += f"; heavy query runs ended {phase['heavy']['ended']}"
     print(line, flush=True)
 
 
@@ -332,7 +382,10 @@ def _parser() -> argparse.ArgumentParser:
         "--phases",
         type=lambda text: [p.strip() for p in text.split(",") if p.strip()],
         default=list(PHASES),
-        help="comma-separated, of ingest,point,scan (all)",
+        help="comma-separated, of ingest,point,scan,heavy (all)",
+    )
+    parser.add_argument(
+        "--heavy-timeout", type=float, default=3.0, help="statement_timeout of the heavy query (3)"
     )
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--json", metavar="FILE", help="write the results as JSON")

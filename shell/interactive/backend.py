@@ -62,6 +62,9 @@ class Backend(Protocol):
     def execute(self, text: str) -> pa.Table | Subscription | object:
         """Run one statement: a query's rows, a Subscription, or a status (printed as is)."""
 
+    def cancel(self) -> None:
+        """Ask the running statement to stop (Ctrl-C), from another thread."""
+
     def subscribe(self, name: str) -> Subscription: ...
 
     def key_columns(self, name: str) -> list[str]:
@@ -93,6 +96,7 @@ class EmbeddedBackend:
         self._db = None
         self._ticker = None
         self._loading = threading.Lock()
+        self._running = None  # the switch of the statement running, for Ctrl-C
 
     def load(self) -> None:
         with self._loading:
@@ -115,9 +119,17 @@ class EmbeddedBackend:
         return self._db
 
     def execute(self, text: str):
+        db = self.db  # loaded first: the engine is imported by one thread
+        from tidal.engine.cancellation import Cancellation
         from tidal.sql import parse_statement
 
-        return self.db.execute_statement(parse_statement(text))
+        self._running = Cancellation()
+        with self._running.scope():
+            return db.execute_statement(parse_statement(text))
+
+    def cancel(self) -> None:
+        if self._running is not None:
+            self._running.cancel()
 
     def subscribe(self, name: str):
         return self.db.subscribe(name)

@@ -117,6 +117,11 @@ class RemoteBackend:
             raise _statement_error(error, text) from None
         return cursor
 
+    def cancel(self) -> None:
+        """A CancelRequest for the statement running on the connection."""
+        if self._connection is not None:
+            self._connection.cancel()
+
     def subscribe(self, name: str):
         return self.execute(f"SUBSCRIBE {name}")
 

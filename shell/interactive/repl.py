@@ -153,8 +153,8 @@ class Shell:
         except waiting.Cancelled as cancelled:
             self._cancelled.append((statement.text, cancelled.future))
             self.display.notice(
-                "cancelled: the shell stopped waiting; the statement finishes in the background "
-                "and applies in full or not at all (you will be told which)"
+                "cancelled: the statement did not stop, so the shell stopped waiting; it finishes "
+                "in the background and applies in full or not at all (you will be told which)"
             )
             return False
         except Exception as error:  # noqa: BLE001 - every failure becomes a message
@@ -175,7 +175,7 @@ class Shell:
             now = self.backend.ticks()
             return f"{now - ticks} ticks" if ticks is not None and now is not None else ""
 
-        return waiting.wait(work, self.input, self.output, what, status)
+        return waiting.wait(work, self.input, self.output, what, status, self.backend.cancel)
 
     def show(self, result, elapsed: float) -> None:
         if result is None:

@@ -1,9 +1,11 @@
 """Running a statement while the terminal stays responsive: a spinner line once it takes more
-than a moment, and Ctrl-C to stop waiting for it.
+than a moment, and Ctrl-C to cancel it.
 
 The statement runs on a worker thread; the shell's thread watches the keyboard (in raw mode,
-so Ctrl-C arrives as a key, not a signal). What cancelling means: tidal cannot stop a statement
-half-way without leaving, say, a view half-built, so a cancelled statement goes on in the
+so Ctrl-C arrives as a key, not a signal). Ctrl-C asks the backend to cancel the statement
+(tidal.engine.cancellation, or a CancelRequest to a server): it stops at its next check,
+changes nothing, and its error (57014) is shown. A statement that does not stop within
+``STOP_WAIT`` seconds (busy where no cancel reaches it, or past its last check) goes on in the
 background and either fully applies or not at all (a tick that fails is undone); the shell
 drops its result and says when it has finished. The next statement waits for it.
 """
@@ -27,6 +29,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 SHOW_AFTER = 0.5  # seconds before the spinner appears
+STOP_WAIT = 3.0  # seconds a cancelled statement gets to stop before the shell leaves it
 
 
 class Cancelled(BaseException):
@@ -58,20 +61,27 @@ def wait(
     output: Output,
     what: str = "running",
     status: Callable[[], str] = str,
+    cancel: Callable[[], None] = lambda: None,
 ) -> T:
-    """``work()``'s result, run on a worker thread; raises Cancelled on Ctrl-C. Other keys
-    typed meanwhile are kept for the next prompt. ``status()`` adds to the spinner line."""
+    """``work()``'s result, run on a worker thread. Ctrl-C calls ``cancel()``: the
+    statement's error if it stops within STOP_WAIT, else Cancelled. Other keys typed
+    meanwhile are kept for the next prompt. ``status()`` adds to the spinner line."""
     future = in_background(work)
     started = time.monotonic()
+    stop_by = None  # when Ctrl-C was pressed, plus STOP_WAIT
     shown = False
     typed = []
     try:
         with input.raw_mode():
             while not future.done():
+                if stop_by is not None and time.monotonic() > stop_by:
+                    raise Cancelled(future)
                 for key in pressed_keys(input, timeout=0.05):
-                    if key.key == Keys.ControlC:
-                        raise Cancelled(future)
-                    typed.append(key)
+                    if key.key == Keys.ControlC and stop_by is None:
+                        cancel()
+                        stop_by, what = time.monotonic() + STOP_WAIT, "cancelling"
+                    elif key.key != Keys.ControlC:
+                        typed.append(key)
                 elapsed = time.monotonic() - started
                 if elapsed >= SHOW_AFTER:
                     shown = True

@@ -24,6 +24,7 @@ from tidal.shell.pgwire.protocol import (
     ClientState,
     Drain,
     LearnColumns,
+    ReadStatement,
     Request,
     RunStatement,
     SessionProtocol,
@@ -120,6 +121,9 @@ class SessionDriver:
                 except (ClientGone, ConnectionError):
                     raise
                 except Exception as error:  # noqa: BLE001 - the protocol reports it
+                    if self.server.stopping:  # cancelled by the shutdown: FATAL 57P01 follows
+                        self.task = None
+                        return
                     request = self.protocol.throw(error)
                 else:
                     request = self.protocol.resume(result)
@@ -136,6 +140,8 @@ class SessionDriver:
     async def _perform(self, request: Request) -> object:
         if isinstance(request, RunStatement):
             return await self.router.run(request.prepared, request.values, self)
+        if isinstance(request, ReadStatement):
+            return await self.router.prepare_later(request.text, request.declared)
         if isinstance(request, LearnColumns):
             return await self.router.describe(request.prepared)
         if isinstance(request, Drain):
@@ -180,9 +186,10 @@ class SessionDriver:
         """Raise if the client left, or asked to cancel the running statement."""
         if self.protocol.client is ClientState.DONE:
             raise ClientGone()
-        if self.state.cancel_requested:
-            self.state.cancel_requested = False
-            raise ServerError("canceling statement due to user request", QUERY_CANCELED)
+        reason = self.state.cancel_requested
+        if reason is not None:
+            self.state.cancel_requested = None
+            raise ServerError(reason, QUERY_CANCELED)
 
     # --- timers and the end ----------------------------------------------------------------------
 

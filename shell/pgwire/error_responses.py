@@ -1,31 +1,48 @@
-"""Every error a client sees, as a PostgreSQL ErrorResponse with its SQLSTATE.
+"""Every error a client sees, as a PostgreSQL ErrorResponse with its SQLSTATE: the server's one
+error boundary.
 
 tidal's errors derive from ``TidalError`` and carry their code (``tidal.catalog.sqlstate``);
-they are sent with it as it is. The few exceptions from elsewhere (Python's own) are looked up
-in ``FOREIGN_SQLSTATES`` by type; anything else is an internal error (XX000) whose message asks
-for a report.
+they are sent with it as it is. The few exceptions from elsewhere that a statement may meet
+(Python's and Arrow's memory, recursion and timeout errors) get a code and a message of tidal's
+own in ``FOREIGN_ERRORS``. Anything else is a bug: the client gets XX000 with a short text and
+an incident number, never a Python exception's name or message, and the server logs the
+traceback under the same number (``incident``).
 
     >>> from tidal.sql.errors import SqlError
     >>> describe(SqlError("not supported: x", sqlstate=sqlstate.FEATURE_NOT_SUPPORTED))
     ('0A000', 'not supported: x')
-    >>> describe(KeyError("k"))[0]
-    'XX000'
+    >>> describe(MemoryError())
+    ('53200', 'out of memory: the statement needed more memory than the server could give it')
+    >>> error = KeyError("k")
+    >>> describe(error) == ("XX000", f"internal error (incident {incident(error)}); please report it")
+    True
 """
 
 from __future__ import annotations
+
+import zlib
 
 from tidal.catalog import sqlstate
 from tidal.catalog.sqlstate import TidalError
 from tidal.shell.pgwire import codec
 from tidal.sql.errors import SqlError
 
-# Exception type -> SQLSTATE, for exceptions that are no TidalError; the first matching entry
-# wins, so subclasses come before their bases.
-FOREIGN_SQLSTATES: tuple[tuple[type[BaseException], str], ...] = (
-    (NotImplementedError, sqlstate.FEATURE_NOT_SUPPORTED),
-    (MemoryError, sqlstate.OUT_OF_MEMORY),
-    (RecursionError, sqlstate.STATEMENT_TOO_COMPLEX),
-    (TimeoutError, sqlstate.QUERY_CANCELED),
+# Exception type -> (SQLSTATE, message), for exceptions that are no TidalError; the first
+# matching entry wins, so subclasses come before their bases (pyarrow's ArrowMemoryError is a
+# MemoryError). A message of None keeps the exception's own text (it is tidal's).
+FOREIGN_ERRORS: tuple[tuple[type[BaseException], str, str | None], ...] = (
+    (NotImplementedError, sqlstate.FEATURE_NOT_SUPPORTED, None),
+    (
+        MemoryError,
+        sqlstate.OUT_OF_MEMORY,
+        "out of memory: the statement needed more memory than the server could give it",
+    ),
+    (
+        RecursionError,
+        sqlstate.STATEMENT_TOO_COMPLEX,
+        "statement too complex: it nests too deeply for the server to process",
+    ),
+    (TimeoutError, sqlstate.QUERY_CANCELED, None),
 )
 
 
@@ -35,16 +52,18 @@ class ServerError(TidalError):
 
 def describe(error: BaseException) -> tuple[str, str]:
     """(SQLSTATE, message) for any exception."""
-    message = getattr(error, "message", None) or str(error) or type(error).__name__
+    message = getattr(error, "message", None) or str(error)
     if isinstance(error, TidalError):
         return error.sqlstate, message
-    for kind, code in FOREIGN_SQLSTATES:
+    for kind, code, text in FOREIGN_ERRORS:
         if isinstance(error, kind):
-            return code, message
-    return (
-        sqlstate.INTERNAL_ERROR,
-        f"internal error ({type(error).__name__}: {message}); please report it",
-    )
+            return code, text or message or code
+    return sqlstate.INTERNAL_ERROR, f"internal error (incident {incident(error)}); please report it"
+
+
+def incident(error: BaseException) -> str:
+    """A short number naming one internal error in the client's message and the server's log."""
+    return f"{zlib.crc32(repr((id(error), type(error))).encode()):08x}"
 
 
 def position_of(error: BaseException, text: str, offset: int = 0) -> int | None:

@@ -47,6 +47,7 @@ from tidal.shell.pgwire.error_responses import (
     describe,
     error_message,
     fatal_message,
+    incident,
 )
 from tidal.shell.pgwire.portals import (
     Portal,
@@ -63,6 +64,7 @@ from tidal.sql.errors import SqlError
 # Rows encoded at a time, and answers buffered before they must be written.
 ROW_CHUNK = 4096
 FLUSH_BYTES = 256 * 1024
+INLINE_READ_CHARS = 2000  # longer statements are read on a thread (about 25 ms and more)
 END = None  # in ``pending``: the client closed its side of the connection
 
 log = logging.getLogger("tidal.pgwire")
@@ -104,6 +106,15 @@ class RunStatement:
 
 
 @dataclass(frozen=True, slots=True)
+class ReadStatement:
+    """Read a long statement on a thread (router.Router.prepare): parsing and typing take
+    about 12 µs a character, too long for the event loop. Resume with the prepared one."""
+
+    text: str
+    declared: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class LearnColumns:
     """Learn the columns ``prepared`` returns (router.Router.describe); resume with a schema
     or None."""
@@ -117,7 +128,9 @@ class Drain:
 
 
 DRAIN = Drain()
-Request = RunStatement | LearnColumns | Drain | copy_in.ReadCopyData | copy_in.RunCopy
+Request = (
+    RunStatement | ReadStatement | LearnColumns | Drain | copy_in.ReadCopyData | copy_in.RunCopy
+)
 Job = Generator[Request, object, None]
 
 
@@ -279,7 +292,7 @@ class SessionProtocol:
         """Report ``error`` (an ErrorResponse also ends COPY OUT) and fail an open
         transaction block; a bug is also logged."""
         if describe(error)[0] == INTERNAL_ERROR:
-            log.error("internal error answering a client", exc_info=error)
+            log.error("internal error, incident %s", incident(error), exc_info=error)
         self.send(error_message(error, text, offset))
         if self.phase is State.COPY_OUT:
             self.phase = State.WAITING
@@ -312,7 +325,10 @@ class SessionProtocol:
             self.send(codec.empty_query_response())
         for statement in statements or []:
             try:
-                prepared = self.runner.prepare(statement.text)
+                if len(statement.text) > INLINE_READ_CHARS:
+                    prepared = yield ReadStatement(statement.text)
+                else:
+                    prepared = self.runner.prepare(statement.text)
                 outcome = self.runner.run_now(prepared, [])
                 if outcome is LATER:
                     outcome = yield RunStatement(prepared, [])
@@ -381,10 +397,13 @@ class SessionProtocol:
         self.phase = State.SKIPPING
         self._flush_due = True  # drivers that sent Flush without Sync wait for it
 
-    def _parse(self, message: codec.Parse) -> None:
-        self._now(self._parse_now, message)
+    def _parse(self, message: codec.Parse) -> Job | None:
+        if len(message.text) > INLINE_READ_CHARS:
+            return self._later(self._parse_steps(message))
+        self._now(lambda m: next(self._parse_steps(m), None), message)
+        return None
 
-    def _parse_now(self, message: codec.Parse) -> None:
+    def _parse_steps(self, message: codec.Parse) -> Job:
         if message.name and message.name in self.state.statements:
             raise ServerError(
                 f'prepared statement "{message.name}" already exists',
@@ -397,7 +416,10 @@ class SessionProtocol:
             )
         text = statements[0].text if statements else ""
         try:
-            prepared = self.runner.prepare(text, message.param_oids)
+            if len(text) > INLINE_READ_CHARS:
+                prepared = yield ReadStatement(text, message.param_oids)
+            else:
+                prepared = self.runner.prepare(text, message.param_oids)
         except SqlError as error:
             offset = message.text.find(text) if text else 0
             return self._step_failed(error, message.text, max(offset, 0))

@@ -23,8 +23,10 @@ engine, the catalog's DuckDB, a subscription's next changes).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import functools
+from collections.abc import Iterator
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 
@@ -38,6 +40,7 @@ from tidal.catalog.sqlstate import (
     SYNTAX_ERROR,
 )
 from tidal.engine import Database, Status
+from tidal.engine.cancellation import STATEMENT_TIMEOUT, Cancellation
 from tidal.engine.subscriptions import Subscription
 from tidal.shell.pgwire import engine_calls, housekeeping, params
 from tidal.shell.pgwire import pg_types as pg
@@ -169,6 +172,10 @@ class Router:
             return Prepared(text, Route.QUOTE, node, node, engine.param_oids)
         return Prepared(text, Route.ENGINE, node, node, engine.param_oids, engine=engine)
 
+    async def prepare_later(self, text: str, declared: tuple[int, ...] = ()) -> Prepared:
+        """``prepare`` on a thread: for a long statement."""
+        return await self._blocking(self.prepare, text, declared)
+
     def _wrapped(self, text: str, node: exp.Expression, declared: tuple[int, ...]) -> Prepared:
         """DECLARE and COPY run the statement inside them (a bare SUBSCRIBE is streamed as
         COPY does it)."""
@@ -195,7 +202,7 @@ class Router:
     def run_now(self, prepared: Prepared, values: list) -> Outcome | object:
         """Run ``prepared`` with parameter ``values`` if that needs no waiting: Rows, a tag,
         or None (empty); LATER if it does (then ``run`` runs it)."""
-        self.state.cancel_requested = False
+        self.state.cancel_requested = None
         route = prepared.route
         if self.state.transaction is _FAILED and not (
             route is Route.HOUSEKEEPING and housekeeping.ends_failed_transaction(prepared.node)
@@ -237,6 +244,10 @@ class Router:
         outcome = self.run_now(prepared, values)
         if outcome is not LATER:
             return outcome
+        with self._cancellable():
+            return await self._run_later(prepared, values, out)
+
+    async def _run_later(self, prepared: Prepared, values: list, out: Output | None) -> Outcome:
         route, engine = prepared.route, prepared.engine
         if route is Route.HOUSEKEEPING:
             return await self._commit(prepared)
@@ -324,9 +335,10 @@ class Router:
 
     async def copy_in(self, prepared: Prepared, data: bytes) -> tuple[str, tuple[str, ...]]:
         """Load the rows the client sent for COPY FROM STDIN (copy_in.py)."""
-        return await self._blocking(
-            engine_calls.copy_rows, self.db, prepared.node, data, self.state.block
-        )
+        with self._cancellable():
+            return await self._blocking(
+                engine_calls.copy_rows, self.db, prepared.node, data, self.state.block
+            )
 
     # --- cursors and COPY ------------------------------------------------------------------------
 
@@ -358,13 +370,41 @@ class Router:
 
     # --- threads ---------------------------------------------------------------------------------
 
+    @contextlib.contextmanager
+    def _cancellable(self) -> Iterator[None]:
+        """A statement that runs on threads gets a switch a CancelRequest or its
+        ``statement_timeout`` turns (tidal.engine.cancellation)."""
+        state = self.state
+        state.running = Cancellation()
+        if state.cancel_requested is not None:  # asked while it was on its way
+            state.running.cancel(state.cancel_requested)
+        timeout = state.settings.statement_timeout
+        timer = None
+        if timeout is not None:
+            timer = asyncio.get_running_loop().call_later(timeout, state.cancel, STATEMENT_TIMEOUT)
+        try:
+            yield
+        finally:
+            if timer is not None:
+                timer.cancel()
+            state.running = None
+
     async def _blocking(self, function, *args):
+        """``function(*args)`` on a thread, as the running statement (a cancel stops it)."""
         loop = asyncio.get_running_loop()
         call = functools.partial(function, *args)
+        running = self.state.running
+        if running is not None:
+            call = functools.partial(_in_scope, running, call)
         return await loop.run_in_executor(self.services.executor, call)
 
     async def _wait(self, subscription: Subscription, timeout: float):
         return await wait_in(self.services.waits, subscription, timeout)
+
+
+def _in_scope(running: Cancellation, call):
+    with running.scope():
+        return call()
 
 
 def _catalog_value(oid: int, value):

@@ -22,6 +22,7 @@ from tidal.catalog.sqlstate import (
     TOO_MANY_CONNECTIONS,
 )
 from tidal.engine import Database
+from tidal.engine.cancellation import SHUTDOWN
 from tidal.shell.pgwire import auth, codec, engine_calls
 from tidal.shell.pgwire.connection import ClientConnection
 from tidal.shell.pgwire.driver import SessionDriver
@@ -32,6 +33,7 @@ from tidal.shell.pgwire.settings import REPORTED
 from tidal.sql import roles
 
 DATABASE = "tidal"
+SHUTDOWN_GRACE_SECONDS = 5.0  # for cancelled statements to stop before sessions are closed
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,7 @@ class Server:
         )
         self.services = Services(db, self.executor, self.waits, config.allow_file_connectors)
         self.sessions: dict[int, SessionDriver] = {}
+        self.stopping = False  # shutdown() has begun
         self._tasks: set[asyncio.Task] = set()
         self._server: asyncio.base_events.Server | None = None
         self._next_pid = secrets.randbelow(1 << 20) + 1000
@@ -96,11 +99,18 @@ class Server:
         host, port = self._server.sockets[0].getsockname()[:2]
         return host, port
 
-    async def shutdown(self) -> None:
-        """Stop accepting, end every session with FATAL 57P01, wait for them to finish."""
+    async def shutdown(self, grace: float = SHUTDOWN_GRACE_SECONDS) -> None:
+        """Stop accepting, cancel running statements (they change nothing) and give them
+        ``grace`` seconds to stop, end every session with FATAL 57P01."""
+        self.stopping = True
         if self._server is not None:
             self._server.close()
         sessions = list(self.sessions.values())
+        running = {s.task for s in sessions if s.task is not None}
+        for session in sessions:
+            session.state.cancel(SHUTDOWN)
+        if running:
+            await asyncio.wait(running, timeout=grace)
         tasks = self._tasks | {s.task for s in sessions if s.task is not None}
         for session in sessions:
             with contextlib.suppress(Exception):
@@ -231,7 +241,7 @@ class Server:
     def _cancel(self, request: codec.CancelRequest) -> None:
         session = self.sessions.get(request.pid)
         if session is not None and session.state.client.secret == request.secret:
-            session.state.cancel_requested = True
+            session.state.cancel()
 
 
 # Startup parameters that are not settings.

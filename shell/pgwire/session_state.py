@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 
 from tidal.catalog.sqlstate import INVALID_SQL_STATEMENT_NAME
+from tidal.engine.cancellation import USER_REQUEST, Cancellation
 from tidal.engine.transactions import Transaction
 from tidal.shell.pgwire.cursors import Cursors
 from tidal.shell.pgwire.error_responses import ServerError
@@ -61,7 +62,8 @@ class SessionState:
     warnings: list[tuple[str, str]] = field(default_factory=list)  # (SQLSTATE, text) to send
     statements: dict[str, ParsedStatement] = field(default_factory=dict)
     cursors: Cursors = field(default_factory=Cursors)
-    cancel_requested: bool = False  # a CancelRequest came for the running statement
+    cancel_requested: str | None = None  # why the running statement must stop (a cancel)
+    running: Cancellation | None = None  # the switch of the statement running on a thread
     _context: tuple[int, Context] = field(default=(-1, Context()), init=False, repr=False)
 
     @property
@@ -80,6 +82,13 @@ class SessionState:
             context = Context(self.settings.get("TimeZone") or "UTC", int(digits))
             self._context = self.settings.version, context
         return context
+
+    def cancel(self, reason: str = USER_REQUEST) -> None:
+        """Stop the running statement (a CancelRequest, its timeout, the server's shutdown):
+        work on a thread stops at its next check, a wait for the client at once."""
+        self.cancel_requested = reason
+        if self.running is not None:
+            self.running.cancel(reason)
 
     def deallocate(self, name: str | None) -> None:
         """Forget prepared statement ``name``, or (None) every named one."""

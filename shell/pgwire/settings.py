@@ -12,6 +12,7 @@ are checked: tidal always speaks UTF8, ISO dates and the ``postgres`` interval s
 
 from __future__ import annotations
 
+import re
 import zoneinfo
 from dataclasses import dataclass, field
 
@@ -172,7 +173,37 @@ def _float_digits(value: str) -> str:
     return str(digits)
 
 
+# PostgreSQL's units of time settings, in milliseconds, the largest first (how SHOW prints them).
+_TIME_UNITS = {"d": 86_400_000, "h": 3_600_000, "min": 60_000, "s": 1000, "ms": 1}
+_TIME = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|min|h|d)?\s*", re.IGNORECASE)
+
+
+def milliseconds(value: str) -> int:
+    """A time setting's value in milliseconds (a bare number is milliseconds, as in
+    PostgreSQL).
+
+    >>> milliseconds("1.5s"), milliseconds("250"), milliseconds("2min")
+    (1500, 250, 120000)
+    """
+    match = _TIME.fullmatch(value)
+    if match is None:
+        raise ServerError(
+            f"invalid value for a time setting: {value!r} (e.g. 5000, '5s', '2min')",
+            INVALID_PARAMETER_VALUE,
+        )
+    number, unit = match.groups()
+    return round(float(number) * _TIME_UNITS[(unit or "ms").lower()])
+
+
+def _duration(value: str) -> str:
+    """A time setting as PostgreSQL shows it: in the largest unit that divides it."""
+    ms = milliseconds(value)
+    unit = next(u for u, size in _TIME_UNITS.items() if ms % size == 0)
+    return "0" if ms == 0 else f"{ms // _TIME_UNITS[unit]}{unit}"
+
+
 _VALIDATORS = {
+    "statement_timeout": _duration,
     "client_encoding": lambda v: _only(v, ("UTF8", "UNICODE"), "client_encoding"),
     "TimeZone": _timezone,
     "DateStyle": _date_style,
@@ -221,6 +252,12 @@ class Settings:
             target[key] = value
         if key in REPORTED:
             self.changed.add(key)
+
+    @property
+    def statement_timeout(self) -> float | None:
+        """Seconds a statement may run (``statement_timeout``); None: no limit."""
+        ms = milliseconds(self.get("statement_timeout") or "0")
+        return ms / 1000 if ms else None
 
     def reset_all(self) -> None:
         self.version += 1

@@ -15,7 +15,8 @@ from tidal.shell import bench
 def test_the_benchmark_runs_every_phase_and_counts_what_clients_got(tmp_path, capsys):
     out = tmp_path / "pgwire.json"
     flags = ["--seconds", "1.5", "--clients", "4", "--client-processes", "2", "--keys", "50"]
-    flags += ["--rate", "5000", "--warmup", "1.5", "--json", str(out)]
+    flags += ["--rate", "5000", "--warmup", "1.5", "--phases", "ingest,point,scan"]
+    flags += ["--json", str(out)]  # heavy: tests/pgwire/test_load.py
     assert bench.main(["pgwire", *flags]) == 0
     result = json.loads(out.read_text())
     phases = {p["phase"]: p for p in result["phases"]}

@@ -4,6 +4,8 @@ before anything sized by it is built, the server answering others meanwhile."""
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
 
 import asyncpg
 import psycopg
@@ -56,3 +58,31 @@ def test_select_star_past_the_limit_is_refused(server):
         pytest.raises(psycopg.errors.TooManyColumns, match="this one has 1,800"),
     ):
         connection.execute(query.encode())
+
+
+@pytest.mark.parametrize("protocol", ["simple", "extended"])
+def test_a_long_statement_is_read_off_the_event_loop(server, protocol):
+    """A 400 KB statement takes seconds to parse and type: meanwhile other clients are
+    answered (it is read on a thread, not on the loop that serves everyone)."""
+    long = "SELECT count(*) AS n FROM t WHERE v IN (" + ", ".join(map(str, range(60_000))) + ")"
+    took: dict[str, float] = {}
+
+    def run_long() -> None:
+        with psycopg.connect(server.dsn, autocommit=True, connect_timeout=10) as connection:
+            sql = long.encode() if protocol == "simple" else long
+            started = time.monotonic()
+            connection.execute(sql, prepare=protocol == "extended")
+            took["long"] = time.monotonic() - started
+
+    with psycopg.connect(server.dsn, autocommit=True, connect_timeout=10) as other:
+        thread = threading.Thread(target=run_long)
+        thread.start()
+        time.sleep(0.3)  # the server is reading it
+        slowest = 0.0
+        for _ in range(10):
+            started = time.monotonic()
+            assert other.execute("SELECT 1 AS one").fetchone() == (1,)
+            slowest = max(slowest, time.monotonic() - started)
+        thread.join(120)
+    # read on the loop, the first read waited for nearly all of it (seconds)
+    assert slowest < took["long"] / 4

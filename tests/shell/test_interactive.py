@@ -65,6 +65,9 @@ class Broken:
     def execute(self, text):
         raise RuntimeError("the engine fell over")
 
+    def cancel(self):
+        pass
+
     def relations(self):
         return []
 

@@ -139,6 +139,9 @@ class Slow:
     def ready(self):
         return True
 
+    def cancel(self):
+        pass  # like a statement busy where no cancel reaches it
+
     def execute(self, text):
         if "slow" in text:
             self.release.wait(30)
@@ -187,3 +190,18 @@ def test_keys_typed_while_a_statement_runs_are_kept_for_the_next_prompt():
     screen = session.wait_for(lambda s: "QUICK DONE" in s)
     assert screen.index("SLOW DONE") < screen.index("tidal> SELECT 'quick';")
     session.finish()
+
+
+def test_ctrl_c_stops_a_running_query_of_the_embedded_engine():
+    big = (
+        "CREATE SOURCE big (id BIGINT) WITH (connector = 'datagen', "
+        "\"fields.id.kind\" = 'sequence', \"fields.id.start\" = '1', \"fields.id.end\" = '20000');\r"
+    )
+    endless = "SELECT count(*) FROM big a, big b, big c WHERE a.id + b.id + c.id = 7;\r"
+    session = Session().type(big + endless).start()
+    session.wait_for(lambda s: "Ctrl-C to cancel" in s)
+    session.type("\x03")
+    screen = session.wait_for(lambda s: "canceling statement due to user request" in s)
+    assert "(SQLSTATE 57014)" in screen and "in the background" not in screen
+    session.type("SELECT count(*) AS n FROM big;\r")  # the engine carries on at once
+    assert "20000" in session.finish()

@@ -99,3 +99,23 @@ def test_a_server_that_is_not_there_is_an_error_not_a_crash():
     screen = run_keys("SELECT 1;\r", backend=RemoteBackend("postgres://127.0.0.1:1/tidal"))
     assert "cannot connect to postgres://127.0.0.1:1/tidal" in screen
     assert "(SQLSTATE 08001)" in screen and "Traceback" not in screen
+
+
+def test_ctrl_c_cancels_the_statement_on_the_server(server):
+    session = (
+        Session(RemoteBackend(server))
+        .type(
+            "CREATE SOURCE r_big (id BIGINT) WITH (connector = 'datagen', "
+            "\"fields.id.kind\" = 'sequence', \"fields.id.start\" = '1', \"fields.id.end\" = '20000');\r"
+            "SELECT count(*) AS loaded FROM r_big;\r"
+        )
+        .start()
+    )
+    session.wait_for(lambda s: "loaded" in s and "(1 row" in s)
+    session.type("SELECT count(*) FROM r_big a, r_big b, r_big c WHERE a.id + b.id + c.id = 7;\r")
+    session.wait_for(lambda s: "Ctrl-C to cancel" in s)
+    session.type("\x03")
+    screen = session.wait_for(lambda s: "canceling statement due to user request" in s)
+    assert "(SQLSTATE 57014)" in screen and "in the background" not in screen
+    session.type("SELECT 'still here' AS answer;\r")
+    assert "still here" in session.finish()
