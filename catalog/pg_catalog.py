@@ -125,6 +125,10 @@ class PgCatalog:
         self.user = user or OWNER
         users = getattr(catalog, "users", None)  # CREATE USER's logins, where the catalog has them
         self.logins = list(users.names()) if users is not None else []
+        # Who may manage users (tidal.sql.roles.authorize): the owner, superusers, and everyone
+        # while no superuser exists.
+        superusers = users.superusers() if users is not None else set()
+        self.superusers = {OWNER} | superusers if superusers else None
         names = {r.name.lower() for r in self.relations}
         keyed = [
             r for r in self.relations if isinstance(r, Table) and r.constraint.lower() not in names
@@ -260,9 +264,9 @@ class PgCatalog:
         return [
             {
                 "rolname": name,
-                "rolsuper": True,
+                "rolsuper": self._superuser(name),
                 "rolinherit": True,
-                "rolcreaterole": True,
+                "rolcreaterole": self._superuser(name),
                 "rolcreatedb": True,
                 "rolcanlogin": True,
                 "rolreplication": False,
@@ -280,13 +284,16 @@ class PgCatalog:
                 "usename": name,
                 "usesysid": oid,
                 "usecreatedb": True,
-                "usesuper": True,
+                "usesuper": self._superuser(name),
                 "userepl": False,
                 "usebypassrls": True,
                 "passwd": "********",
             }
             for name, oid in self._role_oids().items()
         ]
+
+    def _superuser(self, name: str) -> bool:
+        return self.superusers is None or name.lower() in self.superusers
 
     def _role_oids(self) -> dict[str, int]:
         names = {n.lower(): n for n in [*self.logins, self.user] if n.lower() != OWNER}

@@ -2,13 +2,21 @@
 
 The password itself is never kept: only PostgreSQL's verifier format,
 ``SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>`` (RFC 5802/7677), from which a
-server can check a SCRAM proof or a cleartext password but cannot recover the password.
+server can check a SCRAM proof or a cleartext password but cannot recover the password. A
+verifier given as is (``PASSWORD 'SCRAM-SHA-256$...'``) may ask for at most ``MAX_ITERATIONS``:
+a cleartext login computes that many rounds of PBKDF2 (30 million took 8.4 s).
+
+A name that is not a user still gets a verifier's salt and iteration count (``scram_secret``),
+derived from the name and a random ``secret`` of the Users, so that a client cannot tell unknown
+names from known ones by their salts (the same on every try, as a real user's).
 
     >>> users = Users()
     >>> users.add(User("alice", scram_verifier("secret")))
     >>> check_password(users.get("ALICE").verifier, "secret"), check_password(
     ...     users.get("alice").verifier, "wrong")
     (True, False)
+    >>> users.scram_secret("nobody").salt == users.scram_secret("NOBODY").salt
+    True
 """
 
 from __future__ import annotations
@@ -20,14 +28,17 @@ import os
 import unicodedata
 from dataclasses import dataclass
 
-ITERATIONS = 4096
+ITERATIONS = 4096  # PostgreSQL's default (scram_iterations)
+MAX_ITERATIONS = 100_000  # in a verifier given as is; 60 ms of PBKDF2 here (4096: 5 ms)
 SALT_BYTES = 16
+SECRET_BYTES = 32
 
 
 @dataclass(frozen=True)
 class User:
     name: str  # as written; looked up case-insensitively, as unquoted role names are
     verifier: str | None = None  # None: the user cannot log in with a password
+    superuser: bool = False  # may create, alter and drop users (tidal.sql.roles.authorize)
     kind = "user"
 
 
@@ -63,8 +74,9 @@ def scram_verifier(password: str, salt: bytes | None = None, iterations: int = I
     return f"SCRAM-SHA-256${iterations}:{b64(salt)}${b64(stored_key)}:{b64(server_key)}"
 
 
-def parse_verifier(verifier: str) -> ScramSecret:
-    """The parts of a verifier; ValueError if it is not one."""
+def parse_verifier(verifier: str, max_iterations: int | None = None) -> ScramSecret:
+    """The parts of a verifier; ValueError if it is not one, or (given ``max_iterations``) if it
+    asks for more iterations than that."""
     try:
         method, rest = verifier.split("$", 1)
         head, keys = rest.split("$", 1)
@@ -72,6 +84,12 @@ def parse_verifier(verifier: str) -> ScramSecret:
         stored_key, server_key = keys.split(":", 1)
         if method != "SCRAM-SHA-256":
             raise ValueError(method)
+        if int(iterations) < 1:
+            raise ValueError(f"{iterations} iterations")
+        if max_iterations is not None and int(iterations) > max_iterations:
+            raise ValueError(
+                f"{int(iterations):,} iterations is more than the {max_iterations:,} accepted"
+            )
         return ScramSecret(
             base64.b64decode(salt, validate=True),
             int(iterations),
@@ -84,18 +102,40 @@ def parse_verifier(verifier: str) -> ScramSecret:
 
 def check_password(verifier: str | None, password: str) -> bool:
     """Whether ``password`` matches ``verifier`` (a cleartext login, over TLS only)."""
-    if not verifier:
-        return False
-    secret = parse_verifier(verifier)
+    return bool(verifier) and password_matches(parse_verifier(verifier), password)
+
+
+def password_matches(secret: ScramSecret, password: str) -> bool:
+    """Whether ``password`` gives ``secret``'s StoredKey: its iterations of PBKDF2, so call it
+    off the event loop."""
     stored_key, _ = _keys(password, secret.salt, secret.iterations)
     return hmac.compare_digest(stored_key, secret.stored_key)
 
 
 class Users:
-    """Users by case-insensitive name."""
+    """Users by case-insensitive name, and the secret that derives unknown names' salts (random
+    per Users; a data directory keeps it, see tidal.engine.durability.engine_state)."""
 
     def __init__(self) -> None:
         self._users: dict[str, User] = {}
+        self.secret = os.urandom(SECRET_BYTES)
+
+    def scram_secret(self, name: str) -> ScramSecret:
+        """What a SCRAM exchange or a cleartext check of ``name`` runs against: its verifier,
+        or for a name without one (unknown, or PASSWORD NULL) one that no password matches,
+        with a salt derived from the name (stable, as a real user's) and the usual iterations."""
+        user = self.get(name)
+        if user is not None and user.verifier:
+            return parse_verifier(user.verifier)
+        derived = hmac.new(self.secret, name.lower().encode(), "sha256").digest()
+        return ScramSecret(derived[:SALT_BYTES], ITERATIONS, os.urandom(32), os.urandom(32))
+
+    def superusers(self) -> set[str]:
+        """The superusers' names, lowercased."""
+        return {key for key, user in list(self._users.items()) if user.superuser}
+
+    def has_superuser(self) -> bool:
+        return bool(self.superusers())
 
     def add(self, user: User, replace: bool = False) -> None:
         key = user.name.lower()

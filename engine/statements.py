@@ -21,17 +21,14 @@ from tidal.catalog import CatalogError
 from tidal.catalog.objects import Sink, Table, View
 from tidal.catalog.sqlstate import (
     DEPENDENT_OBJECTS_STILL_EXIST,
-    DUPLICATE_OBJECT,
     DUPLICATE_TABLE,
     INVALID_SCHEMA_NAME,
     IO_ERROR,
     NOT_NULL_VIOLATION,
     UNDEFINED_FUNCTION,
-    UNDEFINED_OBJECT,
     WRONG_OBJECT_TYPE,
 )
 from tidal.catalog.types import normalize
-from tidal.catalog.users import User
 from tidal.engine.arguments import Arguments
 from tidal.engine.copy_from import read_rows
 from tidal.engine.dml_targets import Autocommit, Target
@@ -51,7 +48,7 @@ from tidal.sql.dml import CONFLICTS, Change, table_conflict
 from tidal.sql.errors import SqlError, undefined_table, unsupported
 from tidal.sql.known_settings import checked
 from tidal.sql.parser import parse_statement
-from tidal.sql.roles import RoleStatement, parse_role
+from tidal.sql.roles import apply_role, parse_role, role_of
 from tidal.sql.session_statements import Checkpoint, ResetSetting, SetSetting
 from tidal.sql.subscribe import Subscribe
 
@@ -140,11 +137,8 @@ class Statements:
     def _catalog_text(statement: exp.Expression) -> str | None:
         """The DDL as written, to re-run at recovery; None for a role (the catalog keeps its
         verifier, never the password in the statement)."""
-        if isinstance(statement, exp.Command):
-            rest = statement.expression
-            rest = rest.name if isinstance(rest, exp.Expression) else str(rest or "")
-            if parse_role(statement.this, rest) is not None:
-                return None
+        if role_of(statement) is not None:
+            return None
         return statement.meta.get("sql") or statement.sql(dialect=Tidal)
 
     def subscribe(self, name: str, **options) -> Subscription:
@@ -459,24 +453,8 @@ class Statements:
         role = parse_role(command.this, rest)
         if role is None:
             raise unsupported(f"statement {command.sql(dialect=Tidal)[:60]!r}")
-        self._apply_role(role)
+        apply_role(role, self.catalog.users)
         return f"{role.verb} ROLE"
-
-    def _apply_role(self, role: RoleStatement) -> None:
-        users = self.catalog.users
-        missing = [name for name in role.names if users.get(name) is None]
-        if role.verb == "CREATE" and not missing:
-            raise SqlError(f"role {role.names[0]!r} already exists", sqlstate=DUPLICATE_OBJECT)
-        if role.verb != "CREATE" and missing and not role.if_exists:
-            raise SqlError(f"role {missing[0]!r} does not exist", sqlstate=UNDEFINED_OBJECT)
-        if role.verb == "DROP":
-            for name in role.names:
-                users.remove(name)
-        elif role.verb == "CREATE":
-            users.add(User(role.names[0], role.verifier))
-        elif role.password_given:
-            existing = users.get(role.names[0])
-            users.add(User(existing.name, role.verifier), replace=True)
 
 
 _CATALOG_STATEMENTS = (exp.Create, exp.Drop, exp.Alter, exp.Command)

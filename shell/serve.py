@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import ipaddress
 import os
 import pathlib
 import signal
@@ -22,7 +23,11 @@ import time
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (127.0.0.1); another with --auth trust prints a warning",
+    )
     parser.add_argument("--port", type=int, default=5433, help="port to listen on (5433; 0: any)")
     parser.add_argument(
         "--data-dir",
@@ -114,6 +119,9 @@ def run(args: argparse.Namespace) -> int:
         elif args.init and not ScriptRunner(db).run_file(args.init):
             forget_failed_script(db, args.data_dir, args.init)
             return 1
+        warning = trust_warning(args.host, args.auth)
+        if warning:
+            print(warning, file=sys.stderr, flush=True)
         if args.auth != "trust" and not len(db.catalog.users):
             print(
                 "tidal serve: warning: no users exist, so nobody can log in; create them in "
@@ -141,6 +149,37 @@ def _leave_stuck_statements(code: int, grace: float = 5.0) -> None:
         print("tidal serve: leaving a statement that did not stop", file=sys.stderr, flush=True)
         sys.stdout.flush()
         os._exit(code)
+
+
+def trust_warning(host: str, auth: str) -> str | None:
+    """A warning for trust auth on an address other hosts can reach, else None.
+
+    A warning, not a refusal, as PostgreSQL does (it starts with ``trust`` in pg_hba.conf for
+    any address; its Docker image warns loudly): the operator may mean it, on a private network.
+
+        >>> trust_warning("127.0.0.1", "trust") is None, trust_warning("::1", "trust") is None
+        (True, True)
+        >>> trust_warning("0.0.0.0", "scram-sha-256") is None
+        True
+        >>> print(trust_warning("0.0.0.0", "trust"))  # doctest: +ELLIPSIS
+        tidal serve: WARNING: --auth trust on 0.0.0.0: anyone who can reach ...
+    """
+    if auth != "trust" or _loopback(host):
+        return None
+    return (
+        f"tidal serve: WARNING: --auth trust on {host}: anyone who can reach this address may "
+        "connect as any user, with no password, and read, change or drop everything. Use "
+        "--auth scram-sha-256 (with users made by CREATE USER ... PASSWORD) or --host 127.0.0.1"
+    )
+
+
+def _loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name other than localhost, or "" (every address)
+        return False
 
 
 async def _report_source_errors(db, every: float = 1.0) -> None:

@@ -2,7 +2,8 @@
 
 ``capture`` runs under the engine's lock at a tick boundary, so every view is consistent with
 every other and with the sources' positions. It holds: the tick, the catalog as the DDL that
-made it (re-run over empty relations on recovery), the users, the contents of tables and
+made it (re-run over empty relations on recovery), the users (with their SUPERUSER flag) and
+the secret behind unknown names' salts, the contents of tables and
 retaining sources, every dataflow's operator states and view contents, the readers' positions,
 the sinks' committed states, the watermarks, and the subscriptions' history (for ``AS OF``). ``restore`` puts a captured tree back into an
 engine whose catalog was rebuilt from the same DDL.
@@ -32,6 +33,7 @@ def capture(
         "ddl": list(ddl),
         "base_dir": relations.base_dir.resolve(),
         "users": [users.get(name) for name in users.names()],
+        "users_secret": users.secret,  # unknown names' salts stay as stable as known ones'
         "bases": {
             name: {
                 "contents": _rows(base.contents),
@@ -64,6 +66,7 @@ def restore(
     user: User
     for user in state["users"]:
         users.add(user, replace=True)
+    users.secret = state.get("users_secret", users.secret)  # absent before issue 15
     for name, saved in state["bases"].items():
         base = relations.bases[name]
         base.contents = _collection(base.contents, saved["contents"])

@@ -53,7 +53,7 @@ from tidal.shell.pgwire.error_responses import ServerError
 from tidal.shell.pgwire.results import LATER, Outcome, Output, Rows
 from tidal.shell.pgwire.session_state import SessionState, TransactionStatus
 from tidal.shell.pgwire.subscription_feed import wait_in
-from tidal.sql import ddl
+from tidal.sql import ddl, roles
 from tidal.sql.cursor_statements import CopyFrom, CopyToStdout, DeclareCursor, FetchCursor
 from tidal.sql.dialect import EmitOnWindowClose, Explain
 from tidal.sql.errors import SqlError
@@ -264,7 +264,7 @@ class Router:
         if route is Route.COPY:
             return await self._copy(prepared.node, engine, values, out)
         on = self._querying if is_query(prepared.statement) else self._blocking
-        result = await on(engine.run, values, self._check_connectors, self.state.block)
+        result = await on(engine.run, values, self._vet, self.state.block)
         return self._outcome(prepared.statement, result)
 
     def _housekeeping(self, prepared: Prepared) -> Outcome:
@@ -310,6 +310,13 @@ class Router:
         if isinstance(result, Status):
             return result.tag
         return str(result) if result is not None else statement.key.upper()
+
+    def _vet(self, statement: exp.Expression) -> None:
+        """Refuse what this session's user may not do (file connectors, managing users)."""
+        self._check_connectors(statement)
+        role = roles.role_of(statement)
+        if role is not None:
+            roles.authorize(role, self.state.user, engine_calls.users(self.db))
 
     def _check_connectors(self, statement: exp.Expression) -> None:
         """Sources and sinks that read or write the server's files are for the --init script

@@ -30,6 +30,7 @@ from tidal.shell.pgwire.error_responses import ServerError, describe, fatal_mess
 from tidal.shell.pgwire.router import Services
 from tidal.shell.pgwire.session_state import Client, SessionState
 from tidal.shell.pgwire.settings import REPORTED
+from tidal.sql import roles
 
 DATABASE = "tidal"
 SHUTDOWN_GRACE_SECONDS = 5.0  # for cancelled statements to stop before sessions are closed
@@ -75,6 +76,7 @@ class Server:
         self.config = config
         self.limits = config.limits
         self.ssl = config.ssl_context()
+        self.authenticator = auth.Authenticator(config.auth)
         self.executor = ThreadPoolExecutor(4, thread_name_prefix="tidal-sql")
         self.queries = ThreadPoolExecutor(4, thread_name_prefix="tidal-sql-query")
         # Subscription waits block a thread each (in slices): one per possible connection.
@@ -124,6 +126,7 @@ class Server:
             await asyncio.wait(tasks, timeout=5)
         self.executor.shutdown(wait=False, cancel_futures=True)
         self.queries.shutdown(wait=False, cancel_futures=True)
+        self.authenticator.close()
         self.waits.shutdown(wait=False, cancel_futures=True)
 
     # --- connections -----------------------------------------------------------------------------
@@ -216,7 +219,9 @@ class Server:
             return body
 
         users = engine_calls.users(self.db)
-        await auth.authenticate(self.config.auth, user, users, tls, send, receive)
+        peer = connection.transport.get_extra_info("peername")
+        address = str(peer[0]) if peer else "local"
+        await self.authenticator.authenticate(user, address, users, tls, send, receive)
         pid = self._next_pid
         self._next_pid += 1
         client = Client(
@@ -226,6 +231,7 @@ class Server:
         for option in _options(params.get("options", "")):
             settings.update([option])
         settings["session_authorization"] = user
+        settings["is_superuser"] = "on" if roles.acts_as_superuser(user, users) else "off"
         return client, settings
 
     def _greet(self, session: SessionDriver) -> None:

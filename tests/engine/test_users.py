@@ -55,3 +55,31 @@ def test_a_verifier_is_kept_as_given():
     verifier = scram_verifier("pw")
     db.execute(f"CREATE USER frank WITH PASSWORD '{verifier}'")
     assert db.catalog.users.get("frank").verifier == verifier
+
+
+def test_the_first_user_is_a_superuser_and_one_stays():
+    db = Database()
+    db.execute("CREATE USER admin WITH PASSWORD 'a'")
+    db.execute("CREATE USER alice WITH PASSWORD 'b'")
+    db.execute("CREATE USER root WITH SUPERUSER PASSWORD 'c'")
+    users = db.catalog.users
+    assert users.superusers() == {"admin", "root"}
+    db.execute("ALTER USER root NOSUPERUSER")
+    db.execute("ALTER USER alice PASSWORD 'd'")  # keeps what it does not name
+    assert not users.get("alice").superuser and check_password(users.get("alice").verifier, "d")
+    for statement in ("ALTER USER admin NOSUPERUSER", "DROP USER admin"):
+        with pytest.raises(SqlError) as caught:
+            db.execute(statement)
+        assert caught.value.sqlstate == "55000" and "last superuser" in str(caught.value)
+    db.execute("DROP USER admin, alice, root")  # none left: nobody needs a superuser
+    db.execute("CREATE USER plain WITH NOSUPERUSER PASSWORD 'e'")
+    assert users.superusers() == set()
+
+
+@pytest.mark.parametrize("iterations", [0, 100_001, 30_000_000])
+def test_a_verifier_past_the_iteration_bounds_is_refused(iterations):
+    verifier = scram_verifier("pw", iterations=1).replace("$1:", f"${iterations}:")
+    with pytest.raises(SqlError) as caught:
+        Database().execute(f"CREATE USER frank WITH PASSWORD '{verifier}'")
+    assert caught.value.sqlstate == "22023"
+    assert "at most 100,000 iterations" in str(caught.value)
