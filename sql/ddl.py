@@ -36,7 +36,6 @@ from tidal.catalog.sqlstate import (
     INVALID_TABLE_DEFINITION,
     SYNTAX_ERROR,
     UNDEFINED_COLUMN,
-    UNDEFINED_OBJECT,
 )
 from tidal.sql.dialect import AppendOnlyProperty, ConflictProperty, Tidal
 from tidal.sql.errors import SqlError, unsupported
@@ -118,7 +117,7 @@ def _column(item: exp.ColumnDef) -> tuple[Column, str | None]:
     try:
         type_name = types.normalize(item.args["kind"].sql(dialect="duckdb"))
     except types.TypeError_ as error:
-        raise SqlError(str(error), sqlstate=UNDEFINED_OBJECT) from None
+        raise SqlError(str(error), sqlstate=error.sqlstate) from None
     return Column(item.name, type_name, nullable), key
 
 
