@@ -130,6 +130,13 @@ def _parse_window_function(kind: str):
         arguments = []
         while parser._match(TokenType.COMMA):
             arguments.append(parser._parse_assignment())
+        # The binder takes these parts for granted (a missing one was an AttributeError).
+        if not isinstance(this, exp.Table) or not this.name:
+            parser.raise_error(f"Expected a table as the first argument of {kind}")
+        if not all(isinstance(c, exp.Column) for c in (time, *(partition or ()))):
+            parser.raise_error(f"Expected a column name for the time and partition of {kind}")
+        if None in arguments:
+            parser.raise_error(f"Expected an interval argument of {kind}")
         return WindowFunction(
             this=this,
             kind=exp.var(kind),
@@ -221,18 +228,21 @@ class Tidal(RisingWave):
                     return parse(self)
             return super()._parse_statement()
 
-        def _parse_type(self, parse_interval=True, fallback_to_identifier=False):
+        def _parse_types(self, check_func=False, schema=False, allow_identifiers=True, **kwargs):
             if (
-                not fallback_to_identifier
+                not schema
                 and self._curr
                 and self._curr.token_type == TokenType.ARRAY
                 and self._next
                 and self._next.token_type == TokenType.L_BRACKET
             ):
-                # ``ARRAY[...]`` is a constructor: sqlglot first reads it as a type, reads the
-                # elements, then goes back and reads them again, so each nested level doubled
-                # the time (14 levels: 1.7 s, 22: minutes).
-                return self._parse_column()
+                # ``ARRAY[...]`` is a constructor, never a type: sqlglot read it as a type
+                # first, elements included, then went back and read them again, so each nested
+                # level doubled the time (14 levels: 1.7 s, 22: minutes).
+                return None
+            return super()._parse_types(check_func, schema, allow_identifiers, **kwargs)
+
+        def _parse_type(self, parse_interval=True, fallback_to_identifier=False):
             # ``TIMESTAMP '...'::DATE`` casts the typed value, as in PostgreSQL and DuckDB;
             # sqlglot applies the ``::`` to the string first (a TIMESTAMP came out).
             if not (

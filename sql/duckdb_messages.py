@@ -47,7 +47,7 @@ _PHYSICAL = {
     "UINT64": "UBIGINT",
     "UINT128": "UHUGEINT",
 }
-_PREFIX = re.compile(r"\b[A-Z][A-Za-z ]*? Error: ")
+_PREFIX = re.compile(r"\b[A-Z][A-Za-z ]{0,60}? Error: ")
 
 
 def sql_types(text: str) -> str:
@@ -185,7 +185,9 @@ _DATA: tuple[tuple[str, Callable[[re.Match], tuple[str, str]]], ...] = (
     (r"Could not convert string '(.*)' to (\w+)", _not_convertible),
     (r"invalid (\w+) field format: \"(.*?)\", expected format is \((.*)\)", _bad_time),
 )
-_DUCKDB_ERROR = r"(?:\w[\w ]* Error: )?"
+# Bounded repetitions: an unbounded ``\w[\w ]*`` tried at every position of a message holding
+# a 300,000-character value took minutes (quadratic).
+_DUCKDB_ERROR = r"(?:\b\w[\w ]{0,60} Error: )?"
 _CASTING = r"(?: for the destination type (\w+))?(?: when casting from source column \S+)?"
 # The codes of messages no pattern rewrote (tidal's own words included: a rewritten message
 # wrapped in another keeps its code).

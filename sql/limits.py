@@ -50,6 +50,9 @@ MAX_VALUES_ROWS = 10_000
 # Characters of one numeric literal (PostgreSQL's numeric holds up to 131,072 digits; tidal's
 # widest exact type, DECIMAL(38), holds 38).
 MAX_NUMBER_LENGTH = 1000
+# Levels of nested types (lists of lists, STRUCTs, MAPs) of a result column: Arrow's C data
+# interface gives up past 64 (a 63-deep ARRAY[...] failed in DuckDB's hand-over).
+MAX_TYPE_DEPTH = 32
 RECURSION_LIMIT = 20_000
 
 if sys.getrecursionlimit() < RECURSION_LIMIT:
@@ -209,3 +212,40 @@ def _most_values_rows(tokens: list[Token]) -> int:
         elif counting and counting[-1][0] == depth and kind != TokenType.COMMA:
             counting.pop()  # the VALUES list ended
     return most
+
+
+def check_type_depth(column: str, type_name: str) -> None:
+    """Refuse a result column whose type nests deeper than ``MAX_TYPE_DEPTH``."""
+    depth = type_depth(type_name)
+    if depth > MAX_TYPE_DEPTH:
+        raise _too_complex(
+            f"column {column!r} has a type nested {depth} levels deep",
+            MAX_TYPE_DEPTH,
+            "flatten the nested lists or structs",
+        )
+
+
+def type_depth(type_name: str) -> int:
+    """How deeply a SQL type nests: each ``[]``, STRUCT(...) and MAP(...) is a level.
+
+    >>> type_depth("INTEGER"), type_depth("INTEGER[][]"), type_depth("STRUCT(a INTEGER[], b DECIMAL(5,2))[]")
+    (0, 2, 3)
+    """
+    widest = [0]  # the deepest element so far at each open parenthesis
+    current = 0  # depth of the element being read
+    i = 0
+    while i < len(type_name):
+        char = type_name[i]
+        if char == "(":
+            widest.append(0)
+            current = 0
+        elif char == ")" and len(widest) > 1:
+            current = max(widest.pop(), current) + 1
+        elif char == "," and widest:
+            widest[-1] = max(widest[-1], current)
+            current = 0
+        elif type_name.startswith("[]", i):
+            current += 1
+            i += 1
+        i += 1
+    return max(widest[0], current)

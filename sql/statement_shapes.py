@@ -63,8 +63,8 @@ def _insert(node: exp.Insert) -> str | None:
 
 
 def _update(node: exp.Update) -> str | None:
-    if not node.expressions:
-        return "UPDATE needs SET: UPDATE t SET column = value WHERE ..."
+    if not node.expressions or not all(isinstance(e, exp.EQ) for e in node.expressions):
+        return "UPDATE needs SET column = value: UPDATE t SET column = value WHERE ..."
     return None
 
 
