@@ -29,6 +29,7 @@ from tidal.catalog.sqlstate import (
     INVALID_DATETIME_FORMAT,
     INVALID_TEXT_REPRESENTATION,
     NUMERIC_VALUE_OUT_OF_RANGE,
+    PROGRAM_LIMIT_EXCEEDED,
     STATEMENT_TOO_COMPLEX,
     SYNTAX_ERROR,
     UNDEFINED_FUNCTION,
@@ -192,6 +193,7 @@ _CASTING = r"(?: for the destination type (\w+))?(?: when casting from source co
 # The codes of messages no pattern rewrote (tidal's own words included: a rewritten message
 # wrapped in another keeps its code).
 _DATA_SQLSTATES = (
+    (r"past the limit of", PROGRAM_LIMIT_EXCEEDED),  # tidal.sql.typeinfer's bounded functions
     (
         r"with recursive \S+: more than \d+ (?:iterations|rows)",
         STATEMENT_TOO_COMPLEX,

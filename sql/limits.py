@@ -50,6 +50,8 @@ MAX_VALUES_ROWS = 10_000
 # Characters of one numeric literal (PostgreSQL's numeric holds up to 131,072 digits; tidal's
 # widest exact type, DECIMAL(38), holds 38).
 MAX_NUMBER_LENGTH = 1000
+# Characters of a value repeat(), lpad() or rpad() may build.
+MAX_STRING_LENGTH = 1 << 26
 # Levels of nested types (lists of lists, STRUCTs, MAPs) of a result column: Arrow's C data
 # interface gives up past 64 (a 63-deep ARRAY[...] failed in DuckDB's hand-over).
 MAX_TYPE_DEPTH = 32

@@ -176,3 +176,21 @@ def test_running_out_of_memory_or_stack_has_a_sqlstate():
     except MemoryError as error:  # numpy's own subclass
         assert resource_error(error).sqlstate == sqlstate.OUT_OF_MEMORY
     assert resource_error(RecursionError()).sqlstate == sqlstate.STATEMENT_TOO_COMPLEX
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT repeat('x', 1000000000)",
+        "SELECT lpad('x', 2000000000)",
+        "SELECT rpad('', 1000000000)",
+    ],
+)
+def test_a_string_past_the_value_limit_is_refused_before_it_is_built(db, sql):
+    error = refused(db, sql, sqlstate.PROGRAM_LIMIT_EXCEEDED, "67,108,864 characters")
+    assert "ask for a shorter value" in error.message
+
+
+def test_bounded_string_functions_keep_their_results(db):
+    rows = db.execute("SELECT repeat('ab', 3) AS r, lpad('x', 3) AS l, rpad('x', 4, 'yz') AS p")
+    assert rows.to_pylist() == [{"r": "ababab", "l": "  x", "p": "xyzy"}]
