@@ -114,6 +114,8 @@ def _column(item: exp.ColumnDef) -> tuple[Column, str | None]:
             f"column constraint {constraint.sql()} (tidal enforces NOT NULL and PRIMARY KEY; "
             "defaults, checks and references are not)"
         )
+    if item.args.get("kind") is None:
+        raise SqlError(f"column {item.name!r} needs a type, e.g. {item.name} VARCHAR")
     try:
         type_name = types.normalize(item.args["kind"].sql(dialect="duckdb"))
     except types.TypeError_ as error:

@@ -59,6 +59,9 @@ def _insert(node: exp.Insert) -> str | None:
         return "INSERT needs a table: INSERT INTO t VALUES (...)"
     if node.expression is None and not node.args.get("default"):
         return "INSERT needs rows: INSERT INTO t VALUES (...), INSERT INTO t SELECT ..."
+    conflict = node.args.get("conflict")
+    if conflict is not None and not all(isinstance(e, exp.EQ) for e in conflict.expressions):
+        return "ON CONFLICT ... DO UPDATE needs SET column = value, ..."
     return None
 
 

@@ -75,6 +75,8 @@ ODD = {
     "UPDATE dept SET id": "UPDATE needs SET column = value",
     "SELECT id FROM TUMBLE(clicks, ts,": "interval argument of TUMBLE",
     "SELECT * FROM TABLE(TUMBLE(TABLE clicks, f(ts), INTERVAL '1' SECOND))": "column name",
+    "INSERT INTO dept VALUES (1, 'a') ON CONFLICT (id) DO UPDATE SET name :: f(x)": "SET column",
+    "ALTER TABLE dept ADD COLUMN status DEFAULT VARCHAR 'new'": "'status' needs a type",
 }
 
 
