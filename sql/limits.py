@@ -3,7 +3,8 @@
 sqlglot's parser and tidal's binder, compiler and lowering all recurse over a statement, so a
 statement nested deeply enough ends in ``RecursionError`` (45 nested parentheses did). Each
 limit here is checked before anything recurses or grows with the statement, and fails with a
-SQLSTATE of class 54 (program limit exceeded) and a message saying the limit and what to do:
+SQLSTATE of class 54 (program limit exceeded; 22021 for text that is no valid Unicode) and a
+message saying the limit and what to do (docs/security-sql.md lists them):
 
     >>> from tidal.sql.dialect import Tidal
     >>> text = "SELECT " + "(" * 500 + "1" + ")" * 500

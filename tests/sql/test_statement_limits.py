@@ -196,3 +196,24 @@ def test_a_string_past_the_value_limit_is_refused_before_it_is_built(db, sql):
 def test_bounded_string_functions_keep_their_results(db):
     rows = db.execute("SELECT repeat('ab', 3) AS r, lpad('x', 3) AS l, rpad('x', 4, 'yz') AS p")
     assert rows.to_pylist() == [{"r": "ababab", "l": "  x", "p": "xyzy"}]
+
+
+@pytest.mark.parametrize("raised", ["arrow", "numpy", "recursion"])
+def test_memory_and_stack_errors_through_execute_have_sqlstates(monkeypatch, raised):
+    import numpy as np
+    import pyarrow as pa
+
+    def run(statement):
+        if raised == "arrow":
+            raise pa.ArrowMemoryError("malloc of size 1073741824 failed")
+        if raised == "numpy":
+            np.empty(1 << 62, dtype=np.uint8)
+        raise RecursionError("maximum recursion depth exceeded")
+
+    db = Database()
+    monkeypatch.setattr(db.session, "run", run)
+    with pytest.raises(TidalError) as caught:
+        db.execute("SELECT 1")
+    expected = sqlstate.STATEMENT_TOO_COMPLEX if raised == "recursion" else sqlstate.OUT_OF_MEMORY
+    assert caught.value.sqlstate == expected
+    assert "Error" not in caught.value.message
