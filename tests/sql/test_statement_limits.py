@@ -217,3 +217,24 @@ def test_memory_and_stack_errors_through_execute_have_sqlstates(monkeypatch, rai
     expected = sqlstate.STATEMENT_TOO_COMPLEX if raised == "recursion" else sqlstate.OUT_OF_MEMORY
     assert caught.value.sqlstate == expected
     assert "Error" not in caught.value.message
+
+
+def test_catalog_postgres_reads_catalog_queries_as_postgres_does_and_arrays_at_once():
+    import pathlib
+    import time
+
+    import sqlglot
+
+    from tidal.sql.dialect import CatalogPostgres
+
+    folder = pathlib.Path(__file__).parents[1] / "pgwire" / "catalog_sql"
+    texts = [
+        s for p in sorted(folder.glob("*.sql")) for s in p.read_text().split(";\n") if s.strip()
+    ]
+    assert len(texts) > 20
+    for text in texts:
+        theirs = [e.sql("postgres") for e in sqlglot.parse(text, read="postgres") if e]
+        assert [e.sql("postgres") for e in sqlglot.parse(text, read=CatalogPostgres) if e] == theirs
+    started = time.monotonic()
+    sqlglot.parse("SELECT " + nested(60, "ARRAY[", "1", "]"), read=CatalogPostgres)
+    assert time.monotonic() - started < 5  # sqlglot's own Postgres: 2^60 steps
