@@ -20,7 +20,7 @@ import re
 
 import pyarrow as pa
 
-from tidal.catalog.sqlstate import UNDEFINED_OBJECT, TidalError
+from tidal.catalog.sqlstate import INVALID_PARAMETER_VALUE, UNDEFINED_OBJECT, TidalError
 
 _SIMPLE: dict[str, pa.DataType] = {
     "BOOLEAN": pa.bool_(),
@@ -144,8 +144,14 @@ def normalize(name: str) -> str:
         upper = "DECIMAL" + upper[len("NUMERIC") :]
     decimal = _DECIMAL.match(upper)
     if decimal:
-        precision_, scale = decimal.group(1), decimal.group(2)
-        return f"DECIMAL({precision_ or 18},{scale or 0})"
+        precision_, scale = int(decimal.group(1) or 18), int(decimal.group(2) or 0)
+        if not 1 <= precision_ <= 38 or scale > precision_:
+            raise TypeError_(
+                f"type {name!r}: DECIMAL(p,s) takes a precision p from 1 to 38 and a scale s "
+                "from 0 to p",
+                INVALID_PARAMETER_VALUE,
+            )
+        return f"DECIMAL({precision_},{scale})"
     if upper in _SIMPLE:
         return upper
     raise TypeError_(

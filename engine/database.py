@@ -56,7 +56,7 @@ from tidal.engine.transactions import Session, TableChanges, Transaction
 from tidal.engine.watermarks import Watermarks
 from tidal.sql.compiler import Compiler
 from tidal.sql.cursor_statements import CopyFrom
-from tidal.sql.errors import SqlError
+from tidal.sql.errors import SqlError, resource_error
 from tidal.sql.parser import parse_statement, split_statements
 from tidal.sql.plan import Plan
 
@@ -172,8 +172,12 @@ class Database:
 
     def execute_statement(self, statement: exp.Expression) -> Result:
         """Run one parsed statement (tidal.sql.parser) in the Database's session: BEGIN opens
-        a transaction block that COMMIT applies (tidal.engine.transactions)."""
-        return self.session.run(statement)
+        a transaction block that COMMIT applies (tidal.engine.transactions). Running out of
+        memory or stack is an error of the statement (53200, 54001), not of Python."""
+        try:
+            return self.session.run(statement)
+        except (MemoryError, RecursionError) as error:
+            raise resource_error(error) from error
 
     def transaction(self) -> Transaction:
         """A new transaction: the DML handed to it applies at its ``commit()``, in one tick

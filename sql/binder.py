@@ -48,7 +48,7 @@ from tidal.sql.plan import (
     unique,
 )
 from tidal.sql.recursive import bind_recursive, reads_itself
-from tidal.sql.row_counts import row_count
+from tidal.sql.row_counts import list_position, row_count
 from tidal.sql.scope import Frame, PositionalColumn, Scope, ScopeColumn
 from tidal.sql.set_operations import SetOperations
 from tidal.sql.subqueries import Subqueries
@@ -411,10 +411,7 @@ class Binder(FromClause, LateralJoins, WindowFunctions, Subqueries, SetOperation
 
     def _group_term(self, term, items, bound_items, frame):
         if isinstance(term, exp.Literal) and not term.is_string:
-            position = int(term.this)
-            if not 1 <= position <= len(items):
-                raise SqlError(f"GROUP BY position {position} is not in the select list")
-            return bound_items[position - 1]
+            return bound_items[list_position(term, "GROUP BY", len(items)) - 1]
         if isinstance(term, exp.Column) and not term.table and frame.scope.resolve(term) is None:
             for (item, name), bound in zip(items, bound_items):
                 if name.lower() == term.name.lower():
@@ -588,10 +585,7 @@ def _key_tables(key: exp.Expression, scope: Scope) -> tuple[str, ...]:
 
 def _select_position(term: exp.Expression, names: list[str]) -> int | None:
     if isinstance(term, exp.Literal) and not term.is_string:
-        position = int(term.this)
-        if not 1 <= position <= len(names):
-            raise SqlError(f"ORDER BY position {position} is not in the select list")
-        return position - 1
+        return list_position(term, "ORDER BY", len(names)) - 1
     if isinstance(term, exp.Column) and not term.table:
         matches = [i for i, n in enumerate(names) if n.lower() == term.name.lower()]
         if matches:

@@ -27,6 +27,7 @@ from tidal.sql import clauses, dml, functions
 from tidal.sql.binder import Binder
 from tidal.sql.dialect import Tidal
 from tidal.sql.errors import SqlError, unsupported
+from tidal.sql.limits import check_type_depth
 from tidal.sql.plan import Plan
 from tidal.sql.rules import optimize
 from tidal.sql.typeinfer import TypeInference
@@ -56,6 +57,8 @@ class Compiler:
         _check_column_count(len(query.expressions) if isinstance(query, exp.Select) else 0)
         plan = self._binder.bind_query(query, ad_hoc=ad_hoc)
         _check_column_count(len(plan.schema))  # SELECT * expanded
+        for field in plan.schema:
+            check_type_depth(field.name, field.type)
         referenced = tuple(sorted(self._binder.referenced))
         return CompiledQuery(optimize(plan, self.infer), referenced)
 

@@ -36,7 +36,6 @@ from tidal.catalog.sqlstate import (
     INVALID_TABLE_DEFINITION,
     SYNTAX_ERROR,
     UNDEFINED_COLUMN,
-    UNDEFINED_OBJECT,
 )
 from tidal.sql.dialect import AppendOnlyProperty, ConflictProperty, Tidal
 from tidal.sql.errors import SqlError, unsupported
@@ -115,10 +114,12 @@ def _column(item: exp.ColumnDef) -> tuple[Column, str | None]:
             f"column constraint {constraint.sql()} (tidal enforces NOT NULL and PRIMARY KEY; "
             "defaults, checks and references are not)"
         )
+    if item.args.get("kind") is None:
+        raise SqlError(f"column {item.name!r} needs a type, e.g. {item.name} VARCHAR")
     try:
         type_name = types.normalize(item.args["kind"].sql(dialect="duckdb"))
     except types.TypeError_ as error:
-        raise SqlError(str(error), sqlstate=UNDEFINED_OBJECT) from None
+        raise SqlError(str(error), sqlstate=error.sqlstate) from None
     return Column(item.name, type_name, nullable), key
 
 

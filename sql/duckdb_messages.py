@@ -30,6 +30,7 @@ from tidal.catalog.sqlstate import (
     INVALID_TEXT_REPRESENTATION,
     NUMERIC_VALUE_OUT_OF_RANGE,
     OUT_OF_MEMORY,
+    PROGRAM_LIMIT_EXCEEDED,
     STATEMENT_TOO_COMPLEX,
     SYNTAX_ERROR,
     UNDEFINED_FUNCTION,
@@ -48,7 +49,7 @@ _PHYSICAL = {
     "UINT64": "UBIGINT",
     "UINT128": "UHUGEINT",
 }
-_PREFIX = re.compile(r"\b[A-Z][A-Za-z ]*? Error: ")
+_PREFIX = re.compile(r"\b[A-Z][A-Za-z ]{0,60}? Error: ")
 
 
 def sql_types(text: str) -> str:
@@ -197,11 +198,14 @@ _DATA: tuple[tuple[str, Callable[[re.Match], tuple[str, str]]], ...] = (
     (r"invalid (\w+) field format: \"(.*?)\", expected format is \((.*)\)", _bad_time),
     (r"(?:could not allocate|failed to \w+ data) block of size .*", _out_of_memory),
 )
-_DUCKDB_ERROR = r"(?:\w[\w ]* Error: )?"
+# Bounded repetitions: an unbounded ``\w[\w ]*`` tried at every position of a message holding
+# a 300,000-character value took minutes (quadratic).
+_DUCKDB_ERROR = r"(?:\b\w[\w ]{0,60} Error: )?"
 _CASTING = r"(?: for the destination type (\w+))?(?: when casting from source column \S+)?"
 # The codes of messages no pattern rewrote (tidal's own words included: a rewritten message
 # wrapped in another keeps its code).
 _DATA_SQLSTATES = (
+    (r"past the limit of", PROGRAM_LIMIT_EXCEEDED),  # tidal.sql.typeinfer's bounded functions
     (
         r"with recursive \S+: more than \d+ (?:iterations|rows)",
         STATEMENT_TOO_COMPLEX,

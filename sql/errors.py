@@ -5,6 +5,8 @@ from __future__ import annotations
 from tidal.catalog.sqlstate import (
     FEATURE_NOT_SUPPORTED,
     GROUPING_ERROR,
+    OUT_OF_MEMORY,
+    STATEMENT_TOO_COMPLEX,
     SYNTAX_ERROR,
     UNDEFINED_COLUMN,
     UNDEFINED_TABLE,
@@ -53,3 +55,24 @@ def undefined_table(message: str) -> SqlError:
 
 def grouping_error(message: str) -> SqlError:
     return SqlError(message, sqlstate=GROUPING_ERROR)
+
+
+def resource_error(error: MemoryError | RecursionError) -> SqlError:
+    """The error a client sees when a statement ran out of memory (``MemoryError``, pyarrow's
+    ``ArrowMemoryError`` and numpy's array allocation errors derive from it) or of stack.
+
+    >>> resource_error(MemoryError()).sqlstate, resource_error(RecursionError()).sqlstate
+    ('53200', '54001')
+    """
+    if isinstance(error, RecursionError):
+        return SqlError(
+            "statement too complex: nested too deeply to run; split it into views or simpler "
+            "expressions",
+            sqlstate=STATEMENT_TOO_COMPLEX,
+        )
+    detail = f" ({error})" if str(error) else ""
+    return SqlError(
+        f"out of memory{detail}: the statement needed more memory than is free; make it read "
+        "less (a narrower filter, fewer joined rows) or give the server more memory",
+        sqlstate=OUT_OF_MEMORY,
+    )

@@ -9,17 +9,21 @@ does not end a statement.
 
 from __future__ import annotations
 
+import itertools
 import logging
 from dataclasses import dataclass
 
 import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
-from sqlglot.tokens import TokenType
+from sqlglot.tokens import Token, TokenType
 
+from tidal.catalog.sqlstate import STATEMENT_TOO_COMPLEX
 from tidal.sql.cursor_statements import CopyToStdout, DeclareCursor
 from tidal.sql.dialect import EmitOnWindowClose, Explain, Tidal
 from tidal.sql.errors import SqlError
+from tidal.sql.limits import check_text, check_tokens, check_tree
+from tidal.sql.statement_shapes import check_complete
 
 DIALECT = Tidal
 
@@ -66,19 +70,35 @@ def _line_of(script: str, offset: int) -> int:
 
 
 def parse_statement(text: str) -> exp.Expression:
-    """Parse one statement; a syntax error names the line and column in ``text``."""
+    """Parse one statement; a syntax error names the line and column in ``text``. A statement
+    past a limit of tidal.sql.limits is refused before it is parsed."""
     original = text
-    text, emit_on_window_close = _without_emit_clause(text)
+    check_text(text)
+    try:
+        tokens = Tidal().tokenize(text)
+    except TokenError:
+        raise _unreadable(text) from None
+    check_tokens(text, tokens)
+    _check_list_items(text, tokens)
+    text, emit_on_window_close = _without_emit_clause(text, tokens)
     try:
         expressions = sqlglot.parse(text, read=DIALECT)
     except ParseError as error:
         raise _syntax_error(error, text) from None
     except TokenError:
         raise _unreadable(text) from None
+    except RecursionError:  # the checks above are meant to keep this from happening
+        raise SqlError(
+            "statement too complex: nested too deeply to parse; split it into views or "
+            "simpler expressions",
+            sqlstate=STATEMENT_TOO_COMPLEX,
+        ) from None
     expressions = [e for e in expressions if e is not None]
     if len(expressions) != 1:
         raise SqlError(f"expected one statement, got {len(expressions)}")
     statement = expressions[0]
+    check_tree(statement)
+    check_complete(statement)
     if emit_on_window_close:
         statement = _with_emit_clause(statement)
     statement.meta["sql"] = original  # DDL is kept as written (tidal.engine.durability)
@@ -88,13 +108,9 @@ def parse_statement(text: str) -> exp.Expression:
 _EMIT_CLAUSE = ("EMIT", "ON", "WINDOW", "CLOSE")
 
 
-def _without_emit_clause(text: str) -> tuple[str, bool]:
+def _without_emit_clause(text: str, tokens: list[Token]) -> tuple[str, bool]:
     """``text`` with ``EMIT ON WINDOW CLOSE`` blanked out (so positions stay), and whether it
     was there."""
-    try:
-        tokens = Tidal().tokenize(text)
-    except TokenError:
-        return text, False
     words = [t.text.upper() for t in tokens]
     for i in range(len(tokens) - len(_EMIT_CLAUSE) + 1):
         if tuple(words[i : i + len(_EMIT_CLAUSE)]) == _EMIT_CLAUSE:
@@ -114,6 +130,29 @@ def _with_emit_clause(statement: exp.Expression) -> exp.Expression:
     if isinstance(statement, exp.Query):
         return EmitOnWindowClose(this=statement)
     raise SqlError("EMIT ON WINDOW CLOSE belongs at the end of a view's query")
+
+
+# A list item that is missing: ``f(a, , b)``, ``f(a,)``, ``(, a)``. sqlglot drops the empty
+# item without a word (``HOP(clicks, , ...)`` then failed deep in the binder).
+_EMPTY_ITEM = {
+    (TokenType.COMMA, TokenType.COMMA),
+    (TokenType.COMMA, TokenType.R_PAREN),
+    (TokenType.COMMA, TokenType.R_BRACKET),
+    (TokenType.L_PAREN, TokenType.COMMA),
+    (TokenType.L_BRACKET, TokenType.COMMA),
+}
+
+
+def _check_list_items(text: str, tokens: list[Token]) -> None:
+    for before, after in itertools.pairwise(tokens):
+        if (before.token_type, after.token_type) in _EMPTY_ITEM:
+            line = _line_of(text, after.start)
+            column = after.start - (text.rfind("\n", 0, after.start) + 1) + 1
+            raise SqlError(
+                f"syntax error at or near {after.text!r}: a list item or argument is missing",
+                line=line,
+                column=column,
+            )
 
 
 def _syntax_error(error: ParseError, text: str) -> SqlError:

@@ -1,5 +1,5 @@
 """The row counts of LIMIT n, OFFSET n and FETCH FIRST n ROWS ONLY: integer constants, as
-PostgreSQL requires of a view's LIMIT.
+PostgreSQL requires of a view's LIMIT; and the select list positions of GROUP BY n, ORDER BY n.
 
 >>> from tidal.sql.parser import parse_statement
 >>> row_count(parse_statement("SELECT 1 LIMIT 3").args["limit"], "LIMIT")
@@ -34,3 +34,19 @@ def row_count(node: exp.Expression | None, what: str) -> int | None:
     if isinstance(value, exp.Null) or (isinstance(value, exp.Var) and value.name.upper() == "ALL"):
         return None
     raise SqlError(f"{what} must be an integer constant")
+
+
+def list_position(term: exp.Literal, clause: str, count: int) -> int:
+    """The select list position (1-based) a number in GROUP BY or ORDER BY stands for.
+
+    >>> list_position(exp.Literal.number("1.5"), "ORDER BY", 2)
+    Traceback (most recent call last):
+    ...
+    tidal.sql.errors.SqlError: non-integer constant in ORDER BY: 1.5
+    """
+    if not term.this.isdigit():
+        raise SqlError(f"non-integer constant in {clause}: {term.this[:40]}")
+    position = int(term.this)
+    if not 1 <= position <= count:
+        raise SqlError(f"{clause} position {position} is not in the select list")
+    return position

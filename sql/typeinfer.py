@@ -22,6 +22,7 @@ from tidal.catalog import types
 from tidal.catalog.sqlstate import DATATYPE_MISMATCH
 from tidal.sql.duckdb_messages import binding_message
 from tidal.sql.errors import SqlError, unsupported
+from tidal.sql.limits import MAX_STRING_LENGTH
 from tidal.sql.plan import Field, TypedParameter
 
 POSTGRES_SETTINGS = (
@@ -70,6 +71,15 @@ class DuckDBPrepared(DuckDB):
         TRANSFORMS = {  # noqa: RUF012 - sqlglot's extension table
             **DuckDB.Generator.TRANSFORMS,
             TypedParameter: lambda self, e: f"CAST(${e.this.this} AS {self.sql(e, 'to')})",
+            exp.Repeat: lambda self, e: (
+                f"repeat({self.sql(e, 'this')}, {_bounded(self.sql(e, 'times'), 'repeat')})"
+            ),
+            exp.Pad: lambda self, e: self.func(
+                "lpad" if e.args.get("is_left") else "rpad",
+                e.this,
+                _bounded(self.sql(e, "expression"), "lpad" if e.args.get("is_left") else "rpad"),
+                e.args.get("fill_pattern") or exp.Literal.string(" "),
+            ),
         }
 
 
@@ -83,6 +93,16 @@ class DuckDBTyping(DuckDB):
             **DuckDB.Generator.TRANSFORMS,
             TypedParameter: lambda self, e: f"CAST(NULL AS {self.sql(e, 'to')})",
         }
+
+
+def _bounded(count: str, function: str) -> str:
+    """``count`` as DuckDB SQL that fails past ``MAX_STRING_LENGTH``: repeat('x', 1000000000)
+    built a 1 GB value (and 100,000,000 took 6 s) before anything could refuse it."""
+    message = (
+        f"{function}: results are limited to {MAX_STRING_LENGTH:,} characters (past the limit "
+        "of the server): ask for a shorter value"
+    )
+    return f"CASE WHEN ({count}) > {MAX_STRING_LENGTH} THEN error('{message}') ELSE ({count}) END"
 
 
 _PREPARED = DuckDBPrepared()
