@@ -60,6 +60,8 @@ from tidal.sql.errors import SqlError
 from tidal.sql.parser import parse_statement
 from tidal.sql.subscribe import Subscribe
 
+LIMITS_CLASS = "54"  # SQLSTATE class of a statement past a limit (program_limit_exceeded)
+
 # Connectors that touch no file of the server: any client may create these.
 NETWORK_SAFE_CONNECTORS = {"datagen", "nexmark", "blackhole"}
 
@@ -149,8 +151,9 @@ class Router:
             return Prepared(text, Route.EMPTY)
         try:
             node = parse_statement(text)
-        except SqlError:
-            if self.catalog_queries.handles(text):  # PostgreSQL the dialect does not read
+        except SqlError as error:
+            # PostgreSQL the dialect does not read; not a statement past tidal's limits
+            if not error.sqlstate.startswith(LIMITS_CLASS) and self.catalog_queries.handles(text):
                 return self._catalog_query(text, declared)
             raise
         if isinstance(node, FetchCursor):

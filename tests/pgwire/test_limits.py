@@ -86,3 +86,20 @@ def test_a_long_statement_is_read_off_the_event_loop(server, protocol):
         thread.join(120)
     # read on the loop, the first read waited for nearly all of it (seconds)
     assert slowest < took["long"] / 4
+
+
+@pytest.mark.parametrize(
+    "nested",
+    [
+        ("SELECT " + "ARRAY[" * 40 + "1" + "]" * 40, psycopg.errors.StatementTooComplex),
+        ("SELECT " + "(" * 500 + "1" + ")" * 500, psycopg.errors.StatementTooComplex),
+        # not tidal's SQL, so also read as a catalog query: in linear time there too
+        ("SELECT " + "ARRAY[" * 30 + "1" + "]" * 29, psycopg.errors.SyntaxError),
+    ],
+)
+def test_deep_nesting_is_refused_at_once_and_the_session_goes_on(server, nested):
+    statement, error = nested
+    with psycopg.connect(server.dsn, autocommit=True, connect_timeout=10) as connection:
+        with pytest.raises(error):
+            connection.execute(statement.encode())
+        assert connection.execute("SELECT 1 AS one").fetchone() == (1,)

@@ -42,6 +42,7 @@ from tidal.shell.pgwire.catalog.rewrite import (
     is_catalog_query,
     registered_name,
 )
+from tidal.sql.dialect import CatalogPostgres
 from tidal.sql.errors import SqlError
 from tidal.sql.parameters import numbers
 from tidal.sql.typeinfer import LOCKED_CONFIG
@@ -66,8 +67,8 @@ def _connection() -> duckdb.DuckDBPyConnection:
 def _parse(sql: str) -> exp.Expression | None:
     """The one statement of ``sql`` (PostgreSQL), or None if it is not exactly one we parse."""
     try:
-        statements = [s for s in sqlglot.parse(sql, read="postgres") if s is not None]
-    except sqlglot.errors.SqlglotError:
+        statements = [s for s in sqlglot.parse(sql, read=CatalogPostgres) if s is not None]
+    except (sqlglot.errors.SqlglotError, RecursionError):
         return None
     return statements[0] if len(statements) == 1 else None
 
