@@ -400,6 +400,7 @@ class SessionProtocol:
     def _parse(self, message: codec.Parse) -> Job | None:
         if len(message.text) > INLINE_READ_CHARS:
             return self._later(self._parse_steps(message))
+        # a short statement's steps never wait: run them through at once
         self._now(lambda m: next(self._parse_steps(m), None), message)
         return None
 
