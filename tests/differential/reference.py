@@ -20,6 +20,10 @@ from tidal.sql.typeinfer import POSTGRES_SETTINGS
 
 REL_TOL = 1e-9
 ABS_TOL = 1e-9
+# A statistic computed by cancellation (a covariance that is exactly 0 over values near 3e9)
+# carries an absolute error of the rounding of its largest intermediate, and the row shows how
+# large those are (its variance): within ROUNDOFF of the row's largest value counts as equal.
+ROUNDOFF = 1e-15
 
 
 _instance: duckdb.DuckDBPyConnection | None = None
@@ -88,17 +92,19 @@ def _row_key(row: tuple, approx: bool) -> tuple:
     return tuple(("~",) if approx and _is_float(v) else _exact_key(v) for v in row)
 
 
-def _close(a, b) -> bool:
+def _close(a, b, abs_tol: float = ABS_TOL) -> bool:
     if a is None or b is None:
         return a is b
     if math.isnan(a) or math.isnan(b):
         return math.isnan(a) and math.isnan(b)
-    return math.isclose(a, b, rel_tol=REL_TOL, abs_tol=ABS_TOL)
+    return math.isclose(a, b, rel_tol=REL_TOL, abs_tol=abs_tol)
 
 
 def _rows_close(a: tuple, b: tuple) -> bool:
+    floats = [abs(v) for v in (*a, *b) if _is_float(v) and math.isfinite(v)]
+    abs_tol = max(ABS_TOL, ROUNDOFF * max(floats, default=0.0))
     return all(
-        _close(x, y) if _is_float(x) or _is_float(y) else _exact_key(x) == _exact_key(y)
+        _close(x, y, abs_tol) if _is_float(x) or _is_float(y) else _exact_key(x) == _exact_key(y)
         for x, y in zip(a, b)
     )
 
