@@ -37,6 +37,13 @@ class ProtocolError(TidalError):
     sqlstate = PROTOCOL_VIOLATION
 
 
+class BadEncoding(ProtocolError):
+    """Text that is not UTF-8 in a message framed well: as in PostgreSQL, that message is
+    refused with 22021 and the session goes on."""
+
+    sqlstate = CHARACTER_NOT_IN_REPERTOIRE
+
+
 # --- frontend messages -----------------------------------------------------------------------
 # Plain slotted classes: one is made per message, and a frozen dataclass costs a setattr per field.
 
@@ -209,9 +216,7 @@ def decode_text(raw: bytes) -> str:
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
-        raise ProtocolError(
-            "invalid byte sequence for encoding UTF8", CHARACTER_NOT_IN_REPERTOIRE
-        ) from None
+        raise BadEncoding("invalid byte sequence for encoding UTF8") from None
 
 
 def parse_startup(body: bytes) -> SSLRequest | GSSENCRequest | CancelRequest | Startup:

@@ -98,6 +98,14 @@ _READY_FOR_QUERY = {status: codec.ready_for_query(status.value) for status in Tr
 
 
 @dataclass(frozen=True, slots=True)
+class Refused:
+    """In ``pending``: a message of type ``kind`` that could not be read (codec.BadEncoding)."""
+
+    kind: bytes
+    error: codec.BadEncoding
+
+
+@dataclass(frozen=True, slots=True)
 class RunStatement:
     """Run ``prepared`` with parameter ``values`` (router.Router.run); resume with the outcome."""
 
@@ -178,7 +186,10 @@ class SessionProtocol:
         try:
             self._framer.feed(data)
             for kind, body in self._framer:
-                message = codec.parse_message(kind, body)
+                try:
+                    message = codec.parse_message(kind, body)
+                except codec.BadEncoding as error:
+                    message = Refused(kind, error)
                 self.pending.append(message)
                 if isinstance(message, codec.Terminate):
                     self.client = ClientState.DONE
@@ -221,6 +232,8 @@ class SessionProtocol:
             return self.close(message.sqlstate, message.message)
         if self.phase is _SKIPPING and not isinstance(message, codec.Sync):
             return None
+        if isinstance(message, Refused):
+            return self._refused(message)
         handler = self._handlers.get(type(message))
         if handler is None:  # CopyData and friends outside COPY IN, a stray password
             if isinstance(message, (codec.CopyData, codec.CopyDone, codec.CopyFail)):
@@ -232,6 +245,15 @@ class SessionProtocol:
             return None
         self._job, self.phase = job, State.WAITING
         return self._advance(job.send, None)
+
+    def _refused(self, message: Refused) -> None:
+        """A message whose text is not UTF-8: an error, as if its statement failed."""
+        if message.kind == b"Q":
+            self.fail(message.error)
+            self.ready()
+            self._flush_due = True
+        else:
+            self._step_failed(message.error)
 
     def resume(self, result: object = None) -> Request | None:
         """The driver did what the job asked: go on with ``result``."""

@@ -108,15 +108,32 @@ def test_malformed_bodies_are_protocol_errors(server):
         message(b"B", b"\0\0\xff\xff"),  # negative count
         message(b"P", b"s\0SELECT 1\0\0\x05"),  # 5 OIDs announced, none sent
         message(b"D", b"Zname\0"),  # Describe kind neither S nor P
-        message(b"Q", b"\xff\xfe\0"),  # not UTF-8
         b"Q\x00\x00\x00\x02",  # length under 4
     ]
     for data in bad:
         raw = Raw(server.host, server.port)
         raw.login()
         raw.send(data)
-        assert fatal_code(raw.until_ready()) in ("08P01", "22021"), data
+        assert fatal_code(raw.until_ready()) == "08P01", data
         raw.close()
+
+
+def test_text_that_is_not_utf8_is_refused_and_the_session_goes_on(server):
+    """As in PostgreSQL: the message framed well, only its text bad, is an ERROR (22021)."""
+    raw = Raw(server.host, server.port)
+    raw.login()
+    raw.send(message(b"Q", b"SELECT '\xff\xfe'\0"))
+    answer = raw.until_ready()
+    assert kinds(answer) == "EZ"
+    fields = error_fields(answer[0][1])
+    assert (fields["S"], fields["C"]) == ("ERROR", "22021")
+    lone_surrogate = "SELECT '\udc80'".encode("utf-8", "surrogatepass")
+    raw.send(message(b"P", b"\0" + lone_surrogate + b"\0" + struct.pack("!h", 0)) + SYNC)
+    answer = raw.until_ready()
+    assert kinds(answer) == "EZ" and error_fields(answer[0][1])["C"] == "22021"
+    raw.send(query("SELECT 1 AS one"))
+    assert kinds(raw.until_ready()) == "TDCZ"
+    raw.close()
 
 
 def test_oversized_message_is_refused_before_it_is_read(server):
