@@ -19,17 +19,8 @@ from tidal.catalog.sqlstate import IDLE_SESSION_TIMEOUT, QUERY_CANCELED
 from tidal.shell.pgwire import codec
 from tidal.shell.pgwire.copy_in import ReadCopyData, RunCopy
 from tidal.shell.pgwire.error_responses import ServerError, fatal_message
-from tidal.shell.pgwire.protocol import (
-    END,
-    ClientState,
-    Drain,
-    LearnColumns,
-    ReadStatement,
-    Request,
-    RunStatement,
-    SessionProtocol,
-    State,
-)
+from tidal.shell.pgwire.jobs import Drain, LearnColumns, ReadStatement, Request, RunStatement
+from tidal.shell.pgwire.protocol import END, ClientState, SessionProtocol, State
 from tidal.shell.pgwire.router import Router, Services
 from tidal.shell.pgwire.session_state import SessionState
 

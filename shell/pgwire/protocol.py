@@ -28,7 +28,7 @@ from __future__ import annotations
 import enum
 import logging
 from collections import deque
-from collections.abc import Callable, Generator
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from tidal.catalog.sqlstate import (
@@ -48,6 +48,14 @@ from tidal.shell.pgwire.error_responses import (
     error_message,
     fatal_message,
     incident,
+)
+from tidal.shell.pgwire.jobs import (
+    DRAIN,
+    Job,
+    LearnColumns,
+    ReadStatement,
+    Request,
+    RunStatement,
 )
 from tidal.shell.pgwire.portals import (
     Portal,
@@ -94,52 +102,12 @@ _IDLE = TransactionStatus.IDLE
 _READY_FOR_QUERY = {status: codec.ready_for_query(status.value) for status in TransactionStatus}
 
 
-# --- what a job asks of the driver -------------------------------------------------------------
-
-
 @dataclass(frozen=True, slots=True)
 class Refused:
     """In ``pending``: a message of type ``kind`` that could not be read (codec.BadEncoding)."""
 
     kind: bytes
     error: codec.BadEncoding
-
-
-@dataclass(frozen=True, slots=True)
-class RunStatement:
-    """Run ``prepared`` with parameter ``values`` (router.Router.run); resume with the outcome."""
-
-    prepared: object
-    values: list
-
-
-@dataclass(frozen=True, slots=True)
-class ReadStatement:
-    """Read a long statement on a thread (router.Router.prepare): parsing and typing take
-    about 12 µs a character, too long for the event loop. Resume with the prepared one."""
-
-    text: str
-    declared: tuple[int, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class LearnColumns:
-    """Learn the columns ``prepared`` returns (router.Router.describe); resume with a schema
-    or None."""
-
-    prepared: object
-
-
-@dataclass(frozen=True, slots=True)
-class Drain:
-    """Write everything buffered, and resume once the client reads again."""
-
-
-DRAIN = Drain()
-Request = (
-    RunStatement | ReadStatement | LearnColumns | Drain | copy_in.ReadCopyData | copy_in.RunCopy
-)
-Job = Generator[Request, object, None]
 
 
 class StatementRunner:

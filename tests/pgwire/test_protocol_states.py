@@ -14,14 +14,8 @@ from wire_client import FLUSH, SYNC, TERMINATE, bind, describe, execute, message
 
 from tidal.catalog.sqlstate import FEATURE_NOT_SUPPORTED, PROTOCOL_VIOLATION, SYNTAX_ERROR
 from tidal.shell.pgwire.error_responses import ServerError
-from tidal.shell.pgwire.protocol import (
-    ClientState,
-    Drain,
-    LearnColumns,
-    RunStatement,
-    SessionProtocol,
-    State,
-)
+from tidal.shell.pgwire.jobs import Drain, LearnColumns, RunStatement
+from tidal.shell.pgwire.protocol import ClientState, SessionProtocol, State
 from tidal.shell.pgwire.results import LATER, Rows
 from tidal.shell.pgwire.session_state import Client, SessionState, TransactionStatus
 from tidal.sql.errors import SqlError
