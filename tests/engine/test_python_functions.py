@@ -1,0 +1,381 @@
+"""CREATE FUNCTION ... LANGUAGE python: what the differential tests do not cover.
+
+Option and body errors with their SQLSTATEs, DROP FUNCTION down to DuckDB, two databases with
+a function of the same name, wrong return values, VOLATILE, the pandas style, NULL handling,
+the message of a failing row, and dead letters' ticks.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import duckdb
+import pytest
+
+from tidal.catalog.sqlstate import (
+    DATA_EXCEPTION,
+    INVALID_FUNCTION_DEFINITION,
+    INVALID_PARAMETER_VALUE,
+    TidalError,
+)
+from tidal.engine import Database
+from tidal.engine.udf import registry
+from tidal.engine.udf.registry import FunctionFailed
+from tidal.sql.typeinfer import connect_locked
+
+
+def create(db: Database, signature: str, body: str, options: str = "") -> None:
+    """``CREATE FUNCTION <signature> LANGUAGE python [WITH (options)] AS $$ body $$``."""
+    with_options = f" WITH ({options})" if options else ""
+    db.execute(
+        f"CREATE FUNCTION {signature} LANGUAGE python{with_options} AS $$\n"
+        f"{textwrap.dedent(body).strip()}\n$$"
+    )
+
+
+@pytest.fixture
+def db():
+    db = Database()
+    db.execute("CREATE TABLE t (x BIGINT, s VARCHAR)")
+    yield db
+    db.close()
+
+
+def _sqlstate_of(db: Database, sql: str) -> tuple[str, str]:
+    with pytest.raises(TidalError) as caught:
+        db.execute(sql)
+    return caught.value.sqlstate, caught.value.message
+
+
+IDENTITY = "AS $$def f(x): return x$$"
+
+
+@pytest.mark.parametrize(
+    ("options", "sqlstate", "says"),
+    [
+        ("colour = 'red'", INVALID_PARAMETER_VALUE, "unknown option 'colour'"),
+        ("on_error = 'ignore'", INVALID_PARAMETER_VALUE, "on_error = 'ignore'"),
+        ("on_error = 'dead_letter'", INVALID_PARAMETER_VALUE, "dead_letter_table"),
+        ("dead_letter_table = 'bad'", INVALID_PARAMETER_VALUE, "on_error = 'dead_letter'"),
+        ("vectorized = 'numpy'", INVALID_PARAMETER_VALUE, "'arrow', 'pandas'"),
+        ("batch_size = 0", INVALID_PARAMETER_VALUE, "batch_size = '0'"),
+        ("batch_size = -1", INVALID_PARAMETER_VALUE, "at least 1"),
+        ("batch_size = 'many'", INVALID_PARAMETER_VALUE, "a whole number"),
+    ],
+)
+def test_option_errors(db, options, sqlstate, says):
+    sql = f"CREATE FUNCTION f(x BIGINT) RETURNS BIGINT LANGUAGE python WITH ({options}) {IDENTITY}"
+    code, message = _sqlstate_of(db, sql)
+    assert (code, says in message) == (sqlstate, True), message
+    assert "f" not in db.catalog
+    create(db, "f(x BIGINT) RETURNS BIGINT", "def f(x): return x")  # the name is still free
+
+
+@pytest.mark.parametrize(
+    ("body", "says"),
+    [
+        ("def f(x) return x", "does not parse"),
+        ("def g(x):\n    return x", "defines no function f"),
+        ("f = 3", "defines no function f"),
+        ("raise RuntimeError('no model here')", "RuntimeError: no model here"),
+        ("import no_such_module_anywhere", "ModuleNotFoundError"),
+        (" ", "write AS $$"),
+    ],
+)
+def test_body_errors(db, body, says):
+    sql = f"CREATE FUNCTION f(x BIGINT) RETURNS BIGINT LANGUAGE python AS $${body}$$"
+    code, message = _sqlstate_of(db, sql)
+    assert code == INVALID_FUNCTION_DEFINITION and says in message, message
+    assert "f" not in db.catalog
+
+
+def test_drop_function_removes_it_from_duckdb(db):
+    create(db, "f(x BIGINT) RETURNS BIGINT", "def f(x): return x + 1")
+    runtime_name = db.catalog.get("f").runtime_name
+    assert db.execute("SELECT f(41) AS y").to_pylist() == [{"y": 42}]
+    engine = connect_locked()
+    assert engine.sql(f"SELECT {runtime_name}(1)").fetchall() == [(2,)]
+    db.execute("DROP FUNCTION f")
+    assert registry.lookup(runtime_name) is None
+    with pytest.raises(TidalError, match="does not exist"):
+        db.execute("SELECT f(41)")
+    with pytest.raises(duckdb.CatalogException, match="does not exist"):
+        engine.sql(f"SELECT {runtime_name}(1)").fetchall()
+    create(db, "f(x BIGINT) RETURNS BIGINT", "def f(x): return x - 1")  # a new f, its own code
+    assert db.execute("SELECT f(41) AS y").to_pylist() == [{"y": 40}]
+
+
+def test_drop_function_used_by_a_view_is_refused(db):
+    create(db, "f(x BIGINT) RETURNS BIGINT", "def f(x): return x + 1")
+    db.execute("CREATE MATERIALIZED VIEW v AS SELECT f(x) AS y FROM t")
+    code, message = _sqlstate_of(db, "DROP FUNCTION f")
+    assert code == "2BP01" and "v" in message, message
+    db.execute("INSERT INTO t VALUES (1, 'a')")
+    assert db.read("v").to_pylist() == [{"y": 2}]
+
+
+def test_two_databases_each_with_their_own_f():
+    first, second = Database(), Database()
+    try:
+        for db, body in ((first, "x + 1"), (second, "x * 10")):
+            db.execute("CREATE TABLE t (x BIGINT)")
+            create(db, "f(x BIGINT) RETURNS BIGINT", f"def f(x): return {body}")
+            db.execute("CREATE MATERIALIZED VIEW v AS SELECT f(x) AS y FROM t")
+            db.execute("CREATE VIEW w AS SELECT f(x) AS y FROM t")  # read through DuckDB
+            db.execute("INSERT INTO t VALUES (2), (3)")
+        for db, expected, of_five in ((first, [3, 4], 6), (second, [20, 30], 50)):
+            assert sorted(r["y"] for r in db.read("v").to_pylist()) == expected
+            assert sorted(r["y"] for r in db.execute("SELECT * FROM w").to_pylist()) == expected
+            assert db.execute("SELECT f(5) AS y").to_pylist() == [{"y": of_five}]
+    finally:
+        first.close()
+        second.close()
+
+
+# --- calls ---------------------------------------------------------------------------------------
+
+
+def test_a_failing_row_names_the_function_and_row_and_undoes_the_tick(db):
+    create(db, "f(x BIGINT) RETURNS BIGINT", "def f(x): return 10 // x")
+    db.execute("CREATE MATERIALIZED VIEW v AS SELECT x, f(x) AS y FROM t")
+    db.execute("INSERT INTO t VALUES (5, 'a')")
+    with pytest.raises(FunctionFailed) as caught:
+        db.execute("INSERT INTO t VALUES (2, 'b'), (0, 'c'), (1, 'd')")
+    assert caught.value.sqlstate == DATA_EXCEPTION
+    assert caught.value.message.startswith("function f failed on (0): ZeroDivisionError"), (
+        caught.value.message
+    )
+    assert db.read("t").to_pylist() == [{"x": 5, "s": "a"}]
+    assert db.read("v").to_pylist() == [{"x": 5, "y": 2}]
+
+
+def test_null_arguments_reach_vectorized_functions_only(db):
+    create(db, "r(x BIGINT) RETURNS VARCHAR", "def r(x): return 'called with ' + repr(x)")
+    create(
+        db,
+        "a(x BIGINT) RETURNS VARCHAR",
+        """
+        import pyarrow.compute as pc
+        def a(x):
+            return pc.if_else(pc.is_null(x), 'null', 'value')
+        """,
+        "vectorized = 'arrow'",
+    )
+    db.execute("INSERT INTO t VALUES (1, 'a'), (NULL, 'b')")
+    for read in (lambda sql: db.execute(sql), lambda sql: _through_a_view(db, sql)):
+        rows = read("SELECT s, r(x) AS r, a(x) AS a FROM t ORDER BY s").to_pylist()
+        assert rows == [
+            {"s": "a", "r": "called with 1", "a": "value"},
+            {"s": "b", "r": None, "a": "null"},
+        ]
+
+
+def _through_a_view(db: Database, sql: str):
+    db.execute(f"CREATE MATERIALIZED VIEW through AS {sql}")
+    rows = db.execute("SELECT * FROM through ORDER BY s")
+    db.execute("DROP MATERIALIZED VIEW through")
+    return rows
+
+
+@pytest.mark.parametrize("style", ["row", "arrow"])
+def test_a_value_of_the_wrong_type_fails_its_row(db, style):
+    if style == "row":
+        body, options = "def f(x): return 'abc' if x == 2 else x", ""
+    else:
+        body = """
+        import pyarrow as pa
+        def f(x):
+            return pa.array(['abc' if v == 2 else str(v) for v in x.to_pylist()])
+        """
+        options = "vectorized = 'arrow'"
+    create(db, "f(x BIGINT) RETURNS BIGINT", body, options)
+    db.execute("CREATE MATERIALIZED VIEW v AS SELECT x, f(x) AS y FROM t")
+    with pytest.raises(FunctionFailed, match=r"function f failed on \(2\): ") as caught:
+        db.execute("INSERT INTO t VALUES (1, 'a'), (2, 'b'), (3, 'c')")
+    if style == "row":
+        assert "returned 'abc', which is not of type int64" in caught.value.message
+    assert db.read("v").num_rows == 0
+
+
+def test_a_vectorized_result_of_the_wrong_length_fails_its_rows(db):
+    create(
+        db,
+        "f(x BIGINT) RETURNS BIGINT",
+        "def f(x): return list(range(len(x) + 1))",
+        "vectorized = 'arrow', on_error = 'null'",
+    )
+    db.execute("INSERT INTO t VALUES (1, 'a'), (2, 'b')")
+    assert db.execute("SELECT f(x) AS y FROM t").to_pylist() == [{"y": None}, {"y": None}]
+    create(
+        db,
+        "g(x BIGINT) RETURNS BIGINT",
+        "def g(x): return list(range(len(x) + 1))",
+        "vectorized = 'arrow'",
+    )
+    with pytest.raises(TidalError, match="returned 2 values for 1 rows"):
+        db.execute("SELECT g(x) FROM t")
+
+
+def test_pandas_style_gets_series(db):
+    create(
+        db,
+        "kind(x BIGINT) RETURNS VARCHAR",
+        """
+        import pandas
+        def kind(x):
+            assert isinstance(x, pandas.Series), type(x)
+            return x.map(lambda v: f'{type(x).__name__}:{v:.0f}')
+        """,
+        "vectorized = 'pandas', batch_size = 2",
+    )
+    db.execute("CREATE MATERIALIZED VIEW v AS SELECT kind(x) AS k FROM t")
+    db.execute("INSERT INTO t VALUES (1, 'a'), (2, 'b'), (3, 'c')")
+    expected = ["Series:1", "Series:2", "Series:3"]
+    assert sorted(r["k"] for r in db.read("v").to_pylist()) == expected
+    assert sorted(r["k"] for r in db.execute("SELECT kind(x) AS k FROM t").to_pylist()) == expected
+
+
+def test_dead_letter_function_outside_a_view_fails_the_statement(db):
+    create(
+        db,
+        "f(x BIGINT) RETURNS BIGINT",
+        "def f(x): return 10 // x",
+        "on_error = 'dead_letter', dead_letter_table = 'bad'",
+    )
+    db.execute("INSERT INTO t VALUES (0, 'a')")
+    with pytest.raises(TidalError, match="here the statement fails") as caught:
+        db.execute("SELECT f(x) FROM t")
+    assert caught.value.sqlstate == DATA_EXCEPTION
+
+
+# --- VOLATILE --------------------------------------------------------------------------------------
+
+STAMP = """
+import itertools
+calls = itertools.count(1)
+def stamp(x):
+    return x * 1000 + next(calls)
+"""
+
+
+def test_volatile_is_accepted_and_kept(db):
+    db.execute(
+        f"CREATE FUNCTION stamp(x BIGINT) RETURNS BIGINT LANGUAGE python VOLATILE AS $${STAMP}$$"
+    )
+    assert db.catalog.get("stamp").volatile
+    create(db, "same(x BIGINT) RETURNS BIGINT", "def same(x): return x")
+    assert not db.catalog.get("same").volatile
+    db.execute("CREATE MATERIALIZED VIEW v AS SELECT x, stamp(x) AS s FROM t")
+    db.execute("INSERT INTO t VALUES (1, 'a'), (2, 'b')")
+    assert sorted(r["s"] for r in db.read("v").to_pylist()) == [1001, 2002]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="VOLATILE: the projection does not remember what it emitted; a delete calls the "
+    "function again and retracts a row never emitted (ValueError: negative weights)",
+)
+def test_volatile_retraction_removes_exactly_the_emitted_row(db):
+    db.execute(
+        f"CREATE FUNCTION stamp(x BIGINT) RETURNS BIGINT LANGUAGE python VOLATILE AS $${STAMP}$$"
+    )
+    db.execute("CREATE MATERIALIZED VIEW v AS SELECT x, stamp(x) AS s FROM t")
+    db.execute("INSERT INTO t VALUES (1, 'a'), (2, 'b')")
+    db.execute("DELETE FROM t WHERE x = 1")
+    assert db.read("v").to_pylist() == [{"x": 2, "s": 2002}]
+    db.execute("UPDATE t SET s = 'c' WHERE x = 2")  # a new row: a new call
+    assert db.read("v").to_pylist() == [{"x": 2, "s": 2003}]
+
+
+# --- dead letters --------------------------------------------------------------------------------
+
+
+def _dead_letter_view(db: Database) -> None:
+    create(
+        db,
+        "f(x BIGINT) RETURNS BIGINT",
+        "def f(x): return 10 // x",
+        "on_error = 'dead_letter', dead_letter_table = 'bad'",
+    )
+    db.execute("CREATE MATERIALIZED VIEW v AS SELECT s, f(x) AS y FROM t")
+
+
+def _letters(db: Database) -> list[tuple]:
+    return sorted(
+        tuple(r.values()) for r in db.execute("SELECT arguments, tick FROM bad").to_pylist()
+    )
+
+
+def test_dead_letters_keep_the_tick_their_row_failed_in(db):
+    db.execute("INSERT INTO t VALUES (0, 'a')")
+    _dead_letter_view(db)  # a row there before the view fails as of the view's tick
+    assert _letters(db) == [("[0]", 1)]
+    db.execute("INSERT INTO t VALUES (5, 'b')")
+    db.execute("INSERT INTO t VALUES (0, 'c')")
+    db.execute("INSERT INTO t VALUES (7, 'd')")
+    assert _letters(db) == [("[0]", 1), ("[0]", 3)]
+    assert sorted(r["s"] for r in db.read("v").to_pylist()) == ["b", "d"]
+    db.execute("DELETE FROM t WHERE x = 0")
+    assert _letters(db) == []
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a retraction takes the earliest dead letter with the same arguments "
+    "(dead_letters.with_first_ticks), not its own row's: the row left failed at tick 1",
+)
+def test_a_deleted_row_takes_its_own_dead_letter(db):
+    _dead_letter_view(db)
+    db.execute("INSERT INTO t VALUES (0, 'a')")
+    db.execute("INSERT INTO t VALUES (0, 'b')")
+    assert _letters(db) == [("[0]", 1), ("[0]", 2)]
+    db.execute("DELETE FROM t WHERE s = 'b'")
+    assert _letters(db) == [("[0]", 1)]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="DROP TABLE of a dead-letter table is allowed while a view's function writes to it; "
+    "the later dead letters are lost without a word",
+)
+def test_a_dead_letter_table_in_use_cannot_be_dropped(db):
+    _dead_letter_view(db)
+    code, message = _sqlstate_of(db, "DROP TABLE bad")
+    assert code == "2BP01", message
+
+
+# --- functions of other than one argument (run apart: a failed CREATE FUNCTION of one used to
+# leave it registered, and every DuckDB instance the process started later failed to start) -----
+
+_TWO_ARGUMENTS = """
+from tidal.engine import Database
+db = Database()
+db.execute("CREATE TABLE t (a BIGINT, b BIGINT)")
+db.execute("CREATE FUNCTION add2(a BIGINT, b BIGINT) RETURNS BIGINT LANGUAGE python "
+           "AS $$def add2(a, b): return a + b$$")
+db.execute("CREATE FUNCTION seven() RETURNS BIGINT LANGUAGE python AS $$def seven(): return 7$$")
+db.execute("CREATE MATERIALIZED VIEW v AS SELECT add2(a, b) AS s, seven() AS n FROM t")
+db.execute("INSERT INTO t VALUES (1, 2), (3, NULL)")
+assert sorted(db.read("v").to_pylist(), key=str) == [
+    {"s": 3, "n": 7}, {"s": None, "n": 7}], db.read("v").to_pylist()
+assert db.execute("SELECT add2(40, 2) AS s, seven() AS n").to_pylist() == [{"s": 42, "n": 7}]
+"""
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="CREATE FUNCTION of 0 or 2+ parameters fails registering in DuckDB ('2 types "
+    "provided, but the provided function takes 1 parameters': registry's run(*arguments)), "
+    "and the failed function stays in the registry: every later DuckDB instance fails to start",
+)
+def test_functions_of_zero_and_two_arguments():
+    done = subprocess.run(
+        [sys.executable, "-c", _TWO_ARGUMENTS],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
