@@ -23,6 +23,8 @@ options (``OPTIONS`` below) are checked here, so a misspelt one is an error, not
 
 from __future__ import annotations
 
+import re
+
 from sqlglot import exp
 
 from tidal.catalog import types
@@ -41,6 +43,18 @@ OPTIONS: dict[str, tuple[str, ...] | None] = {
     "timeout": None,
 }
 DEAD_LETTER_TABLE = "dead_letter_table"
+
+
+def is_python_function(statement: exp.Expression) -> bool:
+    """Whether ``statement`` creates a Python function (CREATE FUNCTION or AGGREGATE)."""
+    if isinstance(statement, exp.Create):
+        language = statement.find(exp.LanguageProperty)
+        return language is not None and language.name.lower() == "python"
+    if isinstance(statement, exp.Command) and statement.this.upper() == "CREATE":
+        rest = statement.expression
+        text = rest.name if isinstance(rest, exp.Expression) else str(rest or "")
+        return bool(re.search(r"\bLANGUAGE\s+'?python\b", text, re.IGNORECASE))
+    return False
 
 
 def python_function(create: exp.Create) -> Function:
