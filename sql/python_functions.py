@@ -92,7 +92,7 @@ def python_function(create: exp.Create) -> Function:
             f"the body of {name}: write AS $$ ...Python source defining {name}... $$",
             sqlstate=INVALID_FUNCTION_DEFINITION,
         )
-    _check_options(dict(options), name)
+    check_options(dict(options), name)
     if columns:  # a table function returns its rows as a list of structs, unnested
         fields = ", ".join(f"{types.field_sql(c.name)} {c.type}" for c in columns)
         returns = f"STRUCT({fields})[]"
@@ -121,7 +121,7 @@ def _option(prop: exp.Property, name: str) -> tuple[str, str]:
     return key, text
 
 
-def _check_options(options: dict[str, str], name: str) -> None:
+def check_options(options: dict[str, str], name: str) -> None:
     for key, allowed in OPTIONS.items():
         value = options.get(key)
         if value is not None and allowed is not None and value.lower() not in allowed:
