@@ -93,6 +93,11 @@ def python_function(create: exp.Create) -> Function:
             sqlstate=INVALID_FUNCTION_DEFINITION,
         )
     check_options(dict(options), name)
+    if columns and dict(options).get("vectorized"):
+        raise unsupported(
+            f"vectorized table function {name}: a table function yields rows per input row "
+            "(leave out vectorized)"
+        )
     if columns:  # a table function returns its rows as a list of structs, unnested
         fields = ", ".join(f"{types.field_sql(c.name)} {c.type}" for c in columns)
         returns = f"STRUCT({fields})[]"

@@ -131,6 +131,8 @@ def register(definition: Function, function: Callable | None = None) -> Function
     """Make ``definition`` callable: load its source (or take ``function``), register it in
     every DuckDB instance; returns the definition with its ``runtime_name``."""
     callable_ = function if function is not None else load(definition.body, definition.name)
+    if definition.role == "table":
+        callable_ = _listing_rows(callable_, [c.name for c in definition.columns])
     runtime_name = f"tidal_python_{next(_numbers)}_{definition.name.lower()}"
     definition = replace(definition, runtime_name=runtime_name)
     python_function = PythonFunction(definition, callable_, types.to_arrow(definition.returns))
@@ -152,6 +154,26 @@ def unregister(runtime_name: str) -> None:
             except duckdb.Error:
                 pass  # never registered there (an instance started after it was dropped)
     python_function.close()
+
+
+def _listing_rows(function: Callable, names: list[str]) -> Callable:
+    """A table function as a function returning its rows as one list (of structs): each row it
+    yields is a tuple (or a single value, for one column) or a dict by column name."""
+
+    def rows(*arguments):
+        listed = []
+        for row in function(*arguments) or ():
+            if isinstance(row, dict):
+                listed.append(row)
+            elif isinstance(row, (tuple, list)):
+                if len(row) != len(names):
+                    raise ValueError(f"a row of {len(row)} values, not {len(names)}: {row!r}")
+                listed.append(dict(zip(names, row)))
+            else:
+                listed.append({names[0]: row})
+        return listed
+
+    return rows
 
 
 def lookup(name: str) -> PythonFunction | None:
