@@ -480,6 +480,9 @@ class Relations:
                 base.reader.close()
         for sink in self.sinks.values():
             sink.writer.close()
+        for function in self.catalog.objects("function"):
+            if function.runtime_name:  # type: ignore[union-attr]
+                registry.unregister(function.runtime_name)  # type: ignore[union-attr]
 
 
 def fields(relation: Relation) -> tuple[Field, ...]:

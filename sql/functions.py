@@ -25,7 +25,7 @@ from tidal.catalog.sqlstate import (
 )
 from tidal.sql.errors import SqlError, unsupported
 from tidal.sql.plan import Field, cast
-from tidal.sql.python_functions import python_function
+from tidal.sql.python_functions import aggregate_call, python_function
 from tidal.sql.typeinfer import TypeInference
 
 _DEPTH = 16  # functions calling functions, at most this deep
@@ -129,6 +129,11 @@ def expand(node: exp.Expression, catalog: Catalog, referenced: set[str]) -> exp.
 
 def _expand(node, functions: dict[str, Function], referenced: set[str], depth: int):
     def visit(call: exp.Expression) -> exp.Expression:
+        condition = None
+        if isinstance(call, exp.Filter) and isinstance(call.this, exp.Anonymous):
+            found = functions.get(call.this.name.lower())
+            if found is not None and found.role == "aggregate":  # f(x) FILTER (WHERE ...)
+                condition, call = call.expression.this, call.this
         if not isinstance(call, exp.Anonymous) or call.name.lower() not in functions:
             return call
         function = functions[call.name.lower()]
@@ -141,6 +146,8 @@ def _expand(node, functions: dict[str, Function], referenced: set[str], depth: i
                 sqlstate=UNDEFINED_FUNCTION,
             )
         referenced.add(function.name)
+        if function.role == "aggregate":
+            return aggregate_call(function, call, condition)
         if function.language == "python":  # called, not expanded: tidal.engine.udf runs it
             return exp.Anonymous(
                 this=function.runtime_name,

@@ -23,6 +23,9 @@ options (``OPTIONS`` below) are checked here, so a misspelt one is an error, not
 
 from __future__ import annotations
 
+import re
+from dataclasses import replace
+
 from sqlglot import exp
 
 from tidal.catalog import types
@@ -30,6 +33,7 @@ from tidal.catalog.objects import Column, Function
 from tidal.catalog.sqlstate import INVALID_FUNCTION_DEFINITION, INVALID_PARAMETER_VALUE
 from tidal.sql.errors import SqlError, unsupported
 from tidal.sql.intervals import duration_seconds
+from tidal.sql.plan import cast
 
 # option -> the values it takes (None: checked by _check below)
 OPTIONS: dict[str, tuple[str, ...] | None] = {
@@ -41,6 +45,18 @@ OPTIONS: dict[str, tuple[str, ...] | None] = {
     "timeout": None,
 }
 DEAD_LETTER_TABLE = "dead_letter_table"
+
+
+def is_python_function(statement: exp.Expression) -> bool:
+    """Whether ``statement`` creates a Python function (CREATE FUNCTION or AGGREGATE)."""
+    if isinstance(statement, exp.Create):
+        language = statement.find(exp.LanguageProperty)
+        return language is not None and language.name.lower() == "python"
+    if isinstance(statement, exp.Command) and statement.this.upper() == "CREATE":
+        rest = statement.expression
+        text = rest.name if isinstance(rest, exp.Expression) else str(rest or "")
+        return bool(re.search(r"\bLANGUAGE\s+'?python\b", text, re.IGNORECASE))
+    return False
 
 
 def python_function(create: exp.Create) -> Function:
@@ -78,7 +94,12 @@ def python_function(create: exp.Create) -> Function:
             f"the body of {name}: write AS $$ ...Python source defining {name}... $$",
             sqlstate=INVALID_FUNCTION_DEFINITION,
         )
-    _check_options(dict(options), name)
+    check_options(dict(options), name)
+    if columns and dict(options).get("vectorized"):
+        raise unsupported(
+            f"vectorized table function {name}: a table function yields rows per input row "
+            "(leave out vectorized)"
+        )
     if columns:  # a table function returns its rows as a list of structs, unnested
         fields = ", ".join(f"{types.field_sql(c.name)} {c.type}" for c in columns)
         returns = f"STRUCT({fields})[]"
@@ -107,7 +128,7 @@ def _option(prop: exp.Property, name: str) -> tuple[str, str]:
     return key, text
 
 
-def _check_options(options: dict[str, str], name: str) -> None:
+def check_options(options: dict[str, str], name: str) -> None:
     for key, allowed in OPTIONS.items():
         value = options.get(key)
         if value is not None and allowed is not None and value.lower() not in allowed:
@@ -141,3 +162,65 @@ def _type(node: exp.Expression | None, what: str) -> str:
         return types.normalize(node.sql(dialect="duckdb"))
     except types.TypeError_ as error:
         raise SqlError(f"{what}: {error}", sqlstate=INVALID_PARAMETER_VALUE) from None
+
+
+# --- aggregates -------------------------------------------------------------------------------
+
+
+def python_aggregate(statement: exp.Command) -> Function:
+    """``CREATE AGGREGATE f(params) RETURNS type LANGUAGE python AS $$ ... $$`` (RisingWave's
+    spelling): the source defines ``create_state()``, ``accumulate(state, *args) -> state``,
+    ``finish(state) -> value``, and optionally ``retract(state, *args) -> state`` and
+    ``merge(state, state) -> state``."""
+    from tidal.sql.parser import parse_statement
+
+    rest = statement.expression
+    text = rest.name if isinstance(rest, exp.Expression) else str(rest or "")
+    create = parse_statement("CREATE FUNCTION " + text.strip()[len("AGGREGATE") :])
+    if not isinstance(create, exp.Create):
+        raise SqlError(
+            "CREATE AGGREGATE name(param type, ...) RETURNS type LANGUAGE python AS $$...$$"
+        )
+    function = python_function(create)
+    if function.columns or function.options or function.volatile:
+        raise unsupported(
+            f"aggregate {function.name} with RETURNS TABLE, VOLATILE or WITH (...) options"
+        )
+    return replace(function, role="aggregate")
+
+
+def aggregate_call(
+    function: Function, call: exp.Anonymous, condition: exp.Expression | None
+) -> exp.Expression:
+    """A call of a Python aggregate, as DuckDB and the engine compute it: the aggregate's
+    runtime function over the list of the group's argument rows (those with no NULL argument,
+    and that meet the call's FILTER, as SQL's aggregates skip NULLs), in order of their values
+    (so the answer never depends on arrival order)."""
+    arguments = [cast(a.copy(), p.type) for p, a in zip(function.parameters, call.expressions)]
+    if len(arguments) == 1:
+        item: exp.Expression = arguments[0]
+    else:
+        item = exp.Anonymous(
+            this="struct_pack",
+            expressions=[
+                exp.PropertyEQ(this=exp.to_identifier(f"a{i}"), expression=a)
+                for i, a in enumerate(arguments)
+            ],
+        )
+    conditions = [exp.Not(this=exp.Is(this=a.copy(), expression=exp.Null())) for a in arguments]
+    if condition is not None:
+        conditions.append(exp.paren(condition.copy()))
+    # In the order of the rows' values: the same list whatever order the rows arrived in.
+    ordered = exp.Order(this=item, expressions=[exp.Ordered(this=item.copy())])
+    listed = exp.Filter(
+        this=exp.ArrayAgg(this=ordered), expression=exp.Where(this=exp.and_(*conditions))
+    )
+    return exp.Anonymous(this=function.runtime_name, expressions=[listed])
+
+
+def aggregate_list_type(function: Function) -> str:
+    """The type of the list ``aggregate_call`` hands the runtime function."""
+    if len(function.parameters) == 1:
+        return f"{function.parameters[0].type}[]"
+    fields = ", ".join(f"a{i} {p.type}" for i, p in enumerate(function.parameters))
+    return f"STRUCT({fields})[]"

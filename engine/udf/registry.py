@@ -18,6 +18,7 @@ What a call does with a failing row is the function's ``on_error``:
 
 from __future__ import annotations
 
+import inspect
 import itertools
 import json
 import threading
@@ -32,8 +33,8 @@ from tidal.catalog import types
 from tidal.catalog.objects import Function
 from tidal.catalog.sqlstate import DATA_EXCEPTION, TidalError
 from tidal.engine.udf import calls, dead_letters
-from tidal.engine.udf.definitions import load
-from tidal.sql.python_functions import DEAD_LETTER_TABLE
+from tidal.engine.udf.definitions import DefinitionError, load, namespace
+from tidal.sql.python_functions import DEAD_LETTER_TABLE, aggregate_list_type
 from tidal.sql.typeinfer import ALL_INSTANCES, INSTANCE_SETUP
 
 FAIL, NULL, DEAD_LETTER = "fail", "null", "dead_letter"
@@ -66,6 +67,8 @@ class PythonFunction:
         """The function over the rows of ``arguments``: values (NULL where a row failed) and
         the failures."""
         style = self.definition.option("vectorized", calls.ROW) or calls.ROW
+        if self.definition.role == "aggregate":  # over lists, NULL (no rows) included
+            style = calls.ARROW
         batch_size = _int(self.definition.option("batch_size"))
         workers = _int(self.definition.option("workers")) or 0
         if workers > 1 and len(arguments[0] if arguments else ()) > 1:
@@ -130,7 +133,12 @@ _numbers = itertools.count(1)
 def register(definition: Function, function: Callable | None = None) -> Function:
     """Make ``definition`` callable: load its source (or take ``function``), register it in
     every DuckDB instance; returns the definition with its ``runtime_name``."""
-    callable_ = function if function is not None else load(definition.body, definition.name)
+    if definition.role == "aggregate":
+        callable_ = _over_lists(definition)
+    else:
+        callable_ = function if function is not None else load(definition.body, definition.name)
+    if definition.role == "table":
+        callable_ = _listing_rows(callable_, [c.name for c in definition.columns])
     runtime_name = f"tidal_python_{next(_numbers)}_{definition.name.lower()}"
     definition = replace(definition, runtime_name=runtime_name)
     python_function = PythonFunction(definition, callable_, types.to_arrow(definition.returns))
@@ -152,6 +160,53 @@ def unregister(runtime_name: str) -> None:
             except duckdb.Error:
                 pass  # never registered there (an instance started after it was dropped)
     python_function.close()
+
+
+def _over_lists(definition: Function) -> Callable:
+    """An aggregate as a vectorized function over lists of its groups' argument rows
+    (tidal.sql.python_functions.aggregate_call): per list, ``create_state``, ``accumulate``
+    each row, ``finish``."""
+    names = namespace(definition.body, definition.name)
+    missing = [n for n in ("create_state", "accumulate", "finish") if not callable(names.get(n))]
+    if missing:
+        raise DefinitionError(
+            f"the Python body of aggregate {definition.name} defines no {', '.join(missing)}: "
+            "an aggregate defines create_state(), accumulate(state, ...) -> state and "
+            "finish(state) -> value (retract and merge optional)"
+        )
+    create_state, accumulate, finish = names["create_state"], names["accumulate"], names["finish"]
+    several = len(definition.parameters) > 1
+
+    def over_lists(lists: pa.Array) -> list:
+        results = []
+        for rows in lists.to_pylist():
+            state = create_state()
+            for row in rows or ():
+                state = accumulate(state, *row.values()) if several else accumulate(state, row)
+            results.append(finish(state))
+        return results
+
+    return over_lists
+
+
+def _listing_rows(function: Callable, names: list[str]) -> Callable:
+    """A table function as a function returning its rows as one list (of structs): each row it
+    yields is a tuple (or a single value, for one column) or a dict by column name."""
+
+    def rows(*arguments):
+        listed = []
+        for row in function(*arguments) or ():
+            if isinstance(row, dict):
+                listed.append(row)
+            elif isinstance(row, (tuple, list)):
+                if len(row) != len(names):
+                    raise ValueError(f"a row of {len(row)} values, not {len(names)}: {row!r}")
+                listed.append(dict(zip(names, row)))
+            else:
+                listed.append({names[0]: row})
+        return listed
+
+    return rows
 
 
 def lookup(name: str) -> PythonFunction | None:
@@ -176,10 +231,20 @@ def _register_in(instance: duckdb.DuckDBPyConnection, python_function: PythonFun
         python_function.settle(arrays, failures, collect=False)
         return values
 
+    parameters = [types.normalize(p.type) for p in definition.parameters]
+    if definition.role == "aggregate":
+        parameters = [aggregate_list_type(definition)]
+    # DuckDB counts the callable's parameters: give ``run`` the function's.
+    run.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [
+            inspect.Parameter(f"a{i}", inspect.Parameter.POSITIONAL_ONLY)
+            for i in range(len(parameters))
+        ]
+    )
     instance.create_function(
         definition.runtime_name,
         run,
-        [types.normalize(p.type) for p in definition.parameters],
+        parameters,
         types.normalize(definition.returns),
         type="arrow",
         null_handling="special",  # NULL rows reach calls.call, which answers as the engine does
