@@ -102,15 +102,7 @@ QUERIES = [
         "FROM t1 GROUP BY g",
         (TWICE, TAG, OR_ZERO),
     ),
-    # Not run until it is fixed: a failed CREATE FUNCTION leaves its function registered, and
-    # every DuckDB instance started later in the process fails to start (see the xfail test
-    # test_a_function_of_two_arguments in tests/engine/test_python_functions.py).
-    pytest.param(
-        UdfQuery("three_arguments", "SELECT {mix}(k, g, d) AS m FROM t1", (MIX,)),
-        marks=pytest.mark.xfail(
-            run=False, reason="CREATE FUNCTION of more than one argument fails in DuckDB"
-        ),
-    ),
+    UdfQuery("three_arguments", "SELECT {mix}(k, g, d) AS m FROM t1", (MIX,)),
     UdfQuery(
         "over_a_join",
         "SELECT t1.k, {twice}(t2.w) AS w, {tag}(t2.name) AS n FROM t1 JOIN t2 ON t1.k = t2.k "
@@ -139,10 +131,6 @@ QUERIES = [
 ]
 
 
-def _name(query) -> str:
-    return (query.values[0] if hasattr(query, "values") else query).name
-
-
 def _session(data, tables, udfs, on_error) -> UdfSession:
     session = UdfSession(tables)
     for udf in udfs:
@@ -150,7 +138,7 @@ def _session(data, tables, udfs, on_error) -> UdfSession:
     return session
 
 
-@pytest.mark.parametrize("query", QUERIES, ids=[_name(q) for q in QUERIES])
+@pytest.mark.parametrize("query", QUERIES, ids=[q.name for q in QUERIES])
 @PROFILE
 @given(data=st.data())
 def test_view_equals_duckdb(query: UdfQuery, data):
