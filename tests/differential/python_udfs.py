@@ -11,7 +11,11 @@ tidal promises:
   'return_null'``): a vectorized function is called by the reference one row at a time, so a
   row's failure is its own whatever DuckDB's chunks are;
 - ``on_error = 'dead_letter'``: ``fails`` (is the row left out?) and ``error`` (the text its
-  dead letter keeps) tell the reference which rows the view leaves out.
+  dead letter keeps) tell the reference which rows the view leaves out;
+- a table function (``TableUdf``) is, in DuckDB, a function returning its rows as a list of
+  structs, unnested by the reference's query;
+- an aggregate (``AggregateUdf``) is, in DuckDB, a function of the list of the group's argument
+  rows without NULLs, in value order (the reference's query builds it with ``list``).
 
 The reference DuckDB is an instance tidal knows (``new_instance``), so tidal's own registration
 of each function (its ``runtime_name``) is there too, and tidal's batch lowering of a view runs
@@ -99,6 +103,70 @@ class Udf:
         return call
 
 
+@dataclass(frozen=True)
+class TableUdf:
+    """A table function: ``RETURNS TABLE (columns)``, a generator of tuples."""
+
+    name: str
+    parameters: str
+    columns: str
+    source: str
+
+    def create(self, on_error: str = "fail", batch_size: int | None = None) -> str:
+        return (
+            f"CREATE FUNCTION {self.name}({self.parameters}) RETURNS TABLE ({self.columns}) "
+            f"LANGUAGE python AS $$\n{self.source}\n$$"
+        )
+
+    def register(self, reference: UdfReference, name: str) -> None:
+        function = Udf.function(self)  # type: ignore[arg-type]  (the same loading)
+        names = [c.split()[0] for c in self.columns.split(", ")]
+
+        def rows(*values):
+            return [dict(zip(names, row)) for row in function(*values)]
+
+        arguments = [p.split(maxsplit=1)[1] for p in self.parameters.split(", ")]
+        reference.register(name, rows, arguments, f"STRUCT({self.columns})[]")
+
+
+@dataclass(frozen=True)
+class AggregateUdf:
+    """An aggregate: ``create_state``, ``accumulate``, ``finish``."""
+
+    name: str
+    parameters: str
+    returns: str
+    source: str
+
+    def create(self, on_error: str = "fail", batch_size: int | None = None) -> str:
+        return (
+            f"CREATE AGGREGATE {self.name}({self.parameters}) RETURNS {self.returns} "
+            f"LANGUAGE python AS $$\n{self.source}\n$$"
+        )
+
+    def register(self, reference: UdfReference, name: str) -> None:
+        module = types.ModuleType(self.name)
+        exec(self.source, module.__dict__)  # noqa: S102 (the test's own function text)
+        create_state, accumulate, finish = (
+            module.__dict__[n] for n in ("create_state", "accumulate", "finish")
+        )
+        arguments = [p.split(maxsplit=1)[1] for p in self.parameters.split(", ")]
+
+        def over(rows):  # NULL: a group with no rows the aggregate takes
+            state = create_state()
+            for row in rows or ():
+                state = (
+                    accumulate(state, *row.values())
+                    if len(arguments) > 1
+                    else accumulate(state, row)
+                )
+            return finish(state)
+
+        fields = ", ".join(f"a{i} {t}" for i, t in enumerate(arguments))
+        listed = f"{arguments[0]}[]" if len(arguments) == 1 else f"STRUCT({fields})[]"
+        reference.register(name, over, [listed], self.returns, null_handling="special")
+
+
 def describe(error: BaseException) -> str:
     text = str(error)
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
@@ -166,6 +234,32 @@ LOUD = Udf(
 )
 
 
+# A table function: the characters of a string (stripped) and their positions; none for ''.
+CHARS = TableUdf(
+    "chars",
+    "s VARCHAR",
+    "c VARCHAR, i BIGINT",
+    "def chars(s):\n    for i, c in enumerate(s.strip()):\n        yield c, i",
+)
+# Aggregates: one whose answer depends on the order it sees the rows in, one of two arguments.
+SPREAD = AggregateUdf(
+    "spread",
+    "x BIGINT",
+    "VARCHAR",
+    "def create_state():\n    return []\n"
+    "def accumulate(state, x):\n    return state + [str(x)]\n"
+    "def finish(state):\n    return ','.join(state)",
+)
+WEIGHED = AggregateUdf(
+    "weighed",
+    "x BIGINT, w DOUBLE",
+    "DOUBLE",
+    "def create_state():\n    return 0.0\n"
+    "def accumulate(state, x, w):\n    return state + x * w\n"
+    "def finish(state):\n    return state",
+)
+
+
 # --- tidal and the reference ----------------------------------------------------------------------
 
 _instance: duckdb.DuckDBPyConnection | None = None
@@ -211,13 +305,19 @@ class UdfSession(Session):
             self.both(TABLES[table])
 
     def create_function(
-        self, udf: Udf, on_error: str = "fail", batch_size: int | None = None
+        self,
+        udf: Udf | TableUdf | AggregateUdf,
+        on_error: str = "fail",
+        batch_size: int | None = None,
     ) -> None:
         """The function in tidal, and its reference (``ref<N>_<name>``) in DuckDB; for
         ``dead_letter``, also ``ref<N>_<name>_fails`` and ``ref<N>_<name>_error``."""
         self.db.execute(udf.create(on_error, batch_size))
         name = f"ref{next(_numbers)}_{udf.name}"
         self.names[udf.name] = name
+        if not isinstance(udf, Udf):
+            udf.register(self.reference, name)
+            return
         arguments = udf.argument_types
         if on_error == "fail" and udf.style == ROW:
             self.reference.register(name, udf.function(), arguments, udf.returns)
