@@ -385,3 +385,36 @@ def test_an_aggregate_of_a_python_function(db):
     db.execute("CREATE MATERIALIZED VIEW v AS SELECT s, total(twice(x)) AS y FROM t GROUP BY s")
     assert sorted(db.read("v").to_pylist(), key=str) == [{"s": "a", "y": 6}, {"s": "b", "y": 10}]
     assert db.execute("SELECT total(twice(x)) AS y FROM t").to_pylist() == [{"y": 16}]
+
+
+# --- durability -----------------------------------------------------------------------------------
+
+
+def test_functions_and_dead_letters_survive_a_reopen(tmp_path):
+    db = Database(tmp_path / "data")
+    db.execute("CREATE TABLE t (x BIGINT, s VARCHAR)")
+    _dead_letter_view(db)
+    create(db, "twice(x BIGINT) RETURNS BIGINT", "def twice(x): return 2 * x", "batch_size = 7")
+    db.execute("INSERT INTO t VALUES (5, 'a'), (0, 'b')")
+    db.close()
+    db = Database(tmp_path / "data")
+    try:
+        assert db.catalog.get("twice").options == (("batch_size", "7"),)
+        assert db.execute("SELECT twice(21) AS y").to_pylist() == [{"y": 42}]
+        assert _letters(db) == [("[0]", 1)]
+        db.execute("INSERT INTO t VALUES (10, 'c'), (0, 'd')")  # the view goes on, letters too
+        assert sorted(r["y"] for r in db.read("v").to_pylist()) == [1, 2]
+        assert _letters(db) == [("[0]", 1), ("[0]", 2)]
+        db.execute("DELETE FROM t WHERE x = 0")
+        assert _letters(db) == []
+    finally:
+        db.close()
+
+
+def test_a_materialized_view_over_dead_letters_is_refused(db):
+    _dead_letter_view(db)
+    code, message = _sqlstate_of(db, "CREATE MATERIALIZED VIEW n AS SELECT count(*) AS n FROM bad")
+    assert code == "0A000" and "dead-letter table bad" in message, message
+    db.execute("CREATE VIEW letters AS SELECT count(*) AS n FROM bad")  # read when asked: fine
+    db.execute("INSERT INTO t VALUES (0, 'a')")
+    assert db.execute("SELECT * FROM letters").to_pylist() == [{"n": 1}]
