@@ -94,6 +94,10 @@ def test_null_gives_the_failing_row_null(allowed):
         expected = [("a", 5), ("b", None), ("c", None)]
         assert rows(conn, "SELECT * FROM null_out") == expected
         assert rows(conn, "SELECT s, null_inv(x) FROM null_in") == expected  # ad hoc: the same
+        for value, result in ((5, 2), (0, None)):  # a parameter, in a prepared statement
+            assert conn.execute("SELECT null_inv(%s)", [value], prepare=True).fetchone() == (
+                result,
+            )
 
 
 def test_dead_letters_appear_and_go_with_their_rows(allowed):
