@@ -78,9 +78,7 @@ class Udf:
 
     def function(self):
         """The callable its source defines (loaded here, independently of tidal)."""
-        module = types.ModuleType(self.name)
-        exec(self.source, module.__dict__)  # noqa: S102 (the test's own function text)
-        return module.__dict__[self.name]
+        return _names(self.name, self.source)[self.name]
 
     def one_row(self):
         """The function of one row's values (NULL arguments included for vectorized styles):
@@ -119,7 +117,7 @@ class TableUdf:
         )
 
     def register(self, reference: UdfReference, name: str) -> None:
-        function = Udf.function(self)  # type: ignore[arg-type]  (the same loading)
+        function = _names(self.name, self.source)[self.name]
         names = [c.split()[0] for c in self.columns.split(", ")]
 
         def rows(*values):
@@ -145,10 +143,9 @@ class AggregateUdf:
         )
 
     def register(self, reference: UdfReference, name: str) -> None:
-        module = types.ModuleType(self.name)
-        exec(self.source, module.__dict__)  # noqa: S102 (the test's own function text)
+        names = _names(self.name, self.source)
         create_state, accumulate, finish = (
-            module.__dict__[n] for n in ("create_state", "accumulate", "finish")
+            names[n] for n in ("create_state", "accumulate", "finish")
         )
         arguments = [p.split(maxsplit=1)[1] for p in self.parameters.split(", ")]
 
@@ -165,6 +162,14 @@ class AggregateUdf:
         fields = ", ".join(f"a{i} {t}" for i, t in enumerate(arguments))
         listed = f"{arguments[0]}[]" if len(arguments) == 1 else f"STRUCT({fields})[]"
         reference.register(name, over, [listed], self.returns, null_handling="special")
+
+
+def _names(name: str, source: str) -> dict:
+    """What ``source`` defines, run as a module of its own (loaded here, independently of
+    tidal's loading)."""
+    module = types.ModuleType(name)
+    exec(source, module.__dict__)  # noqa: S102 (the test's own function text)
+    return module.__dict__
 
 
 def describe(error: BaseException) -> str:
