@@ -291,9 +291,10 @@ class _Compiler:
         """Evaluate ``node`` with DuckDB over the columns it reads; the Python functions it
         calls on every row are called first, as columns (so their failures are per batch row,
         and DuckDB does not call Python per chunk)."""
-        calls = [n for n in node.find_all(exp.Anonymous) if _called_on_every_row(n, node)]
-        if calls and not isinstance(node, exp.Anonymous):
-            return self._with_calls_first(node, calls)
+        if not isinstance(node, exp.Anonymous) and any(
+            _called_on_every_row(n, node) for n in node.find_all(exp.Anonymous)
+        ):
+            return self._with_calls_first(node)
         columns = {ref_index(c): self.fields[ref_index(c)].type for c in node.find_all(exp.Column)}
         parameters = {}
         for found in node.find_all(TypedParameter):
@@ -301,14 +302,14 @@ class _Compiler:
             parameters[number] = argument_reader(number, _arrow(self.type_of(found)))
         return over_batches(duckdb_sql(node), self.type_of(node), columns, parameters)
 
-    def _with_calls_first(self, node: exp.Expression, calls: list[exp.Expression]) -> _Run:
+    def _with_calls_first(self, node: exp.Expression) -> _Run:
+        rest = node.copy()  # the calls replaced by columns c{start}, c{start + 1}, ...
+        calls = [n for n in rest.find_all(exp.Anonymous) if _called_on_every_row(n, rest)]
         first = [self.compile(c) for c in calls]
         extra = tuple(Field(f"call{i}", self.type_of(c)) for i, c in enumerate(calls))
         start = len(self.fields)
-        replaced = {id(c): start + i for i, c in enumerate(calls)}
-        rest = node.transform(
-            lambda n: exp.column(f"c{replaced[id(n)]}", quoted=True) if id(n) in replaced else n
-        )
+        for i, call in enumerate(calls):
+            call.replace(exp.column(f"c{start + i}", quoted=True))
         after = _Compiler(self.fields + extra)._fallback(rest)
 
         def run(batch: pa.Table, arguments: Arguments) -> Values:
