@@ -22,6 +22,8 @@ The same code runs in the engine's process and in worker processes (tidal.engine
 >>> values.to_pylist(), failures
 ([10, None, None, 2], [Failure(row=1, error='ZeroDivisionError: integer division or modulo by zero')])
 >>> import pyarrow.compute as pc
+
+from tidal.engine.cancellation import cancel_point
 >>> def halve(x):
 ...     if pc.any(pc.equal(x, 3)).as_py():
 ...         raise ValueError("three")
@@ -70,6 +72,7 @@ def call(
     parts: list[pa.Array] = []
     failures: list[Failure] = []
     for start in range(0, rows, size):
+        cancel_point()  # a cancelled statement stops between calls (a call itself runs on)
         chunk = [a.slice(start, size) for a in arguments]
         values, failed = _call_chunk(function, chunk, result_type, style)
         parts.append(values)
