@@ -22,8 +22,6 @@ The same code runs in the engine's process and in worker processes (tidal.engine
 >>> values.to_pylist(), failures
 ([10, None, None, 2], [Failure(row=1, error='ZeroDivisionError: integer division or modulo by zero')])
 >>> import pyarrow.compute as pc
-
-from tidal.engine.cancellation import cancel_point
 >>> def halve(x):
 ...     if pc.any(pc.equal(x, 3)).as_py():
 ...         raise ValueError("three")
@@ -41,6 +39,8 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from tidal.engine.cancellation import cancel_point
 
 ROW, ARROW, PANDAS = "row", "arrow", "pandas"
 STYLES = (ROW, ARROW, PANDAS)
