@@ -146,7 +146,14 @@ def _expand(node, functions: dict[str, Function], referenced: set[str], depth: i
                 sqlstate=UNDEFINED_FUNCTION,
             )
         referenced.add(function.name)
-        if function.role == "aggregate":
+        if function.role == "aggregate":  # its arguments expanded first: they are copied
+            call = call.copy()
+            call.set(
+                "expressions",
+                [_expand(a, functions, referenced, depth + 1) for a in call.expressions],
+            )
+            if condition is not None:
+                condition = _expand(condition, functions, referenced, depth + 1)
             return aggregate_call(function, call, condition)
         if function.language == "python":  # called, not expanded: tidal.engine.udf runs it
             return exp.Anonymous(

@@ -34,6 +34,7 @@ from tidal.catalog.objects import Function
 from tidal.catalog.sqlstate import DATA_EXCEPTION, TidalError
 from tidal.engine.udf import calls, dead_letters
 from tidal.engine.udf.definitions import DefinitionError, load, namespace
+from tidal.sql.intervals import duration_seconds
 from tidal.sql.python_functions import DEAD_LETTER_TABLE, aggregate_list_type
 from tidal.sql.typeinfer import ALL_INSTANCES, INSTANCE_SETUP
 
@@ -82,7 +83,8 @@ class PythonFunction:
             source = self.definition.body or None
             spec = FunctionSpec(self.name, source, None if source else self.function)
             timeout = self.definition.option("timeout")
-            self.pool = WorkerPool(spec, workers, float(timeout) if timeout else None)
+            seconds = duration_seconds(timeout, f"timeout of {self.name}") if timeout else None
+            self.pool = WorkerPool(spec, workers, seconds)
         return self.pool
 
     def settle(
