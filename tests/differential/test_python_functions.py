@@ -183,23 +183,15 @@ TABLES_AND_AGGREGATES = [
         f"{{spread}}(list({V} ORDER BY {V}) FILTER (WHERE v IS NOT NULL AND b)) AS f "
         "FROM t1 GROUP BY k",
     ),
-    # Not run until fixed: see test_an_aggregate_of_a_python_function (tests/engine), xfail.
-    pytest.param(
-        UdfQuery(
-            "aggregate_of_a_function",
-            "SELECT g, {spread}({twice}(v)) AS s FROM t1 GROUP BY g",
-            (SPREAD, TWICE),
-            reference="SELECT g, {spread}(list({twice}(v) ORDER BY {twice}(v)) "
-            "FILTER (WHERE v IS NOT NULL)) AS s FROM t1 GROUP BY g",
-        ),
-        marks=pytest.mark.xfail(run=False, reason="a Python aggregate of a Python function"),
+    UdfQuery(
+        "aggregate_of_a_function",
+        "SELECT g, {spread}({twice}(v)) AS s FROM t1 GROUP BY g",
+        (SPREAD, TWICE),
+        reference="SELECT g, {spread}(list({twice}(v) ORDER BY {twice}(v)) "
+        "FILTER (WHERE v IS NOT NULL)) AS s FROM t1 GROUP BY g",
     ),
 ]
 QUERIES += TABLES_AND_AGGREGATES
-
-
-def _name(query) -> str:
-    return (query.values[0] if hasattr(query, "values") else query).name
 
 
 def _session(data, tables, udfs, on_error) -> UdfSession:
@@ -209,7 +201,7 @@ def _session(data, tables, udfs, on_error) -> UdfSession:
     return session
 
 
-@pytest.mark.parametrize("query", QUERIES, ids=[_name(q) for q in QUERIES])
+@pytest.mark.parametrize("query", QUERIES, ids=[q.name for q in QUERIES])
 @PROFILE
 @given(data=st.data())
 def test_view_equals_duckdb(query: UdfQuery, data):

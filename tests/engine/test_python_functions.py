@@ -368,11 +368,6 @@ def test_a_function_of_no_arguments_works_or_is_refused(db):
     assert sorted(r["n"] for r in db.read("v").to_pylist()) == [7, 7]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a Python aggregate's argument calling a Python function is bound again after its "
-    "call became the runtime name: 'function twice(...) does not exist in CAST(TWICE(...) ...'",
-)
 def test_an_aggregate_of_a_python_function(db):
     create(db, "twice(x BIGINT) RETURNS BIGINT", "def twice(x): return 2 * x")
     db.execute(
