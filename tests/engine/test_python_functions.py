@@ -501,6 +501,40 @@ def test_dead_letters_wherever_a_view_calls_the_function(select):
         db.close()
 
 
+PARTS = """
+def parts(s):
+    if s == 'bad':
+        raise ValueError('bad input')
+    yield from s.split(',')
+"""
+
+
+@pytest.mark.parametrize("on_error", ["fail", "null", "dead_letter"])
+def test_a_failing_table_function_row(db, on_error):
+    options = f"on_error = '{on_error}'"
+    options += ", dead_letter_table = 'bad'" if on_error == "dead_letter" else ""
+    db.execute(
+        f"CREATE FUNCTION parts(s VARCHAR) RETURNS TABLE (p VARCHAR) LANGUAGE python "
+        f"WITH ({options}) AS $${PARTS}$$"
+    )
+    db.execute("CREATE MATERIALIZED VIEW v AS SELECT t.s, w.p FROM t, LATERAL parts(t.s) AS w")
+    insert = "INSERT INTO t VALUES (1, 'a,b'), (2, 'bad'), (3, 'c')"
+    if on_error == "fail":
+        with pytest.raises(FunctionFailed, match=r"function parts failed on \('bad'\): Value"):
+            db.execute(insert)
+        assert db.read("v").num_rows == 0
+        return
+    db.execute(insert)  # the failing row yields no rows (null), or a dead letter
+    expected = [("a,b", "a"), ("a,b", "b"), ("c", "c")]
+    assert sorted(tuple(r.values()) for r in db.read("v").to_pylist()) == expected
+    if on_error == "dead_letter":
+        assert db.execute("SELECT arguments, error FROM bad").to_pylist() == [
+            {"arguments": '["bad"]', "error": "ValueError: bad input"}
+        ]
+        db.execute("DELETE FROM t WHERE s = 'bad'")
+        assert db.execute("SELECT * FROM bad").num_rows == 0
+
+
 # --- durability -----------------------------------------------------------------------------------
 
 
