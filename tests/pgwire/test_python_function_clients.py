@@ -4,6 +4,9 @@ a superuser; LANGUAGE sql for everyone)."""
 
 from __future__ import annotations
 
+import threading
+import time
+
 import psycopg
 import pytest
 from conftest import DEMO, start_server
@@ -196,3 +199,39 @@ def test_no_spelling_gets_past_the_refusal(make_server, tmp_path):
             except errors.InsufficientPrivilege:
                 pass
     assert (allowed, marker.exists()) == ([], False)
+
+
+# --- cancelling a slow function ------------------------------------------------------------------
+
+SLOW = (
+    "CREATE FUNCTION slow(x BIGINT) RETURNS BIGINT LANGUAGE python AS $$\n"
+    "import time\ndef slow(x):\n    time.sleep(0.05)\n    return x\n$$"
+)
+ROWS = 100  # 5 seconds of calls
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a row function without batch_size is one call of calls.call over the whole batch: "
+    "cancel_point runs between chunks only, so a cancel waits for every row's call",
+)
+@pytest.mark.parametrize("where", ["ad hoc", "view"])
+def test_cancel_stops_a_slow_row_function(allowed, where):
+    with connect(allowed) as conn:
+        if conn.execute("SELECT count(*) FROM pg_proc WHERE proname = 'slow'").fetchone() == (0,):
+            conn.execute(SLOW)
+        table = f"slow_in_{where.replace(' ', '_')}"
+        conn.execute(f"CREATE TABLE {table} (x BIGINT)")
+        if where == "view":
+            conn.execute(f"CREATE MATERIALIZED VIEW {table}_v AS SELECT slow(x) AS y FROM {table}")
+            statement = f"INSERT INTO {table} SELECT * FROM generate_series(1, {ROWS})"
+        else:
+            conn.execute(f"INSERT INTO {table} SELECT * FROM generate_series(1, {ROWS})")
+            statement = f"SELECT sum(slow(x)) FROM {table}"
+        timer = threading.Timer(0.3, conn.cancel)
+        timer.start()
+        started = time.monotonic()
+        with pytest.raises(errors.QueryCanceled):
+            conn.execute(statement)
+        timer.join()
+        assert time.monotonic() - started < 2.5, "the cancel waited for the calls"
