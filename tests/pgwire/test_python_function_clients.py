@@ -86,6 +86,10 @@ def test_fail_reports_the_function_and_row_and_changes_nothing(allowed):
         assert rows(conn, "SELECT * FROM fail_in") == [(1, "a")]
         conn.execute("INSERT INTO fail_in VALUES (2, 'b')")  # the session goes on
         assert rows(conn, "SELECT * FROM fail_out") == [("a", 10), ("b", 5)]
+        with pytest.raises(psycopg.Error) as caught:  # ad hoc, computed by DuckDB: the same
+            conn.execute("SELECT s, fail_inv(x - 2) FROM fail_in")
+        assert caught.value.sqlstate == "22000"
+        assert "function fail_inv failed on (0)" in (caught.value.diag.message_primary or "")
 
 
 def test_null_gives_the_failing_row_null(allowed):
