@@ -25,7 +25,7 @@ from tidal.catalog.sqlstate import (
 )
 from tidal.sql.errors import SqlError, unsupported
 from tidal.sql.plan import Field, cast
-from tidal.sql.python_functions import aggregate_call, python_function
+from tidal.sql.python_functions import python_function
 from tidal.sql.typeinfer import TypeInference
 
 _DEPTH = 16  # functions calling functions, at most this deep
@@ -129,11 +129,6 @@ def expand(node: exp.Expression, catalog: Catalog, referenced: set[str]) -> exp.
 
 def _expand(node, functions: dict[str, Function], referenced: set[str], depth: int):
     def visit(call: exp.Expression) -> exp.Expression:
-        condition = None
-        if isinstance(call, exp.Filter) and isinstance(call.this, exp.Anonymous):
-            found = functions.get(call.this.name.lower())
-            if found is not None and found.role == "aggregate":  # f(x) FILTER (WHERE ...)
-                condition, call = call.expression.this, call.this
         if not isinstance(call, exp.Anonymous) or call.name.lower() not in functions:
             return call
         function = functions[call.name.lower()]
@@ -146,21 +141,14 @@ def _expand(node, functions: dict[str, Function], referenced: set[str], depth: i
                 sqlstate=UNDEFINED_FUNCTION,
             )
         referenced.add(function.name)
-        if function.role == "aggregate":  # its arguments expanded first: they are copied
-            call = call.copy()
-            call.set(
-                "expressions",
-                [_expand(a, functions, referenced, depth + 1) for a in call.expressions],
-            )
-            if condition is not None:
-                condition = _expand(condition, functions, referenced, depth + 1)
-            return aggregate_call(function, call, condition)
         if function.language == "python":  # called, not expanded: tidal.engine.udf runs it
+            # (its arguments expanded here: transform does not visit the node it returns)
+            arguments = [
+                _expand(a.copy(), functions, referenced, depth + 1) for a in call.expressions
+            ]
             return exp.Anonymous(
                 this=function.runtime_name,
-                expressions=[
-                    cast(a.copy(), p.type) for p, a in zip(function.parameters, call.expressions)
-                ],
+                expressions=[cast(a, p.type) for p, a in zip(function.parameters, arguments)],
             )
         arguments = {
             p.name.lower(): cast(a.copy(), p.type)

@@ -33,7 +33,6 @@ from tidal.catalog.objects import Column, Function
 from tidal.catalog.sqlstate import INVALID_FUNCTION_DEFINITION, INVALID_PARAMETER_VALUE
 from tidal.sql.errors import SqlError, unsupported
 from tidal.sql.intervals import duration_seconds
-from tidal.sql.plan import cast
 
 # option -> the values it takes (None: checked by _check below)
 OPTIONS: dict[str, tuple[str, ...] | None] = {
@@ -189,33 +188,39 @@ def python_aggregate(statement: exp.Command) -> Function:
     return replace(function, role="aggregate")
 
 
-def aggregate_call(
-    function: Function, call: exp.Anonymous, condition: exp.Expression | None
+AGGREGATE_PREFIX = "tidal_python_aggregate_"  # the runtime names of Python aggregates
+
+
+def is_python_aggregate(name: str) -> bool:
+    """Whether a call of ``name`` in a bound plan is one of a Python aggregate."""
+    return name.startswith(AGGREGATE_PREFIX)
+
+
+def aggregate_list_sql(
+    runtime_name: str, arguments: list[exp.Expression], condition: exp.Expression | None
 ) -> exp.Expression:
-    """A call of a Python aggregate, as DuckDB and the engine compute it: the aggregate's
-    runtime function over the list of the group's argument rows (those with no NULL argument,
-    and that meet the call's FILTER, as SQL's aggregates skip NULLs), in order of their values
-    (so the answer never depends on arrival order)."""
-    arguments = [cast(a.copy(), p.type) for p, a in zip(function.parameters, call.expressions)]
+    """A Python aggregate call as DuckDB computes it: the aggregate's runtime function (a
+    scalar) over the list of the group's argument rows (those with no NULL argument, and that
+    meet the call's FILTER, as SQL's aggregates skip NULLs), in the order of their values, so
+    the list does not depend on the order rows arrived in."""
     if len(arguments) == 1:
-        item: exp.Expression = arguments[0]
+        item: exp.Expression = arguments[0].copy()
     else:
         item = exp.Anonymous(
             this="struct_pack",
             expressions=[
-                exp.PropertyEQ(this=exp.to_identifier(f"a{i}"), expression=a)
+                exp.PropertyEQ(this=exp.to_identifier(f"a{i}"), expression=a.copy())
                 for i, a in enumerate(arguments)
             ],
         )
     conditions = [exp.Not(this=exp.Is(this=a.copy(), expression=exp.Null())) for a in arguments]
     if condition is not None:
         conditions.append(exp.paren(condition.copy()))
-    # In the order of the rows' values: the same list whatever order the rows arrived in.
     ordered = exp.Order(this=item, expressions=[exp.Ordered(this=item.copy())])
     listed = exp.Filter(
         this=exp.ArrayAgg(this=ordered), expression=exp.Where(this=exp.and_(*conditions))
     )
-    return exp.Anonymous(this=function.runtime_name, expressions=[listed])
+    return exp.Anonymous(this=runtime_name, expressions=[listed])
 
 
 def aggregate_list_type(function: Function) -> str:

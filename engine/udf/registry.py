@@ -35,7 +35,7 @@ from tidal.catalog.sqlstate import DATA_EXCEPTION, TidalError
 from tidal.engine.udf import calls, dead_letters
 from tidal.engine.udf.definitions import DefinitionError, load, namespace
 from tidal.sql.intervals import duration_seconds
-from tidal.sql.python_functions import DEAD_LETTER_TABLE, aggregate_list_type
+from tidal.sql.python_functions import AGGREGATE_PREFIX, DEAD_LETTER_TABLE, aggregate_list_type
 from tidal.sql.typeinfer import ALL_INSTANCES, INSTANCE_SETUP
 
 FAIL, NULL, DEAD_LETTER = "fail", "null", "dead_letter"
@@ -55,6 +55,7 @@ class PythonFunction:
     function: Callable
     result_type: pa.DataType
     pool: object | None = field(default=None, repr=False)  # its worker processes, once started
+    parts: dict[str, Callable] | None = None  # an aggregate's create_state, accumulate, ...
 
     @property
     def name(self) -> str:
@@ -135,15 +136,20 @@ _numbers = itertools.count(1)
 def register(definition: Function, function: Callable | None = None) -> Function:
     """Make ``definition`` callable: load its source (or take ``function``), register it in
     every DuckDB instance; returns the definition with its ``runtime_name``."""
+    parts = None
     if definition.role == "aggregate":
-        callable_ = _over_lists(definition)
+        parts = _aggregate_parts(definition)
+        callable_ = _over_lists(parts, several=len(definition.parameters) > 1)
     else:
         callable_ = function if function is not None else load(definition.body, definition.name)
     if definition.role == "table":
         callable_ = _listing_rows(callable_, [c.name for c in definition.columns])
-    runtime_name = f"tidal_python_{next(_numbers)}_{definition.name.lower()}"
+    prefix = AGGREGATE_PREFIX if definition.role == "aggregate" else "tidal_python_"
+    runtime_name = f"{prefix}{next(_numbers)}_{definition.name.lower()}"
     definition = replace(definition, runtime_name=runtime_name)
-    python_function = PythonFunction(definition, callable_, types.to_arrow(definition.returns))
+    python_function = PythonFunction(
+        definition, callable_, types.to_arrow(definition.returns), parts=parts
+    )
     with _lock:
         _functions[runtime_name] = python_function
         for instance in ALL_INSTANCES:
@@ -164,10 +170,9 @@ def unregister(runtime_name: str) -> None:
     python_function.close()
 
 
-def _over_lists(definition: Function) -> Callable:
-    """An aggregate as a vectorized function over lists of its groups' argument rows
-    (tidal.sql.python_functions.aggregate_call): per list, ``create_state``, ``accumulate``
-    each row, ``finish``."""
+def _aggregate_parts(definition: Function) -> dict[str, Callable]:
+    """The functions an aggregate's source defines: ``create_state``, ``accumulate``,
+    ``finish``, and ``retract`` and ``merge`` if it has them."""
     names = namespace(definition.body, definition.name)
     missing = [n for n in ("create_state", "accumulate", "finish") if not callable(names.get(n))]
     if missing:
@@ -176,8 +181,15 @@ def _over_lists(definition: Function) -> Callable:
             "an aggregate defines create_state(), accumulate(state, ...) -> state and "
             "finish(state) -> value (retract and merge optional)"
         )
-    create_state, accumulate, finish = names["create_state"], names["accumulate"], names["finish"]
-    several = len(definition.parameters) > 1
+    parts = ("create_state", "accumulate", "finish", "retract", "merge")
+    return {n: names[n] for n in parts if callable(names.get(n))}
+
+
+def _over_lists(parts: dict[str, Callable], several: bool) -> Callable:
+    """An aggregate as a vectorized function over lists of its groups' argument rows
+    (tidal.sql.python_functions.aggregate_list_sql): per list, ``create_state``,
+    ``accumulate`` each row, ``finish``."""
+    create_state, accumulate, finish = parts["create_state"], parts["accumulate"], parts["finish"]
 
     def over_lists(lists: pa.Array) -> list:
         results = []
