@@ -264,6 +264,18 @@ WEIGHED = AggregateUdf(
     "def finish(state):\n    return state",
 )
 
+# With retract: maintained incrementally (per group a state, accumulate/retract per changed row);
+# a sum of squares and a count of non-NULL rows, whatever order the rows come in.
+SQUARES = AggregateUdf(
+    "squares",
+    "x BIGINT",
+    "BIGINT",
+    "def create_state():\n    return [0, 0]\n"
+    "def accumulate(state, x):\n    return [state[0] + x * x, state[1] + 1]\n"
+    "def retract(state, x):\n    return [state[0] - x * x, state[1] - 1]\n"
+    "def finish(state):\n    return state[0] * 1000 + state[1]",
+)
+
 
 # --- tidal and the reference ----------------------------------------------------------------------
 

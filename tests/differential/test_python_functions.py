@@ -36,6 +36,7 @@ from .python_udfs import (
     MIX,
     OR_ZERO,
     SPREAD,
+    SQUARES,
     TAG,
     TWICE,
     WEIGHED,
@@ -182,6 +183,22 @@ TABLES_AND_AGGREGATES = [
         "FILTER (WHERE v IS NOT NULL AND d IS NOT NULL)) AS w, "
         f"{{spread}}(list({V} ORDER BY {V}) FILTER (WHERE v IS NOT NULL AND b)) AS f "
         "FROM t1 GROUP BY k",
+    ),
+    UdfQuery(
+        "aggregate_with_retract",
+        "SELECT g, {squares}(v) AS q, {squares}(k) FILTER (WHERE b) AS f, count(*) AS n "
+        "FROM t1 GROUP BY g",
+        (SQUARES,),
+        reference=f"SELECT g, {{squares}}(list({V} ORDER BY {V}) FILTER (WHERE v IS NOT NULL)) AS q, "
+        "{squares}(list(CAST(k AS BIGINT) ORDER BY k) FILTER (WHERE k IS NOT NULL AND b)) AS f, "
+        "count(*) AS n FROM t1 GROUP BY g",
+    ),
+    UdfQuery(
+        "aggregate_with_retract_global",
+        "SELECT {squares}(v) AS q FROM t1",
+        (SQUARES,),
+        reference=f"SELECT {{squares}}(list({V} ORDER BY {V}) FILTER (WHERE v IS NOT NULL)) AS q "
+        "FROM t1",
     ),
     UdfQuery(
         "aggregate_of_a_function",
