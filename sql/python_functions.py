@@ -181,6 +181,12 @@ def python_aggregate(statement: exp.Command) -> Function:
             "CREATE AGGREGATE name(param type, ...) RETURNS type LANGUAGE python AS $$...$$"
         )
     function = python_function(create)
+    if not function.parameters:
+        raise SqlError(
+            f"aggregate {function.name} takes no argument: give it at least one (count(*) "
+            "counts rows)",
+            sqlstate=INVALID_FUNCTION_DEFINITION,
+        )
     if function.columns or function.options or function.volatile:
         raise unsupported(
             f"aggregate {function.name} with RETURNS TABLE, VOLATILE or WITH (...) options"
