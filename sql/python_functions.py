@@ -23,7 +23,6 @@ options (``OPTIONS`` below) are checked here, so a misspelt one is an error, not
 
 from __future__ import annotations
 
-import re
 from dataclasses import replace
 
 from sqlglot import exp
@@ -52,9 +51,11 @@ def is_python_function(statement: exp.Expression) -> bool:
         language = statement.find(exp.LanguageProperty)
         return language is not None and language.name.lower() == "python"
     if isinstance(statement, exp.Command) and statement.this.upper() == "CREATE":
+        # Every CREATE AGGREGATE: tidal's only aggregates are Python's, and reading the
+        # language out of the text would let a spelling (quotes, comments) slip through.
         rest = statement.expression
         text = rest.name if isinstance(rest, exp.Expression) else str(rest or "")
-        return bool(re.search(r"\bLANGUAGE\s+'?python\b", text, re.IGNORECASE))
+        return text.lstrip().upper().startswith("AGGREGATE")
     return False
 
 
@@ -87,6 +88,12 @@ def python_function(create: exp.Create) -> Function:
             raise unsupported(f"{prop.sql()} in CREATE FUNCTION {name}")
     if returns is None and not columns:
         raise SqlError(f"CREATE FUNCTION {name} needs RETURNS type (or RETURNS TABLE (...))")
+    if not parameters:
+        raise SqlError(
+            f"Python function {name} takes no argument: give it at least one (the rows it is "
+            "called for are those of its arguments)",
+            sqlstate=INVALID_FUNCTION_DEFINITION,
+        )
     body = create.expression
     if not isinstance(body, (exp.Heredoc, exp.Literal)) or not body.name.strip():
         raise SqlError(

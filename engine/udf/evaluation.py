@@ -80,3 +80,13 @@ def _on_every_row(call: exp.Expression, root: exp.Expression) -> bool:
             return False
         node = node.parent
     return True
+
+
+def calls_volatile(*expressions: exp.Expression) -> bool:
+    """Whether any of ``expressions`` calls a VOLATILE Python function (whose projection or
+    filter then remembers what it emitted: tidal.engine.operators)."""
+    return any(
+        (function := registry.called(n)) is not None and function.definition.volatile
+        for e in expressions
+        for n in e.walk()
+    )

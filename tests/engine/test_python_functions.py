@@ -295,14 +295,7 @@ def flip(x):
     [
         "SELECT x, flip(x) % 2 AS odd FROM t",
         "SELECT x, CASE WHEN flip(x) % 2 = 1 THEN 1 END AS odd FROM t",
-        pytest.param(
-            "SELECT x FROM t WHERE flip(x) % 2 = 1",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="VOLATILE in WHERE: the filter calls the function again on a deleted "
-                "row, and a row it kept stays in the view for ever",
-            ),
-        ),
+        "SELECT x FROM t WHERE flip(x) % 2 = 1",
     ],
 )
 def test_volatile_rows_leave_with_their_input(db, select):
@@ -388,12 +381,6 @@ def test_a_function_of_two_arguments(db):
     assert db.execute("SELECT add2(3, 'x') AS r").to_pylist() == [{"r": "xxx"}]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a function of no arguments gets no rows to count: an ad hoc call fails in DuckDB "
-    "('Returned pyarrow table should have 1 tuples, found 0'), a view's tick with ArrowInvalid "
-    "(calls.call returns 0 values); make it work, or refuse it at CREATE",
-)
 def test_a_function_of_no_arguments_works_or_is_refused(db):
     try:
         create(db, "seven() RETURNS BIGINT", "def seven(): return 7")

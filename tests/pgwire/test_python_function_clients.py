@@ -180,12 +180,6 @@ def test_with_the_flag_and_no_superuser_anyone(allowed):
         assert conn.execute("SELECT anyones(10)").fetchone() == (1,)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="CREATE AGGREGATE is told apart by a regular expression over its text "
-    '(is_python_function): LANGUAGE "python" or a comment between LANGUAGE and python gets '
-    "through, and the body runs on the server",
-)
 def test_no_spelling_gets_past_the_refusal(make_server, tmp_path):
     server = make_server()
     marker = tmp_path / "ran"
@@ -214,11 +208,6 @@ SLOW = (
 ROWS = 100  # 5 seconds of calls
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a row function without batch_size is one call of calls.call over the whole batch: "
-    "cancel_point runs between chunks only, so a cancel waits for every row's call",
-)
 @pytest.mark.parametrize("where", ["ad hoc", "view"])
 def test_cancel_stops_a_slow_row_function(allowed, where):
     with connect(allowed) as conn:
