@@ -102,8 +102,9 @@ class PythonFunction:
             if collect and dead_letters.report(table, self.name, letters):
                 return
             message += (
-                " (its dead letters are kept where a view's select list or WHERE calls it; "
-                "here the statement fails)"
+                " (dead letters are kept for its calls on every row of a view's select list or "
+                "WHERE; a call DuckDB makes, as in a CASE branch or a window function's "
+                "argument, fails the statement instead)"
             )
         raise FunctionFailed(message)
 

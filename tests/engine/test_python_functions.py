@@ -359,11 +359,6 @@ def test_a_deleted_row_takes_its_own_dead_letter(db):
     assert _letters(db) == [("[0]", 1)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="DROP TABLE of a dead-letter table is allowed while a view's function writes to it; "
-    "the later dead letters are lost without a word",
-)
 def test_a_dead_letter_table_in_use_cannot_be_dropped(db):
     _dead_letter_view(db)
     code, message = _sqlstate_of(db, "DROP TABLE bad")
@@ -424,10 +419,6 @@ def test_a_failed_tick_keeps_no_dead_letters(db):
     assert db.read("t").to_pylist() == [{"x": 0, "s": "a"}]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="DROP of a view leaves its dead letters; no later DELETE of their rows removes them",
-)
 def test_dropping_a_view_drops_its_dead_letters(db):
     _dead_letter_view(db)
     db.execute("CREATE MATERIALIZED VIEW w AS SELECT f(x) + 1 AS y FROM t")
@@ -555,12 +546,6 @@ def test_a_materialized_view_over_dead_letters_is_refused(db):
     assert db.execute("SELECT * FROM letters").to_pylist() == [{"n": 1}]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a function registered from Python (Database.create_function) is not in the durable "
-    "catalog, but a view calling it is: the data directory no longer opens (DurabilityError: "
-    "function twice(...) does not exist), so the program never gets to register it again",
-)
 def test_a_durable_view_of_an_api_function_reopens_or_is_refused(tmp_path):
     db = Database(tmp_path / "data")
     db.execute("CREATE TABLE t (x BIGINT)")
