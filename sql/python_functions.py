@@ -29,7 +29,11 @@ from sqlglot import exp
 
 from tidal.catalog import types
 from tidal.catalog.objects import Column, Function
-from tidal.catalog.sqlstate import INVALID_FUNCTION_DEFINITION, INVALID_PARAMETER_VALUE
+from tidal.catalog.sqlstate import (
+    INVALID_FUNCTION_DEFINITION,
+    INVALID_PARAMETER_VALUE,
+    UNDEFINED_OBJECT,
+)
 from tidal.sql.errors import SqlError, unsupported
 from tidal.sql.intervals import duration_seconds
 
@@ -64,7 +68,7 @@ def python_function(create: exp.Create) -> Function:
     udf = create.this
     name = udf.this.name
     parameters = tuple(
-        Column(p.name, _type(p.args.get("kind"), f"parameter {p.name} of {name}"))
+        Column(p.name, declared_type(p.args.get("kind"), f"parameter {p.name} of {name}"))
         for p in udf.expressions
     )
     returns, columns, options, volatile = None, (), [], False
@@ -73,11 +77,11 @@ def python_function(create: exp.Create) -> Function:
         if isinstance(prop, exp.ReturnsProperty):
             if isinstance(prop.this, exp.Schema):  # RETURNS TABLE (...)
                 columns = tuple(
-                    Column(c.name, _type(c.args.get("kind"), f"column {c.name} of {name}"))
+                    Column(c.name, declared_type(c.args.get("kind"), f"column {c.name} of {name}"))
                     for c in prop.this.expressions
                 )
             else:
-                returns = _type(prop.this, f"the return type of {name}")
+                returns = declared_type(prop.this, f"the return type of {name}")
         elif isinstance(prop, exp.LanguageProperty):
             continue
         elif isinstance(prop, exp.StabilityProperty):
@@ -161,13 +165,15 @@ def check_options(options: dict[str, str], name: str) -> None:
         )
 
 
-def _type(node: exp.Expression | None, what: str) -> str:
+def declared_type(node: exp.Expression | None, what: str) -> str:
+    """The canonical name of a type written in a function's declaration (``what`` says
+    where, in errors)."""
     if node is None:
         raise SqlError(f"{what} needs a type")
     try:
         return types.normalize(node.sql(dialect="duckdb"))
     except types.TypeError_ as error:
-        raise SqlError(f"{what}: {error}", sqlstate=INVALID_PARAMETER_VALUE) from None
+        raise SqlError(f"{what}: {error}", sqlstate=UNDEFINED_OBJECT) from None
 
 
 # --- aggregates -------------------------------------------------------------------------------

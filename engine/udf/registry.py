@@ -103,8 +103,8 @@ class PythonFunction:
                 return
             message += (
                 " (dead letters are kept for its calls on every row of a view's select list or "
-                "WHERE; a call DuckDB makes, as in a CASE branch or a window function's "
-                "argument, fails the statement instead)"
+                "WHERE; here, as in an ad hoc query, a CASE branch or a window function's "
+                "argument, the statement fails)"
             )
         raise FunctionFailed(message)
 

@@ -243,7 +243,7 @@ def test_dead_letter_function_outside_a_view_fails_the_statement(db):
         "on_error = 'dead_letter', dead_letter_table = 'bad'",
     )
     db.execute("INSERT INTO t VALUES (0, 'a')")
-    with pytest.raises(TidalError, match="here the statement fails") as caught:
+    with pytest.raises(TidalError, match="the statement fails") as caught:
         db.execute("SELECT f(x) FROM t")
     assert caught.value.sqlstate == DATA_EXCEPTION
 
