@@ -26,10 +26,9 @@ class FilterOperator(Operator):
         with dead_letters.evaluating() as failed:
             keep = self.predicate(delta)
         if failed.letters:  # rows a Python function failed on leave (tidal.engine.udf)
-            delta = delta.append_column("__keep", keep)
-            delta = dead_letters.leave_out(delta, failed)
-            keep = delta.column("__keep")
-            delta = delta.drop_columns(["__keep"])
+            marked = dead_letters.leave_out(delta.append_column("__keep", keep), failed, delta)
+            keep = marked.column("__keep")
+            delta = marked.drop_columns(["__keep"])
         return delta.filter(keep)
 
 

@@ -38,7 +38,8 @@ class ProjectOperator(Operator):
         (delta,) = inputs
         if delta.num_rows == 0:
             return self.empty()
-        return dead_letters.leave_out(*self._project(delta))
+        output, failed = self._project(delta)
+        return dead_letters.leave_out(output, failed, delta)
 
     def _project(self, delta: pa.Table) -> tuple[pa.Table, dead_letters.Failed]:
         """Every row's output, and the rows Python functions failed on as dead letters."""
@@ -72,7 +73,7 @@ class RememberingProjectOperator(ProjectOperator):
         for i, (row, out) in enumerate(zip(weighted_rows(inserted), outputs)):
             if i not in left_out:
                 self.emitted.setdefault(row[:-1], []).append([out[:-1], row[-1]])
-        output = dead_letters.leave_out(computed, failed)
+        output = dead_letters.leave_out(computed, failed, inserted)
         retracted = []
         for row in weighted_rows(delta.filter(pa.array(weights < 0))):
             key, weight = row[:-1], -row[-1]

@@ -2,7 +2,8 @@
 
 Such a row leaves the view (a projection or filter drops it) and is kept in the function's
 dead-letter table, one row per failure: the view, the function, the arguments (a JSON array),
-the error, and the tick it first failed in. The rows carry the input row's weight, so when the
+the error, the row the view's operator was given (a JSON array), and the tick it first failed
+in. The rows carry the input row's weight, so when the
 input row is deleted its call fails again and its dead letter goes too (functions are
 deterministic; the retraction takes the tick of the row it cancels).
 
@@ -22,12 +23,13 @@ Three scopes meet here, all on the thread stepping a view:
 ...     leave_out(pa.table({"c0": [5, 0], "__weight": [1, 1]}), failed).to_pylist()
 True
 [{'c0': 5, '__weight': 1}]
->>> step.deltas()["bad"].to_pylist()
-[{'c0': 'v', 'c1': 'f', 'c2': '[0]', 'c3': 'ZeroDivisionError: division by zero', 'c4': 3, '__weight': 1}]
+>>> step.deltas()["bad"].to_pylist()[0]["c4"], step.deltas()["bad"].to_pylist()[0]["c5"]
+('[0]', 3)
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -44,11 +46,13 @@ COLUMNS = (
     Column("function", "VARCHAR"),
     Column("arguments", "VARCHAR"),
     Column("error", "VARCHAR"),
+    Column("input_row", "VARCHAR"),
     Column("tick", "BIGINT"),
 )
 _SCHEMA = pa.schema(
-    [(f"c{i}", pa.string()) for i in range(4)] + [("c4", pa.int64()), (WEIGHT, pa.int64())]
+    [(f"c{i}", pa.string()) for i in range(5)] + [("c5", pa.int64()), (WEIGHT, pa.int64())]
 )
+_IDENTITY = 5  # the columns that say which dead letter a retraction cancels (all but the tick)
 
 # (row of the batch, dead-letter table, function, arguments, error)
 Letter = tuple[int, str, str, str, str]
@@ -115,18 +119,22 @@ def report(table: str, function: str, failures: list[tuple[int, str, str]]) -> b
     return True
 
 
-def leave_out(batch: pa.Table, failed: Failed) -> pa.Table:
-    """``batch`` without the rows that failed; their dead letters, with the rows' weights, go
-    to the view step collecting them."""
+def leave_out(batch: pa.Table, failed: Failed, inputs: pa.Table | None = None) -> pa.Table:
+    """``batch`` without the rows that failed; their dead letters, with the input rows
+    (``inputs``, row for row, else ``batch``) and their weights, go to the view step
+    collecting them."""
     if not failed.letters:
         return batch
     step = _step.get()
     assert step is not None  # report() keeps nothing without one
-    weights = batch.column(WEIGHT)
+    inputs = batch if inputs is None else inputs
+    weights = inputs.column(WEIGHT)
+    data = [inputs.column(c) for c in inputs.column_names if c != WEIGHT]
     for row, table, function, arguments, error in failed.letters:
         weight = weights[row].as_py()
+        input_row = json.dumps([c[row].as_py() for c in data], default=str)
         step.rows.setdefault(table, []).append(
-            (step.view, function, arguments, error, step.tick, weight)
+            (step.view, function, arguments, error, input_row, step.tick, weight)
         )
     keep = np.ones(batch.num_rows, dtype=bool)
     keep[[letter[0] for letter in failed.letters]] = False
@@ -135,21 +143,22 @@ def leave_out(batch: pa.Table, failed: Failed) -> pa.Table:
 
 def with_first_ticks(delta: pa.Table, contents: pa.Table) -> pa.Table:
     """``delta`` with each retraction taken from the dead letters it cancels in ``contents``
-    (the same view, function, arguments and error), the earliest ticks first: a retraction of
-    weight -2 over letters of ticks 1 and 2 becomes -1 at tick 1 and -1 at tick 2."""
+    (the same view, function, arguments, error and input row), the earliest ticks first: a
+    retraction of weight -2 over letters of ticks 1 and 2 becomes -1 at tick 1 and -1 at
+    tick 2."""
     weights = delta.column(WEIGHT).to_pylist()
     if min(weights, default=0) >= 0 or contents.num_rows == 0:
         return delta
-    held: dict[tuple, list[list[int]]] = {}  # key -> [[tick, weight], ...], earliest first
-    for row in sorted(contents.to_pylist(), key=lambda r: list(r.values())[4]):
-        view, function, arguments, error, tick, weight = row.values()
-        held.setdefault((view, function, arguments, error), []).append([tick, weight])
+    held: dict[tuple, list[list[int]]] = {}  # identity -> [[tick, weight], ...], earliest first
+    for row in sorted(contents.to_pylist(), key=lambda r: list(r.values())[_IDENTITY]):
+        values = list(row.values())
+        held.setdefault(tuple(values[:_IDENTITY]), []).append(values[_IDENTITY:])
     rows = []
     for row, weight in zip(delta.to_pylist(), weights):
-        letters = held.get((row["c0"], row["c1"], row["c2"], row["c3"]), [])
+        letters = held.get(tuple(row[f"c{i}"] for i in range(_IDENTITY)), [])
         if weight < 0:
             for tick, taken in take(letters, -weight):
-                rows.append({**row, "c4": tick, WEIGHT: -taken})
+                rows.append({**row, f"c{_IDENTITY}": tick, WEIGHT: -taken})
                 weight += taken
         if weight:
             rows.append({**row, WEIGHT: weight})

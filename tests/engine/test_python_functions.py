@@ -345,11 +345,6 @@ def test_dead_letters_keep_the_tick_their_row_failed_in(db):
     assert _letters(db) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a retraction takes the earliest dead letter with the same arguments "
-    "(dead_letters.with_first_ticks), not its own row's: the row left failed at tick 1",
-)
 def test_a_deleted_row_takes_its_own_dead_letter(db):
     _dead_letter_view(db)
     db.execute("INSERT INTO t VALUES (0, 'a')")
