@@ -8,27 +8,34 @@ CPU-heavy function uses every core and a crash in the function does not take the
   workers, at least ``MIN_CHUNK_ROWS``: a small call does not pay IPC for nothing); each worker
   runs ``calls.call`` on one chunk at a time, the next chunk going to the first worker free;
   the results are put back in order. Arguments go out and values come back as Arrow IPC
-  streams over a pipe; a chunk's failures ride in the result's schema metadata.
-- **Processes.** Started on the first call (a pool that is never called costs nothing) with
-  ``forkserver`` where the platform has it, else ``spawn``: never ``fork``, since the engine is
-  multithreaded. The first pool of a process also starts the fork server (a fresh interpreter
-  that imports pyarrow and this module once); later workers are forked from it in milliseconds.
-  ``start_seconds`` says what the start cost. A worker rebuilds the function from its
-  ``FunctionSpec``: the source text (``definitions.load``), or a callable pickled by reference.
+  streams over a socket; a chunk's failures ride in the result's schema metadata.
+- **Processes.** Never ``fork`` from the engine (it is multithreaded): workers are forked from
+  a fork server (tidal.engine.udf.fork_server), a fresh single-threaded interpreter that the
+  first pool of an engine's process spawns and that imports pyarrow and tidal once (about
+  1 s); a worker then starts in milliseconds, sharing those pages until it writes them. Workers
+  start on a pool's first call; ``start_seconds`` says what that cost. A worker rebuilds the
+  function from its ``FunctionSpec``: the source text (``definitions.load``), or a callable
+  pickled by reference. Unlike multiprocessing's forkserver, a worker runs the engine's
+  ``__main__`` script again only when the callable lives there (as ``__mp_main__``, so its
+  ``if __name__ == '__main__'`` part does not run); a script that creates functions from
+  source text is never re-run.
 - **Crashes.** A worker that dies on a chunk (``os._exit``, a segfault, an uncaught
-  ``MemoryError``) is replaced, and the chunk is run again as two halves in fresh workers, down
-  to the single rows that kill a worker; each gets ``Failure(row, "the worker process died
-  (exit code -11)")`` and the rows around it keep their values. One such row costs about
-  log2(chunk rows) restarts; the rows between are called again at most that many times.
+  ``MemoryError``, the kernel's OOM killer) is replaced, and the chunk runs again as two halves
+  in fresh workers, down to the single rows that kill a worker; each gets ``Failure(row, "the
+  worker process died (exit code -11)")`` and the rows around it keep their values. One such
+  row costs about log2(chunk rows) restarts; the rows between are called again at most that
+  many times. (A ``MemoryError`` the function raises and does not catch fails its row in
+  ``calls.call`` like any other exception, in a worker as in the engine.)
 - **Timeouts.** With ``timeout``, a chunk still running after that many seconds has its worker
   killed and replaced, and every row of the chunk fails with "timed out after 5 s" (they are
   not isolated by halves, which could take ``timeout`` x log2(rows)): a call takes at most
   about ``timeout`` x chunks / workers. A smaller ``batch_size`` narrows what one slow row
   takes with it.
-- **Lifetime.** Workers exit when their pipe closes (``close``, or the pool is collected) and
+- **Lifetime.** Workers exit when their socket closes (``close``, or the pool is collected) and
   when the engine's process dies, even in the middle of a chunk: a thread in each worker
-  watches the engine's process (a pidfd on Linux) and ends the worker with it. Workers ignore
-  Ctrl-C, which the shell's terminal sends to the whole process group.
+  watches the engine's process (a pidfd on Linux) and ends the worker with it. The fork server
+  exits when the engine's end of its socket closes. Both ignore Ctrl-C, which a terminal sends
+  to the whole process group.
 
 >>> pool = WorkerPool(FunctionSpec("double", source="def double(x):\\n    return x * 2"), 2)
 >>> values, failures = pool.call([pa.array([1, None, 3])], pa.int64(), "row", None)
@@ -41,27 +48,33 @@ from __future__ import annotations
 
 import collections
 import json
-import multiprocessing
 import os
 import pickle
+import runpy
 import select
 import signal
+import socket
+import sys
 import threading
 import time
+import traceback
+import types
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from multiprocessing.connection import Connection, wait
 
 import pyarrow as pa
 
 from tidal.engine.udf import calls
 from tidal.engine.udf.calls import Failure
 from tidal.engine.udf.definitions import DefinitionError, load
+from tidal.engine.udf.fork_server import Channel, fork_server
 
 MIN_CHUNK_ROWS = 4096  # with batch_size None, chunks are not cut smaller than this
 START_SECONDS = 120.0  # a worker that has not loaded the function by then is given up on
 _FAILURES = b"tidal.failures"  # the result batch's metadata key for its failures
+_TARGET = f"{__name__}:worker_process"  # what the fork server's children run
+_in_worker = False  # set in a worker process: a pool started there is the user's script re-run
 
 
 @dataclass(frozen=True)
@@ -96,7 +109,7 @@ class WorkerPool:
         self.spec, self.timeout = spec, timeout
         self.start_seconds: float | None = None  # what starting the workers took, once started
         self.restarts = 0  # workers replaced after a crash or a timeout
-        self._pickled = _pickle(spec)
+        self._setup = _setup_message(spec)
         self._slots: list[_Worker | None] = [None] * workers
         self._lock = threading.Lock()
         self._closed = False
@@ -115,10 +128,7 @@ class WorkerPool:
         rows = len(arguments[0]) if arguments else 0
         if rows == 0:
             return pa.array([], result_type), []
-        if batch_size:
-            size = batch_size
-        else:
-            size = max(MIN_CHUNK_ROWS, -(-rows // len(self._slots)))
+        size = batch_size or max(MIN_CHUNK_ROWS, -(-rows // len(self._slots)))
         with self._lock:
             self._check_open()
             if self.start_seconds is None:
@@ -130,31 +140,21 @@ class WorkerPool:
         self._closed = True
         self._finalizer()
 
-    def _check_open(self) -> None:
-        if self._closed:
-            raise RuntimeError(f"the worker pool of function {self.spec.name} is closed")
+    @property
+    def size(self) -> int:
+        """How many workers the pool runs."""
+        return len(self._slots)
 
-    def _start(self) -> None:
-        began = time.perf_counter()
-        for index in range(len(self._slots)):
-            self._slots[index] = _Worker(self.spec.name, self._pickled)
-        try:
-            for worker in self._slots:
-                worker.wait_ready()
-        except BaseException:
-            _stop_all(self._slots)
-            raise
-        self.start_seconds = time.perf_counter() - began
+    def pids(self) -> list[int]:
+        """The process ids of the running workers."""
+        return [w.pid for w in self._slots if w is not None]
 
     def worker(self, index: int) -> _Worker:
-        """The worker in slot ``index``, started afresh if there is none or it died."""
+        """The worker in slot ``index``, started afresh if there is none."""
         worker = self._slots[index]
-        if worker is None or not worker.process.is_alive():
+        if worker is None:
             self._check_open()
-            if worker is not None:
-                worker.stop()
-                self.restarts += 1
-            worker = self._slots[index] = _Worker(self.spec.name, self._pickled)
+            worker = self._slots[index] = _Worker(self.spec.name, self._setup)
             worker.wait_ready()
         return worker
 
@@ -164,29 +164,47 @@ class WorkerPool:
         self._slots[index] = None
         self.restarts += 1
 
-    @property
-    def size(self) -> int:
-        """How many workers the pool runs."""
-        return len(self._slots)
+    def _check_open(self) -> None:
+        if self._closed:
+            raise RuntimeError(f"the worker pool of function {self.spec.name} is closed")
 
-    def running(self, index: int) -> _Worker:
-        """The worker in slot ``index`` (it runs a chunk)."""
-        return self._slots[index]
+    def _start(self) -> None:
+        if _in_worker:
+            raise DefinitionError(
+                f"a worker process of a Python function ran the script that starts function "
+                f"{self.spec.name}'s workers again: put the script's work under "
+                "`if __name__ == '__main__':`, or define the function in a module of its own"
+            )
+        began = time.perf_counter()
+        try:
+            for index in range(len(self._slots)):
+                self._slots[index] = _Worker(self.spec.name, self._setup)
+            for worker in self._slots:
+                worker.wait_ready()
+        except BaseException:
+            _stop_all(self._slots)
+            raise
+        self.start_seconds = time.perf_counter() - began
 
-    def pids(self) -> list[int]:
-        """The process ids of the running workers."""
-        return [w.process.pid for w in self._slots if w is not None and w.process.is_alive()]
 
-
-def _pickle(spec: FunctionSpec) -> bytes:
+def _setup_message(spec: FunctionSpec) -> tuple:
+    """What a new worker is sent: where to import from, the engine's main script if the
+    callable lives there, and the pickled spec."""
     try:
-        return pickle.dumps(spec)
+        pickled = pickle.dumps(spec)
     except (pickle.PicklingError, AttributeError, TypeError) as error:
         raise DefinitionError(
             f"function {spec.name} cannot be sent to worker processes ({error}): define it at "
             "the top level of a module (not as a lambda, a nested function or a method), or "
             "use workers = 0 or 1 to call it in the engine's process"
         ) from None
+    main = None
+    if spec.function is not None and getattr(spec.function, "__module__", None) == "__main__":
+        module = sys.modules["__main__"]
+        name = getattr(getattr(module, "__spec__", None), "name", None)
+        path = getattr(module, "__file__", None)
+        main = ("name", name) if name else ("path", os.path.abspath(path)) if path else None
+    return spec.name, list(sys.path), main, pickled
 
 
 def _stop_all(slots: list) -> None:
@@ -207,7 +225,7 @@ class _Run:
             (start, min(size, rows - start)) for start in range(0, rows, size)
         )
         self.done: dict[int, tuple[pa.Array, list[Failure]]] = {}
-        self.busy: dict[int, tuple[int, int]] = {}  # slot -> the chunk (start, rows) it runs
+        self.busy: dict[int, tuple[_Worker, int, int]] = {}  # slot -> worker, chunk start, rows
 
     def result(self) -> tuple[pa.Array, list[Failure]]:
         try:
@@ -229,138 +247,117 @@ class _Run:
                 return
             if index in self.busy:
                 continue
-            chunk = self.pending.popleft()
-            start, rows = chunk
+            start, rows = self.pending.popleft()
+            worker = self.pool.worker(index)
             try:
-                self.pool.worker(index).send(
-                    self.header, [a.slice(start, rows) for a in self.arguments]
-                )
+                worker.send(self.header, [a.slice(start, rows) for a in self.arguments])
             except OSError:  # it died between chunks, not on these rows: try them again
-                self.pending.appendleft(chunk)
+                self.pending.appendleft((start, rows))
                 self.pool.discard(index)
                 continue
-            self.busy[index] = chunk
+            self.busy[index] = (worker, start, rows)
 
     def _collect(self) -> None:
         timeout = self.pool.timeout
-        workers = {index: self.pool.running(index) for index in self.busy}
-        waits = [w.connection for w in workers.values()]
-        waits += [w.process.sentinel for w in workers.values()]
+        workers = [worker for worker, _, _ in self.busy.values()]
         if timeout is None:
-            wait(waits)
+            select.select(workers, [], [])
         else:
-            soonest = min(w.sent_at for w in workers.values()) + timeout
-            wait(waits, max(0.0, soonest - time.monotonic()))
-        for index, worker in workers.items():
-            start, rows = self.busy[index]
-            if worker.connection.poll():
+            soonest = min(w.sent_at for w in workers) + timeout
+            select.select(workers, [], [], max(0.0, soonest - time.monotonic()))
+        for index, (worker, start, rows) in list(self.busy.items()):
+            if worker.readable():
                 try:
                     values, failures = worker.receive()
                 except (EOFError, OSError):
-                    self._died(index, worker.exit_code())
+                    self._died(index)
                     continue
                 del self.busy[index]
                 self.done[start] = (values, [Failure(f.row + start, f.error) for f in failures])
-            elif not worker.process.is_alive():
-                self._died(index, worker.exit_code())
             elif timeout is not None and time.monotonic() - worker.sent_at >= timeout:
                 del self.busy[index]
                 self.pool.discard(index)
-                error = f"timed out after {timeout:g} s"
-                self._fail(start, rows, error)
+                self._fail(start, rows, f"timed out after {timeout:g} s")
 
-    def _died(self, index: int, code: int | None) -> None:
-        start, rows = self.busy.pop(index)
+    def _died(self, index: int) -> None:
+        worker, start, rows = self.busy.pop(index)
         self.pool.discard(index)
         if rows == 1:
-            self._fail(start, 1, f"the worker process died (exit code {code})")
+            self._fail(start, 1, f"the worker process died (exit code {worker.exit_code})")
         else:  # isolate the rows that kill it: each half in a fresh worker, first in line
             half = rows // 2
             self.pending.appendleft((start + half, rows - half))
             self.pending.appendleft((start, half))
 
     def _fail(self, start: int, rows: int, error: str) -> None:
-        result_type = self.header[0]
         failures = [Failure(start + row, error) for row in range(rows)]
-        self.done[start] = (pa.nulls(rows, result_type), failures)
+        self.done[start] = (pa.nulls(rows, self.header[0]), failures)
 
 
 class _Worker:
-    """One worker process and the engine's end of its pipe."""
+    """One worker process (forked by the fork server) and the engine's end of its socket."""
 
-    def __init__(self, name: str, pickled: bytes):
-        context = _context()
+    def __init__(self, name: str, setup: tuple):
         self.name = name
-        self.connection, child_end = context.Pipe()
-        self.process = context.Process(
-            target=_serve,
-            args=(child_end, name, pickled, os.getpid()),
-            name=f"tidal function {name}",
-            daemon=True,  # multiprocessing stops it when the engine exits normally
-        )
-        self.process.start()
-        child_end.close()
+        mine, theirs = socket.socketpair()
+        try:
+            self.pid = fork_server(_TARGET).fork(theirs)
+        finally:
+            theirs.close()
+        self.channel = Channel(mine)
+        self.channel.send(setup)
         self.sent_at = 0.0
-        self.exited: int | None = None  # the exit code, once stopped
+        self.exit_code: int | None = None  # once stopped
+
+    def fileno(self) -> int:
+        return self.channel.fileno()
 
     def wait_ready(self) -> None:
         """Wait until the worker has built the function; DefinitionError if it could not."""
-        if not self.connection.poll(START_SECONDS):
-            self.stop()
-            raise DefinitionError(
-                f"the worker process for function {self.name} did not load it within "
-                f"{START_SECONDS:g} s"
-            )
         try:
-            kind, text = self.connection.recv()
+            if not self.channel.poll(START_SECONDS):
+                raise DefinitionError(
+                    f"the worker process for function {self.name} did not load it within "
+                    f"{START_SECONDS:g} s"
+                )
+            kind, text = self.channel.recv()
         except (EOFError, OSError):
-            code = self.exit_code()
             self.stop()
             raise DefinitionError(
                 f"the worker process for function {self.name} died while loading it "
-                f"(exit code {code})"
+                f"(exit code {self.exit_code})"
             ) from None
+        except BaseException:
+            self.stop()
+            raise
         if kind == "error":
             self.stop()
             raise DefinitionError(text)
 
     def send(self, header: tuple, arguments: list[pa.Array]) -> None:
-        self.connection.send(header)
+        self.channel.send(header)
         names = [f"a{i}" for i in range(len(arguments))]
-        self.connection.send_bytes(_ipc(pa.RecordBatch.from_arrays(arguments, names=names)))
+        self.channel.send_bytes(_ipc(pa.RecordBatch.from_arrays(arguments, names=names)))
         self.sent_at = time.monotonic()
 
+    def readable(self) -> bool:
+        return self.channel.poll(0)
+
     def receive(self) -> tuple[pa.Array, list[Failure]]:
-        batch = _read_ipc(self.connection.recv_bytes())
+        batch = _read_ipc(self.channel.recv_bytes())
         failures = json.loads(batch.schema.metadata[_FAILURES])
         return batch.column(0), [Failure(row, error) for row, error in failures]
 
-    def exit_code(self) -> int | None:
-        if self.exited is None:
-            self.process.join(5)
-            return self.process.exitcode
-        return self.exited
-
     def stop(self) -> None:
         """Kill the process if it still runs, and reap it; idempotent."""
-        if self.exited is not None:
+        if self.exit_code is not None:
             return
-        self.connection.close()
-        if self.process.is_alive():
-            self.process.kill()
-        self.process.join()
-        self.exited = self.process.exitcode
-        self.process.close()
-
-
-def _context():
-    """The multiprocessing context workers start in: never ``fork`` (the engine has threads)."""
-    if "forkserver" not in multiprocessing.get_all_start_methods():
-        return multiprocessing.get_context("spawn")
-    context = multiprocessing.get_context("forkserver")
-    # Read once, when the fork server starts: what every worker then has imported for free.
-    context.set_forkserver_preload(["__main__", __name__])
-    return context
+        self.channel.close()
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+            self.exit_code = fork_server(_TARGET).reap(self.pid)
+        except (ProcessLookupError, EOFError, OSError):  # the fork server reaped it, or died
+            self.exit_code = -signal.SIGKILL
 
 
 def _ipc(batch: pa.RecordBatch) -> pa.Buffer:
@@ -377,34 +374,62 @@ def _read_ipc(data: bytes) -> pa.RecordBatch:
 # --- a worker process ------------------------------------------------------------------------------
 
 
-def _serve(connection: Connection, name: str, pickled: bytes, engine: int) -> None:
-    """A worker's life: build the function, then run each chunk that comes down the pipe until
-    the pipe closes."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _exit_with(engine)
+def worker_process(fd: int, engine: int) -> None:
+    """A forked worker: serve, then exit without returning to the fork server's loop."""
+    code = 0
     try:
+        _exit_with(engine)
+        _serve(Channel(socket.socket(fileno=fd)))
+    except BaseException:  # noqa: BLE001 (said on stderr; the engine sees the exit code)
+        traceback.print_exc()
+        code = 1
+    finally:
+        os._exit(code)
+
+
+def _serve(channel: Channel) -> None:
+    """A worker's life: build the function, then run each chunk that comes down the socket
+    until it closes."""
+    global _in_worker
+    _in_worker = True
+    name, path, main, pickled = channel.recv()
+    sys.path[:] = path
+    try:
+        if main is not None:
+            _import_main(*main)
         function = pickle.loads(pickled).build()
     except DefinitionError as error:
-        connection.send(("error", error.message))
+        channel.send(("error", error.message))
         return
     except Exception as error:  # noqa: BLE001 (unpickling: its module or name is not here)
-        connection.send(("error", _unloadable(name, error)))
+        channel.send(("error", _unloadable(name, error)))
         return
-    connection.send(("ready", None))
+    channel.send(("ready", None))
     while True:
         try:
-            result_type, style, batch_size = connection.recv()
-            arguments = _read_ipc(connection.recv_bytes()).columns
+            result_type, style, batch_size = channel.recv()
+            arguments = _read_ipc(channel.recv_bytes()).columns
         except (EOFError, OSError):
-            return  # the engine closed the pipe, or died
+            return  # the engine closed the socket, or died
         values, failures = calls.call(function, arguments, result_type, style, batch_size)
         listed = json.dumps([[f.row, f.error] for f in failures]).encode()
         schema = pa.schema([pa.field("value", values.type)], metadata={_FAILURES: listed})
-        batch = pa.RecordBatch.from_arrays([values], schema=schema)
         try:
-            connection.send_bytes(_ipc(batch))
+            channel.send_bytes(_ipc(pa.RecordBatch.from_arrays([values], schema=schema)))
         except OSError:
             return
+
+
+def _import_main(kind: str, where: str) -> None:
+    """Run the engine's main script (as ``__mp_main__``, so its ``if __name__ == '__main__'``
+    part does not run), where a callable pickled as ``__main__.f`` is then found."""
+    if kind == "name":
+        namespace = runpy.run_module(where, run_name="__mp_main__", alter_sys=True)
+    else:
+        namespace = runpy.run_path(where, run_name="__mp_main__")
+    module = types.ModuleType("__mp_main__")
+    module.__dict__.update(namespace)
+    sys.modules["__main__"] = sys.modules["__mp_main__"] = module
 
 
 def _unloadable(name: str, error: Exception) -> str:
@@ -428,6 +453,7 @@ def _exit_with(engine: int) -> None:
             select.select([handle], [], [])
         os._exit(0)
 
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     if not _alive(engine):
         os._exit(0)
     threading.Thread(target=watch, name="tidal engine watch", daemon=True).start()

@@ -4,6 +4,7 @@ processes, each test bounded in time)."""
 
 from __future__ import annotations
 
+import collections
 import os
 import pathlib
 import signal
@@ -268,3 +269,54 @@ def running(pid: int) -> bool:
             return False
         return True
     return state not in ("Z", "X")
+
+
+# A user's script: a function of its own (found in the workers by running the script again as
+# __mp_main__, without its guarded part) and one from source text.
+SCRIPT = """
+import pyarrow as pa
+from tidal.engine.udf.workers import FunctionSpec, WorkerPool
+
+print("script ran", flush=True)
+
+
+def negate(x):
+    return -x
+
+
+if __name__ == "__main__":
+    for spec in (FunctionSpec("negate", function=negate), FunctionSpec("n", source=SOURCE)):
+        pool = WorkerPool(spec, 2)
+        print(pool.call([pa.array([1, 2])], pa.int64(), "row", 1)[0].to_pylist(), flush=True)
+        pool.close()
+"""
+
+# The same script with no main guard, with a function from source text only.
+UNGUARDED = """
+import pyarrow as pa
+from tidal.engine.udf.workers import FunctionSpec, WorkerPool
+
+print("script ran", flush=True)
+pool = WorkerPool(FunctionSpec("n", source=SOURCE), 2)
+print(pool.call([pa.array([1, 2])], pa.int64(), "row", 1)[0].to_pylist(), flush=True)
+"""
+
+
+@pytest.mark.parametrize(
+    ("script", "runs", "answers"),
+    [(SCRIPT, 3, 2), (UNGUARDED, 1, 1)],
+    ids=["guarded", "unguarded"],
+)
+def test_a_users_script_runs_again_only_where_its_function_is(tmp_path, script, runs, answers):
+    """The script runs again in the two workers of its own function (without its guarded
+    part), never in those of a function from source text: 'script ran' shows 3 times, then
+    once."""
+    path = tmp_path / "job.py"
+    source = repr("def n(x):\n    return -x\n")
+    path.write_text(textwrap.dedent(script).replace("SOURCE", source))
+    finished = subprocess.run(
+        [sys.executable, str(path)], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert finished.returncode == 0, finished.stderr
+    lines = collections.Counter(finished.stdout.splitlines())
+    assert lines == {"script ran": runs, "[-1, -2]": answers}
