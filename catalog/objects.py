@@ -153,10 +153,14 @@ class Sink:
 
 @dataclass(frozen=True)
 class Function:
-    """A scalar SQL function: ``CREATE FUNCTION f(a type, ...) RETURNS type ... RETURN expr``.
+    """A user-defined function: ``CREATE FUNCTION f(a type, ...) RETURNS type ...``.
 
-    Calls are expanded in place (a macro): ``body`` is the expression as SQL text, reading the
-    parameters by name.
+    In LANGUAGE SQL, calls are expanded in place (a macro): ``body`` is the expression as SQL
+    text, reading the parameters by name. In LANGUAGE python, ``body`` is the Python source
+    (empty for a callable registered from Python) and calls run it (tidal.engine.udf): a
+    ``role`` of ``scalar``, ``table`` (``RETURNS TABLE (columns)``: zero or more rows per call)
+    or ``aggregate`` (``CREATE AGGREGATE``); ``options`` are its WITH (...) options, and
+    ``runtime_name`` the name it is called by in plans and in DuckDB, unique in the process.
     """
 
     name: str
@@ -164,7 +168,16 @@ class Function:
     returns: str
     body: str
     uses: tuple[str, ...] = ()  # the functions its body calls
+    language: str = "sql"
+    role: str = "scalar"
+    columns: tuple[Column, ...] = ()  # a table function's result columns
+    options: tuple[tuple[str, str], ...] = ()
+    volatile: bool = False
+    runtime_name: str = ""
     kind = "function"
+
+    def option(self, key: str, default: str | None = None) -> str | None:
+        return dict(self.options).get(key, default)
 
     def depends_on(self) -> tuple[str, ...]:
         return self.uses

@@ -53,6 +53,7 @@ from tidal.engine.stats import DatabaseStats, database_stats
 from tidal.engine.subscriptions import Feeds, Subscription
 from tidal.engine.ticks import DEFAULT_BATCH_ROWS, TickLoop
 from tidal.engine.transactions import Session, TableChanges, Transaction
+from tidal.engine.udf.api import definition
 from tidal.engine.watermarks import Watermarks
 from tidal.sql.compiler import Compiler
 from tidal.sql.cursor_statements import CopyFrom
@@ -240,6 +241,35 @@ class Database:
         tick's changes. ``options``: snapshot, progress, as_of, buffer_rows, stall_timeout (see
         tidal.engine.subscriptions.Feeds.subscribe and docs/subscriptions.md)."""
         return self._statements.subscribe(name, **options)
+
+    def create_function(
+        self,
+        function: str | Callable,
+        implementation: Callable | None = None,
+        parameters: Sequence[str] | None = None,
+        returns: str | None = None,
+        **options: object,
+    ) -> None:
+        """Make a Python callable a SQL function, as DuckDB's ``create_function``:
+        ``create_function("f", f, ["BIGINT"], "DOUBLE", vectorized="arrow")``, or
+        ``create_function(f)`` with the types from its annotations or ``@udf``
+        (tidal.engine.udf.api). It lives as long as this Database: it is not in the data
+        directory's catalog, so a program registers it again before using it after a restart.
+
+        >>> db = Database()
+        >>> db.create_function("twice", lambda x: 2 * x, ["BIGINT"], "BIGINT")
+        >>> db.execute("SELECT twice(21) AS x").to_pylist()
+        [{'x': 42}]
+        """
+        if isinstance(function, str):
+            if implementation is None:
+                raise TypeError("create_function(name, function, ...): the function is missing")
+            name, callable_ = function, implementation
+        else:
+            name, callable_ = None, function
+        created = definition(callable_, name, parameters, returns, **options)
+        with self.tick_loop.exclusive():
+            self.relations.create_python_function(created, callable_)
 
     def view_plan(self, name: str) -> Plan:
         """The plan a materialized view runs."""

@@ -47,6 +47,7 @@ from tidal.engine.kernels import (
     plain_number,
     remainder,
 )
+from tidal.engine.udf import registry
 from tidal.sql.plan import Field, TypedParameter, cast, parameter_number, ref_index
 from tidal.sql.typeinfer import TypeInference, duckdb_sql
 
@@ -213,6 +214,9 @@ class _Compiler:
         if self.is_constant(node):
             scalar = self.constant(node, self.type_of(node))
             return None if scalar is None else (lambda batch, arguments: scalar)
+        function = registry.called(node)
+        if function is not None:
+            return self._python_call(node, function)
         handler = _HANDLERS.get(type(node))
         return handler(self, node) if handler is not None else None
 
@@ -268,14 +272,54 @@ class _Compiler:
             raise NeedsDuckDB(f"{duckdb_sql(node)[:60]} as {sql_type}")
         return self._fallback(cast(node, sql_type))
 
+    def _python_call(self, node: exp.Anonymous, function: registry.PythonFunction) -> _Run:
+        """A Python function over the batch (tidal.engine.udf), its failures settled as its
+        ``on_error`` says."""
+        arguments = [(self.compile(a), _arrow(self.type_of(a))) for a in node.expressions]
+
+        def run(batch: pa.Table, values: Arguments) -> Values:
+            rows = batch.num_rows
+            arrays = [broadcast(a(batch, values), rows, t) for a, t in arguments]
+            arrays = [a.combine_chunks() if isinstance(a, pa.ChunkedArray) else a for a in arrays]
+            result, failures = function.call(arrays)
+            function.settle(arrays, failures)
+            return result
+
+        return run
+
     def _fallback(self, node: exp.Expression) -> _Run:
-        """Evaluate ``node`` with DuckDB over the columns it reads."""
+        """Evaluate ``node`` with DuckDB over the columns it reads; the Python functions it
+        calls on every row are called first, as columns (so their failures are per batch row,
+        and DuckDB does not call Python per chunk)."""
+        calls = [n for n in node.find_all(exp.Anonymous) if _called_on_every_row(n, node)]
+        if calls and not isinstance(node, exp.Anonymous):
+            return self._with_calls_first(node, calls)
         columns = {ref_index(c): self.fields[ref_index(c)].type for c in node.find_all(exp.Column)}
         parameters = {}
         for found in node.find_all(TypedParameter):
             number: int = parameter_number(found)  # type: ignore[assignment]
             parameters[number] = argument_reader(number, _arrow(self.type_of(found)))
         return over_batches(duckdb_sql(node), self.type_of(node), columns, parameters)
+
+    def _with_calls_first(self, node: exp.Expression, calls: list[exp.Expression]) -> _Run:
+        first = [self.compile(c) for c in calls]
+        extra = tuple(Field(f"call{i}", self.type_of(c)) for i, c in enumerate(calls))
+        start = len(self.fields)
+        replaced = {id(c): start + i for i, c in enumerate(calls)}
+        rest = node.transform(
+            lambda n: exp.column(f"c{replaced[id(n)]}", quoted=True) if id(n) in replaced else n
+        )
+        after = _Compiler(self.fields + extra)._fallback(rest)
+
+        def run(batch: pa.Table, arguments: Arguments) -> Values:
+            rows = batch.num_rows
+            widened = batch
+            for i, (call, field) in enumerate(zip(first, extra)):
+                values = broadcast(call(batch, arguments), rows, _arrow(field.type))
+                widened = widened.append_column(f"c{start + i}", values)
+            return after(widened, arguments)
+
+        return run
 
     # --- logic -----------------------------------------------------------------------------------
 
@@ -565,6 +609,22 @@ _HANDLERS: dict[type, Callable[[_Compiler, exp.Expression], _Run | None]] = {
     exp.Coalesce: _Compiler._coalesce,
     exp.Case: _Compiler._case,
 }
+
+
+def _called_on_every_row(call: exp.Expression, root: exp.Expression) -> bool:
+    """Whether ``call`` (in ``root``) is a Python function's, evaluated for every row: not
+    inside a branch DuckDB may skip (CASE, COALESCE, AND, OR), nor inside another such call."""
+    if registry.called(call) is None:
+        return False
+    node = call.parent
+    while node is not None and node is not root.parent:
+        if isinstance(node, _CONDITIONAL) or registry.called(node) is not None:
+            return False
+        node = node.parent
+    return True
+
+
+_CONDITIONAL = (exp.Case, exp.If, exp.Coalesce, exp.And, exp.Or, exp.Nullif)
 
 
 def _compare(name: str, floats: bool, left: _Run, right: _Run) -> _Run:

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 import duckdb
 
 from tidal.catalog.sqlstate import INVALID_PARAMETER_VALUE, OUT_OF_MEMORY, TidalError
-from tidal.sql.typeinfer import ENGINE, LOCKED_CONFIG
+from tidal.sql.typeinfer import ENGINE, LOCKED_CONFIG, new_instance
 
 PAUSE_SHARE = 0.9  # sources wait from this share of the budget on
 RESUME_SHARE = 0.85  # and are read again below this one (not at once: no flapping every tick)
@@ -120,7 +120,7 @@ def duckdb_connection(limit: int, purpose: str = ENGINE) -> duckdb.DuckDBPyConne
         if instance is None:
             # Nothing spills to disk: DuckDB would write it under the working directory.
             config = {**LOCKED_CONFIG, "memory_limit": f"{limit}B", "max_temp_directory_size": "0B"}
-            instance = _instances[purpose, limit] = duckdb.connect(config=config)
+            instance = _instances[purpose, limit] = new_instance(config)
         return instance.cursor()
 
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from tidal.catalog import Catalog, CatalogError, types
-from tidal.catalog.objects import Relation, Sink, Source, Table, View
+from tidal.catalog.objects import Function, Relation, Sink, Source, Table, View
 from tidal.catalog.sqlstate import (
     DUPLICATE_TABLE,
     INVALID_PARAMETER_VALUE,
@@ -34,12 +34,14 @@ from tidal.engine.errors import DataError
 from tidal.engine.expressions import EvaluationError
 from tidal.engine.operators.base import change_schema
 from tidal.engine.primary_keys import rows_with_keys
+from tidal.engine.udf import dead_letters, registry
 from tidal.engine.watermarks import EventTime, Watermarks
-from tidal.engine.zset import WEIGHT, consolidate, negate, rename_positional, with_weight
+from tidal.engine.zset import WEIGHT, concat, consolidate, negate, rename_positional, with_weight
 from tidal.sql.changes import insert_only, unique_key
 from tidal.sql.ddl import EVENT_TIME_OPTIONS
-from tidal.sql.errors import SqlError
+from tidal.sql.errors import SqlError, unsupported
 from tidal.sql.plan import Field, Plan
+from tidal.sql.python_functions import DEAD_LETTER_TABLE
 
 # A source option: whether the source keeps the rows it has read, so that they can be queried
 # and a new view can start from them. Off for pure streams, whose history would not fit.
@@ -117,6 +119,8 @@ class Relations:
         self.bases: dict[str, Base] = {}
         self.views: dict[str, MaterializedView] = {}
         self.sinks: dict[str, SinkEntry] = {}
+        # the tick's dead letters put in their tables, for undo
+        self._dead_letters_applied: list[tuple[str, pa.Table]] = []
 
     # --- reading --------------------------------------------------------------------------------
 
@@ -245,10 +249,33 @@ class Relations:
             self.create_table(Table(late_table, columns))
         return event_time
 
+    # --- Python functions ------------------------------------------------------------------------
+
+    def create_python_function(self, function: Function, callable_=None) -> Function:
+        """Make a Python function callable (its source loaded, or ``callable_``), with its
+        dead-letter table if it keeps them; adds it to the catalog."""
+        if function.name in self.catalog:
+            self.catalog.add(function)  # raises the "already exists" error
+        table = function.option(DEAD_LETTER_TABLE)
+        if table is not None and table in self.catalog:
+            raise SqlError(
+                f"dead_letter_table {table!r}: a relation of that name exists; name a new table "
+                "for the failing rows",
+                sqlstate=DUPLICATE_TABLE,
+            )
+        function = registry.register(function, callable_)
+        if table is not None:
+            self.create_table(Table(table, dead_letters.COLUMNS))
+        self.catalog.add(function)
+        return function
+
     # --- materialized views and sinks -----------------------------------------------------------
 
-    def create_materialized_view(self, view: View, plan: Plan) -> None:
-        materialized = self._materialize(view, plan)
+    def create_materialized_view(self, view: View, plan: Plan, tick: int) -> None:
+        """A new view, backfilled; the dead letters of its backfill count as of ``tick``."""
+        materialized = self._materialize(view, plan, letters_tick=tick)
+        if materialized.dataflow is not None:
+            self._refuse_dead_letter_input(view.name, materialized.dataflow.relations)
         self.catalog.add(view)
         self.views[view.name.lower()] = materialized
 
@@ -268,26 +295,64 @@ class Relations:
             self.views.update(before)
             raise
 
-    def _materialize(self, view: View, plan: Plan) -> MaterializedView:
-        """A view's dataflow, with its state backfilled from its inputs' current contents."""
+    def _materialize(
+        self, view: View, plan: Plan, letters_tick: int | None = None
+    ) -> MaterializedView:
+        """A view's dataflow, with its state backfilled from its inputs' current contents (its
+        dead letters kept as of ``letters_tick``, if given: a rebuild has them already)."""
         key = unique_key(plan)
         if self.batch_mode:
             return MaterializedView(view, plan, None, None, key)
-        dataflow, output = self._dataflow(plan, f"cannot create {view.name}")
+        dataflow, output = self._dataflow(
+            plan, f"cannot create {view.name}", view.name, letters_tick
+        )
         contents = None
         if dataflow.output_rows() is None:
             contents = Collection(change_schema(plan.schema))
             contents.apply(output)
         return MaterializedView(view, plan, dataflow, contents, key)
 
-    def _dataflow(self, plan: Plan, failure: str) -> tuple[Dataflow, pa.Table]:
+    def _dataflow(
+        self, plan: Plan, failure: str, name: str, letters_tick: int | None = None
+    ) -> tuple[Dataflow, pa.Table]:
         """A plan's dataflow, backfilled from its inputs' contents, and its first output."""
         dataflow = Dataflow(plan, self.backend)
         initial = {name: self.changes_of(name) for name in dataflow.relations}
         try:
-            return dataflow, dataflow.step(initial, self.watermarks.values())
+            with dead_letters.collecting(name, letters_tick or 0) as step:
+                output = dataflow.step(initial, self.watermarks.values())
         except (EvaluationError, BatchError) as error:
             raise DataError(f"{failure}: {error}") from None
+        if letters_tick is not None:
+            self._keep_dead_letters(step, {})
+        return dataflow, output
+
+    # --- dead letters -----------------------------------------------------------------------------
+
+    def _refuse_dead_letter_input(self, name: str, reads: set[str]) -> None:
+        tables = {
+            f.option(DEAD_LETTER_TABLE, "").lower()  # type: ignore[union-attr]
+            for f in self.catalog.objects("function")
+        }
+        for read in reads:
+            if read.lower() in tables:
+                raise unsupported(
+                    f"materialized view {name} reading the dead-letter table {read}: its rows "
+                    "appear while views step; query it, SUBSCRIBE to it, or sink it instead"
+                )
+
+    def _keep_dead_letters(self, step: dead_letters.Step, deltas: dict[str, pa.Table]) -> None:
+        """Put a view step's dead letters in their tables (and in the tick's ``deltas``); a
+        retraction takes the tick of the dead letter it cancels."""
+        for table, delta in step.deltas().items():
+            base = self.bases.get(table.lower())
+            if base is None or base.contents is None:
+                continue  # the table was dropped: the failures are only left out
+            delta = dead_letters.with_first_ticks(delta, base.contents.rows())
+            base.contents.apply(delta)
+            self._dead_letters_applied.append((table.lower(), delta))
+            key = table.lower()
+            deltas[key] = concat([deltas[key], delta]) if key in deltas else delta
 
     def create_sink(self, sink: Sink, tick: int) -> None:
         """A sink of a table, source or materialized view (a plain view's sink is a sink of its
@@ -310,7 +375,9 @@ class Relations:
         writer = self._writer(sink, schema, [plan.names[k] for k in unique])
         entry = SinkEntry(sink, writer, plan.names, plan, appends=insert_only(plan))
         if not self.batch_mode:
-            entry.dataflow, initial = self._dataflow(plan, "cannot create the sink")
+            entry.dataflow, initial = self._dataflow(
+                plan, "cannot create the sink", sink.name, tick
+            )
             entry.write(consolidate(initial), tick)
         self.catalog.add(sink)
         self.sinks[sink.name.lower()] = entry
@@ -329,6 +396,7 @@ class Relations:
         """Apply one tick's changes of tables and sources (positional columns and weights):
         every view's dataflow runs once, in creation order (so a view sees the same tick's
         changes of the views it reads), then sinks write. Returns every relation's changes."""
+        self._dead_letters_applied = []
         for name, delta in deltas.items():
             if self.bases[name].contents is not None:
                 self.bases[name].contents.apply(delta)
@@ -338,14 +406,17 @@ class Relations:
                 continue
             # Not consolidated here: operators and contents take raw changes, and
             # consolidating every view's output every tick is the costliest step there is.
-            output = view.dataflow.step(deltas, watermarks)
+            with dead_letters.collecting(view.view.name, tick) as step:
+                output = view.dataflow.step(deltas, watermarks)
             if view.contents is not None:
                 view.contents.apply(output)
             deltas[name] = output
-        changes = {
-            name: sink.dataflow.step(deltas, watermarks) if sink.dataflow else None
-            for name, sink in self.sinks.items()
-        }
+            self._keep_dead_letters(step, deltas)
+        changes = {}
+        for name, sink in self.sinks.items():
+            with dead_letters.collecting(sink.sink.name, tick) as step:
+                changes[name] = sink.dataflow.step(deltas, watermarks) if sink.dataflow else None
+            self._keep_dead_letters(step, deltas)
         for name, sink in self.sinks.items():
             change = changes[name] if sink.dataflow else deltas.get(sink.sink.source.lower())
             if change is not None and change.num_rows:
@@ -358,11 +429,17 @@ class Relations:
         for name, delta in deltas.items():
             if self.bases[name].contents is not None:
                 self.bases[name].contents.apply(negate(delta))
+        for name, delta in self._dead_letters_applied:
+            if name in self.bases:
+                self.bases[name].contents.apply(negate(delta))
+        self._dead_letters_applied = []
         for name, view in list(self.views.items()):
             self.views[name] = self._materialize(view.view, view.plan)
         for sink in self.sinks.values():
             if sink.dataflow is not None:  # its output up to now is written already
-                sink.dataflow, _ = self._dataflow(sink.plan, "cannot rebuild the sink")
+                sink.dataflow, _ = self._dataflow(
+                    sink.plan, "cannot rebuild the sink", sink.sink.name
+                )
 
     # --- dropping and closing ---------------------------------------------------------------------
 
@@ -382,6 +459,8 @@ class Relations:
             sink = self.sinks.pop(key, None)
             if sink is not None:
                 sink.writer.close()
+            if isinstance(obj, Function) and obj.runtime_name:
+                registry.unregister(obj.runtime_name)
             self.catalog.remove(obj.name)
             dropped.append(obj.name)
         return dropped
@@ -401,6 +480,9 @@ class Relations:
                 base.reader.close()
         for sink in self.sinks.values():
             sink.writer.close()
+        for function in self.catalog.objects("function"):
+            if function.runtime_name:  # type: ignore[union-attr]
+                registry.unregister(function.runtime_name)  # type: ignore[union-attr]
 
 
 def fields(relation: Relation) -> tuple[Field, ...]:

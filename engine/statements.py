@@ -220,7 +220,11 @@ class Statements:
         elif kind == "SINK":
             self._create_sink(ddl.sink(create))
         elif kind == "FUNCTION":
-            self.catalog.add(self.compiler.function(create))
+            function = self.compiler.function(create)
+            if function.language == "python":
+                self.relations.create_python_function(function)
+            else:
+                self.catalog.add(function)
         elif kind == "VIEW":
             materialized = create.find(exp.MaterializedProperty) is not None
             view, plan = self.compiler.view(create, name, materialized)
@@ -229,7 +233,7 @@ class Statements:
                 return "CREATE VIEW"
             # Rows a non-retaining source has not read yet are left for the new view to see.
             self.ticks.catch_up(retained_only=True)
-            self.relations.create_materialized_view(view, plan)
+            self.relations.create_materialized_view(view, plan, self.ticks.ticks)
             self.ticks.check_new_state(
                 "materialized view", view.name, lambda: self.relations.drop(view.name, False)
             )

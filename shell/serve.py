@@ -81,6 +81,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="let clients create file sources and sinks (they read and write the server's files)",
     )
+    parser.add_argument(
+        "--allow-python-functions",
+        action="store_true",
+        help="let superusers create LANGUAGE python functions (they run any code on the server)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -104,6 +109,7 @@ def run(args: argparse.Namespace) -> int:
         args.tls_key,
         limits,
         args.allow_file_connectors,
+        args.allow_python_functions,
     )
     db = open_database(
         "tidal serve",

@@ -187,10 +187,20 @@ def _out_of_memory(found: re.Match) -> tuple[str, str]:
     return _OUT_OF_MEMORY, OUT_OF_MEMORY
 
 
+def _python(found: re.Match) -> tuple[str, str]:
+    """A Python function failed inside DuckDB (tidal.engine.udf.registry says which, on what)."""
+    text = found.group(1)
+    return (text if text.startswith("function ") else f"a Python function failed: {text}"), (
+        DATA_EXCEPTION
+    )
+
+
 # A pattern each, matched anywhere in a message (a message may quote DuckDB's after its own
 # words, after DuckDB's "... Error: " and up to its "when casting from source column c1"), and
 # what replaces the text it matched.
 _DATA: tuple[tuple[str, Callable[[re.Match], tuple[str, str]]], ...] = (
+    # first: the error text of a Python function is the user's, never rewritten
+    (r"Python exception occurred while executing the UDF: (?:FunctionFailed: )?((?s:.*))", _python),
     (r"(?i:division|divide) by zero.*", _division),
     (r"Overflow in (\w+) of (\w+) \((.*?)\)!?", _overflow),
     (r"Type (\w+) with value (\S+) can't be cast because the value is out of range", _range),

@@ -1,4 +1,5 @@
-"""User-defined scalar SQL functions, expanded in place where they are called (as macros).
+"""User-defined scalar SQL functions, expanded in place where they are called (as macros); a
+call of a Python function (tidal.sql.python_functions) becomes a call of its runtime name.
 
     CREATE FUNCTION count_char(s VARCHAR, c VARCHAR) RETURNS BIGINT
         LANGUAGE SQL RETURN length(s) - length(replace(s, c, ''));
@@ -24,6 +25,7 @@ from tidal.catalog.sqlstate import (
 )
 from tidal.sql.errors import SqlError, unsupported
 from tidal.sql.plan import Field, cast
+from tidal.sql.python_functions import python_function
 from tidal.sql.typeinfer import TypeInference
 
 _DEPTH = 16  # functions calling functions, at most this deep
@@ -39,6 +41,11 @@ def function(create: exp.Create, catalog: Catalog, infer: TypeInference) -> Func
         raise SqlError(
             f"{name} is a built-in function: choose another name", sqlstate=DUPLICATE_FUNCTION
         )
+    language = create.find(exp.LanguageProperty)
+    if language is not None and language.name.lower() == "python":
+        return python_function(create)
+    if language is not None and language.name.upper() != "SQL":
+        raise unsupported(f"functions in LANGUAGE {language.name}: write the body in SQL or python")
     parameters = tuple(
         Column(p.name, _type(p.args.get("kind"), f"parameter {p.name} of {name}"))
         for p in udf.expressions
@@ -46,9 +53,6 @@ def function(create: exp.Create, catalog: Catalog, infer: TypeInference) -> Func
     returns = create.find(exp.ReturnsProperty)
     if returns is None or returns.this is None:
         raise SqlError(f"CREATE FUNCTION {name} needs RETURNS type")
-    language = create.find(exp.LanguageProperty)
-    if language is not None and language.name.upper() != "SQL":
-        raise unsupported(f"functions in LANGUAGE {language.name}: write the body in SQL")
     body = _body(create.expression, name)
     names = {p.name.lower() for p in parameters}
     for column in body.find_all(exp.Column):
@@ -137,6 +141,13 @@ def _expand(node, functions: dict[str, Function], referenced: set[str], depth: i
                 sqlstate=UNDEFINED_FUNCTION,
             )
         referenced.add(function.name)
+        if function.language == "python":  # called, not expanded: tidal.engine.udf runs it
+            return exp.Anonymous(
+                this=function.runtime_name,
+                expressions=[
+                    cast(a.copy(), p.type) for p, a in zip(function.parameters, call.expressions)
+                ],
+            )
         arguments = {
             p.name.lower(): cast(a.copy(), p.type)
             for p, a in zip(function.parameters, call.expressions)

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 from sqlglot import exp
 
+from tidal.catalog.objects import Function
 from tidal.sql import set_returning
 from tidal.sql.dialect import WindowFunction
 from tidal.sql.errors import SqlError, unsupported
@@ -83,10 +84,13 @@ def _function(call, alias, ordinality: bool, extra: tuple[str, ...]) -> FromFunc
     )
 
 
-def column_names(function: FromFunction) -> list[str]:
-    """PostgreSQL's names: the function's (the alias's for a bare alias), then ``ordinality``;
-    the alias's column list renames them in order."""
-    names = [function.alias if function.alias and not function.columns else function.name]
+def column_names(function: FromFunction, returned: tuple[str, ...] = ()) -> list[str]:
+    """PostgreSQL's names: the function's (the alias's for a bare alias), or the columns it
+    is declared to return, then ``ordinality``; the alias's column list renames them in
+    order."""
+    names = list(returned) or [
+        function.alias if function.alias and not function.columns else function.name
+    ]
     if function.ordinality:
         names.append("ordinality")
     if len(function.columns) > len(names):
@@ -121,7 +125,10 @@ def unnest_rows(
     values (and ordinality) appended; ``keep_unmatched`` keeps a row whose call returns no
     value, once, with NULLs (LEFT JOIN LATERAL ... ON true)."""
     at = Frame(frame.plan, frame.scope, frame.ctes, subqueries_allowed=False)
-    values = binder.expression(_list_of(function.call), at)
+    declared = _python_table_function(binder.catalog, function.call)
+    values = binder.expression(
+        function.call.copy() if declared is not None else _list_of(function.call), at
+    )
     (list_type,) = binder.infer.infer([values], frame.plan.schema)
     if not list_type.endswith("[]"):
         raise SqlError(f"{function.call.sql()[:60]} in FROM does not return a list of values")
@@ -140,21 +147,42 @@ def unnest_rows(
         tuple(ref(i) for i in range(width)) + tuple(lists),
         frame.plan.schema + tuple(Field(f"__list{i}", t) for i, t in enumerate(list_types)),
     )
-    names = column_names(function)
-    fields = tuple(Field(n, t[:-2]) for n, t in zip(names, list_types))
+    if declared is not None:  # its rows are structs: one column per declared field
+        names = column_names(function, tuple(c.name for c in declared.columns))
+        value_types = [c.type for c in declared.columns] + [t[:-2] for t in list_types[1:]]
+    else:
+        names = column_names(function)
+        value_types = [t[:-2] for t in list_types]
+    fields = tuple(Field(n, t) for n, t in zip(names, value_types))
     unnest = Unnest(
         listed,
         tuple(range(width, width + len(lists))),
         listed.schema + tuple(Field(f"__value{i}", t[:-2]) for i, t in enumerate(list_types)),
     )
     first = width + len(lists)
+    values_out: tuple[exp.Expression, ...] = tuple(ref(first + i) for i in range(len(fields)))
+    if declared is not None:
+        values_out = tuple(
+            exp.Anonymous(
+                this="struct_extract", expressions=[ref(first), exp.Literal.string(c.name)]
+            )
+            for c in declared.columns
+        ) + ((ref(first + 1),) if function.ordinality else ())
     plan = Project(
-        unnest,
-        tuple(ref(i) for i in range(width)) + tuple(ref(first + i) for i in range(len(fields))),
-        frame.plan.schema + fields,
+        unnest, tuple(ref(i) for i in range(width)) + values_out, frame.plan.schema + fields
     )
     table = (function.alias or function.name).lower()
     return plan, [ScopeColumn(f.name, f.type, (table,)) for f in fields]
+
+
+def _python_table_function(catalog, call: exp.Expression) -> Function | None:
+    """The Python table function (``RETURNS TABLE``) ``call`` calls, if it is one."""
+    if not isinstance(call, exp.Anonymous):
+        return None
+    found = catalog.find(call.name)
+    if isinstance(found, Function) and found.role == "table":
+        return found
+    return None
 
 
 def _n(value: int) -> exp.Literal:

@@ -12,6 +12,7 @@ apart from the text.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 import duckdb
 from sqlglot import exp
@@ -43,6 +44,19 @@ ENGINE = "engine"  # the instance of the engine's own work (type inference, view
 AD_HOC = "ad hoc"  # the instance of clients' ad hoc queries, so one cannot starve the engine
 _instances: dict[str, duckdb.DuckDBPyConnection] = {}
 _instance_lock = threading.Lock()
+# Every DuckDB instance tidal starts (here and in tidal.engine.memory), and what each gets
+# before its first use: the engine's Python functions (tidal.engine.udf.registry) live in all.
+ALL_INSTANCES: list[duckdb.DuckDBPyConnection] = []
+INSTANCE_SETUP: list[Callable[[duckdb.DuckDBPyConnection], None]] = []
+
+
+def new_instance(config: dict) -> duckdb.DuckDBPyConnection:
+    """A new in-memory DuckDB with ``config``, set up by every ``INSTANCE_SETUP`` hook."""
+    instance = duckdb.connect(config=config)
+    for setup in INSTANCE_SETUP:
+        setup(instance)
+    ALL_INSTANCES.append(instance)
+    return instance
 
 
 def connect_locked(instance: str = ENGINE) -> duckdb.DuckDBPyConnection:
@@ -55,7 +69,7 @@ def connect_locked(instance: str = ENGINE) -> duckdb.DuckDBPyConnection:
     """
     with _instance_lock:
         if instance not in _instances:
-            _instances[instance] = duckdb.connect(config=dict(LOCKED_CONFIG))
+            _instances[instance] = new_instance(dict(LOCKED_CONFIG))
         return _instances[instance].cursor()
 
 

@@ -9,6 +9,7 @@ import pyarrow as pa
 
 from tidal.engine.expressions import compile_predicate
 from tidal.engine.operators.base import Operator, change_schema
+from tidal.engine.udf import dead_letters
 from tidal.sql.plan import Filter
 
 
@@ -21,4 +22,11 @@ class FilterOperator(Operator):
         (delta,) = inputs
         if delta.num_rows == 0:
             return delta
-        return delta.filter(self.predicate(delta))
+        with dead_letters.evaluating() as failed:
+            keep = self.predicate(delta)
+        if failed.letters:  # rows a Python function failed on leave (tidal.engine.udf)
+            delta = delta.append_column("__keep", keep)
+            delta = dead_letters.leave_out(delta, failed)
+            keep = delta.column("__keep")
+            delta = delta.drop_columns(["__keep"])
+        return delta.filter(keep)

@@ -1,5 +1,8 @@
 """Project: computes the output columns of each change, keeping its weight. Stateless.
 
+A row a Python function failed on with ``on_error = 'dead_letter'`` is left out (its dead
+letter kept: tidal.engine.udf.dead_letters).
+
 SELECT c0 * 10:   (1, +1) (2, -1)  ->  (10, +1) (20, -1)
 """
 
@@ -10,6 +13,7 @@ from sqlglot import exp
 
 from tidal.engine.expressions import compile_expression
 from tidal.engine.operators.base import Operator, change_schema
+from tidal.engine.udf import dead_letters
 from tidal.engine.zset import WEIGHT
 from tidal.sql.plan import Project, ref_index
 
@@ -34,5 +38,6 @@ class ProjectOperator(Operator):
         (delta,) = inputs
         if delta.num_rows == 0:
             return self.empty()
-        arrays = [column(delta) for column in self.columns] + [delta.column(WEIGHT)]
-        return pa.Table.from_arrays(arrays, schema=self.schema)
+        with dead_letters.evaluating() as failed:
+            arrays = [column(delta) for column in self.columns] + [delta.column(WEIGHT)]
+        return dead_letters.leave_out(pa.Table.from_arrays(arrays, schema=self.schema), failed)

@@ -101,7 +101,7 @@ def _call_rows(function, arguments, result_type):
     rows = len(arguments[0]) if arguments else 1
     try:  # the fast path: no failure, one map
         results = list(map(function, *columns)) if columns else [function()]
-    except Exception:
+    except Exception:  # noqa: BLE001 (the user's code may raise anything: find the rows)
         results = None
     if results is not None:
         return _as_array(results, result_type, rows)
@@ -109,7 +109,7 @@ def _call_rows(function, arguments, result_type):
     for row, values in enumerate(zip(*columns) if columns else [()]):
         try:
             results.append(function(*values))
-        except Exception as error:
+        except Exception as error:  # noqa: BLE001 (the user's code fails this row only)
             results.append(None)
             failures.append(Failure(row, describe(error)))
     values, bad = _as_array(results, result_type, rows)
@@ -134,7 +134,7 @@ def _call_vectorized(function, arguments, result_type, style):
     rows = len(arguments[0])
     try:
         values = _convert(_invoke(function, arguments, style), result_type, rows)
-    except Exception as error:
+    except Exception as error:  # noqa: BLE001 (the user's code: isolate the failing rows)
         if rows <= 1:
             return pa.nulls(rows, result_type), [Failure(0, describe(error))] if rows else []
         half = rows // 2

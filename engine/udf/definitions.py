@@ -34,12 +34,12 @@ def namespace(source: str, name: str) -> dict:
     module = types.ModuleType(f"tidal_function_{name}")
     try:
         code = compile(source, f"<function {name}>", "exec")
-        exec(code, module.__dict__)  # the user's own code: CREATE FUNCTION is that permission
+        exec(code, module.__dict__)  # noqa: S102 (the user's code: CREATE FUNCTION is that permission)
     except SyntaxError as error:
         raise DefinitionError(
             f"the Python body of {name} does not parse: {error.msg} (line {error.lineno})"
         ) from None
-    except Exception as error:
+    except Exception as error:  # noqa: BLE001 (whatever the user's module raises)
         raise DefinitionError(
             f"the Python body of {name} failed when loaded: {type(error).__name__}: {error}"
         ) from None

@@ -58,6 +58,7 @@ from tidal.sql.cursor_statements import CopyFrom, CopyToStdout, DeclareCursor, F
 from tidal.sql.dialect import EmitOnWindowClose, Explain
 from tidal.sql.errors import SqlError
 from tidal.sql.parser import parse_statement
+from tidal.sql.python_functions import is_python_function
 from tidal.sql.subscribe import Subscribe
 
 LIMITS_CLASS = "54"  # SQLSTATE class of a statement past a limit (program_limit_exceeded)
@@ -131,6 +132,7 @@ class Services:
     waits: Executor | None
     allow_file_connectors: bool = False  # may clients create file sources and sinks?
     queries: Executor | None = None
+    allow_python_functions: bool = False  # may superusers create LANGUAGE python functions?
 
 
 class Router:
@@ -317,9 +319,29 @@ class Router:
     def _vet(self, statement: exp.Expression) -> None:
         """Refuse what this session's user may not do (file connectors, managing users)."""
         self._check_connectors(statement)
+        self._check_python_functions(statement)
         role = roles.role_of(statement)
         if role is not None:
             roles.authorize(role, self.state.user, engine_calls.users(self.db))
+
+    def _check_python_functions(self, statement: exp.Expression) -> None:
+        """A Python function runs any code on the server: only a server started with
+        --allow-python-functions creates them, and only for a superuser (RisingWave keeps
+        embedded Python functions off by default for the same reason)."""
+        if not is_python_function(statement):
+            return
+        if not self.services.allow_python_functions:
+            raise ServerError(
+                "LANGUAGE python runs code on the server, which clients may not do: create the "
+                "function in the --init script, or start tidal serve with "
+                "--allow-python-functions (then superusers may create them)",
+                INSUFFICIENT_PRIVILEGE,
+            )
+        if not roles.acts_as_superuser(self.state.user, engine_calls.users(self.db)):
+            raise ServerError(
+                f"only a superuser may create a Python function; {self.state.user!r} is not one",
+                INSUFFICIENT_PRIVILEGE,
+            )
 
     def _check_connectors(self, statement: exp.Expression) -> None:
         """Sources and sinks that read or write the server's files are for the --init script

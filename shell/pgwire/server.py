@@ -54,6 +54,7 @@ class ServerConfig:
     tls_key: str | None = None
     limits: Limits = Limits()
     allow_file_connectors: bool = False  # may clients create file sources and sinks?
+    allow_python_functions: bool = False  # may superusers create LANGUAGE python functions?
 
     def ssl_context(self) -> ssl.SSLContext | None:
         if not self.tls_cert:
@@ -84,7 +85,12 @@ class Server:
             self.limits.max_connections + 4, thread_name_prefix="tidal-wait"
         )
         self.services = Services(
-            db, self.executor, self.waits, config.allow_file_connectors, self.queries
+            db,
+            self.executor,
+            self.waits,
+            config.allow_file_connectors,
+            self.queries,
+            config.allow_python_functions,
         )
         self.sessions: dict[int, SessionDriver] = {}
         self.stopping = False  # shutdown() has begun

@@ -49,7 +49,8 @@ def test_a_function_used_by_a_view_cannot_be_dropped_alone(db):
         ("CREATE FUNCTION length(x INT) RETURNS INT RETURN x", "42723"),
         ("CREATE FUNCTION f(x INT) RETURNS INT RETURN y", "42703"),
         ("CREATE FUNCTION f(x INT) RETURNS INT RETURN x || 'a'", "42P13"),
-        ("CREATE FUNCTION f(x INT) RETURNS INT LANGUAGE python RETURN x", "0A000"),
+        ("CREATE FUNCTION f(x INT) RETURNS INT LANGUAGE plpgsql RETURN x", "0A000"),
+        ("CREATE FUNCTION f(x INT) RETURNS INT LANGUAGE python RETURN x", "42P13"),
         ("SELECT twice(1, 2)", "42883"),
     ],
 )

@@ -1,0 +1,218 @@
+"""The Python functions that exist in this process, by the name plans call them by.
+
+A function created by ``CREATE FUNCTION ... LANGUAGE python`` (or from Python, tidal.engine.api)
+gets a ``runtime_name`` unique in the process (``tidal_python_7_score``): bound plans call it by
+that name, and it is registered under it in every DuckDB instance tidal runs (they are shared by
+all databases of the process, tidal.sql.typeinfer), so type inference, batch mode, ad hoc
+queries and the parts of views DuckDB computes all call the same code as the engine's own
+evaluator (tidal.engine.expressions). Two databases may each have a function ``score``.
+
+What a call does with a failing row is the function's ``on_error``:
+
+- ``fail``: the statement or tick fails, naming the function, the row and the error;
+- ``null``: that row's value is NULL;
+- ``dead_letter``: the row leaves the view and is kept in the dead-letter table
+  (tidal.engine.udf.dead_letters); where no view step is collecting them (DuckDB computing an
+  aggregate's argument, batch mode, an ad hoc query) it fails as ``fail`` does, saying so.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+
+import duckdb
+import pyarrow as pa
+from sqlglot import exp
+
+from tidal.catalog import types
+from tidal.catalog.objects import Function
+from tidal.catalog.sqlstate import DATA_EXCEPTION, TidalError
+from tidal.engine.udf import calls, dead_letters
+from tidal.engine.udf.definitions import load
+from tidal.sql.python_functions import DEAD_LETTER_TABLE
+from tidal.sql.typeinfer import ALL_INSTANCES, INSTANCE_SETUP
+
+FAIL, NULL, DEAD_LETTER = "fail", "null", "dead_letter"
+
+
+class FunctionFailed(TidalError):
+    """A Python function raised (or returned a wrong value) on a row, with ``on_error = 'fail'``."""
+
+    sqlstate = DATA_EXCEPTION
+
+
+@dataclass
+class PythonFunction:
+    """A created Python function: its catalog definition and the callable it runs."""
+
+    definition: Function
+    function: Callable
+    result_type: pa.DataType
+    pool: object | None = field(default=None, repr=False)  # its worker processes, once started
+
+    @property
+    def name(self) -> str:
+        return self.definition.name
+
+    @property
+    def on_error(self) -> str:
+        return self.definition.option("on_error", FAIL) or FAIL
+
+    def call(self, arguments: Sequence[pa.Array]) -> tuple[pa.Array, list[calls.Failure]]:
+        """The function over the rows of ``arguments``: values (NULL where a row failed) and
+        the failures."""
+        style = self.definition.option("vectorized", calls.ROW) or calls.ROW
+        batch_size = _int(self.definition.option("batch_size"))
+        workers = _int(self.definition.option("workers")) or 0
+        if workers > 1 and len(arguments[0] if arguments else ()) > 1:
+            return self._workers(workers).call(arguments, self.result_type, style, batch_size)
+        return calls.call(self.function, arguments, self.result_type, style, batch_size)
+
+    def _workers(self, workers: int):
+        if self.pool is None:
+            from tidal.engine.udf.workers import FunctionSpec, WorkerPool
+
+            source = self.definition.body or None
+            spec = FunctionSpec(self.name, source, None if source else self.function)
+            timeout = self.definition.option("timeout")
+            self.pool = WorkerPool(spec, workers, float(timeout) if timeout else None)
+        return self.pool
+
+    def settle(
+        self, arguments: Sequence[pa.Array], failures: list[calls.Failure], collect: bool = True
+    ) -> None:
+        """Do what ``on_error`` says with the rows that failed: nothing (``null``), raise
+        (``fail``), or report them as dead letters where they are ``collect``ed."""
+        if not failures or self.on_error == NULL:
+            return
+        message = self.failure_message(arguments, failures[0])
+        if self.on_error == DEAD_LETTER:
+            letters = [(f.row, arguments_text(arguments, f.row), f.error) for f in failures]
+            table = self.definition.option(DEAD_LETTER_TABLE) or ""
+            if collect and dead_letters.report(table, self.name, letters):
+                return
+            message += (
+                " (its dead letters are kept where a view's select list or WHERE calls it; "
+                "here the statement fails)"
+            )
+        raise FunctionFailed(message)
+
+    def failure_message(self, arguments: Sequence[pa.Array], failure: calls.Failure) -> str:
+        row = ", ".join(repr(a[failure.row].as_py()) for a in arguments)
+        return f"function {self.name} failed on ({row}): {failure.error}"
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.close()  # type: ignore[attr-defined]
+            self.pool = None
+
+
+def _int(text: str | None) -> int | None:
+    return int(text) if text else None
+
+
+def arguments_text(arguments: Sequence[pa.Array], row: int) -> str:
+    """A row's arguments as a JSON array (values JSON has no type for, as text)."""
+    return json.dumps([a[row].as_py() for a in arguments], default=str)
+
+
+# --- the process's functions ------------------------------------------------------------------
+
+_functions: dict[str, PythonFunction] = {}
+_lock = threading.Lock()
+_numbers = itertools.count(1)
+
+
+def register(definition: Function, function: Callable | None = None) -> Function:
+    """Make ``definition`` callable: load its source (or take ``function``), register it in
+    every DuckDB instance; returns the definition with its ``runtime_name``."""
+    callable_ = function if function is not None else load(definition.body, definition.name)
+    if definition.role == "table":
+        callable_ = _listing_rows(callable_, [c.name for c in definition.columns])
+    runtime_name = f"tidal_python_{next(_numbers)}_{definition.name.lower()}"
+    definition = replace(definition, runtime_name=runtime_name)
+    python_function = PythonFunction(definition, callable_, types.to_arrow(definition.returns))
+    with _lock:
+        _functions[runtime_name] = python_function
+        for instance in ALL_INSTANCES:
+            _register_in(instance, python_function)
+    return definition
+
+
+def unregister(runtime_name: str) -> None:
+    with _lock:
+        python_function = _functions.pop(runtime_name, None)
+        if python_function is None:
+            return
+        for instance in ALL_INSTANCES:
+            try:
+                instance.remove_function(runtime_name)
+            except duckdb.Error:
+                pass  # never registered there (an instance started after it was dropped)
+    python_function.close()
+
+
+def _listing_rows(function: Callable, names: list[str]) -> Callable:
+    """A table function as a function returning its rows as one list (of structs): each row it
+    yields is a tuple (or a single value, for one column) or a dict by column name."""
+
+    def rows(*arguments):
+        listed = []
+        for row in function(*arguments) or ():
+            if isinstance(row, dict):
+                listed.append(row)
+            elif isinstance(row, (tuple, list)):
+                if len(row) != len(names):
+                    raise ValueError(f"a row of {len(row)} values, not {len(names)}: {row!r}")
+                listed.append(dict(zip(names, row)))
+            else:
+                listed.append({names[0]: row})
+        return listed
+
+    return rows
+
+
+def lookup(name: str) -> PythonFunction | None:
+    """The Python function a plan calls by ``name`` (its runtime name), if it is one."""
+    return _functions.get(name)
+
+
+def called(node: exp.Expression) -> PythonFunction | None:
+    """The Python function ``node`` calls, if it is a call of one."""
+    if isinstance(node, exp.Anonymous):
+        return _functions.get(node.name)
+    return None
+
+
+def _register_in(instance: duckdb.DuckDBPyConnection, python_function: PythonFunction) -> None:
+    definition = python_function.definition
+
+    def run(*arguments: pa.ChunkedArray) -> pa.Array:
+        arrays = [a.combine_chunks() if isinstance(a, pa.ChunkedArray) else a for a in arguments]
+        values, failures = python_function.call(arrays)
+        # Never collected: DuckDB calls with its own chunks of rows, not the operator's batch.
+        python_function.settle(arrays, failures, collect=False)
+        return values
+
+    instance.create_function(
+        definition.runtime_name,
+        run,
+        [types.normalize(p.type) for p in definition.parameters],
+        types.normalize(definition.returns),
+        type="arrow",
+        null_handling="special",  # NULL rows reach calls.call, which answers as the engine does
+        side_effects=definition.volatile,
+    )
+
+
+def _register_all(instance: duckdb.DuckDBPyConnection) -> None:
+    with _lock:
+        for python_function in _functions.values():
+            _register_in(instance, python_function)
+
+
+INSTANCE_SETUP.append(_register_all)
