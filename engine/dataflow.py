@@ -22,7 +22,11 @@ from tidal.engine.operators.ordered import (
     set_operator,
     top_n_operator,
 )
-from tidal.engine.operators.project import ProjectOperator
+from tidal.engine.operators.project import (
+    ProjectOperator,
+    RememberingProjectOperator,
+    calls_volatile,
+)
 from tidal.engine.operators.recompute import StateExpiry
 from tidal.engine.operators.session_window import SessionOperator
 from tidal.engine.operators.temporal_filter import TemporalFilterOperator
@@ -300,7 +304,9 @@ _BUILDERS: dict[type, Callable[[Plan, BatchBackend], Operator]] = {
     Scan: lambda node, backend: ScanOperator(node),
     Values: _values,
     Filter: lambda node, backend: FilterOperator(node),
-    Project: lambda node, backend: ProjectOperator(node),
+    Project: lambda node, backend: (
+        RememberingProjectOperator(node) if calls_volatile(node) else ProjectOperator(node)
+    ),
     Aggregate: lambda node, backend: aggregate_operator(node, backend.compute(node)),
     Join: lambda node, backend: join_operator(node, backend.compute(node)),
     AsofJoin: lambda node, backend: AsofJoinOperator(node, backend.compute(node)),

@@ -13,7 +13,7 @@ from sqlglot import exp
 
 from tidal.engine.expressions import compile_expression
 from tidal.engine.operators.base import Operator, change_schema
-from tidal.engine.udf import dead_letters
+from tidal.engine.udf import dead_letters, registry
 from tidal.engine.zset import WEIGHT
 from tidal.sql.plan import Project, ref_index
 
@@ -38,6 +38,86 @@ class ProjectOperator(Operator):
         (delta,) = inputs
         if delta.num_rows == 0:
             return self.empty()
+        return dead_letters.leave_out(*self._project(delta))
+
+    def _project(self, delta: pa.Table) -> tuple[pa.Table, dead_letters.Failed]:
+        """Every row's output, and the rows Python functions failed on as dead letters."""
         with dead_letters.evaluating() as failed:
             arrays = [column(delta) for column in self.columns] + [delta.column(WEIGHT)]
-        return dead_letters.leave_out(pa.Table.from_arrays(arrays, schema=self.schema), failed)
+        return pa.Table.from_arrays(arrays, schema=self.schema), failed
+
+
+class RememberingProjectOperator(ProjectOperator):
+    """A projection calling a VOLATILE Python function: its output for a row may differ from
+    call to call, so it remembers what it emitted for each input row, and a retraction of the
+    row retracts exactly that (a recomputation would retract a row never emitted). State: the
+    emitted rows, per input row.
+
+    SELECT c0, random_score(c0):  (7, +1) -> (7, 0.42, +1);  (7, -1) -> (7, 0.42, -1)
+    """
+
+    def __init__(self, node: Project) -> None:
+        super().__init__(node)
+        self.emitted: dict[tuple, list[list]] = {}  # input row -> [[output row, weight], ...]
+
+    def step(self, inputs: list[pa.Table]) -> pa.Table:
+        (delta,) = inputs
+        if delta.num_rows == 0:
+            return self.empty()
+        weights = delta.column(WEIGHT).to_numpy()
+        inserted = delta.filter(pa.array(weights > 0))
+        computed, failed = self._project(inserted)
+        left_out = {letter[0] for letter in failed.letters}  # dead letters: nothing emitted
+        data = [c for c in delta.column_names if c != WEIGHT]
+        outputs = _rows(computed, self.schema.names[:-1])
+        for i, (row, out) in enumerate(zip(_rows(inserted, data), outputs)):
+            if i not in left_out:
+                self.emitted.setdefault(row[:-1], []).append([out[:-1], row[-1]])
+        output = dead_letters.leave_out(computed, failed)
+        retracted = []
+        for row in _rows(delta.filter(pa.array(weights < 0)), data):
+            key, weight = row[:-1], -row[-1]
+            remembered = self.emitted.get(key, [])
+            while weight and remembered:
+                taken = min(weight, remembered[0][1])
+                retracted.append((*remembered[0][0], -taken))
+                weight -= taken
+                remembered[0][1] -= taken
+                if remembered[0][1] == 0:
+                    remembered.pop(0)
+            if not remembered:
+                self.emitted.pop(key, None)
+        if not retracted:
+            return output
+        names = self.schema.names
+        undone = pa.Table.from_pylist([dict(zip(names, r)) for r in retracted], schema=self.schema)
+        return pa.concat_tables([output, undone])
+
+    def output_rows(self) -> pa.Table:
+        rows = [(*out, weight) for outs in self.emitted.values() for out, weight in outs]
+        names = self.schema.names
+        return pa.Table.from_pylist([dict(zip(names, r)) for r in rows], schema=self.schema)
+
+    def snapshot(self) -> dict:
+        return {"emitted": {k: [[o, w] for o, w in v] for k, v in self.emitted.items()}}
+
+    def restore(self, state: dict) -> None:
+        self.emitted = {k: [[o, w] for o, w in v] for k, v in state["emitted"].items()}
+
+    def state_rows(self) -> int:
+        return sum(len(v) for v in self.emitted.values())
+
+
+def _rows(table: pa.Table, data: list[str]) -> list[tuple]:
+    """Each row's data values and its weight, as a tuple."""
+    columns = [table.column(c).to_pylist() for c in data] + [table.column(WEIGHT).to_pylist()]
+    return list(zip(*columns))
+
+
+def calls_volatile(node: Project) -> bool:
+    """Whether the projection calls a VOLATILE Python function."""
+    return any(
+        (function := registry.called(n)) is not None and function.definition.volatile
+        for e in node.exprs
+        for n in e.walk()
+    )

@@ -18,6 +18,7 @@ What a call does with a failing row is the function's ``on_error``:
 
 from __future__ import annotations
 
+import inspect
 import itertools
 import json
 import threading
@@ -198,6 +199,13 @@ def _register_in(instance: duckdb.DuckDBPyConnection, python_function: PythonFun
         python_function.settle(arrays, failures, collect=False)
         return values
 
+    # DuckDB counts the callable's parameters: give ``run`` the function's.
+    run.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [
+            inspect.Parameter(f"a{i}", inspect.Parameter.POSITIONAL_ONLY)
+            for i in range(len(definition.parameters))
+        ]
+    )
     instance.create_function(
         definition.runtime_name,
         run,
