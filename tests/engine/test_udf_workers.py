@@ -132,6 +132,20 @@ def test_rows_beyond_one_chunk_come_back_in_order(pools, style):
     assert ours[1] and ours[1][-1].row > 2 * MIN_CHUNK_ROWS
 
 
+def test_pandas_functions_answer_as_in_process():
+    source = (
+        "def p(x):\n    if (x == 7).any():\n        raise ValueError('seven')\n    return x * 2\n"
+    )
+    pool = WorkerPool(FunctionSpec("p", source=source), 2)
+    try:
+        x = pa.array(range(20), pa.int64())
+        ours = pool.call([x], pa.int64(), "pandas", 6)
+        same(ours, in_process(source, "p", [x], "pandas", 6))
+        assert [f.row for f in ours[1]] == [7]
+    finally:
+        pool.close()
+
+
 def test_a_module_level_callable_runs_by_reference():
     pool = WorkerPool(FunctionSpec("triple", function=triple), 2)
     try:
