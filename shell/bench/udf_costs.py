@@ -28,6 +28,7 @@ each time) and the best time counts, as the machine is shared.
 from __future__ import annotations
 
 import argparse
+import os
 import pathlib
 import sys
 import time
@@ -171,18 +172,22 @@ def _calls_worker(name: str, args: argparse.Namespace, out: pathlib.Path) -> dic
     elif variant.workers:
         pool = WorkerPool(FunctionSpec("f", source=variant.source), args.workers)
         pool.call([x.slice(0, 2)], pa.int64(), variant.style, None)
-        extra = {"start_seconds": pool.start_seconds}
+        extra = {"start_seconds": pool.start_seconds, "worker_pids": pool.pids()}
         run = lambda: pool.call([x], pa.int64(), variant.style, None)[0]
     else:
         function = load(variant.source, "f")
         run = lambda: calls.call(function, [x], pa.int64(), variant.style)[0]
     runs, load_before, verified = [], load_average(), True
+    workers_cpu = _cpu_seconds(extra.get("worker_pids", []))
     for _ in range(args.runs):
         began, cpu_began = time.perf_counter(), time.process_time()
         y = run()
         runs.append((time.perf_counter() - began, time.process_time() - cpu_began))
         verified = verified and bool(np.array_equal(y.to_numpy(), expected))
     seconds, cpu_seconds = min(runs)
+    if "worker_pids" in extra:  # what each worker computed, per run: the work was shared
+        done = _cpu_seconds(extra["worker_pids"])
+        extra["workers_cpu_seconds"] = [(b - a) / args.runs for a, b in zip(workers_cpu, done)]
     return (
         _result(variant, len(x), seconds, cpu_seconds, verified)
         | extra
@@ -192,6 +197,19 @@ def _calls_worker(name: str, args: argparse.Namespace, out: pathlib.Path) -> dic
             "load_average": [load_before, load_average()],
         }
     )
+
+
+def _cpu_seconds(pids: list[int]) -> list[float]:
+    """Each process's user + system CPU seconds so far (Linux's /proc; 0 elsewhere)."""
+    found = []
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+            found.append((int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"))
+        except OSError:
+            found.append(0.0)
+    return found
 
 
 def _result(variant: Variant, rows: int, seconds: float, cpu: float, verified: bool) -> dict:
