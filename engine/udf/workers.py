@@ -86,14 +86,19 @@ class FunctionSpec:
     name: str
     source: str | None = None
     function: Callable | None = None
+    # A module-level function and more arguments, applied in the worker to the function built
+    # there: ``adapt[0](function, *adapt[1])`` (how the registry lists a table function's rows).
+    adapt: tuple[Callable, tuple] | None = None
 
     def build(self) -> Callable:
         """The function itself, in this process."""
         if self.source is not None:
-            return load(self.source, self.name)
-        if self.function is None:
+            function = load(self.source, self.name)
+        elif self.function is not None:
+            function = self.function
+        else:
             raise DefinitionError(f"function {self.name} has neither source text nor a callable")
-        return self.function
+        return function if self.adapt is None else self.adapt[0](function, *self.adapt[1])
 
 
 # --- the pool, in the engine's process -------------------------------------------------------------

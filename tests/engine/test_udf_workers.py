@@ -146,6 +146,25 @@ def test_pandas_functions_answer_as_in_process():
         pool.close()
 
 
+def listed(function, name: str):
+    """A generator function as one returning its values as a list of rows (a module-level
+    adapter, as the registry's for table functions)."""
+    return lambda *arguments: [{name: value} for value in function(*arguments)]
+
+
+def test_a_function_is_adapted_in_the_worker():
+    source = "def g(x):\n    for i in range(x):\n        yield i * 10\n"
+    pool = WorkerPool(FunctionSpec("g", source=source, adapt=(listed, ("n",))), 2)
+    try:
+        x = pa.array([2, None, 0, 1], pa.int64())
+        result_type = pa.list_(pa.struct([("n", pa.int64())]))
+        ours = pool.call([x], result_type, "row", 2)
+        assert ours[0].to_pylist() == [[{"n": 0}, {"n": 10}], None, [], [{"n": 0}]]
+        same(ours, calls.call(listed(load(source, "g"), "n"), [x], result_type, "row", 2))
+    finally:
+        pool.close()
+
+
 def test_a_module_level_callable_runs_by_reference():
     pool = WorkerPool(FunctionSpec("triple", function=triple), 2)
     try:
