@@ -48,6 +48,7 @@ from tidal.engine.kernels import (
     remainder,
 )
 from tidal.engine.udf import registry
+from tidal.engine.udf.evaluation import calls_on_every_row, python_call, with_calls_first
 from tidal.sql.plan import Field, TypedParameter, cast, parameter_number, ref_index
 from tidal.sql.typeinfer import TypeInference, duckdb_sql
 
@@ -197,7 +198,7 @@ class _Compiler:
             return kernel
         if self.kernels_only:
             raise NeedsDuckDB(duckdb_sql(node)[:80])
-        return self._fallback(node)
+        return self.fallback(node)
 
     def _kernel(self, node: exp.Expression) -> _Run | None:
         return self._answer("kernel", node, lambda: self._new_kernel(node))
@@ -216,7 +217,8 @@ class _Compiler:
             return None if scalar is None else (lambda batch, arguments: scalar)
         function = registry.called(node)
         if function is not None:
-            return self._python_call(node, function)
+            arguments = [(self.compile(a), _arrow(self.type_of(a))) for a in node.expressions]
+            return python_call(function, arguments)
         handler = _HANDLERS.get(type(node))
         return handler(self, node) if handler is not None else None
 
@@ -270,56 +272,19 @@ class _Compiler:
             return lambda batch, arguments: pc.cast(inner(batch, arguments), arrow_type, safe=False)
         if self.kernels_only:
             raise NeedsDuckDB(f"{duckdb_sql(node)[:60]} as {sql_type}")
-        return self._fallback(cast(node, sql_type))
+        return self.fallback(cast(node, sql_type))
 
-    def _python_call(self, node: exp.Anonymous, function: registry.PythonFunction) -> _Run:
-        """A Python function over the batch (tidal.engine.udf), its failures settled as its
-        ``on_error`` says."""
-        arguments = [(self.compile(a), _arrow(self.type_of(a))) for a in node.expressions]
-
-        def run(batch: pa.Table, values: Arguments) -> Values:
-            rows = batch.num_rows
-            arrays = [broadcast(a(batch, values), rows, t) for a, t in arguments]
-            arrays = [a.combine_chunks() if isinstance(a, pa.ChunkedArray) else a for a in arrays]
-            result, failures = function.call(arrays)
-            function.settle(arrays, failures)
-            return result
-
-        return run
-
-    def _fallback(self, node: exp.Expression) -> _Run:
-        """Evaluate ``node`` with DuckDB over the columns it reads; the Python functions it
-        calls on every row are called first, as columns (so their failures are per batch row,
-        and DuckDB does not call Python per chunk)."""
-        calls = [n for n in node.find_all(exp.Anonymous) if _called_on_every_row(n, node)]
-        if calls and not isinstance(node, exp.Anonymous):
-            return self._with_calls_first(node, calls)
+    def fallback(self, node: exp.Expression) -> _Run:
+        """Evaluate ``node`` with DuckDB over the columns it reads (tidal.engine.udf.evaluation
+        makes the Python calls on every row first)."""
+        if not isinstance(node, exp.Anonymous) and calls_on_every_row(node):
+            return with_calls_first(node, self)
         columns = {ref_index(c): self.fields[ref_index(c)].type for c in node.find_all(exp.Column)}
         parameters = {}
         for found in node.find_all(TypedParameter):
             number: int = parameter_number(found)  # type: ignore[assignment]
             parameters[number] = argument_reader(number, _arrow(self.type_of(found)))
         return over_batches(duckdb_sql(node), self.type_of(node), columns, parameters)
-
-    def _with_calls_first(self, node: exp.Expression, calls: list[exp.Expression]) -> _Run:
-        first = [self.compile(c) for c in calls]
-        extra = tuple(Field(f"call{i}", self.type_of(c)) for i, c in enumerate(calls))
-        start = len(self.fields)
-        replaced = {id(c): start + i for i, c in enumerate(calls)}
-        rest = node.transform(
-            lambda n: exp.column(f"c{replaced[id(n)]}", quoted=True) if id(n) in replaced else n
-        )
-        after = _Compiler(self.fields + extra)._fallback(rest)
-
-        def run(batch: pa.Table, arguments: Arguments) -> Values:
-            rows = batch.num_rows
-            widened = batch
-            for i, (call, field) in enumerate(zip(first, extra)):
-                values = broadcast(call(batch, arguments), rows, _arrow(field.type))
-                widened = widened.append_column(f"c{start + i}", values)
-            return after(widened, arguments)
-
-        return run
 
     # --- logic -----------------------------------------------------------------------------------
 
@@ -609,22 +574,6 @@ _HANDLERS: dict[type, Callable[[_Compiler, exp.Expression], _Run | None]] = {
     exp.Coalesce: _Compiler._coalesce,
     exp.Case: _Compiler._case,
 }
-
-
-def _called_on_every_row(call: exp.Expression, root: exp.Expression) -> bool:
-    """Whether ``call`` (in ``root``) is a Python function's, evaluated for every row: not
-    inside a branch DuckDB may skip (CASE, COALESCE, AND, OR), nor inside another such call."""
-    if registry.called(call) is None:
-        return False
-    node = call.parent
-    while node is not None and node is not root.parent:
-        if isinstance(node, _CONDITIONAL) or registry.called(node) is not None:
-            return False
-        node = node.parent
-    return True
-
-
-_CONDITIONAL = (exp.Case, exp.If, exp.Coalesce, exp.And, exp.Or, exp.Nullif)
 
 
 def _compare(name: str, floats: bool, left: _Run, right: _Run) -> _Run:

@@ -48,6 +48,7 @@ from tidal.sql.dml import CONFLICTS, Change, table_conflict
 from tidal.sql.errors import SqlError, undefined_table, unsupported
 from tidal.sql.known_settings import checked
 from tidal.sql.parser import parse_statement
+from tidal.sql.python_functions import python_aggregate
 from tidal.sql.roles import apply_role, parse_role, role_of
 from tidal.sql.session_statements import Checkpoint, ResetSetting, SetSetting
 from tidal.sql.subscribe import Subscribe
@@ -454,6 +455,14 @@ class Statements:
             renamed = self.schema_changes.alter_command(rest)
             if renamed is not None:
                 return renamed
+        words = rest.split(None, 1)
+        if words and words[0].upper() == "AGGREGATE":
+            if command.this.upper() == "CREATE":
+                self.relations.create_python_function(python_aggregate(command))
+                return "CREATE AGGREGATE"
+            if command.this.upper() == "DROP":
+                self._drop(parse_statement(f"DROP FUNCTION {words[1] if len(words) > 1 else ''}"))
+                return "DROP AGGREGATE"
         role = parse_role(command.this, rest)
         if role is None:
             raise unsupported(f"statement {command.sql(dialect=Tidal)[:60]!r}")

@@ -13,6 +13,7 @@ from tidal.catalog.sqlstate import WRONG_OBJECT_TYPE
 from tidal.sql.dialect import Tidal
 from tidal.sql.errors import SqlError, grouping_error, unsupported
 from tidal.sql.plan import AggregateCall, Field, SortKey, ref
+from tidal.sql.python_functions import aggregate_list_sql, is_python_aggregate
 from tidal.sql.scope import Scope
 from tidal.sql.typeinfer import TypeInference, connect_locked
 
@@ -189,7 +190,8 @@ def is_aggregate(node: exp.Expression) -> bool:
     if isinstance(node, exp.WithinGroup):
         return True
     if isinstance(node, exp.Anonymous):
-        return node.name.lower() in NAMED or node.name.lower() in _duckdb_aggregates()
+        name = node.name.lower()
+        return name in NAMED or name in _duckdb_aggregates() or is_python_aggregate(name)
     if isinstance(node, (exp.FirstValue, exp.LastValue)):
         return isinstance(node.this, exp.Order)  # with ORDER BY in the call: an aggregate
     return isinstance(node, exp.AggFunc) and not isinstance(node, WINDOW_ONLY)
@@ -270,6 +272,9 @@ def call_sql(call: AggregateCall) -> exp.Expression:
     """The DuckDB SQL of an aggregate call over positional columns (to type it and lower it)."""
     if call.name == "count_star":
         node: exp.Expression = exp.Count(this=exp.Star())
+    elif is_python_aggregate(call.name):
+        filter_ = ref(call.filter) if call.filter is not None else None
+        return aggregate_list_sql(call.name, [ref(a) for a in call.args], filter_)
     else:
         arguments: list[exp.Expression] = [ref(a) for a in call.args]
         if call.distinct:
@@ -324,6 +329,8 @@ def _call(unit: exp.Expression) -> Call:
 
 
 def _name(func: exp.Expression) -> str:
+    if isinstance(func, exp.Anonymous) and is_python_aggregate(func.name):
+        return func.name
     name = (
         NAMED.get(func.name.lower())
         if isinstance(func, exp.Anonymous)
@@ -337,6 +344,10 @@ def _name(func: exp.Expression) -> str:
 
 def _plain(unit: exp.Expression, func: exp.Expression, name: str) -> Call:
     """A call with its arguments in parentheses: ``f([DISTINCT] x [, y] [ORDER BY ...])``."""
+    if is_python_aggregate(name):  # f(x, y, ...): a Python aggregate (tidal.sql.python_functions)
+        if any(isinstance(a, (exp.Distinct, exp.Order)) for a in func.expressions):
+            raise unsupported(f"DISTINCT or ORDER BY in a Python aggregate: {shown(func)}")
+        return Call(unit, name, list(func.expressions), False, None, [], [])
     if name in BINARY:
         args = [func.this, func.args.get("expression")]
     elif isinstance(func, exp.GroupConcat):

@@ -142,11 +142,13 @@ def _expand(node, functions: dict[str, Function], referenced: set[str], depth: i
             )
         referenced.add(function.name)
         if function.language == "python":  # called, not expanded: tidal.engine.udf runs it
+            # (its arguments expanded here: transform does not visit the node it returns)
+            arguments = [
+                _expand(a.copy(), functions, referenced, depth + 1) for a in call.expressions
+            ]
             return exp.Anonymous(
                 this=function.runtime_name,
-                expressions=[
-                    cast(a.copy(), p.type) for p, a in zip(function.parameters, call.expressions)
-                ],
+                expressions=[cast(a, p.type) for p, a in zip(function.parameters, arguments)],
             )
         arguments = {
             p.name.lower(): cast(a.copy(), p.type)

@@ -24,6 +24,7 @@ options (``OPTIONS`` below) are checked here, so a misspelt one is an error, not
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from sqlglot import exp
 
@@ -160,3 +161,71 @@ def _type(node: exp.Expression | None, what: str) -> str:
         return types.normalize(node.sql(dialect="duckdb"))
     except types.TypeError_ as error:
         raise SqlError(f"{what}: {error}", sqlstate=INVALID_PARAMETER_VALUE) from None
+
+
+# --- aggregates -------------------------------------------------------------------------------
+
+
+def python_aggregate(statement: exp.Command) -> Function:
+    """``CREATE AGGREGATE f(params) RETURNS type LANGUAGE python AS $$ ... $$`` (RisingWave's
+    spelling): the source defines ``create_state()``, ``accumulate(state, *args) -> state``,
+    ``finish(state) -> value``, and optionally ``retract(state, *args) -> state`` and
+    ``merge(state, state) -> state``."""
+    from tidal.sql.parser import parse_statement
+
+    rest = statement.expression
+    text = rest.name if isinstance(rest, exp.Expression) else str(rest or "")
+    create = parse_statement("CREATE FUNCTION " + text.strip()[len("AGGREGATE") :])
+    if not isinstance(create, exp.Create):
+        raise SqlError(
+            "CREATE AGGREGATE name(param type, ...) RETURNS type LANGUAGE python AS $$...$$"
+        )
+    function = python_function(create)
+    if function.columns or function.options or function.volatile:
+        raise unsupported(
+            f"aggregate {function.name} with RETURNS TABLE, VOLATILE or WITH (...) options"
+        )
+    return replace(function, role="aggregate")
+
+
+AGGREGATE_PREFIX = "tidal_python_aggregate_"  # the runtime names of Python aggregates
+
+
+def is_python_aggregate(name: str) -> bool:
+    """Whether a call of ``name`` in a bound plan is one of a Python aggregate."""
+    return name.startswith(AGGREGATE_PREFIX)
+
+
+def aggregate_list_sql(
+    runtime_name: str, arguments: list[exp.Expression], condition: exp.Expression | None
+) -> exp.Expression:
+    """A Python aggregate call as DuckDB computes it: the aggregate's runtime function (a
+    scalar) over the list of the group's argument rows (those with no NULL argument, and that
+    meet the call's FILTER, as SQL's aggregates skip NULLs), in the order of their values, so
+    the list does not depend on the order rows arrived in."""
+    if len(arguments) == 1:
+        item: exp.Expression = arguments[0].copy()
+    else:
+        item = exp.Anonymous(
+            this="struct_pack",
+            expressions=[
+                exp.PropertyEQ(this=exp.to_identifier(f"a{i}"), expression=a.copy())
+                for i, a in enumerate(arguments)
+            ],
+        )
+    conditions = [exp.Not(this=exp.Is(this=a.copy(), expression=exp.Null())) for a in arguments]
+    if condition is not None:
+        conditions.append(exp.paren(condition.copy()))
+    ordered = exp.Order(this=item, expressions=[exp.Ordered(this=item.copy())])
+    listed = exp.Filter(
+        this=exp.ArrayAgg(this=ordered), expression=exp.Where(this=exp.and_(*conditions))
+    )
+    return exp.Anonymous(this=runtime_name, expressions=[listed])
+
+
+def aggregate_list_type(function: Function) -> str:
+    """The type of the list ``aggregate_call`` hands the runtime function."""
+    if len(function.parameters) == 1:
+        return f"{function.parameters[0].type}[]"
+    fields = ", ".join(f"a{i} {p.type}" for i, p in enumerate(function.parameters))
+    return f"STRUCT({fields})[]"

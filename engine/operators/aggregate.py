@@ -38,6 +38,7 @@ from tidal.engine.group_index import GroupIndex
 from tidal.engine.keys import canonical
 from tidal.engine.moments import UNARY, Moments
 from tidal.engine.operators.base import Operator, change_schema
+from tidal.engine.operators.python_aggregate import PythonAggregateOperator, incremental
 from tidal.engine.operators.recompute import RecomputeOperator, StateExpiry
 from tidal.engine.watermarks import micros
 from tidal.engine.zset import WEIGHT, concat, consolidate
@@ -50,6 +51,8 @@ from tidal.sql.plan import Aggregate, AggregateCall
 def aggregate_operator(node: Aggregate, compute) -> Operator:
     """Accumulators where every call allows them (the variance family over numbers) and the
     keys are hashable by Arrow (not lists or structs), else a keyed recompute."""
+    if incremental(node):
+        return PythonAggregateOperator(node)
     expiry = state_expiry(node)
     key_types = [types.to_arrow(node.input.schema[k].type) for k in node.keys]
     numeric = all(

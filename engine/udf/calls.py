@@ -40,6 +40,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from tidal.engine.cancellation import cancel_point
+
 ROW, ARROW, PANDAS = "row", "arrow", "pandas"
 STYLES = (ROW, ARROW, PANDAS)
 
@@ -70,6 +72,7 @@ def call(
     parts: list[pa.Array] = []
     failures: list[Failure] = []
     for start in range(0, rows, size):
+        cancel_point()  # a cancelled statement stops between calls (a call itself runs on)
         chunk = [a.slice(start, size) for a in arguments]
         values, failed = _call_chunk(function, chunk, result_type, style)
         parts.append(values)

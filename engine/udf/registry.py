@@ -33,8 +33,9 @@ from tidal.catalog import types
 from tidal.catalog.objects import Function
 from tidal.catalog.sqlstate import DATA_EXCEPTION, TidalError
 from tidal.engine.udf import calls, dead_letters
-from tidal.engine.udf.definitions import load
-from tidal.sql.python_functions import DEAD_LETTER_TABLE
+from tidal.engine.udf.definitions import DefinitionError, load, namespace
+from tidal.sql.intervals import duration_seconds
+from tidal.sql.python_functions import AGGREGATE_PREFIX, DEAD_LETTER_TABLE, aggregate_list_type
 from tidal.sql.typeinfer import ALL_INSTANCES, INSTANCE_SETUP
 
 FAIL, NULL, DEAD_LETTER = "fail", "null", "dead_letter"
@@ -54,6 +55,7 @@ class PythonFunction:
     function: Callable
     result_type: pa.DataType
     pool: object | None = field(default=None, repr=False)  # its worker processes, once started
+    parts: dict[str, Callable] | None = None  # an aggregate's create_state, accumulate, ...
 
     @property
     def name(self) -> str:
@@ -67,6 +69,8 @@ class PythonFunction:
         """The function over the rows of ``arguments``: values (NULL where a row failed) and
         the failures."""
         style = self.definition.option("vectorized", calls.ROW) or calls.ROW
+        if self.definition.role == "aggregate":  # over lists, NULL (no rows) included
+            style = calls.ARROW
         batch_size = _int(self.definition.option("batch_size"))
         workers = _int(self.definition.option("workers")) or 0
         if workers > 1 and len(arguments[0] if arguments else ()) > 1:
@@ -80,7 +84,8 @@ class PythonFunction:
             source = self.definition.body or None
             spec = FunctionSpec(self.name, source, None if source else self.function)
             timeout = self.definition.option("timeout")
-            self.pool = WorkerPool(spec, workers, float(timeout) if timeout else None)
+            seconds = duration_seconds(timeout, f"timeout of {self.name}") if timeout else None
+            self.pool = WorkerPool(spec, workers, seconds)
         return self.pool
 
     def settle(
@@ -131,12 +136,20 @@ _numbers = itertools.count(1)
 def register(definition: Function, function: Callable | None = None) -> Function:
     """Make ``definition`` callable: load its source (or take ``function``), register it in
     every DuckDB instance; returns the definition with its ``runtime_name``."""
-    callable_ = function if function is not None else load(definition.body, definition.name)
+    parts = None
+    if definition.role == "aggregate":
+        parts = _aggregate_parts(definition)
+        callable_ = _over_lists(parts, several=len(definition.parameters) > 1)
+    else:
+        callable_ = function if function is not None else load(definition.body, definition.name)
     if definition.role == "table":
         callable_ = _listing_rows(callable_, [c.name for c in definition.columns])
-    runtime_name = f"tidal_python_{next(_numbers)}_{definition.name.lower()}"
+    prefix = AGGREGATE_PREFIX if definition.role == "aggregate" else "tidal_python_"
+    runtime_name = f"{prefix}{next(_numbers)}_{definition.name.lower()}"
     definition = replace(definition, runtime_name=runtime_name)
-    python_function = PythonFunction(definition, callable_, types.to_arrow(definition.returns))
+    python_function = PythonFunction(
+        definition, callable_, types.to_arrow(definition.returns), parts=parts
+    )
     with _lock:
         _functions[runtime_name] = python_function
         for instance in ALL_INSTANCES:
@@ -155,6 +168,39 @@ def unregister(runtime_name: str) -> None:
             except duckdb.Error:
                 pass  # never registered there (an instance started after it was dropped)
     python_function.close()
+
+
+def _aggregate_parts(definition: Function) -> dict[str, Callable]:
+    """The functions an aggregate's source defines: ``create_state``, ``accumulate``,
+    ``finish``, and ``retract`` and ``merge`` if it has them."""
+    names = namespace(definition.body, definition.name)
+    missing = [n for n in ("create_state", "accumulate", "finish") if not callable(names.get(n))]
+    if missing:
+        raise DefinitionError(
+            f"the Python body of aggregate {definition.name} defines no {', '.join(missing)}: "
+            "an aggregate defines create_state(), accumulate(state, ...) -> state and "
+            "finish(state) -> value (retract and merge optional)"
+        )
+    parts = ("create_state", "accumulate", "finish", "retract", "merge")
+    return {n: names[n] for n in parts if callable(names.get(n))}
+
+
+def _over_lists(parts: dict[str, Callable], several: bool) -> Callable:
+    """An aggregate as a vectorized function over lists of its groups' argument rows
+    (tidal.sql.python_functions.aggregate_list_sql): per list, ``create_state``,
+    ``accumulate`` each row, ``finish``."""
+    create_state, accumulate, finish = parts["create_state"], parts["accumulate"], parts["finish"]
+
+    def over_lists(lists: pa.Array) -> list:
+        results = []
+        for rows in lists.to_pylist():
+            state = create_state()
+            for row in rows or ():
+                state = accumulate(state, *row.values()) if several else accumulate(state, row)
+            results.append(finish(state))
+        return results
+
+    return over_lists
 
 
 def _listing_rows(function: Callable, names: list[str]) -> Callable:
@@ -199,17 +245,20 @@ def _register_in(instance: duckdb.DuckDBPyConnection, python_function: PythonFun
         python_function.settle(arrays, failures, collect=False)
         return values
 
+    parameters = [types.normalize(p.type) for p in definition.parameters]
+    if definition.role == "aggregate":
+        parameters = [aggregate_list_type(definition)]
     # DuckDB counts the callable's parameters: give ``run`` the function's.
     run.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
         [
             inspect.Parameter(f"a{i}", inspect.Parameter.POSITIONAL_ONLY)
-            for i in range(len(definition.parameters))
+            for i in range(len(parameters))
         ]
     )
     instance.create_function(
         definition.runtime_name,
         run,
-        [types.normalize(p.type) for p in definition.parameters],
+        parameters,
         types.normalize(definition.returns),
         type="arrow",
         null_handling="special",  # NULL rows reach calls.call, which answers as the engine does
