@@ -353,3 +353,55 @@ def test_a_users_script_runs_again_only_where_its_function_is(tmp_path, script, 
     assert finished.returncode == 0, finished.stderr
     lines = collections.Counter(finished.stdout.splitlines())
     assert lines == {"script ran": runs, "[-1, -2]": answers}
+
+
+def view_rows(workers: int, function: str, query: str) -> list[tuple]:
+    """The rows of ``query`` as a view over t(x) = 1..20, the function created with
+    ``workers``."""
+    from tidal.engine import Database
+
+    db = Database()
+    try:
+        db.execute("CREATE TABLE t (x BIGINT)")
+        db.execute(function.replace("OPTIONS", f"workers = {workers}, batch_size = 3"))
+        db.execute(f"CREATE MATERIALIZED VIEW v AS {query}")
+        db.execute("INSERT INTO t SELECT * FROM generate_series(1, 20)")
+        db.execute("DELETE FROM t WHERE x = 4")
+        table = db.read("v")
+        return sorted(zip(*(c.to_pylist() for c in table.columns)), key=repr)
+    finally:
+        db.close()
+
+
+SCALAR_SQL = """CREATE FUNCTION f(x BIGINT) RETURNS BIGINT LANGUAGE python
+WITH (OPTIONS, on_error = 'null') AS $$
+import os
+
+def f(x):
+    if x == 13:
+        os._exit(3)  # kills its worker (only ever called with workers here)
+    return x * 2
+$$"""
+
+TABLE_SQL = """CREATE FUNCTION g(x BIGINT) RETURNS TABLE (i BIGINT) LANGUAGE python
+WITH (OPTIONS) AS $$
+def g(x):
+    for i in range(x % 4):
+        yield (i * x,)
+$$"""
+
+
+@pytest.mark.parametrize(
+    ("function", "query"),
+    [(TABLE_SQL, "SELECT x, i FROM t, LATERAL g(x)")],
+    ids=["table"],
+)
+def test_a_view_answers_the_same_with_workers(function, query):
+    assert view_rows(2, function, query) == view_rows(0, function, query)
+
+
+def test_a_row_that_kills_a_worker_is_null_in_a_view_with_on_error_null():
+    rows = view_rows(2, SCALAR_SQL, "SELECT x, f(x) AS y FROM t")
+    assert rows == sorted(
+        [(x, None if x == 13 else x * 2) for x in range(1, 21) if x != 4], key=repr
+    )
