@@ -31,6 +31,8 @@ CPU-heavy function uses every core and a crash in the function does not take the
   not isolated by halves, which could take ``timeout`` x log2(rows)): a call takes at most
   about ``timeout`` x chunks / workers. A smaller ``batch_size`` narrows what one slow row
   takes with it.
+- **Cancelling.** A cancelled statement (tidal.engine.cancellation) stops waiting within
+  ``CANCEL_CHECK_SECONDS``; the workers running its chunks are killed and replaced.
 - **Lifetime.** Workers exit when their socket closes (``close``, or the pool is collected) and
   when the engine's process dies, even in the middle of a chunk: a thread in each worker
   watches the engine's process (a pidfd on Linux) and ends the worker with it. The fork server
@@ -65,6 +67,7 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
+from tidal.engine.cancellation import cancel_point
 from tidal.engine.udf import calls
 from tidal.engine.udf.calls import Failure
 from tidal.engine.udf.definitions import DefinitionError, load
@@ -72,6 +75,7 @@ from tidal.engine.udf.fork_server import Channel, fork_server
 
 MIN_CHUNK_ROWS = 4096  # with batch_size None, chunks are not cut smaller than this
 START_SECONDS = 120.0  # a worker that has not loaded the function by then is given up on
+CANCEL_CHECK_SECONDS = 0.2  # how often a call waiting on its workers looks for a cancel
 _FAILURES = b"tidal.failures"  # the result batch's metadata key for its failures
 _TARGET = f"{__name__}:worker_process"  # what the fork server's children run
 _in_worker = False  # set in a worker process: a pool started there is the user's script re-run
@@ -265,11 +269,12 @@ class _Run:
     def _collect(self) -> None:
         timeout = self.pool.timeout
         workers = [worker for worker, _, _ in self.busy.values()]
-        if timeout is None:
-            select.select(workers, [], [])
-        else:
+        wait = CANCEL_CHECK_SECONDS
+        if timeout is not None:
             soonest = min(w.sent_at for w in workers) + timeout
-            select.select(workers, [], [], max(0.0, soonest - time.monotonic()))
+            wait = min(wait, max(0.0, soonest - time.monotonic()))
+        select.select(workers, [], [], wait)
+        cancel_point()  # a cancelled statement stops here; result() kills the chunks in flight
         for index, (worker, start, rows) in list(self.busy.items()):
             if worker.readable():
                 try:

@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 
 import pyarrow as pa
@@ -18,6 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tidal.engine.cancellation import Cancellation, QueryCanceled
 from tidal.engine.udf import calls
 from tidal.engine.udf.definitions import DefinitionError, load
 from tidal.engine.udf.workers import MIN_CHUNK_ROWS, FunctionSpec, WorkerPool
@@ -208,6 +210,24 @@ def test_a_chunk_over_the_timeout_fails_its_rows_and_the_rest_go_on():
         ]
         assert took < 10, took
         assert pool.call([pa.array([7])], pa.int64(), "row", None)[0].to_pylist() == [7]
+    finally:
+        pool.close()
+
+
+def test_a_cancelled_statement_stops_waiting_and_kills_its_chunks():
+    pool = WorkerPool(FunctionSpec("s", source=SLOW_SOURCE), 2)
+    try:
+        pool.call([pa.array([0])], pa.int64(), "row", None)
+        started = pool.pids()
+        switch = Cancellation()
+        threading.Timer(0.5, switch.cancel).start()
+        began = time.monotonic()
+        with switch.scope(), pytest.raises(QueryCanceled):
+            pool.call([pa.array([4, 5, 6])], pa.int64(), "row", 1)  # 5 sleeps a minute
+        assert time.monotonic() - began < 5
+        # the worker sleeping on 5 was killed; the other had finished 4 and 6
+        assert len([pid for pid in started if running(pid)]) == 1 and pool.restarts == 1
+        assert pool.call([pa.array([1, 2])], pa.int64(), "row", 1)[0].to_pylist() == [1, 2]
     finally:
         pool.close()
 
