@@ -180,4 +180,5 @@ class Function:
         return dict(self.options).get(key, default)
 
     def depends_on(self) -> tuple[str, ...]:
-        return self.uses
+        dead_letters = self.option("dead_letter_table")  # DROP TABLE of it is refused meanwhile
+        return self.uses + ((dead_letters,) if dead_letters else ())

@@ -13,7 +13,7 @@ from tidal.engine.operators.aggregate import AccumulatingAggregate, aggregate_op
 from tidal.engine.operators.asof_join import AsofJoinOperator
 from tidal.engine.operators.base import Operator, change_schema
 from tidal.engine.operators.emit import EmitOperator
-from tidal.engine.operators.filter import FilterOperator
+from tidal.engine.operators.filter import FilterOperator, RememberingFilterOperator
 from tidal.engine.operators.fixpoint import RecursiveOperator
 from tidal.engine.operators.join import join_operator
 from tidal.engine.operators.ordered import (
@@ -22,11 +22,7 @@ from tidal.engine.operators.ordered import (
     set_operator,
     top_n_operator,
 )
-from tidal.engine.operators.project import (
-    ProjectOperator,
-    RememberingProjectOperator,
-    calls_volatile,
-)
+from tidal.engine.operators.project import ProjectOperator, RememberingProjectOperator
 from tidal.engine.operators.recompute import StateExpiry
 from tidal.engine.operators.session_window import SessionOperator
 from tidal.engine.operators.temporal_filter import TemporalFilterOperator
@@ -36,6 +32,7 @@ from tidal.engine.operators.union import UnionAllOperator
 from tidal.engine.operators.unnest import UnnestOperator
 from tidal.engine.operators.values import ValuesOperator
 from tidal.engine.operators.window_assign import WindowAssignOperator
+from tidal.engine.udf.evaluation import calls_volatile
 from tidal.engine.zset import concat
 from tidal.sql.asof_joins import AsofJoin
 from tidal.sql.changes import first_rows_limit
@@ -303,9 +300,11 @@ def _emit(node: Emit, backend: BatchBackend) -> Operator:
 _BUILDERS: dict[type, Callable[[Plan, BatchBackend], Operator]] = {
     Scan: lambda node, backend: ScanOperator(node),
     Values: _values,
-    Filter: lambda node, backend: FilterOperator(node),
+    Filter: lambda node, backend: (
+        RememberingFilterOperator(node) if calls_volatile(node.predicate) else FilterOperator(node)
+    ),
     Project: lambda node, backend: (
-        RememberingProjectOperator(node) if calls_volatile(node) else ProjectOperator(node)
+        RememberingProjectOperator(node) if calls_volatile(*node.exprs) else ProjectOperator(node)
     ),
     Aggregate: lambda node, backend: aggregate_operator(node, backend.compute(node)),
     Join: lambda node, backend: join_operator(node, backend.compute(node)),

@@ -217,8 +217,7 @@ class _Compiler:
             return None if scalar is None else (lambda batch, arguments: scalar)
         function = registry.called(node)
         if function is not None:
-            arguments = [(self.compile(a), _arrow(self.type_of(a))) for a in node.expressions]
-            return python_call(function, arguments)
+            return python_call(function, node, self)
         handler = _HANDLERS.get(type(node))
         return handler(self, node) if handler is not None else None
 

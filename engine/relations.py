@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from tidal.catalog import Catalog, CatalogError, types
 from tidal.catalog.objects import Function, Relation, Sink, Source, Table, View
@@ -257,14 +258,17 @@ class Relations:
         if function.name in self.catalog:
             self.catalog.add(function)  # raises the "already exists" error
         table = function.option(DEAD_LETTER_TABLE)
-        if table is not None and table in self.catalog:
+        existing = self.catalog.find(table) if table is not None else None
+        # A dead-letter table left by a dropped function is taken on again.
+        reused = isinstance(existing, Table) and existing.columns == dead_letters.COLUMNS
+        if existing is not None and not reused:
             raise SqlError(
                 f"dead_letter_table {table!r}: a relation of that name exists; name a new table "
                 "for the failing rows",
                 sqlstate=DUPLICATE_TABLE,
             )
         function = registry.register(function, callable_)
-        if table is not None:
+        if table is not None and not reused:
             self.create_table(Table(table, dead_letters.COLUMNS))
         self.catalog.add(function)
         return function
@@ -329,17 +333,32 @@ class Relations:
 
     # --- dead letters -----------------------------------------------------------------------------
 
-    def _refuse_dead_letter_input(self, name: str, reads: set[str]) -> None:
-        tables = {
+    def _dead_letter_tables(self) -> set[str]:
+        """The names (lower case) of the functions' dead-letter tables."""
+        return {
             f.option(DEAD_LETTER_TABLE, "").lower()  # type: ignore[union-attr]
             for f in self.catalog.objects("function")
-        }
+        } - {""}
+
+    def _refuse_dead_letter_input(self, name: str, reads: set[str]) -> None:
+        tables = self._dead_letter_tables()
         for read in reads:
             if read.lower() in tables:
                 raise unsupported(
                     f"materialized view {name} reading the dead-letter table {read}: its rows "
                     "appear while views step; query it, SUBSCRIBE to it, or sink it instead"
                 )
+
+    def _forget_dead_letters(self, name: str) -> None:
+        """Take a dropped view's (or sink's) dead letters out of their tables."""
+        for table in self._dead_letter_tables():
+            base = self.bases.get(table)
+            if base is None or base.contents is None or table == name.lower():
+                continue
+            rows = base.contents.rows()
+            mine = rows.filter(pc.equal(rows.column(0), name))
+            if mine.num_rows:
+                base.contents.apply(negate(mine))
 
     def _keep_dead_letters(self, step: dead_letters.Step, deltas: dict[str, pa.Table]) -> None:
         """Put a view step's dead letters in their tables (and in the tick's ``deltas``); a
@@ -459,6 +478,7 @@ class Relations:
             sink = self.sinks.pop(key, None)
             if sink is not None:
                 sink.writer.close()
+            self._forget_dead_letters(obj.name)
             if isinstance(obj, Function) and obj.runtime_name:
                 registry.unregister(obj.runtime_name)
             self.catalog.remove(obj.name)

@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 from sqlglot import exp
 
 from tidal.catalog import CatalogError
-from tidal.catalog.objects import Sink, Table, View
+from tidal.catalog.objects import Function, Sink, Table, View
 from tidal.catalog.sqlstate import (
     DEPENDENT_OBJECTS_STILL_EXIST,
     DUPLICATE_TABLE,
@@ -229,6 +229,7 @@ class Statements:
         elif kind == "VIEW":
             materialized = create.find(exp.MaterializedProperty) is not None
             view, plan = self.compiler.view(create, name, materialized)
+            self._refuse_unkept_functions(view.name, view.inputs)
             if not materialized:
                 self.catalog.add(view)
                 return "CREATE VIEW"
@@ -243,6 +244,25 @@ class Statements:
             raise unsupported(f"CREATE {kind}")
         return f"CREATE {kind}"
 
+    def _refuse_unkept_functions(self, name: str, uses: tuple[str, ...]) -> None:
+        """With a data directory, what a view or sink calls must be in its catalog: a function
+        registered from Python is not (its callable is the program's), so the directory would
+        not open again."""
+        if self.catalog_changed is None:
+            return
+        for used in uses:
+            function = self.catalog.find(used)
+            if (
+                isinstance(function, Function)
+                and function.language == "python"
+                and not function.body
+            ):
+                raise unsupported(
+                    f"{name} calling {function.name}, a function registered from Python, in a "
+                    "database with a data directory: it would not open again; create the "
+                    "function with CREATE FUNCTION ... LANGUAGE python, whose text the catalog keeps"
+                )
+
     def _create_sink(self, sink: Sink) -> None:
         relation = self.catalog.find(sink.source) if sink.source else None
         if isinstance(relation, View) and not relation.materialized:  # a plain view: its query
@@ -251,6 +271,7 @@ class Statements:
             compiled = self.compiler.query(parse_statement(sink.query), ad_hoc=False)
             inputs = set(compiled.referenced) | ({relation.name} if relation else set())
             sink = dataclasses.replace(sink, source="", inputs=tuple(sorted(inputs)))
+            self._refuse_unkept_functions(sink.name, sink.inputs)
             self.ticks.catch_up(retained_only=True)
             return self.relations.create_query_sink(sink, compiled.plan, self.ticks.ticks)
         try:

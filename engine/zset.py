@@ -116,3 +116,28 @@ def rename_positional(table: pa.Table) -> pa.Table:
     if WEIGHT in table.column_names:
         names[table.column_names.index(WEIGHT)] = WEIGHT
     return table.rename_columns(names)
+
+
+def weighted_rows(table: pa.Table) -> list[tuple]:
+    """Each row's values and then its weight, as a tuple (for per-row state of a few rows)."""
+    data = [c for c in table.column_names if c != WEIGHT] + [WEIGHT]
+    return list(zip(*(table.column(c).to_pylist() for c in data)))
+
+
+def take(entries: list[list], weight: int) -> list[tuple[object, int]]:
+    """Take ``weight`` units from ``entries`` (``[value, weight]`` pairs, earliest first),
+    removing what is used up: the values taken and how much of each.
+
+    >>> entries = [["a", 1], ["b", 2]]
+    >>> take(entries, 2), entries
+    ([('a', 1), ('b', 1)], [['b', 1]])
+    """
+    taken = []
+    while weight > 0 and entries:
+        amount = min(weight, entries[0][1])
+        taken.append((entries[0][0], amount))
+        weight -= amount
+        entries[0][1] -= amount
+        if entries[0][1] == 0:
+            entries.pop(0)
+    return taken

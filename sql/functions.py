@@ -14,18 +14,17 @@ from __future__ import annotations
 
 from sqlglot import exp
 
-from tidal.catalog import Catalog, types
+from tidal.catalog import Catalog
 from tidal.catalog.objects import Column, Function
 from tidal.catalog.sqlstate import (
     DUPLICATE_FUNCTION,
     INVALID_FUNCTION_DEFINITION,
     UNDEFINED_COLUMN,
     UNDEFINED_FUNCTION,
-    UNDEFINED_OBJECT,
 )
 from tidal.sql.errors import SqlError, unsupported
 from tidal.sql.plan import Field, cast
-from tidal.sql.python_functions import python_function
+from tidal.sql.python_functions import declared_type, python_function
 from tidal.sql.typeinfer import TypeInference
 
 _DEPTH = 16  # functions calling functions, at most this deep
@@ -47,7 +46,7 @@ def function(create: exp.Create, catalog: Catalog, infer: TypeInference) -> Func
     if language is not None and language.name.upper() != "SQL":
         raise unsupported(f"functions in LANGUAGE {language.name}: write the body in SQL or python")
     parameters = tuple(
-        Column(p.name, _type(p.args.get("kind"), f"parameter {p.name} of {name}"))
+        Column(p.name, declared_type(p.args.get("kind"), f"parameter {p.name} of {name}"))
         for p in udf.expressions
     )
     returns = create.find(exp.ReturnsProperty)
@@ -63,7 +62,7 @@ def function(create: exp.Create, catalog: Catalog, infer: TypeInference) -> Func
             )
     if body.find(exp.AggFunc, exp.Window, exp.Subquery, exp.Select):
         raise unsupported(f"{name}: a function body is one scalar expression")
-    return_type = _type(returns.this, f"the return type of {name}")
+    return_type = declared_type(returns.this, f"the return type of {name}")
     fields = tuple(Field(f"c{i}", p.type) for i, p in enumerate(parameters))
     positional = body.transform(
         lambda n: (
@@ -89,15 +88,6 @@ def _numeric(type_name: str) -> bool:
 
 
 _NUMERIC = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "FLOAT", "DOUBLE")
-
-
-def _type(node: exp.Expression | None, what: str) -> str:
-    if node is None:
-        raise SqlError(f"{what} needs a type")
-    try:
-        return types.normalize(node.sql(dialect="duckdb"))
-    except types.TypeError_ as error:
-        raise SqlError(f"{what}: {error}", sqlstate=UNDEFINED_OBJECT) from None
 
 
 def _body(node: exp.Expression | None, name: str) -> exp.Expression:

@@ -23,14 +23,17 @@ options (``OPTIONS`` below) are checked here, so a misspelt one is an error, not
 
 from __future__ import annotations
 
-import re
 from dataclasses import replace
 
 from sqlglot import exp
 
 from tidal.catalog import types
 from tidal.catalog.objects import Column, Function
-from tidal.catalog.sqlstate import INVALID_FUNCTION_DEFINITION, INVALID_PARAMETER_VALUE
+from tidal.catalog.sqlstate import (
+    INVALID_FUNCTION_DEFINITION,
+    INVALID_PARAMETER_VALUE,
+    UNDEFINED_OBJECT,
+)
 from tidal.sql.errors import SqlError, unsupported
 from tidal.sql.intervals import duration_seconds
 
@@ -52,9 +55,11 @@ def is_python_function(statement: exp.Expression) -> bool:
         language = statement.find(exp.LanguageProperty)
         return language is not None and language.name.lower() == "python"
     if isinstance(statement, exp.Command) and statement.this.upper() == "CREATE":
+        # Every CREATE AGGREGATE: tidal's only aggregates are Python's, and reading the
+        # language out of the text would let a spelling (quotes, comments) slip through.
         rest = statement.expression
         text = rest.name if isinstance(rest, exp.Expression) else str(rest or "")
-        return bool(re.search(r"\bLANGUAGE\s+'?python\b", text, re.IGNORECASE))
+        return text.lstrip().upper().startswith("AGGREGATE")
     return False
 
 
@@ -63,7 +68,7 @@ def python_function(create: exp.Create) -> Function:
     udf = create.this
     name = udf.this.name
     parameters = tuple(
-        Column(p.name, _type(p.args.get("kind"), f"parameter {p.name} of {name}"))
+        Column(p.name, declared_type(p.args.get("kind"), f"parameter {p.name} of {name}"))
         for p in udf.expressions
     )
     returns, columns, options, volatile = None, (), [], False
@@ -72,11 +77,11 @@ def python_function(create: exp.Create) -> Function:
         if isinstance(prop, exp.ReturnsProperty):
             if isinstance(prop.this, exp.Schema):  # RETURNS TABLE (...)
                 columns = tuple(
-                    Column(c.name, _type(c.args.get("kind"), f"column {c.name} of {name}"))
+                    Column(c.name, declared_type(c.args.get("kind"), f"column {c.name} of {name}"))
                     for c in prop.this.expressions
                 )
             else:
-                returns = _type(prop.this, f"the return type of {name}")
+                returns = declared_type(prop.this, f"the return type of {name}")
         elif isinstance(prop, exp.LanguageProperty):
             continue
         elif isinstance(prop, exp.StabilityProperty):
@@ -87,6 +92,12 @@ def python_function(create: exp.Create) -> Function:
             raise unsupported(f"{prop.sql()} in CREATE FUNCTION {name}")
     if returns is None and not columns:
         raise SqlError(f"CREATE FUNCTION {name} needs RETURNS type (or RETURNS TABLE (...))")
+    if not parameters:
+        raise SqlError(
+            f"Python function {name} takes no argument: give it at least one (the rows it is "
+            "called for are those of its arguments)",
+            sqlstate=INVALID_FUNCTION_DEFINITION,
+        )
     body = create.expression
     if not isinstance(body, (exp.Heredoc, exp.Literal)) or not body.name.strip():
         raise SqlError(
@@ -154,13 +165,15 @@ def check_options(options: dict[str, str], name: str) -> None:
         )
 
 
-def _type(node: exp.Expression | None, what: str) -> str:
+def declared_type(node: exp.Expression | None, what: str) -> str:
+    """The canonical name of a type written in a function's declaration (``what`` says
+    where, in errors)."""
     if node is None:
         raise SqlError(f"{what} needs a type")
     try:
         return types.normalize(node.sql(dialect="duckdb"))
     except types.TypeError_ as error:
-        raise SqlError(f"{what}: {error}", sqlstate=INVALID_PARAMETER_VALUE) from None
+        raise SqlError(f"{what}: {error}", sqlstate=UNDEFINED_OBJECT) from None
 
 
 # --- aggregates -------------------------------------------------------------------------------
@@ -181,6 +194,12 @@ def python_aggregate(statement: exp.Command) -> Function:
             "CREATE AGGREGATE name(param type, ...) RETURNS type LANGUAGE python AS $$...$$"
         )
     function = python_function(create)
+    if not function.parameters:
+        raise SqlError(
+            f"aggregate {function.name} takes no argument: give it at least one (count(*) "
+            "counts rows)",
+            sqlstate=INVALID_FUNCTION_DEFINITION,
+        )
     if function.columns or function.options or function.volatile:
         raise unsupported(
             f"aggregate {function.name} with RETURNS TABLE, VOLATILE or WITH (...) options"

@@ -13,8 +13,8 @@ from sqlglot import exp
 
 from tidal.engine.expressions import compile_expression
 from tidal.engine.operators.base import Operator, change_schema
-from tidal.engine.udf import dead_letters, registry
-from tidal.engine.zset import WEIGHT
+from tidal.engine.udf import dead_letters
+from tidal.engine.zset import WEIGHT, take, weighted_rows
 from tidal.sql.plan import Project, ref_index
 
 
@@ -68,23 +68,16 @@ class RememberingProjectOperator(ProjectOperator):
         inserted = delta.filter(pa.array(weights > 0))
         computed, failed = self._project(inserted)
         left_out = {letter[0] for letter in failed.letters}  # dead letters: nothing emitted
-        data = [c for c in delta.column_names if c != WEIGHT]
-        outputs = _rows(computed, self.schema.names[:-1])
-        for i, (row, out) in enumerate(zip(_rows(inserted, data), outputs)):
+        outputs = weighted_rows(computed)
+        for i, (row, out) in enumerate(zip(weighted_rows(inserted), outputs)):
             if i not in left_out:
                 self.emitted.setdefault(row[:-1], []).append([out[:-1], row[-1]])
         output = dead_letters.leave_out(computed, failed)
         retracted = []
-        for row in _rows(delta.filter(pa.array(weights < 0)), data):
+        for row in weighted_rows(delta.filter(pa.array(weights < 0))):
             key, weight = row[:-1], -row[-1]
             remembered = self.emitted.get(key, [])
-            while weight and remembered:
-                taken = min(weight, remembered[0][1])
-                retracted.append((*remembered[0][0], -taken))
-                weight -= taken
-                remembered[0][1] -= taken
-                if remembered[0][1] == 0:
-                    remembered.pop(0)
+            retracted.extend((*out, -taken) for out, taken in take(remembered, weight))
             if not remembered:
                 self.emitted.pop(key, None)
         if not retracted:
@@ -106,18 +99,3 @@ class RememberingProjectOperator(ProjectOperator):
 
     def state_rows(self) -> int:
         return sum(len(v) for v in self.emitted.values())
-
-
-def _rows(table: pa.Table, data: list[str]) -> list[tuple]:
-    """Each row's data values and its weight, as a tuple."""
-    columns = [table.column(c).to_pylist() for c in data] + [table.column(WEIGHT).to_pylist()]
-    return list(zip(*columns))
-
-
-def calls_volatile(node: Project) -> bool:
-    """Whether the projection calls a VOLATILE Python function."""
-    return any(
-        (function := registry.called(n)) is not None and function.definition.volatile
-        for e in node.exprs
-        for n in e.walk()
-    )

@@ -93,6 +93,8 @@ def definition(
         Column(p, types.normalize(t))
         for p, t in zip(names or [f"a{i}" for i in range(len(parameters))], parameters)
     )
+    if not columns:
+        raise FunctionSignatureError(f"Python function {name} takes no argument: give it one")
     if len(columns) != len(parameters):
         raise FunctionSignatureError(
             f"{name} takes {len(names)} parameters, but {len(parameters)} types were given"

@@ -33,6 +33,7 @@ The same code runs in the engine's process and in worker processes (tidal.engine
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -43,6 +44,8 @@ import pyarrow.compute as pc
 from tidal.engine.cancellation import cancel_point
 
 ROW, ARROW, PANDAS = "row", "arrow", "pandas"
+_FIRST_PIECE = 4  # rows of the first piece of a row-at-a-time call (then growing)
+_PIECE_SECONDS = 0.05
 STYLES = (ROW, ARROW, PANDAS)
 
 
@@ -68,15 +71,24 @@ def call(
     ``batch_size`` rows per call: the values as ``result_type``, and the rows that failed."""
     arguments = [a.combine_chunks() if isinstance(a, pa.ChunkedArray) else a for a in arguments]
     rows = len(arguments[0]) if arguments else 0
-    size = max(1, batch_size or rows or 1)
+    # Row at a time with no batch_size: pieces growing to about _PIECE_SECONDS each, so a
+    # cancelled statement stops soon even when each call is slow.
+    adaptive = style == ROW and not batch_size
+    size = _FIRST_PIECE if adaptive else max(1, batch_size or rows or 1)
     parts: list[pa.Array] = []
     failures: list[Failure] = []
-    for start in range(0, rows, size):
+    start = 0
+    while start < rows:
         cancel_point()  # a cancelled statement stops between calls (a call itself runs on)
         chunk = [a.slice(start, size) for a in arguments]
+        began = time.perf_counter()
         values, failed = _call_chunk(function, chunk, result_type, style)
         parts.append(values)
         failures.extend(Failure(f.row + start, f.error) for f in failed)
+        start += size
+        if adaptive:
+            took = max(time.perf_counter() - began, 1e-6)
+            size = max(1, min(size * 4, int(size * _PIECE_SECONDS / took)))
     if not parts:
         return pa.array([], result_type), []
     return (parts[0] if len(parts) == 1 else pa.concat_arrays(parts)), failures

@@ -37,7 +37,7 @@ import numpy as np
 import pyarrow as pa
 
 from tidal.catalog.objects import Column
-from tidal.engine.zset import WEIGHT
+from tidal.engine.zset import WEIGHT, take
 
 COLUMNS = (
     Column("view", "VARCHAR"),
@@ -147,13 +147,10 @@ def with_first_ticks(delta: pa.Table, contents: pa.Table) -> pa.Table:
     rows = []
     for row, weight in zip(delta.to_pylist(), weights):
         letters = held.get((row["c0"], row["c1"], row["c2"], row["c3"]), [])
-        while weight < 0 and letters:
-            taken = min(-weight, letters[0][1])
-            rows.append({**row, "c4": letters[0][0], WEIGHT: -taken})
-            weight += taken
-            letters[0][1] -= taken
-            if letters[0][1] == 0:
-                letters.pop(0)
+        if weight < 0:
+            for tick, taken in take(letters, -weight):
+                rows.append({**row, "c4": tick, WEIGHT: -taken})
+                weight += taken
         if weight:
             rows.append({**row, WEIGHT: weight})
     return pa.Table.from_pylist(rows, schema=delta.schema)

@@ -23,11 +23,16 @@ from tidal.sql.plan import Field
 _CONDITIONAL = (exp.Case, exp.If, exp.Coalesce, exp.And, exp.Or, exp.Nullif)
 
 
-def python_call(
-    function: registry.PythonFunction, arguments: list[tuple[Callable, pa.DataType]]
-) -> Callable:
-    """A kernel ``(batch, values)`` calling ``function`` over its ``arguments`` (a kernel and
-    the Arrow type of each)."""
+def python_call(function: registry.PythonFunction, node: exp.Anonymous, compiler) -> Callable:
+    """A kernel ``(batch, values)`` calling ``function`` over the arguments of call ``node``,
+    compiled by ``compiler`` (tidal.engine.expressions)."""
+    # The arguments come cast to the parameters' types: a cast that changes nothing, or
+    # widens, is a kernel (compile_as), not a call of DuckDB.
+    arguments = []
+    for argument in node.expressions:
+        sql_type = compiler.type_of(argument)
+        inner = argument.this if isinstance(argument, exp.Cast) else argument
+        arguments.append((compiler.compile_as(inner, sql_type), types.to_arrow(sql_type)))
 
     def run(batch: pa.Table, values) -> pa.Array:
         rows = batch.num_rows
@@ -80,3 +85,13 @@ def _on_every_row(call: exp.Expression, root: exp.Expression) -> bool:
             return False
         node = node.parent
     return True
+
+
+def calls_volatile(*expressions: exp.Expression) -> bool:
+    """Whether any of ``expressions`` calls a VOLATILE Python function (whose projection or
+    filter then remembers what it emitted: tidal.engine.operators)."""
+    return any(
+        (function := registry.called(n)) is not None and function.definition.volatile
+        for e in expressions
+        for n in e.walk()
+    )

@@ -105,8 +105,9 @@ class PythonFunction:
             if collect and dead_letters.report(table, self.name, letters):
                 return
             message += (
-                " (its dead letters are kept where a view's select list or WHERE calls it; "
-                "here the statement fails)"
+                " (dead letters are kept for its calls on every row of a view's select list or "
+                "WHERE; here, as in an ad hoc query, a CASE branch or a window function's "
+                "argument, the statement fails)"
             )
         raise FunctionFailed(message)
 
