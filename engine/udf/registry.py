@@ -82,7 +82,10 @@ class PythonFunction:
             from tidal.engine.udf.workers import FunctionSpec, WorkerPool
 
             source = self.definition.body or None
-            spec = FunctionSpec(self.name, source, None if source else self.function)
+            adapt = None  # a table function's generator, listed in the worker as it is here
+            if source and self.definition.role == "table":
+                adapt = (_listing_rows, ([c.name for c in self.definition.columns],))
+            spec = FunctionSpec(self.name, source, None if source else self.function, adapt)
             timeout = self.definition.option("timeout")
             seconds = duration_seconds(timeout, f"timeout of {self.name}") if timeout else None
             self.pool = WorkerPool(spec, workers, seconds)

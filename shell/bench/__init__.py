@@ -7,7 +7,9 @@
 - ``pgwire``: pgwire_load.py, reads over the PostgreSQL protocol while a source ingests;
 - ``generated``: generated_queries.py, random queries as views against DuckDB (counts by outcome);
 - ``durability``: durability_costs.py, what a data directory costs (Nexmark with checkpoints)
-  and how fast about 1 GB of state recovers.
+  and how fast about 1 GB of state recovers;
+- ``udf``: udf_costs.py, Python functions in views beside built-in expressions, and
+  in worker processes.
 
 What the suites share (workers in fresh subprocesses, progress lines, the summary table, JSON,
 peak RSS, the DuckDB reference) is in harness.py.
@@ -17,7 +19,7 @@ from __future__ import annotations
 
 import sys
 
-SUITES = ("core", "window", "nexmark", "shell", "pgwire", "generated", "durability")
+SUITES = ("core", "window", "nexmark", "shell", "pgwire", "generated", "durability", "udf")
 
 
 def main(argv: list[str]) -> int:
@@ -38,6 +40,8 @@ def main(argv: list[str]) -> int:
         from tidal.shell.bench import generated_queries as module
     elif suite == "durability":
         from tidal.shell.bench import durability_costs as module
+    elif suite == "udf":
+        from tidal.shell.bench import udf_costs as module
     else:
         choices = ", ".join(repr(s) for s in SUITES[:-1]) + f" or {SUITES[-1]!r}"
         print(f"unknown benchmark suite {suite!r}: {choices}", file=sys.stderr)
