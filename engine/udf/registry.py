@@ -78,6 +78,10 @@ class PythonFunction:
         return calls.call(self.function, arguments, self.result_type, style, batch_size)
 
     def _workers(self, workers: int):
+        with _lock:  # one pool, whichever thread calls first
+            return self.pool or self._start_pool(workers)
+
+    def _start_pool(self, workers: int):
         if self.pool is None:
             from tidal.engine.udf.workers import FunctionSpec, WorkerPool
 
