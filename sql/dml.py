@@ -137,6 +137,14 @@ def _target(catalog: Catalog, statement: exp.Expression) -> Table:
             "UPDATE and DELETE",
             sqlstate=WRONG_OBJECT_TYPE,
         )
+    for function in catalog.objects("function"):
+        if (function.option("dead_letter_table") or "").lower() == target.name.lower():
+            raise SqlError(
+                f"cannot change {target.name!r}: it holds the dead letters of function "
+                f"{function.name}, which follow the views' input (a letter leaves when its "
+                "input row is deleted or fixed)",
+                sqlstate=WRONG_OBJECT_TYPE,
+            )
     return target
 
 

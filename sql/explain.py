@@ -28,6 +28,7 @@ from tidal.sql.plan import (
     WorkingTable,
     remap,
 )
+from tidal.sql.python_functions import shown_names
 from tidal.sql.temporal import is_temporal
 from tidal.sql.temporal_joins import TemporalJoin
 
@@ -48,7 +49,7 @@ def _expr(e: exp.Expression, child: Plan) -> str:
     rendered = remap(e, lambda i: i).sql(dialect="duckdb")
     for i in sorted(range(len(names)), reverse=True):
         rendered = rendered.replace(f'"c{i}"', label(i))
-    return rendered
+    return shown_names(rendered)
 
 
 def _state(node: Plan) -> str | None:
@@ -188,7 +189,7 @@ def _call(call, child: Plan) -> str:
     args = ", ".join([child.schema[a].name for a in call.args] + [p.sql() for p in call.parameters])
     if call.order:
         args += f" ORDER BY {_order(call.order, child)}"
-    name = "count" if call.name == "count_star" else call.name
+    name = "count" if call.name == "count_star" else shown_names(call.name)
     text = f"{name}({'DISTINCT ' if call.distinct else ''}{args or '*'})"
     if call.filter is not None:
         text += f" FILTER (WHERE {child.schema[call.filter].name})"

@@ -23,6 +23,7 @@ options (``OPTIONS`` below) are checked here, so a misspelt one is an error, not
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 from sqlglot import exp
@@ -208,6 +209,19 @@ def python_aggregate(statement: exp.Command) -> Function:
 
 
 AGGREGATE_PREFIX = "tidal_python_aggregate_"  # the runtime names of Python aggregates
+
+
+_RUNTIME_NAME = re.compile(r"\btidal_python_(?:aggregate_)?\d+_(\w+)", re.IGNORECASE)
+
+
+def shown_names(text: str) -> str:
+    """``text`` (SQL of a bound plan) with Python functions' runtime names shown as the names
+    they were created with (lower case).
+
+    >>> shown_names("TIDAL_PYTHON_3_SCORE(x) + tidal_python_aggregate_4_total(y)")
+    'score(x) + total(y)'
+    """
+    return _RUNTIME_NAME.sub(lambda m: m.group(1).lower(), text)
 
 
 def is_python_aggregate(name: str) -> bool:

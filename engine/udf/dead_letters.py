@@ -147,19 +147,22 @@ def with_first_ticks(delta: pa.Table, contents: pa.Table) -> pa.Table:
     retraction of weight -2 over letters of ticks 1 and 2 becomes -1 at tick 1 and -1 at
     tick 2."""
     weights = delta.column(WEIGHT).to_pylist()
-    if min(weights, default=0) >= 0 or contents.num_rows == 0:
+    if min(weights, default=0) >= 0:
         return delta
     held: dict[tuple, list[list[int]]] = {}  # identity -> [[tick, weight], ...], earliest first
-    for row in sorted(contents.to_pylist(), key=lambda r: list(r.values())[_IDENTITY]):
-        values = list(row.values())
+    delta_rows = delta.to_pylist()
+    kept = [list(r.values()) for r in contents.to_pylist()]
+    kept += [list(r.values()) for r, w in zip(delta_rows, weights) if w > 0]  # this step's too
+    for values in sorted(kept, key=lambda v: v[_IDENTITY]):
         held.setdefault(tuple(values[:_IDENTITY]), []).append(values[_IDENTITY:])
     rows = []
-    for row, weight in zip(delta.to_pylist(), weights):
+    for row, weight in zip(delta_rows, weights):
+        if weight > 0:
+            rows.append(row)
+            continue
         letters = held.get(tuple(row[f"c{i}"] for i in range(_IDENTITY)), [])
-        if weight < 0:
-            for tick, taken in take(letters, -weight):
-                rows.append({**row, f"c{_IDENTITY}": tick, WEIGHT: -taken})
-                weight += taken
-        if weight:
-            rows.append({**row, WEIGHT: weight})
+        # (a retraction of a letter no longer there has nothing to take)
+        rows.extend(
+            {**row, f"c{_IDENTITY}": tick, WEIGHT: -taken} for tick, taken in take(letters, -weight)
+        )
     return pa.Table.from_pylist(rows, schema=delta.schema)

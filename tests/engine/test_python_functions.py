@@ -552,3 +552,28 @@ def test_a_durable_view_of_an_api_function_reopens_or_is_refused(tmp_path):
     finally:
         db.close()
     Database(tmp_path / "data").close()
+
+
+def test_a_dead_letter_keeps_its_input_row_and_clients_cannot_change_the_table(db):
+    _dead_letter_view(db)
+    db.execute("INSERT INTO t VALUES (0, 'a')")
+    assert db.execute("SELECT input_row FROM bad").to_pylist() == [{"input_row": '[0, "a"]'}]
+    for statement in ("INSERT INTO bad SELECT * FROM bad", "DELETE FROM bad"):
+        code, message = _sqlstate_of(db, statement)
+        assert code == "42809" and "dead letters of function f" in message, message
+    assert len(_letters(db)) == 1
+
+
+def test_a_failing_row_inserted_and_deleted_in_one_tick_leaves_no_letter(db):
+    _dead_letter_view(db)
+    for statement in ("BEGIN", "INSERT INTO t VALUES (0, 'a')", "DELETE FROM t", "COMMIT"):
+        db.execute(statement)
+    assert _letters(db) == []
+    assert db.read("v").num_rows == 0
+
+
+def test_explain_names_python_functions_as_created(db):
+    create(db, "Twice(x BIGINT) RETURNS BIGINT", "def Twice(x): return 2 * x")
+    plan = db.execute("EXPLAIN SELECT twice(x) FROM t WHERE twice(x) > 2").column(0).to_pylist()
+    assert "Filter twice(CAST(x AS BIGINT)) > 2" in [line.strip() for line in plan], plan
+    assert not any("tidal_python" in line.lower() for line in plan), plan
