@@ -367,7 +367,7 @@ class Relations:
             base = self.bases.get(table.lower())
             if base is None or base.contents is None:
                 continue  # the table was dropped: the failures are only left out
-            delta = dead_letters.with_first_ticks(delta, base.contents.rows())
+            delta = dead_letters.with_first_ticks(delta, base.contents)
             base.contents.apply(delta)
             self._dead_letters_applied.append((table.lower(), delta))
             key = table.lower()

@@ -53,12 +53,8 @@ class RememberingFilterOperator(FilterOperator):
         decisions = [k and i not in left_out for i, k in enumerate(keep.to_pylist())]
         for row, kept in zip(weighted_rows(inserted), decisions):
             self.kept.setdefault(row[:-1], []).append([kept, row[-1]])
-        inserted = dead_letters.leave_out(inserted, failed)
-        output = [
-            inserted.filter(
-                pa.array([d for i, d in enumerate(decisions) if i not in left_out], pa.bool_())
-            )
-        ]
+        dead_letters.leave_out(inserted, failed)  # (keeps the letters; decisions drop the rows)
+        output = [inserted.filter(pa.array(decisions, pa.bool_()))]
         retracted = delta.filter(pa.array(weights < 0))
         if retracted.num_rows:
             output.append(

@@ -37,8 +37,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from tidal.catalog.objects import Column
+from tidal.engine.collection import Collection
 from tidal.engine.zset import WEIGHT, take
 
 COLUMNS = (
@@ -141,17 +143,20 @@ def leave_out(batch: pa.Table, failed: Failed, inputs: pa.Table | None = None) -
     return batch.filter(pa.array(keep))
 
 
-def with_first_ticks(delta: pa.Table, contents: pa.Table) -> pa.Table:
+def with_first_ticks(delta: pa.Table, contents: Collection) -> pa.Table:
     """``delta`` with each retraction taken from the dead letters it cancels in ``contents``
     (the same view, function, arguments, error and input row), the earliest ticks first: a
     retraction of weight -2 over letters of ticks 1 and 2 becomes -1 at tick 1 and -1 at
-    tick 2."""
+    tick 2. Only the letters of the retracted input rows are read."""
     weights = delta.column(WEIGHT).to_pylist()
     if min(weights, default=0) >= 0:
         return delta
-    held: dict[tuple, list[list[int]]] = {}  # identity -> [[tick, weight], ...], earliest first
+    rows = contents.rows()
+    retracted = delta.filter(pc.less(delta.column(WEIGHT), 0)).column(_IDENTITY - 1)
+    candidates = rows.filter(pc.is_in(rows.column(_IDENTITY - 1), value_set=retracted))
     delta_rows = delta.to_pylist()
-    kept = [list(r.values()) for r in contents.to_pylist()]
+    kept = [list(r.values()) for r in candidates.to_pylist()]
+    held: dict[tuple, list[list[int]]] = {}  # identity -> [[tick, weight], ...], earliest first
     kept += [list(r.values()) for r, w in zip(delta_rows, weights) if w > 0]  # this step's too
     for values in sorted(kept, key=lambda v: v[_IDENTITY]):
         held.setdefault(tuple(values[:_IDENTITY]), []).append(values[_IDENTITY:])

@@ -159,9 +159,16 @@ def register(definition: Function, function: Callable | None = None) -> Function
         definition, callable_, types.to_arrow(definition.returns), parts=parts
     )
     with _lock:
+        done = []
+        try:
+            for instance in ALL_INSTANCES:
+                _register_in(instance, python_function)
+                done.append(instance)
+        except BaseException:  # none of it: a half-registered function would break new instances
+            for instance in done:
+                instance.remove_function(runtime_name)
+            raise
         _functions[runtime_name] = python_function
-        for instance in ALL_INSTANCES:
-            _register_in(instance, python_function)
     return definition
 
 
