@@ -321,7 +321,7 @@ class Relations:
     ) -> tuple[Dataflow, pa.Table]:
         """A plan's dataflow, backfilled from its inputs' contents, and its first output."""
         dataflow = Dataflow(plan, self.backend)
-        initial = {name: self.changes_of(name) for name in dataflow.relations}
+        initial = {read: self.changes_of(read) for read in dataflow.relations}
         try:
             with dead_letters.collecting(name, letters_tick or 0) as step:
                 output = dataflow.step(initial, self.watermarks.values())
