@@ -24,6 +24,17 @@ class ConnectorError(TidalError):
     sqlstate = IO_ERROR
 
 
+# How the rows a reader polls change its relation (``SourceReader.changes``).
+APPEND = "append"  # every row is inserted
+UPSERT = "upsert"  # every row carries an OP: see below; the relation is a table with a key
+
+# The int8 column an UPSERT reader's rows carry after the declared columns, with one of:
+OP = "__op"
+UPSERT_ROW = 1  # insert the row, or replace the row that has its key
+DELETE_ROW = 0  # delete the row with this row's key (the other columns are not read)
+TRUNCATE = 2  # delete every row (no column is read); later rows of the batch apply after it
+
+
 class SourceReader(abc.ABC):
     """Reads one source as Arrow tables of its declared columns, resumable from a snapshot.
 
@@ -31,12 +42,20 @@ class SourceReader(abc.ABC):
     input is finite as of now (files; datagen with a row count). ``errors`` collects the records
     that were skipped (``file:line: what is wrong``) so that nothing bad is dropped silently.
     ``name`` is the source's name, for messages.
+
+    ``changes``: APPEND (rows are inserted) or UPSERT (rows carry an OP column; the rows of
+    one poll apply in their order, per key the last one wins). ``logged``: the rows cannot be
+    read again after a restart (a replication stream, HTTP requests), so the tick log keeps
+    them, as it keeps DML, and ``acknowledge`` says when they are durable; such a reader's
+    ``replay`` is never called (``restore`` is, with each logged position).
     """
 
     schema: pa.Schema
     bounded: bool
     errors: list[str]
     name: str = ""
+    changes: str = APPEND
+    logged: bool = False
 
     @abc.abstractmethod
     def poll(self, max_rows: int, drain: bool = False) -> pa.Table | None:
@@ -70,12 +89,31 @@ class SourceReader(abc.ABC):
             "be read again after a restart"
         )
 
+    def acknowledge(self, position: dict) -> None:
+        """The rows up to ``position`` (what ``snapshot`` returned) are durable: in the fsynced
+        tick log, or the engine keeps no data directory. A ``logged`` reader may let its
+        upstream forget them now (confirm a replication slot's position, answer a request)."""
+
     def close(self) -> None:
-        """Release what the reader holds."""
+        """Release what the reader holds (the process stops, or the reader is replaced)."""
+
+    def discard(self) -> None:
+        """The relation was dropped: release also what was made upstream for it (a
+        replication slot), then close."""
+        self.close()
 
 
 class SinkWriter(abc.ABC):
-    """Writes the changes of one relation to the outside, one consolidated delta per tick."""
+    """Writes the changes of one relation to the outside, one consolidated delta per tick.
+
+    A writer whose output cannot be taken back (a database's committed transaction, a Kafka
+    transaction) ``stages``: ``write`` only keeps the tick's changes, and ``publish`` writes the
+    staged ticks once they are durable (their tick log record fsynced), each exactly once by
+    the tick's number (a progress record written in the same transaction), so that a tick
+    replayed after a crash is not applied twice.
+    """
+
+    stages: bool = False
 
     @abc.abstractmethod
     def write(self, changes: pa.Table, tick: int) -> None:
@@ -93,6 +131,11 @@ class SinkWriter(abc.ABC):
         """Make what was written so far durable (flushed and fsynced) and return the state a
         checkpoint keeps, for ``restore`` after a crash."""
         return self.snapshot()
+
+    def publish(self) -> None:
+        """Write the staged ticks out, oldest first (``stages`` writers only). Raises
+        ConnectorError if the outside cannot take them now: they stay staged, and the next
+        tick (or checkpoint) tries again."""
 
     def restore(self, state: dict) -> None:
         """Forget what was written after ``commit`` (or ``snapshot``) returned ``state``, also
