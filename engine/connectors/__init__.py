@@ -18,6 +18,8 @@ from tidal.engine.connectors.blackhole import open_blackhole
 from tidal.engine.connectors.datagen import open_datagen
 from tidal.engine.connectors.file_sink import open_file_sink
 from tidal.engine.connectors.file_source import open_file_source
+from tidal.engine.connectors.kafka_sink import open_kafka_sink
+from tidal.engine.connectors.kafka_source import open_kafka_source
 from tidal.engine.connectors.nexmark import open_nexmark
 
 __all__ = ["ConnectorError", "SinkWriter", "SourceReader", "open_sink", "open_source"]
@@ -25,11 +27,13 @@ __all__ = ["ConnectorError", "SinkWriter", "SourceReader", "open_sink", "open_so
 SOURCE_CONNECTORS: dict[str, Callable[[Source, pathlib.Path], SourceReader]] = {
     "datagen": open_datagen,
     "file": open_file_source,
+    "kafka": open_kafka_source,
     "nexmark": open_nexmark,
 }
 SINK_CONNECTORS: dict[str, Callable[[Sink, pa.Schema, list[str], pathlib.Path], SinkWriter]] = {
     "blackhole": open_blackhole,
     "file": open_file_sink,
+    "kafka": open_kafka_sink,
 }
 
 

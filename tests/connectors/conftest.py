@@ -6,6 +6,7 @@ import itertools
 
 import pytest
 
+from tests.connectors.kafka_broker import kafka, kafka_broker, real_kafka  # noqa: F401
 from tests.connectors.postgres_server import PostgresServer
 
 _names = itertools.count()

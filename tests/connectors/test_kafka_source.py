@@ -1,0 +1,227 @@
+"""The Kafka source against a real broker (Tansu): formats, positions, replay, upserts, bad
+messages, options."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from decimal import Decimal
+
+import pytest
+
+from tidal.catalog.objects import Column, Source, Table
+from tidal.engine.connectors import ConnectorError, open_source
+from tidal.engine.connectors.base import DELETE_ROW, OP, UPSERT, UPSERT_ROW
+
+pytest.importorskip("confluent_kafka")
+
+COLUMNS = (
+    Column("id", "INTEGER"),
+    Column("ts", "TIMESTAMP"),
+    Column("amount", "DECIMAL(10,2)"),
+    Column("name", "VARCHAR"),
+)
+
+
+def reader_of(kafka, topic, columns=COLUMNS, fmt="json", **options):
+    options = {
+        "connector": "kafka",
+        "topic": topic,
+        "properties.bootstrap.server": kafka.bootstrap,
+        "format": fmt,
+        **options,
+    }
+    return open_source(Source("s", tuple(columns), options=tuple(options.items())), ".")
+
+
+def read(reader, count: int, timeout: float = 15.0) -> list[dict]:
+    """Poll until ``count`` rows came (or fail after ``timeout``), then check nothing more."""
+    rows, deadline = [], time.monotonic() + timeout
+    while len(rows) < count:
+        assert time.monotonic() < deadline, f"got {len(rows)} rows of {count}: {rows}"
+        table = reader.poll(1000)
+        if table is None:
+            time.sleep(0.02)
+        else:
+            assert table.schema.names[: len(reader.schema)] == reader.schema.names
+            rows += table.to_pylist()
+    time.sleep(0.3)
+    extra = reader.poll(1000)
+    assert extra is None, extra.to_pylist()
+    return rows
+
+
+def event(i: int) -> str:
+    return json.dumps(
+        {"id": i, "ts": f"2026-01-01 10:00:{i:02d}", "amount": i * 1.5, "name": f"n{i}"}
+    )
+
+
+def test_json_messages_of_every_partition_are_read_with_their_types(kafka):
+    topic = kafka.topic(partitions=3)
+    for p in range(3):
+        kafka.produce(topic, [event(i) for i in range(p * 10, p * 10 + 5)], partition=p)
+    reader = reader_of(kafka, topic)
+    rows = read(reader, 15)
+    assert sorted(r["id"] for r in rows) == [i + 10 * p for p in range(3) for i in range(5)]
+    assert rows[0] == {
+        "id": 0,
+        "ts": dt.datetime(2026, 1, 1, 10, 0, 0),
+        "amount": Decimal("0.00"),
+        "name": "n0",
+    }
+    # partition by partition, each in offset order, as replay gives them
+    assert [r["id"] for r in rows] == sorted(r["id"] for r in rows)
+    assert reader.snapshot() == {"offsets": {"0": 5, "1": 5, "2": 5}}
+    assert reader.errors == [] and reader.bounded is False
+    reader.close()
+
+
+def test_csv_messages_go_by_position(kafka):
+    topic = kafka.topic()
+    kafka.produce(topic, ['1,2026-01-01 10:00:00,2.5,"a, b"', "2,,,", '3,,1,""'])
+    rows = read(reader_of(kafka, topic, fmt="csv"), 3)
+    assert rows == [
+        {"id": 1, "ts": dt.datetime(2026, 1, 1, 10), "amount": Decimal("2.50"), "name": "a, b"},
+        {"id": 2, "ts": None, "amount": None, "name": None},
+        {"id": 3, "ts": None, "amount": Decimal("1.00"), "name": ""},
+    ]
+
+
+def test_bad_messages_are_reported_by_offset_and_the_others_come_through(kafka):
+    topic = kafka.topic()
+    values = [event(0), "not json", event(2), '{"id": "x"}', None, event(5), "{}{}", "   "]
+    values += [json.dumps({"id": 8, "amount": 1e30}), '{\n"id": 9\n}']
+    kafka.produce(topic, values)
+    reader = reader_of(kafka, topic)
+    assert [r["id"] for r in read(reader, 4)] == [0, 2, 5, 9]
+    where = [e.split(":")[0] for e in reader.errors]
+    assert where == [f"{topic}/0@{o}" for o in (4, 7, 1, 3, 6, 8)]  # empty ones first
+    assert "no value" in reader.errors[0]
+    assert reader.snapshot() == {"offsets": {"0": 10}}
+
+
+def test_restore_resumes_after_the_snapshot_without_gaps_or_repeats(kafka):
+    topic = kafka.topic(partitions=2)
+    kafka.produce(topic, [event(i) for i in range(3)], partition=0)
+    kafka.produce(topic, [event(i) for i in range(10, 12)], partition=1)
+    reader = reader_of(kafka, topic)
+    first = read(reader, 5)
+    saved = reader.snapshot()
+    kafka.produce(topic, [event(3)], partition=0)
+    assert [r["id"] for r in read(reader, 1)] == [3]
+    reader.close()
+    kafka.produce(topic, [event(12)], partition=1)
+    again = reader_of(kafka, topic)
+    again.restore(saved)
+    assert sorted(r["id"] for r in read(again, 2)) == [3, 12]
+    assert len(first) == 5
+
+
+def test_replay_reads_exactly_the_logged_range_again(kafka):
+    topic = kafka.topic(partitions=2)
+    kafka.produce(topic, [event(i) for i in range(4)], partition=0)
+    kafka.produce(topic, [event(i) for i in range(10, 13)], partition=1)
+    reader = reader_of(kafka, topic)
+    start = reader.snapshot()
+    polled = read(reader, 7)
+    logged = reader.snapshot()
+    kafka.produce(topic, [event(4)], partition=0)  # after the logged position: not replayed
+    again = reader_of(kafka, topic)
+    again.restore(start)
+    assert again.replay(logged).to_pylist() == polled
+    assert again.snapshot() == logged
+    assert [r["id"] for r in read(again, 1)] == [4]
+    assert again.replay(again.snapshot()) is None
+    with pytest.raises(ConnectorError, match="already at offset"):
+        again.replay(logged)
+
+
+def test_latest_starts_at_the_end_of_each_partition(kafka):
+    topic = kafka.topic(partitions=2)
+    kafka.produce(topic, [event(i) for i in range(5)], partition=0)
+    reader = reader_of(kafka, topic, **{"scan.startup.mode": "latest"})
+    assert reader.snapshot() == {"offsets": {"0": 5, "1": 0}}
+    kafka.produce(topic, [event(7)], partition=1)
+    kafka.produce(topic, [event(5)], partition=0)
+    assert sorted(r["id"] for r in read(reader, 2)) == [5, 7]
+
+
+def test_the_partitions_option_reads_only_those(kafka):
+    topic = kafka.topic(partitions=3)
+    for p in range(3):
+        kafka.produce(topic, [event(p)], partition=p)
+    reader = reader_of(kafka, topic, partitions="0,2")
+    assert sorted(r["id"] for r in read(reader, 2)) == [0, 2]
+    with pytest.raises(ConnectorError, match="has no partition 5"):
+        reader_of(kafka, topic, partitions="0,5")
+
+
+def upsert_reader(kafka, topic, key=("id",)):
+    options = {
+        "connector": "kafka",
+        "topic": topic,
+        "properties.bootstrap.server": kafka.bootstrap,
+        "format": "upsert-json",
+    }
+    columns = tuple(Column(c.name, c.type, c.name not in key) for c in COLUMNS)
+    table = Table("t", columns, options=tuple(options.items()), primary_key=key)
+    return open_source(table, ".")
+
+
+def test_upsert_messages_carry_an_op_and_a_tombstone_deletes(kafka):
+    topic = kafka.topic()
+    kafka.produce(
+        topic,
+        [json.dumps({"amount": 1, "name": "a"}), json.dumps({"amount": 2}), None, "bad", "{}"],
+        keys=['{"id": 1}', "2", "1", "3", None],
+    )
+    reader = upsert_reader(kafka, topic)
+    assert reader.changes == UPSERT
+    rows = read(reader, 3)
+    assert [(r["id"], r["amount"], r["name"], r[OP]) for r in rows] == [
+        (1, Decimal("1.00"), "a", UPSERT_ROW),
+        (2, Decimal("2.00"), None, UPSERT_ROW),
+        (1, None, None, DELETE_ROW),
+    ]
+    assert [e.split(": ")[0] for e in reader.errors] == [f"{topic}/0@4", f"{topic}/0@3"]
+    assert "no key" in reader.errors[0] and "value" in reader.errors[1]
+
+
+def test_upsert_keys_of_several_columns_are_json_objects(kafka):
+    topic = kafka.topic()
+    kafka.produce(
+        topic,
+        [json.dumps({"amount": 5}), json.dumps({"amount": 6})],
+        keys=['{"id": 1, "name": "x"}', "1"],
+    )
+    reader = upsert_reader(kafka, topic, key=("id", "name"))
+    rows = read(reader, 1)
+    assert [(r["id"], r["name"], r["amount"]) for r in rows] == [(1, "x", Decimal("5.00"))]
+    assert "must be a JSON object with id, name" in reader.errors[0]
+
+
+def test_option_mistakes_are_clear_errors(kafka):
+    topic = kafka.topic()
+    with pytest.raises(ConnectorError, match="option 'topic' is required"):
+        reader_of(kafka, None)
+    with pytest.raises(ConnectorError, match="brokers have no topic 'nope'"):
+        reader_of(kafka, "nope")
+    with pytest.raises(ConnectorError, match="format = 'avro' is not supported"):
+        reader_of(kafka, topic, fmt="avro")
+    with pytest.raises(ConnectorError, match="scan.startup.mode = 'middle'"):
+        reader_of(kafka, topic, **{"scan.startup.mode": "middle"})
+    with pytest.raises(ConnectorError, match="'delimiter' does not apply"):
+        reader_of(kafka, topic, delimiter=";")
+    with pytest.raises(ConnectorError, match="needs a table with a key"):
+        reader_of(kafka, topic, fmt="upsert-json")
+    with pytest.raises(ConnectorError, match="No such configuration property"):
+        reader_of(kafka, topic, **{"properties.no.such.thing": "1"})
+    with pytest.raises(ConnectorError, match="properties.bootstrap.server' is required"):
+        open_source(
+            Source(
+                "s", COLUMNS, options=(("connector", "kafka"), ("topic", topic), ("format", "json"))
+            ),
+            ".",
+        )
