@@ -42,6 +42,7 @@ from tidal.engine.connectors.base import (
     flag,
     required,
 )
+from tidal.engine.connectors.postgres_connection import close_quietly, connect, driver, quote
 
 OPTIONS = {
     "connector",
@@ -99,7 +100,6 @@ class Upstream:
             "user": required(what, options, "username", "a user with the REPLICATION attribute"),
             "password": options.get("password", ""),
             "dbname": database,
-            "connect_timeout": 10,
             "options": SESSION,
         }
         slot = options.get("slot.name") or f"tidal_{database}_{table}".lower()
@@ -115,21 +115,11 @@ class Upstream:
         )
 
     def connect(self, replication: bool = False):
-        import psycopg2
-        import psycopg2.extras
-
-        factory = psycopg2.extras.LogicalReplicationConnection if replication else None
-        try:
-            return psycopg2.connect(connection_factory=factory, **self.dsn)
-        except psycopg2.Error as error:
-            raise ConnectorError(
-                f"{self.what}: cannot connect to PostgreSQL at {self.dsn['host']}:"
-                f"{self.dsn['port']}: {str(error).strip()}"
-            ) from None
+        return connect(self.what, replication, **self.dsn)
 
     @property
     def qualified(self) -> str:
-        return f"{_quote(self.schema)}.{_quote(self.table)}"
+        return f"{quote(self.schema)}.{quote(self.table)}"
 
 
 @dataclass
@@ -218,7 +208,7 @@ class PostgresCdcReader(SourceReader):
         except ConnectorError:
             self._disconnect()
             raise
-        except Exception as error:  # the connection broke: start again from the slot
+        except driver().Error as error:  # the connection broke: start again from the slot
             self._disconnect()
             raise ConnectorError(f"{self.upstream.what}: replication stopped: {error}") from None
         if not self._ready:
@@ -242,7 +232,7 @@ class PostgresCdcReader(SourceReader):
         if self._stream is not None:
             try:
                 self._stream[1].send_feedback(flush_lsn=self.acknowledged)
-            except Exception as error:
+            except driver().Error as error:
                 raise ConnectorError(f"{self.upstream.what}: {error}") from None
 
     def close(self) -> None:
@@ -262,9 +252,7 @@ class PostgresCdcReader(SourceReader):
                     (self.upstream.slot,),
                 )
                 if self.upstream.create_publication and not self.upstream.publication_given:
-                    cursor.execute(
-                        f"DROP PUBLICATION IF EXISTS {_quote(self.upstream.publication)}"
-                    )
+                    cursor.execute(f"DROP PUBLICATION IF EXISTS {quote(self.upstream.publication)}")
         finally:
             connection.close()
 
@@ -282,13 +270,13 @@ class PostgresCdcReader(SourceReader):
                 f"WHERE slot_name = '{self.upstream.slot}'"
             )
             cursor.execute(
-                f"CREATE_REPLICATION_SLOT {_quote(self.upstream.slot)} LOGICAL pgoutput "
+                f"CREATE_REPLICATION_SLOT {quote(self.upstream.slot)} LOGICAL pgoutput "
                 "EXPORT_SNAPSHOT"
             )
             _, consistent_point, snapshot_name, _ = cursor.fetchone()
             ops, rows = self._read_snapshot(snapshot_name)
-        except Exception:
-            stream.close()
+        except BaseException:
+            close_quietly(stream)
             raise
         self.lsn = _lsn(consistent_point)
         self._stream = (stream, cursor)
@@ -300,7 +288,7 @@ class PostgresCdcReader(SourceReader):
         try:
             connection.autocommit = True
             with connection.cursor() as cursor:
-                publication = _quote(self.upstream.publication)
+                publication = quote(self.upstream.publication)
                 cursor.execute(
                     "SELECT EXISTS (SELECT 1 FROM pg_publication WHERE pubname = %s), EXISTS "
                     "(SELECT 1 FROM pg_publication_tables WHERE pubname = %s AND schemaname = "
@@ -337,7 +325,7 @@ class PostgresCdcReader(SourceReader):
             with connection.cursor() as cursor:
                 cursor.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
                 cursor.execute("SET TRANSACTION SNAPSHOT %s", (snapshot_name,))
-            select = ", ".join(f"{_quote(c)}::text" for c in self.columns)
+            select = ", ".join(f"{quote(c)}::text" for c in self.columns)
             rows: list[list[str | None]] = []
             with connection.cursor(name="tidal_snapshot") as cursor:
                 cursor.itersize = SNAPSHOT_FETCH_ROWS
@@ -357,7 +345,7 @@ class PostgresCdcReader(SourceReader):
         self._stream = (stream, cursor)
         try:
             self._start(cursor)
-        except Exception as error:
+        except driver().Error as error:
             self._disconnect()
             raise ConnectorError(
                 f"{self.upstream.what}: cannot follow slot {self.upstream.slot}: {error}"
@@ -482,10 +470,7 @@ class PostgresCdcReader(SourceReader):
 
     def _disconnect(self) -> None:
         if self._stream is not None:
-            try:
-                self._stream[0].close()
-            except Exception:  # already broken: nothing to release
-                pass
+            close_quietly(self._stream[0])
             self._stream = None
         self._open = None
 
@@ -520,7 +505,3 @@ def _cstring(data: bytes, offset: int) -> tuple[str, int]:
 def _lsn(text: str) -> int:
     high, low = text.split("/")
     return (int(high, 16) << 32) + int(low, 16)
-
-
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'

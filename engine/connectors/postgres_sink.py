@@ -36,6 +36,13 @@ from tidal.engine.connectors.base import (
     flag,
     required,
 )
+from tidal.engine.connectors.postgres_connection import (
+    close_quietly,
+    connect,
+    driver,
+    qualified,
+    quote,
+)
 from tidal.engine.zset import WEIGHT, expand
 
 OPTIONS = {
@@ -95,9 +102,9 @@ class PostgresSinkWriter(SinkWriter):
         self, what, name, url, table, schema, mode, key, force_append_only, progress_table
     ) -> None:
         self.what, self.name, self.url, self.schema = what, name, url, schema
-        self.table = _qualified(table)
+        self.table = qualified(table)
         self.mode, self.key, self.force_append_only = mode, key, force_append_only
-        self.progress_table = _qualified(progress_table)
+        self.progress_table = qualified(progress_table)
         self.run = secrets.token_hex(8)
         self.staged: list[tuple[int, pa.Table]] = []
         self._connection = None
@@ -139,7 +146,7 @@ class PostgresSinkWriter(SinkWriter):
             tick, changes = self.staged[0]
             try:
                 self._apply(tick, changes)
-            except Exception as error:
+            except driver().Error as error:
                 self._drop_connection()
                 raise ConnectorError(
                     f"{self.what}: tick {tick} could not be written (kept for the next try): "
@@ -194,25 +201,25 @@ class PostgresSinkWriter(SinkWriter):
                 ),
             ]
         )
-        columns = ", ".join(_quote(n) for n in self.schema.names)
+        columns = ", ".join(quote(n) for n in self.schema.names)
         cursor.execute(
             f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE} AS SELECT {columns}, false AS {_DELETE} "
             f"FROM {self.table} WITH NO DATA"
         )
         cursor.execute(f"TRUNCATE {_STAGE}")
         self._copy(cursor, _STAGE, rows)
-        match = " AND ".join(f"t.{_quote(k)} = s.{_quote(k)}" for k in self.key)
+        match = " AND ".join(f"t.{quote(k)} = s.{quote(k)}" for k in self.key)
         # A key deleted and inserted in one tick is an update: only the insertion counts.
         cursor.execute(
             f"DELETE FROM {self.table} t USING {_STAGE} s WHERE s.{_DELETE} AND {match} "
             f"AND NOT EXISTS (SELECT 1 FROM {_STAGE} u WHERE NOT u.{_DELETE} AND "
-            + " AND ".join(f"u.{_quote(k)} = s.{_quote(k)}" for k in self.key)
+            + " AND ".join(f"u.{quote(k)} = s.{quote(k)}" for k in self.key)
             + ")"
         )
         others = [n for n in self.schema.names if n not in self.key]
-        keys = ", ".join(_quote(k) for k in self.key)
+        keys = ", ".join(quote(k) for k in self.key)
         action = (
-            "DO UPDATE SET " + ", ".join(f"{_quote(n)} = EXCLUDED.{_quote(n)}" for n in others)
+            "DO UPDATE SET " + ", ".join(f"{quote(n)} = EXCLUDED.{quote(n)}" for n in others)
             if others
             else "DO NOTHING"
         )
@@ -224,7 +231,7 @@ class PostgresSinkWriter(SinkWriter):
     def _copy(self, cursor, table: str, rows: pa.Table) -> None:
         if not rows.num_rows:
             return
-        columns = ", ".join(_quote(n) for n in rows.column_names)
+        columns = ", ".join(quote(n) for n in rows.column_names)
         data = postgres_types.encode_copy(rows)
         cursor.copy_expert(
             f"COPY {table} ({columns}) FROM STDIN ({postgres_types.COPY_OPTIONS})",
@@ -234,16 +241,8 @@ class PostgresSinkWriter(SinkWriter):
     # --- the connection ---------------------------------------------------------------------------
 
     def _connect(self):
-        if self._connection is not None and not self._connection.closed:
-            return self._connection
-        import psycopg2
-
-        try:
-            self._connection = psycopg2.connect(self.url, connect_timeout=10)
-        except psycopg2.Error as error:
-            raise ConnectorError(
-                f"{self.what}: cannot connect to PostgreSQL: {str(error).strip()}"
-            ) from None
+        if self._connection is None or self._connection.closed:
+            self._connection = connect(self.what, dsn=self.url)
         return self._connection
 
     def _ensure_progress_table(self) -> None:
@@ -256,12 +255,8 @@ class PostgresSinkWriter(SinkWriter):
         connection.commit()
 
     def _drop_connection(self) -> None:
-        if self._connection is not None:
-            try:
-                self._connection.close()
-            except Exception:  # already broken: nothing to release
-                pass
-            self._connection = None
+        close_quietly(self._connection)
+        self._connection = None
 
 
 class _Reader:
@@ -289,11 +284,3 @@ def _padded(keys: pa.Table, schema: pa.Schema) -> pa.Table:
             for f in schema
         }
     )
-
-
-def _qualified(name: str) -> str:
-    return ".".join(_quote(part) for part in name.split("."))
-
-
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
