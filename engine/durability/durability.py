@@ -88,12 +88,12 @@ class Durability:
             state = checkpoints.load(folder)
             # Relative paths in the DDL resolve as they did when it first ran.
             self.relations.base_dir = state["base_dir"]
-            self.ticks.replaying = True
+            self.ticks.replaying = self.relations.recovering = True
             try:
                 for text in state["ddl"]:
                     self._run_ddl(run_ddl, text)
             finally:
-                self.ticks.replaying = False
+                self.ticks.replaying = self.relations.recovering = False
             engine_state.restore(
                 state, self.catalog.users, self.relations, self.watermarks, self.feeds
             )
@@ -151,6 +151,7 @@ class Durability:
         changes: dict[str, pa.Table],
         values: dict[str, int | None],
         outputs: dict[str, pa.Table],
+        sync: bool,
     ) -> None:
         segment, end = self.log.append(
             {
@@ -163,12 +164,12 @@ class Durability:
                 "check": self._check(outputs),
             }
         )
-        if changes:  # DML: not acknowledged before this record is durable
-            self._pending.record = (segment, end)
-        elif self.feeds.subscriptions():
+        if sync or (not changes and self.feeds.subscriptions()):
             # A subscriber may resume AS OF this tick after a crash: it must not be one that
             # recovery would run again differently (a source-only tick is not synced else).
             segment.sync(end)
+        elif changes:  # DML: not acknowledged before this record is durable
+            self._pending.record = (segment, end)
 
     def record_failed(self, tick: int) -> None:
         positions = self._moved_positions()
