@@ -56,7 +56,7 @@ def topic_partitions(what: str, client, topic: str) -> list[int]:
     cannot be reached or has no such topic."""
     confluent_kafka = kafka_client(what)
     try:
-        metadata = client.list_topics(topic, timeout=METADATA_TIMEOUT)
+        metadata = client.list_topics(timeout=METADATA_TIMEOUT)  # naming it may create it
     except confluent_kafka.KafkaException as error:
         raise ConnectorError(
             f"{what}: cannot reach the Kafka brokers in {METADATA_TIMEOUT:g} s to look up "

@@ -77,7 +77,7 @@ _SOURCE_ALIASES = {**ALIASES, "csv.field-delimiter": "delimiter"}
 
 def open_kafka_source(source, base_dir) -> KafkaSource:
     """A KafkaSource for ``source`` (a Source, or a Table with a primary key for upserts)
-    after checking its options and asking the brokers for the topic's partitions."""
+    after checking its options; ``validate`` asks the brokers for the topic."""
     what = f"source {source.name} (connector 'kafka')"
     options = canonical_options(what, source.options, _SOURCE_ALIASES)
     fmt = choice(what, options, "format", FORMATS)
@@ -98,19 +98,12 @@ def open_kafka_source(source, base_dir) -> KafkaSource:
     delimiter = options.get("delimiter", ",").replace("\\t", "\t")
     if len(delimiter) != 1:
         raise ConnectorError(f"{what}: delimiter = '{delimiter}' must be one character (or '\\t')")
-    consumer = _consumer(what, client_config(what, options), source.name)
-    try:
-        partitions = topic_partitions(what, consumer, topic)
-        chosen = _chosen_partitions(what, options.get("partitions"), partitions, topic)
-    except ConnectorError:
-        consumer.close()
-        raise
     return KafkaSource(
         source.name,
         source.arrow_schema(),
-        consumer,
+        _consumer(what, client_config(what, options), source.name),
         topic,
-        chosen,
+        _partition_numbers(what, options.get("partitions")),
         fmt,
         choice(what, options, "scan.startup.mode", STARTUP, default="earliest"),
         key_columns=key,
@@ -129,7 +122,7 @@ class KafkaSource(SourceReader):
         schema: pa.Schema,
         consumer,
         topic: str,
-        partitions: list[int],
+        partitions: list[int] | None,
         fmt: str,
         startup: str = "earliest",
         key_columns: tuple[str, ...] = (),
@@ -138,7 +131,9 @@ class KafkaSource(SourceReader):
         self.name, self.schema, self.topic, self.fmt = name, schema, topic, fmt
         self.errors: list[str] = []
         self.changes = UPSERT if fmt == "upsert-json" else self.changes
-        self._consumer, self._partitions, self._startup = consumer, partitions, startup
+        self._consumer, self._startup = consumer, startup
+        self._chosen = partitions  # the partitions option, None for all of the topic's
+        self._partitions: list[int] | None = None  # looked up when first needed
         self._offsets: dict[int, int] = {}  # partition -> next offset; empty until resolved
         self._assigned = False
         self._parse_value = _value_parser(schema, "csv" if fmt == "csv" else "jsonl", delimiter)
@@ -148,6 +143,10 @@ class KafkaSource(SourceReader):
         self._parse_key = _value_parser(key_schema, "jsonl", ",") if key_columns else None
 
     # -- the SourceReader interface ---------------------------------------------------------
+
+    def validate(self) -> None:
+        """The brokers have the topic (and the partitions named)."""
+        self._partition_list()
 
     def poll(self, max_rows: int, drain: bool = False) -> pa.Table | None:
         self._assign()
@@ -162,9 +161,7 @@ class KafkaSource(SourceReader):
         return {"offsets": {str(p): o for p, o in sorted(self._offsets.items())}}
 
     def restore(self, state: dict) -> None:
-        saved = {int(p): int(o) for p, o in state.get("offsets", {}).items()}
-        self._offsets = {p: saved[p] for p in self._partitions if p in saved}
-        self._resolve()  # partitions the position does not name start as configured
+        self._offsets = {int(p): int(o) for p, o in state.get("offsets", {}).items()}
         self._assigned = False
 
     def replay(self, position: dict) -> pa.Table | None:
@@ -192,7 +189,7 @@ class KafkaSource(SourceReader):
 
     def _resolve(self) -> None:
         """Give the partitions without an offset their start (``scan.startup.mode``)."""
-        missing = [p for p in self._partitions if p not in self._offsets]
+        missing = [p for p in self._partition_list() if p not in self._offsets]
         if not missing:
             return
         if self._startup == "earliest":
@@ -200,6 +197,19 @@ class KafkaSource(SourceReader):
                 self._offsets[p] = self._watermarks(p)[0]
         else:
             self._offsets.update(self._ends(missing))
+
+    def _partition_list(self) -> list[int]:
+        if self._partitions is None:
+            what = f"source {self.name} (connector 'kafka')"
+            found = topic_partitions(what, self._consumer, self.topic)
+            unknown = [p for p in self._chosen or () if p not in found]
+            if unknown:
+                raise ConnectorError(
+                    f"{what}: topic '{self.topic}' has no partition {unknown[0]} (it has 0 to "
+                    f"{max(found)})"
+                )
+            self._partitions = self._chosen or found
+        return self._partitions
 
     def _watermarks(self, partition: int) -> tuple[int, int]:
         confluent_kafka = kafka_client(self.name)
@@ -227,7 +237,7 @@ class KafkaSource(SourceReader):
                     f"source {self.name}: could not find the end of {self.topic} in "
                     f"{REPLAY_TIMEOUT:g} s; is the broker reachable?"
                 )
-            for message in self._consumer.consume(500, timeout=0.2):
+            for message in self._consumer.consume(500, timeout=0.05):
                 if _is_end(message, confluent_kafka):
                     ends[message.partition()] = message.offset()
         return ends
@@ -273,7 +283,7 @@ class KafkaSource(SourceReader):
                     f"source {self.name}: cannot read {self.topic}/{p} again from offset "
                     f"{start[p]} to {end} in {REPLAY_TIMEOUT:g} s (were its messages deleted?)"
                 )
-            for message in self._consumer.consume(1000, timeout=0.2):
+            for message in self._consumer.consume(1000, timeout=0.05):
                 p, offset = message.partition(), message.offset()
                 if p not in pending:
                     continue
@@ -399,6 +409,8 @@ def _consumer(what: str, config: dict[str, str], name: str):
         "enable.auto.offset.store": False,
         "enable.partition.eof": True,  # replay and 'latest' see where a partition ends
         "auto.offset.reset": config.get("auto.offset.reset", "earliest"),
+        # Some brokers (Tansu) hold every fetch this long, even with messages waiting.
+        "fetch.wait.max.ms": config.get("fetch.wait.max.ms", "100"),
     }
     try:
         return confluent_kafka.Consumer(config, logger=logging.getLogger(__name__))
@@ -406,23 +418,15 @@ def _consumer(what: str, config: dict[str, str], name: str):
         raise kafka_error(what, error) from None
 
 
-def _chosen_partitions(
-    what: str, option: str | None, partitions: list[int], topic: str
-) -> list[int]:
+def _partition_numbers(what: str, option: str | None) -> list[int] | None:
     if option is None:
-        return partitions
+        return None
     try:
-        chosen = sorted({int(p) for p in option.split(",")})
+        return sorted({int(p) for p in option.split(",")})
     except ValueError:
         raise ConnectorError(
             f"{what}: partitions = '{option}' must be partition numbers, e.g. '0,2'"
         ) from None
-    unknown = [p for p in chosen if p not in partitions]
-    if unknown:
-        raise ConnectorError(
-            f"{what}: topic '{topic}' has no partition {unknown[0]} (it has 0 to {max(partitions)})"
-        )
-    return chosen
 
 
 def _value_parser(schema: pa.Schema, fmt: str, delimiter: str) -> Parse:

@@ -132,6 +132,7 @@ class Kafka:
             "group.id": "tidal-tests",  # required by the client; no group is joined
             "enable.auto.commit": False,
             "enable.partition.eof": True,
+            "fetch.wait.max.ms": 10,
             "isolation.level": "read_committed" if committed_only else "read_uncommitted",
         }
         consumer = Consumer(config)
@@ -143,7 +144,7 @@ class Kafka:
             while len(ended) < len(partitions):
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"reading {topic} did not reach its end in 15 s")
-                for message in consumer.consume(100, timeout=0.5):
+                for message in consumer.consume(100, timeout=0.05):
                     error = message.error()
                     if error is not None and error.code() == KafkaError._PARTITION_EOF:
                         ended.add(message.partition())

@@ -32,7 +32,9 @@ def reader_of(kafka, topic, columns=COLUMNS, fmt="json", **options):
         "format": fmt,
         **options,
     }
-    return open_source(Source("s", tuple(columns), options=tuple(options.items())), ".")
+    reader = open_source(Source("s", tuple(columns), options=tuple(options.items())), ".")
+    reader.validate()  # as CREATE SOURCE does
+    return reader
 
 
 def read(reader, count: int, timeout: float = 15.0) -> list[dict]:
@@ -167,7 +169,9 @@ def upsert_reader(kafka, topic, key=("id",)):
     }
     columns = tuple(Column(c.name, c.type, c.name not in key) for c in COLUMNS)
     table = Table("t", columns, options=tuple(options.items()), primary_key=key)
-    return open_source(table, ".")
+    reader = open_source(table, ".")
+    reader.validate()
+    return reader
 
 
 def test_upsert_messages_carry_an_op_and_a_tombstone_deletes(kafka):

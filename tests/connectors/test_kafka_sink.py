@@ -1,0 +1,158 @@
+"""The Kafka sink against a real broker (Tansu; transactions against a real Kafka only): the
+messages of append-only and upsert sinks, ticks published once across restarts, options."""
+
+from __future__ import annotations
+
+import json
+
+import pyarrow as pa
+import pytest
+
+from tidal.catalog.objects import Sink
+from tidal.engine.connectors import ConnectorError, open_sink
+
+pytest.importorskip("confluent_kafka")
+
+SCHEMA = pa.schema([("k", pa.int64()), ("v", pa.string()), ("x", pa.float64())])
+
+
+def changes(rows: list[tuple]) -> pa.Table:
+    """A tick's changes: (k, v, x, weight) tuples."""
+    k, v, x, w = (list(c) for c in zip(*rows))
+    return pa.table(
+        {"k": pa.array(k, pa.int64()), "v": v, "x": pa.array(x, pa.float64()), "__weight": w}
+    )
+
+
+def sink_of(kafka, topic, key=("k",), name="k1", **options):
+    options = {
+        "connector": "kafka",
+        "topic": topic,
+        "properties.bootstrap.server": kafka.bootstrap,
+        "type": "upsert",
+        **options,
+    }
+    writer = open_sink(Sink(name, "v", options=tuple(options.items())), SCHEMA, list(key), ".")
+    writer.validate()
+    return writer
+
+
+def decoded(messages) -> list[tuple]:
+    return [
+        (json.loads(k) if k else None, json.loads(v) if v is not None else None)
+        for _, _, k, v in messages
+    ]
+
+
+def test_append_only_writes_one_message_per_inserted_row(kafka):
+    topic = kafka.topic()
+    writer = sink_of(kafka, topic, key=(), type="append-only")
+    writer.write(changes([(1, "a", 1.5, 1), (2, None, float("nan"), 2)]), 1)
+    assert kafka.messages(topic) == []  # staged until published
+    writer.publish()
+    assert decoded(kafka.messages(topic)) == [
+        (None, {"k": 1, "v": "a", "x": 1.5}),
+        (None, {"k": 2, "v": None, "x": "NaN"}),
+        (None, {"k": 2, "v": None, "x": "NaN"}),
+    ]
+    with pytest.raises(ConnectorError, match="retracted rows, which an append-only sink"):
+        writer.write(changes([(1, "a", 1.5, -1)]), 2)
+    writer.close()
+
+
+def test_upsert_writes_the_new_row_by_key_and_a_tombstone_for_a_deleted_key(kafka):
+    topic = kafka.topic(partitions=2)
+    writer = sink_of(kafka, topic)
+    writer.write(changes([(1, "a", 1.0, 1), (2, "b", 2.0, 1)]), 1)
+    writer.write(changes([(1, "a", 1.0, -1), (1, "c", 3.0, 1), (2, "b", 2.0, -1)]), 2)
+    writer.publish()
+    by_key: dict[int, list] = {}
+    for key, value in decoded(kafka.messages(topic)):
+        by_key.setdefault(key["k"], []).append(value)
+    assert by_key == {
+        1: [{"k": 1, "v": "a", "x": 1.0}, {"k": 1, "v": "c", "x": 3.0}],
+        2: [{"k": 2, "v": "b", "x": 2.0}, None],
+    }
+    writer.close()
+
+
+def test_a_published_tick_is_not_published_again_after_a_restore(kafka):
+    topic = kafka.topic()
+    writer = sink_of(kafka, topic, name="once")
+    writer.write(changes([(1, "a", 1.0, 1)]), 1)
+    state = writer.commit()  # a checkpoint with tick 1 staged
+    writer.publish()
+    writer.write(changes([(2, "b", 2.0, 1)]), 2)
+    writer.publish()
+    writer.close()  # a crash after tick 2 was published
+    again = sink_of(kafka, topic, name="once")
+    again.restore(state)  # tick 1 staged again, tick 2 replayed
+    again.write(changes([(2, "b", 2.0, 1)]), 2)
+    again.write(changes([(3, "c", 3.0, 1)]), 3)
+    again.publish()
+    assert [key["k"] for key, _ in decoded(kafka.messages(topic))] == [1, 2, 3]
+    assert again.staged == []
+    again.close()
+
+
+def test_without_transactions_the_progress_record_still_skips_published_ticks(kafka):
+    topic = kafka.topic()
+    writer = sink_of(kafka, topic, name="alo", exactly_once="false")
+    writer.write(changes([(1, "a", 1.0, 1)]), 1)
+    state = writer.commit()
+    writer.publish()
+    writer.close()
+    again = sink_of(kafka, topic, name="alo", exactly_once="false")
+    again.restore(state)
+    again.write(changes([(2, "b", 2.0, 1)]), 2)
+    again.publish()
+    assert [key["k"] for key, _ in decoded(kafka.messages(topic))] == [1, 2]
+    progress = [
+        json.loads(v) for _, _, k, v in kafka.messages("tidal_sink_progress") if k == b"alo"
+    ]
+    assert [p["tick"] for p in progress] == [1, 2]
+
+
+def test_another_run_publishes_its_ticks_again(kafka):
+    """A database without a data directory starts over: its tick 1 is another tick 1."""
+    topic = kafka.topic()
+    for _ in range(2):
+        writer = sink_of(kafka, topic, name="runs")
+        writer.write(changes([(1, "a", 1.0, 1)]), 1)
+        writer.publish()
+        writer.close()
+    assert len(kafka.messages(topic)) == 2
+
+
+def test_option_mistakes_are_clear_errors(kafka):
+    topic = kafka.topic()
+    with pytest.raises(ConnectorError, match="type 'upsert' needs a key"):
+        sink_of(kafka, topic, key=())
+    with pytest.raises(ConnectorError, match="primary_key column z is not a column"):
+        sink_of(kafka, topic, primary_key="z")
+    with pytest.raises(ConnectorError, match="type = 'retract' is not supported"):
+        sink_of(kafka, topic, type="retract")
+    with pytest.raises(ConnectorError, match="format = 'avro' is not supported"):
+        sink_of(kafka, topic, format="avro")
+    with pytest.raises(ConnectorError, match="exactly_once = 'yes' must be 'true' or 'false'"):
+        sink_of(kafka, topic, exactly_once="yes")
+    with pytest.raises(ConnectorError, match="brokers have no topic 'missing'"):
+        sink_of(kafka, "missing")
+
+
+def test_transactions_hide_an_aborted_tick_from_read_committed_consumers(real_kafka):
+    topic = real_kafka.topic()
+    writer = sink_of(real_kafka, topic, name="tx")
+    writer.write(changes([(1, "a", 1.0, 1)]), 1)
+    writer.publish()
+    writer._start()
+    writer._producer.begin_transaction()  # a crash in the middle of publishing tick 2
+    writer._produce_rows(changes([(2, "b", 2.0, 1)]))
+    writer._producer.flush(10)
+    writer._producer = None
+    again = sink_of(real_kafka, topic, name="tx")
+    again.run = writer.run
+    again.write(changes([(2, "b", 2.0, 1)]), 2)
+    again.publish()  # init_transactions aborts the open one
+    committed = real_kafka.messages(topic, committed_only=True)
+    assert [key["k"] for key, _ in decoded(committed)] == [1, 2]
