@@ -166,6 +166,7 @@ class KafkaSink(SinkWriter):
     def publish(self) -> None:
         if not self.staged:
             return
+        confluent_kafka = kafka_client(self.what)
         try:
             self._start()
             while self.staged:
@@ -176,9 +177,7 @@ class KafkaSink(SinkWriter):
                 self._publish_tick(tick, changes)
                 self._published = (self.run, tick)
                 self.staged.pop(0)
-        except ConnectorError:
-            raise
-        except Exception as error:
+        except (confluent_kafka.KafkaException, duckdb.Error) as error:
             self._drop_producer()
             raise ConnectorError(
                 f"{self.what}: tick {self.staged[0][0]} could not be published (kept for the "
@@ -230,7 +229,7 @@ class KafkaSink(SinkWriter):
                 self._produce_rows(changes)
                 self._produce(self.progress_topic, self.name, progress)
                 producer.commit_transaction(COMMIT_TIMEOUT)
-            except Exception:
+            except BaseException:
                 self._abort()
                 raise
             return
@@ -276,10 +275,11 @@ class KafkaSink(SinkWriter):
             )
 
     def _abort(self) -> None:
+        confluent_kafka = kafka_client(self.what)
         try:
             self._producer.abort_transaction(COMMIT_TIMEOUT)
-        except Exception:  # the producer is dropped below; the next try starts over
-            pass
+        except confluent_kafka.KafkaException as error:  # the next try starts over anyway
+            logging.getLogger(__name__).warning("%s: abort failed: %s", self.what, _text(error))
         self._drop_producer()
 
     def _read_progress(self) -> tuple[str, int] | None:
