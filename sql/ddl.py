@@ -277,6 +277,7 @@ def options(create: exp.Create) -> tuple[tuple[str, str], ...]:
     """``WITH (key = 'value', ...)`` as lower-case keys and string values."""
     properties = create.args.get("properties")
     pairs = []
+    upsert = False  # FORMAT UPSERT: key + value messages (the Kafka connector)
     for prop in properties.expressions if properties else []:
         if isinstance(prop, exp.MaterializedProperty):
             continue
@@ -289,11 +290,14 @@ def options(create: exp.Create) -> tuple[tuple[str, str], ...]:
                 )
             continue
         if isinstance(prop, exp.FileFormatProperty) and isinstance(prop.this, exp.Var):
-            if prop.name.upper() != "PLAIN":
-                raise unsupported(f"FORMAT {prop.name}: tidal reads plain rows (FORMAT PLAIN)")
+            if prop.name.upper() not in ("PLAIN", "UPSERT"):
+                raise unsupported(
+                    f"FORMAT {prop.name}: tidal reads FORMAT PLAIN, or FORMAT UPSERT ENCODE JSON"
+                )
+            upsert = prop.name.upper() == "UPSERT"
             continue
         if isinstance(prop, exp.EncodeProperty):
-            pairs.extend(_encode(prop))
+            pairs.extend(_encode(prop, upsert))
             continue
         if type(prop) is exp.Property:
             key = prop.name if isinstance(prop.this, exp.Literal) else prop.this.sql()
@@ -310,13 +314,18 @@ def options(create: exp.Create) -> tuple[tuple[str, str], ...]:
     return tuple(pairs)
 
 
-def _encode(prop: exp.EncodeProperty) -> list[tuple[str, str]]:
-    """RisingWave's ``FORMAT PLAIN ENCODE CSV (without_header = 'true', delimiter = ';')``."""
+def _encode(prop: exp.EncodeProperty, upsert: bool = False) -> list[tuple[str, str]]:
+    """RisingWave's ``FORMAT PLAIN ENCODE CSV (without_header = 'true', delimiter = ';')``;
+    ``FORMAT UPSERT ENCODE JSON`` is the option ``format = 'upsert-json'``."""
     encodings = {"CSV": "csv", "JSON": "jsonl", "PARQUET": "parquet"}
     encoding = prop.name.upper()
     if encoding not in encodings:
         raise unsupported(f"ENCODE {prop.name}: tidal reads ENCODE CSV, JSON or PARQUET")
-    pairs = [("format", encodings[encoding])]
+    if upsert and encoding != "JSON":
+        raise unsupported(
+            f"FORMAT UPSERT ENCODE {prop.name}: tidal reads FORMAT UPSERT ENCODE JSON"
+        )
+    pairs = [("format", "upsert-json" if upsert else encodings[encoding])]
     nested = prop.args.get("properties")
     for item in nested.expressions if nested else []:
         key, value = item.name.lower(), item.args["value"].name

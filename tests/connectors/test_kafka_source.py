@@ -8,11 +8,14 @@ import json
 import time
 from decimal import Decimal
 
+import duckdb
+import pyarrow as pa
 import pytest
 
 from tidal.catalog.objects import Column, Source, Table
 from tidal.engine.connectors import ConnectorError, open_source
 from tidal.engine.connectors.base import DELETE_ROW, OP, UPSERT, UPSERT_ROW
+from tidal.engine.database import Database
 
 pytest.importorskip("confluent_kafka")
 
@@ -229,3 +232,116 @@ def test_option_mistakes_are_clear_errors(kafka):
             ),
             ".",
         )
+
+
+# -- through the engine ------------------------------------------------------------------------
+
+
+def create_source(db, kafka, topic, fmt="FORMAT PLAIN ENCODE JSON", options=""):
+    db.execute(
+        f"CREATE SOURCE events (id INTEGER, ts TIMESTAMP, amount DECIMAL(10,2), name VARCHAR) "
+        f"WITH (connector = 'kafka', topic = '{topic}', "
+        f"'properties.bootstrap.server' = '{kafka.bootstrap}'{options}) {fmt}"
+    )
+
+
+def wait_for(db, name: str, expected: list[dict], key, timeout: float = 20.0) -> list[dict]:
+    deadline = time.monotonic() + timeout
+    while True:
+        db.tick()
+        rows = sorted(db.read(name).to_pylist(), key=key)
+        if rows == expected or time.monotonic() > deadline:
+            return rows
+        time.sleep(0.05)
+
+
+SUMS = "SELECT name, count(*) AS n, sum(amount) AS total FROM events GROUP BY name"
+
+
+def expected_sums(values: list[str]) -> list[dict]:
+    """The view over the produced messages, as DuckDB computes it."""
+    events = pa.Table.from_pylist([json.loads(v) for v in values])  # noqa: F841 (DuckDB reads it)
+    query = SUMS.replace("sum(amount)", "sum(amount::DECIMAL(10,2))")
+    return sorted(duckdb.sql(query).to_arrow_table().to_pylist(), key=lambda r: r["name"])
+
+
+def test_a_view_over_json_messages_equals_duckdb_over_them(kafka):
+    topic = kafka.topic(partitions=2)
+    values = [
+        json.dumps({"id": i, "ts": "2026-01-01 10:00:00", "amount": i * 0.25, "name": f"u{i % 3}"})
+        for i in range(40)
+    ]
+    kafka.produce(topic, values[:20], partition=0)
+    kafka.produce(topic, values[20:], partition=1)
+    db = Database()
+    create_source(db, kafka, topic)
+    db.execute(f"CREATE MATERIALIZED VIEW sums AS {SUMS}")
+    expected = expected_sums(values)
+    assert wait_for(db, "sums", expected, key=lambda r: r["name"]) == expected
+    db.close()
+
+
+def test_a_view_over_csv_messages(kafka):
+    topic = kafka.topic()
+    kafka.produce(topic, ["1,,1.5,a", "2,,2.5,a", "3,,4,b", "oops,,,", "4,,1,b"])
+    db = Database()
+    create_source(db, kafka, topic, fmt="FORMAT PLAIN ENCODE CSV")
+    db.execute(f"CREATE MATERIALIZED VIEW sums AS {SUMS}")
+    expected = [
+        {"name": "a", "n": 2, "total": Decimal("4.00")},
+        {"name": "b", "n": 2, "total": Decimal("5.00")},
+    ]
+    assert wait_for(db, "sums", expected, key=lambda r: r["name"]) == expected
+    assert [e.split(": ")[1] for e in db.take_source_errors()] == [f"{topic}/0@3"]
+    db.close()
+
+
+def test_a_restart_on_the_data_directory_resumes_without_gaps_or_repeats(kafka, tmp_path):
+    topic = kafka.topic(partitions=2)
+    first = [event(i) for i in range(10)]
+    kafka.produce(topic, first[:5], partition=0)
+    kafka.produce(topic, first[5:], partition=1)
+    db = Database(tmp_path / "data")
+    create_source(db, kafka, topic)
+    db.execute("CREATE MATERIALIZED VIEW ids AS SELECT id, count(*) AS n FROM events GROUP BY id")
+    expected = [{"id": i, "n": 1} for i in range(10)]
+    assert wait_for(db, "ids", expected, key=lambda r: r["id"]) == expected
+    db.close()
+    kafka.produce(topic, [event(10), event(11)], partition=1)  # while tidal is down
+    db = Database(tmp_path / "data")
+    expected += [{"id": 10, "n": 1}, {"id": 11, "n": 1}]
+    assert wait_for(db, "ids", expected, key=lambda r: r["id"]) == expected
+    db.close()
+
+
+def test_a_table_fed_by_upsert_messages_keeps_the_last_row_per_key(kafka):
+    topic = kafka.topic(partitions=2)
+    kafka.produce(
+        topic,
+        [json.dumps({"amount": 1, "name": "a"}), json.dumps({"amount": 2, "name": "b"}), None],
+        keys=["1", "2", "1"],
+        partition=0,
+    )
+    kafka.produce(
+        topic,
+        [json.dumps({"amount": 3, "name": "c"}), json.dumps({"amount": 4, "name": "d"})],
+        keys=['{"id": 3}', '{"id": 3}'],
+        partition=1,
+    )
+    db = Database()
+    db.execute(
+        "CREATE TABLE accounts (id INTEGER PRIMARY KEY, amount DECIMAL(10,2), name VARCHAR) "
+        f"WITH (connector = 'kafka', topic = '{topic}', "
+        f"'properties.bootstrap.server' = '{kafka.bootstrap}') FORMAT UPSERT ENCODE JSON"
+    )
+    db.execute("CREATE MATERIALIZED VIEW total AS SELECT sum(amount) AS total FROM accounts")
+    expected = [
+        {"id": 2, "amount": Decimal("2.00"), "name": "b"},
+        {"id": 3, "amount": Decimal("4.00"), "name": "d"},
+    ]
+    assert wait_for(db, "accounts", expected, key=lambda r: r["id"]) == expected
+    assert db.read("total").to_pylist() == [{"total": Decimal("6.00")}]
+    kafka.produce(topic, [None], keys=["3"], partition=1)
+    expected = expected[:1]
+    assert wait_for(db, "accounts", expected, key=lambda r: r["id"]) == expected
+    db.close()
