@@ -26,6 +26,7 @@ def kafka_client(what: str) -> ModuleType:
     """The confluent_kafka module, or a ConnectorError saying how to install it."""
     try:
         import confluent_kafka
+        import confluent_kafka.admin  # AdminClient, NewTopic: a submodule not imported with it
     except ImportError:
         raise ConnectorError(
             f"{what}: the Kafka connector needs the confluent-kafka package: "
