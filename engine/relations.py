@@ -245,6 +245,7 @@ class Relations:
         self._validate(reader)
         event_time = self._event_time(source)
         if event_time is not None:
+            event_time.bound = getattr(reader, "event_time_bound", None)  # a Kafka source's
             self.watermarks.add(source.name, event_time)
         self.catalog.add(source)
         contents = Collection(change_schema(fields(source))) if retain == "true" else None

@@ -10,6 +10,11 @@ An idle relation must not hold back views that also read busier ones: with
 ``watermark_idle_timeout = '30 s'``, a relation that has had no rows for that long (by the
 clock) takes the largest watermark of the busy relations, if that is ahead of its own. Its own
 late rows are then judged by that watermark, so nothing a view has closed is ever changed.
+
+A source read from several partitions (Kafka) gives its own ``bound`` instead: the newest event
+time all its partitions have reached (each partition's largest, the smallest of those), leaving
+out partitions idle for ``watermark_idle_timeout``; the watermark follows that bound, so a
+partition that lags behind holds it back.
 """
 
 from __future__ import annotations
@@ -61,6 +66,9 @@ class EventTime:
     late_rows: int = 0
     last_rows_at: float = 0.0
     idle: bool = False
+    # (clock, idle timeout) -> the newest event time (microseconds) the source vouches for,
+    # None while it cannot say; set for sources read from several partitions.
+    bound: Callable[[float, float | None], int | None] | None = None
 
     @classmethod
     def of(cls, relation: Table | Source) -> EventTime:
@@ -116,14 +124,20 @@ class Watermarks:
         """Move each relation's watermark past the on-time rows of this tick, then let idle
         relations catch up with the busy ones; True if any watermark moved."""
         before = self.values()
-        for name, delta in deltas.items():
-            event_time = self.relations.get(name)
-            if event_time is None or delta.num_rows == 0:
+        now = self.clock()
+        for name, event_time in self.relations.items():
+            delta = deltas.get(name)
+            if event_time.bound is not None:
+                newest = event_time.bound(now, event_time.idle_timeout)
+            elif delta is not None and delta.num_rows:
+                newest = int(micros(delta.column(event_time.column)).max())
+            else:
                 continue
-            newest = int(micros(delta.column(event_time.column)).max()) - event_time.delay
+            if newest is None:
+                continue
+            newest -= event_time.delay
             if event_time.watermark is None or newest > event_time.watermark:
                 event_time.watermark = newest
-        now = self.clock()
         busy = [
             e.watermark
             for e in self.relations.values()

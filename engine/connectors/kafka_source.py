@@ -34,6 +34,7 @@ import json
 import logging
 import time
 
+import numpy as np
 import pyarrow as pa
 
 from tidal.engine.connectors.base import (
@@ -65,6 +66,7 @@ from tidal.engine.connectors.kafka_common import (
     kafka_error,
     topic_partitions,
 )
+from tidal.engine.watermarks import micros
 
 FORMATS = {"json": "json", "jsonl": "json", "csv": "csv", "upsert-json": "upsert-json"}
 STARTUP = {"earliest": "earliest", "latest": "latest"}
@@ -108,6 +110,7 @@ def open_kafka_source(source, base_dir) -> KafkaSource:
         choice(what, options, "scan.startup.mode", STARTUP, default="earliest"),
         key_columns=key,
         delimiter=delimiter,
+        time_column=source.watermark.column if source.watermark else None,
     )
 
 
@@ -127,6 +130,7 @@ class KafkaSource(SourceReader):
         startup: str = "earliest",
         key_columns: tuple[str, ...] = (),
         delimiter: str = ",",
+        time_column: str | None = None,
     ) -> None:
         self.name, self.schema, self.topic, self.fmt = name, schema, topic, fmt
         self.errors: list[str] = []
@@ -141,6 +145,13 @@ class KafkaSource(SourceReader):
         key_schema = pa.schema([schema.field(names.index(k.lower())) for k in key_columns])
         self._key_schema = key_schema
         self._parse_key = _value_parser(key_schema, "jsonl", ",") if key_columns else None
+        # Event time per partition (WATERMARK FOR): the newest of each, in microseconds; the
+        # partitions that had messages since the watermarks last asked; when each last did.
+        self._time_column = time_column
+        self._newest: dict[int, int] = {}
+        self._fresh: set[int] = set()
+        self._active_at: dict[int, float] = {}
+        self._started_at: float | None = None
 
     # -- the SourceReader interface ---------------------------------------------------------
 
@@ -154,15 +165,39 @@ class KafkaSource(SourceReader):
         for message in self._consume(max_rows, timeout=0):
             messages.append(message)
             self._offsets[message.partition()] = message.offset() + 1
+            self._fresh.add(message.partition())
         return self._rows(messages)
 
     def snapshot(self) -> dict:
         self._resolve()
-        return {"offsets": {str(p): o for p, o in sorted(self._offsets.items())}}
+        position = {"offsets": {str(p): o for p, o in sorted(self._offsets.items())}}
+        if self._time_column is not None:
+            position["event_times"] = {str(p): t for p, t in sorted(self._newest.items())}
+        return position
 
     def restore(self, state: dict) -> None:
         self._offsets = {int(p): int(o) for p, o in state.get("offsets", {}).items()}
+        self._newest = {int(p): int(t) for p, t in state.get("event_times", {}).items()}
         self._assigned = False
+
+    def event_time_bound(self, now: float, idle_timeout: float | None) -> int | None:
+        """The newest event time every partition has reached (the smallest of the partitions'
+        newest), leaving out partitions without messages for ``idle_timeout`` seconds; None
+        while a partition that is not idle has given no row yet (tidal.engine.watermarks)."""
+        if self._started_at is None:
+            self._started_at = now
+        for partition in self._fresh:
+            self._active_at[partition] = now
+        self._fresh.clear()
+        newest = []
+        for partition in self._partitions or ():
+            quiet = now - self._active_at.get(partition, self._started_at)
+            if idle_timeout is not None and quiet >= idle_timeout:
+                continue
+            if partition not in self._newest:
+                return None
+            newest.append(self._newest[partition])
+        return min(newest) if newest else None
 
     def replay(self, position: dict) -> pa.Table | None:
         """The messages from the current offsets up to ``position``'s, exactly as polled."""
@@ -178,7 +213,9 @@ class KafkaSource(SourceReader):
         messages = self._read_range(behind) if behind else []
         self._offsets.update(targets)
         self._assigned = False
-        return self._rows(messages)
+        rows = self._rows(messages)
+        self._newest = {int(p): int(t) for p, t in position.get("event_times", {}).items()}
+        return rows
 
     def close(self) -> None:
         if self._consumer is not None:
@@ -304,15 +341,27 @@ class KafkaSource(SourceReader):
         if not messages:
             return None
         if self.changes == UPSERT:
-            return self._upsert_rows(messages)
-        kept = [m for m in messages if self._has_value(m)]
-        table, _ = self._parse(self._parse_value, kept, [m.value() for m in kept])
+            table, partitions = self._upsert_rows(messages)
+        else:
+            kept = [m for m in messages if self._has_value(m)]
+            table, good = self._parse(self._parse_value, kept, [m.value() for m in kept])
+            partitions = [kept[i].partition() for i in good]
+        if table is not None and self._time_column is not None:
+            self._note_event_times(table, partitions)
         return table
 
-    def _upsert_rows(self, messages: list) -> pa.Table | None:
+    def _note_event_times(self, table: pa.Table, partitions: list[int]) -> None:
+        times = micros(table.column(self._time_column))
+        for partition in set(partitions):
+            rows = np.asarray(partitions) == partition
+            newest = int(times[rows].max())
+            if newest > self._newest.get(partition, newest - 1):
+                self._newest[partition] = newest
+
+    def _upsert_rows(self, messages: list) -> tuple[pa.Table | None, list[int]]:
         keys, messages = self._parse_keys(messages)
         if not messages:
-            return None
+            return None, []
         changed = [i for i, m in enumerate(messages) if m.value() is not None]
         with_value = [messages[i] for i in changed if self._has_value(messages[i])]
         values, parsed = self._parse(self._parse_value, with_value, [m.value() for m in with_value])
@@ -320,7 +369,7 @@ class KafkaSource(SourceReader):
         value_row = {id(with_value[i]): row for row, i in enumerate(parsed)}
         rows = [i for i, m in enumerate(messages) if m.value() is None or id(m) in value_row]
         if not rows:
-            return None
+            return None, []
         takes = pa.array([value_row.get(id(messages[i])) for i in rows], pa.int64())
         key_takes = pa.array(rows, pa.int64())
         key_names = {n.lower() for n in self._key_schema.names}
@@ -334,7 +383,8 @@ class KafkaSource(SourceReader):
                 columns.append(values.column(field.name).take(takes))
         ops = [UPSERT_ROW if messages[i].value() is not None else DELETE_ROW for i in rows]
         columns.append(pa.array(ops, pa.int8()))
-        return pa.Table.from_arrays(columns, schema=self.schema.append(pa.field(OP, pa.int8())))
+        schema = self.schema.append(pa.field(OP, pa.int8()))
+        return pa.Table.from_arrays(columns, schema=schema), [messages[i].partition() for i in rows]
 
     def _parse_keys(self, messages: list) -> tuple[pa.Table | None, list]:
         """The key columns of the messages whose key reads, and those messages."""

@@ -345,3 +345,48 @@ def test_a_table_fed_by_upsert_messages_keeps_the_last_row_per_key(kafka):
     expected = expected[:1]
     assert wait_for(db, "accounts", expected, key=lambda r: r["id"]) == expected
     db.close()
+
+
+# -- watermarks per partition --------------------------------------------------------------------
+
+
+def at(second: int) -> str:
+    return json.dumps({"id": second, "ts": f"2026-01-01 10:00:{second:02d}"})
+
+
+def micros_at(second: int) -> int:
+    return int(dt.datetime(2026, 1, 1, 10, 0, second, tzinfo=dt.UTC).timestamp() * 1_000_000)
+
+
+def test_the_watermark_is_the_slowest_partitions_and_skips_idle_ones(kafka):
+    topic = kafka.topic(partitions=2)
+    clock = [1000.0]
+    db = Database(clock=lambda: clock[0])
+    db.execute(
+        "CREATE SOURCE events (id INTEGER, ts TIMESTAMP, WATERMARK FOR ts AS ts - INTERVAL '1' "
+        f"SECOND) WITH (connector = 'kafka', topic = '{topic}', format = 'json', "
+        f"'properties.bootstrap.server' = '{kafka.bootstrap}', watermark_idle_timeout = '5 s')"
+    )
+    event_time = db.watermarks.relations["events"]
+
+    def watermark_after(ticks: int = 20) -> int | None:
+        for _ in range(ticks):
+            db.tick()
+            time.sleep(0.02)
+        return event_time.watermark
+
+    kafka.produce(topic, [at(10)], partition=0)
+    assert watermark_after() is None  # partition 1 has said nothing yet, and is not idle
+    kafka.produce(topic, [at(3)], partition=1)
+    assert watermark_after() == micros_at(3) - 1_000_000
+    kafka.produce(topic, [at(20)], partition=0)
+    assert watermark_after() == micros_at(3) - 1_000_000  # partition 1 lags: it holds back
+    clock[0] += 6  # partition 1 idle for longer than 5 s; partition 0 speaks again
+    kafka.produce(topic, [at(21)], partition=0)
+    assert watermark_after() == micros_at(21) - 1_000_000
+    kafka.produce(topic, [at(4)], partition=1)  # back: late rows, and it holds back again
+    clock[0] += 1
+    kafka.produce(topic, [at(22)], partition=0)
+    assert watermark_after() == micros_at(21) - 1_000_000
+    assert event_time.late_rows == 1
+    db.close()
