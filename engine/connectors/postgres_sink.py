@@ -232,7 +232,9 @@ class PostgresSinkWriter(SinkWriter):
         if not rows.num_rows:
             return
         columns = ", ".join(quote(n) for n in rows.column_names)
-        data = postgres_types.encode_copy(rows)
+        # One chunk each: pyarrow 26's CSV writer writes garbage (NUL bytes) for a table
+        # whose first chunk is empty.
+        data = postgres_types.encode_copy(rows.combine_chunks())
         cursor.copy_expert(
             f"COPY {table} ({columns}) FROM STDIN ({postgres_types.COPY_OPTIONS})",
             _Reader(data),
