@@ -191,6 +191,8 @@ class PostgresSinkWriter(SinkWriter):
     def _upsert(self, cursor, changes: pa.Table) -> None:
         inserted = changes.filter(pc.greater(changes.column(WEIGHT), 0))
         deleted = changes.filter(pc.less(changes.column(WEIGHT), 0)).select(self.key)
+        # A key retracted and inserted in one tick is an update: the upsert does it.
+        deleted = deleted.join(inserted.select(self.key), self.key, join_type="left anti")
         rows = pa.concat_tables(
             [
                 inserted.drop_columns([WEIGHT]).append_column(
@@ -209,13 +211,7 @@ class PostgresSinkWriter(SinkWriter):
         cursor.execute(f"TRUNCATE {_STAGE}")
         self._copy(cursor, _STAGE, rows)
         match = " AND ".join(f"t.{quote(k)} = s.{quote(k)}" for k in self.key)
-        # A key deleted and inserted in one tick is an update: only the insertion counts.
-        cursor.execute(
-            f"DELETE FROM {self.table} t USING {_STAGE} s WHERE s.{_DELETE} AND {match} "
-            f"AND NOT EXISTS (SELECT 1 FROM {_STAGE} u WHERE NOT u.{_DELETE} AND "
-            + " AND ".join(f"u.{quote(k)} = s.{quote(k)}" for k in self.key)
-            + ")"
-        )
+        cursor.execute(f"DELETE FROM {self.table} t USING {_STAGE} s WHERE s.{_DELETE} AND {match}")
         others = [n for n in self.schema.names if n not in self.key]
         keys = ", ".join(quote(k) for k in self.key)
         action = (
@@ -232,7 +228,9 @@ class PostgresSinkWriter(SinkWriter):
         if not rows.num_rows:
             return
         columns = ", ".join(quote(n) for n in rows.column_names)
-        data = postgres_types.encode_copy(rows)
+        # One chunk each: pyarrow 26's CSV writer writes garbage (NUL bytes) for a table
+        # whose first chunk is empty.
+        data = postgres_types.encode_copy(rows.combine_chunks())
         cursor.copy_expert(
             f"COPY {table} ({columns}) FROM STDIN ({postgres_types.COPY_OPTIONS})",
             _Reader(data),
