@@ -100,10 +100,11 @@ def open_kafka_source(source, base_dir) -> KafkaSource:
     delimiter = options.get("delimiter", ",").replace("\\t", "\t")
     if len(delimiter) != 1:
         raise ConnectorError(f"{what}: delimiter = '{delimiter}' must be one character (or '\\t')")
+    client_errors: list = []  # the client's errors outside messages (brokers down)
     return KafkaSource(
         source.name,
         source.arrow_schema(),
-        _consumer(what, client_config(what, options), source.name),
+        _consumer(what, client_config(what, options), source.name, client_errors),
         topic,
         _partition_numbers(what, options.get("partitions")),
         fmt,
@@ -111,6 +112,7 @@ def open_kafka_source(source, base_dir) -> KafkaSource:
         key_columns=key,
         delimiter=delimiter,
         time_column=source.watermark.column if source.watermark else None,
+        client_errors=client_errors,
     )
 
 
@@ -131,6 +133,7 @@ class KafkaSource(SourceReader):
         key_columns: tuple[str, ...] = (),
         delimiter: str = ",",
         time_column: str | None = None,
+        client_errors: list | None = None,
     ) -> None:
         self.name, self.schema, self.topic, self.fmt = name, schema, topic, fmt
         self.errors: list[str] = []
@@ -140,6 +143,8 @@ class KafkaSource(SourceReader):
         self._partitions: list[int] | None = None  # looked up when first needed
         self._offsets: dict[int, int] = {}  # partition -> next offset; empty until resolved
         self._assigned = False
+        self._said: set = set()  # the kinds of error reported since the last message
+        self._client_errors = client_errors if client_errors is not None else []
         self._parse_value = _value_parser(schema, "csv" if fmt == "csv" else "jsonl", delimiter)
         names = [n.lower() for n in schema.names]
         key_schema = pa.schema([schema.field(names.index(k.lower())) for k in key_columns])
@@ -209,6 +214,14 @@ class KafkaSource(SourceReader):
                 raise ConnectorError(
                     f"source {self.name}: cannot read {self.topic}/{p} again up to offset "
                     f"{o}: it is already at offset {self._offsets[p]}"
+                )
+        for p, end in behind.items():
+            kept_from = self._watermarks(p)[0]
+            if kept_from > self._offsets[p]:
+                raise ConnectorError(
+                    f"source {self.name}: cannot read {self.topic}/{p} again from offset "
+                    f"{self._offsets[p]} to {end}: the topic keeps it only from offset "
+                    f"{kept_from} now (retention removed the rest)"
                 )
         messages = self._read_range(behind) if behind else []
         self._offsets.update(targets)
@@ -298,8 +311,13 @@ class KafkaSource(SourceReader):
             error = message.error()
             if error is None:
                 messages.append(message)
+                self._said.clear()
             elif not _is_end(message, confluent_kafka):
-                self._report(f"{self.topic}/{message.partition()}", error.str())
+                where = f"{self.topic}/{message.partition()}"
+                self._say((where, error.code()), f"{where}: {error.str()}")
+        for error in self._client_errors:
+            self._say(error.code(), f"{self.topic}: {error.str()}")
+        self._client_errors.clear()
         messages.sort(key=lambda m: m.partition())  # stable: offsets stay in order
         return messages
 
@@ -445,12 +463,19 @@ class KafkaSource(SourceReader):
         good = [i for i in range(len(messages)) if i not in bad]
         return (pa.concat_tables(tables) if tables else None), good
 
+    def _say(self, kind: object, said: str) -> None:
+        """Report the client's error once while it lasts (brokers down), not at every poll."""
+        if kind not in self._said:
+            self._said.add(kind)
+            self.errors.append(said)
+            del self.errors[:-MAX_ERRORS]
+
     def _report(self, where: str, problem: str) -> None:
         self.errors.append(f"{where}: {problem}")
         del self.errors[:-MAX_ERRORS]
 
 
-def _consumer(what: str, config: dict[str, str], name: str):
+def _consumer(what: str, config: dict[str, str], name: str, errors: list):
     confluent_kafka = kafka_client(what)
     config = {
         **config,
@@ -461,6 +486,7 @@ def _consumer(what: str, config: dict[str, str], name: str):
         "auto.offset.reset": config.get("auto.offset.reset", "earliest"),
         # Some brokers (Tansu) hold every fetch this long, even with messages waiting.
         "fetch.wait.max.ms": config.get("fetch.wait.max.ms", "100"),
+        "error_cb": errors.append,
     }
     try:
         return confluent_kafka.Consumer(config, logger=logging.getLogger(__name__))

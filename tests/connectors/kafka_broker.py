@@ -79,7 +79,7 @@ class KafkaBroker:
         if self._process.poll() is None:
             self._process.terminate()
             try:
-                self._process.wait(timeout=3)
+                self._process.wait(timeout=1)
             except subprocess.TimeoutExpired:
                 self._process.kill()
                 self._process.wait(timeout=10)

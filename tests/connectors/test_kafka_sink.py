@@ -142,6 +142,8 @@ def test_option_mistakes_are_clear_errors(kafka):
         sink_of(kafka, topic, exactly_once="yes")
     with pytest.raises(ConnectorError, match="brokers have no topic 'missing'"):
         sink_of(kafka, "missing")
+    with pytest.raises(ConnectorError, match='No such configuration property: "no.such"'):
+        sink_of(kafka, topic, **{"properties.no.such": "1"})
 
 
 def test_transactions_hide_an_aborted_tick_from_read_committed_consumers(real_kafka):

@@ -390,3 +390,24 @@ def test_the_watermark_is_the_slowest_partitions_and_skips_idle_ones(kafka):
     assert watermark_after() == micros_at(21) - 1_000_000
     assert event_time.late_rows == 1
     db.close()
+
+
+def test_brokers_going_away_are_reported_once_not_at_every_poll():
+    from tests.connectors.kafka_broker import Kafka, KafkaBroker
+
+    broker = KafkaBroker()
+    try:
+        kafka = Kafka(broker.bootstrap)
+        topic = kafka.topic()
+        kafka.produce(topic, [event(1)])
+        reader = reader_of(kafka, topic)
+        assert [r["id"] for r in read(reader, 1)] == [1]
+    finally:
+        broker.stop()
+    for _ in range(40):
+        assert reader.poll(100) is None
+        time.sleep(0.05)
+    assert 1 <= len(reader.errors) <= 2, reader.errors  # each kind once: down, refused
+    assert all("Connection refused" in e or "brokers are down" in e for e in reader.errors)
+    assert reader.snapshot() == {"offsets": {"0": 1}}
+    reader.close()
