@@ -22,6 +22,9 @@ a crash is not published twice. ``run`` is drawn when the sink is created and ke
 checkpoints, as the PostgreSQL sink does. With ``exactly_once = 'false'`` (brokers without
 transactions) the data and then the progress record are written with an idempotent producer:
 a crash between the two publishes the tick again (at least once).
+
+A tick that cannot be published (brokers down) stays staged; the next tries wait 1, 2, 4 ... up
+to 30 seconds, so that ticks are not held up by a timeout each.
 """
 
 from __future__ import annotations
@@ -62,6 +65,8 @@ TYPES = {"append-only": "append-only", "append_only": "append-only", "upsert": "
 FORMATS = {"json": "json"}
 PROGRESS_TOPIC = "tidal_sink_progress"
 COMMIT_TIMEOUT = 30.0  # seconds a transaction's commit (or a flush) may take
+ABORT_TIMEOUT = 5.0
+MAX_BACKOFF = 30.0  # the longest wait between tries to publish after failures
 _OPTIONS = {
     "connector",
     "topic",
@@ -142,6 +147,7 @@ class KafkaSink(SinkWriter):
         self._published: tuple[str, int] | None = None  # (run, tick) of the progress topic
         self._progress_read = False
         self._json = _JsonRows(schema)
+        self._backoff, self._retry_at = 0.0, 0.0  # seconds to wait after a failed publish
 
     # --- SinkWriter -------------------------------------------------------------------------
 
@@ -164,8 +170,8 @@ class KafkaSink(SinkWriter):
             self.staged.append((tick, changes))
 
     def publish(self) -> None:
-        if not self.staged:
-            return
+        if not self.staged or time.monotonic() < self._retry_at:
+            return  # after a failure, the next tries wait (brokers down): ticks go on meanwhile
         confluent_kafka = kafka_client(self.what)
         try:
             self._start()
@@ -177,8 +183,11 @@ class KafkaSink(SinkWriter):
                 self._publish_tick(tick, changes)
                 self._published = (self.run, tick)
                 self.staged.pop(0)
+            self._backoff = 0.0
         except (confluent_kafka.KafkaException, duckdb.Error) as error:
             self._drop_producer()
+            self._backoff = min(max(2 * self._backoff, 1.0), MAX_BACKOFF)
+            self._retry_at = time.monotonic() + self._backoff
             raise ConnectorError(
                 f"{self.what}: tick {self.staged[0][0]} could not be published (kept for the "
                 f"next try): {_text(error)}"
@@ -277,7 +286,7 @@ class KafkaSink(SinkWriter):
     def _abort(self) -> None:
         confluent_kafka = kafka_client(self.what)
         try:
-            self._producer.abort_transaction(COMMIT_TIMEOUT)
+            self._producer.abort_transaction(ABORT_TIMEOUT)
         except confluent_kafka.KafkaException as error:  # the next try starts over anyway
             logging.getLogger(__name__).warning("%s: abort failed: %s", self.what, _text(error))
         self._drop_producer()

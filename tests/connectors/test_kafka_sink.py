@@ -11,8 +11,9 @@ import time
 import pyarrow as pa
 import pytest
 
+from tests.connectors.kafka_broker import Kafka, KafkaBroker
 from tidal.catalog.objects import Sink
-from tidal.engine.connectors import ConnectorError, open_sink
+from tidal.engine.connectors import ConnectorError, kafka_sink, open_sink
 from tidal.engine.database import Database
 
 pytest.importorskip("confluent_kafka")
@@ -263,3 +264,26 @@ def test_ticks_replayed_after_a_crash_are_not_published_again(kafka, tmp_path):
     run_ticks(db, lambda: len(kafka.messages(out)) >= 4)
     assert sorted(v["id"] for _, v in decoded(kafka.messages(out))) == [1, 2, 3, 4]
     db.close()
+
+
+def test_ticks_that_cannot_be_published_stay_staged(monkeypatch):
+    monkeypatch.setattr(kafka_sink, "COMMIT_TIMEOUT", 2.0)
+    broker = KafkaBroker()
+    try:
+        kafka = Kafka(broker.bootstrap)
+        writer = sink_of(kafka, kafka.topic(), name="down")
+        writer.write(changes([(1, "a", 1.0, 1)]), 1)
+        writer.publish()
+    finally:
+        broker.stop()
+    writer.write(changes([(2, "b", 2.0, 1)]), 2)
+    started = time.monotonic()
+    with pytest.raises(ConnectorError, match="tick 2 could not be published"):
+        writer.publish()
+    assert time.monotonic() - started < 10
+    assert [tick for tick, _ in writer.staged] == [2]
+    assert writer.commit()["staged"] == writer.staged
+    started = time.monotonic()
+    writer.publish()  # the next try waits a second: the tick is not held up meanwhile
+    assert time.monotonic() - started < 0.5 and len(writer.staged) == 1
+    writer.close()

@@ -12,6 +12,7 @@ import duckdb
 import pyarrow as pa
 import pytest
 
+from tests.connectors.kafka_broker import Kafka, KafkaBroker
 from tidal.catalog.objects import Column, Source, Table
 from tidal.engine.connectors import ConnectorError, open_source
 from tidal.engine.connectors.base import DELETE_ROW, OP, UPSERT, UPSERT_ROW
@@ -393,8 +394,6 @@ def test_the_watermark_is_the_slowest_partitions_and_skips_idle_ones(kafka):
 
 
 def test_brokers_going_away_are_reported_once_not_at_every_poll():
-    from tests.connectors.kafka_broker import Kafka, KafkaBroker
-
     broker = KafkaBroker()
     try:
         kafka = Kafka(broker.bootstrap)
