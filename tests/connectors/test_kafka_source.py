@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import subprocess
+import sys
 import time
 from decimal import Decimal
 
@@ -410,3 +412,37 @@ def test_brokers_going_away_are_reported_once_not_at_every_poll():
     assert all("Connection refused" in e or "brokers are down" in e for e in reader.errors)
     assert reader.snapshot() == {"offsets": {"0": 1}}
     reader.close()
+
+
+CRASHING_READER = """
+import os, sys, time
+from tidal.engine.database import Database
+db = Database(sys.argv[1], checkpoint_interval=3600)
+db.execute(sys.argv[2])
+db.execute("CREATE MATERIALIZED VIEW ids AS SELECT id, count(*) AS n FROM events GROUP BY id")
+deadline = time.monotonic() + 20
+while db.read("ids").num_rows < 6 and time.monotonic() < deadline:
+    db.tick()
+    time.sleep(0.02)
+os._exit(0 if db.read("ids").num_rows == 6 else 1)  # as kill -9: no checkpoint, nothing closed
+"""
+
+
+def test_recovery_after_a_crash_reads_the_logged_ticks_again_from_kafka(kafka, tmp_path):
+    topic = kafka.topic(partitions=2)
+    kafka.produce(topic, [event(i) for i in range(3)], partition=0)
+    kafka.produce(topic, [event(i) for i in range(3, 6)], partition=1)
+    create = (
+        "CREATE SOURCE events (id INTEGER, ts TIMESTAMP, amount DECIMAL(10,2), name VARCHAR) "
+        f"WITH (connector = 'kafka', topic = '{topic}', format = 'json', "
+        f"'properties.bootstrap.server' = '{kafka.bootstrap}')"
+    )
+    data = tmp_path / "data"
+    subprocess.run(
+        [sys.executable, "-c", CRASHING_READER, str(data), create], check=True, timeout=60
+    )
+    kafka.produce(topic, [event(6)], partition=0)  # while tidal is down
+    db = Database(data)  # recovery: the logged ticks' messages are read again by offset
+    expected = [{"id": i, "n": 1} for i in range(7)]
+    assert wait_for(db, "ids", expected, key=lambda r: r["id"]) == expected
+    db.close()
