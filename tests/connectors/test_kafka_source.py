@@ -19,6 +19,7 @@ from tidal.catalog.objects import Column, Source, Table
 from tidal.engine.connectors import ConnectorError, open_source
 from tidal.engine.connectors.base import DELETE_ROW, OP, UPSERT, UPSERT_ROW
 from tidal.engine.database import Database
+from tidal.sql.errors import SqlError
 
 pytest.importorskip("confluent_kafka")
 
@@ -417,6 +418,7 @@ def test_brokers_going_away_are_reported_once_not_at_every_poll():
 CRASHING_READER = """
 import os, sys, time
 from tidal.engine.database import Database
+from tidal.sql.errors import SqlError
 db = Database(sys.argv[1], checkpoint_interval=3600)
 db.execute(sys.argv[2])
 db.execute("CREATE MATERIALIZED VIEW ids AS SELECT id, count(*) AS n FROM events GROUP BY id")
@@ -446,3 +448,17 @@ def test_recovery_after_a_crash_reads_the_logged_ticks_again_from_kafka(kafka, t
     expected = [{"id": i, "n": 1} for i in range(7)]
     assert wait_for(db, "ids", expected, key=lambda r: r["id"]) == expected
     db.close()
+
+
+def test_format_upsert_takes_json_only_and_a_key():
+    db = Database()
+    with pytest.raises(SqlError, match="tidal reads FORMAT UPSERT ENCODE JSON"):
+        db.execute(
+            "CREATE TABLE t (id INTEGER PRIMARY KEY) WITH (connector = 'kafka', topic = 't', "
+            "'properties.bootstrap.server' = '127.0.0.1:9') FORMAT UPSERT ENCODE CSV"
+        )
+    with pytest.raises(SqlError, match="needs a table with a key"):
+        db.execute(
+            "CREATE SOURCE s (id INTEGER) WITH (connector = 'kafka', topic = 't', "
+            "'properties.bootstrap.server' = '127.0.0.1:9') FORMAT UPSERT ENCODE JSON"
+        )
