@@ -72,6 +72,7 @@ FORMATS = {"json": "json", "jsonl": "json", "csv": "csv", "upsert-json": "upsert
 STARTUP = {"earliest": "earliest", "latest": "latest"}
 MAX_ERRORS = 1000  # the newest skipped-message reports kept
 REPLAY_TIMEOUT = 60.0  # seconds to read a logged range again before giving up
+RETRY_WAIT = 10.0  # seconds between tries to look the topic up while the brokers are away
 _OPTIONS = {"connector", "topic", "format", "scan.startup.mode", "partitions", BOOTSTRAP}
 _CSV_OPTIONS = {"delimiter", "header"}
 _SOURCE_ALIASES = {**ALIASES, "csv.field-delimiter": "delimiter"}
@@ -143,6 +144,7 @@ class KafkaSource(SourceReader):
         self._partitions: list[int] | None = None  # looked up when first needed
         self._offsets: dict[int, int] = {}  # partition -> next offset; empty until resolved
         self._assigned = False
+        self._retry_at = 0.0  # after the brokers could not be reached, when to try again
         self._said: set = set()  # the kinds of error reported since the last message
         self._client_errors = client_errors if client_errors is not None else []
         self._parse_value = _value_parser(schema, "csv" if fmt == "csv" else "jsonl", delimiter)
@@ -165,7 +167,13 @@ class KafkaSource(SourceReader):
         self._partition_list()
 
     def poll(self, max_rows: int, drain: bool = False) -> pa.Table | None:
-        self._assign()
+        if time.monotonic() < self._retry_at:
+            return None  # the brokers could not be reached: not every poll waits for them
+        try:
+            self._assign()
+        except ConnectorError:
+            self._retry_at = time.monotonic() + RETRY_WAIT
+            raise
         messages = []
         for message in self._consume(max_rows, timeout=0):
             messages.append(message)

@@ -16,7 +16,7 @@ import pytest
 
 from tests.connectors.kafka_broker import Kafka, KafkaBroker
 from tidal.catalog.objects import Column, Source, Table
-from tidal.engine.connectors import ConnectorError, open_source
+from tidal.engine.connectors import ConnectorError, kafka_common, open_source
 from tidal.engine.connectors.base import DELETE_ROW, OP, UPSERT, UPSERT_ROW
 from tidal.engine.database import Database
 from tidal.sql.errors import SqlError
@@ -462,3 +462,21 @@ def test_format_upsert_takes_json_only_and_a_key():
             "CREATE SOURCE s (id INTEGER) WITH (connector = 'kafka', topic = 't', "
             "'properties.bootstrap.server' = '127.0.0.1:9') FORMAT UPSERT ENCODE JSON"
         )
+
+
+def test_a_source_whose_brokers_are_away_at_a_restart_says_so_and_waits(monkeypatch):
+    """Recovery opens the reader without looking the topic up; its polls find out."""
+    monkeypatch.setattr(kafka_common, "METADATA_TIMEOUT", 1.0)
+    options = {
+        "connector": "kafka",
+        "topic": "t",
+        "properties.bootstrap.server": "127.0.0.1:9",  # nothing listens there
+        "format": "json",
+    }
+    reader = open_source(Source("s", COLUMNS, options=tuple(options.items())), ".")
+    with pytest.raises(ConnectorError, match="cannot reach the Kafka brokers in 1 s"):
+        reader.poll(10)
+    started = time.monotonic()
+    assert reader.poll(10) is None  # the next tries wait: ticks are not held up meanwhile
+    assert time.monotonic() - started < 0.5
+    reader.close()
