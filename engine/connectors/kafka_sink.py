@@ -184,10 +184,12 @@ class KafkaSink(SinkWriter):
                 self._published = (self.run, tick)
                 self.staged.pop(0)
             self._backoff = 0.0
-        except (confluent_kafka.KafkaException, duckdb.Error) as error:
+        except (ConnectorError, confluent_kafka.KafkaException, duckdb.Error) as error:
             self._drop_producer()
             self._backoff = min(max(2 * self._backoff, 1.0), MAX_BACKOFF)
             self._retry_at = time.monotonic() + self._backoff
+            if isinstance(error, ConnectorError):
+                raise
             raise ConnectorError(
                 f"{self.what}: tick {self.staged[0][0]} could not be published (kept for the "
                 f"next try): {_text(error)}"
@@ -218,7 +220,14 @@ class KafkaSink(SinkWriter):
             except (confluent_kafka.KafkaException, ValueError, TypeError) as error:
                 raise kafka_error(self.what, error) from None
             if self.exactly_once:
-                producer.init_transactions(COMMIT_TIMEOUT)
+                try:
+                    producer.init_transactions(COMMIT_TIMEOUT)
+                except confluent_kafka.KafkaException as error:
+                    raise ConnectorError(
+                        f"{self.what}: the brokers did not start a transactional producer "
+                        f"({_text(error)}); for brokers without transactions set "
+                        "exactly_once = 'false'"
+                    ) from None
             self._producer = producer
         if not self._progress_read:
             self._ensure_progress_topic(self._admin())
