@@ -370,7 +370,8 @@ class KafkaSource(SourceReader):
             table, partitions = self._upsert_rows(messages)
         else:
             kept = [m for m in messages if self._has_value(m)]
-            table, good = self._parse(self._parse_value, kept, [m.value() for m in kept])
+            texts = [m.value().rstrip(b"\r\n") for m in kept]
+            table, good = self._parse(self._parse_value, kept, texts)
             partitions = [kept[i].partition() for i in good]
         if table is not None and self._time_column is not None:
             self._note_event_times(table, partitions)
@@ -447,6 +448,7 @@ class KafkaSource(SourceReader):
         if value is None or not value.strip():
             self._report(_where(message), "the message has no value")
             return False
+        value = value.rstrip(b"\r\n")  # a record written with its line end is one record
         if self.fmt == "csv" and (b"\n" in value or b"\r" in value):
             self._report(_where(message), "a CSV message holds one record on one line")
             return False

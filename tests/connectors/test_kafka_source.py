@@ -89,13 +89,16 @@ def test_json_messages_of_every_partition_are_read_with_their_types(kafka):
 
 def test_csv_messages_go_by_position(kafka):
     topic = kafka.topic()
-    kafka.produce(topic, ['1,2026-01-01 10:00:00,2.5,"a, b"', "2,,,", '3,,1,""'])
-    rows = read(reader_of(kafka, topic, fmt="csv"), 3)
+    kafka.produce(topic, ['1,2026-01-01 10:00:00,2.5,"a, b"', "2,,,\r\n", '3,,1,""', "4,\n5,,"])
+    reader = reader_of(kafka, topic, fmt="csv")
+    rows = read(reader, 3)
     assert rows == [
         {"id": 1, "ts": dt.datetime(2026, 1, 1, 10), "amount": Decimal("2.50"), "name": "a, b"},
         {"id": 2, "ts": None, "amount": None, "name": None},
         {"id": 3, "ts": None, "amount": Decimal("1.00"), "name": ""},
     ]
+    assert [e.split(": ")[0] for e in reader.errors] == [f"{topic}/0@3"]
+    assert "one record on one line" in reader.errors[0]
 
 
 def test_bad_messages_are_reported_by_offset_and_the_others_come_through(kafka):
