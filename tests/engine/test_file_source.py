@@ -295,8 +295,8 @@ def test_numbers_out_of_range_are_bad_records_not_infinity(tmp_path, fmt, lines)
     [
         ({}, "option 'connector' is required; one of: 'datagen', 'file'"),
         (
-            {"connector": "kafka"},
-            "connector 'kafka' is not supported; use one of: 'datagen', 'file'",
+            {"connector": "kinesis"},
+            "connector 'kinesis' is not supported; use one of: 'datagen', 'file'",
         ),
         ({"connector": "file", "path": "x"}, "option 'format' is required; one of: 'csv', 'jsonl'"),
         ({"connector": "file", "path": "x", "format": "avro"}, "format = 'avro' is not supported"),
