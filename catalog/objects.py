@@ -69,7 +69,8 @@ class Table(Relation):
     ``primary_key``: the key's columns (NOT NULL, unique), enforced on every change;
     ``constraint``: the key constraint's name. ``on_conflict``: what an INSERT does with a
     row whose key exists (one of the ``CONFLICT_*`` rules). ``append_only``: the table
-    accepts INSERT only, so its rows are never retracted.
+    accepts INSERT only, so its rows are never retracted. A table with a ``connector`` option
+    is fed by that connector (a replication stream, upserts from Kafka, webhooks), not by DML.
 
     >>> t = Table("t", (Column("k", "INTEGER", False), Column("v", "INTEGER")), primary_key=("k",))
     >>> t.key_positions(), t.constraint
@@ -77,7 +78,7 @@ class Table(Relation):
     """
 
     watermark: Watermark | None = None
-    options: tuple[tuple[str, str], ...] = ()  # event-time options only
+    options: tuple[tuple[str, str], ...] = ()  # event-time options, and a connector's
     primary_key: tuple[str, ...] = ()
     key_constraint: str = ""  # as declared (CONSTRAINT name PRIMARY KEY ...), else empty
     on_conflict: str = CONFLICT_ERROR
@@ -86,6 +87,11 @@ class Table(Relation):
 
     def option(self, key: str, default: str | None = None) -> str | None:
         return dict(self.options).get(key, default)
+
+    @property
+    def connector(self) -> str | None:
+        """The connector feeding the table, or None for a table fed by DML."""
+        return self.option("connector")
 
     @property
     def constraint(self) -> str:

@@ -24,18 +24,30 @@ from tidal.catalog.objects import Function, Relation, Sink, Source, Table, View
 from tidal.catalog.sqlstate import (
     DUPLICATE_TABLE,
     INVALID_PARAMETER_VALUE,
+    INVALID_TABLE_DEFINITION,
     OBJECT_NOT_IN_PREREQUISITE_STATE,
     WRONG_OBJECT_TYPE,
 )
 from tidal.engine.batch import BatchBackend, BatchError, plain_rows
 from tidal.engine.collection import Collection
-from tidal.engine.connectors import ConnectorError, SinkWriter, SourceReader, open_sink, open_source
+from tidal.engine.connectors import (
+    OP,
+    PUSHED_CONNECTORS,
+    TRUNCATE,
+    UPSERT,
+    ConnectorError,
+    SinkWriter,
+    SourceReader,
+    open_sink,
+    open_source,
+)
 from tidal.engine.dataflow import Dataflow
 from tidal.engine.errors import DataError
 from tidal.engine.expressions import EvaluationError
 from tidal.engine.operators.base import change_schema
 from tidal.engine.primary_keys import rows_with_keys
 from tidal.engine.udf import dead_letters, registry
+from tidal.engine.upserts import upsert_changes
 from tidal.engine.watermarks import EventTime, Watermarks
 from tidal.engine.zset import WEIGHT, concat, consolidate, negate, rename_positional, with_weight
 from tidal.sql.changes import insert_only, unique_key
@@ -170,6 +182,26 @@ class Relations:
         base = self.bases.get(name.lower())
         return base is None or base.contents is not None
 
+    def polled_changes(self, name: str, batch: pa.Table) -> pa.Table:
+        """A reader's polled rows as the weighted changes they make to its relation: APPEND
+        rows are inserted, UPSERT rows applied by key (tidal.engine.upserts); an upsert whose
+        key has a NULL is left out, and said in the reader's errors."""
+        base = self.bases[name]
+        if base.reader.changes != UPSERT:
+            return rename_positional(with_weight(batch))
+        key = base.relation.key_positions()
+        op = batch.column(OP)
+        missing = pc.and_(pc.not_equal(op, TRUNCATE), _any_null(batch, key))
+        if pc.any(missing).as_py():
+            count = pc.sum(missing).as_py()
+            base.reader.errors.append(f"{count} row(s) without a value in the primary key left out")
+            batch = batch.filter(pc.invert(missing))
+        return upsert_changes(batch, key, base.contents)
+
+    def staging(self) -> bool:
+        """Whether a sink publishes only durable ticks (tidal.engine.connectors.base)."""
+        return any(sink.writer.stages for sink in self.sinks.values())
+
     def uses_clock(self) -> bool:
         """Whether some view changes as time passes (a temporal filter)."""
         return any(v.dataflow and v.dataflow.uses_clock for v in self.views.values())
@@ -177,9 +209,24 @@ class Relations:
     # --- tables and sources ---------------------------------------------------------------------
 
     def create_table(self, table: Table) -> None:
+        """A table; with a connector (other than a webhook, which POSTs its rows as DML), the
+        reader that feeds it."""
+        reader = None
+        if table.connector is not None and table.connector.lower() not in PUSHED_CONNECTORS:
+            if table.name in self.catalog:
+                self.catalog.add(table)  # raises the "already exists" error
+            reader = self._reader(table)
+            if reader.changes == UPSERT and not table.primary_key:
+                reader.close()
+                raise SqlError(
+                    f"table {table.name}: connector '{table.connector}' upserts and deletes "
+                    "rows by key: declare a PRIMARY KEY",
+                    sqlstate=INVALID_TABLE_DEFINITION,
+                )
         event_time = self._event_time(table)
         self.catalog.add(table)
-        self.bases[table.name.lower()] = Base(table, Collection(change_schema(fields(table))))
+        contents = Collection(change_schema(fields(table)))
+        self.bases[table.name.lower()] = Base(table, contents, reader)
         if event_time is not None:
             self.watermarks.add(table.name, event_time)
 
@@ -192,20 +239,24 @@ class Relations:
                 f"source {source.name}: option '{RETAIN}' is 'true' or 'false'",
                 sqlstate=INVALID_PARAMETER_VALUE,
             )
-        engine_options = (RETAIN, *EVENT_TIME_OPTIONS)
-        connector_options = tuple((k, v) for k, v in source.options if k not in engine_options)
-        try:
-            reader = open_source(
-                dataclasses.replace(source, options=connector_options), self.base_dir
-            )
-        except ConnectorError as error:
-            raise SqlError(str(error), sqlstate=INVALID_PARAMETER_VALUE) from None
+        reader = self._reader(source)
         event_time = self._event_time(source)
         if event_time is not None:
             self.watermarks.add(source.name, event_time)
         self.catalog.add(source)
         contents = Collection(change_schema(fields(source))) if retain == "true" else None
         self.bases[source.name.lower()] = Base(source, contents, reader)
+
+    def _reader(self, relation: Table | Source) -> SourceReader:
+        """The connector reading ``relation``, given only the connector's own options."""
+        engine_options = (RETAIN, *EVENT_TIME_OPTIONS)
+        connector_options = tuple((k, v) for k, v in relation.options if k not in engine_options)
+        try:
+            return open_source(
+                dataclasses.replace(relation, options=connector_options), self.base_dir
+            )
+        except ConnectorError as error:
+            raise SqlError(str(error), sqlstate=INVALID_PARAMETER_VALUE) from None
 
     def reshape_table(self, table: Table, rows: pa.Table) -> Base:
         """Give ``table`` (its new columns) the contents ``rows`` (positional columns and
@@ -469,7 +520,7 @@ class Relations:
             key = obj.name.lower()
             base = self.bases.pop(key, None)
             if base is not None and base.reader is not None:
-                base.reader.close()
+                base.reader.discard()
             self.views.pop(key, None)
             self.watermarks.remove(key)
             for event_time in self.watermarks.relations.values():
@@ -503,6 +554,14 @@ class Relations:
         for function in self.catalog.objects("function"):
             if function.runtime_name:  # type: ignore[union-attr]
                 registry.unregister(function.runtime_name)  # type: ignore[union-attr]
+
+
+def _any_null(batch: pa.Table, positions: list[int]) -> pa.ChunkedArray:
+    mask = None
+    for position in positions:
+        null = pc.is_null(batch.column(position))
+        mask = null if mask is None else pc.or_(mask, null)
+    return mask
 
 
 def fields(relation: Relation) -> tuple[Field, ...]:

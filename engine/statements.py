@@ -413,6 +413,11 @@ class Statements:
                 f"cannot copy to {table.kind} {table.name!r}: COPY FROM fills a table",
                 sqlstate=WRONG_OBJECT_TYPE,
             )
+        if table.connector is not None:
+            raise SqlError(
+                f"cannot copy to {table.name!r}: it is fed by connector '{table.connector}'",
+                sqlstate=WRONG_OBJECT_TYPE,
+            )
         return table
 
     def _default_values(self, column, count: int) -> pa.Array:

@@ -41,7 +41,7 @@ from tidal.engine.expressions import EvaluationError
 from tidal.engine.memory import MemoryBudget, Usage, measure
 from tidal.engine.relations import Base, Relations
 from tidal.engine.watermarks import Watermarks
-from tidal.engine.zset import WEIGHT, concat, rename_positional, with_weight
+from tidal.engine.zset import WEIGHT, concat, rename_positional
 
 DEFAULT_BATCH_ROWS = 65_536
 LOCK_POLL_SECONDS = 0.05  # how often a statement waiting for the lock looks for a cancel
@@ -59,9 +59,12 @@ class Journal(Protocol):
         changes: dict[str, pa.Table],
         values: dict[str, int | None],
         outputs: dict[str, pa.Table],
+        sync: bool,
     ) -> None:
-        """Log a tick that ran: its tables' ``changes``, the watermarks and clock ``values``
-        its views ran with, and every relation's changes (``outputs``). Raising undoes it."""
+        """Log a tick that ran: its tables' ``changes`` (DML, and the rows of logged
+        readers), the watermarks and clock ``values`` its views ran with, and every relation's
+        changes (``outputs``). ``sync``: make the record durable before returning (else DML
+        waits for ``sync``). Raising undoes it."""
 
     def record_failed(self, tick: int) -> None:
         """Log that a tick failed and was undone: the source rows it read are not read again."""
@@ -157,6 +160,7 @@ class TickLoop:
             if deltas or self.watermarks.advance({}) or self.relations.uses_clock():
                 self._run(deltas)
                 return True
+            self._publish()  # ticks a sink could not publish before: try again
             return False
 
     def catch_up(self, retained_only: bool = False) -> None:
@@ -195,9 +199,9 @@ class TickLoop:
                 # every query: report it, and try again at the next poll.
                 self.report(str(error))
                 continue
-            self._collect_reader_errors(base)
             if batch is not None and batch.num_rows:
-                deltas[name] = rename_positional(with_weight(batch))
+                deltas[name] = self.relations.polled_changes(name, batch)
+            self._collect_reader_errors(base)
         return deltas
 
     def _collect_reader_errors(self, base: Base) -> None:
@@ -216,10 +220,13 @@ class TickLoop:
             deltas = dict(logged.changes)
             for name, position in logged.positions.items():
                 reader = self.relations.bases[name].reader
+                if reader.logged:  # its rows are among the logged changes
+                    reader.restore(position)
+                    continue
                 batch = reader.replay(position)
-                reader.errors.clear()  # said when the tick first ran
                 if batch is not None and batch.num_rows:
-                    deltas[name] = rename_positional(with_weight(batch))
+                    deltas[name] = self.relations.polled_changes(name, batch)
+                reader.errors.clear()  # said when the tick first ran
             if logged.applied:
                 self._run(deltas, logged)
             else:  # as when it failed: its rows dropped, every view rebuilt from its inputs
@@ -228,8 +235,12 @@ class TickLoop:
     def _run(self, base_deltas: dict[str, pa.Table], replayed: Replayed | None = None) -> None:
         watermarks_before = self.watermarks.snapshot()
         tick = self.ticks + 1
-        changes = {n: d for n, d in base_deltas.items() if self.relations.bases[n].reader is None}
-        polled = len(changes) < len(base_deltas)  # source rows: their positions moved
+        readers = {n: self.relations.bases[n].reader for n in base_deltas}
+        dml = {n: d for n, d in base_deltas.items() if readers[n] is None}
+        polled = len(dml) < len(base_deltas)  # source rows: their positions moved
+        # What the log keeps of the tick: DML, and the rows that cannot be read again.
+        logged = [n for n, reader in readers.items() if reader is not None and reader.logged]
+        changes = {**dml, **{n: base_deltas[n] for n in logged}}
         base_deltas = self._without_late_rows(base_deltas)
         if replayed is None:
             self.watermarks.advance(base_deltas)
@@ -239,9 +250,12 @@ class TickLoop:
             values = replayed.values
         try:
             deltas = self.relations.step(base_deltas, values, tick)
-            self._check_memory(changes, polled, replayed is not None)
+            self._check_memory(dml, polled, replayed is not None)
             if self.journal is not None and replayed is None:
-                self.journal.record(tick, changes, values, deltas)
+                # Durable now when an outside party is told of the tick: an upstream that
+                # forgets the rows, or a sink that publishes what cannot be taken back.
+                sync = bool(logged) or self.relations.staging()
+                self.journal.record(tick, changes, values, deltas, sync)
             elif self.journal is not None:
                 self.journal.check(tick, deltas)
         except Exception as error:
@@ -255,11 +269,33 @@ class TickLoop:
             raise DataError(
                 f"a view could not process the change, so it was not applied: {error}"
             ) from None
+        if replayed is None:
+            self._acknowledge(logged)
+        self._publish()
         # Listeners see the tick before it counts as completed: a reader that does not wait
         # for the lock keeps the previous tick's snapshot until the new one is ready.
         for listener in self.on_tick:
             listener(tick, deltas)
         self.ticks = tick
+
+    def _acknowledge(self, names: list[str]) -> None:
+        """Tell logged readers that their rows up to now are durable."""
+        for name in names:
+            reader = self.relations.bases[name].reader
+            try:
+                reader.acknowledge(reader.snapshot())
+            except ConnectorError as error:  # said, and acknowledged with a later tick
+                self.report(f"{self.relations.bases[name].relation.kind} {name}: {error}")
+
+    def _publish(self) -> None:
+        """Sinks that stage write their staged (durable) ticks out; one that cannot keeps
+        them for the next try, and says why once."""
+        for sink in self.relations.sinks.values():
+            if sink.writer.stages:
+                try:
+                    sink.writer.publish()
+                except ConnectorError as error:
+                    self.report(f"sink {sink.sink.name}: {error}")
 
     # --- memory -----------------------------------------------------------------------------------
 

@@ -335,16 +335,21 @@ EVENT_TIME_OPTIONS = ("late_table", "watermark_idle_timeout")
 
 
 def table(create: exp.Create) -> Table:
+    """A table fed by INSERT, or with ``WITH (connector = ...)`` by a connector (RisingWave's
+    tables with connectors: PostgreSQL CDC, Kafka upserts, webhooks), which the connector
+    checks the other options of."""
     schema = declared(create)
     opts = options(create)
+    fed_by_connector = any(k == "connector" for k, _ in opts)
     other = [k for k, _ in opts if k not in EVENT_TIME_OPTIONS]
-    if other:
+    if other and not fed_by_connector:
         raise unsupported(
             f"WITH ({other[0]} = ...) on a table: a table is fed by INSERT and takes only "
-            f"{', '.join(EVENT_TIME_OPTIONS)}; use CREATE SOURCE for a connector"
+            f"{', '.join(EVENT_TIME_OPTIONS)}, or a connector (WITH (connector = ...))"
         )
-    if opts and schema.watermark is None:
-        raise SqlError(f"WITH ({opts[0][0]} = ...) needs a WATERMARK FOR clause")
+    timing = [k for k, _ in opts if k in EVENT_TIME_OPTIONS]
+    if timing and schema.watermark is None:
+        raise SqlError(f"WITH ({timing[0]} = ...) needs a WATERMARK FOR clause")
     name = create.this.this.name
     append_only, on_conflict = _table_clauses(create, name, schema)
     return Table(

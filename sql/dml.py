@@ -137,6 +137,12 @@ def _target(catalog: Catalog, statement: exp.Expression) -> Table:
             "UPDATE and DELETE",
             sqlstate=WRONG_OBJECT_TYPE,
         )
+    if target.connector is not None:
+        raise SqlError(
+            f"cannot change {target.name!r}: it is fed by connector '{target.connector}'; "
+            "change the rows where they come from",
+            sqlstate=WRONG_OBJECT_TYPE,
+        )
     for function in catalog.objects("function"):
         if (function.option("dead_letter_table") or "").lower() == target.name.lower():
             raise SqlError(

@@ -12,17 +12,38 @@ from collections.abc import Callable
 
 import pyarrow as pa
 
-from tidal.catalog.objects import Sink, Source
-from tidal.engine.connectors.base import ConnectorError, SinkWriter, SourceReader
+from tidal.catalog.objects import Sink, Source, Table
+from tidal.engine.connectors.base import (
+    OP,
+    TRUNCATE,
+    UPSERT,
+    ConnectorError,
+    SinkWriter,
+    SourceReader,
+)
 from tidal.engine.connectors.blackhole import open_blackhole
 from tidal.engine.connectors.datagen import open_datagen
 from tidal.engine.connectors.file_sink import open_file_sink
 from tidal.engine.connectors.file_source import open_file_source
 from tidal.engine.connectors.nexmark import open_nexmark
 
-__all__ = ["ConnectorError", "SinkWriter", "SourceReader", "open_sink", "open_source"]
+__all__ = [
+    "OP",
+    "PUSHED_CONNECTORS",
+    "TRUNCATE",
+    "UPSERT",
+    "ConnectorError",
+    "SinkWriter",
+    "SourceReader",
+    "open_sink",
+    "open_source",
+]
 
-SOURCE_CONNECTORS: dict[str, Callable[[Source, pathlib.Path], SourceReader]] = {
+# Connectors of tables whose rows are pushed in through the DML path (a webhook's requests),
+# so no reader polls them.
+PUSHED_CONNECTORS = frozenset({"webhook"})
+
+SOURCE_CONNECTORS: dict[str, Callable[[Source | Table, pathlib.Path], SourceReader]] = {
     "datagen": open_datagen,
     "file": open_file_source,
     "nexmark": open_nexmark,
@@ -33,9 +54,12 @@ SINK_CONNECTORS: dict[str, Callable[[Sink, pa.Schema, list[str], pathlib.Path], 
 }
 
 
-def open_source(source: Source, base_dir: pathlib.Path) -> SourceReader:
-    """A reader for ``source``; relative paths in its options resolve against ``base_dir``."""
-    opener = _connector(f"source {source.name}", source.option("connector"), SOURCE_CONNECTORS)
+def open_source(source: Source | Table, base_dir: pathlib.Path) -> SourceReader:
+    """A reader for ``source`` (or a table fed by a connector); relative paths in its options
+    resolve against ``base_dir``."""
+    opener = _connector(
+        f"{source.kind} {source.name}", source.option("connector"), SOURCE_CONNECTORS
+    )
     return opener(source, pathlib.Path(base_dir))
 
 

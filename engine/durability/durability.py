@@ -151,6 +151,7 @@ class Durability:
         changes: dict[str, pa.Table],
         values: dict[str, int | None],
         outputs: dict[str, pa.Table],
+        sync: bool,
     ) -> None:
         segment, end = self.log.append(
             {
@@ -163,12 +164,12 @@ class Durability:
                 "check": self._check(outputs),
             }
         )
-        if changes:  # DML: not acknowledged before this record is durable
-            self._pending.record = (segment, end)
-        elif self.feeds.subscriptions():
+        if sync or (not changes and self.feeds.subscriptions()):
             # A subscriber may resume AS OF this tick after a crash: it must not be one that
             # recovery would run again differently (a source-only tick is not synced else).
             segment.sync(end)
+        elif changes:  # DML: not acknowledged before this record is durable
+            self._pending.record = (segment, end)
 
     def record_failed(self, tick: int) -> None:
         positions = self._moved_positions()
