@@ -83,6 +83,17 @@ _FROM_PG = {
     "json": "JSON",
     "jsonb": "JSON",
     "bytea": "BLOB",
+    # pg_type.typname spellings, for callers that have those rather than format_type()'s
+    "bool": "BOOLEAN",
+    "int2": "SMALLINT",
+    "int4": "INTEGER",
+    "int8": "BIGINT",
+    "float4": "FLOAT",
+    "float8": "DOUBLE",
+    "varchar": "VARCHAR",
+    "time": "TIME",
+    "timestamp": "TIMESTAMP",
+    "timestamptz": "TIMESTAMP WITH TIME ZONE",
 }
 
 _TO_PG = {
@@ -105,7 +116,6 @@ _TO_PG = {
     "TIMESTAMP": "timestamp without time zone",
     "TIMESTAMP_S": "timestamp(0) without time zone",
     "TIMESTAMP_MS": "timestamp(3) without time zone",
-    "TIMESTAMP_NS": "timestamp without time zone",  # PostgreSQL keeps microseconds
     "TIMESTAMP WITH TIME ZONE": "timestamp with time zone",
     "INTERVAL": "interval",
     "UUID": "uuid",
@@ -126,6 +136,7 @@ _INT_RANGE = {
 }
 # Integers a float type holds exactly: below 2 ** (its mantissa bits + 1).
 _FLOAT_EXACT = {"FLOAT": 2**24, "DOUBLE": 2**53}
+_TIMESTAMPS = ["TIMESTAMP_S", "TIMESTAMP_MS", "TIMESTAMP"]  # each holds the ones before it
 _DECIMAL = re.compile(r"^DECIMAL\((\d+),(\d+)\)$")
 
 
@@ -143,10 +154,10 @@ def pg_type(sql_type: str) -> str:
     decimal = _DECIMAL.match(name)
     if decimal:
         return f"numeric({decimal.group(1)},{decimal.group(2)})"
-    if name not in _TO_PG:
+    if name not in _TO_PG:  # STRUCT, MAP; TIMESTAMP_NS (PostgreSQL keeps microseconds)
         raise ConnectorError(
-            f"type {name} has no PostgreSQL counterpart in tidal: write it as JSON "
-            "(to_json(...)) or as separate columns"
+            f"type {name} has no PostgreSQL counterpart in tidal: cast it to one that has "
+            f"({', '.join(_TO_PG)}, DECIMAL(p,s), lists of them), or to JSON with to_json"
         )
     return _TO_PG[name]
 
@@ -166,6 +177,9 @@ def tidal_type(pg: str) -> str | None:
     if base.startswith("interval"):  # interval day to second, interval(3)
         base = "interval"
     name = _FROM_PG.get(base)
+    if name == "TIMESTAMP" and modifiers:
+        name = "TIMESTAMP_S" if modifiers[0] == "0" else name
+        name = "TIMESTAMP_MS" if modifiers[0] in ("1", "2", "3") else name
     if name == "DECIMAL" and modifiers:
         precision, _, scale = modifiers[0].partition(",")
         p, s = int(precision), int(scale or 0)
@@ -233,6 +247,8 @@ def _fits(narrow: str, wide: str) -> bool:
     alone stands for PostgreSQL's unconstrained numeric, whose values are checked one by one)."""
     if narrow == wide or (narrow, wide) == ("FLOAT", "DOUBLE"):
         return True
+    if narrow in _TIMESTAMPS and wide in _TIMESTAMPS:
+        return _TIMESTAMPS.index(narrow) <= _TIMESTAMPS.index(wide)
     if narrow == "DECIMAL":
         return _DECIMAL.match(wide) is not None
     exact = _exact(narrow)
@@ -294,11 +310,11 @@ def _decode(text: pa.Array, name: str, arrow_type: pa.DataType) -> pa.Array:
         )
     if name in ("VARCHAR", "UUID", "JSON"):
         return text
-    if name == "BOOLEAN":
-        known = pc.is_in(text, pa.array(["t", "f"]))
-        if not pc.all(pc.or_kleene(known, pc.is_null(text))).as_py():
-            _fail(text, name, lambda v: v in ("t", "f"), "a boolean prints as t or f")
-        return pc.equal(text, "t")
+    if name == "BOOLEAN":  # the output function prints t/f (pgoutput), a cast to text true/false
+        spellings = pa.array(["t", "f", "true", "false"])
+        if not pc.all(pc.or_kleene(pc.is_in(text, spellings), pc.is_null(text))).as_py():
+            _fail(text, name, lambda v: v in spellings.to_pylist(), "a boolean prints as t or f")
+        return pc.equal(pc.utf8_slice_codeunits(text, 0, 1), "t")
     if name == "BLOB":
         return pa.array([None if v is None else _bytea(v) for v in text.to_pylist()], pa.binary())
     if name == "INTERVAL":
@@ -377,6 +393,7 @@ def _interval(value: str) -> tuple[int, int, int]:
 
 _ARRAY_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[{},]|[^{},"]+', re.DOTALL)
 _ESCAPED = re.compile(r"\\(.)", re.DOTALL)
+_PG_SPACE = " \t\n\r\v\f"  # what array_in skips around an element (str.strip() skips more)
 
 
 def _parse_array(value: str) -> list:
@@ -393,31 +410,32 @@ def _parse_array(value: str) -> list:
             stack[-1].append(done)
         elif token.startswith('"'):
             stack[-1].append(_ESCAPED.sub(r"\1", token[1:-1]))
-        elif token != "," and token.strip():
-            element = token.strip()
+        elif token != "," and token.strip(_PG_SPACE):
+            element = token.strip(_PG_SPACE)
             stack[-1].append(None if element.upper() == "NULL" else _ESCAPED.sub(r"\1", element))
     return stack[0][0]
 
 
-def _arrays(items: list, name: str, arrow_type: pa.DataType) -> pa.Array:
+def _arrays(items: list, name: str, arrow_type: pa.DataType, declared: str = "") -> pa.Array:
     """Parsed array literals (nested lists of texts) as an Arrow list array of type ``name``;
     the element texts of all the rows are decoded at once."""
+    declared = declared or name
     offsets, children, nulls = [0], [], []
     for item in items:
         if item is not None and not isinstance(item, list):
             raise ValueNotMapped(
-                f"PostgreSQL array element {item!r} is not an array: the array has fewer "
-                f"dimensions than {name}; declare {name[:-2]}"
+                f"a PostgreSQL array has fewer dimensions than {declared}: declare "
+                f"{declared[:-2]} (its element {item!r} is not an array)"
             )
         nulls.append(item is None)
         children.extend(item or ())
         offsets.append(len(children))
     element, element_type = name[:-2], arrow_type.value_type
     if element.endswith("[]"):
-        values = _arrays(children, element, element_type)
+        values = _arrays(children, element, element_type, declared)
     elif any(isinstance(child, list) for child in children):
         raise ValueNotMapped(
-            f"a PostgreSQL array has more dimensions than {name}: declare {name}[]"
+            f"a PostgreSQL array has more dimensions than {declared}: declare {declared}[]"
         )
     else:
         values = _decode(pa.array(children, pa.string()), element, element_type)
