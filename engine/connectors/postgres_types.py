@@ -305,6 +305,8 @@ def decode(values: Sequence[str | None] | pa.Array, sql_type: str) -> pa.Array:
 
 def _decode(text: pa.Array, name: str, arrow_type: pa.DataType) -> pa.Array:
     if name.endswith("[]"):
+        if not name.endswith("[][]") and pc.all(pc.match_substring_regex(text, _FLAT)).as_py():
+            return _flat_arrays(text, name[:-2], arrow_type.value_type)
         return _arrays(
             [None if v is None else _parse_array(v) for v in text.to_pylist()], name, arrow_type
         )
@@ -317,9 +319,10 @@ def _decode(text: pa.Array, name: str, arrow_type: pa.DataType) -> pa.Array:
         return pc.equal(pc.utf8_slice_codeunits(text, 0, 1), "t")
     if name == "BLOB":
         return pa.array([None if v is None else _bytea(v) for v in text.to_pylist()], pa.binary())
-    if name == "INTERVAL":
-        parts = [None if v is None else _interval(v) for v in text.to_pylist()]
-        return pa.array(parts, pa.month_day_nano_interval())
+    if name == "INTERVAL":  # parsed once per distinct value: durations repeat
+        encoded = text.dictionary_encode()
+        parts = [_interval(v) for v in encoded.dictionary.to_pylist()]
+        return pa.array(parts, pa.month_day_nano_interval()).take(encoded.indices)
     if name.startswith(("STRUCT", "MAP")):
         raise ConnectorError(f"type {name} is not mapped to a PostgreSQL type: declare it JSON")
     try:
@@ -394,6 +397,22 @@ def _interval(value: str) -> tuple[int, int, int]:
 _ARRAY_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[{},]|[^{},"]+', re.DOTALL)
 _ESCAPED = re.compile(r"\\(.)", re.DOTALL)
 _PG_SPACE = " \t\n\r\v\f"  # what array_in skips around an element (str.strip() skips more)
+
+
+# A one-dimensional array whose elements PostgreSQL did not quote (numbers, dates, booleans,
+# uuids): no quote, backslash or inner brace (array_out quotes an element holding one).
+_FLAT = r'^\{[^{}"\\]*\}$'
+
+
+def _flat_arrays(text: pa.Array, element: str, element_type: pa.DataType) -> pa.Array:
+    """Arrays matching ``_FLAT`` split and decoded with Arrow kernels (no Python per value)."""
+    inner = pc.utf8_slice_codeunits(text, 1, -1)
+    no_text = pa.scalar(None, pa.string())
+    parts = pc.split_pattern(pc.if_else(pc.equal(inner, ""), no_text, inner), ",")  # {} -> []
+    flat = parts.values
+    values = _decode(pc.if_else(pc.equal(flat, "NULL"), no_text, flat), element, element_type)
+    mask = pc.is_null(text) if text.null_count else None
+    return pa.ListArray.from_arrays(parts.offsets, values, mask=mask)
 
 
 def _parse_array(value: str) -> list:
@@ -477,10 +496,10 @@ def _copy_column(array: pa.Array, name: str) -> pa.Array:
         array = _array_literals(array)
     elif pa.types.is_binary(kind) or pa.types.is_large_binary(kind):
         array = _bytea_texts(array)
-    elif pa.types.is_interval(kind):
-        array = pa.array(
-            [None if v is None else interval_text(*v) for v in array.to_pylist()], pa.string()
-        )
+    elif pa.types.is_interval(kind):  # printed once per distinct value
+        encoded = array.dictionary_encode()
+        texts = [interval_text(*v) for v in encoded.dictionary.to_pylist()]
+        array = pa.array(texts, pa.string()).take(encoded.indices)
     elif pa.types.is_struct(kind) or pa.types.is_map(kind):
         raise ConnectorError(
             f"column {name} ({kind}) has no PostgreSQL counterpart: write it as JSON (to_json)"
