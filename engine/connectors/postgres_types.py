@@ -235,10 +235,11 @@ def _mismatch(pg: str, declared: str, writing: bool) -> str | None:
             return None
     suggestion = natural.replace("DECIMAL", "DECIMAL(p,s)") if pg_element == "DECIMAL" else natural
     if writing:
-        return (
-            f"which cannot hold every {declared} value: declare it {suggestion}, or make the "
-            f"PostgreSQL column {pg_type(declared)}"
-        )
+        try:
+            instead = f", or make the PostgreSQL column {pg_type(declared)}"
+        except ConnectorError:
+            return f"declare it {suggestion} ({declared} has no PostgreSQL type)"
+        return f"which cannot hold every {declared} value: declare it {suggestion}{instead}"
     return f"which {declared} cannot hold: declare it {suggestion}"
 
 
