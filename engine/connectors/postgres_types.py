@@ -45,6 +45,11 @@ SESSION_OPTIONS = (
 # What ``COPY ... FROM STDIN`` must be told to read encode_copy()'s output. PostgreSQL's CSV
 # defaults are what encode_copy writes: an unquoted empty field is NULL, a quoted "" is ''.
 COPY_OPTIONS = "(FORMAT csv)"
+# A table's columns as check_columns takes them, in order (the parameter: 'schema.table').
+COLUMNS_QUERY = (
+    "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
+    "WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum"
+)
 
 
 class ValueNotMapped(ConnectorError, ValueError):
@@ -192,7 +197,7 @@ def check_columns(
 ) -> None:
     """Check that each declared column is in PostgreSQL with a type that maps to its own.
 
-    ``pg_columns`` are (name, ``format_type()`` of its type). Reading (``writing=False``),
+    ``pg_columns`` are (name, ``format_type()`` of its type), as ``COLUMNS_QUERY`` gives. Reading (``writing=False``),
     every PostgreSQL value must fit the declared type (an ``integer`` fits a BIGINT); writing,
     every tidal value must fit the PostgreSQL column. VARCHAR fits every type (its text).
     PostgreSQL arrays have no fixed dimension count: ``integer[]`` fits INTEGER[] and
@@ -224,10 +229,7 @@ def _mismatch(pg: str, declared: str, writing: bool) -> str | None:
         return None
     natural = tidal_type(pg)
     if natural is None:
-        return (
-            "a type tidal does not map: declare it VARCHAR (its text as PostgreSQL prints it), "
-            "or cast it to a mapped type in a PostgreSQL view"
-        )
+        return "a type tidal does not map: declare it VARCHAR (its text, as PostgreSQL prints it)"
     pg_element, declared_element = natural.rstrip("[]"), declared.rstrip("[]")
     if natural.endswith("[]") == declared.endswith("[]"):
         narrow, wide = (declared_element, pg_element) if writing else (pg_element, declared_element)

@@ -25,6 +25,7 @@ from tidal.catalog.objects import Column
 from tidal.catalog.types import from_arrow, to_arrow
 from tidal.engine.connectors.base import ConnectorError
 from tidal.engine.connectors.postgres_types import (
+    COLUMNS_QUERY,
     COPY_OPTIONS,
     SESSION_OPTIONS,
     ValueNotMapped,
@@ -399,11 +400,9 @@ def test_pg_type_is_spelled_as_format_type_prints_it(pg):
     columns is pg_type() again, and check_columns accepts them both ways."""
     columns = [Column(f"c{i}", t) for i, t in enumerate(TIDAL_TYPES)]
     query(pg, f"CREATE TABLE every ({', '.join(f'{c.name} {pg_type(c.type)}' for c in columns)})")
-    printed = query(
-        pg,
-        "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
-        "WHERE attrelid = 'every'::regclass AND attnum > 0 ORDER BY attnum",
-    )
+    query(pg, "ALTER TABLE every ADD COLUMN dropped integer")
+    query(pg, "ALTER TABLE every DROP COLUMN dropped")  # still in pg_attribute, as dropped
+    printed = query(pg, COLUMNS_QUERY, ("public.every",))
     assert [t for _, t in printed] == [pg_type(c.type) for c in columns]
     check_columns("sink s", printed, columns, writing=True)
     readable = [c for c in columns if not c.type.startswith(("U", "TINY"))]
