@@ -132,6 +132,7 @@ class Relations:
         self.bases: dict[str, Base] = {}
         self.views: dict[str, MaterializedView] = {}
         self.sinks: dict[str, SinkEntry] = {}
+        self.recovering = False  # recovery re-runs DDL: connectors are not checked outside
         # the tick's dead letters put in their tables, for undo
         self._dead_letters_applied: list[tuple[str, pa.Table]] = []
 
@@ -223,6 +224,7 @@ class Relations:
                     "rows by key: declare a PRIMARY KEY",
                     sqlstate=INVALID_TABLE_DEFINITION,
                 )
+            self._validate(reader)
         event_time = self._event_time(table)
         self.catalog.add(table)
         contents = Collection(change_schema(fields(table)))
@@ -240,6 +242,7 @@ class Relations:
                 sqlstate=INVALID_PARAMETER_VALUE,
             )
         reader = self._reader(source)
+        self._validate(reader)
         event_time = self._event_time(source)
         if event_time is not None:
             self.watermarks.add(source.name, event_time)
@@ -256,6 +259,15 @@ class Relations:
                 dataclasses.replace(relation, options=connector_options), self.base_dir
             )
         except ConnectorError as error:
+            raise SqlError(str(error), sqlstate=INVALID_PARAMETER_VALUE) from None
+
+    def _validate(self, connector: SourceReader | SinkWriter) -> None:
+        if self.recovering:
+            return
+        try:
+            connector.validate()
+        except ConnectorError as error:
+            connector.close()
             raise SqlError(str(error), sqlstate=INVALID_PARAMETER_VALUE) from None
 
     def reshape_table(self, table: Table, rows: pa.Table) -> Base:
@@ -454,9 +466,11 @@ class Relations:
 
     def _writer(self, sink: Sink, schema: pa.Schema, key: list[str]) -> SinkWriter:
         try:
-            return open_sink(sink, schema, key, self.base_dir)
+            writer = open_sink(sink, schema, key, self.base_dir)
         except ConnectorError as error:
             raise SqlError(str(error), sqlstate=INVALID_PARAMETER_VALUE) from None
+        self._validate(writer)
+        return writer
 
     # --- ticks ------------------------------------------------------------------------------------
 

@@ -6,9 +6,9 @@ Four functions, shared by the PostgreSQL CDC source and the PostgreSQL sink:
   map to the declared ones? (A ConnectorError says what to declare instead.)
 - ``decode``: PostgreSQL's text output of values (``SELECT v::text``, pgoutput's text tuples) as
   an Arrow array of a tidal type. The session must print values as ``SESSION_OPTIONS`` sets.
-- ``encode_copy``: an Arrow table as CSV that ``COPY t (cols) FROM STDIN COPY_OPTIONS`` reads back
-  exactly (send it as raw COPY data, e.g. psycopg2's ``copy_expert``: psql's ``\\copy`` would end
-  it at a line ``\\.`` inside a quoted value).
+- ``encode_copy``: an Arrow table as CSV that ``COPY t (cols) FROM STDIN (COPY_OPTIONS)``
+  reads back exactly (send it as raw COPY data, e.g. psycopg2's ``copy_expert``: psql's
+  ``\\copy`` would end it at a line ``\\.`` inside a quoted value).
 - ``pg_type``: the PostgreSQL column type for a tidal type.
 
 >>> decode(["{1,NULL}", None, "{}"], "INTEGER[]").to_pylist()
@@ -42,9 +42,10 @@ SESSION_OPTIONS = (
     "-c DateStyle=ISO -c TimeZone=UTC -c IntervalStyle=postgres -c extra_float_digits=3 "
     "-c bytea_output=hex"
 )
-# What ``COPY ... FROM STDIN`` must be told to read encode_copy()'s output. PostgreSQL's CSV
-# defaults are what encode_copy writes: an unquoted empty field is NULL, a quoted "" is ''.
-COPY_OPTIONS = "(FORMAT csv)"
+# What ``COPY ... FROM STDIN (COPY_OPTIONS)`` must be told to read encode_copy()'s output.
+# PostgreSQL's CSV defaults are what encode_copy writes: an unquoted empty field is NULL, a
+# quoted "" is ''.
+COPY_OPTIONS = "FORMAT csv"
 # A table's columns as check_columns takes them, in order (the parameter: 'schema.table').
 COLUMNS_QUERY = (
     "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
@@ -470,8 +471,8 @@ def _arrays(items: list, name: str, arrow_type: pa.DataType, declared: str = "")
 
 
 def encode_copy(table: pa.Table) -> bytes:
-    """The rows of ``table`` as CSV that ``COPY target (columns) FROM STDIN COPY_OPTIONS`` reads
-    into columns of the types ``pg_type`` gives, exactly: NULL is an unquoted empty field and
+    """The rows of ``table`` as CSV that ``COPY target (columns) FROM STDIN (COPY_OPTIONS)``
+    reads into columns of the types ``pg_type`` gives, exactly: NULL is an unquoted empty field and
     every string is quoted, lists are array literals, bytes ``\\x`` hex, intervals as
     PostgreSQL prints them, timestamps with time zone in UTC (``+00``), floats shortest
     round-trip. Raises ValueNotMapped for text holding a NUL character (PostgreSQL refuses it).

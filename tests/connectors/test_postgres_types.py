@@ -81,7 +81,7 @@ def copied(pg, table: pa.Table, types: list[str] | None = None) -> str:
     numbered = table.add_column(0, "i", pa.array(range(table.num_rows), pa.int64()))
     with pg.cursor() as cursor:
         cursor.copy_expert(
-            f"COPY {name} (i, {', '.join(table.column_names)}) FROM STDIN {COPY_OPTIONS}",
+            f"COPY {name} (i, {', '.join(table.column_names)}) FROM STDIN ({COPY_OPTIONS})",
             io.BytesIO(encode_copy(numbered)),
         )
     return name
@@ -522,6 +522,6 @@ def test_encode_copy_one_column_nulls_are_empty_lines(pg):
     query(pg, "CREATE TABLE one_column (v text)")
     with pg.cursor() as cursor:
         data = encode_copy(pa.table({"v": ["a", None, "", None]}))
-        cursor.copy_expert(f"COPY one_column FROM STDIN {COPY_OPTIONS}", io.BytesIO(data))
+        cursor.copy_expert(f"COPY one_column FROM STDIN ({COPY_OPTIONS})", io.BytesIO(data))
     assert data == b'"a"\n\n""\n\n'
     assert query(pg, "SELECT v FROM one_column") == [("a",), (None,), ("",), (None,)]
