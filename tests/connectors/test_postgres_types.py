@@ -525,3 +525,14 @@ def test_encode_copy_one_column_nulls_are_empty_lines(pg):
         cursor.copy_expert(f"COPY one_column FROM STDIN ({COPY_OPTIONS})", io.BytesIO(data))
     assert data == b'"a"\n\n""\n\n'
     assert query(pg, "SELECT v FROM one_column") == [("a",), (None,), ("",), (None,)]
+
+
+@FAST
+@given(st.lists(st.decimals(min_value=-(10**28) + 1, max_value=10**28 - 1, places=10), max_size=20))
+def test_encode_copy_wide_decimals_exact(pg, values):
+    """DECIMAL(38,10) values compared as numeric in PostgreSQL: all 38 digits arrive."""
+    arrow = pa.table({"d": pa.array(values, pa.decimal128(38, 10))})
+    name = copied(pg, arrow)
+    assert [d for (d,) in typed_rows(pg, name, "d")] == values
+    texts = [t for (t,) in typed_rows(pg, name, "d::text")]
+    assert decode(texts, "DECIMAL(38,10)").to_pylist() == values
