@@ -1,7 +1,8 @@
 """The Kafka sink: a view's changes as JSON messages, each tick published once, in a transaction.
 
 ``CREATE SINK k FROM v WITH (connector = 'kafka', topic = 't', 'properties.bootstrap.server' =
-'host:port', type = 'append-only' | 'upsert', format = 'json', primary_key = 'a,b')``:
+'host:port', type = 'append-only' | 'upsert', format = 'json', primary_key = 'a,b')``, or
+RisingWave's ``... WITH (...) FORMAT UPSERT ENCODE JSON`` (type upsert):
 
 - ``append-only``: one message per inserted row (n for a row inserted n times), the row as a
   JSON object; a retraction is an error (``force_append_only = 'true'`` drops them instead).
@@ -62,7 +63,8 @@ from tidal.engine.connectors.kafka_common import (
 from tidal.engine.zset import WEIGHT, expand
 
 TYPES = {"append-only": "append-only", "append_only": "append-only", "upsert": "upsert"}
-FORMATS = {"json": "json"}
+# FORMAT PLAIN ENCODE JSON is 'jsonl'; FORMAT UPSERT ENCODE JSON is 'upsert-json' (type upsert)
+FORMATS = {"json": "json", "jsonl": "json", "upsert-json": "upsert-json"}
 PROGRESS_TOPIC = "tidal_sink_progress"
 COMMIT_TIMEOUT = 30.0  # seconds a transaction's commit (or a flush) may take
 ABORT_TIMEOUT = 5.0
@@ -86,8 +88,11 @@ def open_kafka_sink(sink: Sink, schema: pa.Schema, key_columns: list[str], _base
     options = canonical_options(what, sink.options, ALIASES)
     check_known(what, options, _OPTIONS | connector_options(options))
     topic = required(what, options, "topic", "the Kafka topic to write")
-    mode = choice(what, options, "type", TYPES)
-    choice(what, options, "format", FORMATS, default="json")
+    fmt = choice(what, options, "format", FORMATS, default="json")
+    implied = "upsert" if fmt == "upsert-json" else None
+    mode = choice(what, options, "type", TYPES, default=implied)
+    if fmt == "upsert-json" and mode != "upsert":
+        raise ConnectorError(f"{what}: FORMAT UPSERT writes type 'upsert', not '{mode}'")
     key = list(key_columns)
     if "primary_key" in options:
         key = [k.strip() for k in options["primary_key"].split(",") if k.strip()]

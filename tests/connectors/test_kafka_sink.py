@@ -139,6 +139,10 @@ def test_option_mistakes_are_clear_errors(kafka):
         sink_of(kafka, topic, type="retract")
     with pytest.raises(ConnectorError, match="format = 'avro' is not supported"):
         sink_of(kafka, topic, format="avro")
+    with pytest.raises(ConnectorError, match="FORMAT UPSERT writes type 'upsert'"):
+        sink_of(kafka, topic, format="upsert-json", type="append-only")
+    with pytest.raises(ConnectorError, match="option 'type' is required"):
+        sink_of(kafka, topic, type=None)
     with pytest.raises(ConnectorError, match="exactly_once = 'yes' must be 'true' or 'false'"):
         sink_of(kafka, topic, exactly_once="yes")
     with pytest.raises(ConnectorError, match="brokers have no topic 'missing'"):
@@ -205,7 +209,7 @@ def test_an_upsert_sink_of_a_view_holds_the_view_by_key(kafka, tmp_path):
     )
     db.execute(
         f"CREATE SINK spend_out FROM spend WITH (connector = 'kafka', topic = '{out}', "
-        f"'properties.bootstrap.server' = '{kafka.bootstrap}', type = 'upsert', format = 'json')"
+        f"'properties.bootstrap.server' = '{kafka.bootstrap}') FORMAT UPSERT ENCODE JSON"
     )
     db.execute("INSERT INTO orders VALUES (1, 'ann', 10), (2, 'bob', 5), (3, 'ann', 7)")
     db.execute("DELETE FROM orders WHERE customer = 'bob'")
