@@ -143,6 +143,7 @@ class KafkaSource(SourceReader):
         self._chosen = partitions  # the partitions option, None for all of the topic's
         self._partitions: list[int] | None = None  # looked up when first needed
         self._offsets: dict[int, int] = {}  # partition -> next offset; empty until resolved
+        self._started: dict[int, int] = {}  # partition -> the offset reading it started at
         self._assigned = False
         self._retry_at = 0.0  # after the brokers could not be reached, when to try again
         self._said: set = set()  # the kinds of error reported since the last message
@@ -182,14 +183,21 @@ class KafkaSource(SourceReader):
         return self._rows(messages)
 
     def snapshot(self) -> dict:
-        self._resolve()
-        position = {"offsets": {str(p): o for p, o in sorted(self._offsets.items())}}
+        try:
+            self._resolve()
+        except ConnectorError:  # brokers away: the position holds what is known (see replay)
+            pass
+        position = {
+            "offsets": {str(p): o for p, o in sorted(self._offsets.items())},
+            "started": {str(p): o for p, o in sorted(self._started.items())},
+        }
         if self._time_column is not None:
             position["event_times"] = {str(p): t for p, t in sorted(self._newest.items())}
         return position
 
     def restore(self, state: dict) -> None:
         self._offsets = {int(p): int(o) for p, o in state.get("offsets", {}).items()}
+        self._started = {int(p): int(o) for p, o in state.get("started", {}).items()}
         self._newest = {int(p): int(t) for p, t in state.get("event_times", {}).items()}
         self._assigned = False
 
@@ -213,7 +221,13 @@ class KafkaSource(SourceReader):
         return min(newest) if newest else None
 
     def replay(self, position: dict) -> pa.Table | None:
-        """The messages from the current offsets up to ``position``'s, exactly as polled."""
+        """The messages from the current offsets up to ``position``'s, exactly as polled.
+
+        A partition the current position has no offset for (a checkpoint taken while the
+        brokers were away) starts where ``position`` says reading it started."""
+        for p, o in position.get("started", {}).items():
+            self._offsets.setdefault(int(p), int(o))
+            self._started.setdefault(int(p), int(o))
         self._resolve()
         targets = {int(p): int(o) for p, o in position.get("offsets", {}).items()}
         behind = {p: o for p, o in targets.items() if o > self._offsets.get(p, o)}
@@ -251,10 +265,11 @@ class KafkaSource(SourceReader):
         if not missing:
             return
         if self._startup == "earliest":
-            for p in missing:
-                self._offsets[p] = self._watermarks(p)[0]
+            starts = {p: self._watermarks(p)[0] for p in missing}
         else:
-            self._offsets.update(self._ends(missing))
+            starts = self._ends(missing)
+        self._offsets.update(starts)
+        self._started.update(starts)
 
     def _partition_list(self) -> list[int]:
         if self._partitions is None:
