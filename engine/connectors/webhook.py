@@ -461,6 +461,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     listener: WebhookListener
     protocol_version = "HTTP/1.1"
+    # The headers and the body of an answer are two writes: with Nagle's algorithm the body
+    # would wait for the client's delayed ACK of the headers (40 ms per request).
+    disable_nagle_algorithm = True
     server_version = "tidal-webhook"
     sys_version = ""
 
