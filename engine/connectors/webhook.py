@@ -432,6 +432,10 @@ class _Server(http.server.ThreadingHTTPServer):
         if not self.slots.acquire(blocking=False):
             try:
                 request.sendall(_BUSY)
+                # Read what the client sent already: closing with unread bytes would reset
+                # the connection, and the client might lose the answer.
+                request.settimeout(0.01)
+                request.recv(1 << 16)
             except OSError:
                 pass
             self.shutdown_request(request)
@@ -467,6 +471,14 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     server_version = "tidal-webhook"
     sys_version = ""
 
+    _expects_continue = False
+
+    def handle_expect_100(self) -> bool:
+        # "Expect: 100-continue" is answered only once the body is wanted: a refusal (401,
+        # 413) comes instead, and the client need not send the body at all.
+        self._expects_continue = True
+        return True
+
     def do_POST(self) -> None:
         self._body_read = False
         try:
@@ -484,6 +496,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def _read_body(self, length: int) -> bytes:
         try:
+            if self._expects_continue:
+                self._expects_continue = False
+                self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
             body = self.rfile.read(length)
         except OSError:  # the socket's timeout passed: the client stalled
             raise _ClientGone() from None
