@@ -36,6 +36,7 @@ import hashlib
 import hmac
 import http.server
 import json
+import socket
 import threading
 import urllib.parse
 from collections.abc import Callable, Mapping
@@ -340,7 +341,10 @@ class WebhookListener:
         if self._server is not None or self.closed:
             return
         handler = type("Handler", (_Handler,), {"listener": self, "timeout": self.timeout})
-        server = _Server((self.host, self.port), handler)
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET  # ::1 is IPv6
+        server = type("Server", (_Server,), {"address_family": family})(
+            (self.host, self.port), handler
+        )
         server.slots = threading.BoundedSemaphore(self.max_connections)
         self._server = server
         self._thread = threading.Thread(

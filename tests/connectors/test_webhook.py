@@ -456,3 +456,25 @@ def test_a_redelivered_request_is_harmless_with_on_conflict(db):
 def test_the_secret_is_not_shown(db):
     shown = [db.execute("SHOW TABLES"), db.execute("DESCRIBE events"), db.stats()]
     assert SECRET not in repr(shown)
+
+
+def test_a_port_in_use_refuses_the_table_and_then_the_data_directory(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        db = Database(webhook_port=port)
+        with pytest.raises(TidalError) as error:
+            db.execute(EVENTS)
+        assert f"cannot listen for webhooks on 127.0.0.1:{port}" in str(error.value)
+        assert "events" not in db.catalog
+        db.close()
+        db = Database(tmp_path / "data")
+        db.execute(EVENTS)
+        db.close()
+        with pytest.raises(TidalError) as error:
+            Database(tmp_path / "data", webhook_port=port)
+        assert "choose another webhook port" in str(error.value)
+    again = Database(tmp_path / "data", webhook_port=port)  # released: it opens once free
+    assert again.webhook_address == ("127.0.0.1", port)
+    again.close()
