@@ -64,6 +64,9 @@ PATH_PREFIX = "/webhook/"
 DEFAULT_MAX_BODY = "16MiB"
 REQUEST_TIMEOUT = 10.0  # seconds a client may take to send its request: a stalled one is cut
 MAX_CONNECTIONS = 64  # open at once; more are answered 503 (each holds a thread)
+# Bodies parsed at once: parsed JSON takes several times its bytes, and parsing holds the GIL
+# anyway, so more at once would only take more memory.
+PARSING_AT_ONCE = 2
 SIGNATURE_HEADERS = ("X-Tidal-Signature", "X-Hub-Signature-256")  # ours and GitHub's
 _OPTIONS = ("connector", "secret", "format", "max_body_size", *EVENT_TIME_OPTIONS)
 
@@ -325,6 +328,7 @@ class WebhookListener:
         self.timeout = timeout
         self.max_connections = max_connections
         self.closed = False
+        self._parsing = threading.BoundedSemaphore(PARSING_AT_ONCE)
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -363,7 +367,9 @@ class WebhookListener:
             server.server_close()
             self._thread.join()
 
-    def handle(self, path: str, headers: Mapping[str, str], read_body: Callable[[int], bytes]):
+    def handle(
+        self, path: str, headers: Mapping[str, str], read_body: Callable[[int], bytes]
+    ) -> tuple[int, dict]:
         """Answer one POST: its status and JSON answer. ``read_body(n)`` reads the body's
         ``n`` bytes (only once the request is known to be worth reading)."""
         name = _table_name(path)
@@ -390,7 +396,8 @@ class WebhookListener:
                 "no credentials: send Authorization: Bearer <secret>, or X-Tidal-Signature: "
                 "sha256=<hex HMAC-SHA256 of the body>",
             )
-        rows = rows_from_body(body, table)
+        with self._parsing:  # after the body is read: a slow sender holds up no one
+            rows = rows_from_body(body, table)
         try:
             return 200, {"rows": self.apply(table, rows) if rows.num_rows else 0}
         except TidalError as error:
