@@ -132,6 +132,7 @@ class Relations:
         self.bases: dict[str, Base] = {}
         self.views: dict[str, MaterializedView] = {}
         self.sinks: dict[str, SinkEntry] = {}
+        self.recovering = False  # recovery re-runs DDL: connectors are not checked outside
         # Called with a table whose rows a connector pushes in (PUSHED_CONNECTORS: a webhook)
         # before it is created: checks its options and gets ready to receive its rows (the
         # Database starts its webhook listener); raising refuses the table.
@@ -227,6 +228,7 @@ class Relations:
                     "rows by key: declare a PRIMARY KEY",
                     sqlstate=INVALID_TABLE_DEFINITION,
                 )
+            self._validate(reader)
         elif table.connector is not None:
             self.accept_pushed(table)
         event_time = self._event_time(table)
@@ -246,6 +248,7 @@ class Relations:
                 sqlstate=INVALID_PARAMETER_VALUE,
             )
         reader = self._reader(source)
+        self._validate(reader)
         event_time = self._event_time(source)
         if event_time is not None:
             self.watermarks.add(source.name, event_time)
@@ -262,6 +265,15 @@ class Relations:
                 dataclasses.replace(relation, options=connector_options), self.base_dir
             )
         except ConnectorError as error:
+            raise SqlError(str(error), sqlstate=INVALID_PARAMETER_VALUE) from None
+
+    def _validate(self, connector: SourceReader | SinkWriter) -> None:
+        if self.recovering:
+            return
+        try:
+            connector.validate()
+        except ConnectorError as error:
+            connector.close()
             raise SqlError(str(error), sqlstate=INVALID_PARAMETER_VALUE) from None
 
     def reshape_table(self, table: Table, rows: pa.Table) -> Base:
@@ -460,9 +472,11 @@ class Relations:
 
     def _writer(self, sink: Sink, schema: pa.Schema, key: list[str]) -> SinkWriter:
         try:
-            return open_sink(sink, schema, key, self.base_dir)
+            writer = open_sink(sink, schema, key, self.base_dir)
         except ConnectorError as error:
             raise SqlError(str(error), sqlstate=INVALID_PARAMETER_VALUE) from None
+        self._validate(writer)
+        return writer
 
     # --- ticks ------------------------------------------------------------------------------------
 

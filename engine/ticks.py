@@ -294,8 +294,8 @@ class TickLoop:
             if sink.writer.stages:
                 try:
                     sink.writer.publish()
-                except ConnectorError as error:
-                    self.report(f"sink {sink.sink.name}: {error}")
+                except ConnectorError as error:  # its message names the sink
+                    self.report(str(error))
 
     # --- memory -----------------------------------------------------------------------------------
 

@@ -26,6 +26,8 @@ from tidal.engine.connectors.datagen import open_datagen
 from tidal.engine.connectors.file_sink import open_file_sink
 from tidal.engine.connectors.file_source import open_file_source
 from tidal.engine.connectors.nexmark import open_nexmark
+from tidal.engine.connectors.postgres_cdc import open_postgres_cdc
+from tidal.engine.connectors.postgres_sink import open_postgres_sink
 
 __all__ = [
     "OP",
@@ -47,10 +49,12 @@ SOURCE_CONNECTORS: dict[str, Callable[[Source | Table, pathlib.Path], SourceRead
     "datagen": open_datagen,
     "file": open_file_source,
     "nexmark": open_nexmark,
+    "postgres-cdc": open_postgres_cdc,
 }
 SINK_CONNECTORS: dict[str, Callable[[Sink, pa.Schema, list[str], pathlib.Path], SinkWriter]] = {
     "blackhole": open_blackhole,
     "file": open_file_sink,
+    "postgres": open_postgres_sink,
 }
 
 

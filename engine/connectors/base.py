@@ -89,6 +89,11 @@ class SourceReader(abc.ABC):
             "be read again after a restart"
         )
 
+    def validate(self) -> None:
+        """Check the options against the outside now (connect, look the input up), when the
+        relation is created; not when recovery creates it again (the outside may be down
+        then, and is read once it is back). Raises ConnectorError."""
+
     def acknowledge(self, position: dict) -> None:
         """The rows up to ``position`` (what ``snapshot`` returned) are durable: in the fsynced
         tick log, or the engine keeps no data directory. A ``logged`` reader may let its
@@ -114,6 +119,10 @@ class SinkWriter(abc.ABC):
     """
 
     stages: bool = False
+
+    def validate(self) -> None:
+        """Check the options against the outside now (connect, look the target up), when the
+        sink is created; not when recovery creates it again. Raises ConnectorError."""
 
     @abc.abstractmethod
     def write(self, changes: pa.Table, tick: int) -> None:

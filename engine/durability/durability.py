@@ -88,12 +88,12 @@ class Durability:
             state = checkpoints.load(folder)
             # Relative paths in the DDL resolve as they did when it first ran.
             self.relations.base_dir = state["base_dir"]
-            self.ticks.replaying = True
+            self.ticks.replaying = self.relations.recovering = True
             try:
                 for text in state["ddl"]:
                     self._run_ddl(run_ddl, text)
             finally:
-                self.ticks.replaying = False
+                self.ticks.replaying = self.relations.recovering = False
             engine_state.restore(
                 state, self.catalog.users, self.relations, self.watermarks, self.feeds
             )

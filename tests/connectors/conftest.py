@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import time
 
 import pytest
 
@@ -24,8 +25,17 @@ def postgres(postgres_server):
     name = f"t{next(_names)}"
     postgres_server.execute(f"CREATE DATABASE {name}")
     yield postgres_server.database(name)
-    for (slot,) in postgres_server.execute(
-        "SELECT slot_name FROM pg_replication_slots WHERE database = %s", (name,)
+    # A Database the test left open still streams from its slot: end that first.
+    postgres_server.execute(
+        "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots "
+        "WHERE database = %s AND active",
+        (name,),
+    )
+    deadline = time.monotonic() + 10
+    while slots := postgres_server.execute(
+        "SELECT slot_name FROM pg_replication_slots WHERE database = %s AND NOT active", (name,)
     ):
-        postgres_server.execute("SELECT pg_drop_replication_slot(%s)", (slot,))
+        for (slot,) in slots:
+            postgres_server.execute("SELECT pg_drop_replication_slot(%s)", (slot,))
+        assert time.monotonic() < deadline
     postgres_server.execute(f"DROP DATABASE {name} WITH (FORCE)")

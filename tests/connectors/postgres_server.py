@@ -120,7 +120,7 @@ class PostgresServer:
         try:
             connection.autocommit = True
             with connection.cursor() as cursor:
-                cursor.execute(sql, params)
+                cursor.execute(sql, params or None)
                 return cursor.fetchall() if cursor.description else []
         finally:
             connection.close()
