@@ -478,3 +478,12 @@ def test_a_port_in_use_refuses_the_table_and_then_the_data_directory(tmp_path):
     again = Database(tmp_path / "data", webhook_port=port)  # released: it opens once free
     assert again.webhook_address == ("127.0.0.1", port)
     again.close()
+
+
+def test_rows_a_view_cannot_process_are_400_and_undone(db):
+    db.execute("CREATE MATERIALIZED VIEW ratios AS SELECT 100 / id AS r FROM events")
+    assert post(db.webhook_address, "events", {"id": 5}, BEARER)[0] == 200
+    status, answer = post(db.webhook_address, "events", [{"id": 4}, {"id": 0}], BEARER)
+    assert status == 400 and "division by zero" in answer["error"]
+    assert rows(db, "SELECT id FROM events") == [{"id": 5}]
+    assert rows(db, "SELECT r FROM ratios") == [{"r": 20}]
