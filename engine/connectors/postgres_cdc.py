@@ -28,7 +28,6 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 
 from tidal.catalog.objects import Source, Table
-from tidal.engine.connectors import postgres_types
 from tidal.engine.connectors.base import (
     DELETE_ROW,
     OP,
@@ -43,6 +42,12 @@ from tidal.engine.connectors.base import (
     required,
 )
 from tidal.engine.connectors.postgres_connection import close_quietly, connect, driver, quote
+from tidal.engine.connectors.postgres_types import (
+    COLUMNS_QUERY,
+    SESSION_OPTIONS,
+    check_columns,
+    decode,
+)
 
 OPTIONS = {
     "connector",
@@ -57,8 +62,6 @@ OPTIONS = {
     "publication.name",
     "publication.create.enable",
 }
-# Values as the reader parses them, whatever the server's defaults are.
-SESSION = "-c DateStyle=ISO -c TimeZone=UTC -c IntervalStyle=postgres -c extra_float_digits=3"
 SNAPSHOT_FETCH_ROWS = 50_000
 
 
@@ -100,7 +103,7 @@ class Upstream:
             "user": required(what, options, "username", "a user with the REPLICATION attribute"),
             "password": options.get("password", ""),
             "dbname": database,
-            "options": SESSION,
+            "options": SESSION_OPTIONS,  # values as decode reads them
         }
         slot = options.get("slot.name") or f"tidal_{database}_{table}".lower()
         return cls(
@@ -158,21 +161,16 @@ class PostgresCdcReader(SourceReader):
         connection = self.upstream.connect()
         try:
             with connection.cursor() as cursor:
-                cursor.execute(
-                    "SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a "
-                    "JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON "
-                    "n.oid = c.relnamespace WHERE n.nspname = %s AND c.relname = %s AND "
-                    "a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
-                    (self.upstream.schema, self.upstream.table),
-                )
-                found = cursor.fetchall()
-                if not found:
+                cursor.execute("SELECT to_regclass(%s)", (self.upstream.qualified,))
+                if cursor.fetchone()[0] is None:
                     raise ConnectorError(
                         f"{self.upstream.what}: table {self.upstream.schema}."
                         f"{self.upstream.table} does not exist in database "
                         f"{self.upstream.dsn['dbname']}"
                     )
-                postgres_types.check_columns(self.upstream.what, found, self._declared())
+                cursor.execute(COLUMNS_QUERY, (self.upstream.qualified,))
+                found = cursor.fetchall()
+                check_columns(self.upstream.what, found, self._declared())
                 cursor.execute(
                     "SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = "
                     "i.indrelid AND a.attnum = ANY(i.indkey) WHERE i.indrelid = %s::regclass "
@@ -460,7 +458,7 @@ class PostgresCdcReader(SourceReader):
         for i, (name, sql_type) in enumerate(zip(self.columns, self.types, strict=True)):
             values = [row[i] for row in rows]
             try:
-                columns[name] = postgres_types.decode(values, sql_type)
+                columns[name] = decode(values, sql_type)
             except (ValueError, pa.ArrowInvalid) as error:
                 raise ConnectorError(
                     f"{self.upstream.what}: column {name}: a value does not fit {sql_type}: {error}"

@@ -25,8 +25,8 @@ import urllib.parse
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tidal.catalog.objects import Sink
-from tidal.engine.connectors import postgres_types
+from tidal.catalog import types
+from tidal.catalog.objects import Column, Sink
 from tidal.engine.connectors.base import (
     ConnectorError,
     SinkWriter,
@@ -42,6 +42,12 @@ from tidal.engine.connectors.postgres_connection import (
     driver,
     qualified,
     quote,
+)
+from tidal.engine.connectors.postgres_types import (
+    COLUMNS_QUERY,
+    COPY_OPTIONS,
+    check_columns,
+    encode_copy,
 )
 from tidal.engine.zset import WEIGHT, expand
 
@@ -122,12 +128,11 @@ class PostgresSinkWriter(SinkWriter):
                     f"{self.what}: table {self.table} does not exist; create "
                     "it with the view's columns first"
                 )
-            cursor.execute(f"SELECT * FROM {self.table} LIMIT 0")
-            names = [d.name for d in cursor.description]
+            cursor.execute(COLUMNS_QUERY, (self.table,))
+            found = cursor.fetchall()
         connection.rollback()
-        missing = [n for n in self.schema.names if n not in names]
-        if missing:
-            raise ConnectorError(f"{self.what}: table {self.table} has no column {missing[0]}")
+        written = [Column(f.name, types.from_arrow(f.type)) for f in self.schema]
+        check_columns(self.what, found, written, writing=True)
         self._ensure_progress_table()
 
     def write(self, changes: pa.Table, tick: int) -> None:
@@ -191,6 +196,8 @@ class PostgresSinkWriter(SinkWriter):
     def _upsert(self, cursor, changes: pa.Table) -> None:
         inserted = changes.filter(pc.greater(changes.column(WEIGHT), 0))
         deleted = changes.filter(pc.less(changes.column(WEIGHT), 0)).select(self.key)
+        # A key retracted and inserted in one tick is an update: the upsert does it.
+        deleted = deleted.join(inserted.select(self.key), self.key, join_type="left anti")
         rows = pa.concat_tables(
             [
                 inserted.drop_columns([WEIGHT]).append_column(
@@ -209,13 +216,7 @@ class PostgresSinkWriter(SinkWriter):
         cursor.execute(f"TRUNCATE {_STAGE}")
         self._copy(cursor, _STAGE, rows)
         match = " AND ".join(f"t.{quote(k)} = s.{quote(k)}" for k in self.key)
-        # A key deleted and inserted in one tick is an update: only the insertion counts.
-        cursor.execute(
-            f"DELETE FROM {self.table} t USING {_STAGE} s WHERE s.{_DELETE} AND {match} "
-            f"AND NOT EXISTS (SELECT 1 FROM {_STAGE} u WHERE NOT u.{_DELETE} AND "
-            + " AND ".join(f"u.{quote(k)} = s.{quote(k)}" for k in self.key)
-            + ")"
-        )
+        cursor.execute(f"DELETE FROM {self.table} t USING {_STAGE} s WHERE s.{_DELETE} AND {match}")
         others = [n for n in self.schema.names if n not in self.key]
         keys = ", ".join(quote(k) for k in self.key)
         action = (
@@ -234,9 +235,9 @@ class PostgresSinkWriter(SinkWriter):
         columns = ", ".join(quote(n) for n in rows.column_names)
         # One chunk each: pyarrow 26's CSV writer writes garbage (NUL bytes) for a table
         # whose first chunk is empty.
-        data = postgres_types.encode_copy(rows.combine_chunks())
+        data = encode_copy(rows.combine_chunks())
         cursor.copy_expert(
-            f"COPY {table} ({columns}) FROM STDIN ({postgres_types.COPY_OPTIONS})",
+            f"COPY {table} ({columns}) FROM STDIN ({COPY_OPTIONS})",
             _Reader(data),
         )
 

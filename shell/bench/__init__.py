@@ -9,7 +9,8 @@
 - ``durability``: durability_costs.py, what a data directory costs (Nexmark with checkpoints)
   and how fast about 1 GB of state recovers;
 - ``udf``: udf_costs.py, Python functions in views beside built-in expressions, and
-  in worker processes.
+  in worker processes;
+- ``postgres``: postgres_connectors.py, changes through the PostgreSQL sink and CDC source.
 
 What the suites share (workers in fresh subprocesses, progress lines, the summary table, JSON,
 peak RSS, the DuckDB reference) is in harness.py.
@@ -19,7 +20,17 @@ from __future__ import annotations
 
 import sys
 
-SUITES = ("core", "window", "nexmark", "shell", "pgwire", "generated", "durability", "udf")
+SUITES = (
+    "core",
+    "window",
+    "nexmark",
+    "shell",
+    "pgwire",
+    "generated",
+    "durability",
+    "udf",
+    "postgres",
+)
 
 
 def main(argv: list[str]) -> int:
@@ -42,6 +53,8 @@ def main(argv: list[str]) -> int:
         from tidal.shell.bench import durability_costs as module
     elif suite == "udf":
         from tidal.shell.bench import udf_costs as module
+    elif suite == "postgres":
+        from tidal.shell.bench import postgres_connectors as module
     else:
         choices = ", ".join(repr(s) for s in SUITES[:-1]) + f" or {SUITES[-1]!r}"
         print(f"unknown benchmark suite {suite!r}: {choices}", file=sys.stderr)

@@ -65,6 +65,9 @@ LIMITS_CLASS = "54"  # SQLSTATE class of a statement past a limit (program_limit
 
 # Connectors that touch no file of the server: any client may create these.
 NETWORK_SAFE_CONNECTORS = {"datagen", "nexmark", "blackhole"}
+# Connectors that reach other servers (or listen for them): superusers only, as they make the
+# server connect where the statement says.
+OUTSIDE_CONNECTORS = {"postgres-cdc", "postgres", "kafka", "webhook"}
 
 
 class Route(enum.Enum):
@@ -344,17 +347,28 @@ class Router:
             )
 
     def _check_connectors(self, statement: exp.Expression) -> None:
-        """Sources and sinks that read or write the server's files are for the --init script
-        (or a server started with --allow-file-connectors), not for any client."""
-        if self.services.allow_file_connectors or not isinstance(statement, exp.Create):
+        """Sources, sinks and tables that read or write the server's files are for the --init
+        script (or a server started with --allow-file-connectors), not for any client; those
+        that reach other servers are for superusers."""
+        if not isinstance(statement, exp.Create):
             return
-        if (statement.args.get("kind") or "").upper() not in ("SOURCE", "SINK"):
+        if (statement.args.get("kind") or "").upper() not in ("SOURCE", "SINK", "TABLE"):
             return
         try:
-            connector = dict(ddl.options(statement)).get("connector", "")
+            connector = dict(ddl.options(statement)).get("connector", "").lower()
         except SqlError:
             return  # the engine reports the bad option
-        if connector.lower() not in NETWORK_SAFE_CONNECTORS:
+        if not connector or connector in NETWORK_SAFE_CONNECTORS:
+            return
+        if connector in OUTSIDE_CONNECTORS:
+            if not roles.acts_as_superuser(self.state.user, engine_calls.users(self.db)):
+                raise ServerError(
+                    f"connector {connector!r} connects to other servers: only a superuser may "
+                    f"create it; {self.state.user!r} is not one",
+                    INSUFFICIENT_PRIVILEGE,
+                )
+            return
+        if not self.services.allow_file_connectors:
             raise ServerError(
                 f"connector {connector!r} reads or writes the server's files, which clients "
                 "may not do: create it in the --init script, or start tidal serve with "

@@ -2,10 +2,11 @@
 
 A real PostgreSQL holds ``accounts``; ``tidal serve --data-dir`` follows it (postgres-cdc),
 keeps ``by_owner`` (a GROUP BY) and writes it to ``by_owner_out`` in the same PostgreSQL
-(postgres sink, upsert). A writer changes ``accounts`` all the time, in transactions; the server
-is SIGKILLed at random moments and the writer goes on while it is down. After the restarts, the
-view (read over pgwire) and the sink's table must both equal PostgreSQL's own GROUP BY: no
-change lost, none applied twice, upstream or downstream.
+(postgres sink, upsert), and writes a numbered datagen stream to ``numbers_out`` (append-only).
+A writer changes ``accounts`` all the time, in transactions; the server is SIGKILLed at random
+moments and the writer goes on while it is down. After the restarts, the view (read over
+pgwire) and the sink's table must both equal PostgreSQL's own GROUP BY, and ``numbers_out``
+must hold 1..n once each: no change lost, none applied twice, upstream or downstream.
 """
 
 from __future__ import annotations
@@ -80,7 +81,14 @@ def test_kill9_with_cdc_in_and_a_sink_out(postgres, tmp_path):
         f"CREATE MATERIALIZED VIEW by_owner AS {VIEW};\n"
         f"CREATE SINK out FROM by_owner WITH (connector = 'postgres', url = '{postgres.url}', "
         "table = 'by_owner_out', type = 'upsert');\n"
+        # Numbered rows into an append-only sink: a tick written twice, or lost, shows.
+        "CREATE SOURCE numbers (n BIGINT) WITH (connector = 'datagen', 'rows-per-second' = "
+        "'3000', 'fields.n.kind' = 'sequence', 'fields.n.start' = '1', "
+        "'fields.n.end' = '1000000000');\n"
+        f"CREATE SINK numbered FROM numbers WITH (connector = 'postgres', url = "
+        f"'{postgres.url}', table = 'numbers_out', type = 'append-only');\n"
     )
+    postgres.execute("CREATE TABLE numbers_out (n bigint)")
     server = Server(tmp_path, tmp_path / "data", init)
     writer = Writer(postgres, seed=17)
     rng = random.Random(17)
@@ -106,6 +114,11 @@ def test_kill9_with_cdc_in_and_a_sink_out(postgres, tmp_path):
                 break
             assert time.monotonic() < deadline, (expected, view, sink, server.said[-20:])
             time.sleep(0.2)
+        count, distinct, first, last = postgres.execute(
+            "SELECT count(*), count(DISTINCT n), min(n), max(n) FROM numbers_out"
+        )[0]
+        assert count > 1000
+        assert (count, first, last) == (distinct, 1, count), "a row written twice, or lost"
     finally:
         writer.stopped.set()
         server.kill()

@@ -154,3 +154,10 @@ def test_upsert_needs_a_key(db, postgres):
     )
     with pytest.raises(SqlError, match="needs a key"):
         db.execute(sink_sql(postgres, source="plain", type="upsert"))
+
+
+def test_a_target_column_that_cannot_hold_the_view_s_values_is_refused(db, postgres):
+    postgres.execute("CREATE TABLE by_owner_out (owner text PRIMARY KEY, n integer, total numeric)")
+    with pytest.raises(SqlError, match="integer") as error:
+        db.execute(sink_sql(postgres, type="upsert"))
+    assert "n" in str(error.value)

@@ -6,6 +6,8 @@ import psycopg
 import pytest
 from psycopg import errors
 
+from tests.pgwire.conftest import DEMO
+
 
 @pytest.fixture
 def conn(server):
@@ -57,3 +59,35 @@ def test_file_connectors_are_refused_over_the_wire(conn, tmp_path):
         conn.execute(f"CREATE SINK out FROM t WITH (connector = 'file', path = '{tmp_path}/x')")
     conn.execute("CREATE SINK nowhere FROM t WITH (connector = 'blackhole')")
     conn.execute("DROP SINK nowhere")
+
+
+def test_a_table_cannot_take_a_file_connector_either(conn):
+    with pytest.raises(errors.InsufficientPrivilege):
+        conn.execute(
+            "CREATE TABLE leak (line VARCHAR) WITH (connector = 'file', path = '/etc/passwd', "
+            "format = 'csv')"
+        )
+
+
+def test_connectors_to_other_servers_are_for_superusers(make_server):
+    users = "CREATE USER admin WITH PASSWORD 'a' SUPERUSER;\nCREATE USER bob WITH PASSWORD 'b';\n"
+    server = make_server(init=DEMO + users)
+    cdc = (
+        "CREATE TABLE c (id BIGINT PRIMARY KEY) WITH (connector = 'postgres-cdc', "
+        "hostname = '127.0.0.1', port = '1', username = 'x', \"database.name\" = 'x', "
+        "\"table.name\" = 'x')"
+    )
+    sink = (
+        "CREATE SINK s FROM t WITH (connector = 'postgres', url = 'postgresql://127.0.0.1:1/x', "
+        "table = 'x', type = 'append-only')"
+    )
+    statements = [cdc, sink]
+    dsn = f"host={server.host} port={server.port} dbname=tidal connect_timeout=5"
+    with psycopg.connect(f"{dsn} user=bob password=b", autocommit=True) as bob:
+        for statement in statements:
+            with pytest.raises(errors.InsufficientPrivilege, match="only a superuser"):
+                bob.execute(statement)
+    with psycopg.connect(f"{dsn} user=admin password=a", autocommit=True) as admin:
+        for statement in statements:  # allowed: it fails only because nothing listens there
+            with pytest.raises(psycopg.Error, match="cannot connect to PostgreSQL"):
+                admin.execute(statement)
