@@ -17,7 +17,8 @@ A facade over the engine's parts, which it builds and wires together:
 - prepared statements (tidal.engine.prepared_statements): compiled once, run with arguments;
 - subscriptions (tidal.engine.subscriptions): every tick's changes to those who follow them;
 - statements (tidal.engine.statements): one handler per kind of statement;
-- durability (tidal.engine.durability), with a data directory: the log, checkpoints, recovery.
+- durability (tidal.engine.durability), with a data directory: the log, checkpoints, recovery;
+- the webhook listener (tidal.engine.connectors.webhook), once a table has connector 'webhook'.
 
 ``Database("DIR")`` (or ``path="DIR"``) keeps everything in the data directory DIR and opens
 it where it was left, after a clean stop or a crash; ``Database()`` keeps everything in memory.
@@ -36,7 +37,17 @@ import pyarrow as pa
 from sqlglot import exp
 
 from tidal.catalog import Catalog
+from tidal.catalog.objects import Table
+from tidal.catalog.sqlstate import (
+    ADMIN_SHUTDOWN,
+    INVALID_PARAMETER_VALUE,
+    OBJECT_NOT_IN_PREREQUISITE_STATE,
+    UNDEFINED_TABLE,
+    TidalError,
+)
 from tidal.engine.batch import BatchBackend
+from tidal.engine.connectors import ConnectorError
+from tidal.engine.connectors.webhook import WebhookListener, is_webhook_table, webhook_options
 from tidal.engine.copy_from import copied_columns
 from tidal.engine.durability.data_dir import DataDir
 from tidal.engine.durability.durability import (
@@ -57,6 +68,7 @@ from tidal.engine.udf.api import definition
 from tidal.engine.watermarks import Watermarks
 from tidal.sql.compiler import Compiler
 from tidal.sql.cursor_statements import CopyFrom
+from tidal.sql.dml import Change, table_conflict
 from tidal.sql.errors import SqlError, resource_error
 from tidal.sql.parser import parse_statement, split_statements
 from tidal.sql.plan import Plan
@@ -73,6 +85,8 @@ class Database:
         checkpoint_interval: float = DEFAULT_CHECKPOINT_INTERVAL,
         checkpoint_log_bytes: int = DEFAULT_CHECKPOINT_LOG_BYTES,
         memory_limit: int | str | None = None,
+        webhook_host: str = "127.0.0.1",
+        webhook_port: int = 0,
     ) -> None:
         """``path``: the data directory (created if missing); None: in memory only.
         ``checkpoint_interval`` (seconds) and ``checkpoint_log_bytes``: how often a durable
@@ -88,6 +102,10 @@ class Database:
 
         ``memory_limit``: the memory budget, in bytes or as text (``"512MB"``, ``"2GB"``);
         default half of the machine's memory (tidal.engine.memory).
+
+        ``webhook_host``, ``webhook_port``: where the HTTP listener of webhook tables
+        (``WITH (connector = 'webhook')``) listens once the first one exists (port 0: a free
+        one; ``webhook_address`` tells which).
         """
         self.catalog = Catalog()
         self.compiler = Compiler(self.catalog)
@@ -118,10 +136,22 @@ class Database:
         )
         self.session = Session(self._statements, self.transaction)  # execute's, with BEGIN
         self.durability: Durability | None = None
+        self.webhooks = WebhookListener(
+            self.catalog.find, self.push_rows, webhook_host, webhook_port
+        )
+        self.relations.accept_pushed = self._accept_webhook_table
+        self._serving_webhooks = False  # not while recovery re-runs the log
         if path is not None:
             if batch_mode:
                 raise ValueError("batch mode keeps nothing: it takes no data directory")
             self._open(DataDir(path), checkpoint_interval, checkpoint_log_bytes)
+        self._serving_webhooks = True
+        if any(is_webhook_table(t) for t in self.catalog.objects("table")):
+            try:
+                self._start_webhooks()
+            except TidalError:
+                self.close()
+                raise
 
     def _open(self, data_dir: DataDir, interval: float, log_bytes: int) -> None:
         durability = Durability(
@@ -143,6 +173,51 @@ class Database:
         self.tick_loop.on_tick.append(durability.after_tick)
         self._statements.catalog_changed = durability.catalog_changed
         self._statements.checkpoint = durability.checkpoint
+
+    def _accept_webhook_table(self, table: Table) -> None:
+        """A webhook table is being created: check its options, and listen for its rows."""
+        try:
+            webhook_options(table)
+        except ConnectorError as error:
+            raise SqlError(str(error), sqlstate=INVALID_PARAMETER_VALUE) from None
+        if self._serving_webhooks:
+            self._start_webhooks()
+
+    def _start_webhooks(self) -> None:
+        try:
+            self.webhooks.start()
+        except OSError as error:
+            raise ConnectorError(
+                f"cannot listen for webhooks on {self.webhooks.host}:{self.webhooks.port}: "
+                f"{error.strerror or error}; choose another webhook port"
+            ) from None
+
+    @property
+    def webhook_address(self) -> tuple[str, int] | None:
+        """Where webhook tables take their rows (``POST http://host:port/webhook/<table>``),
+        or None until a webhook table exists."""
+        return self.webhooks.address
+
+    def push_rows(self, table: Table, rows: pa.Table) -> int:
+        """Insert ``rows`` (the table's columns), which its connector pushed (a webhook
+        request), into ``table`` in one tick, all or nothing, as INSERT does: keys, NOT NULL and
+        the memory budget are enforced and, with a data directory, it returns once durable.
+        SQL may not change a table fed by a connector; this is its connector's way in. Returns
+        how many rows were inserted."""
+        with self.tick_loop.exclusive():
+            if self.webhooks.closed:
+                raise TidalError("the database is closing", ADMIN_SHUTDOWN)
+            current = self.catalog.find(table.name)
+            if not is_webhook_table(current):  # dropped meanwhile
+                raise TidalError(f"table {table.name!r} does not exist", UNDEFINED_TABLE)
+            if current is not table:  # altered meanwhile
+                raise TidalError(
+                    f"table {table.name!r} changed while the rows were read: send them again",
+                    OBJECT_NOT_IN_PREREQUISITE_STATE,
+                )
+            change = Change(table, "INSERT", None, table_conflict(table))
+            tag = self._statements.apply_rows(change, rows)
+        return int(tag.split()[-1])
 
     @property
     def holds_catalog(self) -> bool:
@@ -314,6 +389,7 @@ class Database:
 
     def close(self) -> None:
         with self.tick_loop.exclusive():
+            self.webhooks.close()
             if self.durability is not None:
                 durability, self.durability = self.durability, None
                 self.tick_loop.journal = None

@@ -133,6 +133,10 @@ class Relations:
         self.views: dict[str, MaterializedView] = {}
         self.sinks: dict[str, SinkEntry] = {}
         self.recovering = False  # recovery re-runs DDL: connectors are not checked outside
+        # Called with a table whose rows a connector pushes in (PUSHED_CONNECTORS: a webhook)
+        # before it is created: checks its options and gets ready to receive its rows (the
+        # Database starts its webhook listener); raising refuses the table.
+        self.accept_pushed: Callable[[Table], None] = lambda table: None
         # the tick's dead letters put in their tables, for undo
         self._dead_letters_applied: list[tuple[str, pa.Table]] = []
 
@@ -225,6 +229,8 @@ class Relations:
                     sqlstate=INVALID_TABLE_DEFINITION,
                 )
             self._validate(reader)
+        elif table.connector is not None:
+            self.accept_pushed(table)
         event_time = self._event_time(table)
         self.catalog.add(table)
         contents = Collection(change_schema(fields(table)))

@@ -77,6 +77,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "near it sources wait, past it statements that add data fail (docs/security.md)",
     )
     parser.add_argument(
+        "--webhook-host",
+        default="127.0.0.1",
+        help="address the HTTP listener of webhook tables listens on (127.0.0.1); another "
+        "exposes them to the network, each guarded by its secret (docs/security.md)",
+    )
+    parser.add_argument(
+        "--webhook-port",
+        type=int,
+        default=4560,
+        help="port of the HTTP listener of webhook tables (4560; 0: any); it listens once a "
+        "table WITH (connector = 'webhook') exists (docs/connectors.md)",
+    )
+    parser.add_argument(
         "--allow-file-connectors",
         action="store_true",
         help="let clients create file sources and sinks (they read and write the server's files)",
@@ -116,6 +129,8 @@ def run(args: argparse.Namespace) -> int:
         args.data_dir,
         base_dir=args.init.parent if args.init else None,
         memory_limit=args.memory_limit,
+        webhook_host=args.webhook_host,
+        webhook_port=args.webhook_port,
     )
     if db is None:
         return 1
@@ -215,6 +230,9 @@ async def _serve(db, config, tick_interval: float = 0.1) -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     print(f"tidal serve: listening on {host}:{port}", flush=True)
+    if db.webhook_address is not None:
+        webhook_host, webhook_port = db.webhook_address
+        print(f"tidal serve: webhooks on http://{webhook_host}:{webhook_port}/webhook/", flush=True)
     reporting = asyncio.create_task(_report_source_errors(db))
     try:
         await stop.wait()
