@@ -165,8 +165,10 @@ class Durability:
             }
         )
         if sync or (not changes and self.feeds.subscriptions()):
-            # A subscriber may resume AS OF this tick after a crash: it must not be one that
-            # recovery would run again differently (a source-only tick is not synced else).
+            # Someone outside learns of this tick (an upstream that forgets its rows, a sink
+            # that publishes it, a subscriber that may resume AS OF it after a crash): it must
+            # not be one that recovery would run again differently (a source-only tick is not
+            # synced else).
             segment.sync(end)
         elif changes:  # DML: not acknowledged before this record is durable
             self._pending.record = (segment, end)
