@@ -84,7 +84,7 @@ def open_datagen(
     clock: Callable[[], float] = time.monotonic,
 ) -> DatagenSource:
     """A DatagenSource for ``source`` after checking its options (see the module docstring)."""
-    what = f"source {source.name} (connector 'datagen')"
+    what = f"{source.kind} {source.name} (connector 'datagen')"
     options = canonical_options(what, source.options, _ALIASES)
     check_known(
         what,

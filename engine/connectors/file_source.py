@@ -80,7 +80,7 @@ _ALIASES = {"csv.field-delimiter": "delimiter"}
 
 def open_file_source(source: Source, base_dir: pathlib.Path) -> FileSource:
     """A FileSource for ``source`` after checking its options (see the module docstring)."""
-    what = f"source {source.name} (connector 'file')"
+    what = f"{source.kind} {source.name} (connector 'file')"
     options = canonical_options(what, source.options, _ALIASES)
     fmt = choice(what, options, "format", FORMATS)
     check_known(what, options, _COMMON_OPTIONS | (_CSV_OPTIONS if fmt == "csv" else set()))

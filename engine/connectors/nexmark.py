@@ -161,7 +161,7 @@ def open_nexmark(
     base_dir: pathlib.Path | None = None,
     clock: Callable[[], float] = time.monotonic,
 ) -> NexmarkSource:
-    what = f"source {source.name} (connector 'nexmark')"
+    what = f"{source.kind} {source.name} (connector 'nexmark')"
     options = canonical_options(what, source.options, OPTION_ALIASES)
     check_known(what, options, _OPTIONS)
     config = nexmark_config(options, what)
