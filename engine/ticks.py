@@ -25,6 +25,7 @@ with 53200. Ticks still run meanwhile, for DML and for windows closing as time p
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -42,6 +43,8 @@ from tidal.engine.memory import MemoryBudget, Usage, measure
 from tidal.engine.relations import Base, Relations
 from tidal.engine.watermarks import Watermarks
 from tidal.engine.zset import WEIGHT, concat, rename_positional
+
+log = logging.getLogger(__name__)
 
 DEFAULT_BATCH_ROWS = 65_536
 LOCK_POLL_SECONDS = 0.05  # how often a statement waiting for the lock looks for a cancel
@@ -264,6 +267,9 @@ class TickLoop:
             self.relations.undo(base_deltas)
             if self.journal is not None and replayed is None and polled:
                 self.journal.record_failed(tick)
+            # A statement's own tick fails to its client; one of source rows fails to no one.
+            level = logging.WARNING if polled else logging.INFO
+            log.log(level, "tick %d failed and was undone: %s", tick, error)
             if not isinstance(error, (EvaluationError, BatchError, ArithmeticError)):
                 raise
             raise DataError(
@@ -364,6 +370,7 @@ class TickLoop:
         with self._lock:
             if message not in self._source_errors:
                 self._source_errors.append(message)
+                log.info("%s", message)
 
     def take_source_errors(self) -> list[str]:
         """Problems sources met since the last call (bad lines skipped, unreadable files)."""
