@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Protocol
@@ -80,6 +81,18 @@ class Journal(Protocol):
 
 
 @dataclass(frozen=True)
+class Progress:
+    """How far a catch-up (reading bounded inputs to their end) has got: the source rows its
+    ticks took in, the seconds since it began, and the fraction of the inputs read where their
+    size is known (the least advanced reader's; None if no reader knows its size)."""
+
+    rows: int
+    seconds: float
+    fraction: float | None
+    finished: bool = False
+
+
+@dataclass(frozen=True)
 class Replayed:
     """A logged tick to run again: tables' changes, sources' positions after it (each source
     reads up to there), and the watermarks and clock it ran with."""
@@ -106,6 +119,8 @@ class TickLoop:
         self.ticks = 0  # completed ticks
         self.backlog = False  # the last tick() left rows waiting in a source
         self.on_tick: list[TickListener] = []
+        # Told after each tick of a catch-up, and at its end (a terminal shows a progress line).
+        self.on_progress: Callable[[Progress], None] | None = None
         self.journal: Journal | None = None
         self.replaying = False  # recovery re-runs DDL: nothing is polled meanwhile
         self._lock = threading.RLock()
@@ -172,14 +187,34 @@ class TickLoop:
         rows unread (a new view is to see their rows from now on)."""
         with self._lock:
             self.measure_state()
+            started, rows = time.monotonic(), 0
             while True:
                 deltas = self._poll(drain=True, bounded_only=True, retained_only=retained_only)
                 if not deltas:
                     break
                 self._run(deltas)
+                rows += sum(d.num_rows for d in deltas.values())
+                self._tell_progress(started, rows, finished=False)
             deltas = self._poll(drain=False, retained_only=retained_only)
             if deltas:
                 self._run(deltas)
+            if rows:
+                self._tell_progress(started, rows, finished=True)
+
+    def _tell_progress(self, started: float, rows: int, finished: bool) -> None:
+        if self.on_progress is None:
+            return
+        fractions = [
+            done / total
+            for base in self.relations.bases.values()
+            if base.reader is not None
+            and base.reader.bounded
+            and (known := base.reader.progress()) is not None
+            for done, total in [known]
+            if total
+        ]
+        fraction = min(fractions) if fractions else None
+        self.on_progress(Progress(rows, time.monotonic() - started, fraction, finished))
 
     def _poll(
         self, drain: bool, bounded_only: bool = False, retained_only: bool = False
