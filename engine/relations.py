@@ -32,9 +32,7 @@ from tidal.catalog.sqlstate import (
 from tidal.engine.batch import BatchBackend, BatchError, plain_rows
 from tidal.engine.collection import Collection
 from tidal.engine.connectors import (
-    OP,
     PUSHED_CONNECTORS,
-    TRUNCATE,
     UPSERT,
     ConnectorError,
     SinkWriter,
@@ -198,13 +196,7 @@ class Relations:
         if base.reader.changes != UPSERT:
             return rename_positional(with_weight(batch))
         key = base.relation.key_positions()
-        op = batch.column(OP)
-        missing = pc.and_(pc.not_equal(op, TRUNCATE), _any_null(batch, key))
-        if pc.any(missing).as_py():
-            count = pc.sum(missing).as_py()
-            base.reader.errors.append(f"{count} row(s) without a value in the primary key left out")
-            batch = batch.filter(pc.invert(missing))
-        return upsert_changes(batch, key, base.contents)
+        return upsert_changes(batch, key, base.contents, base.reader.errors)
 
     def staging(self) -> bool:
         """Whether a sink publishes only durable ticks (tidal.engine.connectors.base)."""
@@ -590,14 +582,6 @@ class Relations:
         for function in self.catalog.objects("function"):
             if function.runtime_name:  # type: ignore[union-attr]
                 registry.unregister(function.runtime_name)  # type: ignore[union-attr]
-
-
-def _any_null(batch: pa.Table, positions: list[int]) -> pa.ChunkedArray:
-    mask = None
-    for position in positions:
-        null = pc.is_null(batch.column(position))
-        mask = null if mask is None else pc.or_(mask, null)
-    return mask
 
 
 def fields(relation: Relation) -> tuple[Field, ...]:
