@@ -91,3 +91,49 @@ class OperatorCounters:
             state_rows,
             state_bytes,
         )
+
+
+def tree_prefixes(depths: list[int]) -> list[str]:
+    """The box-drawing prefix of each line of a tree given in plan order by depth, as ``tree``
+    draws it.
+
+    >>> for prefix, name in zip(tree_prefixes([0, 1, 2, 2, 1]), "abcde"):
+    ...     print(prefix + name)
+    a
+    ├── b
+    │   ├── c
+    │   └── d
+    └── e
+    """
+    prefixes: list[str] = []
+    open_levels: list[bool] = []  # per level above: whether a later sibling still comes
+    for index, depth in enumerate(depths):
+        del open_levels[max(depth - 1, 0) :]
+        if depth == 0:
+            prefixes.append("")
+            continue
+        later = _has_later_sibling(depths, index)
+        bars = "".join("│   " if more else "    " for more in open_levels)
+        prefixes.append(bars + ("├── " if later else "└── "))
+        open_levels.append(later)
+    return prefixes
+
+
+def _has_later_sibling(depths: list[int], index: int) -> bool:
+    for depth in depths[index + 1 :]:
+        if depth <= depths[index]:
+            return depth == depths[index]
+    return False
+
+
+def rate(rows: int, seconds: float) -> str:
+    """Rows per second, short: ``rate(4500, 2.0)`` is ``'2.2k rows/s'``.
+
+    >>> rate(3, 2.0), rate(4500, 2.0), rate(7_000_000, 1.0), rate(5, 0.0)
+    ('1.5 rows/s', '2.2k rows/s', '7.0M rows/s', '0 rows/s')
+    """
+    per_second = rows / seconds if seconds > 0 else 0.0
+    for unit, factor in (("M", 1e6), ("k", 1e3)):
+        if per_second >= factor:
+            return f"{per_second / factor:.1f}{unit} rows/s"
+    return f"{per_second:.1f} rows/s" if per_second else "0 rows/s"
