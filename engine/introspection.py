@@ -30,7 +30,7 @@ from tidal.sql.errors import SqlError, undefined_table, unsupported
 from tidal.sql.explain import describe as describe_node
 from tidal.sql.explain import explain as explain_plan
 from tidal.sql.parser import parse_statement
-from tidal.sql.plan import Plan
+from tidal.sql.plan import Emit, Plan
 
 _SHOW_KINDS = {
     "TABLES": "table",
@@ -168,6 +168,8 @@ def explain_analyze(statement: Explain, compiler: Compiler, relations: Relations
         # A node computed by two operators (a temporal filter's plain conditions, UNION's
         # union all and distinct): the first is the node's output, the other is named below.
         found = by_node.get(id(node), [])
+        if not found and isinstance(node, Emit):  # the windowed aggregate below emits instead
+            return ["(no operator of its own: the aggregate below emits each closed window)"]
         return [o.actual() for o in found[:1]] + [
             f"-- and {o.operator} {o.actual()}" for o in found[1:]
         ]

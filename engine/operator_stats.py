@@ -16,7 +16,8 @@ each input below it, as EXPLAIN prints the plan):
     '(actual rows in=4 out=2, last tick in=1 out=0, time=0.002 ms)'
 
 Counts start when the dataflow is built (the view's creation, or the server's start for a view
-restored from a checkpoint), its backfill included.
+restored from a checkpoint), its backfill included. ``tree_prefixes`` and ``rate`` draw them
+for ``EXPLAIN (ANALYZE, FORMAT TREE)``.
 """
 
 from __future__ import annotations

@@ -134,3 +134,35 @@ def test_every_operator_once_under_its_parent():
     # The distinct keeps its input rows and its output rows: three of each.
     assert db.execute("SELECT * FROM j").num_rows == 3
     assert found[0].state_rows == 6
+
+
+def test_a_sink_of_a_query_counts_too(db):
+    db.execute("CREATE SINK big AS SELECT k, v FROM t WHERE v > 5 WITH (connector = 'blackhole')")
+    db.apply_changes("t", changes([1, 2, 3], [10, 1, 20], 1))
+    found = db.relations.sinks["big"].dataflow.operator_stats()
+    assert [(s.operator, s.rows_in, s.rows_out) for s in found] == [
+        ("Project #1", 2, 2),
+        ("Filter #2", 3, 2),
+        ("Scan #3", 3, 3),
+    ]
+    plan = db.execute("EXPLAIN ANALYZE big").column(0).to_pylist()
+    assert plan[1].startswith("  Filter v > 5  (actual rows in=3 out=2, last tick in=3 out=2")
+
+
+def test_explain_analyze_says_why_an_emit_has_no_numbers():
+    db = Database()
+    db.execute(
+        "CREATE TABLE ev (ts TIMESTAMP, v INTEGER, WATERMARK FOR ts AS ts - INTERVAL '1' SECOND)"
+    )
+    db.execute(
+        "CREATE MATERIALIZED VIEW w AS SELECT window_start, count(*) AS n "
+        "FROM TUMBLE(ev, ts, INTERVAL '10' SECOND) GROUP BY window_start EMIT ON WINDOW CLOSE"
+    )
+    db.execute("INSERT INTO ev VALUES ('2026-01-01 00:00:01', 5), ('2026-01-01 00:00:31', 1)")
+    plan = db.execute("EXPLAIN ANALYZE w").column(0).to_pylist()
+    assert plan[0].endswith(
+        "(no operator of its own: the aggregate below emits each closed window)"
+    )
+    (aggregate,) = [line for line in plan if line.strip().startswith("Aggregate")]
+    # The first window closed when the watermark passed it: one row out, the other still open.
+    assert "(actual rows in=2 out=1," in aggregate
