@@ -52,6 +52,7 @@ class Display:
         self.mode = "table"
         self.timing = True
         self.max_rows = 1000
+        self.pager = True  # --no-pager, \pset pager off
 
     # --- writing --------------------------------------------------------------------------------
 
