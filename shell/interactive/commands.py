@@ -1,6 +1,6 @@
 """Backslash commands: one small function each, in the ``COMMANDS`` table.
 
-A command gets the shell (what ``Shell`` below lists of it) and the text after its name. To add
+A command gets the shell (what ``shell_protocol.Shell`` lists of it) and the text after its name. To add
 one, write the function and a ``Command`` line in the table; ``\\?`` lists them in table order.
 """
 
@@ -9,31 +9,14 @@ from __future__ import annotations
 import pathlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING
 
+from tidal.shell.interactive import sql_help, terminal, variables
 from tidal.shell.interactive.display import MODES
 
 if TYPE_CHECKING:
-    from tidal.shell.interactive.backend import Backend, RelationInfo
-    from tidal.shell.interactive.display import Display
-
-
-class Shell(Protocol):
-    """What a command may use of the shell that runs it (``repl.Shell`` is the one; the
-    commands know only this, so the loop imports them and not the other way round)."""
-
-    backend: Backend
-    display: Display
-    running: bool  # False ends the loop
-
-    def wait(self, work: Callable[[], Any], what: str) -> Any:
-        """``work()`` with the spinner up and Ctrl-C ready to cancel it."""
-
-    def run_sql(self, text: str) -> bool: ...
-
-    def run_file(self, path: pathlib.Path) -> bool: ...
-
-    def watch(self, name: str) -> None: ...
+    from tidal.shell.interactive.backend import RelationInfo
+    from tidal.shell.interactive.shell_protocol import Shell
 
 
 @dataclass(frozen=True)
@@ -187,6 +170,113 @@ def watch(shell: Shell, argument: str) -> None:
     shell.watch(argument.strip().rstrip(";"))
 
 
+def conninfo(shell: Shell, _: str) -> None:
+    """``\\conninfo``: what the shell is connected to."""
+    shell.display.text(shell.backend.conninfo(), terminal=True)
+
+
+def shell_command(shell: Shell, argument: str) -> None:
+    """``\\! command``: run it with the user's shell; ``\\!`` alone: an interactive shell.
+    It runs on this machine, as the user who started tidal, also with ``--connect`` (as in
+    psql): nothing typed here reaches a server's machine."""
+    if not argument:
+        if terminal.terminal_fd(shell.display.output) is None:
+            shell.display.error("ERROR: \\! alone opens a shell, which needs a terminal")
+            return
+        terminal.interactive_shell()
+        return
+    status, captured = terminal.run_command(argument, shell.display.output)
+    if captured:
+        shell.display.text(captured.rstrip("\n"), terminal=True)
+    if status:
+        shell.display.notice(f"the command exited with status {status}")
+
+
+def sql_syntax(shell: Shell, argument: str) -> None:
+    """``\\h``: every statement's syntax; ``\\h CREATE SINK``: one (or those it starts)."""
+    found = sql_help.topics(argument)
+    if not found:
+        names = ", ".join(sql_help.STATEMENTS)
+        shell.display.error(f"ERROR: no help for {argument!r}; \\h knows {names}")
+        return
+    width = max(len(name) for name, _ in found)
+    lines = [[("class:header", name.ljust(width)), ("", f"  {syntax}")] for name, syntax in found]
+    shell.display.lines(lines, terminal=True)
+    if len(found) > 1:
+        shell.display.notice("docs/sql.md describes each; \\h NAME shows one")
+
+
+def list_functions(shell: Shell, argument: str) -> None:
+    """``\\df``: the user's functions (SQL and Python) with their arguments and results."""
+    import pyarrow as pa
+
+    shell.wait(shell.backend.load, "starting tidal")
+    found = sorted(
+        (r for r in shell.backend.relations() if r.kind == "function"),
+        key=lambda r: r.name.lower(),
+    )
+    if argument:
+        found = [r for r in found if r.name.lower() == argument.strip().lower()]
+    if not found:
+        shell.display.notice(f"no function named {argument!r}" if argument else "no functions")
+        return
+    details = [dict(r.details) for r in found]
+    table = pa.table(
+        {
+            "name": [r.name for r in found],
+            "arguments": [
+                ", ".join(f"{c.name} {c.type.lower()}" for c in r.columns) for r in found
+            ],
+            "returns": [d.get("returns", "").lower() for d in details],
+            "language": [d.get("language", "") for d in details],
+            "kind": [d.get("role", "") for d in details],
+        }
+    )
+    shell.display.result(table, None, types=False)
+
+
+def list_sizes(*kinds: str) -> Callable[[Shell, str], None]:
+    """``\\dt+``, ``\\dm+``: the relations with their rows and the bytes they hold."""
+
+    def run(shell: Shell, argument: str) -> None:
+        import pyarrow as pa
+
+        shell.wait(shell.backend.load, "starting tidal")
+        found = sorted(
+            (r for r in shell.backend.relations() if r.kind in kinds),
+            key=lambda r: r.name.lower(),
+        )
+        if argument:
+            found = [r for r in found if r.name.lower() == argument.strip().strip('"').lower()]
+        if not found:
+            shell.display.notice(f"no {' or '.join(f'{k}s' for k in kinds)}")
+            return
+        sizes = shell.wait(lambda: shell.backend.sizes([r.name for r in found]), "measuring")
+        table = pa.table(
+            {
+                "name": [r.name for r in found],
+                "kind": [r.kind for r in found],
+                "rows": pa.array([sizes[r.name][0] for r in found], pa.int64()),
+                "bytes": pa.array([sizes[r.name][1] for r in found], pa.int64()),
+                "size": [_size(sizes[r.name][1]) for r in found],
+            }
+        )
+        shell.display.result(table, None, types=False)
+
+    return run
+
+
+def _size(count: int | None) -> str | None:
+    """``512 bytes``, ``12 kB``, ``3.4 MB``: psql's units (powers of 1024)."""
+    if count is None:
+        return None
+    for unit in ("bytes", "kB", "MB", "GB"):
+        if count < 10 * 1024 or unit == "GB":
+            return f"{count} {unit}" if unit == "bytes" else f"{count:.0f} {unit}"
+        count /= 1024
+    return None
+
+
 def _lister(*kinds: str) -> Callable[[Shell, str], None]:
     return lambda shell, argument: (
         describe_one(shell, argument) if argument else list_relations(shell, kinds)
@@ -202,12 +292,37 @@ COMMANDS = {
         Command("\\dv", "", "list views", _lister("view")),
         Command("\\dm", "", "list materialized views", _lister("materialized view")),
         Command("\\ds", "", "list sources", _lister("source")),
+        Command("\\dt+", "[name]", "list tables with their rows and bytes", list_sizes("table")),
+        Command(
+            "\\dm+",
+            "[name]",
+            "list materialized views with their rows and bytes",
+            list_sizes("materialized view"),
+        ),
+        Command("\\df", "[name]", "list functions (SQL and Python)", list_functions),
+        Command(
+            "\\h",
+            "[statement]",
+            "SQL syntax: every statement, or one (\\h CREATE SINK)",
+            sql_syntax,
+        ),
         Command("\\watch", "name", "show a relation live as it changes (Ctrl-C stops)", watch),
         Command("\\explain", "name", "the plan of a view", explain),
         Command("\\i", "file", "run the statements of a file", include),
         Command("\\o", "[file]", "send results to a file; alone: back to the terminal", output_to),
         Command("\\mode", "[mode]", f"how results show: {', '.join(MODES)}", mode),
         Command("\\timing", "[on|off]", "show how long each statement took", timing),
+        Command("\\x", "[on|off|auto]", "expanded display: one block per row", variables.expanded),
+        Command("\\pset", "[option [value]]", "pager, expanded, format, timing", variables.pset),
+        Command("\\set", "[name [value]]", "list variables, or set one", variables.set_variable),
+        Command(
+            "\\unset",
+            "name",
+            "unset a variable (a setting: back to its default)",
+            variables.unset_variable,
+        ),
+        Command("\\conninfo", "", "what the shell is connected to", conninfo),
+        Command("\\!", "[command]", "run a shell command (alone: a shell)", shell_command),
         Command("\\q", "", "quit", quit_shell),
     ]
 }

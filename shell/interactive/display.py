@@ -9,7 +9,14 @@ from prompt_toolkit import print_formatted_text
 from prompt_toolkit.formatted_text import FormattedText
 from prompt_toolkit.styles import Style
 
-from tidal.shell.format import FORMATS, Fragments, line_fragments, plain, table_lines
+from tidal.shell.format import (
+    FORMATS,
+    Fragments,
+    expanded_lines,
+    line_fragments,
+    plain,
+    table_lines,
+)
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -42,6 +49,7 @@ STYLE = Style.from_dict(
 )
 
 MODES = ("table", "csv", "json", "line", "changelog")
+EXPANDED = ("off", "on", "auto")  # \x: auto expands a table too wide for the terminal
 
 
 class Display:
@@ -53,6 +61,7 @@ class Display:
         self.timing = True
         self.max_rows = 1000
         self.pager = True  # --no-pager, \pset pager off
+        self.expanded = "off"  # \x: one of EXPANDED
 
     # --- writing --------------------------------------------------------------------------------
 
@@ -104,6 +113,8 @@ class Display:
         notes = []
         if mode == "line":
             lines = line_fragments(table, max_rows=self.max_rows)
+        elif self._expand(table, types):
+            lines = expanded_lines(table, max_rows=self.max_rows)
         else:
             rendered = table_lines(table, max_rows=self.max_rows, width=self.width(), types=types)
             lines = rendered.lines
@@ -116,6 +127,17 @@ class Display:
             lines.append([("class:footer", f"… {table.num_rows - shown} more rows")])
         self.lines(lines)
         self._footer(table.num_rows, elapsed, notes=notes)
+
+    def _expand(self, table: pa.Table, types: bool) -> bool:
+        """Whether ``\\x`` shows ``table`` expanded: on, or auto and wider than the terminal
+        (psql's rule)."""
+        if self.expanded != "auto":
+            return self.expanded == "on"
+        width = self.width()
+        if width is None or table.num_rows == 0:
+            return False
+        natural = table_lines(table, max_rows=self.max_rows, types=types).lines
+        return max((len(plain(line)) for line in natural), default=0) > width
 
     def _footer(
         self, rows: int, elapsed: float | None, notes: list[str] = (), to_file: bool = True

@@ -11,7 +11,9 @@ waits for a running statement.
 
 from __future__ import annotations
 
+import getpass
 import itertools
+import os
 import threading
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -133,6 +135,27 @@ class RemoteBackend:
 
     def ticks(self) -> int | None:
         return None
+
+    def conninfo(self) -> str:
+        from urllib.parse import urlsplit
+
+        url = urlsplit(self.url)
+        user = url.username or os.environ.get("PGUSER") or getpass.getuser()
+        database = url.path.lstrip("/") or user
+        return (
+            f'You are connected to database "{database}" as user "{user}" on host '
+            f'"{url.hostname or "localhost"}" at port "{url.port or 5432}" (tidal serve, '
+            f"{self.url})."
+        )
+
+    def sizes(self, names: list[str]) -> dict[str, tuple[int | None, int | None]]:
+        """Rows counted on the server; bytes are not told over the wire (None)."""
+        sizes = {}
+        for name in names:
+            quoted = '"' + name.replace('"', '""') + '"'
+            (rows,) = self._run(self._connection, f"SELECT count(*) FROM {quoted}").fetchone()
+            sizes[name] = (rows, None)
+        return sizes
 
     # --- the catalog -----------------------------------------------------------------------------
 

@@ -66,6 +66,10 @@ class Shell:
         self.input = self.session.input
         self.output = self.session.output
         self.display = Display(self.output)
+        self.variables: dict[str, str] = {}  # \set NAME value (settings live where they act)
+        self.on_error_stop = True
+        self.watch_interval = "2"  # seconds, as psql's \watch
+        self.watch_order = "key"
         self._cancelled: list[tuple[str, Future]] = []  # still running in the background
         self._loading: threading.Thread | None = None
 
@@ -135,7 +139,8 @@ class Shell:
     # --- SQL ------------------------------------------------------------------------------------
 
     def run_sql(self, text: str) -> bool:
-        """Run each statement of ``text``; stop at the first that fails."""
+        """Run each statement of ``text``; stop at the first that fails (unless
+        ``\\set ON_ERROR_STOP off``). True if all succeeded."""
         from tidal.sql import SqlError, split_statements
 
         try:
@@ -143,7 +148,12 @@ class Shell:
         except SqlError as error:
             self.show_error(error, None)
             return False
-        return all(self.run_statement(statement) for statement in statements)
+        ok = True
+        for statement in statements:
+            ok = self.run_statement(statement) and ok
+            if not ok and self.on_error_stop:
+                return False
+        return ok
 
     def run_statement(self, statement: Statement) -> bool:
         started = time.monotonic()
@@ -207,12 +217,21 @@ class Shell:
         from tidal.shell.scripts import ScriptRunner
 
         shell = self
+        failed: list[Statement] = []
 
         class Warnings:  # what the runner asks of its database besides running statements
             def take_source_errors(self) -> list[str]:
                 return shell.backend.warnings()
 
         class Runner(ScriptRunner):
+            def run_statement(self, statement: Statement, source: str = "") -> bool:
+                ok = super().run_statement(statement, source)
+                # ON_ERROR_STOP off: the script goes on after a failed statement (its
+                # outcome is still a failure)
+                if not ok:
+                    failed.append(statement)
+                return ok or not shell.on_error_stop
+
             def execute(self, statement: Statement):
                 return shell.wait(lambda: shell.backend.execute(statement.text), "running")
 
@@ -221,7 +240,7 @@ class Shell:
 
         runner = Runner(Warnings(), out=_Lines(self.display.text), err=_Lines(self.display.error))
         try:
-            return runner.run_file(path)
+            return runner.run_file(path) and not failed
         except waiting.Cancelled as cancelled:
             self._cancelled.append((f"a statement of {path}", cancelled.future))
             self.display.notice(f"cancelled: the rest of {path} was not run")
