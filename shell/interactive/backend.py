@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import pathlib
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -84,6 +85,12 @@ class Backend(Protocol):
 
     def sizes(self, names: list[str]) -> dict[str, tuple[int | None, int | None]]:
         """Per relation: its rows, and the bytes it holds (None where unknown)."""
+
+    def copy_in(self, sql: str, data: bytes, where: str) -> object:
+        """``COPY ... FROM STDIN`` (``sql``) with ``data``, read from ``where``: its status."""
+
+    def copy_out(self, sql: str, write: Callable[[bytes], None]) -> int:
+        """``COPY ... TO STDOUT`` (``sql``), its output handed to ``write``: the row count."""
 
     def close(self) -> None: ...
 
@@ -194,6 +201,16 @@ class EmbeddedBackend:
             held = stats[name].state_bytes if name in stats else None
             sizes[name] = (rows.as_py(), held)
         return sizes
+
+    def copy_in(self, sql: str, data: bytes, where: str) -> object:
+        from tidal.sql import parse_statement
+
+        return self.db.copy_rows(parse_statement(sql), data, where)
+
+    def copy_out(self, sql: str, write: Callable[[bytes], None]) -> int:
+        from tidal.shell.interactive.client_copy import copy_out
+
+        return copy_out(self.db, sql, write)
 
     def close(self) -> None:
         if self._ticker is not None:

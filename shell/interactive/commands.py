@@ -277,6 +277,69 @@ def _size(count: int | None) -> str | None:
     return None
 
 
+def edit(shell: Shell, argument: str) -> None:
+    """``\\e``: the last statement typed (or nothing) in $EDITOR, run when the editor exits;
+    ``\\e file``: that file, edited in place, then run."""
+    import tempfile
+
+    if argument:
+        path = pathlib.Path(argument).expanduser()
+        if not path.exists():
+            path.touch()
+        temporary = None
+    else:
+        handle, name = tempfile.mkstemp(prefix="tidal-", suffix=".sql")
+        with open(handle, "w", encoding="utf-8") as file:
+            file.write(shell.last_sql.strip() + "\n" if shell.last_sql.strip() else "")
+        path = temporary = pathlib.Path(name)
+    try:
+        status = terminal.edit(str(path))
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        shell.display.error(f"ERROR: {error}")
+        return
+    finally:
+        if temporary is not None:
+            temporary.unlink(missing_ok=True)
+    if status:
+        shell.display.error(f"ERROR: the editor exited with status {status}: nothing was run")
+    elif not text.strip():
+        shell.display.notice("the editor left nothing to run")
+    else:
+        shell.display.text(text.strip(), terminal=True)  # what runs, as if typed
+        shell.remember(text.strip())
+        shell.run_sql(text)
+
+
+def client_copy(shell: Shell, argument: str) -> None:
+    """``\\copy``: COPY with the file read or written by the shell (client_copy)."""
+    from tidal.shell.interactive import client_copy as copying
+
+    try:
+        copy = copying.parse(argument)
+    except ValueError as error:
+        shell.display.error(f"ERROR: {error}")
+        return
+    path = pathlib.Path(copy.path).expanduser()
+    try:
+        if copy.inbound:
+            data = path.read_bytes()
+            status = shell.wait(lambda: shell.backend.copy_in(copy.sql, data, str(path)), "copying")
+            shell.display.status(status, None)
+            for notice in getattr(status, "notices", ()):  # the lines COPY left out
+                shell.display.notice(f"WARNING: {notice}")
+            return
+        with path.open("wb") as file:
+            rows = shell.wait(lambda: shell.backend.copy_out(copy.sql, file.write), "copying")
+        shell.display.status(f"COPY {rows}", None)
+    except OSError as error:
+        shell.display.error(
+            f"ERROR: cannot {'read' if copy.inbound else 'write'} {path}: {error.strerror}"
+        )
+    except ValueError as error:
+        shell.display.error(f"ERROR: {error}")
+
+
 def _lister(*kinds: str) -> Callable[[Shell, str], None]:
     return lambda shell, argument: (
         describe_one(shell, argument) if argument else list_relations(shell, kinds)
@@ -309,6 +372,15 @@ COMMANDS = {
         Command("\\watch", "name", "show a relation live as it changes (Ctrl-C stops)", watch),
         Command("\\explain", "name", "the plan of a view", explain),
         Command("\\i", "file", "run the statements of a file", include),
+        Command(
+            "\\e", "[file]", "edit the last statement (or a file) in $EDITOR, then run it", edit
+        ),
+        Command(
+            "\\copy",
+            "... FROM|TO 'file'",
+            "COPY with the file on this side: table FROM 'file', (query) TO 'file'",
+            client_copy,
+        ),
         Command("\\o", "[file]", "send results to a file; alone: back to the terminal", output_to),
         Command("\\mode", "[mode]", f"how results show: {', '.join(MODES)}", mode),
         Command("\\timing", "[on|off]", "show how long each statement took", timing),

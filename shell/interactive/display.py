@@ -106,7 +106,7 @@ class Display:
         if mode in ("csv", "json"):
             rendered = FORMATS[mode](table)
             if rendered:
-                self.text(rendered.rstrip("\n"))
+                self.show([[("", line)] for line in rendered.rstrip("\n").split("\n")])
             self._footer(table.num_rows, elapsed, to_file=False)
             return
         shown = min(table.num_rows, self.max_rows)
@@ -125,8 +125,28 @@ class Display:
                 )
         if shown < table.num_rows:
             lines.append([("class:footer", f"… {table.num_rows - shown} more rows")])
-        self.lines(lines)
+        self.show(lines)
         self._footer(table.num_rows, elapsed, notes=notes)
+
+    def show(self, lines: list[Fragments]) -> None:
+        """Result lines: through the pager if they are taller or wider than the terminal
+        (psql's rule; never into a file, or when the output is not a terminal), else printed."""
+        if not (self.pager and self.file is None and self._overflows(lines)):
+            return self.lines(lines)
+        from tidal.shell.interactive import terminal
+
+        command = terminal.pager_command()
+        if command is None or terminal.terminal_fd(self.output) is None:
+            return self.lines(lines)
+        self.output.flush()
+        if not terminal.page("".join(plain(line) + "\n" for line in lines), command):
+            self.error(f"ERROR: cannot start the pager {' '.join(command)!r}: check $PAGER")
+            self.lines(lines)
+
+    def _overflows(self, lines: list[Fragments]) -> bool:
+        size = self.output.get_size()
+        # the footer and the next prompt need two more lines
+        return len(lines) + 2 > size.rows or any(len(plain(line)) > size.columns for line in lines)
 
     def _expand(self, table: pa.Table, types: bool) -> bool:
         """Whether ``\\x`` shows ``table`` expanded: on, or auto and wider than the terminal

@@ -148,6 +148,32 @@ class RemoteBackend:
             f"{self.url})."
         )
 
+    def copy_in(self, sql: str, data: bytes, where: str) -> object:
+        """The COPY protocol: the data in CopyData messages (psycopg's ``cursor.copy``)."""
+        import psycopg
+
+        self.load()
+        cursor = self._connection.cursor()
+        try:
+            with cursor.copy(sql.encode()) as copy:
+                copy.write(data)
+        except psycopg.Error as error:
+            raise _statement_error(error, sql) from None
+        return cursor.statusmessage
+
+    def copy_out(self, sql: str, write) -> int:
+        import psycopg
+
+        self.load()
+        cursor = self._connection.cursor()
+        try:
+            with cursor.copy(sql.encode()) as copy:
+                for data in copy:
+                    write(bytes(data))
+        except psycopg.Error as error:
+            raise _statement_error(error, sql) from None
+        return cursor.rowcount
+
     def sizes(self, names: list[str]) -> dict[str, tuple[int | None, int | None]]:
         """Rows counted on the server; bytes are not told over the wire (None)."""
         sizes = {}

@@ -70,6 +70,7 @@ class Shell:
         self.on_error_stop = True
         self.watch_interval = "2"  # seconds, as psql's \watch
         self.watch_order = "key"
+        self.last_sql = ""
         self._cancelled: list[tuple[str, Future]] = []  # still running in the background
         self._loading: threading.Thread | None = None
 
@@ -130,11 +131,16 @@ class Shell:
             if stripped.startswith("\\"):
                 commands.run(self, stripped)
             else:
+                self.last_sql = text
                 self.run_sql(text)
         except waiting.Cancelled:  # Ctrl-C while a command waited (for the engine to load)
             self.display.notice("cancelled")
         except Exception as error:  # noqa: BLE001 - nothing typed may end the shell
             self.show_error(error, None)
+
+    def remember(self, text: str) -> None:
+        self.last_sql = text
+        self.session.history.append_string(text)
 
     # --- SQL ------------------------------------------------------------------------------------
 

@@ -27,6 +27,10 @@ class Shell(Protocol):
     on_error_stop: bool  # \\set ON_ERROR_STOP
     watch_interval: str  # \\set WATCH_INTERVAL: seconds
     watch_order: str  # \\set WATCH_ORDER: key or newest
+    last_sql: str  # the last SQL typed, for \\e
+
+    def remember(self, text: str) -> None:
+        """Add ``text`` to the history and make it the last SQL (what \\e ran)."""
 
     def wait(self, work: Callable[[], Any], what: str) -> Any:
         """``work()`` with the spinner up and Ctrl-C ready to cancel it."""

@@ -68,3 +68,24 @@ def page(text: str, command: list[str]) -> bool:
     except (BrokenPipeError, KeyboardInterrupt):  # the user quit the pager early
         pager.wait()
     return True
+
+
+def editor_command() -> list[str]:
+    """``$EDITOR`` (split as a shell would), else ``$VISUAL``, else ``vi`` (psql's order,
+    without its own PSQL_EDITOR)."""
+    import shlex
+
+    for variable in ("EDITOR", "VISUAL"):
+        chosen = shlex.split(os.environ.get(variable) or "")
+        if chosen:
+            return chosen
+    return ["vi"]
+
+
+def edit(path: str) -> int:
+    """Open ``path`` in the editor and wait for it; its exit status."""
+    command = editor_command()
+    try:
+        return subprocess.call([*command, path])
+    except OSError as error:
+        raise OSError(f"cannot start the editor {' '.join(command)!r}: {error.strerror}") from None

@@ -141,3 +141,53 @@ def test_help_lists_the_new_commands():
     screen = Session().type("\\?\r").start().finish()
     for name in ("\\x", "\\set", "\\pset", "\\conninfo", "\\!", "\\h", "\\df", "\\dt+"):
         assert re.search(rf"^  {re.escape(name)} ", screen, re.MULTILINE), name
+
+
+def test_copy_reads_and_writes_files_on_the_shells_side(tmp_path):
+    source = tmp_path / "in.csv"
+    source.write_text('id,note\n1,hello\n2,"a, b"\n3,\n')
+    out_csv, out_text = tmp_path / "out.csv", tmp_path / "out.txt"
+    screen = run_keys(
+        "CREATE TABLE n (id INTEGER, note VARCHAR);\r"
+        f"\\copy n FROM '{source}' WITH (FORMAT csv, HEADER)\r"
+        f"\\copy (SELECT * FROM n WHERE id > 1 ORDER BY id) TO '{out_csv}' WITH (FORMAT csv, HEADER)\r"
+        f"\\copy n TO {out_text}\r"
+    )
+    assert re.findall(r"^COPY \d+", screen, re.MULTILINE) == ["COPY 3", "COPY 2", "COPY 3"]
+    assert out_csv.read_text() == 'id,note\n2,"a, b"\n3,\n'
+    assert sorted(out_text.read_text().split("\n")) == ["", "1\thello", "2\ta, b", "3\t\\N"]
+
+
+def test_copy_errors_say_what_to_fix(tmp_path):
+    screen = run_keys(
+        "CREATE TABLE n (id INTEGER);\r"
+        f"\\copy n FROM '{tmp_path / 'missing.csv'}'\r"
+        "\\copy n\r"
+        "\\copy n FROM STDIN\r"
+        f"\\copy nope FROM '{tmp_path}/x'\r"
+    )
+    assert f"ERROR: cannot read {tmp_path / 'missing.csv'}: No such file" in screen
+    assert "ERROR: \\copy needs FROM or TO" in screen
+    assert "ERROR: \\copy needs a file" in screen
+    assert "cannot read" in screen  # the file is read before the table is looked for
+
+
+def test_e_runs_what_the_editor_left_and_puts_it_in_history(tmp_path, monkeypatch):
+    editor = tmp_path / "editor.sh"
+    editor.write_text("#!/bin/sh\nsed -i 's/1/2/' \"$1\"\n")
+    editor.chmod(0o755)
+    monkeypatch.setenv("EDITOR", str(editor))
+    session = Session().type("SELECT 1 AS n;\r\\e\r")
+    screen = session.start().finish()
+    edited = after(screen, "\\e").split("\n")
+    assert edited[0] == "SELECT 2 AS n;" and edited[4].strip() == "2"
+    assert session.shell.session.history.get_strings()[-2:] == ["SELECT 2 AS n;", "\\q"]
+    monkeypatch.setenv("EDITOR", "false")
+    assert "the editor exited with status 1: nothing was run" in run_keys("\\e\r")
+
+
+def test_long_results_never_go_to_a_pager_when_the_output_is_no_terminal(tmp_path, monkeypatch):
+    marker = tmp_path / "paged"
+    monkeypatch.setenv("PAGER", f"touch {marker}")
+    screen = run_keys("SELECT n FROM generate_series(1, 100) AS g(n);\r", size=(20, 80))
+    assert "(100 rows" in screen and not marker.exists()
