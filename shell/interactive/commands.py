@@ -7,6 +7,7 @@ one, write the function and a ``Command`` line in the table; ``\\?`` lists them 
 from __future__ import annotations
 
 import pathlib
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -164,10 +165,44 @@ def explain(shell: Shell, argument: str) -> None:
 
 
 def watch(shell: Shell, argument: str) -> None:
-    if not argument:
-        shell.display.error("ERROR: \\watch needs a relation: \\watch name")
+    """``\\watch name``: a relation live (a subscription); ``\\watch [seconds] query`` (or a
+    name with seconds: a plain view too): run again every few seconds, as psql's ``\\watch``;
+    ``\\watch [seconds]`` alone: the last query typed."""
+    text = argument.strip().rstrip(";").strip()
+    first, _, rest = text.partition(" ")
+    interval = _seconds(first)
+    if interval is not None:
+        text = rest.strip()
+    elif first and first[0].isdigit():
+        shell.display.error(f"ERROR: \\watch: {first!r} is not a number of seconds (0 < n)")
         return
-    shell.watch(argument.strip().rstrip(";"))
+    if not text:
+        text = shell.last_sql.strip().rstrip(";").strip()
+        if not text:
+            shell.display.error(
+                "ERROR: \\watch needs a relation or a query: \\watch [seconds] SELECT ..."
+            )
+            return
+    if _NAME.fullmatch(text):
+        if interval is None:
+            return shell.watch(text)
+        text = f"SELECT * FROM {text}"
+    if not _QUERY.match(text):  # refused before it runs: an INSERT must not run every 2 s
+        shell.display.error(f"ERROR: \\watch runs a query (SELECT, VALUES, ...), not {text[:40]!r}")
+        return
+    shell.watch_query(text, interval if interval is not None else float(shell.watch_interval))
+
+
+_QUERY = re.compile(r"\s*(\(|(select|with|values|table|show|explain|describe)\b)", re.IGNORECASE)
+_NAME = re.compile(r'[A-Za-z_][\w$]*(\.[A-Za-z_][\w$]*)?|"[^"]+"')
+
+
+def _seconds(text: str) -> float | None:
+    try:
+        seconds = float(text)
+    except ValueError:
+        return None
+    return seconds if 0 < seconds <= 86400 else None
 
 
 def conninfo(shell: Shell, _: str) -> None:
@@ -369,7 +404,12 @@ COMMANDS = {
             "SQL syntax: every statement, or one (\\h CREATE SINK)",
             sql_syntax,
         ),
-        Command("\\watch", "name", "show a relation live as it changes (Ctrl-C stops)", watch),
+        Command(
+            "\\watch",
+            "[seconds] name|query",
+            "a relation live as it changes; a query run again every few seconds (Ctrl-C stops)",
+            watch,
+        ),
         Command("\\explain", "name", "the plan of a view", explain),
         Command("\\i", "file", "run the statements of a file", include),
         Command(

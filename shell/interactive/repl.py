@@ -265,10 +265,33 @@ class Shell:
             return
         self._watch(subscription)
 
+    def watch_query(self, query: str, interval: float) -> None:
+        """``\\watch [seconds] query``: the query run again every ``interval`` seconds."""
+
+        def run():
+            result = self.backend.execute(query)
+            if not (hasattr(result, "num_rows") and hasattr(result, "schema")):
+                raise _NotAQuery(f"\\watch runs a query; this returns no rows: {query[:60]!r}")
+            return result
+
+        label = " ".join(query.split())
+        label = label if len(label) <= 40 else label[:39] + "…"
+        newest = self.watch_order == "newest"
+        try:
+            self.wait(self.backend.load, "starting tidal")
+            live.watch_query(run, label, interval, self.display, self.input, newest)
+        except waiting.Cancelled:
+            return
+        except _NotAQuery as error:
+            self.display.error(f"ERROR: {error}")
+        except Exception as error:  # noqa: BLE001 - a failing run ends the watch, said
+            self.show_error(error, None)
+
     def _watch(self, subscription) -> None:
         changelog = self.display.mode == "changelog"
         keys = self.backend.key_columns(subscription.name) if changelog else []
-        live.watch(subscription, self.display, self.input, keys, changelog=changelog)
+        newest = self.watch_order == "newest"
+        live.watch(subscription, self.display, self.input, keys, changelog, newest)
 
     # --- the background -------------------------------------------------------------------------
 
@@ -309,6 +332,10 @@ class Shell:
 
     def _command_help(self) -> dict[str, str]:
         return {name: command.help for name, command in commands.COMMANDS.items()}
+
+
+class _NotAQuery(Exception):
+    """``\\watch`` was given a statement that returns no rows."""
 
 
 def _continuation(width: int, line_number: int, is_soft_wrap: bool):

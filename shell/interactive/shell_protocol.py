@@ -39,4 +39,8 @@ class Shell(Protocol):
 
     def run_file(self, path: pathlib.Path) -> bool: ...
 
-    def watch(self, name: str) -> None: ...
+    def watch(self, name: str) -> None:
+        """A relation live: its subscription."""
+
+    def watch_query(self, query: str, interval: float) -> None:
+        """A query run again every ``interval`` seconds."""

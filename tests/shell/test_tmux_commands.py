@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import sys
 
@@ -76,5 +77,31 @@ def test_e_runs_what_the_editor_wrote(tmp_path):
         terminal.type("\\q")
         terminal.wait_for(lambda s: not terminal.alive(), timeout=15)
         assert "SELECT 4 * 10 AS n;" in (tmp_path / "history").read_text()
+    finally:
+        terminal.close()
+
+
+def test_watch_of_a_query_reruns_it_in_a_terminal_until_ctrl_c(tmp_path):
+    terminal = shell(tmp_path)
+    try:
+        terminal.type(
+            "CREATE SOURCE clicks (k BIGINT) WITH (connector = 'datagen', "
+            "'rows-per-second' = '50', 'fields.k.min' = '1', 'fields.k.max' = '3');"
+        )
+        terminal.wait_for(lambda s: "CREATE SOURCE (" in s)
+        terminal.type("\\watch 0.5 SELECT count(*) AS n FROM clicks;")
+        first = terminal.wait_for(lambda s: "· 1 rows · run 2" in s)
+        later = terminal.wait_for(lambda s: "· 1 rows · run 4" in s)
+
+        def count(screen: str) -> int:
+            return int(screen.split("--------\n")[-1].split("\n")[0])
+
+        assert count(later) > count(first)  # the source flowed between runs
+        assert later.count(" bigint") == 1  # redrawn in place
+        terminal.key("C-c")
+        screen = terminal.wait_for(lambda s: "stopped watching" in s and last_line(s) == "tidal>")
+        assert re.search(
+            r"stopped watching SELECT count\(\*\) AS n FROM clicks after \d+ runs", screen
+        )
     finally:
         terminal.close()
