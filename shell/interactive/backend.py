@@ -53,6 +53,7 @@ class Subscription(Protocol):
 
 class Backend(Protocol):
     description: str  # shown at startup: "embedded, in memory", "postgres://..."
+    lists_functions: bool  # whether relations() includes the functions (\\df)
 
     def load(self) -> None:
         """Get ready to run statements (may take a moment); called on a background thread."""
@@ -97,6 +98,8 @@ class Backend(Protocol):
 
 class EmbeddedBackend:
     """A Database in this process, in memory; ``base_dir`` is where relative paths resolve."""
+
+    lists_functions = True
 
     def __init__(
         self,

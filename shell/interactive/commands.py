@@ -1,7 +1,8 @@
 """Backslash commands: one small function each, in the ``COMMANDS`` table.
 
-A command gets the shell (what ``shell_protocol.Shell`` lists of it) and the text after its name. To add
-one, write the function and a ``Command`` line in the table; ``\\?`` lists them in table order.
+A command gets the shell (what ``shell_protocol.Shell`` lists of it) and the text after its
+name. To add one, write the function and a ``Command`` line in the table; ``\\?`` lists them
+in table order.
 """
 
 from __future__ import annotations
@@ -246,6 +247,9 @@ def list_functions(shell: Shell, argument: str) -> None:
     import pyarrow as pa
 
     shell.wait(shell.backend.load, "starting tidal")
+    if not shell.backend.lists_functions:
+        shell.display.error("ERROR: \\df over --connect: the server does not list its functions")
+        return
     found = sorted(
         (r for r in shell.backend.relations() if r.kind == "function"),
         key=lambda r: r.name.lower(),

@@ -49,7 +49,7 @@ class LiveTable:
     >>> live.table().to_pylist()
     [{'k': 'b'}]
     >>> live.apply(pa.table({"k": ["c", "a"], "diff": [1, 1]}))
-    >>> [r["k"] for r in live.table().to_pylist()], [r["k"] for r in live.table(newest_first=True).to_pylist()]
+    >>> live.table()["k"].to_pylist(), live.table(newest_first=True)["k"].to_pylist()
     (['a', 'b', 'c'], ['a', 'c', 'b'])
     """
 

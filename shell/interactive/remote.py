@@ -61,6 +61,8 @@ class Update(NamedTuple):
 
 
 class RemoteBackend:
+    lists_functions = False  # the server has no SHOW FUNCTIONS to read them with
+
     def __init__(self, url: str) -> None:
         self.url = url
         self.description = f"connected to {url}"

@@ -150,7 +150,8 @@ def test_copy_reads_and_writes_files_on_the_shells_side(tmp_path):
     screen = run_keys(
         "CREATE TABLE n (id INTEGER, note VARCHAR);\r"
         f"\\copy n FROM '{source}' WITH (FORMAT csv, HEADER)\r"
-        f"\\copy (SELECT * FROM n WHERE id > 1 ORDER BY id) TO '{out_csv}' WITH (FORMAT csv, HEADER)\r"
+        f"\\copy (SELECT * FROM n WHERE id > 1 ORDER BY id) TO '{out_csv}' "
+        "WITH (FORMAT csv, HEADER)\r"
         f"\\copy n TO {out_text}\r"
     )
     assert re.findall(r"^COPY \d+", screen, re.MULTILINE) == ["COPY 3", "COPY 2", "COPY 3"]

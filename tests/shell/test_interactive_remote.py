@@ -130,7 +130,7 @@ def test_conninfo_copy_and_sizes_work_over_the_wire(server, tmp_path):
         "CREATE TABLE r_copied (id BIGINT, v VARCHAR);\r"
         f"\\copy r_copied FROM '{source}' WITH (FORMAT csv)\r"
         f"\\copy (SELECT v FROM r_copied ORDER BY id DESC) TO '{out}' WITH (FORMAT csv)\r"
-        "\\dt+ r_copied\r",
+        "\\dt+ r_copied\r\\df\r",
         backend=RemoteBackend(server),
     )
     port = server.split(":")[-1].split("/")[0]
@@ -140,3 +140,4 @@ def test_conninfo_copy_and_sizes_work_over_the_wire(server, tmp_path):
     row = next(line for line in screen.split("\n") if line.startswith(" r_copied "))
     # rows are counted on the server; bytes are not told over the wire
     assert [c.strip() for c in row.split("|")] == ["r_copied", "table", "2", "NULL", "NULL"]
+    assert "ERROR: \\df over --connect: the server does not list its functions" in screen
