@@ -241,6 +241,8 @@ def expanded_lines(table: pa.Table, max_rows: int | None = None) -> list[Fragmen
     -[ RECORD 2 ]-
     id   | 2
     name | NULL
+    >>> print(plain(expanded_lines(pa.table({"a_rather_long_name": [1]}))[0]))
+    -[ RECORD 1 ]------+--
     """
     shown = table.slice(0, max_rows) if max_rows is not None else table
     names = table.column_names
@@ -250,6 +252,8 @@ def expanded_lines(table: pa.Table, max_rows: int | None = None) -> list[Fragmen
     lines: list[Fragments] = []
     for k, row in enumerate(rows, 1):
         title = f"-[ RECORD {k} ]"
+        if len(title) < pad + 1:  # psql marks where the names end, when the title does not
+            title += "-" * (pad + 1 - len(title)) + "+"
         lines.append([("class:rule", title + "-" * max(1, pad + 3 + value_width - len(title)))])
         for name, value in zip(names, row):
             shown_value = ("class:null", NULL) if value is None else ("", value)
