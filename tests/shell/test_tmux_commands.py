@@ -70,10 +70,13 @@ def test_e_runs_what_the_editor_wrote(tmp_path):
         terminal.type("\\e")
         terminal.wait_for(lambda s: "written by the editor" in s and "(1 row" in s)
         terminal.type("SELECT 4 AS n;")
-        terminal.wait_for(lambda s: "(1 row" in s.split("SELECT 4 AS n;")[-1])
+        terminal.wait_for(
+            lambda s: "SELECT 4 AS n;" in s and "(1 row" in s.split("SELECT 4 AS n;")[-1]
+        )
         terminal.type("\\e")  # the last statement, edited
-        screen = terminal.wait_for(lambda s: "SELECT 4 * 10 AS n;" in s and "(1 row" in s[-200:])
-        assert screen.split("SELECT 4 * 10 AS n;")[-1].split("\n")[4].strip() == "40"
+        edited = "SELECT 4 * 10 AS n;"
+        screen = terminal.wait_for(lambda s: edited in s and "(1 row" in s.split(edited)[-1])
+        assert screen.split(edited)[-1].split("\n")[4].strip() == "40"
         terminal.type("\\q")
         terminal.wait_for(lambda s: not terminal.alive(), timeout=15)
         assert "SELECT 4 * 10 AS n;" in (tmp_path / "history").read_text()
