@@ -1,4 +1,5 @@
-"""The ``tidal`` command: the shell (no arguments), ``tidal run FILE.sql``, ``tidal bench ...``.
+"""The ``tidal`` command: the shell (no arguments), ``tidal -c SQL``, ``tidal run FILE.sql``
+(``-`` for standard input), ``tidal bench ...``.
 
 Imports are deferred to the command that needs them: ``tidal`` alone must start in well under
 a second (see docs/shell.md).
@@ -42,11 +43,26 @@ def main(argv: list[str] | None = None) -> int:
         "near it sources wait, past it statements that add data fail (docs/security.md)",
     )
     logs.add_argument(parser, top=True)
+    parser.add_argument(
+        "-c",
+        "--command",
+        metavar="SQL",
+        action="append",
+        dest="sql",
+        help="run SQL (one statement or several separated by ';'), print the results and exit "
+        "(1 if a statement failed); may be given more than once, as psql's -c",
+    )
+    parser.add_argument(
+        "--no-pager",
+        action="store_true",
+        help="never send a long result to $PAGER (as \\pset pager off)",
+    )
+    parser.add_argument("--version", action=_Version, help="print tidal's version and exit")
     commands = parser.add_subparsers(dest="command")
     run = commands.add_parser(
         "run", help="run the statements of a .sql file and print each query's result"
     )
-    run.add_argument("file", type=pathlib.Path)
+    run.add_argument("file", type=pathlib.Path, help="the script; - reads it from standard input")
     run.add_argument(
         "--data-dir",
         metavar="DIR",
@@ -86,19 +102,46 @@ def main(argv: list[str] | None = None) -> int:
         from tidal.shell import bench as bench_module
 
         return bench_module.main([args.suite] + args.rest)
+    if args.sql:
+        from tidal.shell.interactive.start import run_commands
+
+        return run_commands(args.sql, args.data_dir, args.connect, args.memory_limit)
     from tidal.shell.interactive.start import main as shell
 
-    return shell(data_dir=args.data_dir, connect=args.connect, memory_limit=args.memory_limit)
+    return shell(
+        data_dir=args.data_dir,
+        connect=args.connect,
+        memory_limit=args.memory_limit,
+        pager=not args.no_pager,
+    )
+
+
+class _Version(argparse.Action):
+    """``--version``: the installed package's version (pyproject.toml's), looked up only when
+    asked (importlib.metadata would slow every start)."""
+
+    def __init__(self, option_strings, dest, **options) -> None:
+        super().__init__(option_strings, dest, nargs=0, **options)
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            print(f"tidal {version('tidal')}")
+        except PackageNotFoundError:  # a source tree that was never installed
+            print("tidal (version unknown: not installed)")
+        parser.exit()
 
 
 def _run(args) -> int:
     from tidal.shell.progress import ProgressLine
     from tidal.shell.scripts import ScriptRunner, forget_failed_script, open_database
 
+    from_stdin = str(args.file) == "-"
     db = open_database(
         "tidal run",
         args.data_dir,
-        base_dir=args.file.parent,
+        base_dir=pathlib.Path(".") if from_stdin else args.file.parent,
         batch_mode=args.batch,
         memory_limit=args.memory_limit,
     )
@@ -117,9 +160,13 @@ def _run(args) -> int:
             )
             db.catch_up()
             ok = True
-        else:
+        else:  # `tidal run -`: the script's relative paths resolve from the working directory
             log.info("running %s", args.file)
-            ok = runner.run_file(args.file)
+            ok = (
+                runner.run_script(sys.stdin.read(), source="<stdin>")
+                if from_stdin
+                else runner.run_file(args.file)
+            )
             log.info("%s %s", args.file, "ran" if ok else "failed")
             if not ok:
                 forget_failed_script(db, args.data_dir, args.file)

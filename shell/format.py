@@ -228,6 +228,39 @@ def line_fragments(table: pa.Table, max_rows: int | None = None) -> list[Fragmen
     return lines
 
 
+def expanded_lines(table: pa.Table, max_rows: int | None = None) -> list[Fragments]:
+    """psql's expanded display (``\\x``): per row a ``-[ RECORD n ]-`` line, then one
+    ``column | value`` line per field.
+
+    >>> import pyarrow as pa
+    >>> for line in expanded_lines(pa.table({"id": [1, 2], "name": ["ann", None]})):
+    ...     print(plain(line))
+    -[ RECORD 1 ]-
+    id   | 1
+    name | ann
+    -[ RECORD 2 ]-
+    id   | 2
+    name | NULL
+    >>> print(plain(expanded_lines(pa.table({"a_rather_long_name": [1]}))[0]))
+    -[ RECORD 1 ]------+--
+    """
+    shown = table.slice(0, max_rows) if max_rows is not None else table
+    names = table.column_names
+    rows = [[_one_line(v) for v in row] for row in rows_of(shown)]
+    pad = max((len(n) for n in names), default=0)
+    value_width = max((len(NULL if v is None else v) for row in rows for v in row), default=0)
+    lines: list[Fragments] = []
+    for k, row in enumerate(rows, 1):
+        title = f"-[ RECORD {k} ]"
+        if len(title) < pad + 1:  # psql marks where the names end, when the title does not
+            title += "-" * (pad + 1 - len(title)) + "+"
+        lines.append([("class:rule", title + "-" * max(1, pad + 3 + value_width - len(title)))])
+        for name, value in zip(names, row):
+            shown_value = ("class:null", NULL) if value is None else ("", value)
+            lines.append([("class:header", name.ljust(pad)), ("class:rule", " | "), shown_value])
+    return lines
+
+
 def as_line(table: pa.Table) -> str:
     """Each row as ``column = value`` lines, rows separated by a blank line."""
     lines = line_fragments(table)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import pathlib
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -52,6 +53,7 @@ class Subscription(Protocol):
 
 class Backend(Protocol):
     description: str  # shown at startup: "embedded, in memory", "postgres://..."
+    lists_functions: bool  # whether relations() includes the functions (\\df)
 
     def load(self) -> None:
         """Get ready to run statements (may take a moment); called on a background thread."""
@@ -79,11 +81,25 @@ class Backend(Protocol):
     def ticks(self) -> int | None:
         """How many ticks have run (shown while a statement is running), None if unknown."""
 
+    def conninfo(self) -> str:
+        """A sentence saying what the shell is connected to (``\\conninfo``)."""
+
+    def sizes(self, names: list[str]) -> dict[str, tuple[int | None, int | None]]:
+        """Per relation: its rows, and the bytes it holds (None where unknown)."""
+
+    def copy_in(self, sql: str, data: bytes, where: str) -> object:
+        """``COPY ... FROM STDIN`` (``sql``) with ``data``, read from ``where``: its status."""
+
+    def copy_out(self, sql: str, write: Callable[[bytes], None]) -> int:
+        """``COPY ... TO STDOUT`` (``sql``), its output handed to ``write``: the row count."""
+
     def close(self) -> None: ...
 
 
 class EmbeddedBackend:
     """A Database in this process, in memory; ``base_dir`` is where relative paths resolve."""
+
+    lists_functions = True
 
     def __init__(
         self,
@@ -167,6 +183,38 @@ class EmbeddedBackend:
     def ticks(self) -> int | None:
         return self._db.ticks if self._db is not None else None
 
+    def conninfo(self) -> str:
+        where = (
+            f"on the data directory {pathlib.Path(self.data_dir).resolve()} (kept across restarts)"
+            if self.data_dir
+            else "in memory (nothing is kept when the shell exits)"
+        )
+        return (
+            f"You are connected to an embedded tidal {where}; relative paths resolve from "
+            f"{self.base_dir.resolve()}."
+        )
+
+    def sizes(self, names: list[str]) -> dict[str, tuple[int | None, int | None]]:
+        """Rows counted by a query; bytes from ``Database.stats(state_bytes=True)``: the
+        relation's rows and its operators' state, consolidated, in Arrow bytes."""
+        stats = self.db.stats(state_bytes=True)
+        sizes = {}
+        for name in names:
+            rows = self.db.execute(f"SELECT count(*) AS n FROM {_quoted(name)}").column(0)[0]
+            held = stats[name].state_bytes if name in stats else None
+            sizes[name] = (rows.as_py(), held)
+        return sizes
+
+    def copy_in(self, sql: str, data: bytes, where: str) -> object:
+        from tidal.sql import parse_statement
+
+        return self.db.copy_rows(parse_statement(sql), data, where)
+
+    def copy_out(self, sql: str, write: Callable[[bytes], None]) -> int:
+        from tidal.shell.interactive.client_copy import copy_out
+
+        return copy_out(self.db, sql, write)
+
     def close(self) -> None:
         if self._ticker is not None:
             self._ticker.stop()
@@ -174,13 +222,16 @@ class EmbeddedBackend:
             self._db.close()
 
 
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
 def _info(obj) -> RelationInfo:
     """A catalog object (tidal.catalog.objects) as RelationInfo."""
     kind = obj.kind
-    columns = tuple(
-        ColumnInfo(c.name, c.type, c.nullable)
-        for c in getattr(obj, "columns", getattr(obj, "parameters", ()))
-    )
+    # a function's are its parameters (a table function's result columns are not its inputs)
+    fields = obj.parameters if kind == "function" else getattr(obj, "columns", ())
+    columns = tuple(ColumnInfo(c.name, c.type, c.nullable) for c in fields)
     details = [(k, v) for k, v in getattr(obj, "options", ())]
     watermark = getattr(obj, "watermark", None)
     if watermark is not None:
@@ -189,6 +240,6 @@ def _info(obj) -> RelationInfo:
     if kind == "sink" and not definition:
         definition = f"FROM {obj.source}"
     if kind == "function":
-        details.append(("returns", obj.returns))
+        details += [("returns", obj.returns), ("language", obj.language), ("role", obj.role)]
         definition = obj.body
     return RelationInfo(obj.name, kind, columns, definition, tuple(details))

@@ -120,11 +120,15 @@ class SqlCompleter(Completer):
                 name, [(c, commands[c]) for c in commands], prefix_length=len(name)
             )
             return
-        if name in ("\\i", "\\o"):
+        if name in ("\\i", "\\o", "\\e"):
             yield from self._paths.get_completions(Document(argument.lstrip()), event)
-        elif name in ("\\d", "\\watch", "\\explain"):
+        elif name in ("\\d", "\\watch", "\\explain", "\\dt+", "\\dm+", "\\copy"):
             word = argument.strip()
             yield from _matching(word, [(r.name, r.kind) for r in self._catalog()])
+        elif name in ("\\set", "\\unset"):
+            from tidal.shell.interactive.variables import SETTINGS
+
+            yield from _matching(argument.strip(), [(v, "setting") for v in SETTINGS])
         elif name == "\\mode":
             modes = ["table", "csv", "json", "line", "changelog"]
             yield from _matching(argument.strip(), [(m, "mode") for m in modes])

@@ -9,7 +9,14 @@ from prompt_toolkit import print_formatted_text
 from prompt_toolkit.formatted_text import FormattedText
 from prompt_toolkit.styles import Style
 
-from tidal.shell.format import FORMATS, Fragments, line_fragments, plain, table_lines
+from tidal.shell.format import (
+    FORMATS,
+    Fragments,
+    expanded_lines,
+    line_fragments,
+    plain,
+    table_lines,
+)
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -42,6 +49,7 @@ STYLE = Style.from_dict(
 )
 
 MODES = ("table", "csv", "json", "line", "changelog")
+EXPANDED = ("off", "on", "auto")  # \x: auto expands a table too wide for the terminal
 
 
 class Display:
@@ -52,6 +60,8 @@ class Display:
         self.mode = "table"
         self.timing = True
         self.max_rows = 1000
+        self.pager = True  # --no-pager, \pset pager off
+        self.expanded = "off"  # \x: one of EXPANDED
 
     # --- writing --------------------------------------------------------------------------------
 
@@ -96,13 +106,15 @@ class Display:
         if mode in ("csv", "json"):
             rendered = FORMATS[mode](table)
             if rendered:
-                self.text(rendered.rstrip("\n"))
+                self.show([[("", line)] for line in rendered.rstrip("\n").split("\n")])
             self._footer(table.num_rows, elapsed, to_file=False)
             return
         shown = min(table.num_rows, self.max_rows)
         notes = []
         if mode == "line":
             lines = line_fragments(table, max_rows=self.max_rows)
+        elif self._expand(table, types):
+            lines = expanded_lines(table, max_rows=self.max_rows)
         else:
             rendered = table_lines(table, max_rows=self.max_rows, width=self.width(), types=types)
             lines = rendered.lines
@@ -113,8 +125,39 @@ class Display:
                 )
         if shown < table.num_rows:
             lines.append([("class:footer", f"… {table.num_rows - shown} more rows")])
-        self.lines(lines)
+        self.show(lines)
         self._footer(table.num_rows, elapsed, notes=notes)
+
+    def show(self, lines: list[Fragments]) -> None:
+        """Result lines: through the pager if they are taller or wider than the terminal
+        (psql's rule; never into a file, or when the output is not a terminal), else printed."""
+        if not (self.pager and self.file is None and self._overflows(lines)):
+            return self.lines(lines)
+        from tidal.shell.interactive import terminal
+
+        command = terminal.pager_command()
+        if command is None or terminal.terminal_fd(self.output) is None:
+            return self.lines(lines)
+        self.output.flush()
+        if not terminal.page("".join(plain(line) + "\n" for line in lines), command):
+            self.error(f"ERROR: cannot start the pager {' '.join(command)!r}: check $PAGER")
+            self.lines(lines)
+
+    def _overflows(self, lines: list[Fragments]) -> bool:
+        size = self.output.get_size()
+        # the footer and the next prompt need two more lines
+        return len(lines) + 2 > size.rows or any(len(plain(line)) > size.columns for line in lines)
+
+    def _expand(self, table: pa.Table, types: bool) -> bool:
+        """Whether ``\\x`` shows ``table`` expanded: on, or auto and wider than the terminal
+        (psql's rule)."""
+        if self.expanded != "auto":
+            return self.expanded == "on"
+        width = self.width()
+        if width is None or table.num_rows == 0:
+            return False
+        natural = table_lines(table, max_rows=self.max_rows, types=types).lines
+        return max((len(plain(line)) for line in natural), default=0) > width
 
     def _footer(
         self, rows: int, elapsed: float | None, notes: list[str] = (), to_file: bool = True

@@ -1,4 +1,5 @@
-"""Live views: a subscription shown as it changes, until Ctrl-C (or ``q``).
+"""Live views: a subscription shown as it changes, or a query run again every few seconds
+(``\\watch 2 SELECT ...``, as psql's ``\\watch``), until Ctrl-C (or ``q``).
 
 - table mode: the relation's current rows, redrawn in place after every tick that changed them
   (sorted, as many as fit the terminal);
@@ -6,11 +7,17 @@
   insert, ``-D`` delete, and a row's retraction and insertion in one tick with the same key as
   ``-U`` (before) then ``+U`` (after). Without a known key (tables, sources) nothing pairs.
 
+Rows show sorted by their values, or newest first (``\\set WATCH_ORDER newest``): the rows
+that appeared last on top (for a query: in the run they first appeared in, then in the query's
+order).
+
 Sources keep flowing meanwhile: the embedded backend's ticker runs on its own thread.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from prompt_toolkit.input.typeahead import store_typeahead
@@ -41,12 +48,17 @@ class LiveTable:
     >>> live.apply(pa.table({"k": ["a", "b", "a"], "diff": [1, 1, -1]}))
     >>> live.table().to_pylist()
     [{'k': 'b'}]
+    >>> live.apply(pa.table({"k": ["c", "a"], "diff": [1, 1]}))
+    >>> live.table()["k"].to_pylist(), live.table(newest_first=True)["k"].to_pylist()
+    (['a', 'b', 'c'], ['a', 'c', 'b'])
     """
 
     def __init__(self, schema: pa.Schema) -> None:
         self.schema = schema
         self.counts: dict[tuple, int] = {}
         self.values: dict[tuple, dict] = {}
+        self.arrived: dict[tuple, int] = {}  # when each row last appeared (newest first)
+        self._serial = 0
 
     def apply(self, rows: pa.Table) -> None:
         for record in rows.to_pylist():
@@ -54,22 +66,28 @@ class LiveTable:
             key = tuple(_hashable(v) for v in record.values())
             count = self.counts.get(key, 0) + diff
             if count > 0:
+                if diff > 0:
+                    self._serial += 1
+                    self.arrived[key] = self._serial
                 self.counts[key] = count
                 self.values[key] = record
             else:
                 self.counts.pop(key, None)
                 self.values.pop(key, None)
+                self.arrived.pop(key, None)
 
     def __len__(self) -> int:
         return sum(self.counts.values())
 
-    def table(self, limit: int | None = None) -> pa.Table:
+    def table(self, limit: int | None = None, newest_first: bool = False) -> pa.Table:
         import pyarrow as pa
 
         try:
             keys = sorted(self.counts, key=lambda k: tuple((v is None, v) for v in k))
         except TypeError:
             keys = sorted(self.counts, key=repr)
+        if newest_first:
+            keys.sort(key=lambda k: -self.arrived[k])
         records = []
         for key in keys:
             records += [self.values[key]] * self.counts[key]
@@ -131,6 +149,7 @@ def watch(
     input: Input,
     key_columns: list[str],
     changelog: bool = False,
+    newest_first: bool = False,
 ) -> None:
     """Show ``subscription`` live until Ctrl-C or ``q``, or until it ends; then close it."""
     name = subscription.name
@@ -165,26 +184,95 @@ def watch(
                     reason = subscription.error or "the subscription ended"
                     break
                 if log is None and changed:
-                    frame = _redraw(display, live, frame)
+                    frame = _redraw(display, live, frame, newest_first)
                     changed = False
                 _status(output, f"watching {name} · {len(live)} rows · tick {tick} · Ctrl-C stops")
     finally:
         store_typeahead(input, typed)
         subscription.close()
         if log is None and changed:
-            _redraw(display, live, frame)
+            _redraw(display, live, frame, newest_first)
         _status(output, "")
     display.notice(f"{reason} watching {name} at tick {tick} ({len(live)} rows)".strip())
 
 
-def _redraw(display: Display, live: LiveTable, frame: int) -> int:
-    """Draw the table over the previous frame; returns its height in lines."""
+def watch_query(
+    run: Callable[[], pa.Table],
+    label: str,
+    interval: float,
+    display: Display,
+    input: Input,
+    newest_first: bool = False,
+) -> None:
+    """``run()`` every ``interval`` seconds, its rows redrawn in place, until Ctrl-C or ``q``
+    (an error of ``run`` ends the watch and is raised)."""
     output = display.output
+    frame = runs = 0
+    table = None
+    first_seen: dict[tuple, int] = {}  # a row -> the run it first appeared in
+    typed: list = []
+    due = time.monotonic()
+    try:
+        with input.raw_mode():
+            while True:
+                typed += pressed_keys(input, 0)
+                stop = next((i for i, k in enumerate(typed) if k.key in _STOP_KEYS), None)
+                if stop is not None:
+                    typed = typed[stop + 1 :]
+                    break
+                if time.monotonic() >= due:
+                    due = time.monotonic() + interval
+                    table, runs = run(), runs + 1
+                    if newest_first:
+                        table = _newest_first(table, first_seen, runs)
+                    frame = _draw(display, table, table.num_rows, frame)
+                rows = table.num_rows if table is not None else 0
+                every = f"every {interval:g} s"
+                _status(
+                    output, f"watching {label} · {rows} rows · run {runs}, {every} · Ctrl-C stops"
+                )
+                time.sleep(min(REDRAW_EVERY, max(due - time.monotonic(), 0)))
+    finally:
+        store_typeahead(input, typed)
+        _status(output, "")
+    rows = table.num_rows if table is not None else 0
+    display.notice(f"stopped watching {label} after {runs} runs ({rows} rows)")
+
+
+def _newest_first(table: pa.Table, first_seen: dict[tuple, int], run: int) -> pa.Table:
+    """``table``'s rows, those that appeared in the latest runs first, else in its order.
+
+    >>> import pyarrow as pa
+    >>> seen = {}
+    >>> _newest_first(pa.table({"k": [1, 2]}), seen, 1)["k"].to_pylist()
+    [1, 2]
+    >>> _newest_first(pa.table({"k": [1, 2, 3]}), seen, 2)["k"].to_pylist()
+    [3, 1, 2]
+    """
+    keys = [tuple(_hashable(v) for v in row.values()) for row in table.to_pylist()]
+    for key in keys:
+        first_seen.setdefault(key, run)
+    for gone in set(first_seen) - set(keys):  # a row that comes back is new again
+        del first_seen[gone]
+    import pyarrow as pa
+
+    order = sorted(range(len(keys)), key=lambda i: -first_seen[keys[i]])
+    return table.take(pa.array(order, pa.int64()))
+
+
+def _redraw(display: Display, live: LiveTable, frame: int, newest_first: bool = False) -> int:
     room = max(display.height() - 6, 1)
-    shown = live.table(limit=room)
+    return _draw(display, live.table(limit=room, newest_first=newest_first), len(live), frame)
+
+
+def _draw(display: Display, table: pa.Table, total: int, frame: int) -> int:
+    """Draw as much of ``table`` (of ``total`` rows) as fits over the previous frame; returns
+    its height in lines."""
+    output = display.output
+    shown = table.slice(0, max(display.height() - 6, 1))
     lines = table_lines(shown, width=output.get_size().columns, types=True).lines
-    if len(live) > shown.num_rows:
-        lines.append([("class:footer", f"… {len(live) - shown.num_rows} more rows")])
+    if total > shown.num_rows:
+        lines.append([("class:footer", f"… {total - shown.num_rows} more rows")])
     output.write_raw("\r")
     if frame:
         output.cursor_up(frame)

@@ -11,7 +11,9 @@ waits for a running statement.
 
 from __future__ import annotations
 
+import getpass
 import itertools
+import os
 import threading
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -59,6 +61,8 @@ class Update(NamedTuple):
 
 
 class RemoteBackend:
+    lists_functions = False  # the server has no SHOW FUNCTIONS to read them with
+
     def __init__(self, url: str) -> None:
         self.url = url
         self.description = f"connected to {url}"
@@ -133,6 +137,53 @@ class RemoteBackend:
 
     def ticks(self) -> int | None:
         return None
+
+    def conninfo(self) -> str:
+        from urllib.parse import urlsplit
+
+        url = urlsplit(self.url)
+        user = url.username or os.environ.get("PGUSER") or getpass.getuser()
+        database = url.path.lstrip("/") or user
+        return (
+            f'You are connected to database "{database}" as user "{user}" on host '
+            f'"{url.hostname or "localhost"}" at port "{url.port or 5432}" (tidal serve, '
+            f"{self.url})."
+        )
+
+    def copy_in(self, sql: str, data: bytes, where: str) -> object:
+        """The COPY protocol: the data in CopyData messages (psycopg's ``cursor.copy``)."""
+        import psycopg
+
+        self.load()
+        cursor = self._connection.cursor()
+        try:
+            with cursor.copy(sql.encode()) as copy:
+                copy.write(data)
+        except psycopg.Error as error:
+            raise _statement_error(error, sql) from None
+        return cursor.statusmessage
+
+    def copy_out(self, sql: str, write) -> int:
+        import psycopg
+
+        self.load()
+        cursor = self._connection.cursor()
+        try:
+            with cursor.copy(sql.encode()) as copy:
+                for data in copy:
+                    write(bytes(data))
+        except psycopg.Error as error:
+            raise _statement_error(error, sql) from None
+        return cursor.rowcount
+
+    def sizes(self, names: list[str]) -> dict[str, tuple[int | None, int | None]]:
+        """Rows counted on the server; bytes are not told over the wire (None)."""
+        sizes = {}
+        for name in names:
+            quoted = '"' + name.replace('"', '""') + '"'
+            (rows,) = self._run(self._connection, f"SELECT count(*) FROM {quoted}").fetchone()
+            sizes[name] = (rows, None)
+        return sizes
 
     # --- the catalog -----------------------------------------------------------------------------
 

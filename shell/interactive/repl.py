@@ -66,6 +66,11 @@ class Shell:
         self.input = self.session.input
         self.output = self.session.output
         self.display = Display(self.output)
+        self.variables: dict[str, str] = {}  # \set NAME value (settings live where they act)
+        self.on_error_stop = True
+        self.watch_interval = "2"  # seconds, as psql's \watch
+        self.watch_order = "key"
+        self.last_sql = ""
         self._cancelled: list[tuple[str, Future]] = []  # still running in the background
         self._loading: threading.Thread | None = None
 
@@ -126,16 +131,22 @@ class Shell:
             if stripped.startswith("\\"):
                 commands.run(self, stripped)
             else:
+                self.last_sql = text
                 self.run_sql(text)
         except waiting.Cancelled:  # Ctrl-C while a command waited (for the engine to load)
             self.display.notice("cancelled")
         except Exception as error:  # noqa: BLE001 - nothing typed may end the shell
             self.show_error(error, None)
 
+    def remember(self, text: str) -> None:
+        self.last_sql = text
+        self.session.history.append_string(text)
+
     # --- SQL ------------------------------------------------------------------------------------
 
     def run_sql(self, text: str) -> bool:
-        """Run each statement of ``text``; stop at the first that fails."""
+        """Run each statement of ``text``; stop at the first that fails (unless
+        ``\\set ON_ERROR_STOP off``). True if all succeeded."""
         from tidal.sql import SqlError, split_statements
 
         try:
@@ -143,7 +154,12 @@ class Shell:
         except SqlError as error:
             self.show_error(error, None)
             return False
-        return all(self.run_statement(statement) for statement in statements)
+        ok = True
+        for statement in statements:
+            ok = self.run_statement(statement) and ok
+            if not ok and self.on_error_stop:
+                return False
+        return ok
 
     def run_statement(self, statement: Statement) -> bool:
         started = time.monotonic()
@@ -207,12 +223,21 @@ class Shell:
         from tidal.shell.scripts import ScriptRunner
 
         shell = self
+        failed: list[Statement] = []
 
         class Warnings:  # what the runner asks of its database besides running statements
             def take_source_errors(self) -> list[str]:
                 return shell.backend.warnings()
 
         class Runner(ScriptRunner):
+            def run_statement(self, statement: Statement, source: str = "") -> bool:
+                ok = super().run_statement(statement, source)
+                # ON_ERROR_STOP off: the script goes on after a failed statement (its
+                # outcome is still a failure)
+                if not ok:
+                    failed.append(statement)
+                return ok or not shell.on_error_stop
+
             def execute(self, statement: Statement):
                 return shell.wait(lambda: shell.backend.execute(statement.text), "running")
 
@@ -221,7 +246,7 @@ class Shell:
 
         runner = Runner(Warnings(), out=_Lines(self.display.text), err=_Lines(self.display.error))
         try:
-            return runner.run_file(path)
+            return runner.run_file(path) and not failed
         except waiting.Cancelled as cancelled:
             self._cancelled.append((f"a statement of {path}", cancelled.future))
             self.display.notice(f"cancelled: the rest of {path} was not run")
@@ -240,10 +265,33 @@ class Shell:
             return
         self._watch(subscription)
 
+    def watch_query(self, query: str, interval: float) -> None:
+        """``\\watch [seconds] query``: the query run again every ``interval`` seconds."""
+
+        def run():
+            result = self.backend.execute(query)
+            if not (hasattr(result, "num_rows") and hasattr(result, "schema")):
+                raise _NotAQuery(f"\\watch runs a query; this returns no rows: {query[:60]!r}")
+            return result
+
+        label = " ".join(query.split())
+        label = label if len(label) <= 40 else label[:39] + "…"
+        newest = self.watch_order == "newest"
+        try:
+            self.wait(self.backend.load, "starting tidal")
+            live.watch_query(run, label, interval, self.display, self.input, newest)
+        except waiting.Cancelled:
+            return
+        except _NotAQuery as error:
+            self.display.error(f"ERROR: {error}")
+        except Exception as error:  # noqa: BLE001 - a failing run ends the watch, said
+            self.show_error(error, None)
+
     def _watch(self, subscription) -> None:
         changelog = self.display.mode == "changelog"
         keys = self.backend.key_columns(subscription.name) if changelog else []
-        live.watch(subscription, self.display, self.input, keys, changelog=changelog)
+        newest = self.watch_order == "newest"
+        live.watch(subscription, self.display, self.input, keys, changelog, newest)
 
     # --- the background -------------------------------------------------------------------------
 
@@ -284,6 +332,10 @@ class Shell:
 
     def _command_help(self) -> dict[str, str]:
         return {name: command.help for name, command in commands.COMMANDS.items()}
+
+
+class _NotAQuery(Exception):
+    """``\\watch`` was given a statement that returns no rows."""
 
 
 def _continuation(width: int, line_number: int, is_soft_wrap: bool):

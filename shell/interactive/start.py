@@ -1,4 +1,5 @@
-"""Starting the shell: ``tidal`` on a terminal opens the prompt; piped input runs as a script.
+"""Starting the shell: ``tidal`` on a terminal opens the prompt; piped input runs as a script,
+and so do the statements of ``tidal -c SQL``.
 
 Imports stay light here: ``tidal`` must show its prompt in well under a second, so the engine
 (pyarrow, DuckDB, sqlglot) loads in the background.
@@ -12,12 +13,16 @@ import sys
 
 
 def main(
-    data_dir: str | None = None, connect: str | None = None, memory_limit: str | None = None
+    data_dir: str | None = None,
+    connect: str | None = None,
+    memory_limit: str | None = None,
+    pager: bool = True,
 ) -> int:
     """Open the shell on the terminal; with stdin not a terminal, run it as a script.
-    ``memory_limit``: the embedded Database's memory budget (``--memory-limit``)."""
+    ``memory_limit``: the embedded Database's memory budget (``--memory-limit``); ``pager``:
+    False for ``--no-pager``."""
     if not sys.stdin.isatty():
-        return _script(sys.stdin.read(), data_dir, connect, memory_limit)
+        return _script([(sys.stdin.read(), "<stdin>")], data_dir, connect, memory_limit)
     from tidal.shell.interactive.backend import EmbeddedBackend
     from tidal.shell.interactive.repl import Shell
 
@@ -27,7 +32,22 @@ def main(
         backend = RemoteBackend(connect)
     else:
         backend = EmbeddedBackend(data_dir=data_dir, memory_limit=memory_limit)
-    return Shell(backend, history=_history(history_path(data_dir))).run()
+    shell = Shell(backend, history=_history(history_path(data_dir)))
+    shell.display.pager = pager
+    return shell.run()
+
+
+def run_commands(
+    commands: list[str],
+    data_dir: str | None = None,
+    connect: str | None = None,
+    memory_limit: str | None = None,
+) -> int:
+    """``tidal -c SQL [-c SQL ...]``: each in turn, as a script; 1 at the first that fails."""
+    sources = [
+        (text, f"-c #{n}" if len(commands) > 1 else "-c") for n, text in enumerate(commands, 1)
+    ]
+    return _script(sources, data_dir, connect, memory_limit)
 
 
 def history_path(data_dir: str | None = None) -> pathlib.Path:
@@ -51,10 +71,13 @@ def _history(path: pathlib.Path):
 
 
 def _script(
-    text: str, data_dir: str | None, connect: str | None, memory_limit: str | None = None
+    scripts: list[tuple[str, str]],
+    data_dir: str | None,
+    connect: str | None,
+    memory_limit: str | None = None,
 ) -> int:
     """``echo 'SELECT 1;' | tidal``: the statements run as ``tidal run`` runs a file (on the
-    server with ``--connect``)."""
+    server with ``--connect``). ``scripts``: (text, where it came from), run in order."""
     from tidal.shell.scripts import ScriptRunner
 
     if connect is None:
@@ -64,7 +87,7 @@ def _script(
         if db is None:
             return 1
         try:
-            return 0 if ScriptRunner(db).run_script(text, source="<stdin>") else 1
+            return _run_all(ScriptRunner(db), scripts)
         finally:
             db.close()
     from tidal.shell.interactive.remote import RemoteBackend
@@ -81,6 +104,11 @@ def _script(
 
     runner = Remote(Server())
     try:
-        return 0 if runner.run_script(text, source="<stdin>") else 1
+        return _run_all(runner, scripts)
     finally:
         backend.close()
+
+
+def _run_all(runner, scripts: list[tuple[str, str]]) -> int:
+    ok = all(runner.run_script(text, source=source) for text, source in scripts)
+    return 0 if ok else 1

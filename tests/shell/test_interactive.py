@@ -217,7 +217,7 @@ def test_include_runs_a_script_through_the_runner(tmp_path):
 def test_timing_help_and_unknown_commands():
     screen = run_keys("\\timing off\rSELECT 1 AS a;\r\\?\r\\nope\r")
     assert "\n(1 row)\n" in screen
-    assert "\\watch name" in screen and "\\explain name" in screen
+    assert "\\watch [seconds] name|query" in screen and "\\explain name" in screen
     assert "ERROR: unknown command \\nope" in screen
 
 

@@ -60,10 +60,12 @@ def test_elsewhere_columns_of_the_relations_read_then_functions_and_keywords():
 
 
 def test_backslash_commands_and_their_arguments():
-    assert offered("\\d") == ["\\d", "\\dt", "\\dv", "\\dm", "\\ds"][1:]
+    assert offered("\\d") == ["\\dt", "\\dv", "\\dm", "\\ds", "\\dt+", "\\dm+", "\\df"]
     assert offered("\\wa") == ["\\watch"]
     assert offered("\\d sp") == ["spend"]
     assert offered("\\mode c") == ["csv", "changelog"]
+    assert offered("\\set WATCH") == ["WATCH_INTERVAL", "WATCH_ORDER"]
+    assert offered("\\dt+ sp") == ["spend"] and offered("\\copy sp") == ["spend"]
 
 
 def test_tab_completes_in_the_running_shell():

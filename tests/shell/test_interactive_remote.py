@@ -119,3 +119,25 @@ def test_ctrl_c_cancels_the_statement_on_the_server(server):
     assert "(SQLSTATE 57014)" in screen and "in the background" not in screen
     session.type("SELECT 'still here' AS answer;\r")
     assert "still here" in session.finish()
+
+
+def test_conninfo_copy_and_sizes_work_over_the_wire(server, tmp_path):
+    source = tmp_path / "in.csv"
+    source.write_text("1,x\n2,y\n")
+    out = tmp_path / "out.csv"
+    screen = run_keys(
+        "\\conninfo\r"
+        "CREATE TABLE r_copied (id BIGINT, v VARCHAR);\r"
+        f"\\copy r_copied FROM '{source}' WITH (FORMAT csv)\r"
+        f"\\copy (SELECT v FROM r_copied ORDER BY id DESC) TO '{out}' WITH (FORMAT csv)\r"
+        "\\dt+ r_copied\r\\df\r",
+        backend=RemoteBackend(server),
+    )
+    port = server.split(":")[-1].split("/")[0]
+    assert f'on host "127.0.0.1" at port "{port}"' in screen and 'database "tidal"' in screen
+    assert re.findall(r"^COPY \d+", screen, re.MULTILINE) == ["COPY 2", "COPY 2"]
+    assert out.read_text() == "y\nx\n"
+    row = next(line for line in screen.split("\n") if line.startswith(" r_copied "))
+    # rows are counted on the server; bytes are not told over the wire
+    assert [c.strip() for c in row.split("|")] == ["r_copied", "table", "2", "NULL", "NULL"]
+    assert "ERROR: \\df over --connect: the server does not list its functions" in screen
