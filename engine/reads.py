@@ -132,7 +132,8 @@ class Reads:
         if snapshot is not None:
             return snapshot
         snapshot = Snapshot(self.ticks.ticks, self.catalog.version, self.relations.contents(name))
-        if not self.relations.batch_mode:
+        # A system relation is computed afresh at every read: its counters move between ticks.
+        if not self.relations.batch_mode and not self.catalog.is_system(key):
             # Older snapshots can never be fresh again: let their rows go.
             self._snapshots = {
                 name: kept

@@ -101,10 +101,14 @@ class SinkEntry:
     plan: Plan | None = None
     dataflow: Dataflow | None = None
     appends: bool = False  # only ever insertions: written as they come, not consolidated
+    rows_written: int = 0  # change rows handed to the writer (tidal_sinks, /metrics)
+    last_tick: int = 0  # the last tick that had changes for it
 
     def write(self, change: pa.Table, tick: int) -> None:
         if change.num_rows:
             self.writer.write(change.rename_columns([*self.names, WEIGHT]), tick)
+            self.rows_written += change.num_rows
+            self.last_tick = tick
 
 
 class Relations:
@@ -137,14 +141,19 @@ class Relations:
         # before it is created: checks its options and gets ready to receive its rows (the
         # Database starts its webhook listener); raising refuses the table.
         self.accept_pushed: Callable[[Table], None] = lambda table: None
+        # The rows of a system relation by its name, computed now (tidal.engine.system_relations)
+        self.system_rows: Callable[[str], pa.Table] | None = None
         # the tick's dead letters put in their tables, for undo
         self._dead_letters_applied: list[tuple[str, pa.Table]] = []
 
     # --- reading --------------------------------------------------------------------------------
 
     def contents(self, name: str) -> pa.Table:
-        """The rows of a table, source or materialized view, with its column names."""
+        """The rows of a table, source, materialized view or system relation, with its column
+        names."""
         key = name.lower()
+        if self.system_rows is not None and self.catalog.is_system(key):
+            return self.system_rows(key)
         if key in self.views and self.batch_mode:
             return self.compute(self.views[key].plan)
         if key in self.views:
