@@ -358,6 +358,11 @@ class SessionProtocol:
             if len(self.out) >= FLUSH_BYTES:
                 yield DRAIN
         self.send(self._rows.data_rows(portal, end, self.state.context()))
+        self._complete(portal, start)
+
+    def _complete(self, portal: Portal, start: int) -> None:
+        if portal.finished:
+            self.on_statement(None)
         self.send(portal.completion(start))
 
     def _send_rows_now(self, portal: Portal, max_rows: int) -> bool:
@@ -366,7 +371,7 @@ class SessionProtocol:
         if end - start > ROW_CHUNK:
             return False
         self.send(self._rows.data_rows(portal, end, self.state.context()))
-        self.send(portal.completion(start))
+        self._complete(portal, start)
         return True
 
     # --- extended query --------------------------------------------------------------------------
