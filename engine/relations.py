@@ -12,6 +12,7 @@ exists; the registry holds what runs. It has no lock of its own: the tick loop
 from __future__ import annotations
 
 import dataclasses
+import logging
 import pathlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -31,9 +32,7 @@ from tidal.catalog.sqlstate import (
 from tidal.engine.batch import BatchBackend, BatchError, plain_rows
 from tidal.engine.collection import Collection
 from tidal.engine.connectors import (
-    OP,
     PUSHED_CONNECTORS,
-    TRUNCATE,
     UPSERT,
     ConnectorError,
     SinkWriter,
@@ -59,6 +58,8 @@ from tidal.sql.python_functions import DEAD_LETTER_TABLE
 # A source option: whether the source keeps the rows it has read, so that they can be queried
 # and a new view can start from them. Off for pure streams, whose history would not fit.
 RETAIN = "retain"
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -204,13 +205,7 @@ class Relations:
         if base.reader.changes != UPSERT:
             return rename_positional(with_weight(batch))
         key = base.relation.key_positions()
-        op = batch.column(OP)
-        missing = pc.and_(pc.not_equal(op, TRUNCATE), _any_null(batch, key))
-        if pc.any(missing).as_py():
-            count = pc.sum(missing).as_py()
-            base.reader.errors.append(f"{count} row(s) without a value in the primary key left out")
-            batch = batch.filter(pc.invert(missing))
-        return upsert_changes(batch, key, base.contents)
+        return upsert_changes(batch, key, base.contents, base.reader.errors)
 
     def staging(self) -> bool:
         """Whether a sink publishes only durable ticks (tidal.engine.connectors.base)."""
@@ -246,6 +241,7 @@ class Relations:
         self.bases[table.name.lower()] = Base(table, contents, reader)
         if event_time is not None:
             self.watermarks.add(table.name, event_time)
+        self._created(table)
 
     def create_source(self, source: Source) -> None:
         if source.name in self.catalog:
@@ -265,6 +261,7 @@ class Relations:
         self.catalog.add(source)
         contents = Collection(change_schema(fields(source))) if retain == "true" else None
         self.bases[source.name.lower()] = Base(source, contents, reader)
+        self._created(source)
 
     def _reader(self, relation: Table | Source) -> SourceReader:
         """The connector reading ``relation``, given only the connector's own options."""
@@ -361,6 +358,7 @@ class Relations:
             self._refuse_dead_letter_input(view.name, materialized.dataflow.relations)
         self.catalog.add(view)
         self.views[view.name.lower()] = materialized
+        self._created(view)
 
     def rebuild_views(self, views: list[tuple[View, Plan]]) -> None:
         """Replace materialized views (given in an order their inputs come first) by new
@@ -465,6 +463,7 @@ class Relations:
         self.sinks[sink.name.lower()] = entry
         if not self.batch_mode:  # batch mode writes each sink's final contents at close
             entry.write(self.changes_of(key), tick)
+        self._created(sink)
 
     def create_query_sink(self, sink: Sink, plan: Plan, tick: int) -> None:
         """A sink of a query (``plan``, compiled from ``sink.query``)."""
@@ -479,6 +478,7 @@ class Relations:
             entry.write(consolidate(initial), tick)
         self.catalog.add(sink)
         self.sinks[sink.name.lower()] = entry
+        self._created(sink)
 
     def _writer(self, sink: Sink, schema: pa.Schema, key: list[str]) -> SinkWriter:
         try:
@@ -564,7 +564,14 @@ class Relations:
                 registry.unregister(obj.runtime_name)
             self.catalog.remove(obj.name)
             dropped.append(obj.name)
+            log.info("%s %s dropped", obj.kind, obj.name)
         return dropped
+
+    def _created(self, obj: Relation | Sink) -> None:
+        # Recovery creates everything again: said only at debug level then.
+        log.log(
+            logging.DEBUG if self.recovering else logging.INFO, "%s %s created", obj.kind, obj.name
+        )
 
     def close(self, tick: int) -> None:
         """Close every reader and writer; in batch mode, write each sink's final contents."""
@@ -584,14 +591,6 @@ class Relations:
         for function in self.catalog.objects("function"):
             if function.runtime_name:  # type: ignore[union-attr]
                 registry.unregister(function.runtime_name)  # type: ignore[union-attr]
-
-
-def _any_null(batch: pa.Table, positions: list[int]) -> pa.ChunkedArray:
-    mask = None
-    for position in positions:
-        null = pc.is_null(batch.column(position))
-        mask = null if mask is None else pc.or_(mask, null)
-    return mask
 
 
 def fields(relation: Relation) -> tuple[Field, ...]:

@@ -25,6 +25,7 @@ with 53200. Ticks still run meanwhile, for DML and for windows closing as time p
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -44,6 +45,8 @@ from tidal.engine.relations import Base, Relations
 from tidal.engine.telemetry import Telemetry
 from tidal.engine.watermarks import Watermarks
 from tidal.engine.zset import WEIGHT, concat, rename_positional
+
+log = logging.getLogger(__name__)
 
 DEFAULT_BATCH_ROWS = 65_536
 LOCK_POLL_SECONDS = 0.05  # how often a statement waiting for the lock looks for a cancel
@@ -79,6 +82,18 @@ class Journal(Protocol):
 
 
 @dataclass(frozen=True)
+class Progress:
+    """How far a catch-up (reading bounded inputs to their end) has got: the source rows its
+    ticks took in, the seconds since it began, and the fraction of the inputs read where their
+    size is known (the least advanced reader's; None if no reader knows its size)."""
+
+    rows: int
+    seconds: float
+    fraction: float | None
+    finished: bool = False
+
+
+@dataclass(frozen=True)
 class Replayed:
     """A logged tick to run again: tables' changes, sources' positions after it (each source
     reads up to there), and the watermarks and clock it ran with."""
@@ -107,6 +122,8 @@ class TickLoop:
         self.ticks = 0  # completed ticks
         self.backlog = False  # the last tick() left rows waiting in a source
         self.on_tick: list[TickListener] = []
+        # Told after each tick of a catch-up, and at its end (a terminal shows a progress line).
+        self.on_progress: Callable[[Progress], None] | None = None
         self.journal: Journal | None = None
         self.replaying = False  # recovery re-runs DDL: nothing is polled meanwhile
         self._lock = threading.RLock()
@@ -184,14 +201,34 @@ class TickLoop:
         rows unread (a new view is to see their rows from now on)."""
         with self._lock:
             self.measure_state()
+            started, rows = time.monotonic(), 0
             while True:
                 deltas = self._poll(drain=True, bounded_only=True, retained_only=retained_only)
                 if not deltas:
                     break
                 self._run(deltas)
+                rows += sum(d.num_rows for d in deltas.values())
+                self._tell_progress(started, rows, finished=False)
             deltas = self._poll(drain=False, retained_only=retained_only)
             if deltas:
                 self._run(deltas)
+            if rows:
+                self._tell_progress(started, rows, finished=True)
+
+    def _tell_progress(self, started: float, rows: int, finished: bool) -> None:
+        if self.on_progress is None:
+            return
+        fractions = [
+            done / total
+            for base in self.relations.bases.values()
+            if base.reader is not None
+            and base.reader.bounded
+            and (known := base.reader.progress()) is not None
+            for done, total in [known]
+            if total
+        ]
+        fraction = min(fractions) if fractions else None
+        self.on_progress(Progress(rows, time.monotonic() - started, fraction, finished))
 
     def _poll(
         self, drain: bool, bounded_only: bool = False, retained_only: bool = False
@@ -283,6 +320,9 @@ class TickLoop:
             self.relations.undo(base_deltas)
             if self.journal is not None and replayed is None and polled:
                 self.journal.record_failed(tick)
+            # A statement's own tick fails to its client; one of source rows fails to no one.
+            level = logging.WARNING if polled else logging.INFO
+            log.log(level, "tick %d failed and was undone: %s", tick, error)
             if not isinstance(error, (EvaluationError, BatchError, ArithmeticError)):
                 raise
             raise DataError(
@@ -386,6 +426,7 @@ class TickLoop:
         with self._lock:
             if message not in self._source_errors:
                 self._source_errors.append(message)
+                log.info("%s", message)
 
     def take_source_errors(self) -> list[str]:
         """Problems sources met since the last call (bad lines skipped, unreadable files)."""

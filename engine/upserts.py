@@ -33,9 +33,18 @@ from tidal.engine.zset import concat, consolidate, negate, rename_positional, wi
 _INDEX = "__index"
 
 
-def upsert_changes(polled: pa.Table, key: list[int], contents: Collection) -> pa.Table:
+def upsert_changes(
+    polled: pa.Table, key: list[int], contents: Collection, errors: list[str] | None = None
+) -> pa.Table:
     """The weighted changes (positional columns) that ``polled`` (the declared columns and
-    OP) makes to a table whose key is at positions ``key`` and whose rows are ``contents``."""
+    OP) makes to a table whose key is at positions ``key`` and whose rows are ``contents``.
+    An upsert or delete whose key has a NULL is left out, and said in ``errors``."""
+    missing = pc.and_(pc.not_equal(polled.column(OP), TRUNCATE), _any_null(polled, key))
+    if pc.any(missing).as_py():
+        if errors is not None:
+            count = pc.sum(missing).as_py()
+            errors.append(f"{count} row(s) without a value in the primary key left out")
+        polled = polled.filter(pc.invert(missing))
     ops = polled.column(OP)
     rows = rename_positional(polled.drop_columns([OP]))
     truncates = pc.indices_nonzero(pc.equal(ops, TRUNCATE))
@@ -55,3 +64,11 @@ def upsert_changes(polled: pa.Table, key: list[int], contents: Collection) -> pa
         gone = rows_with_keys(held, key, final.select(key_names))
     added = with_weight(final.filter(kept))
     return consolidate(concat([negate(gone), added.cast(held.schema)]))
+
+
+def _any_null(rows: pa.Table, positions: list[int]) -> pa.ChunkedArray:
+    mask = None
+    for position in positions:
+        null = pc.is_null(rows.column(position))
+        mask = null if mask is None else pc.or_(mask, null)
+    return mask

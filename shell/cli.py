@@ -7,11 +7,15 @@ a second (see docs/shell.md).
 from __future__ import annotations
 
 import argparse
+import logging
 import pathlib
 import sys
 
+from tidal.shell import logs
 from tidal.shell.bench import SUITES
 from tidal.shell.format import FORMATS
+
+log = logging.getLogger(__name__)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -37,6 +41,7 @@ def main(argv: list[str] | None = None) -> int:
         help="the memory budget, e.g. 512MB or 2GB (default: half of the machine's memory): "
         "near it sources wait, past it statements that add data fail (docs/security.md)",
     )
+    logs.add_argument(parser, top=True)
     commands = parser.add_subparsers(dest="command")
     run = commands.add_parser(
         "run", help="run the statements of a .sql file and print each query's result"
@@ -59,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         "near it sources wait, past it statements that add data fail (docs/security.md)",
     )
     run.add_argument("--format", choices=sorted(FORMATS), default="table")
+    logs.add_argument(run)
     run.add_argument("--timing", action="store_true", help="print each statement's time to stderr")
     from tidal.shell.serve import add_arguments as serve_arguments
     from tidal.shell.serve import add_metrics_arguments
@@ -71,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         commands.add_parser("serve", help="serve the PostgreSQL wire protocol (docs/pgwire.md)")
     )
     args = parser.parse_args(argv)
+    logs.configure(logs.level_for(args.command, args.log_level))
     if args.command == "run":
         return _run(args)
     if args.command == "serve":
@@ -117,7 +124,9 @@ def _run(args) -> int:
             db.catch_up()
             ok = True
         else:
+            log.info("running %s", args.file)
             ok = runner.run_file(args.file)
+            log.info("%s %s", args.file, "ran" if ok else "failed")
             if not ok:
                 forget_failed_script(db, args.data_dir, args.file)
     finally:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import ipaddress
+import logging
 import os
 import pathlib
 import signal
@@ -21,8 +22,13 @@ import sys
 import threading
 import time
 
+from tidal.shell import logs
+
+log = logging.getLogger(__name__)
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    logs.add_argument(parser)
     parser.add_argument(
         "--host",
         default="127.0.0.1",
@@ -268,15 +274,18 @@ async def _serve(db, config, tick_interval: float = 0.1) -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     print(f"tidal serve: listening on {host}:{port}", flush=True)
+    log.info("listening on %s:%d (tick %d)", host, port, db.ticks)
     if db.webhook_address is not None:
         webhook_host, webhook_port = db.webhook_address
         print(f"tidal serve: webhooks on http://{webhook_host}:{webhook_port}/webhook/", flush=True)
     reporting = asyncio.create_task(_report_source_errors(db))
     try:
         await stop.wait()
+        log.info("stopping")
     finally:
         reporting.cancel()
         await server.shutdown()
         ticker.stop()
     print("tidal serve: stopped", flush=True)
+    log.info("stopped at tick %d", db.ticks)
     return 0

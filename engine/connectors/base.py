@@ -94,6 +94,12 @@ class SourceReader(abc.ABC):
         relation is created; not when recovery creates it again (the outside may be down
         then, and is read once it is back). Raises ConnectorError."""
 
+    def progress(self) -> tuple[int, int] | None:
+        """How far a bounded input has been read, as (done, total) in the reader's own unit
+        (bytes of files, rows generated), for a progress display; None when the size is not
+        known."""
+        return None
+
     def acknowledge(self, position: dict) -> None:
         """The rows up to ``position`` (what ``snapshot`` returned) are durable: in the fsynced
         tick log, or the engine keeps no data directory. A ``logged`` reader may let its

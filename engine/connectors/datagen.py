@@ -143,6 +143,9 @@ class DatagenSource(SourceReader):
         columns = [_generate(spec, self._seed, rows) for spec in self._specs]
         return pa.Table.from_arrays(columns, schema=self.schema)
 
+    def progress(self) -> tuple[int, int] | None:
+        return None if self._total is None else (self._produced, self._total)
+
     def snapshot(self) -> dict:
         return {"rows": self._produced}
 

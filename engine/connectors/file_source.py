@@ -128,6 +128,7 @@ class FileSource(SourceReader):
         # numbers the files in the order the source first took something from them.
         self._files: dict[str, dict] = {}
         self._serial = 0
+        self._sizes: dict[str, int] = {}  # the files listed at the last poll, by name
         self._parquet: tuple[str, pa.Table] | None = None  # the parquet file being read
         self._unreadable: set[str] = set()  # parquet files already reported as unreadable
         self._verified: dict[tuple[int, int], tuple[int, int]] = {}  # identity -> size, mtime
@@ -136,7 +137,9 @@ class FileSource(SourceReader):
     def poll(self, max_rows: int, drain: bool = False) -> pa.Table | None:
         tables: list[pa.Table] = []
         budget = max_rows
-        for listed in self._follow(self.watched.files()):
+        files = self._follow(self.watched.files())
+        self._sizes = {file.name: file.stat.st_size for file in files}
+        for listed in files:
             if budget <= 0:
                 break
             table = self._read_isolated(listed, budget)
@@ -146,6 +149,14 @@ class FileSource(SourceReader):
         if not tables:
             return None
         return tables[0] if len(tables) == 1 else pa.concat_tables(tables)
+
+    def progress(self) -> tuple[int, int] | None:
+        """Bytes read of the CSV and JSON lines files listed at the last poll (Parquet files
+        are read whole: no byte offsets to count)."""
+        if self.fmt == "parquet" or not self._sizes:
+            return None
+        done = sum(min(self._files.get(n, {}).get("offset", 0), s) for n, s in self._sizes.items())
+        return done, sum(self._sizes.values())
 
     def snapshot(self) -> dict:
         return {"files": copy.deepcopy(self._files), "serial": self._serial}

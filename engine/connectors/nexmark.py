@@ -271,6 +271,10 @@ class NexmarkSource(SourceReader):
         started_at, next_then = self._started
         return next_then + math.floor(self.config.events_per_second * (now - started_at) + 1e-9)
 
+    def progress(self) -> tuple[int, int] | None:
+        events = self.config.events
+        return None if events is None else (self._next, events)
+
     def snapshot(self) -> dict:
         return {"next_event": self._next}
 

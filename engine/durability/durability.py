@@ -22,6 +22,7 @@ Anything that does not match refuses to open, naming the tick: never a silent di
 
 from __future__ import annotations
 
+import logging
 import shutil
 import threading
 import time
@@ -41,6 +42,8 @@ from tidal.engine.subscriptions import Feeds
 from tidal.engine.ticks import Replayed, TickLoop
 from tidal.engine.watermarks import Watermarks
 from tidal.engine.zset import WEIGHT
+
+log = logging.getLogger(__name__)
 
 DEFAULT_CHECKPOINT_INTERVAL = 10.0  # seconds
 DEFAULT_CHECKPOINT_LOG_BYTES = 64 << 20
@@ -83,6 +86,7 @@ class Durability:
 
     def recover(self, run_ddl: Callable[[str], None]) -> None:
         """Bring the engine to the last logged tick: checkpoint, then the log after it."""
+        started = time.perf_counter()
         folder = checkpoints.current(self.data_dir.checkpoint_dir)
         if folder is not None:
             state = checkpoints.load(folder)
@@ -106,6 +110,14 @@ class Durability:
             self._replay(record)
         self._positions = self._source_positions()
         self.log.rotate()
+        if folder is not None:
+            log.info(
+                "recovered %s: %s, then the log to tick %d, in %.3f s",
+                self.data_dir.path,
+                folder.name,
+                self.ticks.ticks,
+                time.perf_counter() - started,
+            )
 
     def _run_ddl(self, run_ddl: Callable[[str], None], text: str) -> None:
         try:
@@ -252,6 +264,7 @@ class Durability:
                 # The tick stands (it is logged); the log keeps growing until one succeeds.
                 self.last_checkpoint = time.monotonic()
                 self.ticks.report(f"checkpoint: {error}")
+                log.warning("checkpoint at tick %d failed: %s", tick, error)
 
     def writing(self) -> bool:
         return self._writer is not None and self._writer.is_alive()
@@ -277,10 +290,13 @@ class Durability:
         self._writer.start()
 
     def _write(self, frozen: state_files.Frozen, first_kept: int, started: float) -> None:
-        """Write a checkpoint ``started`` (perf_counter) when its state was captured."""
-        checkpoints.write(self.data_dir.checkpoint_dir, frozen)
+        """Write a checkpoint whose state was captured at ``started`` (perf_counter)."""
+        folder = checkpoints.write(self.data_dir.checkpoint_dir, frozen)
         self.log.remove_before(first_kept)
-        self.ticks.telemetry.checkpoint_done(time.perf_counter() - started, frozen.nbytes)
+        size = sum(f.stat().st_size for f in folder.iterdir())
+        seconds = time.perf_counter() - started
+        self.ticks.telemetry.checkpoint_done(seconds, size)
+        log.info("checkpoint %s: %d bytes in %.3f s", folder.name, size, seconds)
 
     def _write_in_background(
         self, frozen: state_files.Frozen, first_kept: int, started: float

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
+from tidal.shell.bench import charts
 from tidal.shell.bench.harness import (
     MB,
     Tenths,
@@ -171,17 +172,22 @@ def _with_weight(batch: pa.Table) -> pa.Table:
 # --- workers -----------------------------------------------------------------------------------
 
 
-def _feed(db, m: Measurement, args: argparse.Namespace) -> tuple[int, float, float, int, list]:
+def _feed(
+    db, m: Measurement, args: argparse.Namespace
+) -> tuple[int, float, float, int, list, dict]:
     """Push every batch as one tick, timing only ``apply_changes``; the events fed, wall and CPU
-    seconds, the most state rows after any tick, and a mark at each tenth of the events."""
+    seconds, the most state rows after any tick, a mark at each tenth of the events, and the
+    ticks' series (for the chart)."""
     seconds = cpu_seconds = 0.0
     max_state, fed, marks, tenths = 0, 0, [], Tenths(args.events)
+    series = charts.new_series()
     for batch in batches(args):
         batch = _with_weight(batch)
         elapsed, cpu = timed(db.apply_changes, "events", batch)
         seconds += elapsed
         cpu_seconds += cpu
         fed += batch.num_rows
+        charts.add_tick(series, seconds, fed, elapsed * 1000)
         state = db.stats()["w"].state_rows
         max_state = max(max_state, state)
         if tenths.passed(fed):
@@ -200,7 +206,7 @@ def _feed(db, m: Measurement, args: argparse.Namespace) -> tuple[int, float, flo
                 f"{fed:,} events fed, {fed / seconds / 1e6:.2f}M events/s, "
                 f"state {state:,} rows, peak RSS {marks[-1]['peak_rss_mb']:.0f} MB",
             )
-    return fed, seconds, cpu_seconds, max_state, marks
+    return fed, seconds, cpu_seconds, max_state, marks, charts.thinned(series)
 
 
 def _tidal_worker(name: str, args: argparse.Namespace, out: pathlib.Path) -> dict:
@@ -217,7 +223,7 @@ def _tidal_worker(name: str, args: argparse.Namespace, out: pathlib.Path) -> dic
     query = view_query(m, args)
     db.execute(f"CREATE MATERIALIZED VIEW w AS {query}")
     before, load_before = peak_rss_mb(), load_average()
-    fed, seconds, cpu_seconds, max_state, marks = _feed(db, m, args)
+    fed, seconds, cpu_seconds, max_state, marks, series = _feed(db, m, args)
     ticks = -(-args.events // args.batch_size)
     peak, pool_peak = peak_rss_mb(), pa.default_memory_pool().max_memory() / MB
     load_after = load_average()
@@ -240,6 +246,7 @@ def _tidal_worker(name: str, args: argparse.Namespace, out: pathlib.Path) -> dic
         "rss_after_imports_mb": baseline,
         "rss_before_feed_mb": before,
         "progress": marks,
+        "tick_series": series,
         "load_average": [load_before, load_after],
         "arrow_pool_peak_mb": pool_peak,
         "held_arrow_mb": sum(r.held_bytes for r in stats.relations) / MB,
@@ -429,6 +436,8 @@ def main(argv: list[str]) -> int:
         lambda m, env: _measure(m, args, env),
         _result_line,
     )
+    if args.json:
+        charts.write_beside(args.json, results, "measurement", "tidal bench window")
     return finish(results, summary(results), args.json)
 
 

@@ -53,3 +53,19 @@ def test_an_upsert_of_the_same_row_changes_nothing():
     contents.apply(pa.table({"c0": [1], "c1": ["a"], WEIGHT: [1]}, schema=schema))
     polled = pa.table({"k": [1], "v": ["a"], "__op": pa.array([UPSERT_ROW], pa.int8())})
     assert upsert_changes(polled, [0], contents).num_rows == 0
+
+
+def test_rows_without_a_key_are_left_out_and_said():
+    schema = pa.schema([("c0", pa.int64()), ("c1", pa.string()), (WEIGHT, pa.int64())])
+    contents = Collection(schema)
+    polled = pa.table(
+        {
+            "k": pa.array([1, None], pa.int64()),
+            "v": ["a", "b"],
+            "__op": pa.array([UPSERT_ROW, UPSERT_ROW], pa.int8()),
+        }
+    )
+    errors: list[str] = []
+    change = upsert_changes(polled, [0], contents, errors)
+    assert change.to_pydict() == {"c0": [1], "c1": ["a"], WEIGHT: [1]}
+    assert errors == ["1 row(s) without a value in the primary key left out"]
