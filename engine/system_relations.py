@@ -108,16 +108,16 @@ class SystemRelations:
         for key, base in self.relations.bases.items():
             if base.reader is None:
                 continue
-            counts = self.telemetry.sources.get(key)
+            counts = self.telemetry.source(key, base.reader)
             event_time = event_times.get(key)
             watermark = event_time.watermark if event_time is not None else None
             yield {
                 "name": base.relation.name,
                 "kind": base.relation.kind,
                 "connector": base.relation.option("connector"),
-                "rows": counts.rows if counts else 0,
-                "bytes": counts.bytes if counts else 0,
-                "errors": counts.errors if counts else 0,
+                "rows": counts.rows,
+                "bytes": counts.bytes,
+                "errors": counts.errors,
                 "watermark": watermark,
                 "lag_seconds": now - watermark / MICROS if watermark is not None else None,
                 "idle": event_time.idle if event_time is not None else None,

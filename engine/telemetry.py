@@ -7,8 +7,9 @@ endpoint of tidal.shell.metrics) copy what they need at read time; copying a dic
 is one step under the GIL, so a reader never sees one half-changed.
 
     >>> telemetry = Telemetry(clock=lambda: 100.0)
-    >>> telemetry.source_read("clicks", rows=3, nbytes=96)
-    >>> telemetry.source_error("clicks", "clicks.csv:4: expected 2 fields, found 3")
+    >>> reader = object()  # the source's reader
+    >>> telemetry.source_read("clicks", reader, rows=3, nbytes=96)
+    >>> telemetry.source_error("clicks", reader, "clicks.csv:4: expected 2 fields, found 3")
     >>> telemetry.tick_done(1, started_at=99.5, seconds=0.002, rows_in=3, rows_out=2)
     >>> telemetry.sources["clicks"].rows, telemetry.sources["clicks"].errors
     (3, 1)
@@ -36,8 +37,10 @@ KEPT_ERRORS = 1000  # the newest problems of sources tidal_source_errors shows
 
 @dataclass
 class SourceCounts:
-    """What one source (or table fed by a connector) read: rows, Arrow bytes, bad records."""
+    """What one source (or table fed by a connector) read: rows, Arrow bytes, bad records;
+    ``reader``: whose counts they are (a source dropped and created again counts from zero)."""
 
+    reader: object = None
     rows: int = 0
     bytes: int = 0
     errors: int = 0
@@ -99,31 +102,28 @@ class Telemetry:
 
     # --- sources ----------------------------------------------------------------------------------
 
-    def source_read(self, source: str, rows: int, nbytes: int) -> None:
-        """A source's reader returned a batch of ``rows`` rows, ``nbytes`` Arrow bytes."""
-        counts = self._source(source)
+    def source_read(self, source: str, reader: object, rows: int, nbytes: int) -> None:
+        """A source's ``reader`` returned a batch of ``rows`` rows, ``nbytes`` Arrow bytes."""
+        counts = self.source(source, reader)
         counts.rows += rows
         counts.bytes += nbytes
 
-    def source_error(self, source: str, said: str) -> None:
-        """A source's reader skipped a bad record or met a problem; ``said`` as it said it
-        (``where: problem``)."""
-        self._source(source).errors += 1
+    def source_error(self, source: str, reader: object, said: str) -> None:
+        """A source's ``reader`` skipped a bad record or met a problem; ``said`` as it said
+        it (``where: problem``)."""
+        self.source(source, reader).errors += 1
         location, found, problem = said.partition(": ")
         if not found:
             location, problem = "", said
         self.errors.append(SourceProblem(source, location, problem, self.clock()))
 
-    def _source(self, source: str) -> SourceCounts:
+    def source(self, source: str, reader: object) -> SourceCounts:
+        """The counts of ``source`` as read by ``reader`` (zeros if none yet)."""
         key = source.lower()
         counts = self.sources.get(key)
-        if counts is None:
-            counts = self.sources[key] = SourceCounts()
+        if counts is None or counts.reader is not reader:
+            counts = self.sources[key] = SourceCounts(reader)
         return counts
-
-    def forget_source(self, source: str) -> None:
-        """A source was dropped: a new one of the same name counts from zero."""
-        self.sources.pop(source.lower(), None)
 
     # --- ticks ------------------------------------------------------------------------------------
 

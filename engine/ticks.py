@@ -252,7 +252,7 @@ class TickLoop:
                 self.report(str(error))
                 continue
             if batch is not None and batch.num_rows:
-                self.telemetry.source_read(name, batch.num_rows, batch.nbytes)
+                self.telemetry.source_read(name, reader, batch.num_rows, batch.nbytes)
                 deltas[name] = self.relations.polled_changes(name, batch)
             self._collect_reader_errors(base)
         return deltas
@@ -261,7 +261,7 @@ class TickLoop:
         errors = getattr(base.reader, "errors", None)
         if errors:
             for error in errors:
-                self.telemetry.source_error(base.relation.name, error)
+                self.telemetry.source_error(base.relation.name, base.reader, error)
                 self.report(f"source {base.relation.name}: {error}")
             errors.clear()
 

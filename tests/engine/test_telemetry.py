@@ -24,7 +24,7 @@ def test_recent_ticks_and_errors_are_bounded():
     for tick in range(1, KEPT_TICKS + 11):
         telemetry.tick_done(tick, float(tick), 0.001, 0, 0)
     for n in range(KEPT_ERRORS + 5):
-        telemetry.source_error("s", f"f.csv:{n}: bad")
+        telemetry.source_error("s", None, f"f.csv:{n}: bad")
     assert len(telemetry.ticks) == KEPT_TICKS and telemetry.ticks[0].tick == 11
     assert telemetry.tick_started_at(11) == 11.0
     assert telemetry.tick_started_at(10) is None  # forgotten
@@ -35,7 +35,7 @@ def test_recent_ticks_and_errors_are_bounded():
 
 def test_a_problem_without_a_place():
     telemetry = Telemetry(clock=lambda: 5.0)
-    telemetry.source_error("s", "cannot read 'x.csv'")
+    telemetry.source_error("s", None, "cannot read 'x.csv'")
     problem = telemetry.errors[0]
     assert (problem.location, problem.problem, problem.at) == ("", "cannot read 'x.csv'", 5.0)
 
@@ -63,6 +63,14 @@ def test_the_database_counts_polled_rows_and_ticks(tmp_path):
     assert (counts.rows, counts.errors) == (2, 1)
     assert db.telemetry.tick_count == db.ticks == 1
     assert db.take_source_errors()  # still said to the server's stderr as before
+    db.execute("DROP SOURCE s CASCADE")
+    (tmp_path / "a.csv").write_text("k\n5\n")
+    db.execute(
+        "CREATE SOURCE s (k INTEGER) WITH (connector = 'file', path = 'a.csv', format = 'csv')"
+    )
+    assert db.execute("SELECT rows, errors FROM tidal_sources").to_pylist() == [
+        {"rows": 1, "errors": 0}
+    ]  # a new source counts from zero
 
 
 def test_a_checkpoint_is_timed_and_sized(tmp_path):
