@@ -160,6 +160,10 @@ def serve_metrics(db: Database, host: str, port: int, who: str) -> WSGIServer | 
     try:
         server, _thread = start_http_server(port, host, registry)
     except OSError as error:
-        print(f"{who}: cannot serve metrics on {host}:{port}: {error}", file=sys.stderr)
+        print(
+            f"{who}: cannot serve metrics on {host}:{port}: {error.strerror or error}; "
+            "choose another --metrics-port (0: any free one)",
+            file=sys.stderr,
+        )
         return None
     return server

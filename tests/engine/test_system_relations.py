@@ -10,6 +10,7 @@ import pytest
 
 from tidal.catalog import CatalogError
 from tidal.engine import Database
+from tidal.engine.connectors import SINK_CONNECTORS, ConnectorError, SinkWriter
 from tidal.engine.dataflow import Dataflow
 from tidal.sql.errors import SqlError
 
@@ -182,3 +183,43 @@ def test_operators_of_every_view():
     stats = db.relations.views["per_k"].dataflow.operator_stats()
     assert [r["operator"] for r in rows] == [s.operator for s in stats]
     assert sum(r["state_rows"] or 0 for r in rows) == db.stats()["per_k"].state_rows
+
+
+class StagingWriter(SinkWriter):
+    """A sink that stages (as Kafka's and PostgreSQL's do) and publishes when ``up``."""
+
+    stages = True
+
+    def __init__(self, *_) -> None:
+        self.staged: list = []
+        self.up = False
+
+    def write(self, changes, tick: int) -> None:
+        self.staged.append((tick, changes))
+
+    def publish(self) -> None:
+        if not self.up:
+            raise ConnectorError("sink out: the outside is down")
+        self.staged.clear()
+
+
+def test_a_staging_sink_shows_its_ticks_waiting_and_their_age(monkeypatch):
+    writers = []
+    monkeypatch.setitem(
+        SINK_CONNECTORS, "staging", lambda *a: writers.append(StagingWriter()) or writers[-1]
+    )
+    clock = [1_800_000_000.0]
+    db = Database(clock=lambda: clock[0])
+    db.execute("CREATE TABLE t (k INTEGER)")
+    db.execute("CREATE SINK out FROM t WITH (connector = 'staging')")
+    db.execute("INSERT INTO t VALUES (1), (2)")
+    clock[0] += 5
+    db.execute("INSERT INTO t VALUES (3)")
+    clock[0] += 2
+    (sink,) = db.execute("SELECT * FROM tidal_sinks").to_pylist()
+    assert (sink["rows"], sink["last_tick"], sink["staged_ticks"]) == (3, 2, 2)
+    assert sink["lag_seconds"] == pytest.approx(7.0)  # the oldest staged tick started 7 s ago
+    writers[0].up = True
+    db.execute("INSERT INTO t VALUES (4)")
+    (sink,) = db.execute("SELECT staged_ticks, lag_seconds FROM tidal_sinks").to_pylist()
+    assert sink == {"staged_ticks": 0, "lag_seconds": 0.0}

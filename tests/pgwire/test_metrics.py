@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import datetime
 import socket
+import subprocess
+import sys
 import time
 import urllib.request
 
@@ -145,3 +147,31 @@ def test_system_relations_over_psql(pipeline):
     refused = server.psql("-c", "CREATE TABLE tidal_sinks (a INTEGER)")
     assert refused.returncode != 0
     assert "system relation" in refused.stderr
+
+
+def test_a_metrics_port_in_use_is_said_and_the_run_stops(tmp_path):
+    script = tmp_path / "p.sql"
+    script.write_text("SELECT 1 AS one;\n")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "tidal.shell.cli",
+                "run",
+                "--metrics-port",
+                str(port),
+                str(script),
+            ],
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode == 1
+    assert f"cannot serve metrics on 127.0.0.1:{port}: Address already in use" in done.stderr
+    assert "choose another --metrics-port" in done.stderr
+    assert "one" not in done.stdout  # the script did not run
