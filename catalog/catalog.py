@@ -45,6 +45,9 @@ class Catalog:
         """Make a system relation readable by its name (found by ``get``, not in ``objects``)."""
         self._system[relation.name.lower()] = relation
 
+    def system_relations(self) -> list[SystemRelation]:
+        return list(self._system.values())
+
     def is_system(self, name: str) -> bool:
         return name.lower() in self._system
 

@@ -4,6 +4,7 @@ datagen pipeline flows, and the tidal_* system relations over pgwire (psycopg an
 from __future__ import annotations
 
 import datetime
+import re
 import socket
 import subprocess
 import sys
@@ -175,3 +176,17 @@ def test_a_metrics_port_in_use_is_said_and_the_run_stops(tmp_path):
     assert f"cannot serve metrics on 127.0.0.1:{port}: Address already in use" in done.stderr
     assert "choose another --metrics-port" in done.stderr
     assert "one" not in done.stdout  # the script did not run
+
+
+def test_psql_describes_them_from_pg_catalog(pipeline):
+    server, _ = pipeline
+    described = server.psql("-c", "\\d tidal_sources")
+    assert described.returncode == 0, described.stderr
+    assert 'Table "pg_catalog.tidal_sources"' in described.stdout
+    assert re.search(r"\n lag_seconds +\| double precision +\|", described.stdout)
+    listed = server.psql("-c", "\\dtS tidal_*")
+    assert listed.returncode == 0, listed.stderr
+    for name in ("tidal_sources", "tidal_source_errors", "tidal_views", "tidal_ticks"):
+        assert re.search(rf"\n pg_catalog \| {name} +\| table", listed.stdout), listed.stdout
+    plain = server.psql("-c", "\\d")  # user relations only, as psql shows them
+    assert "tidal_sources" not in plain.stdout and "plain_count" in plain.stdout
