@@ -138,6 +138,11 @@ def test_system_relations_over_psycopg_join_user_views(pipeline):
         assert 0 < last_tick <= tick
         with pytest.raises(psycopg.errors.WrongObjectType):
             connection.execute("DELETE FROM tidal_ticks")
+        # as pg_catalog lists them: the engine answers, not the catalog's tables
+        (named,) = connection.execute(
+            "SELECT count(*) FROM pg_catalog.tidal_views WHERE name = 'plain_count'"
+        ).fetchone()
+        assert named == 1
 
 
 def test_system_relations_over_psql(pipeline):
