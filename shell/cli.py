@@ -94,6 +94,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args) -> int:
+    from tidal.shell.progress import ProgressLine
     from tidal.shell.scripts import ScriptRunner, forget_failed_script, open_database
 
     db = open_database(
@@ -111,6 +112,7 @@ def _run(args) -> int:
     if metrics is False:
         db.close()
         return 1
+    db.tick_loop.on_progress = ProgressLine(sys.stderr)  # shows only on a terminal
     runner = ScriptRunner(db, output_format=args.format, timing=args.timing)
     try:
         if db.holds_catalog:

@@ -32,7 +32,10 @@ EVERY = 0.2  # seconds between two updates of the line
 class ProgressLine:
     def __init__(self, stream: TextIO, tty: bool | None = None) -> None:
         self.stream = stream
-        self.tty = stream.isatty() if tty is None else tty
+        if tty is None:  # the shell's own streams may not say: then they are no terminal
+            isatty = getattr(stream, "isatty", None)
+            tty = bool(isatty and isatty())
+        self.tty = tty
         self._shown = 0  # the length of the line on screen
         self._last = float("-inf")
 

@@ -17,7 +17,6 @@ import pyarrow as pa
 from tidal.catalog.sqlstate import TidalError
 from tidal.engine import Database
 from tidal.shell.format import FORMATS
-from tidal.shell.progress import ProgressLine
 from tidal.sql import SqlError, Statement, parse_statement, split_statements
 
 
@@ -76,7 +75,6 @@ class ScriptRunner:
         self.db = db
         self.out = out
         self.err = err
-        db.tick_loop.on_progress = ProgressLine(err)  # shows only on a terminal
         self.format = output_format
         self.timing = timing
         self._results = 0
