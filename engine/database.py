@@ -131,8 +131,7 @@ class Database:
         self.system_relations = SystemRelations(
             self.catalog, self.relations, self.telemetry, memory
         )
-        self.relations.system_rows = self.system_relations.rows
-        self.reads = Reads(self.tick_loop, self.relations)
+        self.reads = Reads(self.tick_loop, self.relations, self.system_relations.rows)
         self.feeds = Feeds()  # subscriptions and the history they resume from
         self.table_changes = TableChanges()  # what a transaction's COMMIT checks
         self.tick_loop.on_tick += [

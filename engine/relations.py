@@ -142,19 +142,14 @@ class Relations:
         # before it is created: checks its options and gets ready to receive its rows (the
         # Database starts its webhook listener); raising refuses the table.
         self.accept_pushed: Callable[[Table], None] = lambda table: None
-        # The rows of a system relation by its name, computed now (tidal.engine.system_relations)
-        self.system_rows: Callable[[str], pa.Table] | None = None
         # the tick's dead letters put in their tables, for undo
         self._dead_letters_applied: list[tuple[str, pa.Table]] = []
 
     # --- reading --------------------------------------------------------------------------------
 
     def contents(self, name: str) -> pa.Table:
-        """The rows of a table, source, materialized view or system relation, with its column
-        names."""
+        """The rows of a table, source or materialized view, with its column names."""
         key = name.lower()
-        if self.system_rows is not None and self.catalog.is_system(key):
-            return self.system_rows(key)
         if key in self.views and self.batch_mode:
             return self.compute(self.views[key].plan)
         if key in self.views:

@@ -223,3 +223,17 @@ def test_a_staging_sink_shows_its_ticks_waiting_and_their_age(monkeypatch):
     db.execute("INSERT INTO t VALUES (4)")
     (sink,) = db.execute("SELECT staged_ticks, lag_seconds FROM tidal_sinks").to_pylist()
     assert sink == {"staged_ticks": 0, "lag_seconds": 0.0}
+
+
+def test_prepared_statements_and_transactions_read_them_too():
+    db = Database()
+    db.execute("CREATE TABLE t (k INTEGER)")
+    db.execute("INSERT INTO t VALUES (1)")
+    newest = db.prepare("SELECT tick FROM tidal_ticks WHERE tick >= $1", ["BIGINT"])
+    assert newest.run([1]).to_pylist() == [{"tick": 1}]
+    db.execute("BEGIN")
+    db.execute("INSERT INTO t VALUES (2)")
+    inside = db.execute("SELECT count(*) AS n FROM tidal_ticks").to_pylist()
+    db.execute("COMMIT")
+    assert inside == [{"n": 1}]  # the block's insert is not a tick until COMMIT
+    assert newest.run([1]).to_pylist() == [{"tick": 1}, {"tick": 2}]
