@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 
 import pyarrow as pa
 from sqlglot import exp
 
 from tidal.engine.batch import BatchBackend
 from tidal.engine.cancellation import cancel_point
+from tidal.engine.operator_stats import OperatorCounters, OperatorStats
 from tidal.engine.operators.aggregate import AccumulatingAggregate, aggregate_operator
 from tidal.engine.operators.asof_join import AsofJoinOperator
 from tidal.engine.operators.base import Operator, change_schema
@@ -150,6 +152,8 @@ class Dataflow:
         # out above them: over insert-only input they keep only those k rows.
         self._row_limits: dict[int, int] = {}
         self.root = self._build(plan)
+        self.counters = [OperatorCounters() for _ in self.operators]
+        self.created = time.monotonic()  # for rates since creation
 
     @property
     def relations(self) -> set[str]:
@@ -216,16 +220,23 @@ class Dataflow:
         """The plan's output changes for one tick, given each relation's changes (absent = none)
         and the relations' watermarks after the tick."""
         results: list[pa.Table] = []
-        for operator, children in zip(self.operators, self.children):
+        for operator, children, counters in zip(self.operators, self.children, self.counters):
             if isinstance(operator, ScanOperator):
                 inputs = [deltas.get(operator.relation)]
             else:
                 inputs = [results[c] for c in children]
+            # The inputs' steps ran before this one: the time measured here is its own.
+            start = time.perf_counter_ns()
             output = operator.step(inputs)
-            cancel_point()  # a long step (a view's backfill) can be cancelled
             released = operator.on_watermark(watermarks) if watermarks else None
             if released is not None and released.num_rows:
                 output = concat([output, released], operator.schema)
+            counters.add(
+                sum(batch.num_rows for batch in inputs if batch is not None),
+                output.num_rows,
+                time.perf_counter_ns() - start,
+            )
+            cancel_point()  # a long step (a view's backfill) can be cancelled
             results.append(output)
         return results[self.root]
 
@@ -259,6 +270,31 @@ class Dataflow:
 
     def state_rows(self) -> int:
         return sum(op.state_rows() for op in self.operators)
+
+    def operator_stats(self, state_bytes: bool = True) -> list[OperatorStats]:
+        """Each operator's counts since the dataflow was built, in plan order (the root first,
+        then each input below it). ``state_bytes``: measure the bytes held (walks each stateful
+        operator's attributes, not its rows; else None)."""
+        found = []
+        for number, (index, depth) in enumerate(self.plan_order(), start=1):
+            operator = self.operators[index]
+            stateful = operator.keeps_state()
+            found.append(
+                self.counters[index].stats(
+                    f"{operator.kind(self.nodes[index])} #{number}",
+                    depth,
+                    state_rows=operator.state_rows() if stateful else None,
+                    state_bytes=operator.held_bytes() if stateful and state_bytes else None,
+                )
+            )
+        return found
+
+    def plan_order(self, index: int | None = None, depth: int = 0) -> Iterator[tuple[int, int]]:
+        """(operator index, depth) from the root down, each operator before its inputs."""
+        index = self.root if index is None else index
+        yield index, depth
+        for child in self.children[index]:
+            yield from self.plan_order(child, depth + 1)
 
     def held_bytes(self) -> int:
         """The bytes the operators hold as they are (``Operator.held_bytes``)."""

@@ -388,6 +388,11 @@ class Relations:
             contents.apply(output)
         return MaterializedView(view, plan, dataflow, contents, key)
 
+    def run_once(self, plan: Plan, name: str) -> Dataflow:
+        """A plan's dataflow run once over its inputs' current contents, as a new view's
+        backfill, then left (EXPLAIN ANALYZE of a query; ``name``: what runs it, for errors)."""
+        return self._dataflow(plan, f"{name} failed", name)[0]
+
     def _dataflow(
         self, plan: Plan, failure: str, name: str, letters_tick: int | None = None
     ) -> tuple[Dataflow, pa.Table]:

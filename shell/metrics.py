@@ -49,8 +49,9 @@ class EngineCollector:
 
     def collect(self) -> Iterator[Metric]:
         telemetry = self.db.telemetry
-        yield _tick_histogram(telemetry)
-        yield _counter("ticks", "Ticks completed since the start", telemetry.tick_count)
+        ticks = telemetry.tick_count  # read once: ticks complete while a scrape runs
+        yield _tick_histogram(telemetry, ticks)
+        yield _counter("ticks", "Ticks completed since the start", ticks)
         yield from self._clients()
         checkpoints = telemetry.checkpoints
         yield _counter("checkpoints", "Checkpoints written since the start", checkpoints.count)
@@ -130,12 +131,12 @@ def _per(label: str, rows: list[dict], columns: list[tuple]) -> Iterator[Metric]
         yield metric
 
 
-def _tick_histogram(telemetry) -> HistogramMetricFamily:
+def _tick_histogram(telemetry, ticks: int) -> HistogramMetricFamily:
     buckets, total = [], 0
     for bound, count in zip(TICK_BUCKETS, list(telemetry.tick_buckets)):
-        total += count
+        total = min(total + count, ticks)  # a tick counted in a bucket since ``ticks`` was read
         buckets.append((repr(bound), total))
-    buckets.append(("+Inf", telemetry.tick_count))
+    buckets.append(("+Inf", ticks))
     return HistogramMetricFamily(
         "tidal_tick_duration_seconds",
         "How long a tick took: polling aside, its views' and sinks' work",

@@ -4,7 +4,8 @@ RisingWave's sqlglot dialect already parses ``CREATE SOURCE ... WITH (...)``, ``
 ``CREATE MATERIALIZED VIEW`` and ``CREATE SINK``. tidal adds, through sqlglot's class-level
 tables (never by patching):
 
-- ``EXPLAIN <statement>`` as an ``Explain`` node (RisingWave's tokenizer swallows it as text);
+- ``EXPLAIN [ANALYZE] <statement>`` and PostgreSQL's ``EXPLAIN (ANALYZE, FORMAT TEXT | TREE)
+  <statement>`` as an ``Explain`` node (RisingWave's tokenizer swallows it as text);
 - ``SHOW <what>`` as ``exp.Show`` with the words after SHOW;
 - DuckDB's ``date_diff(part, start, end)`` argument order, and ``regexp_extract``'s group;
 - ``to_char`` with all of PostgreSQL's template patterns (tidal.sql.to_char);
@@ -32,15 +33,40 @@ from sqlglot.dialects.risingwave import RisingWave
 from sqlglot.tokens import TokenType
 
 from tidal.sql.cursor_statements import CURSOR_STATEMENTS
+from tidal.sql.errors import unsupported
 from tidal.sql.session_statements import SESSION_STATEMENTS
 from tidal.sql.subscribe import SUBSCRIBE, Subscribe, parse_subscribe, subscribe_sql
 from tidal.sql.to_char import to_char
 
 
 class Explain(exp.Expression):
-    """``EXPLAIN <statement>``: show the plan instead of running the statement."""
+    """``EXPLAIN <statement>``: show the plan instead of running the statement; ``analyze``:
+    with each operator's numbers; ``format``: TEXT (the default) or TREE.
 
-    arg_types = {"this": True}
+    >>> from tidal.sql.parser import parse_statement
+    >>> e = parse_statement("EXPLAIN (FORMAT TREE, ANALYZE on) v")
+    >>> e.analyze, e.format, e.sql(dialect="tidal")
+    (True, 'TREE', 'EXPLAIN (ANALYZE, FORMAT TREE) v')
+    >>> parse_statement("explain analyse select 1").sql(dialect="tidal")
+    'EXPLAIN ANALYZE SELECT 1'
+    """
+
+    arg_types = {"this": True, "analyze": False, "format": False}
+
+    @property
+    def analyze(self) -> bool:
+        analyze = self.args.get("analyze")
+        return analyze is not None and bool(analyze.this)
+
+    @property
+    def format(self) -> str:
+        return self.text("format").upper() or "TEXT"
+
+
+# PostgreSQL's EXPLAIN options (to tell them from a parenthesized query), and tidal's formats.
+_EXPLAIN_OPTIONS = {"ANALYZE", "ANALYSE", "VERBOSE", "COSTS", "SETTINGS", "GENERIC_PLAN"}
+_EXPLAIN_OPTIONS |= {"BUFFERS", "SERIALIZE", "WAL", "TIMING", "SUMMARY", "MEMORY", "FORMAT"}
+EXPLAIN_FORMATS = ("TEXT", "TREE")
 
 
 WINDOW_FUNCTIONS = ("TUMBLE", "HOP", "CUMULATE", "SESSION")
@@ -161,9 +187,55 @@ def _window_function_sql(generator, node: WindowFunction) -> str:
 
 
 def _parse_describe_or_explain(parser) -> exp.Expression:
-    if parser._prev.text.upper() == "EXPLAIN":
-        return Explain(this=parser._parse_statement())
-    return parser._parse_describe()
+    if parser._prev.text.upper() != "EXPLAIN":
+        return parser._parse_describe()
+    node = Explain()
+    if parser._curr and parser._curr.text.upper() in ("ANALYZE", "ANALYSE"):
+        parser._advance()
+        node.set("analyze", exp.true())
+    elif (
+        parser._match(TokenType.L_PAREN, advance=False)
+        and parser._next
+        and parser._next.text.upper() in _EXPLAIN_OPTIONS
+    ):
+        parser._advance()
+        _parse_explain_options(parser, node)
+    node.set("this", parser._parse_statement())
+    return node
+
+
+def _parse_explain_options(parser, node: Explain) -> None:
+    """``(ANALYZE [true|false|on|off], FORMAT TEXT|TREE)``, after the opening parenthesis."""
+    while True:
+        option = parser._curr.text.upper() if parser._curr else ""
+        parser._advance()
+        value = parser._curr.text.upper() if parser._curr else ""
+        if option in ("ANALYZE", "ANALYSE"):
+            on = value not in ("FALSE", "OFF", "0")
+            if value in ("TRUE", "ON", "1", "FALSE", "OFF", "0"):
+                parser._advance()
+            node.set("analyze", exp.Boolean(this=on))
+        elif option == "FORMAT" and value in EXPLAIN_FORMATS:
+            parser._advance()
+            node.set("format", exp.var(value))
+        else:
+            shown = f"FORMAT {value}" if option == "FORMAT" else option
+            raise unsupported(
+                f"EXPLAIN option {shown}: tidal takes ANALYZE and FORMAT "
+                + " | ".join(EXPLAIN_FORMATS)
+            )
+        if parser._match(TokenType.R_PAREN):
+            return
+        if not parser._match(TokenType.COMMA):
+            parser.raise_error("expected ',' or ')' in the EXPLAIN options")
+
+
+def _explain_sql(generator, node: Explain) -> str:
+    options = ["ANALYZE"] if node.analyze else []
+    options += [f"FORMAT {node.format}"] if node.args.get("format") else []
+    written = f"({', '.join(options)}) " if len(options) > 1 or node.args.get("format") else ""
+    written = written or ("ANALYZE " if node.analyze else "")
+    return f"EXPLAIN {written}{generator.sql(node, 'this')}"
 
 
 def _parse_show(parser) -> exp.Expression:
@@ -303,7 +375,7 @@ class Tidal(RisingWave):
         }
         TRANSFORMS = {
             **RisingWave.Generator.TRANSFORMS,
-            Explain: lambda self, e: f"EXPLAIN {self.sql(e, 'this')}",
+            Explain: _explain_sql,
             exp.Show: lambda self, e: f"SHOW {e.name}",
             WindowFunction: _window_function_sql,
             EmitOnWindowClose: lambda self, e: f"{self.sql(e, 'this')} EMIT ON WINDOW CLOSE",

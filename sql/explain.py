@@ -1,7 +1,9 @@
 """EXPLAIN: a plan as an indented tree, saying for each stateful node what it keeps and what
-bounds that state."""
+bounds that state (and, for EXPLAIN ANALYZE, what the caller adds to each node's line)."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from sqlglot import exp
 
@@ -33,9 +35,11 @@ from tidal.sql.temporal import is_temporal
 from tidal.sql.temporal_joins import TemporalJoin
 
 
-def explain(plan: Plan) -> str:
+def explain(plan: Plan, annotate: Callable[[Plan], list[str]] | None = None) -> str:
+    """The plan's lines; ``annotate``, if given: text for a node (EXPLAIN ANALYZE's numbers),
+    the first item at the end of its line, the others on lines of their own below it."""
     lines: list[str] = []
-    _walk(plan, 0, lines)
+    _walk(plan, 0, lines, annotate or (lambda node: []))
     return "\n".join(lines)
 
 
@@ -112,7 +116,8 @@ def _kept(node: Plan) -> str | None:
     return None
 
 
-def _describe(node: Plan) -> str:
+def describe(node: Plan) -> str:
+    """A node's line, without its state."""
     child = node.children()[0] if node.children() else None
     if isinstance(node, Scan):
         return f"Scan {node.kind} {node.relation}"
@@ -211,12 +216,14 @@ def _order(keys, child: Plan) -> str:
     )
 
 
-def _walk(node: Plan, depth: int, lines: list[str], inside: bool = False) -> None:
+def _walk(node: Plan, depth: int, lines: list[str], annotate, inside: bool = False) -> None:
     """``inside``: under a Recursive node, whose operator holds the state of its sub-plans."""
     pad = "  " * depth
-    lines.append(pad + _describe(node))
+    added = annotate(node)
+    lines.append(pad + describe(node) + "".join(f"  {text}" for text in added[:1]))
+    lines.extend(pad + "  " + text for text in added[1:])
     state = None if inside else _state(node)
     if state:
         lines.append(pad + "  -- " + state)
     for child in node.children():
-        _walk(child, depth + 1, lines, inside or isinstance(node, Recursive))
+        _walk(child, depth + 1, lines, annotate, inside or isinstance(node, Recursive))

@@ -17,7 +17,7 @@ import pyarrow as pa
 from tidal.catalog import types
 from tidal.engine.arrangement import Arrangement
 from tidal.engine.zset import WEIGHT
-from tidal.sql.plan import Field
+from tidal.sql.plan import Field, Plan, SetOp
 
 
 def change_schema(fields: tuple[Field, ...]) -> pa.Schema:
@@ -56,8 +56,20 @@ class Operator:
         return None
 
     def state_rows(self) -> int:
-        """Rows held in state, for EXPLAIN and benchmarks."""
+        """Rows held in state, for EXPLAIN ANALYZE and benchmarks."""
         return 0
+
+    def keeps_state(self) -> bool:
+        """Whether it holds rows between ticks: those that do say how many (``state_rows``)."""
+        return type(self).state_rows is not Operator.state_rows
+
+    def kind(self, node: Plan) -> str:
+        """What it is, for EXPLAIN ANALYZE: its class's name without "Operator"; a generic
+        keyed recompute is named after its plan node (``RecomputeDistinct``, ``RecomputeUnion``)."""
+        name = type(self).__name__.removesuffix("Operator")
+        if name != "Recompute":
+            return name
+        return name + (node.kind.title() if isinstance(node, SetOp) else type(node).__name__)
 
     def held_bytes(self) -> int:
         """The bytes held in state as they are, before any consolidation (for ``stats()`` and

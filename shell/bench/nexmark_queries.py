@@ -37,7 +37,7 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from tidal.engine.connectors.nexmark import nexmark_config
-from tidal.shell.bench import charts
+from tidal.shell.bench.charts import add_tick, new_series, thinned, write_beside
 from tidal.shell.bench.harness import (
     DUCKDB_RUNS,
     Tenths,
@@ -93,7 +93,7 @@ def drive(db, name: str, script: Script, events: int, label: str) -> dict:
     """Tick until every source is exhausted, timing each tick; a progress line on stderr at each
     tenth of the events (the slowest nexmark source's position)."""
     sources, latencies, marks, tenths = list(script.nexmark_sources()), [], [], Tenths(events)
-    series = charts.new_series()
+    series = new_series()
     start, cpu_start = time.perf_counter(), time.process_time()
     while True:
         tick_start = time.perf_counter()
@@ -103,7 +103,7 @@ def drive(db, name: str, script: Script, events: int, label: str) -> dict:
         latencies.append(now - tick_start)
         stats = db.stats()
         done = min(stats[s].position["next_event"] for s in sources) if sources else events
-        charts.add_tick(series, now - start, done, latencies[-1] * 1000)
+        add_tick(series, now - start, done, latencies[-1] * 1000)
         if tenths.passed(done):
             state = stats[name].state_rows if name in stats else None
             marks.append(
@@ -130,7 +130,7 @@ def drive(db, name: str, script: Script, events: int, label: str) -> dict:
         "tick_p99_ms": float(np.percentile(ms, 99)),
         "tick_max_ms": float(ms.max()),
         "progress": marks,
-        "tick_series": charts.thinned(series),
+        "tick_series": thinned(series),
     }
 
 
@@ -382,7 +382,7 @@ def main(argv: list[str]) -> int:
         _result_line,
     )
     if args.json:
-        charts.write_beside(args.json, results, "query", "tidal bench nexmark")
+        write_beside(args.json, results, "query", "tidal bench nexmark")
     return finish(results, summary(results), args.json)
 
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from tidal.shell.bench import charts
+from tidal.shell.bench.charts import add_tick, new_series, thinned, write_beside
 from tidal.shell.bench.harness import (
     MB,
     Tenths,
@@ -180,14 +180,14 @@ def _feed(
     ticks' series (for the chart)."""
     seconds = cpu_seconds = 0.0
     max_state, fed, marks, tenths = 0, 0, [], Tenths(args.events)
-    series = charts.new_series()
+    series = new_series()
     for batch in batches(args):
         batch = _with_weight(batch)
         elapsed, cpu = timed(db.apply_changes, "events", batch)
         seconds += elapsed
         cpu_seconds += cpu
         fed += batch.num_rows
-        charts.add_tick(series, seconds, fed, elapsed * 1000)
+        add_tick(series, seconds, fed, elapsed * 1000)
         state = db.stats()["w"].state_rows
         max_state = max(max_state, state)
         if tenths.passed(fed):
@@ -206,7 +206,7 @@ def _feed(
                 f"{fed:,} events fed, {fed / seconds / 1e6:.2f}M events/s, "
                 f"state {state:,} rows, peak RSS {marks[-1]['peak_rss_mb']:.0f} MB",
             )
-    return fed, seconds, cpu_seconds, max_state, marks, charts.thinned(series)
+    return fed, seconds, cpu_seconds, max_state, marks, thinned(series)
 
 
 def _tidal_worker(name: str, args: argparse.Namespace, out: pathlib.Path) -> dict:
@@ -437,7 +437,7 @@ def main(argv: list[str]) -> int:
         _result_line,
     )
     if args.json:
-        charts.write_beside(args.json, results, "measurement", "tidal bench window")
+        write_beside(args.json, results, "measurement", "tidal bench window")
     return finish(results, summary(results), args.json)
 
 
