@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from tidal.catalog.objects import Function, Relation, Sink
+from collections.abc import Iterable
+
+from tidal.catalog.objects import Function, Relation, Sink, SystemRelation
 from tidal.catalog.sqlstate import (
     DEPENDENT_OBJECTS_STILL_EXIST,
     DUPLICATE_TABLE,
+    FEATURE_NOT_SUPPORTED,
     UNDEFINED_TABLE,
     WRONG_OBJECT_TYPE,
     TidalError,
@@ -34,9 +37,23 @@ class Catalog:
         self._objects: dict[str, CatalogObject] = {}
         self.users = Users()  # who may log in to `tidal serve`: a namespace of its own
         self.version = 0  # counts changes of the objects (add, remove): cached plans check it
+        # read-only relations computed when read (tidal.engine.system_relations): their names
+        # are taken, nothing may be built on them
+        self._system: dict[str, SystemRelation] = {}
+
+    def add_system(self, relation: SystemRelation) -> None:
+        """Make a system relation readable by its name (found by ``get``, not in ``objects``)."""
+        self._system[relation.name.lower()] = relation
+
+    def system_relations(self) -> list[SystemRelation]:
+        return list(self._system.values())
+
+    def is_system(self, name: str) -> bool:
+        return name.lower() in self._system
 
     def add(self, obj: CatalogObject, replace: bool = False) -> None:
         key = obj.name.lower()
+        self._refuse_system(obj)
         if key in self._objects and not replace:
             existing = self._objects[key]
             raise CatalogError(
@@ -46,8 +63,26 @@ class Catalog:
         self._objects[key] = obj
         self.version += 1
 
+    def _refuse_system(self, obj: CatalogObject) -> None:
+        if obj.name.lower() in self._system:
+            raise CatalogError(
+                f"{obj.name!r} is a system relation of tidal (read-only): choose another name",
+                DUPLICATE_TABLE,
+            )
+
+    def refuse_maintaining(self, names: Iterable[str], what: str) -> None:
+        """Refuse ``what`` (a materialized view, a sink) if it reads a system relation among
+        ``names``: it would have to be maintained. A plain view may (it is run when read)."""
+        used = [name for name in names if name.lower() in self._system]
+        if used:
+            raise CatalogError(
+                f"{what} cannot read system relation {used[0]!r}: system relations are "
+                "computed when read, not maintained; query them directly",
+                FEATURE_NOT_SUPPORTED,
+            )
+
     def get(self, name: str) -> CatalogObject:
-        obj = self._objects.get(name.lower())
+        obj = self._objects.get(name.lower()) or self._system.get(name.lower())
         if obj is None:
             raise CatalogError(self._unknown(name))
         return obj

@@ -139,6 +139,14 @@ class View(Relation):
 
 
 @dataclass(frozen=True)
+class SystemRelation(Relation):
+    """A relation tidal computes from its own state when read (``tidal_sources``,
+    ``tidal_ticks``, ...: tidal.engine.system_relations): read-only, never maintained."""
+
+    kind = "system relation"
+
+
+@dataclass(frozen=True)
 class Sink:
     """Writes the changes of a relation (``CREATE SINK s FROM v WITH (...)``) or of a query
     (``CREATE SINK s AS SELECT ...``, then ``source`` is empty) to the outside."""

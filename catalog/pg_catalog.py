@@ -12,6 +12,8 @@ Choices (see docs/pgwire.md, "Catalog for tools"):
   everywhere), views ``v``, materialized views ``m``. pg_description says which are sources.
 - An object's oid is a hash of its name, at least 16384, so it stays the same across restarts
   and when other objects come and go.
+- tidal's system relations (``tidal_sources``, ...) are in pg_class and pg_attribute, in
+  schema pg_catalog (psql's ``\\dS`` lists them, ``\\d tidal_sources`` describes one).
 - Populated: pg_namespace, pg_class, pg_attribute, pg_type (built-in types only, real oids),
   pg_database, pg_proc (tidal's functions), pg_description, pg_roles, pg_user, pg_settings,
   pg_am, pg_tablespace, pg_language, pg_collation, pg_tables, pg_views, pg_matviews, and for
@@ -122,6 +124,8 @@ class PgCatalog:
     def __init__(self, catalog: Catalog, user: str | None = None) -> None:
         self.relations = [o for o in catalog.objects() if isinstance(o, Relation)]
         self.functions = [o for o in catalog.objects() if isinstance(o, Function)]
+        # tidal_sources, ...: in schema pg_catalog, as PostgreSQL's pg_stat_* views are
+        self.system = catalog.system_relations()
         self.user = user or OWNER
         users = getattr(catalog, "users", None)  # CREATE USER's logins, where the catalog has them
         self.logins = list(users.names()) if users is not None else []
@@ -134,7 +138,7 @@ class PgCatalog:
             r for r in self.relations if isinstance(r, Table) and r.constraint.lower() not in names
         ]
         self.oids = stable_oids(
-            [o.name for o in self.relations + self.functions] + object_names(keyed)
+            [o.name for o in self.relations + self.functions + self.system] + object_names(keyed)
         )
         self.keys = Keys(keyed, self.oids)
         self._builders: dict[str, Callable[[], list[dict]]] = {
@@ -207,11 +211,14 @@ class PgCatalog:
             rows.append(row | {"relhasindex": relation.name.lower() in indexed})
         for oid, name, width in self.keys.index_classes():
             rows.append(_class_row(oid, name, NAMESPACES["public"], "i", width) | {"relam": BTREE})
+        for relation in self.system:
+            oid, width = self.oids[relation.name], len(relation.columns)
+            rows.append(_class_row(oid, relation.name, NAMESPACES["pg_catalog"], "r", width))
         return rows
 
     def _attributes(self) -> list[dict]:
         rows = list(_catalog_attributes())
-        for relation in self.relations:
+        for relation in self.relations + self.system:
             oid = self.oids[relation.name.lower()]
             for number, column in enumerate(relation.columns, start=1):
                 type_oid, typmod = types.pg_oid(column.type), type_modifier(column.type)

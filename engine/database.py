@@ -62,6 +62,8 @@ from tidal.engine.relations import Relations
 from tidal.engine.statements import Result, Statements, Status
 from tidal.engine.stats import DatabaseStats, database_stats
 from tidal.engine.subscriptions import Feeds, Subscription
+from tidal.engine.system_relations import SystemRelations
+from tidal.engine.telemetry import Telemetry
 from tidal.engine.ticks import DEFAULT_BATCH_ROWS, TickLoop
 from tidal.engine.transactions import Session, TableChanges, Transaction
 from tidal.engine.udf.api import definition
@@ -122,8 +124,14 @@ class Database:
             batch_mode,
             compute=self.query,
         )
-        self.tick_loop = TickLoop(self.relations, self.watermarks, batch_rows, memory)
-        self.reads = Reads(self.tick_loop, self.relations)
+        self.telemetry = Telemetry(clock)  # counters: tidal_* relations, /metrics
+        self.tick_loop = TickLoop(
+            self.relations, self.watermarks, batch_rows, memory, self.telemetry
+        )
+        self.system_relations = SystemRelations(
+            self.catalog, self.relations, self.telemetry, memory
+        )
+        self.reads = Reads(self.tick_loop, self.relations, self.system_relations.rows)
         self.feeds = Feeds()  # subscriptions and the history they resume from
         self.table_changes = TableChanges()  # what a transaction's COMMIT checks
         self.tick_loop.on_tick += [

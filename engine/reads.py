@@ -9,6 +9,8 @@ it reads and go through DuckDB. Here:
   snapshot; a snapshot is an immutable Arrow table, so a read that finds its snapshot fresh
   needs no lock: it sees the relation as of the last completed tick even while the next one
   runs. Batch mode keeps no snapshots (its views are computed at each read).
+- **System relations** (``tidal_sources``, ...: tidal.engine.system_relations) are computed at
+  every read and never kept: their counters move between ticks.
 - **Simple plans.** A plan over one relation made of filters, column projections, ORDER BY and
   LIMIT runs with kernels (tidal.engine.simple_plans); anything else runs on DuckDB. Results
   of plans that sort are kept per snapshot for the same arguments (many clients asking for the
@@ -69,9 +71,10 @@ class Snapshot:
 
 
 class Reads:
-    def __init__(self, ticks: TickLoop, relations: Relations) -> None:
+    def __init__(self, ticks: TickLoop, relations: Relations, system_rows: Contents = None) -> None:
         self.ticks = ticks
         self.relations = relations
+        self.system_rows = system_rows  # a system relation's rows now (tidal_sources, ...)
         self.catalog = relations.catalog
         self.backend = BatchBackend(ad_hoc=True, memory_limit=ticks.memory.duckdb_limit)
         self.poll_first = True  # poll the sources before reads; off while a Ticker polls
@@ -131,6 +134,9 @@ class Reads:
         snapshot = self._fresh(key)
         if snapshot is not None:
             return snapshot
+        if self.system_rows is not None and self.catalog.is_system(key):
+            # computed afresh at every read, never kept: its counters move between ticks
+            return Snapshot(self.ticks.ticks, self.catalog.version, self.system_rows(key))
         snapshot = Snapshot(self.ticks.ticks, self.catalog.version, self.relations.contents(name))
         if not self.relations.batch_mode:
             # Older snapshots can never be fresh again: let their rows go.

@@ -102,10 +102,14 @@ class SinkEntry:
     plan: Plan | None = None
     dataflow: Dataflow | None = None
     appends: bool = False  # only ever insertions: written as they come, not consolidated
+    rows_written: int = 0  # change rows handed to the writer (tidal_sinks, /metrics)
+    last_tick: int = 0  # the last tick that had changes for it
 
     def write(self, change: pa.Table, tick: int) -> None:
         if change.num_rows:
             self.writer.write(change.rename_columns([*self.names, WEIGHT]), tick)
+            self.rows_written += change.num_rows
+            self.last_tick = tick
 
 
 class Relations:

@@ -270,6 +270,7 @@ class Statements:
         if sink.query:
             compiled = self.compiler.query(parse_statement(sink.query), ad_hoc=False)
             inputs = set(compiled.referenced) | ({relation.name} if relation else set())
+            self.catalog.refuse_maintaining(inputs, f"sink {sink.name!r}")
             sink = dataclasses.replace(sink, source="", inputs=tuple(sorted(inputs)))
             self._refuse_unkept_functions(sink.name, sink.inputs)
             self.ticks.catch_up(retained_only=True)
@@ -278,6 +279,7 @@ class Statements:
             self.catalog.relation(sink.source)
         except CatalogError as error:
             raise undefined_table(str(error)) from None
+        self.catalog.refuse_maintaining([sink.source], f"sink {sink.name!r}")
         self.ticks.catch_up(retained_only=True)
         self.relations.create_sink(sink, self.ticks.ticks)
 
@@ -449,6 +451,11 @@ class Statements:
         names = drop.args.get("tables") or drop.expressions or []
         for table in names:
             obj = self.catalog.find(table.name)
+            if self.catalog.is_system(table.name):
+                raise SqlError(
+                    f"cannot drop {table.name!r}: it is a system relation of tidal (read-only)",
+                    sqlstate=WRONG_OBJECT_TYPE,
+                )
             if obj is None:
                 if drop.args.get("exists"):
                     continue

@@ -42,6 +42,7 @@ from tidal.engine.errors import DataError
 from tidal.engine.expressions import EvaluationError
 from tidal.engine.memory import MemoryBudget, Usage, measure
 from tidal.engine.relations import Base, Relations
+from tidal.engine.telemetry import Telemetry
 from tidal.engine.watermarks import Watermarks
 from tidal.engine.zset import WEIGHT, concat, rename_positional
 
@@ -111,11 +112,13 @@ class TickLoop:
         watermarks: Watermarks,
         batch_rows: int,
         memory: MemoryBudget | None = None,
+        telemetry: Telemetry | None = None,
     ) -> None:
         self.relations = relations
         self.watermarks = watermarks
         self.batch_rows = batch_rows
         self.memory = memory or MemoryBudget()
+        self.telemetry = telemetry or Telemetry()  # counted per tick and per batch
         self.ticks = 0  # completed ticks
         self.backlog = False  # the last tick() left rows waiting in a source
         self.on_tick: list[TickListener] = []
@@ -142,6 +145,17 @@ class TickLoop:
             self._lock.release()
         if depth == 0 and self.journal is not None:
             self.journal.sync()
+
+    @contextlib.contextmanager
+    def held(self, timeout: float) -> Iterator[bool]:
+        """The lock for a reader that would rather go without than wait long (a metrics
+        scrape while a backfill runs): yields whether it has it."""
+        got = self._lock.acquire(timeout=timeout)
+        try:
+            yield got
+        finally:
+            if got:
+                self._lock.release()
 
     def _acquire(self) -> None:
         """Take the lock; a statement cancelled while it waits stops waiting."""
@@ -238,6 +252,7 @@ class TickLoop:
                 self.report(str(error))
                 continue
             if batch is not None and batch.num_rows:
+                self.telemetry.source_read(name, reader, batch.num_rows, batch.nbytes)
                 deltas[name] = self.relations.polled_changes(name, batch)
             self._collect_reader_errors(base)
         return deltas
@@ -246,6 +261,7 @@ class TickLoop:
         errors = getattr(base.reader, "errors", None)
         if errors:
             for error in errors:
+                self.telemetry.source_error(base.relation.name, base.reader, error)
                 self.report(f"source {base.relation.name}: {error}")
             errors.clear()
 
@@ -271,6 +287,8 @@ class TickLoop:
                 self.relations.undo({})
 
     def _run(self, base_deltas: dict[str, pa.Table], replayed: Replayed | None = None) -> None:
+        started_at, started = self.telemetry.clock(), time.perf_counter_ns()
+        rows_in = sum(delta.num_rows for delta in base_deltas.values())
         watermarks_before = self.watermarks.snapshot()
         tick = self.ticks + 1
         readers = {n: self.relations.bases[n].reader for n in base_deltas}
@@ -318,6 +336,9 @@ class TickLoop:
         for listener in self.on_tick:
             listener(tick, deltas)
         self.ticks = tick
+        rows_out = sum(d.num_rows for n, d in deltas.items() if n in self.relations.views)
+        seconds = (time.perf_counter_ns() - started) / 1e9
+        self.telemetry.tick_done(tick, started_at, seconds, rows_in, rows_out)
 
     def _acknowledge(self, names: list[str]) -> None:
         """Tell logged readers that their rows up to now are durable."""

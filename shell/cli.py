@@ -82,11 +82,13 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--format", choices=sorted(FORMATS), default="table")
     logs.add_argument(run)
     run.add_argument("--timing", action="store_true", help="print each statement's time to stderr")
+    from tidal.shell.serve import add_arguments as serve_arguments
+    from tidal.shell.serve import add_metrics_arguments
+
+    add_metrics_arguments(run)
     bench = commands.add_parser("bench", help="run a benchmark (see benchmarks/README.md)")
     bench.add_argument("suite", choices=SUITES)
     bench.add_argument("rest", nargs=argparse.REMAINDER)
-    from tidal.shell.serve import add_arguments as serve_arguments
-
     serve_arguments(
         commands.add_parser("serve", help="serve the PostgreSQL wire protocol (docs/pgwire.md)")
     )
@@ -147,6 +149,12 @@ def _run(args) -> int:
     )
     if db is None:
         return 1
+    from tidal.shell.serve import start_metrics
+
+    metrics = start_metrics(db, args, "tidal run")
+    if metrics is False:
+        db.close()
+        return 1
     db.tick_loop.on_progress = ProgressLine(sys.stderr)  # shows only on a terminal
     runner = ScriptRunner(db, output_format=args.format, timing=args.timing)
     try:
@@ -171,6 +179,8 @@ def _run(args) -> int:
             if not ok:
                 forget_failed_script(db, args.data_dir, args.file)
     finally:
+        if metrics:
+            metrics.shutdown()
         db.close()
     return 0 if ok else 1
 

@@ -95,6 +95,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="port of the HTTP listener of webhook tables (4560; 0: any); it listens once a "
         "table WITH (connector = 'webhook') exists (docs/connectors.md)",
     )
+    add_metrics_arguments(parser)
     parser.add_argument(
         "--allow-file-connectors",
         action="store_true",
@@ -105,6 +106,37 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="let superusers create LANGUAGE python functions (they run any code on the server)",
     )
+
+
+def add_metrics_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--metrics-port`` and ``--metrics-host``, of ``tidal serve`` and ``tidal run``."""
+    parser.add_argument(
+        "--metrics-port",
+        type=int,
+        metavar="PORT",
+        help="serve Prometheus metrics on http://HOST:PORT/metrics (0: any free port; default: "
+        "none); see docs/operations.md",
+    )
+    parser.add_argument(
+        "--metrics-host",
+        default="127.0.0.1",
+        help="address the metrics endpoint listens on (127.0.0.1); it needs no password",
+    )
+
+
+def start_metrics(db, args: argparse.Namespace, who: str) -> object | bool:
+    """Start ``/metrics`` if ``--metrics-port`` asks for it: its server (None if not asked
+    for), or False if it cannot listen (said on stderr)."""
+    if args.metrics_port is None:
+        return None
+    from tidal.shell.metrics import serve_metrics
+
+    server = serve_metrics(db, args.metrics_host, args.metrics_port, who)
+    if server is None:
+        return False
+    host, port = server.server_address[:2]
+    print(f"{who}: metrics on http://{host}:{port}/metrics", flush=True)
+    return server
 
 
 def run(args: argparse.Namespace) -> int:
@@ -140,11 +172,15 @@ def run(args: argparse.Namespace) -> int:
     )
     if db is None:
         return 1
+    metrics = None
     try:
         if db.holds_catalog:
             print(f"tidal serve: resuming {args.data_dir} at tick {db.ticks}", flush=True)
         elif args.init and not ScriptRunner(db).run_file(args.init):
             forget_failed_script(db, args.data_dir, args.init)
+            return 1
+        metrics = start_metrics(db, args, "tidal serve")
+        if metrics is False:
             return 1
         warning = trust_warning(args.host, args.auth)
         if warning:
@@ -160,6 +196,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"tidal serve: {error}", file=sys.stderr)
         return 2
     finally:
+        if metrics:
+            metrics.shutdown()
         db.close()
     _leave_stuck_statements(code)
     return code

@@ -66,6 +66,8 @@ class Compiler:
         """The catalog object of ``CREATE [MATERIALIZED] VIEW name AS query`` and its plan."""
         query = create.expression
         compiled = self.query(query, ad_hoc=False)
+        if materialized:
+            self.catalog.refuse_maintaining(compiled.referenced, f"materialized view {name!r}")
         columns = tuple(Column(f.name, f.type) for f in compiled.plan.schema)
         _check_view_columns(name, columns)
         view = View(

@@ -55,7 +55,9 @@ class FromClause:
         if function is not None:
             return function
         if isinstance(node, exp.Table):
-            if node.db and node.db.lower() not in ("public", "tidal"):
+            # pg_catalog lists the system relations (tidal.catalog.pg_catalog): found there too
+            system = node.db.lower() == "pg_catalog" and self.catalog.is_system(node.name)
+            if node.db and node.db.lower() not in ("public", "tidal") and not system:
                 raise undefined_table(
                     f"schema {node.db!r} does not exist; tidal has one schema, public"
                 )

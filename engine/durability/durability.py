@@ -272,6 +272,7 @@ class Durability:
     def checkpoint(self, wait: bool = True, tick: int | None = None) -> None:
         """Checkpoint the state as it is now (call under the engine's lock); ``wait``: return
         once it is durable, else write it from a background thread."""
+        started = time.perf_counter()
         self.join_writer()
         tick = self.ticks.ticks if tick is None else tick
         state = engine_state.capture(
@@ -281,25 +282,27 @@ class Durability:
         first_kept = self.log.rotate()
         self.last_checkpoint = time.monotonic()
         if wait:
-            self._write(frozen, first_kept)
+            self._write(frozen, first_kept, started)
             return
         self._writer = threading.Thread(
-            target=self._write_in_background, args=(frozen, first_kept), daemon=True
+            target=self._write_in_background, args=(frozen, first_kept, started), daemon=True
         )
         self._writer.start()
 
-    def _write(self, frozen: state_files.Frozen, first_kept: int) -> None:
-        started = time.perf_counter()
+    def _write(self, frozen: state_files.Frozen, first_kept: int, started: float) -> None:
+        """Write a checkpoint whose state was captured at ``started`` (perf_counter)."""
         folder = checkpoints.write(self.data_dir.checkpoint_dir, frozen)
         self.log.remove_before(first_kept)
         size = sum(f.stat().st_size for f in folder.iterdir())
-        log.info(
-            "checkpoint %s: %d bytes in %.3f s", folder.name, size, time.perf_counter() - started
-        )
+        seconds = time.perf_counter() - started
+        self.ticks.telemetry.checkpoint_done(seconds, size)
+        log.info("checkpoint %s: %d bytes in %.3f s", folder.name, size, seconds)
 
-    def _write_in_background(self, frozen: state_files.Frozen, first_kept: int) -> None:
+    def _write_in_background(
+        self, frozen: state_files.Frozen, first_kept: int, started: float
+    ) -> None:
         try:
-            self._write(frozen, first_kept)
+            self._write(frozen, first_kept, started)
         except OSError as error:  # said at the next checkpoint; the log still holds all
             self._writer_error = error
 

@@ -112,6 +112,31 @@ def _find(shell: Shell, name: str) -> RelationInfo | None:
     return None
 
 
+def system_relations(shell: Shell, argument: str) -> None:
+    """``\\dS``: tidal's system relations (docs/operations.md); ``\\dS name``: one's columns.
+    The same in every tidal, embedded or connected, so they are listed from their definitions."""
+    import pyarrow as pa
+
+    from tidal.engine.system_relations import RELATIONS
+
+    wanted = argument.strip().strip('"').lower()
+    chosen = [r for r in RELATIONS if r.name == wanted] if wanted else list(RELATIONS)
+    if not chosen:
+        names = ", ".join(r.name for r in RELATIONS)
+        shell.display.error(f"ERROR: no system relation named {wanted!r}: they are {names}")
+        return
+    if wanted:
+        columns = chosen[0].columns
+        shell.display.lines([[("class:header", f"system relation {chosen[0].name}")]])
+        table = pa.table(
+            {"column": [c.name for c in columns], "type": [c.type.lower() for c in columns]}
+        )
+    else:
+        listed = [", ".join(f"{c.name} {c.type.lower()}" for c in r.columns) for r in chosen]
+        table = pa.table({"name": [r.name for r in chosen], "columns": listed})
+    shell.display.result(table, None, types=False)
+
+
 def include(shell: Shell, argument: str) -> None:
     """``\\i file``: the statements of a file, through tidal run's script runner."""
     if not argument:
@@ -394,6 +419,9 @@ COMMANDS = {
         Command("\\dv", "", "list views", _lister("view")),
         Command("\\dm", "", "list materialized views", _lister("materialized view")),
         Command("\\ds", "", "list sources", _lister("source")),
+        Command(
+            "\\dS", "[name]", "list tidal's system relations, or describe one", system_relations
+        ),
         Command("\\dt+", "[name]", "list tables with their rows and bytes", list_sizes("table")),
         Command(
             "\\dm+",

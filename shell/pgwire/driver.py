@@ -42,6 +42,7 @@ class SessionDriver:
         self.connection = connection
         self.router = Router(state, services)
         self.protocol = SessionProtocol(state, self.router, server.limits.max_message_bytes)
+        self.protocol.on_statement = services.db.telemetry.statement_ran
         self.task: asyncio.Task | None = None  # carrying out what a waiting message needs
         self.ended = False  # the connection is closed and the server has forgotten the session
         self._idle: asyncio.TimerHandle | None = None

@@ -38,10 +38,15 @@ class Portal:
         rows = self.rows.num_rows
         return rows if max_rows <= 0 else min(rows, self.position + max_rows)
 
+    @property
+    def finished(self) -> bool:
+        """Whether every row has been sent."""
+        return self.position >= self.rows.num_rows
+
     def completion(self, start: int) -> bytes:
         """After an Execute's rows (from ``start``): PortalSuspended if rows are left, else
         CommandComplete."""
-        if self.position < self.rows.num_rows:
+        if not self.finished:
             return codec.portal_suspended()
         return codec.command_complete(self.tag or f"SELECT {self.position - start}")
 

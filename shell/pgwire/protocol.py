@@ -131,6 +131,8 @@ class SessionProtocol:
         self._job: Job | None = None
         self._framer = codec.Framer(max_message_bytes)
         self._rows = RowWriter()
+        # Told of every statement's end (None) or failure (its SQLSTATE): the server counts them.
+        self.on_statement: Callable[[str | None], None] = lambda sqlstate: None
         # Each handler answers its message at once and returns None, or returns the job
         # that answers it.
         self._handlers: dict[type, Callable[[object], Job | None]] = {
@@ -281,7 +283,9 @@ class SessionProtocol:
     def fail(self, error: BaseException, text: str = "", offset: int = 0) -> None:
         """Report ``error`` (an ErrorResponse also ends COPY OUT) and fail an open
         transaction block; a bug is also logged."""
-        if describe(error)[0] == INTERNAL_ERROR:
+        code = describe(error)[0]
+        self.on_statement(code)
+        if code == INTERNAL_ERROR:
             log.error("internal error, incident %s", incident(error), exc_info=error)
         self.send(error_message(error, text, offset))
         if self.phase is State.COPY_OUT:
@@ -298,6 +302,7 @@ class SessionProtocol:
         self.state.warnings.clear()
 
     def _send_tag(self, tag: str | None) -> None:
+        self.on_statement(None)
         self.send(codec.empty_query_response() if tag is None else codec.command_complete(tag))
 
     # --- simple query ----------------------------------------------------------------------------
@@ -353,6 +358,11 @@ class SessionProtocol:
             if len(self.out) >= FLUSH_BYTES:
                 yield DRAIN
         self.send(self._rows.data_rows(portal, end, self.state.context()))
+        self._complete(portal, start)
+
+    def _complete(self, portal: Portal, start: int) -> None:
+        if portal.finished:
+            self.on_statement(None)
         self.send(portal.completion(start))
 
     def _send_rows_now(self, portal: Portal, max_rows: int) -> bool:
@@ -361,7 +371,7 @@ class SessionProtocol:
         if end - start > ROW_CHUNK:
             return False
         self.send(self._rows.data_rows(portal, end, self.state.context()))
-        self.send(portal.completion(start))
+        self._complete(portal, start)
         return True
 
     # --- extended query --------------------------------------------------------------------------

@@ -168,10 +168,12 @@ class Server:
         session = SessionDriver(self, state, connection, self.services)
         self._greet(session)
         self.sessions[client.pid] = session
+        self.db.telemetry.connection_opened()
         session.start()
 
     def session_ended(self, session: SessionDriver) -> None:
-        self.sessions.pop(session.pid, None)
+        if self.sessions.pop(session.pid, None) is not None:
+            self.db.telemetry.connection_closed()
 
     async def _startup(self, connection: ClientConnection) -> tuple[Client, dict] | None:
         tls = False

@@ -237,3 +237,21 @@ def test_the_startup_benchmark_sees_the_prompt_then_an_answer():
     assert 0 < run["prompt_seconds"] < run["first_result_seconds"]
     summary = shell_startup.summary([run, run])
     assert summary["prompt_seconds"]["median"] == run["prompt_seconds"]
+
+
+def test_backslash_capital_s_lists_and_describes_system_relations():
+    screen = run_keys(
+        "CREATE TABLE t (k INTEGER);\rINSERT INTO t VALUES (1);\r"
+        "\\dS\r\\dS tidal_ticks\r\\dS nothing\r"
+        "SELECT tick, rows_in FROM tidal_ticks;\r"
+    )
+    listing = screen[screen.index("tidal> \\dS\n") : screen.index("tidal> \\dS tidal_ticks")]
+    for name in ("tidal_sources", "tidal_source_errors", "tidal_views", "tidal_operators"):
+        assert re.search(rf"\n {name} +\| ", listing), name
+    described = screen[
+        screen.index("tidal> \\dS tidal_ticks") : screen.index("tidal> \\dS nothing")
+    ]
+    assert "\nsystem relation tidal_ticks\n" in described
+    assert re.search(r"\n started_at +\| timestamp\n", described)
+    assert "ERROR: no system relation named 'nothing': they are tidal_sources," in screen
+    assert re.search(r"\n +1 \| +1\n", screen[screen.index("FROM tidal_ticks;") :])

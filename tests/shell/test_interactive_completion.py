@@ -60,7 +60,7 @@ def test_elsewhere_columns_of_the_relations_read_then_functions_and_keywords():
 
 
 def test_backslash_commands_and_their_arguments():
-    assert offered("\\d") == ["\\dt", "\\dv", "\\dm", "\\ds", "\\dt+", "\\dm+", "\\df"]
+    assert offered("\\d") == ["\\dt", "\\dv", "\\dm", "\\ds", "\\dS", "\\dt+", "\\dm+", "\\df"]
     assert offered("\\wa") == ["\\watch"]
     assert offered("\\d sp") == ["spend"]
     assert offered("\\mode c") == ["csv", "changelog"]

@@ -28,11 +28,13 @@ from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
 from tidal.catalog import pg_catalog
 from tidal.catalog.pg_schema import RELATIONS, TYPES, format_type
 from tidal.catalog.sqlstate import UNDEFINED_FUNCTION, UNDEFINED_OBJECT, UNDEFINED_TABLE
+from tidal.engine import system_relations
 from tidal.shell.pgwire.catalog.macros import SCHEMA, macros
 from tidal.sql.errors import SqlError
 
 CATALOG_SCHEMAS = ("pg_catalog", "information_schema")
 PREFIX = "__tidal_"
+SYSTEM_RELATIONS = {relation.name for relation in system_relations.RELATIONS}
 VIEW_DEFINITIONS = f"{PREFIX}view_definitions"
 FUNCTION_SIGNATURES = f"{PREFIX}function_signatures"
 INDEX_DEFINITIONS = f"{PREFIX}index_definitions"
@@ -133,6 +135,8 @@ def _table_kind(table: exp.Table, ctes: set[str]) -> str:
     schema, database = table.db.lower(), table.catalog.lower()
     if (database and database != pg_catalog.DATABASE) or table.name.startswith(PREFIX):
         return "user"
+    if table.name.lower() in SYSTEM_RELATIONS and schema in ("", "pg_catalog"):
+        return "user"  # tidal_sources, ...: listed in pg_catalog, read by the engine
     if schema in CATALOG_SCHEMAS:
         return "catalog"
     if not schema and table.name.lower() in ctes:
