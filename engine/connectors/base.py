@@ -10,12 +10,14 @@ from __future__ import annotations
 import abc
 import os
 import pathlib
+import secrets
 from collections.abc import Iterable, Mapping
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from tidal.catalog.sqlstate import IO_ERROR, TidalError
+from tidal.engine.zset import WEIGHT
 
 
 class ConnectorError(TidalError):
@@ -161,8 +163,63 @@ class SinkWriter(abc.ABC):
         """Flush and release what the writer holds."""
 
 
+class StagingWriter(SinkWriter):
+    """A sink that ``stages`` (see SinkWriter): the ticks kept until published, and the run
+    its progress records are written under, drawn when the sink is opened and kept in
+    checkpoints (a database without a data directory starts a new run, and writes all again).
+    ``write`` keeps a tick's changes; a retraction into an ``append-only`` sink is refused, or
+    dropped with ``force_append_only``."""
+
+    stages = True
+
+    def __init__(self, what: str, mode: str, force_append_only: bool) -> None:
+        self.what, self.mode, self.force_append_only = what, mode, force_append_only
+        self.run = secrets.token_hex(8)
+        self.staged: list[tuple[int, pa.Table]] = []
+
+    def write(self, changes: pa.Table, tick: int) -> None:
+        retracted = pc.less(changes.column(WEIGHT), 0)
+        if self.mode == "append-only" and pc.any(retracted).as_py():
+            if not self.force_append_only:
+                raise ConnectorError(
+                    f"{self.what}: the view retracted rows, which an append-only sink cannot "
+                    "write; use type = 'upsert', or force_append_only = 'true' to drop them"
+                )
+            changes = changes.filter(pc.invert(retracted))
+        if changes.num_rows:
+            self.staged.append((tick, changes))
+
+    def commit(self) -> dict:
+        return {"run": self.run, "staged": list(self.staged)}
+
+    def restore(self, state: dict) -> None:
+        self.run = state.get("run", self.run)
+        self.staged = list(state.get("staged", []))
+
+
 # ---------------------------------------------------------------------------------------------
 # Option checks shared by the connectors
+
+
+def sink_key(
+    what: str, options: Mapping[str, str], schema: pa.Schema, key: list[str], mode: str, of: str
+) -> list[str]:
+    """The key a sink writes by: ``primary_key = 'a, b'`` if given (columns of ``schema``),
+    else ``key``, the unique key of ``of`` (what the sink reads); upsert needs one."""
+    if "primary_key" in options:
+        key = [k.strip() for k in options["primary_key"].split(",") if k.strip()]
+        unknown = [k for k in key if k not in schema.names]
+        if unknown:
+            raise ConnectorError(
+                f"{what}: primary_key column {unknown[0]} is not a column of {of} (it has "
+                f"{', '.join(schema.names)})"
+            )
+    if mode == "upsert" and not key:
+        raise ConnectorError(
+            f"{what}: type 'upsert' needs a key: {of} has no unique key, so name one with "
+            "primary_key = 'column, ...', or use type 'append-only'"
+        )
+    return list(key)
 
 
 def canonical_options(

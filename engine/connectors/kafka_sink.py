@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import json
 import logging
-import secrets
 import time
 
 import duckdb
@@ -43,12 +42,13 @@ from tidal.catalog.objects import Sink
 from tidal.engine.changelog import OP, to_upsert
 from tidal.engine.connectors.base import (
     ConnectorError,
-    SinkWriter,
+    StagingWriter,
     canonical_options,
     check_known,
     choice,
     flag,
     required,
+    sink_key,
 )
 from tidal.engine.connectors.kafka_common import (
     ALIASES,
@@ -60,7 +60,7 @@ from tidal.engine.connectors.kafka_common import (
     kafka_error,
     topic_partitions,
 )
-from tidal.engine.zset import WEIGHT, expand
+from tidal.engine.zset import expand
 
 TYPES = {"append-only": "append-only", "append_only": "append-only", "upsert": "upsert"}
 # FORMAT PLAIN ENCODE JSON is 'jsonl'; FORMAT UPSERT ENCODE JSON is 'upsert-json' (type upsert)
@@ -93,20 +93,7 @@ def open_kafka_sink(sink: Sink, schema: pa.Schema, key_columns: list[str], _base
     mode = choice(what, options, "type", TYPES, default=implied)
     if fmt == "upsert-json" and mode != "upsert":
         raise ConnectorError(f"{what}: FORMAT UPSERT writes type 'upsert', not '{mode}'")
-    key = list(key_columns)
-    if "primary_key" in options:
-        key = [k.strip() for k in options["primary_key"].split(",") if k.strip()]
-        unknown = [k for k in key if k not in schema.names]
-        if unknown:
-            raise ConnectorError(
-                f"{what}: primary_key column {unknown[0]} is not a column of "
-                f"{sink.source or 'the query'} (it has {', '.join(schema.names)})"
-            )
-    if mode == "upsert" and not key:
-        raise ConnectorError(
-            f"{what}: type 'upsert' needs a key: {sink.source or 'the query'} has no unique "
-            "key, so name one with primary_key = 'column, ...', or use type 'append-only'"
-        )
+    key = sink_key(what, options, schema, key_columns, mode, sink.source or "the query")
     if OP in schema.names and mode == "upsert":
         raise ConnectorError(f"{what}: the view has a column named '{OP}'; rename it")
     kafka_client(what)
@@ -124,10 +111,8 @@ def open_kafka_sink(sink: Sink, schema: pa.Schema, key_columns: list[str], _base
     )
 
 
-class KafkaSink(SinkWriter):
+class KafkaSink(StagingWriter):
     """Stages each tick's changes; publishes them with a progress record, once per tick."""
-
-    stages = True
 
     def __init__(
         self,
@@ -142,11 +127,9 @@ class KafkaSink(SinkWriter):
         exactly_once: bool = True,
         progress_topic: str = PROGRESS_TOPIC,
     ) -> None:
-        self.what, self.name, self.schema, self.topic = what, name, schema, topic
-        self.mode, self.key, self.force_append_only = mode, key, force_append_only
+        super().__init__(what, mode, force_append_only)
+        self.name, self.schema, self.topic, self.key = name, schema, topic, key
         self.exactly_once, self.progress_topic = exactly_once, progress_topic
-        self.run = secrets.token_hex(8)
-        self.staged: list[tuple[int, pa.Table]] = []
         self._config = config
         self._producer = None
         self._published: tuple[str, int] | None = None  # (run, tick) of the progress topic
@@ -161,18 +144,6 @@ class KafkaSink(SinkWriter):
         admin = self._admin()
         topic_partitions(self.what, admin, self.topic)
         self._ensure_progress_topic(admin)
-
-    def write(self, changes: pa.Table, tick: int) -> None:
-        retracted = pc.less(changes.column(WEIGHT), 0)
-        if self.mode == "append-only" and pc.any(retracted).as_py():
-            if not self.force_append_only:
-                raise ConnectorError(
-                    f"{self.what}: the view retracted rows, which an append-only sink cannot "
-                    "write; use type = 'upsert', or force_append_only = 'true' to drop them"
-                )
-            changes = changes.filter(pc.invert(retracted))
-        if changes.num_rows:
-            self.staged.append((tick, changes))
 
     def publish(self) -> None:
         if not self.staged or time.monotonic() < self._retry_at:
@@ -199,13 +170,6 @@ class KafkaSink(SinkWriter):
                 f"{self.what}: tick {self.staged[0][0]} could not be published (kept for the "
                 f"next try): {_text(error)}"
             ) from None
-
-    def commit(self) -> dict:
-        return {"run": self.run, "staged": list(self.staged)}
-
-    def restore(self, state: dict) -> None:
-        self.run = state.get("run", self.run)
-        self.staged = list(state.get("staged", []))
 
     def close(self) -> None:
         self._drop_producer()

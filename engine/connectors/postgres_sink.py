@@ -19,7 +19,6 @@ with ``force_append_only = 'true'``, as in RisingWave).
 
 from __future__ import annotations
 
-import secrets
 import urllib.parse
 
 import pyarrow as pa
@@ -29,12 +28,13 @@ from tidal.catalog import types
 from tidal.catalog.objects import Column, Sink
 from tidal.engine.connectors.base import (
     ConnectorError,
-    SinkWriter,
+    StagingWriter,
     canonical_options,
     check_known,
     choice,
     flag,
     required,
+    sink_key,
 )
 from tidal.engine.connectors.postgres_connection import (
     close_quietly,
@@ -74,20 +74,7 @@ def open_postgres_sink(sink: Sink, schema: pa.Schema, key_columns: list[str], _b
         raise ConnectorError(f"{what}: url must start with postgresql://")
     table = required(what, options, "table", "the table to write, schema.table or table")
     mode = choice(what, options, "type", TYPES)
-    key = key_columns
-    if "primary_key" in options:
-        key = [k.strip() for k in options["primary_key"].split(",") if k.strip()]
-        unknown = [k for k in key if k not in schema.names]
-        if unknown:
-            raise ConnectorError(
-                f"{what}: primary_key column {unknown[0]} is not a column of "
-                f"{sink.source or 'the query'}"
-            )
-    if mode == "upsert" and not key:
-        raise ConnectorError(
-            f"{what}: type 'upsert' needs a key: {sink.source or 'the query'} has no unique "
-            "key, so name one with primary_key = 'column, ...', or use type 'append-only'"
-        )
+    key = sink_key(what, options, schema, key_columns, mode, sink.source or "the query")
     return PostgresSinkWriter(
         what,
         sink.name,
@@ -101,18 +88,14 @@ def open_postgres_sink(sink: Sink, schema: pa.Schema, key_columns: list[str], _b
     )
 
 
-class PostgresSinkWriter(SinkWriter):
-    stages = True
-
+class PostgresSinkWriter(StagingWriter):
     def __init__(
         self, what, name, url, table, schema, mode, key, force_append_only, progress_table
     ) -> None:
-        self.what, self.name, self.url, self.schema = what, name, url, schema
+        super().__init__(what, mode, force_append_only)
+        self.name, self.url, self.schema, self.key = name, url, schema, key
         self.table = qualified(table)
-        self.mode, self.key, self.force_append_only = mode, key, force_append_only
         self.progress_table = qualified(progress_table)
-        self.run = secrets.token_hex(8)
-        self.staged: list[tuple[int, pa.Table]] = []
         self._connection = None
 
     # --- SinkWriter -------------------------------------------------------------------------------
@@ -135,17 +118,6 @@ class PostgresSinkWriter(SinkWriter):
         check_columns(self.what, found, written, writing=True)
         self._ensure_progress_table()
 
-    def write(self, changes: pa.Table, tick: int) -> None:
-        retracted = pc.less(changes.column(WEIGHT), 0)
-        if self.mode == "append-only" and pc.any(retracted).as_py():
-            if not self.force_append_only:
-                raise ConnectorError(
-                    f"{self.what}: the view retracted rows, which an append-only sink cannot "
-                    "write; use type = 'upsert', or force_append_only = 'true' to drop them"
-                )
-            changes = changes.filter(pc.invert(retracted))
-        self.staged.append((tick, changes))
-
     def publish(self) -> None:
         while self.staged:
             tick, changes = self.staged[0]
@@ -158,13 +130,6 @@ class PostgresSinkWriter(SinkWriter):
                     f"{str(error).strip()}"
                 ) from None
             self.staged.pop(0)
-
-    def commit(self) -> dict:
-        return {"run": self.run, "staged": list(self.staged)}
-
-    def restore(self, state: dict) -> None:
-        self.run = state.get("run", self.run)
-        self.staged = list(state.get("staged", []))
 
     def close(self) -> None:
         self._drop_connection()
